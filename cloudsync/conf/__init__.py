@@ -1,0 +1,516 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Loading and validating cloudsync's configuration.
+
+One INI file, read with oslo.config, serves the daemon, the shunt and
+proxymc::
+
+    [DEFAULT]
+    devices = /srv/node
+    status_dir = /var/lib/cloudsync
+
+    [remote:aws]
+    provider = s3
+    access_key = ...
+    secret_key = ...
+
+    [mapping:photos]
+    account = AUTH_test
+    container = photos
+    remote = aws
+    bucket = team-photos
+
+:func:`load` reads it, registers every remote's provider options, checks
+every value and returns a :class:`Config`. Every problem found is reported
+at once in a :class:`~cloudsync.exceptions.ConfigError` whose lines name the
+section and the option.
+"""
+
+import dataclasses
+import json
+import re
+import typing
+import urllib.parse
+
+from oslo_config import cfg
+from oslo_log import log as logging
+
+from cloudsync.conf import opts
+from cloudsync import exceptions
+from cloudsync import layout as layout_mod
+from cloudsync import registry
+
+REMOTE_PREFIX = 'remote:'
+MAPPING_PREFIX = 'mapping:'
+WILDCARD = '*'
+DEFAULT_CONFIG_FILE = '/etc/cloudsync/cloudsync.conf'
+
+LOG = logging.getLogger(__name__)
+
+
+def register_opts(conf):
+    """Register ``[DEFAULT]`` options (and oslo.log's) on ``conf``."""
+    conf.register_opts(opts.default_opts)
+    try:
+        logging.register_options(conf)
+    except cfg.ArgsAlreadyParsedError:
+        pass
+    except cfg.DuplicateOptError:
+        pass
+
+
+@dataclasses.dataclass
+class Remote:
+    """A ``[remote:NAME]`` section with its provider class."""
+
+    name: str
+    section: str
+    provider_name: str
+    provider_cls: typing.Any
+    conf: typing.Any
+    enabled: bool = True
+    _providers: dict = dataclasses.field(default_factory=dict, repr=False)
+
+    @property
+    def endpoint(self):
+        return self.conf.endpoint
+
+    def provider(self, max_connections=10):
+        """A provider instance for this remote, shared per pool size."""
+        if max_connections not in self._providers:
+            self._providers[max_connections] = self.provider_cls(
+                self.name, self.conf, max_connections=max_connections)
+        return self._providers[max_connections]
+
+    def secrets(self):
+        return [v for v in (self.conf.secret_key,) if v]
+
+
+def _parse_criteria(value):
+    """Parse and check ``selection_criteria``."""
+    criteria = json.loads(value)
+
+    def check(node):
+        if not isinstance(node, dict) or len(node) != 1:
+            raise ValueError('each criterion must be an object with exactly '
+                             'one key, not %s' % json.dumps(node))
+        (key, val), = node.items()
+        if key in ('AND', 'OR'):
+            if not isinstance(val, list) or not val:
+                raise ValueError('%s takes a non-empty list' % key)
+            for sub in val:
+                check(sub)
+        elif key == 'NOT':
+            check(val)
+        elif not isinstance(val, str):
+            raise ValueError('the value of %s must be a string' % key)
+    if criteria != {}:
+        check(criteria)
+    return criteria
+
+
+def match_criteria(criteria, headers):
+    """True when Swift object ``headers`` match ``criteria``.
+
+    Header names are compared case-insensitively and so are values.
+    """
+    if not criteria:
+        return True
+    (key, val), = criteria.items()
+    if key == 'AND':
+        return all(match_criteria(c, headers) for c in val)
+    if key == 'OR':
+        return any(match_criteria(c, headers) for c in val)
+    if key == 'NOT':
+        return not match_criteria(val, headers)
+    lower = {k.lower(): v for k, v in headers.items()}
+    have = lower.get(key.lower())
+    return have is not None and have.lower() == val.lower()
+
+
+@dataclasses.dataclass
+class Mapping:
+    """A ``[mapping:NAME]`` section: what goes where, and how."""
+
+    name: str
+    section: str
+    account: str
+    container: str
+    remote: Remote
+    bucket: str
+    lifecycle: str
+    listing: str
+    copy_after: float = 0.0
+    propagate_delete: bool = True
+    restore_object: bool = False
+    merge_namespaces: bool = False
+    layout: str = 'hashed'
+    key_prefix: str = ''
+    exclude_pattern: typing.Optional[str] = None
+    selection_criteria: typing.Optional[dict] = None
+    remote_delete_after: float = 0.0
+    retain_local_segments: bool = False
+    propagate_expiration: bool = False
+    propagate_expiration_offset: float = 0.0
+    convert_dlo: bool = False
+    storage_policy: typing.Optional[str] = None
+    sync_container_metadata: bool = False
+    sync_container_acl: bool = False
+    conf: typing.Any = None
+    lifecycle_cls: typing.Any = None
+    listing_cls: typing.Any = None
+
+    def __post_init__(self):
+        self._exclude = (re.compile(self.exclude_pattern)
+                         if self.exclude_pattern else None)
+        self.policy = (self.lifecycle_cls(self)
+                       if self.lifecycle_cls else None)
+
+    @property
+    def is_wildcard(self):
+        return self.container == WILDCARD
+
+    def covers(self, account, container):
+        return account == self.account and (
+            self.is_wildcard or container == self.container)
+
+    def excludes(self, name):
+        """True when object ``name`` matches ``exclude_pattern``."""
+        return bool(self._exclude and self._exclude.match(name))
+
+    def selects(self, headers):
+        """True when an object's headers match ``selection_criteria``."""
+        return match_criteria(self.selection_criteria, headers)
+
+    def remote_layout(self, container):
+        """The :class:`~cloudsync.layout.RemoteLayout` of ``container``."""
+        return layout_mod.RemoteLayout(self.account, container,
+                                       layout=self.layout,
+                                       key_prefix=self.key_prefix)
+
+    def remote_bucket(self, container):
+        """The bucket (or remote container) that holds ``container``.
+
+        A provider whose buckets are containers (Swift) gets one per local
+        container when the mapping covers every container.
+        """
+        if self.is_wildcard and getattr(
+                self.remote.provider_cls, 'BUCKET_PER_CONTAINER', False):
+            return self.bucket + container
+        return self.bucket
+
+    @property
+    def removes_local_data(self):
+        return bool(self.policy and self.policy.removes_local_data)
+
+    @property
+    def shunted(self):
+        """Whether the shunt serves this mapping's remote objects."""
+        return self.removes_local_data or self.merge_namespaces
+
+    def fingerprint(self):
+        """What, when changed, restarts a mapping's progress from row 0."""
+        return {
+            'remote': self.remote.name,
+            'provider': self.remote.provider_name,
+            'endpoint': self.remote.endpoint or '',
+            'bucket': self.bucket,
+            'lifecycle': self.lifecycle,
+            'layout': self.layout,
+            'key_prefix': self.key_prefix,
+        }
+
+
+class Config:
+    """The whole validated configuration."""
+
+    def __init__(self, conf, remotes, mappings):
+        #: the oslo.config ``ConfigOpts``; ``[DEFAULT]`` options are
+        #: attributes
+        self.conf = conf
+        #: ``{name: Remote}`` of enabled remotes
+        self.remotes = remotes
+        #: enabled mappings, in section order
+        self.mappings = mappings
+
+    def mapping_for(self, account, container):
+        """The mapping of (account, container): an exact one first, else
+        the account's wildcard mapping, else None."""
+        wildcard = None
+        for mapping in self.mappings:
+            if mapping.account != account:
+                continue
+            if mapping.container == container:
+                return mapping
+            if mapping.is_wildcard:
+                wildcard = mapping
+        return wildcard
+
+    def secrets(self):
+        """Every secret value in the configuration, to keep out of logs."""
+        return [s for r in self.remotes.values() for s in r.secrets()]
+
+
+def _value(group, opt, section, problems):
+    try:
+        return getattr(group, opt.dest)
+    except (cfg.Error, ValueError) as exc:
+        problems.append('[%s] %s: %s' % (section, opt.name, exc))
+        return None
+
+
+def _check_endpoint(section, value, problems):
+    if value is None:
+        return
+    parsed = urllib.parse.urlparse(value)
+    if parsed.scheme not in ('http', 'https') or not parsed.hostname:
+        problems.append(
+            '[%s] endpoint: %r is not an http:// or https:// URL with a '
+            'host' % (section, value))
+        return
+    try:
+        parsed.port
+    except ValueError:
+        problems.append('[%s] endpoint: %r has an invalid port'
+                        % (section, value))
+
+
+def _load_remote(conf, section, problems):
+    name = section[len(REMOTE_PREFIX):]
+    conf.register_opts(opts.remote_opts, group=section)
+    group = conf[section]
+    values = {o.name: _value(group, o, section, problems)
+              for o in opts.remote_opts}
+    if not values['provider']:
+        problems.append('[%s] provider: missing; available: %s' % (
+            section, ', '.join(registry.available(registry.PROVIDERS))))
+        return None
+    try:
+        provider_cls = registry.load(registry.PROVIDERS, values['provider'],
+                                     where='[%s] provider' % section)
+    except exceptions.PluginError as exc:
+        problems.extend(exc.problems)
+        return None
+    try:
+        conf.register_opts(provider_cls.OPTIONS, group=section)
+    except cfg.DuplicateOptError as exc:
+        problems.append('[%s] provider %s declares an option twice: %s'
+                        % (section, values['provider'], exc))
+        return None
+    for opt in provider_cls.OPTIONS:
+        _value(group, opt, section, problems)
+    _check_endpoint(section, values['endpoint'], problems)
+    for problem in provider_cls.validate_conf(group):
+        problems.append('[%s] %s' % (section, problem))
+    return Remote(name=name, section=section,
+                  provider_name=values['provider'],
+                  provider_cls=provider_cls, conf=group,
+                  enabled=bool(values['enabled']))
+
+
+def _load_mapping(conf, section, remotes, disabled_remotes, problems):
+    name = section[len(MAPPING_PREFIX):]
+    conf.register_opts(opts.mapping_opts, group=section)
+    group = conf[section]
+    before = len(problems)
+    values = {o.dest: _value(group, o, section, problems)
+              for o in opts.mapping_opts}
+    if not values['enabled'] and values['enabled'] is not None:
+        return None
+    for key in ('account', 'container', 'remote', 'bucket'):
+        if values[key] is None:
+            problems.append('[%s] %s: missing' % (section, key))
+        elif not values[key].strip():
+            problems.append('[%s] %s: must not be empty' % (section, key))
+    remote = None
+    if values['remote']:
+        if values['remote'] in disabled_remotes:
+            LOG.info('Mapping %s is off: its remote %s is disabled',
+                     name, values['remote'])
+            return None
+        remote = remotes.get(values['remote'])
+        if remote is None:
+            problems.append(
+                '[%s] remote: no section [remote:%s]; remotes: %s' % (
+                    section, values['remote'],
+                    ', '.join(sorted(remotes)) or 'none'))
+    container = values['container'] or ''
+    if '/' in container:
+        problems.append('[%s] container: %r must not contain "/"'
+                        % (section, container))
+    for key in ('copy_after', 'remote_delete_after',
+                'propagate_expiration_offset'):
+        if key != 'propagate_expiration_offset' and (values[key] or 0) < 0:
+            problems.append('[%s] %s: must not be negative, not %s'
+                            % (section, key, values[key]))
+    if values['exclude_pattern']:
+        try:
+            re.compile(values['exclude_pattern'])
+        except re.error as exc:
+            problems.append('[%s] exclude_pattern: %r is not a valid '
+                            'regular expression: %s' % (
+                                section, values['exclude_pattern'], exc))
+    criteria = None
+    if values['selection_criteria']:
+        try:
+            criteria = _parse_criteria(values['selection_criteria'])
+        except ValueError as exc:
+            problems.append('[%s] selection_criteria: %s'
+                            % (section, exc))
+    if values['layout'] == 'native' and container == WILDCARD:
+        problems.append(
+            '[%s] layout: native keys cannot keep several containers apart '
+            'in one bucket; use hashed, or prefix with {container} in '
+            'key_prefix' % section)
+    if (values['layout'] == 'prefix' and container == WILDCARD and
+            '{container}' not in (values['key_prefix'] or '')):
+        problems.append(
+            '[%s] key_prefix: must contain {container} when container = *'
+            % section)
+    if values['layout'] == 'prefix' and values['key_prefix']:
+        try:
+            values['key_prefix'].format(account='a', container='c')
+        except (KeyError, IndexError, ValueError) as exc:
+            problems.append('[%s] key_prefix: %r may only use {account} '
+                            'and {container}: %s' % (
+                                section, values['key_prefix'], exc))
+    lifecycle_cls = listing_cls = None
+    if values['lifecycle']:
+        try:
+            lifecycle_cls = registry.load(
+                registry.LIFECYCLE, values['lifecycle'],
+                where='[%s] lifecycle' % section)
+        except exceptions.PluginError as exc:
+            problems.extend(exc.problems)
+    if values['listing']:
+        try:
+            listing_cls = registry.load(
+                registry.LISTING, values['listing'],
+                where='[%s] listing' % section)
+        except exceptions.PluginError as exc:
+            problems.extend(exc.problems)
+    if lifecycle_cls is not None and lifecycle_cls.OPTIONS:
+        conf.register_opts(lifecycle_cls.OPTIONS, group=section)
+        for opt in lifecycle_cls.OPTIONS:
+            _value(group, opt, section, problems)
+    if len(problems) != before or remote is None:
+        return None
+    values['selection_criteria'] = criteria
+    del values['enabled']
+    del values['remote']
+    return Mapping(name=name, section=section, remote=remote, conf=group,
+                   lifecycle_cls=lifecycle_cls, listing_cls=listing_cls,
+                   **values)
+
+
+def build(conf):
+    """Validate a parsed ``ConfigOpts`` and return a :class:`Config`.
+
+    :raises ConfigError: listing every problem found.
+    """
+    problems = []
+    for opt in opts.default_opts:
+        _value(conf, opt, 'DEFAULT', problems)
+    sections = conf.list_all_sections()
+    remotes, disabled = {}, set()
+    for section in sections:
+        if section.startswith(REMOTE_PREFIX):
+            remote = _load_remote(conf, section, problems)
+            if remote is None:
+                continue
+            if remote.enabled:
+                remotes[remote.name] = remote
+            else:
+                disabled.add(remote.name)
+    mappings = []
+    seen = {}
+    for section in sections:
+        if not section.startswith(MAPPING_PREFIX):
+            continue
+        mapping = _load_mapping(conf, section, remotes, disabled, problems)
+        if mapping is None:
+            continue
+        key = (mapping.account, mapping.container)
+        if key in seen:
+            problems.append(
+                '[%s] container: %s/%s is already mapped by [%s]' % (
+                    section, mapping.account, mapping.container, seen[key]))
+            continue
+        seen[key] = section
+        mappings.append(mapping)
+    for section in sections:
+        if section != 'DEFAULT' and not section.startswith(
+                (REMOTE_PREFIX, MAPPING_PREFIX)):
+            LOG.warning('Ignoring unknown section [%s]', section)
+    if problems:
+        raise exceptions.ConfigError(problems)
+    return Config(conf, remotes, mappings)
+
+
+def parse_args(argv=None, conf=None, cli_opts=(), default_config_files=None,
+               usage=None):
+    """Parse the command line (``--config-file`` and friends)."""
+    conf = conf if conf is not None else cfg.ConfigOpts()
+    register_opts(conf)
+    if cli_opts:
+        conf.register_cli_opts(cli_opts)
+    if default_config_files is None:
+        default_config_files = cfg.find_config_files(project='cloudsync')
+    conf(args=argv, project='cloudsync', usage=usage,
+         default_config_files=default_config_files)
+    return conf
+
+
+def load(argv=None, conf=None, cli_opts=(), default_config_files=None):
+    """Parse the command line and build the :class:`Config`."""
+    return build(parse_args(argv, conf, cli_opts, default_config_files))
+
+
+def load_file(path):
+    """Read one configuration file, as the shunt and proxymc do.
+
+    :raises ConfigError: the file is missing, unreadable or invalid.
+    """
+    conf = cfg.ConfigOpts()
+    try:
+        parse_args([], conf=conf, default_config_files=[path])
+    except cfg.ConfigFilesNotFoundError:
+        raise exceptions.ConfigError(
+            'configuration file %s does not exist or is unreadable' % path)
+    except cfg.ConfigFileParseError as exc:
+        raise exceptions.ConfigError(str(exc))
+    return build(conf)
+
+
+def list_opts():
+    """The options for oslo-config-generator, providers' included."""
+    from cloudsync import lifecycle  # noqa: F401  (registers nothing)
+    result = [
+        ('DEFAULT', opts.default_opts),
+        (cfg.OptGroup('remote:NAME', help=(
+            'A remote store. NAME is how mappings refer to it. The '
+            'provider adds options of its own, listed in the sections '
+            'below.')), opts.remote_opts),
+    ]
+    for name, cls in sorted(registry.all_plugins(registry.PROVIDERS).items()):
+        if cls.OPTIONS:
+            result.append((cfg.OptGroup(
+                'remote:NAME (provider = %s)' % name,
+                help='Options of a [remote:NAME] section whose provider '
+                     'is %s.' % name), cls.OPTIONS))
+    mapping = list(opts.mapping_opts)
+    for name, cls in sorted(registry.all_plugins(registry.LIFECYCLE).items()):
+        mapping.extend(o for o in cls.OPTIONS if o not in mapping)
+    result.append((cfg.OptGroup('mapping:NAME', help=(
+        'Maps a Swift container, or every container of an account, to a '
+        'bucket of a remote.')), mapping))
+    return result

@@ -1,0 +1,170 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""cloudsync's configuration options.
+
+``[DEFAULT]`` holds the node's settings (named and defaulted as in Swift's
+container-server.conf where they are the same thing); every
+``[remote:NAME]`` section describes a remote store and every
+``[mapping:NAME]`` section maps a Swift container (or every container of
+an account) to a bucket of a remote.
+"""
+
+from oslo_config import cfg
+
+default_opts = [
+    cfg.StrOpt('devices', default='/srv/node',
+               help='Where this node\'s devices (and so its container '
+                    'databases) are mounted, as in container-server.conf.'),
+    cfg.StrOpt('swift_dir', default='/etc/swift',
+               help='Swift\'s configuration directory: swift.conf and the '
+                    'rings.'),
+    cfg.StrOpt('bind_ip', default='0.0.0.0',
+               help='The IP address of this node\'s container server, as in '
+                    'container-server.conf; 0.0.0.0 means every address of '
+                    'this host.'),
+    cfg.PortOpt('bind_port', default=6201,
+                help='The port of this node\'s container server, as in '
+                     'container-server.conf. Several container servers on '
+                     'one host are several nodes, each with its own daemon '
+                     'and configuration file.'),
+    cfg.BoolOpt('mount_check', default=True,
+                help='Skip devices that are not mount points, as Swift '
+                     'does.'),
+    cfg.StrOpt('status_dir', default='/var/lib/cloudsync',
+               help='Where the daemon keeps its progress, one file per '
+                    'mapping and container database.'),
+    cfg.IntOpt('workers', default=10, min=1,
+               help='Objects handled at once by the daemon on this node; '
+                    'also the size of each remote\'s connection pool.'),
+    cfg.IntOpt('container_workers', default=4, min=1,
+               help='Container databases processed at once.'),
+    cfg.FloatOpt('poll_interval', default=5.0, min=0,
+                 help='Seconds between the starts of two passes over the '
+                      'mapped containers.'),
+    cfg.IntOpt('items_chunk', default=1000, min=1,
+               help='Rows read from a container database at a time.'),
+    cfg.FloatOpt('container_pass_time', default=60.0, min=0,
+                 help='At most this many seconds per container per pass, '
+                      'so that one busy container does not starve the '
+                      'others (0: no limit).'),
+    cfg.FloatOpt('verification_slack', default=3600.0, min=0,
+                 help='Seconds a row is left to the replica that owns it '
+                      'before the other replicas check that it reached the '
+                      'remote.'),
+    cfg.FloatOpt('retry_interval', default=60.0, min=0,
+                 help='First wait before a failed row is tried again; it '
+                      'doubles on each failure up to retry_interval_max.'),
+    cfg.FloatOpt('retry_interval_max', default=3600.0, min=0,
+                 help='Longest wait between two tries of a failed row.'),
+    cfg.StrOpt('internal_client_conf_path',
+               help='Paste configuration of the internal client that reads '
+                    'objects from the local cluster. When unset, a built-in '
+                    'pipeline (catch_errors, proxy-logging, cache, '
+                    'proxy-server) is used.'),
+    cfg.HostAddressOpt('statsd_host',
+                       help='Send metrics to this statsd host (unset: no '
+                            'metrics).'),
+    cfg.PortOpt('statsd_port', default=8125, help='The statsd port.'),
+    cfg.StrOpt('statsd_prefix', default='cloudsync',
+               help='Prefix of every metric name.'),
+]
+
+remote_opts = [
+    cfg.BoolOpt('enabled', default=True,
+                help='A remote with enabled = false is ignored, and so are '
+                     'the mappings that use it.'),
+    cfg.StrOpt('provider', required=True,
+               help='The kind of store: a name in the cloudsync.providers '
+                    'namespace (s3, gcs, s3-clone, swift, or an installed '
+                    'third-party provider).'),
+    cfg.StrOpt('endpoint',
+               help='Where the store is: an http(s) URL (for a Swift '
+                    'remote, its auth URL). Unset for AWS S3.'),
+    cfg.StrOpt('access_key',
+               help='Access key (for a Swift remote: the user, e.g. '
+                    'test2:tester2).'),
+    cfg.StrOpt('secret_key', secret=True,
+               help='Secret key (for a Swift remote: the user\'s key). '
+                    'Never logged.'),
+]
+
+mapping_opts = [
+    cfg.BoolOpt('enabled', default=True,
+                help='A mapping with enabled = false is ignored.'),
+    cfg.StrOpt('account', required=True,
+               help='The Swift account, e.g. AUTH_test.'),
+    cfg.StrOpt('container', required=True,
+               help='The Swift container, or * for every container of the '
+                    'account, including those created later.'),
+    cfg.StrOpt('remote', required=True,
+               help='The name of a [remote:NAME] section.'),
+    cfg.StrOpt('bucket', required=True,
+               help='The bucket (for a Swift remote: the container, or the '
+                    'prefix of container names when container = *).'),
+    cfg.StrOpt('lifecycle', default='sync',
+               help='What happens to the data: a name in the '
+                    'cloudsync.lifecycle namespace. sync copies every '
+                    'change; archive copies, then removes the local copy.'),
+    cfg.StrOpt('listing', default='merge',
+               help='How the shunt and proxymc merge the local and remote '
+                    'listings: a name in the cloudsync.listing namespace.'),
+    cfg.FloatOpt('copy_after', default=0.0,
+                 help='Seconds after an object\'s last change before it is '
+                      'copied (archived, with lifecycle = archive).'),
+    cfg.BoolOpt('propagate_delete', default=True,
+                help='Delete the remote copy when the local object is '
+                     'deleted.'),
+    cfg.BoolOpt('restore_object', default=False,
+                help='With lifecycle = archive: an object read through the '
+                     'shunt is written back into Swift as it streams.'),
+    cfg.BoolOpt('merge_namespaces', default=False,
+                help='Have the shunt serve remote objects and merge '
+                     'listings for this mapping even when it does not '
+                     'archive.'),
+    cfg.StrOpt('layout', default='hashed',
+               choices=[('hashed', 'swift-s3-sync\'s layout: '
+                                   '<hash>/<account>/<container>/<object>'),
+                        ('prefix', '<key_prefix>/<object>'),
+                        ('native', '<object>: the object name as the key')],
+               help='How object names become remote keys.'),
+    cfg.StrOpt('key_prefix', default='',
+               help='With layout = prefix: the key prefix. It may contain '
+                    '{account} and {container}.'),
+    cfg.StrOpt('exclude_pattern',
+               help='Objects whose name matches this regular expression '
+                    '(anchored at the start) are not copied.'),
+    cfg.StrOpt('selection_criteria',
+               help='Copy only objects whose metadata matches, as JSON: '
+                    '{"x-object-meta-color": "blue"}, with AND, OR and NOT '
+                    'taking lists (AND, OR) or one criterion (NOT).'),
+    cfg.FloatOpt('remote_delete_after', default=0.0,
+                 help='Seconds after which the remote expires copied '
+                      'objects (0: never).'),
+    cfg.BoolOpt('retain_local_segments', default=False,
+                help='With lifecycle = archive: keep the segments of large '
+                     'objects in Swift after archiving the manifest.'),
+    cfg.BoolOpt('propagate_expiration', default=False,
+                help='Copy X-Delete-At to the remote.'),
+    cfg.FloatOpt('propagate_expiration_offset', default=0.0,
+                 help='Seconds added to a propagated X-Delete-At.'),
+    cfg.BoolOpt('convert_dlo', default=False,
+                help='Copy dynamic large objects as static large objects.'),
+    cfg.StrOpt('storage_policy',
+               help='Swift remote: storage policy of the containers '
+                    'cloudsync creates.'),
+    cfg.BoolOpt('sync_container_metadata', default=False,
+                help='Swift remote: copy X-Container-Meta-* to the remote '
+                     'container.'),
+    cfg.BoolOpt('sync_container_acl', default=False,
+                help='Swift remote: also copy X-Container-Read and '
+                     'X-Container-Write.'),
+]

@@ -1,0 +1,112 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Where a Swift object lives on the remote: the remote key layout.
+
+The sync daemon, the shunt, proxymc and ``cloudsync-verify`` all address
+the remote through :class:`RemoteLayout`, so that they always agree.
+
+Three layouts, chosen per mapping with the ``layout`` option:
+
+``hashed`` (the default)
+    ``<hash>/<account>/<container>/<object>``, where ``<hash>`` is the
+    lower-case hexadecimal MD5 of ``<account>/<container>`` modulo 16**6,
+    without zero padding (so 1 to 6 characters). It spreads containers over
+    key prefixes, which S3 partitions by, and it is exactly what
+    swift-s3-sync wrote: buckets it filled stay readable. SLO manifests are
+    kept beside the objects, under
+    ``<hash>/.manifests/<account>/<container>/<sha256(object)>.swift_slo_manifest``.
+``prefix``
+    ``<key_prefix>/<object>``. ``key_prefix`` may contain ``{account}`` and
+    ``{container}``, which a mapping of every container (``container = *``)
+    needs. Manifests are under ``<key_prefix>/.manifests/``.
+``native``
+    ``<object>``: the bucket holds the container's objects under their own
+    names, readable by any S3 tool. Manifests are under ``.manifests/``.
+"""
+
+import hashlib
+
+LAYOUTS = ('hashed', 'prefix', 'native')
+MANIFEST_DIR = '.manifests'
+MANIFEST_SUFFIX = '.swift_slo_manifest'
+
+
+def hashed_prefix(account, container):
+    """The short hash prefix of swift-s3-sync's layout."""
+    digest = hashlib.md5(
+        ('%s/%s' % (account, container)).encode('utf-8'),
+        usedforsecurity=False).hexdigest()
+    return '%x' % (int(digest, 16) % 16 ** 6)
+
+
+class RemoteLayout:
+    """Maps the objects of one (account, container) to remote keys.
+
+    :param account: the Swift account, e.g. ``AUTH_test``.
+    :param container: the Swift container (a concrete name, never ``*``).
+    :param layout: ``hashed``, ``prefix`` or ``native``.
+    :param key_prefix: the prefix for the ``prefix`` layout.
+    """
+
+    def __init__(self, account, container, layout='hashed', key_prefix=''):
+        if layout not in LAYOUTS:
+            raise ValueError('layout must be one of %s, not %r'
+                             % (', '.join(LAYOUTS), layout))
+        self.account = account
+        self.container = container
+        self.layout = layout
+        if layout == 'hashed':
+            hashed = hashed_prefix(account, container)
+            self.key_prefix = '%s/%s/%s/' % (hashed, account, container)
+            self._manifest_prefix = '%s/%s/%s/%s/' % (
+                hashed, MANIFEST_DIR, account, container)
+        elif layout == 'prefix':
+            prefix = key_prefix.format(
+                account=account, container=container).strip('/')
+            self.key_prefix = prefix + '/' if prefix else ''
+            self._manifest_prefix = self.key_prefix + MANIFEST_DIR + '/'
+        else:
+            self.key_prefix = ''
+            self._manifest_prefix = MANIFEST_DIR + '/'
+
+    def __repr__(self):
+        return 'RemoteLayout(%r, %r, %r, key_prefix=%r)' % (
+            self.account, self.container, self.layout, self.key_prefix)
+
+    def object_key(self, name):
+        """The remote key of object ``name``."""
+        return self.key_prefix + name
+
+    def object_name(self, key):
+        """The object name of a remote key of this container.
+
+        :raises ValueError: the key is not under this container's prefix.
+        """
+        if not key.startswith(self.key_prefix):
+            raise ValueError('%r is not under %r' % (key, self.key_prefix))
+        return key[len(self.key_prefix):]
+
+    def listing_prefix(self, prefix=''):
+        """The remote prefix that lists the objects starting with
+        ``prefix``."""
+        return self.key_prefix + (prefix or '')
+
+    def manifest_key(self, name):
+        """The key of the side object that keeps an SLO's manifest."""
+        return '%s%s%s' % (
+            self._manifest_prefix,
+            hashlib.sha256(name.encode('utf-8')).hexdigest(),
+            MANIFEST_SUFFIX)
+
+    def is_internal_key(self, key):
+        """True for side objects (manifests) that are not Swift objects."""
+        return key.startswith(self._manifest_prefix)

@@ -1,0 +1,173 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Swift object headers to remote metadata, and back, exactly.
+
+A Swift object's user metadata (``X-Object-Meta-*``), its large-object
+headers, its ETag and its timestamp travel with the remote copy as remote
+user metadata (``x-amz-meta-*`` on S3), so that an object read back from
+the remote has the headers it had in Swift.
+
+Values: a value made only of printable ASCII, with no white space at
+either end and not shaped like an RFC 2047 encoded word, is stored as it
+is (readable in any S3 tool). Any other value is stored as one RFC 2047
+encoded word in base64 (``=?UTF-8?B?...?=``), which keeps every character,
+including 4-byte UTF-8, ``%``, control characters and white space at the
+ends. Reading accepts that, the quoted-printable words (``=?UTF-8?Q?...?=``)
+swift-s3-sync wrote, and several words in a row.
+
+Keys are lower case on the remote; Swift title-cases metadata keys, so
+they come back as Swift shows them. A few keys are cloudsync's own (see
+:data:`RESERVED_KEYS`); a user key that would clash with one is stored
+under ``cloudsync-user-<key>`` and comes back unchanged.
+
+Header values passed in and returned are ``str``. Swift's WSGI layer hands
+headers over as "WSGI strings" (UTF-8 bytes decoded as latin-1): convert
+them with :func:`swift.common.swob.wsgi_to_str` first.
+"""
+
+import base64
+import binascii
+import quopri
+import re
+
+OBJECT_META_PREFIX = 'x-object-meta-'
+
+#: the Swift ETag of an SLO (the quoted MD5 of its segments' ETags)
+SLO_ETAG_KEY = 'swift-slo-etag'
+#: the X-Timestamp of the Swift object that was copied
+TIMESTAMP_KEY = 'cloudsync-timestamp'
+#: the Swift ETag when it differs from the remote's (SLO, DLO)
+ETAG_KEY = 'cloudsync-etag'
+#: the X-Delete-At of the Swift object, when expiry is propagated
+DELETE_AT_KEY = 'cloudsync-delete-at'
+#: Swift's large-object headers, stored under their own names as
+#: swift-s3-sync did
+SLO_KEY = 'x-static-large-object'
+DLO_KEY = 'x-object-manifest'
+
+RESERVED_KEYS = frozenset([SLO_ETAG_KEY, SLO_KEY, DLO_KEY])
+RESERVED_PREFIX = 'cloudsync-'
+ESCAPE_PREFIX = 'cloudsync-user-'
+
+_PRINTABLE = re.compile(r'^[\x20-\x7e]*$')
+_ENCODED_WORD = re.compile(
+    r'=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=')
+_ENCODED_WORDS = re.compile(
+    r'^\s*(=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=\s*)+$')
+
+
+def encode_value(value):
+    """Make ``value`` (a ``str``) safe as an HTTP header value."""
+    if (_PRINTABLE.match(value) and value == value.strip() and
+            '=?' not in value):
+        return value
+    return '=?UTF-8?B?%s?=' % base64.b64encode(
+        value.encode('utf-8', 'surrogateescape')).decode('ascii')
+
+
+def _decode_word(charset, encoding, text):
+    if encoding in 'bB':
+        raw = base64.b64decode(text + '=' * (-len(text) % 4))
+    else:
+        raw = quopri.decodestring(text.replace('_', ' ').encode('ascii'),
+                                  header=False)
+    return raw.decode(charset, 'surrogateescape')
+
+
+def decode_value(value):
+    """The inverse of :func:`encode_value`; plain values pass through."""
+    if '=?' not in value or not _ENCODED_WORDS.match(value):
+        return value
+    try:
+        # NOTE: white space between adjacent encoded words is not part of
+        # the value (RFC 2047 section 6.2).
+        return ''.join(_decode_word(*m.groups())
+                       for m in _ENCODED_WORD.finditer(value))
+    except (LookupError, ValueError, binascii.Error):
+        return value
+
+
+def _title(key):
+    # NOTE: Swift's header dictionaries normalise names with str.title().
+    return key.title()
+
+
+def _store_key(key):
+    if key in RESERVED_KEYS or key.startswith(RESERVED_PREFIX):
+        return ESCAPE_PREFIX + key
+    return key
+
+
+def swift_to_remote(headers):
+    """Remote metadata for a Swift object's headers.
+
+    :param headers: the Swift object's headers (any case).
+    :returns: ``dict`` of lower-case key to encoded value, holding the user
+        metadata and the large-object headers. Content-Type is not part of
+        it: providers store it in its own field.
+    """
+    meta = {}
+    for key, value in headers.items():
+        lkey = key.lower()
+        if lkey.startswith(OBJECT_META_PREFIX):
+            user_key = lkey[len(OBJECT_META_PREFIX):]
+            meta[_store_key(user_key)] = encode_value(value)
+        elif lkey in (SLO_KEY, DLO_KEY):
+            meta[lkey] = encode_value(value)
+    return meta
+
+
+def remote_to_swift(metadata):
+    """Swift headers for remote metadata; the inverse of
+    :func:`swift_to_remote`.
+
+    cloudsync's own keys are left out (see :func:`internal_values`).
+    """
+    headers = {}
+    for key, value in metadata.items():
+        lkey = key.lower()
+        value = decode_value(value)
+        if lkey in (SLO_KEY, DLO_KEY):
+            headers[_title(lkey)] = value
+        elif lkey.startswith(ESCAPE_PREFIX):
+            headers['X-Object-Meta-' + _title(lkey[len(ESCAPE_PREFIX):])] = \
+                value
+        elif lkey in RESERVED_KEYS or lkey.startswith(RESERVED_PREFIX):
+            continue
+        else:
+            headers['X-Object-Meta-' + _title(lkey)] = value
+    return headers
+
+
+def internal_values(metadata):
+    """cloudsync's own keys in remote metadata, decoded."""
+    return {k.lower(): decode_value(v) for k, v in metadata.items()
+            if (k.lower() == SLO_ETAG_KEY or
+                (k.lower().startswith(RESERVED_PREFIX) and
+                 not k.lower().startswith(ESCAPE_PREFIX)))}
+
+
+def user_metadata(headers):
+    """The user metadata of Swift headers: lower-case key to value."""
+    return {k.lower()[len(OBJECT_META_PREFIX):]: v
+            for k, v in headers.items()
+            if k.lower().startswith(OBJECT_META_PREFIX)}
+
+
+def same_metadata(local_headers, remote_metadata):
+    """True when the remote metadata holds exactly the Swift object's user
+    metadata and large-object headers (cloudsync's own keys aside)."""
+    want = {k.lower(): v for k, v in remote_to_swift(
+        swift_to_remote(local_headers)).items()}
+    have = {k.lower(): v for k, v in
+            remote_to_swift(remote_metadata).items()}
+    return want == have

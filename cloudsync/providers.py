@@ -1,0 +1,343 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""The remote provider interface: what a backend for cloudsync implements.
+
+A provider moves bytes and metadata between cloudsync and one kind of
+remote store. cloudsync ships ``s3``, ``gcs``, ``s3-clone`` and ``swift``;
+a third party adds another by publishing a package with an entry point in
+the ``cloudsync.providers`` namespace that names a subclass of
+:class:`Provider`::
+
+    [entry_points]
+    cloudsync.providers =
+        mystore = mystore_cloudsync.provider:MyStoreProvider
+
+Nothing in cloudsync changes for that. The operator then writes::
+
+    [remote:archive]
+    provider = mystore
+    endpoint = https://mystore.example.com
+    access_key = ...
+    secret_key = ...
+
+The contract, which :mod:`cloudsync.conformance` checks against a live
+endpoint:
+
+* Names are ``str`` (unicode) everywhere; providers encode them for the
+  wire. Keys are the full remote keys that :mod:`cloudsync.layout` chose;
+  a provider never adds or strips a prefix of its own.
+* Metadata passed in and returned is a ``dict`` of ``str`` to ``str`` with
+  lower-case keys, already encoded by :mod:`cloudsync.metadata` so that it
+  is safe in an HTTP header. A provider stores and returns it unchanged.
+* ETags are returned without quotes. A multipart object's ETag keeps its
+  ``-N`` suffix.
+* Errors are instances of :class:`cloudsync.exceptions.RemoteError`
+  subclasses, never a library's own exception; their messages never contain
+  a secret.
+* A provider instance is shared by many green threads at once: it must be
+  safe to call concurrently, and it should size its connection pool to
+  ``max_connections``.
+"""
+
+import abc
+import dataclasses
+import typing
+
+from cloudsync import exceptions
+
+
+@dataclasses.dataclass
+class ObjectInfo:
+    """What the remote knows of one object (the answer to a HEAD)."""
+
+    #: the full remote key
+    key: str
+    #: size in bytes
+    size: int
+    #: the remote's ETag without quotes (``hex`` or ``hex-N``)
+    etag: str
+    #: last modification on the remote, seconds since the epoch
+    last_modified: float
+    #: the object's Content-Type
+    content_type: str = 'application/octet-stream'
+    #: the user metadata, lower-case keys, values as stored
+    metadata: typing.Dict[str, str] = dataclasses.field(default_factory=dict)
+    #: the remote's storage class, when it has one (``GLACIER``, ...)
+    storage_class: typing.Optional[str] = None
+    #: number of parts for a multipart object, else None
+    parts_count: typing.Optional[int] = None
+    #: when the remote will expire the object, seconds since the epoch
+    expires_at: typing.Optional[float] = None
+
+    @property
+    def is_multipart(self):
+        return '-' in self.etag
+
+
+class ObjectBody:
+    """A streamed object body with the response that came with it.
+
+    Iterating yields ``bytes`` chunks. The body must be closed (or
+    exhausted) to give its connection back to the pool; it is also a
+    context manager.
+    """
+
+    def __init__(self, info, chunks, status=200, content_range=None,
+                 content_length=None, close=None):
+        #: the object's :class:`ObjectInfo` (its size is the whole size)
+        self.info = info
+        #: 200 for a whole object, 206 for a range
+        self.status = status
+        #: the Content-Range header for a 206, e.g. ``bytes 0-9/100``
+        self.content_range = content_range
+        #: the number of bytes this body yields
+        self.content_length = (info.size if content_length is None
+                               else content_length)
+        self._chunks = iter(chunks)
+        self._close = close
+        self._closed = False
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        try:
+            return next(self._chunks)
+        except StopIteration:
+            self.close()
+            raise
+
+    def read_all(self):
+        """Read the rest of the body and close it."""
+        try:
+            return b''.join(self)
+        finally:
+            self.close()
+
+    def close(self):
+        if not self._closed:
+            self._closed = True
+            if self._close:
+                self._close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+@dataclasses.dataclass
+class ListingEntry:
+    """One entry of a remote listing: an object, or a common prefix."""
+
+    #: the full remote key (or, for a common prefix, the prefix)
+    key: str
+    size: int = 0
+    etag: str = ''
+    last_modified: float = 0.0
+    #: True for a common prefix produced by a delimiter
+    is_prefix: bool = False
+
+
+@dataclasses.dataclass
+class ListingPage:
+    """One page of a remote listing, in ascending key order."""
+
+    #: objects and common prefixes, merged and sorted by key
+    entries: typing.List[ListingEntry]
+    #: True when more entries follow; pass ``next_marker`` to get them
+    truncated: bool = False
+    #: the marker that continues this listing
+    next_marker: typing.Optional[str] = None
+
+
+@dataclasses.dataclass
+class Part:
+    """One part of a multipart upload.
+
+    ``open`` is a callable that returns a fresh readable stream (an object
+    with ``read(size)``) of exactly ``size`` bytes, so that a part can be
+    sent again after a failure. ``md5`` is its hex MD5 when known: the
+    provider must then make the store verify it.
+    """
+
+    number: int
+    size: int
+    open: typing.Callable[[], typing.Any]
+    md5: typing.Optional[str] = None
+
+
+class Provider(abc.ABC):
+    """A remote store.
+
+    :param name: the remote's name, from its ``[remote:NAME]`` section.
+    :param conf: that section's options (an oslo.config group): the common
+        ``endpoint``, ``access_key``, ``secret_key`` and the provider's own
+        :attr:`OPTIONS`.
+    :param max_connections: how many requests may be in flight at once; size
+        the connection pool to it.
+    """
+
+    #: oslo.config options of this provider, in addition to the common ones
+    #: (``provider``, ``endpoint``, ``access_key``, ``secret_key``). They are
+    #: registered in the remote's section and appear in the generated sample.
+    OPTIONS = []
+
+    #: the largest object a single :meth:`put_object` may carry; larger
+    #: streams go through :meth:`put_multipart`
+    MAX_SINGLE_PUT = 5 * 1024 ** 3
+    #: the smallest part a multipart upload accepts, the last part excepted
+    MIN_PART_SIZE = 5 * 1024 ** 2
+    #: the largest part a multipart upload accepts
+    MAX_PART_SIZE = 5 * 1024 ** 3
+    #: the most parts a multipart upload may have
+    MAX_PARTS = 10000
+
+    def __init__(self, name, conf, max_connections=10):
+        self.name = name
+        self.conf = conf
+        self.max_connections = max_connections
+
+    @classmethod
+    def validate_conf(cls, conf):
+        """Check a remote section before anything starts.
+
+        :returns: a list of problems, each a sentence naming the option.
+        """
+        return []
+
+    def location(self, bucket):
+        """A label of the remote for people: where a copy lives.
+
+        The shunt shows it as ``content_location`` in merged listings. It
+        must never contain a secret.
+        """
+        return '%s;%s' % (self.conf.endpoint or self.name, bucket)
+
+    @abc.abstractmethod
+    def check_target(self, bucket, create=False):
+        """Make sure ``bucket`` exists and the credentials may use it.
+
+        :param create: create the bucket when it does not exist.
+        :raises TargetNotFound: it does not exist and ``create`` is False.
+        :raises AuthError: the credentials are refused.
+        """
+
+    @abc.abstractmethod
+    def put_object(self, bucket, key, body, size, content_type=None,
+                   metadata=None, md5=None, expires_at=None):
+        """Store one object from a stream in a single request.
+
+        :param body: an object with ``read(size)`` yielding exactly ``size``
+            bytes, or ``bytes``.
+        :param md5: the hex MD5 of the body when known; the store must then
+            verify it (Content-MD5) and refuse a body that does not match.
+        :param expires_at: when the remote should expire the object, seconds
+            since the epoch, if the store supports per-object expiry.
+        :returns: the stored object's ETag, unquoted.
+        :raises ChecksumMismatch: the stored bytes do not match ``md5``.
+        """
+
+    @abc.abstractmethod
+    def put_multipart(self, bucket, key, parts, content_type=None,
+                      metadata=None, expires_at=None):
+        """Store one object from :class:`Part` streams, one part each.
+
+        Parts may be uploaded concurrently. On any failure the upload is
+        aborted so that no partial object and no orphaned parts remain.
+
+        :param parts: a list of :class:`Part`, numbered from 1, each within
+            :attr:`MIN_PART_SIZE` (the last excepted) and
+            :attr:`MAX_PART_SIZE`.
+        :returns: the multipart ETag, ``hex-N``, unquoted.
+        """
+
+    @abc.abstractmethod
+    def update_metadata(self, bucket, key, content_type=None, metadata=None):
+        """Replace an object's metadata and content type in place.
+
+        The object's bytes are not sent again (S3: a copy onto itself with
+        the REPLACE directive; Swift: a POST).
+
+        :raises NotFound: the object does not exist.
+        """
+
+    @abc.abstractmethod
+    def delete_object(self, bucket, key):
+        """Delete an object.
+
+        :returns: True when an object was deleted, False when there was none
+            (a missing object is not an error).
+        """
+
+    @abc.abstractmethod
+    def head_object(self, bucket, key):
+        """:returns: the :class:`ObjectInfo` of an object.
+
+        :raises NotFound: the object does not exist.
+        """
+
+    @abc.abstractmethod
+    def get_object(self, bucket, key, range=None, if_match=None,
+                   if_none_match=None, if_modified_since=None,
+                   if_unmodified_since=None):
+        """Stream an object, or a range of it.
+
+        :param range: a ``Range`` header value (``bytes=0-99``) or None.
+        :param if_match, if_none_match: ETag conditions, as header values.
+        :param if_modified_since, if_unmodified_since: HTTP dates, as header
+            values.
+        :returns: an :class:`ObjectBody`; status 206 with ``content_range``
+            for a range.
+        :raises NotFound, PreconditionFailed, NotModified,
+            RangeNotSatisfiable: as HTTP would answer.
+        """
+
+    @abc.abstractmethod
+    def list_objects(self, bucket, prefix='', delimiter=None, marker=None,
+                     limit=1000):
+        """List one page of keys in ascending order.
+
+        :param prefix: only keys that start with it.
+        :param delimiter: roll up keys that have it after the prefix into
+            common prefixes (entries with ``is_prefix`` True).
+        :param marker: only keys (and prefixes) after it.
+        :param limit: at most this many entries (objects and prefixes
+            together), at most 1000.
+        :returns: a :class:`ListingPage`.
+        """
+
+    def list_all(self, bucket, prefix='', delimiter=None, marker=None):
+        """Iterate over every entry from ``marker`` on, page by page."""
+        while True:
+            page = self.list_objects(bucket, prefix=prefix,
+                                     delimiter=delimiter, marker=marker)
+            for entry in page.entries:
+                yield entry
+            if not page.truncated or not page.entries:
+                return
+            marker = page.next_marker or page.entries[-1].key
+
+    def set_expiration(self, bucket, prefix, seconds):
+        """Have the remote expire objects under ``prefix`` after ``seconds``.
+
+        Used for a mapping's ``remote_delete_after``. Calling it again with
+        the same values must change nothing (the expiry must not slide).
+
+        :raises NotSupported: the store has no such feature.
+        """
+        raise exceptions.NotSupported(
+            'provider %s cannot expire objects' % self.name)
+
+    def close(self):
+        """Release connections. The provider is not used afterwards."""

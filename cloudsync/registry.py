@@ -1,0 +1,97 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""The one loader of cloudsync's plugins.
+
+Providers, lifecycle policies and listing mergers are found through
+stevedore in their entry point namespaces. The daemon, the shunt and
+proxymc all load them here, so that a name means the same everywhere.
+"""
+
+import threading
+
+from stevedore import extension
+
+from cloudsync import exceptions
+
+PROVIDERS = 'cloudsync.providers'
+LIFECYCLE = 'cloudsync.lifecycle'
+LISTING = 'cloudsync.listing'
+
+_KIND = {
+    PROVIDERS: 'provider',
+    LIFECYCLE: 'lifecycle policy',
+    LISTING: 'listing merger',
+}
+
+_lock = threading.Lock()
+_cache = {}
+
+
+class _Namespace:
+    def __init__(self, namespace):
+        self.namespace = namespace
+        self.plugins = {}
+        self.failures = {}
+        manager = extension.ExtensionManager(
+            namespace, invoke_on_load=False,
+            on_load_failure_callback=self._failed)
+        for ext in manager:
+            self.plugins[ext.name] = ext.plugin
+
+    def _failed(self, manager, entrypoint, exc):
+        self.failures[entrypoint.name] = '%s (%s: %s)' % (
+            entrypoint.value, type(exc).__name__, exc)
+
+
+def _namespace(namespace):
+    with _lock:
+        if namespace not in _cache:
+            _cache[namespace] = _Namespace(namespace)
+        return _cache[namespace]
+
+
+def reset():
+    """Forget what was loaded (after installing a plugin at run time)."""
+    with _lock:
+        _cache.clear()
+
+
+def available(namespace):
+    """The sorted names that load in ``namespace``."""
+    return sorted(_namespace(namespace).plugins)
+
+
+def load(namespace, name, where=None):
+    """The plugin class called ``name`` in ``namespace``.
+
+    :param where: what asked for it, e.g. ``[remote:aws] provider``, to put
+        in the error message.
+    :raises PluginError: no such name, or the plugin failed to import;
+        the message names the entry point and lists the names available.
+    """
+    ns = _namespace(namespace)
+    if name in ns.plugins:
+        return ns.plugins[name]
+    prefix = '%s: ' % where if where else ''
+    kind = _KIND.get(namespace, 'plugin')
+    if name in ns.failures:
+        raise exceptions.PluginError(
+            '%s%s %r is installed but failed to load: entry point %s' % (
+                prefix, kind, name, ns.failures[name]))
+    names = ', '.join(available(namespace)) or 'none'
+    raise exceptions.PluginError(
+        '%sunknown %s %r; available: %s' % (prefix, kind, name, names))
+
+
+def all_plugins(namespace):
+    """``{name: class}`` of every plugin that loads in ``namespace``."""
+    return dict(_namespace(namespace).plugins)
