@@ -239,7 +239,7 @@ class Config:
         self.conf = conf
         #: ``{name: Remote}`` of enabled remotes
         self.remotes = remotes
-        #: enabled mappings, in section order
+        #: enabled mappings, sorted by section name
         self.mappings = mappings
 
     def mapping_for(self, account, container):
@@ -496,7 +496,7 @@ def list_opts():
     from cloudsync import lifecycle  # noqa: F401  (registers nothing)
     result = [
         ('DEFAULT', opts.default_opts),
-        (cfg.OptGroup('remote:NAME', help=(
+        (cfg.OptGroup('remote:name', help=(
             'A remote store. NAME is how mappings refer to it. The '
             'provider adds options of its own, listed in the sections '
             'below.')), opts.remote_opts),
@@ -504,13 +504,13 @@ def list_opts():
     for name, cls in sorted(registry.all_plugins(registry.PROVIDERS).items()):
         if cls.OPTIONS:
             result.append((cfg.OptGroup(
-                'remote:NAME (provider = %s)' % name,
+                'remote:name (provider = %s)' % name,
                 help='Options of a [remote:NAME] section whose provider '
                      'is %s.' % name), cls.OPTIONS))
     mapping = list(opts.mapping_opts)
     for name, cls in sorted(registry.all_plugins(registry.LIFECYCLE).items()):
         mapping.extend(o for o in cls.OPTIONS if o not in mapping)
-    result.append((cfg.OptGroup('mapping:NAME', help=(
+    result.append((cfg.OptGroup('mapping:name', help=(
         'Maps a Swift container, or every container of an account, to a '
         'bucket of a remote.')), mapping))
     return result

@@ -1,0 +1,276 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+import logging
+import os
+import subprocess
+import sys
+import textwrap
+
+from oslo_config import cfg
+import pytest
+
+from cloudsync import conf as cs_conf
+from cloudsync import exceptions
+from cloudsync import log as cs_log
+from cloudsync import providers
+from cloudsync import registry
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+
+class ExampleProvider(providers.Provider):
+    OPTIONS = [cfg.IntOpt('part_size', default=8, min=1,
+                          help='an example option')]
+
+    @classmethod
+    def validate_conf(cls, conf):
+        if conf.part_size == 13:
+            return ['part_size: 13 is unlucky']
+        return []
+
+    def check_target(self, bucket, create=False):
+        pass
+
+    put_object = put_multipart = update_metadata = check_target
+    delete_object = head_object = get_object = list_objects = check_target
+
+
+class _Namespace:
+    def __init__(self, plugins, failures=None):
+        self.plugins = plugins
+        self.failures = failures or {}
+
+
+@pytest.fixture(autouse=True)
+def example_provider(monkeypatch):
+    real = registry._namespace(registry.PROVIDERS)
+    plugins = dict(real.plugins, example=ExampleProvider)
+    failures = dict(real.failures,
+                    broken='broken_pkg.mod:Cls (ImportError: no broken_pkg)')
+    monkeypatch.setitem(registry._cache, registry.PROVIDERS,
+                        _Namespace(plugins, failures))
+
+
+GOOD = """
+[DEFAULT]
+devices = /srv/node
+status_dir = /tmp/status
+
+[remote:aws]
+provider = example
+endpoint = https://s3.example.com:8443
+access_key = AKIAEXAMPLE
+secret_key = very-secret-value
+
+[mapping:photos]
+account = AUTH_test
+container = photos
+remote = aws
+bucket = team-photos
+
+[mapping:all]
+account = AUTH_test
+container = *
+remote = aws
+bucket = everything
+lifecycle = archive
+copy_after = 3600
+"""
+
+
+def load(tmp_path, text):
+    path = tmp_path / 'cloudsync.conf'
+    path.write_text(textwrap.dedent(text))
+    return cs_conf.load(['--config-file', str(path)])
+
+
+def problems(tmp_path, text):
+    with pytest.raises(exceptions.ConfigError) as err:
+        load(tmp_path, text)
+    return err.value.problems
+
+
+def test_a_good_configuration_loads(tmp_path):
+    config = load(tmp_path, GOOD)
+    assert config.conf.status_dir == '/tmp/status'
+    assert sorted(config.remotes) == ['aws']
+    by_name = {m.name: m for m in config.mappings}
+    assert sorted(by_name) == ['all', 'photos']
+    photos = by_name['photos']
+    assert photos.bucket == 'team-photos'
+    assert photos.lifecycle == 'sync'
+    assert photos.propagate_delete is True
+    assert photos.remote.conf.part_size == 8
+    assert not photos.removes_local_data
+    assert by_name['all'].removes_local_data
+
+
+def test_exact_mappings_win_over_wildcards(tmp_path):
+    config = load(tmp_path, GOOD)
+    assert config.mapping_for('AUTH_test', 'photos').name == 'photos'
+    assert config.mapping_for('AUTH_test', 'other').name == 'all'
+    assert config.mapping_for('AUTH_other', 'photos') is None
+
+
+def test_disabled_sections_are_ignored(tmp_path):
+    config = load(tmp_path, GOOD.replace(
+        'bucket = team-photos', 'bucket = team-photos\nenabled = false'))
+    assert [m.name for m in config.mappings] == ['all']
+
+
+@pytest.mark.parametrize('change,expected', [
+    (('remote = aws\nbucket = team', 'remote = gcp\nbucket = team'),
+     "[mapping:photos] remote: no section [remote:gcp]; remotes: aws"),
+    (('provider = example', 'provider = azure'),
+     "[remote:aws] provider: unknown provider 'azure'; available: "),
+    (('provider = example', 'provider = broken'),
+     "[remote:aws] provider: provider 'broken' is installed but failed "
+     "to load: entry point broken_pkg.mod:Cls (ImportError"),
+    (('bucket = team-photos\n', ''), '[mapping:photos] bucket: missing'),
+    (('endpoint = https://s3.example.com:8443', 'endpoint = s3.example'),
+     "[remote:aws] endpoint: 's3.example' is not an http:// or https:// "
+     "URL with a host"),
+    (('copy_after = 3600', 'copy_after = -5'),
+     '[mapping:all] copy_after: must not be negative'),
+    (('copy_after = 3600', 'copy_after = soon'),
+     '[mapping:all] copy_after: '),
+    (('bucket = team-photos', 'bucket = team-photos\nexclude_pattern = ([a'),
+     "[mapping:photos] exclude_pattern: '([a' is not a valid regular "
+     "expression"),
+    (('bucket = team-photos',
+      'bucket = team-photos\nselection_criteria = {"a": "b", "c": "d"}'),
+     '[mapping:photos] selection_criteria: each criterion must be an '
+     'object with exactly one key'),
+    (('bucket = team-photos',
+      'bucket = team-photos\nselection_criteria = {nope'),
+     '[mapping:photos] selection_criteria: '),
+    (('container = photos', 'container = *'),
+     '[mapping:photos] container: AUTH_test/* is already mapped by '
+     '[mapping:all]'),
+    (('lifecycle = archive', 'lifecycle = freeze'),
+     "[mapping:all] lifecycle: unknown lifecycle policy 'freeze'; "
+     "available: archive, sync"),
+    (('bucket = team-photos', 'bucket = team-photos\nlisting = zip'),
+     "[mapping:photos] listing: unknown listing merger 'zip'"),
+    (('bucket = everything', 'bucket = everything\nlayout = native'),
+     '[mapping:all] layout: native keys cannot keep several containers'),
+    (('bucket = everything', 'bucket = everything\nlayout = flat'),
+     '[mapping:all] layout: '),
+    (('secret_key = very-secret-value',
+      'secret_key = very-secret-value\npart_size = 13'),
+     '[remote:aws] part_size: 13 is unlucky'),
+])
+def test_bad_values_are_named_by_section_and_option(
+        tmp_path, change, expected):
+    old, new = change
+    assert old in GOOD
+    found = problems(tmp_path, GOOD.replace(old, new, 1))
+    assert any(p.startswith(expected) for p in found), found
+
+
+def test_every_problem_is_reported_at_once(tmp_path):
+    text = GOOD.replace('provider = example', 'provider = azure').replace(
+        'copy_after = 3600', 'copy_after = -1')
+    found = problems(tmp_path, text)
+    assert len(found) >= 2
+
+
+def test_missing_provider_lists_the_available_ones(tmp_path):
+    found = problems(tmp_path, GOOD.replace('provider = example\n', ''))
+    assert found[0].startswith('[remote:aws] provider: missing; available:')
+    assert 'example' in found[0]
+
+
+def test_load_file_reports_a_missing_file(tmp_path):
+    with pytest.raises(exceptions.ConfigError, match='does not exist'):
+        cs_conf.load_file(str(tmp_path / 'nope.conf'))
+
+
+def test_load_file_reads_one_file(tmp_path):
+    path = tmp_path / 'c.conf'
+    path.write_text(GOOD)
+    config = cs_conf.load_file(str(path))
+    assert len(config.mappings) == 2
+
+
+def test_changing_the_bucket_changes_the_fingerprint(tmp_path):
+    one = load(tmp_path, GOOD).mapping_for('AUTH_test', 'photos')
+    two = load(tmp_path, GOOD.replace('team-photos', 'other')).mapping_for(
+        'AUTH_test', 'photos')
+    assert one.fingerprint() != two.fingerprint()
+
+
+def test_selection_criteria_match_case_insensitively(tmp_path):
+    text = GOOD.replace('bucket = team-photos', 'bucket = team-photos\n'
+                        'selection_criteria = {"OR": ['
+                        '{"x-object-meta-msd": "boo"}, '
+                        '{"NOT": {"x-object-meta-msd": "b\\u00e1r"}}]}')
+    mapping = load(tmp_path, text).mapping_for('AUTH_test', 'photos')
+    assert mapping.selects({'X-Object-Meta-Msd': 'BOO'})
+    assert mapping.selects({'X-Object-Meta-Other': 'x'})
+    assert not mapping.selects({'X-Object-Meta-Msd': 'BÁR'})
+
+
+def test_exclude_pattern_is_anchored_at_the_start(tmp_path):
+    text = GOOD.replace('bucket = team-photos',
+                        'bucket = team-photos\nexclude_pattern = tmp/')
+    mapping = load(tmp_path, text).mapping_for('AUTH_test', 'photos')
+    assert mapping.excludes('tmp/x')
+    assert not mapping.excludes('a/tmp/x')
+
+
+def test_secrets_never_reach_a_log(tmp_path, caplog):
+    config = load(tmp_path, GOOD)
+    cs_log.add_secrets(config.secrets())
+    caplog.handler.addFilter(cs_log.secret_filter())
+    logger = logging.getLogger('cloudsync.test')
+    with caplog.at_level(logging.DEBUG):
+        logger.debug('connecting with %s', config.remotes['aws'].conf.secret_key)
+        try:
+            raise RuntimeError('auth very-secret-value failed')
+        except RuntimeError:
+            logger.exception('boom')
+        config.conf.log_opt_values(logger, logging.DEBUG)
+    text = caplog.text + ''.join(r.exc_text or '' for r in caplog.records)
+    assert 'very-secret-value' not in text
+    assert '***' in text
+
+
+def test_the_committed_sample_config_is_up_to_date(tmp_path):
+    out = tmp_path / 'sample.conf'
+    subprocess.run(
+        [sys.executable, '-m', 'oslo_config.generator',
+         '--config-file',
+         os.path.join(ROOT, 'etc/cloudsync/cloudsync-config-generator.conf'),
+         '--output-file', str(out)], check=True, cwd=ROOT)
+    committed = os.path.join(ROOT, 'etc/cloudsync/cloudsync.conf.sample')
+    with open(committed) as f:
+        want = cs_conf_sample_without_libraries(f.read())
+    got = cs_conf_sample_without_libraries(out.read_text())
+    assert got == want, ('etc/cloudsync/cloudsync.conf.sample is out of '
+                         'date: run "tox -e genconfig" and commit it')
+
+
+def cs_conf_sample_without_libraries(text):
+    """The sample without the options of other libraries (oslo.log), whose
+    help text changes with their releases."""
+    keep, lines = True, []
+    for line in text.splitlines():
+        if line.startswith('# From '):
+            keep = line.strip() == '# From cloudsync'
+        elif line.startswith('['):
+            keep = True
+        if keep:
+            lines.append(line)
+    return '\n'.join(lines)
