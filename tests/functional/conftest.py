@@ -1,0 +1,138 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Fixtures for functional tests against a real Swift cluster and moto.
+
+The session-scoped ``aio`` fixture starts ``tools/aio.py``'s all-in-one
+(3 Swift nodes, a proxy with tempauth and s3api, a moto S3 server) once per
+test session in a fresh temporary directory and stops it at the end.
+
+Environment:
+
+``CLOUDSYNC_TEST_BASE_PORT``
+    first port of the test cluster (default 17000, so that a cluster
+    started by hand on the default 16000 is left alone); if the ports are
+    taken, the next free block of 100 ports is used.
+``CLOUDSYNC_AIO_STATE``
+    path to the ``aio.json`` of a running all-in-one (``tools/aio.py
+    start``): the tests use it and leave it running.
+``CLOUDSYNC_AIO_KEEP``
+    if set, the test cluster's directory (data, configs, logs) is kept.
+"""
+
+import atexit
+import os
+import shutil
+import sys
+import tempfile
+import uuid
+
+import pytest
+
+TOOLS_DIR = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))), 'tools')
+if TOOLS_DIR not in sys.path:
+    sys.path.insert(0, TOOLS_DIR)
+
+import aio as aio_tools  # noqa: E402
+
+DEFAULT_TEST_BASE_PORT = 17000
+PORT_ATTEMPTS = 5
+
+
+def _start_cluster():
+    base_port = int(os.environ.get('CLOUDSYNC_TEST_BASE_PORT',
+                                   DEFAULT_TEST_BASE_PORT))
+    base_dir = tempfile.mkdtemp(prefix='cloudsync-aio-test-')
+    last_error = None
+    for attempt in range(PORT_ATTEMPTS):
+        cluster = aio_tools.AllInOne(base_dir, base_port + 100 * attempt)
+        # registered before start: an interrupted start is cleaned up too
+        atexit.register(cluster.stop)
+        try:
+            cluster.start(fresh=True)
+            return cluster
+        except aio_tools.PortsInUse as e:
+            last_error = e
+    shutil.rmtree(base_dir, ignore_errors=True)
+    raise last_error
+
+
+@pytest.fixture(scope='session')
+def aio():
+    """A running tools/aio.AllInOne, shared by the whole session."""
+    state_file = os.environ.get('CLOUDSYNC_AIO_STATE')
+    if state_file:
+        if not os.path.exists(state_file):
+            pytest.fail('CLOUDSYNC_AIO_STATE=%s does not exist; start an '
+                        'all-in-one with "tools/aio.py start" or unset it'
+                        % state_file)
+        cluster = aio_tools.AllInOne.from_state(state_file)
+        if not cluster.is_running():
+            pytest.fail('the all-in-one of CLOUDSYNC_AIO_STATE=%s is not '
+                        'running; start it with "tools/aio.py start" or '
+                        'unset the variable' % state_file)
+        aio_tools.use_swift_dir(cluster.swift_dir)
+        yield cluster
+        return
+
+    cluster = _start_cluster()
+    try:
+        aio_tools.use_swift_dir(cluster.swift_dir)
+        yield cluster
+    finally:
+        cluster.stop()
+        if not os.environ.get('CLOUDSYNC_AIO_KEEP'):
+            shutil.rmtree(cluster.base_dir, ignore_errors=True)
+
+
+def unique_name(prefix='t'):
+    return '%s-%s' % (prefix, uuid.uuid4().hex[:12])
+
+
+@pytest.fixture
+def swift(aio):
+    """swiftclient Connection as test:tester (admin of AUTH_test)."""
+    conn = aio.swift_client('test:tester', 'testing')
+    yield conn
+    conn.close()
+
+
+@pytest.fixture
+def swift2(aio):
+    """swiftclient Connection as test2:tester2 (admin of AUTH_test2)."""
+    conn = aio.swift_client('test2:tester2', 'testing2')
+    yield conn
+    conn.close()
+
+
+@pytest.fixture
+def container(swift):
+    """A new, empty container in AUTH_test; its name."""
+    name = unique_name('c')
+    swift.put_container(name)
+    return name
+
+
+@pytest.fixture
+def s3(aio):
+    """boto3 S3 client for the moto server."""
+    return aio.s3_client()
+
+
+@pytest.fixture
+def bucket(s3):
+    """A new, empty bucket on moto; its name."""
+    name = unique_name('b')
+    s3.create_bucket(Bucket=name)
+    return name
