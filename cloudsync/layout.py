@@ -96,8 +96,8 @@ class RemoteLayout:
         return key[len(self.key_prefix):]
 
     def listing_prefix(self, prefix=''):
-        """The remote prefix that lists the objects starting with
-        ``prefix``."""
+        """The remote prefix listing the objects that start with ``prefix``.
+        """
         return self.key_prefix + (prefix or '')
 
     def manifest_key(self, name):

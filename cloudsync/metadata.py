@@ -164,8 +164,11 @@ def user_metadata(headers):
 
 
 def same_metadata(local_headers, remote_metadata):
-    """True when the remote metadata holds exactly the Swift object's user
-    metadata and large-object headers (cloudsync's own keys aside)."""
+    """Whether the remote holds exactly the Swift object's metadata.
+
+    User metadata and large-object headers are compared; cloudsync's own
+    keys are left aside.
+    """
     want = {k.lower(): v for k, v in remote_to_swift(
         swift_to_remote(local_headers)).items()}
     have = {k.lower(): v for k, v in

@@ -243,8 +243,11 @@ class Config:
         self.mappings = mappings
 
     def mapping_for(self, account, container):
-        """The mapping of (account, container): an exact one first, else
-        the account's wildcard mapping, else None."""
+        """The mapping of (account, container), or None.
+
+        An exact mapping of the container wins over the account's wildcard
+        mapping.
+        """
         wildcard = None
         for mapping in self.mappings:
             if mapping.account != account:

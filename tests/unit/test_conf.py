@@ -236,7 +236,8 @@ def test_secrets_never_reach_a_log(tmp_path, caplog):
     caplog.handler.addFilter(cs_log.secret_filter())
     logger = logging.getLogger('cloudsync.test')
     with caplog.at_level(logging.DEBUG):
-        logger.debug('connecting with %s', config.remotes['aws'].conf.secret_key)
+        secret = config.remotes['aws'].conf.secret_key
+        logger.debug('connecting with %s', secret)
         try:
             raise RuntimeError('auth very-secret-value failed')
         except RuntimeError:
@@ -263,8 +264,10 @@ def test_the_committed_sample_config_is_up_to_date(tmp_path):
 
 
 def cs_conf_sample_without_libraries(text):
-    """The sample without the options of other libraries (oslo.log), whose
-    help text changes with their releases."""
+    """The sample without the options of other libraries (oslo.log).
+
+    Their help text changes with their releases.
+    """
     keep, lines = True, []
     for line in text.splitlines():
         if line.startswith('# From '):
