@@ -1,0 +1,29 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""``cloudsync-sync``: the sync daemon's command (see
+:mod:`cloudsync.daemon`)."""
+
+import sys
+
+from cloudsync import concurrency
+
+
+def main(argv=None):
+    # NOTE(cloudsync): green sockets and threads must be in place before
+    # boto3, urllib3 or Swift's proxy are imported.
+    concurrency.monkey_patch()
+    from cloudsync import daemon
+    sys.exit(daemon.main(argv))
+
+
+if __name__ == '__main__':
+    main()

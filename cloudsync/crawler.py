@@ -1,0 +1,825 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Finding this node's container databases and crawling their rows.
+
+Finding the work
+    The daemon works on the container databases this node holds, found the
+    way Swift's container daemons find them: the container ring in
+    ``swift_dir``, this node's addresses (``whataremyips(bind_ip)``) and
+    the container server's ``bind_port``. A database is this node's when a
+    primary node of its (account, container) has one of those addresses
+    and that port; it lives under ``devices/<device>/containers/...``
+    (devices that are not mounted are skipped when ``mount_check`` is on).
+    A mapping with ``container = *`` lists its account's containers on
+    every pass, so containers created later are picked up; containers in
+    Swift's reserved namespace (names starting with a NUL byte, such as
+    object versioning's) are not. Containers whose names start with ``.``
+    are ordinary user containers in Swift and are synced. A container that
+    was deleted keeps being crawled while its database is still here, so
+    its last deletes reach the remote.
+
+Sharded containers
+    When a container shards, its rows move into shard databases (containers
+    of the hidden account ``.shards_<account>``). The crawler follows the
+    root's shard ranges (from the local root database, or asked of the
+    cluster when the root is not on this node) to the shard databases this
+    node holds; each has its own progress, and their rows are synced under
+    the root container's name. A database that moved away in a rebalance
+    or was removed simply stops being crawled.
+
+Splitting the work
+    For a database with R primary replicas, the daemon on replica i owns
+    the rows whose name hashes to i::
+
+        int(sha1(name.encode('utf-8')).hexdigest()[-6:], 16) % R == i
+
+    (the rule swift-s3-sync used, so both split a container the same way).
+    One pass over a database:
+
+    a. reads the rows after ``last_row``, ``items_chunk`` at a time; asks
+       the mapping's lifecycle policy about each owned row and hands those
+       to copy, update or delete to the row pool (``workers`` at once). A
+       row that is not ready yet (``copy_after``) ends the scan for this
+       pass: later rows are younger. A row that fails is remembered in the
+       failed set and the scan goes on; the pointer moves over rows owned
+       by other replicas as well. Progress is saved after every chunk.
+    b. retries the failed rows whose time has come (re-reading the row: if
+       the object changed or was deleted meanwhile, the newest row is
+       handled);
+    c. verifies the rows of the other replicas once they are older than
+       ``verification_slack``: the remote is compared a listing page at a
+       time and only what is missing or different is handled, so a node
+       that is down does not keep its rows from the remote.
+
+    ``container_pass_time`` bounds the time spent on one database per
+    pass. One INFO line per database and pass gives the counts (DEBUG when
+    nothing happened and nothing is behind); DEBUG lines follow every
+    object.
+"""
+
+import dataclasses
+import hashlib
+import json
+import os
+import time
+import urllib.parse
+
+from oslo_log import log as logging
+from swift.common import constraints
+from swift.common import db as swift_db
+from swift.common.ring import Ring
+from swift.common.ring import utils as ring_utils
+from swift.common import utils as swift_utils
+from swift.container import backend
+
+from cloudsync import concurrency
+from cloudsync import lifecycle
+from cloudsync import local
+from cloudsync import stats as stats_mod
+from cloudsync import status as status_mod
+
+LOG = logging.getLogger(__name__)
+
+#: hex digits of the name's sha1 that decide the owning replica
+OWNER_DIGITS = 6
+#: how long shard ranges asked of the cluster are trusted
+REMOTE_SHARDS_TTL = 300.0
+#: RetryLater answers in a row after which a pass stops taking new rows
+#: (the remote is probably down; the failed set would only fill up)
+MIN_TROUBLE_STREAK = 10
+#: share of container_pass_time the scan of new rows may use, so that
+#: retries and verification are not starved by a large backlog
+SCAN_SHARE = 0.6
+
+HANDLED_ACTIONS = (lifecycle.Action.COPY, lifecycle.Action.ARCHIVE,
+                   lifecycle.Action.REMOVE_REMOTE)
+
+
+def row_owner(name, replicas):
+    """The replica index (0 .. replicas - 1) that owns object ``name``."""
+    digest = hashlib.sha1(name.encode('utf-8', 'surrogatepass'),
+                          usedforsecurity=False).hexdigest()
+    return int(digest[-OWNER_DIGITS:], 16) % replicas
+
+
+def row_from_db(raw):
+    """A :class:`cloudsync.lifecycle.Row` from a container DB row dict."""
+    timestamp, _ctype_ts, meta_ts = swift_utils.decode_timestamps(
+        raw['created_at'])
+    name = raw['name']
+    if isinstance(name, bytes):
+        name = name.decode('utf-8', 'surrogateescape')
+    return lifecycle.Row(
+        name=name,
+        row_id=raw['ROWID'],
+        timestamp=timestamp,
+        meta_timestamp=max(timestamp, _ctype_ts, meta_ts),
+        deleted=bool(raw['deleted']),
+        size=raw['size'],
+        etag=raw['etag'],
+        content_type=raw['content_type'],
+        storage_policy_index=raw.get('storage_policy_index') or 0)
+
+
+@dataclasses.dataclass
+class LocalDB:
+    """One container database file on this node, for one mapping."""
+
+    mapping: object
+    #: the root account and container: what the rows belong to remotely
+    account: str
+    container: str
+    #: the account and container of this database (a shard's own names)
+    db_account: str
+    db_container: str
+    path: str
+    db_id: str
+    node_index: int
+    replicas: int
+    is_shard: bool = False
+    #: the old file of a database that is sharding: read it, never write
+    retiring: bool = False
+
+    @property
+    def label(self):
+        where = '%s/%s' % (self.account, self.container)
+        if self.is_shard:
+            where += ' shard %s' % self.db_container
+        return '%s %s (db %s)' % (self.mapping.name, where, self.db_id)
+
+    def owns(self, row):
+        return row_owner(row.name, self.replicas) == self.node_index
+
+
+@dataclasses.dataclass
+class PassResult:
+    """What one pass over one database did."""
+
+    label: str = ''
+    scanned: int = 0
+    handled: int = 0
+    copied: int = 0
+    metadata_updated: int = 0
+    deleted: int = 0
+    archived: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    failed: int = 0
+    retried: int = 0
+    verified: int = 0
+    not_yet: int = 0
+    rows_behind: int = 0
+    lag: float = 0.0
+    error: str = ''
+
+    @property
+    def busy(self):
+        return bool(self.scanned or self.handled or self.failed or
+                    self.retried or self.verified or self.rows_behind or
+                    self.error)
+
+    def summary(self):
+        return ('%d rows scanned; handled %d (copied %d, metadata %d, '
+                'deleted %d, archived %d, unchanged %d); skipped %d; '
+                'failed %d; retried %d; verified %d; %d rows behind, lag '
+                '%.0fs' % (self.scanned, self.handled, self.copied,
+                           self.metadata_updated, self.deleted,
+                           self.archived, self.unchanged, self.skipped,
+                           self.failed, self.retried, self.verified,
+                           self.rows_behind, self.lag))
+
+
+#: Outcome name -> PassResult / status counter
+_OUTCOME_COUNTERS = {
+    'COPIED': 'copied',
+    'METADATA_UPDATED': 'metadata_updated',
+    'UNCHANGED': 'unchanged',
+    'DELETED': 'deleted',
+    'NOT_FOUND_REMOTE': 'unchanged',
+    'ARCHIVED': 'archived',
+    'SKIPPED': 'skipped',
+    'LOCAL_GONE': 'skipped',
+}
+
+
+def default_propagator_factory(mapping, account, container, provider,
+                               internal_client, stats, logger):
+    from cloudsync import propagate
+    return propagate.RowPropagator(mapping, account, container, provider,
+                                   internal_client, stats=stats,
+                                   logger=logger)
+
+
+def _propagate_errors():
+    from cloudsync import propagate
+    return propagate.RetryLater, propagate.RowFailed
+
+
+class ContainerPass(object):
+    """One pass over one :class:`LocalDB`."""
+
+    def __init__(self, crawler, db, deadline=None):
+        self.crawler = crawler
+        self.db = db
+        self.mapping = db.mapping
+        self.conf = crawler.conf
+        self.clock = crawler.clock
+        self.deadline = deadline
+        self.result = PassResult(label=db.label)
+        self.stats = crawler.stats(self.mapping)
+        self.trouble_streak = 0
+        self.remote_trouble = False
+        self.retry_later, self.row_failed = crawler.propagate_errors()
+        self.status = status_mod.SyncStatus.load(
+            crawler.status_path(db), self.mapping.fingerprint(),
+            info=crawler.status_info(db),
+            retry_interval=self.conf.retry_interval,
+            retry_interval_max=self.conf.retry_interval_max,
+            max_failed=crawler.max_failed, clock=self.clock)
+        self.broker = None
+        self.propagator = None
+
+    # -- helpers ------------------------------------------------------------
+
+    def stopping(self, deadline=None):
+        if self.crawler.stop.is_set() or self.remote_trouble:
+            return True
+        deadline = deadline if deadline is not None else self.deadline
+        return deadline is not None and self.clock() >= deadline
+
+    def decide(self, row):
+        if self.mapping.excludes(row.name):
+            return lifecycle.Decision(lifecycle.Action.SKIP,
+                                      reason='matches exclude_pattern')
+        age = self.clock() - float(row.meta_timestamp)
+        return self.mapping.policy.decide(row, age)
+
+    def open_broker(self):
+        db = self.db
+        if not os.path.exists(db.path):
+            return None
+        return backend.ContainerBroker(
+            db.path, account=db.db_account, container=db.db_container,
+            force_db_file=True, skip_commits=db.retiring,
+            logger=self.crawler.swift_logger)
+
+    def current_row(self, name):
+        """The newest row for object ``name`` in this database, or None."""
+        with self.broker.get() as conn:
+            curs = conn.execute(
+                'SELECT * FROM object WHERE deleted IN (0, 1) AND name = ? '
+                'ORDER BY ROWID DESC LIMIT 1', (name,))
+            curs.row_factory = swift_db.dict_factory
+            found = curs.fetchone()
+        return row_from_db(found) if found else None
+
+    # -- handling one row (runs in the row pool; never raises) -------------
+
+    def handle(self, row, decision):
+        LOG.debug('%s: %s %r (row %d)', self.db.label,
+                  decision.action.value, row.name, row.row_id)
+        try:
+            outcome = self.propagator.handle(row, decision)
+        except self.retry_later as exc:
+            self.trouble_streak += 1
+            if self.trouble_streak >= self.crawler.trouble_streak:
+                self.remote_trouble = True
+            LOG.warning('Will retry %r of %s/%s (mapping %s): %s',
+                        row.name, self.db.account, self.db.container,
+                        self.mapping.name,
+                        getattr(exc, 'reason', None) or exc)
+            return self.failed(row, exc, getattr(exc, 'retry_after', None))
+        except self.row_failed as exc:
+            self.trouble_streak = 0
+            LOG.error('Failed to sync %r of %s/%s (mapping %s): %s',
+                      row.name, self.db.account, self.db.container,
+                      self.mapping.name, exc)
+            return self.failed(row, exc)
+        except Exception as exc:  # noqa: BLE001 - one row never stops a pass
+            self.trouble_streak = 0
+            LOG.exception('Failed to sync %r of %s/%s (mapping %s): '
+                          'unexpected error', row.name, self.db.account,
+                          self.db.container, self.mapping.name)
+            self.stats.increment('errors')
+            return self.failed(row, '%s: %s' % (type(exc).__name__, exc))
+        self.trouble_streak = 0
+        counter = _OUTCOME_COUNTERS.get(getattr(outcome, 'name', ''),
+                                        'unchanged')
+        setattr(self.result, counter, getattr(self.result, counter) + 1)
+        self.result.handled += 1
+        self.status.count(counter)
+        self.status.count('rows_handled')
+        self.stats.increment('rows_handled')
+        entry = self.status.failed.get(row.name)
+        if entry is not None and entry['row_id'] <= row.row_id:
+            self.status.clear_failure(row.name)
+        LOG.debug('%s: %r -> %s', self.db.label, row.name,
+                  getattr(outcome, 'name', outcome))
+        return True
+
+    def failed(self, row, error, retry_after=None):
+        self.result.failed += 1
+        self.status.count('errors')
+        return self.status.record_failure(
+            row.name, row.row_id, error, retry_after=retry_after,
+            timestamp=float(row.meta_timestamp))
+
+    def run_batch(self, work):
+        """Handle [(row, decision)] in the row pool; results in order."""
+        batch = self.crawler.row_pool.batch()
+        for row, decision in work:
+            batch.spawn(self.handle, row, decision)
+        return batch.results()
+
+    # -- a. new rows ---------------------------------------------------------
+
+    def scan(self, deadline):
+        chunk = self.conf.items_chunk
+        while not self.stopping(deadline):
+            raws = self.broker.get_items_since(self.status.last_row, chunk)
+            if not raws:
+                return
+            last, blocked = self.scan_chunk(
+                [row_from_db(r) for r in raws], deadline)
+            if last > self.status.last_row:
+                self.status.last_row = last
+            self.status.save()
+            if blocked or len(raws) < chunk:
+                return
+
+    def scan_chunk(self, rows, deadline):
+        order = []   # (row, True) when done, (row, None) when handed out
+        work = []
+        blocked = False
+        for row in rows:
+            if self.stopping(deadline):
+                blocked = True
+                break
+            self.result.scanned += 1
+            if not self.db.owns(row):
+                order.append((row, True))
+                continue
+            decision = self.decide(row)
+            if decision.action == lifecycle.Action.NOT_YET:
+                LOG.debug('%s: %r not yet (%s)', self.db.label, row.name,
+                          decision.reason)
+                self.result.not_yet += 1
+                blocked = True
+                break
+            if decision.action not in HANDLED_ACTIONS:
+                self.skip(row, decision)
+                order.append((row, True))
+                continue
+            work.append((row, decision))
+            order.append((row, None))
+        results = iter(self.run_batch(work))
+        last = self.status.last_row
+        for row, done in order:
+            if done is None:
+                done = next(results)
+            if not done:
+                LOG.warning('%s: %d failed rows are waiting for a retry; not '
+                            'moving past row %d until some succeed',
+                            self.db.label, len(self.status.failed),
+                            row.row_id)
+                return last, True
+            last = row.row_id
+        return last, blocked
+
+    def skip(self, row, decision):
+        LOG.debug('%s: skipping %r: %s', self.db.label, row.name,
+                  decision.reason)
+        self.result.skipped += 1
+        self.status.count('skipped')
+        entry = self.status.failed.get(row.name)
+        if entry is not None and entry['row_id'] <= row.row_id:
+            self.status.clear_failure(row.name)
+
+    # -- b. failed rows ------------------------------------------------------
+
+    def retry(self):
+        work = []
+        for name, entry in self.status.due_failures(self.clock()):
+            if self.stopping():
+                break
+            row = self.current_row(name)
+            if row is None:
+                LOG.info('%s: %r is no longer in the database; dropping its '
+                         'failed row %d', self.db.label, name,
+                         entry['row_id'])
+                self.status.clear_failure(name)
+                continue
+            if row.row_id > self.status.last_row:
+                # the scan of new rows reaches the newer row
+                self.status.clear_failure(name)
+                continue
+            decision = self.decide(row)
+            if decision.action == lifecycle.Action.NOT_YET:
+                self.status.postpone(name, row.row_id, decision.retry_after,
+                                     decision.reason,
+                                     float(row.meta_timestamp))
+                continue
+            if decision.action not in HANDLED_ACTIONS:
+                self.skip(row, decision)
+                self.status.clear_failure(name)
+                continue
+            self.result.retried += 1
+            work.append((row, decision))
+        if work:
+            self.run_batch(work)
+        self.status.save()
+
+    # -- c. verification of the other replicas' rows -----------------------
+
+    def verify(self):
+        if self.db.replicas < 2:
+            return
+        chunk = self.conf.items_chunk
+        while not self.stopping():
+            cutoff = self.clock() - self.conf.verification_slack
+            raws = self.broker.get_items_since(
+                self.status.last_verified_row, chunk)
+            if not raws:
+                return
+            candidates = []
+            last = self.status.last_verified_row
+            blocked = False
+            for row in (row_from_db(r) for r in raws):
+                if float(row.meta_timestamp) > cutoff:
+                    blocked = True
+                    break
+                if self.db.owns(row):
+                    last = row.row_id
+                    continue
+                decision = self.decide(row)
+                if decision.action == lifecycle.Action.NOT_YET:
+                    blocked = True
+                    break
+                if decision.action in HANDLED_ACTIONS:
+                    candidates.append((row, decision))
+                last = row.row_id
+            if candidates:
+                try:
+                    needed = self.propagator.verify(
+                        [row for row, _d in candidates])
+                except Exception as exc:  # noqa: BLE001
+                    LOG.error('%s: verification failed, will try again: %s',
+                              self.db.label, exc)
+                    self.status.save()
+                    return
+                self.result.verified += len(candidates)
+                self.status.count('verified', len(candidates))
+                wanted = {row.row_id for row in needed}
+                work = [(row, d) for row, d in candidates
+                        if row.row_id in wanted]
+                if work:
+                    LOG.info('%s: verification found %d of %d rows of other '
+                             'replicas missing or different on the remote',
+                             self.db.label, len(work), len(candidates))
+                for (row, _d), done in zip(work, self.run_batch(work)):
+                    if not done:
+                        last = min(last, row.row_id - 1)
+                        blocked = True
+                        break
+            if last > self.status.last_verified_row:
+                self.status.last_verified_row = last
+            self.status.save()
+            if blocked or len(raws) < chunk:
+                return
+
+    # -- the whole pass -------------------------------------------------------
+
+    def measure(self):
+        """Rows behind and the age of the oldest unsynced change."""
+        last_row = self.status.last_row
+        with self.broker.get() as conn:
+            behind = conn.execute(
+                'SELECT COUNT(*) FROM object WHERE ROWID > ?',
+                (last_row,)).fetchone()[0]
+        oldest = None
+        first = self.broker.get_items_since(last_row, 1)
+        if first:
+            oldest = float(row_from_db(first[0]).meta_timestamp)
+        for entry in self.status.failed.values():
+            if entry.get('timestamp') is not None:
+                oldest = (entry['timestamp'] if oldest is None
+                          else min(oldest, entry['timestamp']))
+        self.result.rows_behind = behind + len(self.status.failed)
+        self.result.lag = (max(0.0, self.clock() - oldest)
+                           if oldest is not None else 0.0)
+
+    def run(self):
+        started = self.clock()
+        self.status.start_pass()
+        self.broker = self.open_broker()
+        if self.broker is None:
+            LOG.info('%s: the database is no longer on this node; stopping',
+                     self.db.label)
+            return self.result
+        if self.status.reset_reason:
+            LOG.info('%s: starting from row 0 (%s)', self.db.label,
+                     self.status.reset_reason)
+        try:
+            self.propagator = self.crawler.make_propagator(self.db)
+            self.propagator.prepare()
+        except Exception as exc:  # noqa: BLE001
+            self.result.error = str(exc)
+            LOG.error('%s: cannot sync to the remote now: %s',
+                      self.db.label, exc)
+            self.measure()
+            self.finish(started)
+            return self.result
+        scan_deadline = None
+        if self.deadline is not None:
+            scan_deadline = started + SCAN_SHARE * (self.deadline - started)
+        self.scan(scan_deadline)
+        self.retry()
+        self.verify()
+        if self.remote_trouble:
+            self.result.error = 'the remote kept failing; pass cut short'
+            LOG.warning('%s: %d rows in a row could not be synced; leaving '
+                        'the rest of this database for the next pass',
+                        self.db.label, self.trouble_streak)
+        self.measure()
+        self.finish(started)
+        return self.result
+
+    def finish(self, started):
+        self.status.end_pass(self.result.rows_behind, self.result.lag,
+                             start=started, handled=self.result.handled,
+                             failed=self.result.failed)
+        self.status.save()
+        level = logging.INFO if self.result.busy else logging.DEBUG
+        LOG.log(level, 'Pass over %s: %s', self.db.label,
+                self.result.summary())
+
+
+class ContainerCrawler(object):
+    """Finds this node's databases of each mapping and crawls them.
+
+    :param config: the :class:`cloudsync.conf.Config`.
+    :param internal_client: an ``InternalClient`` of the local cluster
+        (built from the configuration when not given).
+    """
+
+    def __init__(self, config, internal_client=None, ring=None, my_ips=None,
+                 propagator_factory=None, row_pool=None, stop=None,
+                 clock=time.time, max_failed=status_mod.MAX_FAILED,
+                 errors=None):
+        self.config = config
+        self._errors = errors
+        self.conf = config.conf
+        self.clock = clock
+        self.stop = stop if stop is not None else concurrency.StopFlag()
+        self._internal_client = internal_client
+        self._ring = ring
+        self.my_ips = (my_ips if my_ips is not None
+                       else swift_utils.whataremyips(self.conf.bind_ip))
+        self.propagator_factory = (propagator_factory or
+                                   default_propagator_factory)
+        self.row_pool = row_pool or concurrency.WorkerPool(self.conf.workers)
+        self.max_failed = max_failed
+        self.trouble_streak = max(MIN_TROUBLE_STREAK, 2 * self.conf.workers)
+        self.swift_logger = None
+        self._stats = {}
+        self._known = {}
+        self._listed = {}
+        self._remote_shards = {}
+
+    # -- plumbing -----------------------------------------------------------
+
+    @property
+    def internal_client(self):
+        if self._internal_client is None:
+            self._internal_client = local.make_internal_client(self.conf)
+        return self._internal_client
+
+    @property
+    def ring(self):
+        if self._ring is None:
+            self._ring = Ring(self.conf.swift_dir, ring_name='container')
+        return self._ring
+
+    def propagate_errors(self):
+        """(RetryLater, RowFailed) of :mod:`cloudsync.propagate`."""
+        return self._errors or _propagate_errors()
+
+    def stats(self, mapping):
+        if mapping.name not in self._stats:
+            self._stats[mapping.name] = stats_mod.make_stats(
+                self.conf, mapping.name)
+        return self._stats[mapping.name]
+
+    def make_propagator(self, db):
+        provider = db.mapping.remote.provider(
+            max_connections=self.conf.workers)
+        return self.propagator_factory(
+            db.mapping, db.account, db.container, provider,
+            self.internal_client, self.stats(db.mapping), LOG)
+
+    def status_path(self, db):
+        return status_mod.status_path(self.conf.status_dir, db.mapping.name,
+                                      db.account, db.container, db.db_id)
+
+    def status_info(self, db):
+        return {'mapping': db.mapping.name, 'account': db.account,
+                'container': db.container, 'db_account': db.db_account,
+                'db_container': db.db_container, 'db_path': db.path,
+                'db_id': db.db_id, 'node_index': db.node_index,
+                'replicas': db.replicas, 'shard': db.is_shard}
+
+    # -- finding the databases ------------------------------------------------
+
+    def local_primaries(self, account, container):
+        """[(replica index, replica count, DB path)] held by this node."""
+        part, nodes = self.ring.get_nodes(account, container)
+        name_hash = swift_utils.hash_path(account, container)
+        found = []
+        for i, node in enumerate(nodes):
+            if not ring_utils.is_local_device(
+                    self.my_ips, self.conf.bind_port, node['ip'],
+                    node['port']):
+                continue
+            try:
+                constraints.check_drive(self.conf.devices, node['device'],
+                                        self.conf.mount_check)
+            except ValueError as exc:
+                LOG.warning('Skipping device %s: %s', node['device'], exc)
+                continue
+            path = os.path.join(
+                self.conf.devices, node['device'],
+                swift_utils.storage_directory(backend.DATADIR, part,
+                                              name_hash),
+                name_hash + '.db')
+            found.append((node.get('index', i), len(nodes), path))
+        return found
+
+    def _list_containers(self, account):
+        headers = {local.SHUNT_BYPASS_HEADER: 'true'}
+        names, marker = [], ''
+        while True:
+            path = '%s?format=json&marker=%s' % (
+                self.internal_client.make_path(account),
+                urllib.parse.quote(marker.encode('utf-8')))
+            resp = self.internal_client.make_request(
+                'GET', path, headers, (2, 404))
+            if resp.status_int != 200:
+                return names
+            page = json.loads(resp.body)
+            if not page:
+                return names
+            names.extend(item['name'] for item in page)
+            marker = page[-1]['name']
+
+    def _known_containers(self, mapping):
+        """Containers of a wildcard mapping this node has progress for."""
+        if mapping.name in self._known:
+            return self._known[mapping.name]
+        known = set()
+        top = os.path.join(self.conf.status_dir,
+                           status_mod.path_component(mapping.name),
+                           status_mod.path_component(mapping.account))
+        for dirpath, _dirs, files in os.walk(top):
+            for name in files:
+                if not name.endswith('.json'):
+                    continue
+                try:
+                    with open(os.path.join(dirpath, name)) as f:
+                        info = json.load(f).get('info', {})
+                except (OSError, ValueError, AttributeError):
+                    continue
+                if info.get('container'):
+                    known.add(info['container'])
+        self._known[mapping.name] = known
+        return known
+
+    def containers_of(self, mapping):
+        """The containers of ``mapping`` to look for on this pass."""
+        if not mapping.is_wildcard:
+            return [mapping.container]
+        known = self._known_containers(mapping)
+        try:
+            listed = self._list_containers(mapping.account)
+        except Exception as exc:  # noqa: BLE001
+            LOG.error('Cannot list the containers of %s (mapping %s): %s',
+                      mapping.account, mapping.name, exc)
+            listed = []
+        names = set(known)
+        for name in listed:
+            if name.startswith('\x00'):
+                continue
+            if self.config.mapping_for(mapping.account, name) is not mapping:
+                continue
+            names.add(name)
+            known.add(name)
+        self._listed[mapping.name] = set(listed)
+        return sorted(names)
+
+    def _db_files(self, mapping, account, container, db_account,
+                  db_container, index, replicas, path, first, is_shard):
+        broker = backend.ContainerBroker(path, account=db_account,
+                                         container=db_container)
+        files = broker.db_files
+        dbs = []
+        for n, db_file in enumerate(files):
+            db_id = os.path.basename(db_file)[:-len('.db')]
+            if not first:
+                db_id += '.%d' % index
+            dbs.append(LocalDB(
+                mapping=mapping, account=account, container=container,
+                db_account=db_account, db_container=db_container,
+                path=db_file, db_id=db_id, node_index=index,
+                replicas=replicas, is_shard=is_shard,
+                retiring=n < len(files) - 1))
+        return broker, dbs
+
+    def _shard_ranges(self, account, container, broker):
+        if broker is not None:
+            return [sr for sr in broker.get_shard_ranges()
+                    if sr.name != '%s/%s' % (account, container)]
+        key = (account, container)
+        cached = self._remote_shards.get(key)
+        now = self.clock()
+        if cached and cached[0] > now:
+            return cached[1]
+        ranges = []
+        try:
+            resp = self.internal_client.make_request(
+                'GET', self.internal_client.make_path(account, container) +
+                '?format=json',
+                {'X-Backend-Record-Type': 'shard',
+                 local.SHUNT_BYPASS_HEADER: 'true'}, (2, 404))
+            if resp.status_int == 200 and resp.headers.get(
+                    'X-Backend-Record-Type', 'shard') == 'shard':
+                ranges = [swift_utils.ShardRange.from_dict(d)
+                          for d in json.loads(resp.body)]
+        except Exception as exc:  # noqa: BLE001
+            LOG.warning('Cannot read the shard ranges of %s/%s: %s',
+                        account, container, exc)
+        self._remote_shards[key] = (now + REMOTE_SHARDS_TTL, ranges)
+        return ranges
+
+    def dbs_of(self, mapping, container):
+        """The :class:`LocalDB` of (mapping, container) on this node."""
+        account = mapping.account
+        dbs, root_broker = [], None
+        for n, (index, replicas, path) in enumerate(
+                self.local_primaries(account, container)):
+            broker, found = self._db_files(
+                mapping, account, container, account, container, index,
+                replicas, path, n == 0, False)
+            if found:
+                dbs.extend(found)
+                if root_broker is None:
+                    root_broker = broker
+        for sr in self._shard_ranges(account, container, root_broker):
+            if sr.deleted:
+                continue
+            for n, (index, replicas, path) in enumerate(
+                    self.local_primaries(sr.account, sr.container)):
+                _broker, found = self._db_files(
+                    mapping, account, container, sr.account, sr.container,
+                    index, replicas, path, n == 0, True)
+                dbs.extend(found)
+        return dbs
+
+    def find_dbs(self, mapping):
+        """Every database of ``mapping`` on this node, for this pass."""
+        result = []
+        for container in self.containers_of(mapping):
+            try:
+                dbs = self.dbs_of(mapping, container)
+            except Exception:  # noqa: BLE001
+                LOG.exception('Cannot look for the databases of %s/%s '
+                              '(mapping %s)', mapping.account, container,
+                              mapping.name)
+                continue
+            if (not dbs and mapping.is_wildcard and
+                    container not in self._listed.get(mapping.name, ())):
+                # deleted, and its database is gone from here: done
+                self._known_containers(mapping).discard(container)
+            result.extend(dbs)
+        return result
+
+    # -- crawling -------------------------------------------------------------
+
+    def crawl(self, db, deadline=None):
+        """One pass over ``db``; never raises."""
+        try:
+            return ContainerPass(self, db, deadline).run()
+        except (swift_db.DatabaseConnectionError,
+                swift_db.DatabaseAlreadyExists) as exc:
+            LOG.info('%s: the database went away: %s', db.label, exc)
+            return PassResult(label=db.label)
+        except Exception as exc:  # noqa: BLE001
+            LOG.exception('Failed to process %s', db.label)
+            return PassResult(label=db.label, error=str(exc) or repr(exc))

@@ -1,0 +1,233 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""The sync daemon, ``cloudsync-sync``.
+
+Run one on every container node (one per container server, with that
+server's ``devices``, ``bind_ip`` and ``bind_port``)::
+
+    cloudsync-sync --config-file /etc/cloudsync/cloudsync.conf [--once]
+
+Every pass goes over every mapping's container databases on this node,
+``container_workers`` databases at once (see :mod:`cloudsync.crawler`),
+then the daemon sleeps for what is left of ``poll_interval``.
+
+``--once``
+    one complete pass over every mapping (every row, with no
+    ``container_pass_time`` limit), then exit: 0 when every row was synced
+    or is waiting for ``copy_after``, 1 when a row or a database failed.
+
+SIGTERM or SIGINT
+    stop taking new rows, let the rows being copied finish (at most
+    ``STOP_GRACE`` seconds), save progress and exit 0. A daemon killed
+    outright loses nothing either: it resumes from its last saved chunk.
+
+A configuration error is printed to stderr, every problem at once, and the
+command exits 2 before anything starts.
+
+Gauges per mapping, after every pass: ``rows_behind`` (rows not yet
+synced on this node) and ``lag_seconds`` (age of the oldest of them).
+"""
+
+import signal
+import sys
+import time
+
+from oslo_config import cfg
+from oslo_log import log as logging
+
+from cloudsync import concurrency
+from cloudsync import conf as conf_mod
+from cloudsync import crawler as crawler_mod
+from cloudsync import exceptions
+from cloudsync import local
+from cloudsync import log as log_mod
+
+LOG = logging.getLogger(__name__)
+
+#: seconds rows in flight get to finish after SIGTERM
+STOP_GRACE = 60.0
+
+cli_opts = [
+    cfg.BoolOpt('once', default=False,
+                help='Make one complete pass over every mapping, then exit '
+                     '(non-zero if any row failed).'),
+]
+
+EXIT_OK = 0
+EXIT_FAILED_ROWS = 1
+EXIT_CONFIG = 2
+
+
+class PassSummary(object):
+    """What one pass over every mapping did."""
+
+    def __init__(self):
+        self.results = []
+        self.started = time.time()
+        self.ended = None
+
+    def add(self, mapping, result):
+        self.results.append((mapping, result))
+
+    @property
+    def failed(self):
+        return sum(r.failed for _m, r in self.results)
+
+    @property
+    def errors(self):
+        return [r for _m, r in self.results if r.error]
+
+    def per_mapping(self):
+        out = {}
+        for mapping, result in self.results:
+            agg = out.setdefault(mapping.name, {
+                'rows_behind': 0, 'lag': 0.0, 'handled': 0, 'failed': 0,
+                'dbs': 0})
+            agg['rows_behind'] += result.rows_behind
+            agg['lag'] = max(agg['lag'], result.lag)
+            agg['handled'] += result.handled
+            agg['failed'] += result.failed
+            agg['dbs'] += 1
+        return out
+
+
+class SyncDaemon(object):
+    """Passes over every mapping's databases on this node."""
+
+    def __init__(self, config, crawler=None, stop=None, clock=time.time):
+        self.config = config
+        self.conf = config.conf
+        self.clock = clock
+        self.stop = stop if stop is not None else concurrency.StopFlag()
+        self.crawler = crawler or crawler_mod.ContainerCrawler(
+            config, stop=self.stop, clock=clock)
+
+    def run_pass(self, once=False):
+        """One pass over every mapping; returns a :class:`PassSummary`."""
+        summary = PassSummary()
+        pool = concurrency.GreenPool(self.conf.container_workers)
+        pass_time = self.conf.container_pass_time
+
+        def crawl(mapping, db):
+            deadline = None
+            if pass_time and not once:
+                deadline = self.clock() + pass_time
+            summary.add(mapping, self.crawler.crawl(db, deadline))
+
+        for mapping in self.config.mappings:
+            if self.stop.is_set():
+                break
+            try:
+                dbs = self.crawler.find_dbs(mapping)
+            except Exception as exc:  # noqa: BLE001
+                LOG.exception('Cannot find the databases of mapping %s',
+                              mapping.name)
+                summary.add(mapping, crawler_mod.PassResult(
+                    label=mapping.name, error=str(exc)))
+                continue
+            for db in dbs:
+                if self.stop.is_set():
+                    break
+                pool.spawn(crawl, mapping, db)
+        pool.waitall()
+        summary.ended = self.clock()
+        for mapping in self.config.mappings:
+            agg = summary.per_mapping().get(mapping.name)
+            if agg is None:
+                continue
+            stats = self.crawler.stats(mapping)
+            stats.gauge('rows_behind', agg['rows_behind'])
+            stats.gauge('lag_seconds', round(agg['lag'], 3))
+        return summary
+
+    def run_once(self):
+        summary = self.run_pass(once=True)
+        LOG.info('Pass done in %.1fs: %d databases, %d rows failed, %d '
+                 'errors', summary.ended - summary.started,
+                 len(summary.results), summary.failed, len(summary.errors))
+        if self.stop.is_set():
+            return EXIT_OK
+        if summary.failed or summary.errors:
+            return EXIT_FAILED_ROWS
+        return EXIT_OK
+
+    def run_forever(self):
+        LOG.info('cloudsync-sync started: %d mappings, poll every %ss',
+                 len(self.config.mappings), self.conf.poll_interval)
+        while not self.stop.is_set():
+            started = self.clock()
+            try:
+                summary = self.run_pass()
+            except Exception:  # noqa: BLE001 - the daemon keeps going
+                LOG.exception('Pass failed')
+                summary = None
+            if summary is not None:
+                LOG.debug('Pass done in %.1fs: %d databases, %d rows '
+                          'failed', self.clock() - started,
+                          len(summary.results), summary.failed)
+            elapsed = self.clock() - started
+            self.stop.wait(max(0.0, self.conf.poll_interval - elapsed))
+        return EXIT_OK
+
+
+def install_signal_handlers(stop):
+    def handler(signum, _frame):
+        name = signal.Signals(signum).name
+        if not stop.is_set():
+            LOG.info('%s received: finishing the rows in flight, saving '
+                     'progress and exiting', name)
+        stop.set(name)
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def run(daemon, once, grace=STOP_GRACE):
+    """Run ``daemon`` in a green thread; bound the wait after a stop."""
+    thread = concurrency.spawn(
+        daemon.run_once if once else daemon.run_forever)
+    stopped_at = None
+    while True:
+        if thread.dead:
+            return thread.wait()
+        if daemon.stop.is_set():
+            if stopped_at is None:
+                stopped_at = time.time()
+            elif time.time() - stopped_at > grace:
+                LOG.warning('Rows still in flight after %ss; exiting without '
+                            'them (they are retried on the next start)',
+                            grace)
+                return EXIT_OK
+        concurrency.sleep(0.1)
+
+
+def main(argv=None):
+    """``cloudsync-sync``: the entry point (after monkey-patching)."""
+    try:
+        config = conf_mod.load(argv, cli_opts=cli_opts)
+    except exceptions.ConfigError as exc:
+        print('cloudsync-sync: the configuration has errors:',
+              file=sys.stderr)
+        for problem in exc.problems:
+            print('  %s' % problem, file=sys.stderr)
+        return EXIT_CONFIG
+    except (cfg.Error, ValueError) as exc:
+        print('cloudsync-sync: %s' % exc, file=sys.stderr)
+        return EXIT_CONFIG
+    log_mod.setup(config.conf, secrets=config.secrets())
+    local.use_swift_dir(config.conf.swift_dir)
+    if not config.mappings:
+        LOG.warning('No mapping is enabled; nothing to do')
+    stop = concurrency.StopFlag()
+    install_signal_handlers(stop)
+    daemon = SyncDaemon(config, stop=stop)
+    return run(daemon, config.conf.once)
