@@ -1,0 +1,414 @@
+#!/usr/bin/env python3
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""What the container crawler costs on a large container database.
+
+A container database is grown to 10,000, 100,000 and 1,000,000 rows
+(``--quick``: up to 100,000), rows inserted directly with Swift's
+``ContainerBroker.merge_items`` in batches. At each size, a fresh process
+makes one complete pass of the real crawler (``cloudsync.crawler``:
+``ContainerCrawler.crawl`` of the database, with its progress file in a
+throwaway ``status_dir``) with a propagator that does nothing (every row
+"unchanged"), and reports:
+
+* rows/s: rows in the database divided by the pass's wall time;
+* peak RSS of that process: ``VmHWM`` from ``/proc/self/status`` and
+  ``ru_maxrss`` from ``getrusage``, plus the RSS before the pass (after
+  the imports) to show what the pass itself added.
+
+By default the database is one of 3 replicas (``--replicas``) and
+``verification_slack`` is 0: the pass hands its third of the rows to the
+propagator and verifies the other two thirds (one ``verify`` call per
+``items_chunk`` rows), so every stage of a pass runs. No network, no
+cluster: only the database, the progress file and the crawler.
+
+Usage::
+
+    python benchmarks/crawler_bench.py [--quick|--full] [--json FILE]
+
+The target (not a test): peak RSS stays flat as rows grow, under 200 MB at
+1,000,000 rows.
+"""
+
+import argparse
+import enum
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+if __package__ in (None, ''):
+    sys.path.insert(0, os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))
+
+from benchmarks import common  # noqa: E402
+
+ACCOUNT = 'AUTH_bench'
+CONTAINER = 'crawl'
+SIZES = {
+    'full': (10000, 100000, 1000000),
+    'quick': (10000, 100000),
+}
+BUILD_BATCH = 10000
+RSS_TARGET_MB = 200
+
+log = common.log
+
+SWIFT_CONF = """\
+[swift-hash]
+swift_hash_path_prefix = bench
+swift_hash_path_suffix = crawler
+
+[storage-policy:0]
+name = gold
+default = yes
+"""
+
+CLOUDSYNC_CONF = """\
+[DEFAULT]
+devices = %(devices)s
+swift_dir = %(swift_dir)s
+bind_ip = 127.0.0.1
+bind_port = 6201
+mount_check = false
+status_dir = %(status_dir)s
+workers = %(workers)d
+items_chunk = %(items_chunk)d
+verification_slack = 0
+log_file = %(log_file)s
+
+[remote:nowhere]
+# never contacted: the benchmark's propagator does nothing
+provider = s3
+endpoint = http://127.0.0.1:9
+access_key = crawler-bench-access
+secret_key = crawler-bench-secret-never-used
+
+[mapping:bench]
+account = %(account)s
+container = %(container)s
+remote = nowhere
+bucket = bench
+"""
+
+
+def use_swift_dir(swift_dir):
+    from swift.common import storage_policy
+    from swift.common import utils
+    utils.set_swift_dir(swift_dir)
+    utils.validate_configuration()
+    storage_policy.reload_storage_policies()
+
+
+# -- building the database (a child process) ---------------------------------
+
+def build(db_path, swift_dir, rows):
+    """Grow the database at db_path to ``rows`` rows; print what it did."""
+    use_swift_dir(swift_dir)
+    from swift.common import utils
+    from swift.container import backend
+
+    broker = backend.ContainerBroker(db_path, account=ACCOUNT,
+                                     container=CONTAINER)
+    base = time.time() - 86400
+    if not os.path.exists(db_path):
+        os.makedirs(os.path.dirname(db_path), exist_ok=True)
+        broker.initialize(utils.Timestamp(base).internal, 0)
+    have = broker.get_max_row()
+    t0 = time.monotonic()
+    for start in range(max(have, 0), rows, BUILD_BATCH):
+        items = []
+        for i in range(start, min(rows, start + BUILD_BATCH)):
+            ts = utils.Timestamp(base + i * 1e-5).internal
+            items.append({
+                'name': 'dir-%03d/object-%09d' % (i % 997, i),
+                'created_at': ts, 'ctype_timestamp': ts,
+                'meta_timestamp': ts, 'size': 4096,
+                'content_type': 'application/octet-stream',
+                'etag': '%032x' % i, 'deleted': 0,
+                'storage_policy_index': 0})
+        broker.merge_items(items)
+    print(json.dumps({'rows': broker.get_max_row(),
+                      'seconds': time.monotonic() - t0}))
+
+
+# -- one crawl (a child process) ----------------------------------------------
+
+class Outcome(enum.Enum):
+    UNCHANGED = 'unchanged'
+
+
+class RetryLater(Exception):
+    pass
+
+
+class RowFailed(Exception):
+    pass
+
+
+class NoopPropagator(object):
+    """Every row is already on the remote; nothing is ever sent."""
+
+    def __init__(self, *args, **kwargs):
+        self.handled = 0
+        self.verified = 0
+
+    def prepare(self):
+        pass
+
+    def handle(self, row, decision):
+        self.handled += 1
+        return Outcome.UNCHANGED
+
+    def verify(self, rows):
+        self.verified += len(rows)
+        return []
+
+
+def make_crawler(config, propagator_factory):
+    """The adapter between this benchmark and cloudsync.crawler.
+
+    :returns: a callable (db path, replicas, node index) -> what the pass
+        did, as a dict.
+    """
+    from cloudsync import crawler as crawler_mod
+
+    crawler = crawler_mod.ContainerCrawler(
+        config, internal_client=object(), my_ips=['127.0.0.1'],
+        propagator_factory=propagator_factory,
+        errors=(RetryLater, RowFailed))
+    mapping = config.mappings[0]
+
+    def crawl(db_path, replicas, node_index):
+        db = crawler_mod.LocalDB(
+            mapping=mapping, account=ACCOUNT, container=CONTAINER,
+            db_account=ACCOUNT, db_container=CONTAINER, path=db_path,
+            db_id=os.path.basename(db_path)[:-len('.db')],
+            node_index=node_index, replicas=replicas)
+        result = crawler.crawl(db)
+        return {'scanned': result.scanned, 'handled': result.handled,
+                'verified': result.verified, 'failed': result.failed,
+                'rows_behind': result.rows_behind, 'error': result.error}
+
+    return crawl
+
+
+def crawl(conf_path, db_path, replicas, node_index):
+    """One full pass over db_path; print rows/s and peak RSS as JSON."""
+    from cloudsync import concurrency
+    concurrency.monkey_patch()
+    from cloudsync import conf as conf_mod
+    from cloudsync import local
+    from cloudsync import log as log_mod
+
+    config = conf_mod.load(['--config-file', conf_path])
+    # as cloudsync-sync does: its INFO line per pass goes to log_file
+    log_mod.setup(config.conf, secrets=config.secrets())
+    local.use_swift_dir(config.conf.swift_dir)
+    propagators = []
+
+    def factory(*args, **kwargs):
+        propagator = NoopPropagator(*args, **kwargs)
+        propagators.append(propagator)
+        return propagator
+
+    run = make_crawler(config, factory)
+    from swift.container import backend
+    rows = backend.ContainerBroker(db_path).get_max_row()
+    rss_before = common.vm_hwm_mib()
+    t0 = time.monotonic()
+    done = run(db_path, replicas, node_index)
+    seconds = time.monotonic() - t0
+    done.update({
+        'rows': rows, 'seconds': seconds,
+        'rows_per_second': rows / seconds if seconds else None,
+        'peak_rss_mib': common.vm_hwm_mib(),
+        'ru_maxrss_mib': common.peak_rss_mib(),
+        'rss_before_pass_mib': rss_before,
+        'propagator_handled': sum(p.handled for p in propagators),
+        'propagator_verified': sum(p.verified for p in propagators),
+    })
+    print(json.dumps(done))
+
+
+# -- the parent ---------------------------------------------------------------
+
+def child(args, timeout):
+    """Run this script with args in a new process; its JSON answer."""
+    cmd = [sys.executable, os.path.abspath(__file__)] + args
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
+    if proc.returncode != 0:
+        raise RuntimeError('%s failed (exit %d):\n%s' % (
+            ' '.join(args[:1]), proc.returncode, proc.stderr[-3000:]))
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def run(args):
+    sizes = args.sizes or SIZES[args.size]
+    workdir = tempfile.mkdtemp(prefix='cloudsync-crawler-bench-',
+                               dir=args.work_dir)
+    try:
+        swift_dir = os.path.join(workdir, 'etc')
+        os.makedirs(swift_dir)
+        with open(os.path.join(swift_dir, 'swift.conf'), 'w') as f:
+            f.write(SWIFT_CONF)
+        db_path = os.path.join(workdir, 'devices', 'sdb1', 'containers',
+                               'bench', '%s.db' % CONTAINER)
+        results = []
+        for rows in sizes:
+            log('growing the database to %d rows', rows)
+            built = child(['build', db_path, swift_dir, str(rows)],
+                          args.timeout)
+            log('  %d rows added in %.1fs', rows - (
+                results[-1]['rows'] if results else 0), built['seconds'])
+            status_dir = os.path.join(workdir, 'status-%d' % rows)
+            conf_path = os.path.join(workdir, 'cloudsync-%d.conf' % rows)
+            with open(conf_path, 'w') as f:
+                f.write(CLOUDSYNC_CONF % {
+                    'devices': os.path.join(workdir, 'devices'),
+                    'swift_dir': swift_dir, 'status_dir': status_dir,
+                    'workers': args.workers,
+                    'items_chunk': args.items_chunk,
+                    'log_file': os.path.join(workdir, 'crawl-%d.log' % rows),
+                    'account': ACCOUNT, 'container': CONTAINER})
+            log('crawling %d rows', rows)
+            result = child(['crawl', conf_path, db_path, str(args.replicas),
+                            '0'], args.timeout)
+            result['db_mib'] = os.path.getsize(db_path) / common.MiB
+            results.append(result)
+            log('  %.0f rows/s, peak RSS %.1f MiB (%.1f MiB before the '
+                'pass)', result['rows_per_second'] or 0,
+                result['peak_rss_mib'] or 0,
+                result['rss_before_pass_mib'] or 0)
+            shutil.rmtree(status_dir, ignore_errors=True)
+        return results
+    finally:
+        if args.keep:
+            log('kept %s', workdir)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def report(args, results):
+    rows = []
+    for r in results:
+        rows.append([r['rows'], common.fmt(r['db_mib'], 0),
+                     common.fmt(r['seconds'], 1),
+                     common.fmt(r['rows_per_second'], 0),
+                     common.fmt(r['rss_before_pass_mib'], 1),
+                     common.fmt(r['peak_rss_mib'], 1),
+                     common.fmt(r['ru_maxrss_mib'], 1),
+                     r['handled'], r['verified'], r['error'] or 'ok'])
+    lines = [
+        'cloudsync crawler benchmark: %d CPUs; one pass per size, '
+        'replica 1 of %d, workers %d, items_chunk %d, no-op propagator' % (
+            os.cpu_count(), args.replicas, args.workers, args.items_chunk),
+        '',
+        common.format_table(
+            ['rows', 'DB MiB', 'seconds', 'rows/s', 'RSS before',
+             'peak RSS', 'ru_maxrss', 'handled', 'verified', 'result'],
+            rows),
+        '',
+        '(RSS in MiB)',
+    ]
+    if results:
+        peaks = [r['peak_rss_mib'] for r in results]
+        growth = peaks[-1] - peaks[0]
+        top = results[-1]
+        top_mb = top['peak_rss_mib'] * common.MiB / common.MB
+        lines.append('peak RSS grew by %.1f MiB from %d to %d rows' % (
+            growth, results[0]['rows'], top['rows']))
+        verdict = 'met' if top_mb < RSS_TARGET_MB else 'NOT met'
+        if top['rows'] < 1000000:
+            verdict += ' (measured at %d rows only)' % top['rows']
+        lines.append('target: under %d MB peak RSS at 1,000,000 rows: %.0f '
+                     'MB at %d rows: %s' % (RSS_TARGET_MB, top_mb,
+                                            top['rows'], verdict))
+    print('\n'.join(lines))
+
+
+def parse_args(argv):
+    if argv and argv[0] in ('build', 'crawl'):
+        return argv[0], argv[1:]
+    parser = argparse.ArgumentParser(
+        description='Rows/s and peak RSS of one crawler pass over container '
+                    'databases of growing size.')
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument('--quick', dest='size', action='store_const',
+                      const='quick', help='10,000 and 100,000 rows')
+    size.add_argument('--full', dest='size', action='store_const',
+                      const='full',
+                      help='10,000, 100,000 and 1,000,000 rows (default)')
+    parser.set_defaults(size='full')
+    parser.add_argument('--sizes', type=lambda v: [
+        int(x) for x in v.split(',')],
+        help='comma-separated row counts, ascending (overrides the size)')
+    parser.add_argument('--replicas', type=int, default=3,
+                        help='replicas of the database; this node is the '
+                             'first (default 3; 1: every row is handled, '
+                             'none verified)')
+    parser.add_argument('--workers', type=int, default=10,
+                        help='the daemon\'s workers (default 10)')
+    parser.add_argument('--items-chunk', type=int, default=1000,
+                        help='rows read at a time (default 1000)')
+    parser.add_argument('--work-dir',
+                        help='where the temporary database goes (default: '
+                             'the system\'s temporary directory)')
+    parser.add_argument('--keep', action='store_true',
+                        help='keep the database and logs at the end')
+    parser.add_argument('--timeout', type=float, default=3600.0,
+                        help='seconds one build or crawl may take')
+    parser.add_argument('--json', metavar='FILE',
+                        help='also write the results to FILE as JSON')
+    args = parser.parse_args(argv)
+    if args.sizes and args.sizes != sorted(args.sizes):
+        parser.error('--sizes must be ascending')
+    if args.replicas < 1 or args.workers < 1 or args.items_chunk < 1:
+        parser.error('--replicas, --workers and --items-chunk must be at '
+                     'least 1')
+    return 'main', args
+
+
+def main(argv=None):
+    command, args = parse_args(sys.argv[1:] if argv is None else argv)
+    if command == 'build':
+        build(args[0], args[1], int(args[2]))
+        return 0
+    if command == 'crawl':
+        crawl(args[0], args[1], int(args[2]), int(args[3]))
+        return 0
+    machine = common.machine_info()
+    common.install_signal_handlers()
+    try:
+        results = run(args)
+    except KeyboardInterrupt as exc:
+        log('interrupted (%s)', exc or 'Ctrl-C')
+        return 130
+    report(args, results)
+    if args.json:
+        common.write_json(args.json, {
+            'benchmark': 'crawler', 'machine': machine,
+            'settings': {'replicas': args.replicas, 'workers': args.workers,
+                         'items_chunk': args.items_chunk,
+                         'rss_target_mb': RSS_TARGET_MB},
+            'results': results})
+        log('results written to %s', args.json)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
