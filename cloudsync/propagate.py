@@ -1,0 +1,966 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""From one container row to the right operations on the remote.
+
+The sync daemon hands every row it handles to a :class:`RowPropagator`
+with the lifecycle policy's decision, and gets an :class:`Outcome` back,
+or :class:`RetryLater` (not ready yet, or a passing failure: the row is
+tried again on a later pass) or :class:`RowFailed` (the message names the
+object, the mapping and the remote's answer).
+
+What happens, per decision:
+
+copy
+    The local object is read through Swift's internal client with
+    ``X-Newest`` (every request carries ``X-Cloudsync-Shunt-Bypass`` and the
+    row's storage policy). A local copy older than the row is a stale
+    replica: the row is retried later, stale data is never uploaded. When
+    the remote already holds the same bytes, metadata and content type,
+    nothing is sent; when only the metadata differs (a POST), the remote's
+    metadata is replaced without sending the data; otherwise the object is
+    streamed to the remote. A remote copy made from a newer version of the
+    object than the local one is left alone.
+
+    The remote copy carries the Swift user metadata, the content type and
+    cloudsync's own keys: ``cloudsync-timestamp`` (the X-Timestamp of the
+    copied version, so that an older DELETE never removes a newer copy),
+    ``cloudsync-delete-at`` (with ``propagate_expiration``),
+    ``swift-slo-etag`` (an SLO's ETag as Swift clients see it),
+    ``cloudsync-etag`` (a DLO's or a very large object's Swift ETag, when
+    the remote's ETag cannot be compared with it) and
+    ``cloudsync-manifest-etag`` (the ETag of the manifest side object).
+
+    SLOs become a multipart upload, one part per segment, when the
+    segments allow it, so the remote ETag is ``md5(segment md5s)-N``;
+    otherwise (segments under the remote's minimum part size, ranges,
+    inline data, nested SLOs) the SLO's bytes are cut again into parts of a
+    valid size, or sent in one request when small. Its raw manifest is
+    stored beside it (see :meth:`cloudsync.layout.RemoteLayout.
+    manifest_key`) so that it can be restored as an SLO.
+
+    DLOs are uploaded as the concatenation of their segments, keeping
+    ``x-object-manifest`` in the metadata; no manifest side object is
+    written (the header is the whole manifest). With the mapping's
+    ``convert_dlo`` a DLO is uploaded like an SLO made of its segments,
+    with ``x-static-large-object`` and a generated SLO manifest side
+    object, so that it is restored as an SLO.
+
+archive
+    Copy as above, verify the remote copy, then remove the local object
+    with a DELETE whose timestamp is just after the row's, so that Swift
+    refuses it (409) when the object was overwritten since the row. A
+    metadata change (POST) since the row also keeps the object. Unless
+    ``retain_local_segments`` is set, a large object's segments are deleted
+    first, and the manifest only when every segment delete succeeded.
+
+remove-remote
+    Delete the remote copy (and an SLO's manifest side object), unless the
+    remote copy is newer than the delete.
+
+:meth:`RowPropagator.verify` checks rows handled by other replicas
+against pages of the remote listing, and returns those that need
+:meth:`RowPropagator.handle`.
+"""
+
+import dataclasses
+import enum
+import functools
+import hashlib
+import json
+import threading
+
+from oslo_log import log as logging
+from swift.common import internal_client
+from swift.common import swob
+from swift.common import utils as swift_utils
+
+from cloudsync import concurrency
+from cloudsync import exceptions
+from cloudsync import large_objects as lo
+from cloudsync import lifecycle
+from cloudsync import local
+from cloudsync import metadata as md
+from cloudsync import providers
+from cloudsync import stats as stats_mod
+
+LOG = logging.getLogger(__name__)
+
+POLICY_HEADER = 'X-Backend-Storage-Policy-Index'
+#: the ETag of the manifest side object of an SLO (or converted DLO)
+MANIFEST_ETAG_KEY = md.RESERVED_PREFIX + 'manifest-etag'
+#: cloudsync's keys compared to decide whether remote metadata is current
+COMPARED_KEYS = (md.DELETE_AT_KEY, md.SLO_ETAG_KEY, md.ETAG_KEY,
+                 MANIFEST_ETAG_KEY)
+SEGMENT_DELETE_WORKERS = 10
+#: verify: listing pages that may be read for every 10 rows
+ROWS_PER_PAGE = 10
+LIST_LIMIT = 1000
+
+
+class Outcome(enum.Enum):
+    #: the object's data was sent to the remote
+    COPIED = 'copied'
+    #: only the remote's metadata was replaced
+    METADATA_UPDATED = 'metadata-updated'
+    #: the remote was already right (or newer); nothing was sent
+    UNCHANGED = 'unchanged'
+    #: the remote copy was deleted
+    DELETED = 'deleted'
+    #: a delete found nothing on the remote
+    NOT_FOUND_REMOTE = 'not-found-remote'
+    #: copied, verified, and removed locally
+    ARCHIVED = 'archived'
+    #: excluded by the mapping (exclude_pattern, selection_criteria)
+    SKIPPED = 'skipped'
+    #: the local object is gone (a DELETE row follows)
+    LOCAL_GONE = 'local-gone'
+
+
+class RetryLater(Exception):
+    """The row is not ready, or a passing failure; try it again later.
+
+    :param reason: why, for the log.
+    :param retry_after: seconds after which trying again makes sense, or
+        None to use the daemon's backoff.
+    """
+
+    def __init__(self, reason, retry_after=None):
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class RowFailed(Exception):
+    """The row failed; the message names the object, the mapping and the
+    remote's (or Swift's) answer.
+    """
+
+
+@dataclasses.dataclass
+class _Source:
+    """What the remote copy of one local object version must be."""
+
+    name: str
+    kind: str                      # 'plain', 'slo' or 'dlo'
+    timestamp: swift_utils.Timestamp
+    size: int
+    content_type: str
+    #: Swift headers whose metadata the remote copy carries
+    headers: dict
+    #: cloudsync's own keys, decoded
+    internal: dict
+    pieces: list
+    #: the Swift ETag clients see (unquoted)
+    swift_etag: str
+    #: the remote ETag the upload will give, when predictable
+    expected_etag: str = None
+    #: the internal key holding ``swift_etag`` on the remote, if any
+    etag_key: str = None
+    #: upload one part per segment (SLO / converted DLO)
+    part_per_segment: bool = False
+    #: raw manifest bytes for the side object
+    manifest: bytes = None
+    expires_at: float = None
+    #: local objects to delete when archiving, besides the object itself
+    segments: list = dataclasses.field(default_factory=list)
+
+    def remote_metadata(self):
+        meta = md.swift_to_remote(self.headers)
+        for key, value in self.internal.items():
+            meta[key] = md.encode_value(value)
+        return meta
+
+
+@dataclasses.dataclass
+class _CopyResult:
+    outcome: Outcome
+    source: _Source = None
+    remote: providers.ObjectInfo = None
+    #: the remote holds a newer version than the local one
+    remote_newer: bool = False
+
+
+def _timestamp(value):
+    try:
+        return swift_utils.Timestamp(value) if value else None
+    except ValueError:
+        return None
+
+
+def _local_headers(resp):
+    """Response headers, lower-case names, values as ``str``."""
+    return {k.lower(): swob.wsgi_to_str(v) for k, v in resp.headers.items()}
+
+
+class RowPropagator:
+    """Turns rows of one container into remote operations.
+
+    :param mapping: the :class:`cloudsync.conf.Mapping`.
+    :param account: the Swift account.
+    :param container: the root container's name (for a shard database,
+        the root's).
+    :param provider: the mapping's :class:`cloudsync.providers.Provider`.
+    :param internal_client: a Swift ``InternalClient`` of the local
+        cluster.
+    """
+
+    #: remote expirations already set in this process:
+    #: (remote, bucket, prefix) -> seconds
+    _expirations = {}
+    _expiration_unsupported = set()
+    _class_lock = threading.Lock()
+
+    def __init__(self, mapping, account, container, provider,
+                 internal_client, stats=None, logger=None):
+        self.mapping = mapping
+        self.account = account
+        self.container = container
+        self.provider = provider
+        self.ic = internal_client
+        self.stats = stats if stats is not None else stats_mod.NullStats()
+        self.logger = logger or LOG
+        self.bucket = mapping.remote_bucket(container)
+        self.layout = mapping.remote_layout(container)
+
+    # -- the interface ------------------------------------------------------
+
+    def handle(self, row, decision):
+        """Carry out ``decision`` (COPY, ARCHIVE, REMOVE_REMOTE) for ``row``.
+
+        :returns: an :class:`Outcome`.
+        :raises RetryLater, RowFailed:
+        """
+        action = decision.action
+        try:
+            if action is lifecycle.Action.COPY:
+                outcome = self._copy(row).outcome
+            elif action is lifecycle.Action.ARCHIVE:
+                outcome = self._archive(row)
+            elif action is lifecycle.Action.REMOVE_REMOTE:
+                outcome = self._remove_remote(row)
+            else:
+                raise ValueError('%s is not an action to carry out' % action)
+        except RetryLater as exc:
+            self.logger.debug('%s: retry later: %s', self._what(row),
+                              exc.reason)
+            raise
+        except RowFailed:
+            self.stats.increment('errors')
+            raise
+        except exceptions.RemoteError as exc:
+            local_error = _cause(exc, lo.LocalReadError)
+            if local_error is not None:
+                raise self._local_failure(row, local_error)
+            raise self._remote_failure(row, exc)
+        except lo.LocalReadError as exc:
+            raise self._local_failure(row, exc)
+        except lo.InvalidLargeObject as exc:
+            self.stats.increment('errors')
+            raise RowFailed('%s: %s' % (self._what(row), exc))
+        self.logger.debug('%s: %s', self._what(row), outcome.value)
+        return outcome
+
+    def verify(self, rows):
+        """The rows (handled by other replicas) that need :meth:`handle`.
+
+        Live rows are compared with the remote listing (presence, size and
+        ETag); a row whose metadata changed after its data, or a large
+        object, is checked with a HEAD (the listing has no metadata).
+        Deleted rows need handling when their object is still listed.
+        Names too sparse for listing pages to pay off are HEADed.
+        """
+        todo = []
+        for row in rows:
+            if self.mapping.excludes(row.name):
+                continue
+            if row.deleted and not self.mapping.propagate_delete:
+                continue
+            todo.append(row)
+        if not todo:
+            return []
+        todo.sort(key=lambda r: r.name)
+        try:
+            return self._verify(todo)
+        except exceptions.RemoteError as exc:
+            what = 'mapping %s: verifying %d rows of %s/%s in %s' % (
+                self.mapping.name, len(todo), self.account, self.container,
+                self._remote_label())
+            if exc.retryable:
+                raise RetryLater('%s: %s' % (what, exc))
+            self.stats.increment('errors')
+            raise RowFailed('%s: %s' % (what, exc))
+
+    def prepare(self):
+        """Once per container pass: set the remote expiry of
+        ``remote_delete_after`` (once per process; an unchanged rule is not
+        sent again, so the expiry never slides).
+        """
+        seconds = self.mapping.remote_delete_after
+        if not seconds or seconds <= 0:
+            return
+        prefix = self.layout.listing_prefix()
+        key = (self.mapping.remote.name if self.mapping.remote else None,
+               self.bucket, prefix)
+        with self._class_lock:
+            if self._expirations.get(key) == seconds or \
+                    key in self._expiration_unsupported:
+                return
+        try:
+            self.provider.set_expiration(self.bucket, prefix, seconds)
+        except exceptions.NotSupported as exc:
+            with self._class_lock:
+                self._expiration_unsupported.add(key)
+            self.logger.warning(
+                'mapping %s: remote_delete_after is set, but the remote '
+                'cannot expire objects: %s', self.mapping.name, exc)
+            return
+        except exceptions.RemoteError as exc:
+            # NOTE(cloudsync): copies go on; the rule is tried again on the
+            # next pass, and it applies to objects copied meanwhile too.
+            self.logger.error(
+                'mapping %s: could not set the remote expiry of %s in %s: '
+                '%s', self.mapping.name, prefix, self._remote_label(), exc)
+            return
+        with self._class_lock:
+            self._expirations[key] = seconds
+        self.logger.info('mapping %s: the remote expires objects under %s '
+                         'after %d seconds', self.mapping.name, prefix,
+                         seconds)
+
+    # -- messages and errors ------------------------------------------------
+
+    def _remote_label(self):
+        remote = getattr(self.mapping.remote, 'name', None) or \
+            getattr(self.provider, 'name', 'remote')
+        return 'remote %s bucket %s' % (remote, self.bucket)
+
+    def _what(self, row):
+        return 'mapping %s: %s/%s/%s' % (self.mapping.name, self.account,
+                                         self.container, row.name)
+
+    def _remote_failure(self, row, exc):
+        message = '%s -> %s: %s' % (self._what(row), self._remote_label(),
+                                    exc)
+        self.stats.increment('errors')
+        if exc.retryable:
+            return RetryLater(message)
+        return RowFailed(message)
+
+    def _local_failure(self, row, exc):
+        message = '%s: reading the local cluster failed: %s' % (
+            self._what(row), exc)
+        self.stats.increment('errors')
+        # NOTE(cloudsync): a 404 or 412 here means the object (or a segment)
+        # changed while it was being read: its new row follows.
+        if exc.status is None or exc.status >= 500 or \
+                exc.status in (404, 409, 412, 416, 429):
+            return RetryLater(message)
+        return RowFailed(message)
+
+    # -- the local cluster --------------------------------------------------
+
+    def _request(self, method, container, obj=None, headers=None,
+                 policy=None, acceptable=(2,), params=None, newest=False):
+        req_headers = {local.SHUNT_BYPASS_HEADER: 'true'}
+        if policy is not None:
+            req_headers[POLICY_HEADER] = str(policy)
+        if newest:
+            req_headers['X-Newest'] = 'true'
+        req_headers.update(headers or {})
+        path = self.ic.make_path(self.account, container, obj)
+        what = '%s %s/%s%s' % (method, self.account, container,
+                               '/' + obj if obj else '')
+        try:
+            return self.ic.make_request(method, path, req_headers,
+                                        acceptable, params=params)
+        except internal_client.UnexpectedResponse as exc:
+            raise lo.LocalReadError('%s: %s' % (what, exc.resp.status),
+                                    status=exc.resp.status_int)
+        except Exception as exc:
+            raise lo.LocalReadError('%s: %s: %s' % (
+                what, type(exc).__name__, exc))
+
+    def _head_local(self, row):
+        resp = self._request('HEAD', self.container, row.name,
+                             policy=row.storage_policy_index,
+                             acceptable=(2, 404), newest=True)
+        if resp.status_int == 404:
+            return None
+        return _local_headers(resp)
+
+    @staticmethod
+    def _local_timestamp(headers):
+        return (_timestamp(headers.get('x-backend-timestamp')) or
+                _timestamp(headers.get('x-timestamp')))
+
+    def _fetch(self, piece):
+        """GET one piece's bytes; the :class:`PieceReader` fetcher."""
+        headers = {}
+        if not piece.whole:
+            headers['Range'] = 'bytes=%d-%d' % (
+                piece.offset, piece.offset + piece.length - 1)
+        if piece.etag:
+            headers['If-Match'] = '"%s"' % piece.etag
+        resp = self._request('GET', piece.container, piece.obj,
+                             headers=headers, policy=piece.policy,
+                             newest=True)
+        if 'Range' in headers and resp.status_int != 206:
+            swift_utils.close_if_possible(resp.app_iter)
+            raise lo.LocalReadError('GET %s: asked for a range, got %s'
+                                    % (piece.path, resp.status))
+        return _Closing(resp.app_iter)
+
+    def _reader(self, pieces, start=0, length=None):
+        return lo.PieceReader(self._fetch, pieces, start, length)
+
+    def _get_manifest(self, container, obj, policy=None):
+        # NOTE(cloudsync): no If-Match: the caller compares timestamps
+        # instead, which also catches a POST since the HEAD.
+        resp = self._request('GET', container, obj,
+                             policy=policy, newest=True,
+                             params={'multipart-manifest': 'get'})
+        try:
+            raw = resp.body
+        finally:
+            swift_utils.close_if_possible(resp.app_iter)
+        return _local_headers(resp), raw
+
+    def _list_segments(self, container, prefix):
+        marker = ''
+        while True:
+            resp = self._request('GET', container, acceptable=(2, 404),
+                                 params={'format': 'json', 'prefix': prefix,
+                                         'marker': marker})
+            if resp.status_int == 404:
+                return
+            try:
+                page = json.loads(resp.body)
+            finally:
+                swift_utils.close_if_possible(resp.app_iter)
+            if not page:
+                return
+            for entry in page:
+                yield entry
+            marker = page[-1]['name']
+
+    # -- what the remote copy must be ---------------------------------------
+
+    def _source(self, row, headers, timestamp):
+        content_type = lo.strip_swift_bytes(
+            headers.get('content-type') or 'application/octet-stream')
+        want = {k: v for k, v in headers.items()
+                if k.startswith(md.OBJECT_META_PREFIX)}
+        internal = {md.TIMESTAMP_KEY: timestamp.internal}
+        expires_at = None
+        if self.mapping.propagate_expiration and headers.get('x-delete-at'):
+            try:
+                expires_at = int(float(headers['x-delete-at']) +
+                                 self.mapping.propagate_expiration_offset)
+                internal[md.DELETE_AT_KEY] = str(expires_at)
+            except ValueError:
+                pass
+        etag = lo.normalize_etag(headers.get('etag'))
+        source = _Source(
+            name=row.name, kind='plain', timestamp=timestamp,
+            size=int(headers.get('content-length') or 0),
+            content_type=content_type, headers=want, internal=internal,
+            pieces=[], swift_etag=etag, expires_at=expires_at)
+        if swift_utils.config_true_value(
+                headers.get('x-static-large-object')):
+            self._slo_source(row, headers, source)
+        elif headers.get('x-object-manifest'):
+            self._dlo_source(headers, source)
+        else:
+            source.pieces = [lo.Piece(
+                container=self.container, obj=row.name, length=source.size,
+                size=source.size, etag=etag,
+                policy=row.storage_policy_index)]
+            if source.size <= self.provider.MAX_SINGLE_PUT:
+                source.expected_etag = etag
+            else:
+                source.etag_key = md.ETAG_KEY
+                internal[md.ETAG_KEY] = etag
+        return source
+
+    def _load_sub_manifest(self, container, obj):
+        headers, raw = self._get_manifest(container, obj)
+        if not swift_utils.config_true_value(
+                headers.get('x-static-large-object')):
+            return None
+        return lo.load_manifest(raw)
+
+    def _set_segments(self, source, entries):
+        """Upload plan of an SLO-like source made of manifest ``entries``."""
+        provider = self.provider
+        source.size = lo.total_size(source.pieces)
+        if lo.one_part_per_segment(entries, provider.MIN_PART_SIZE,
+                                   provider.MAX_PART_SIZE,
+                                   provider.MAX_PARTS):
+            source.part_per_segment = True
+            source.expected_etag = lo.multipart_etag(
+                [p.etag for p in source.pieces])
+        source.etag_key = md.SLO_ETAG_KEY
+        source.internal[md.SLO_ETAG_KEY] = source.swift_etag
+        source.internal[MANIFEST_ETAG_KEY] = hashlib.md5(
+            source.manifest, usedforsecurity=False).hexdigest()
+        source.headers[md.SLO_KEY] = 'True'
+
+    def _slo_source(self, row, headers, source):
+        source.kind = 'slo'
+        get_headers, raw = self._get_manifest(
+            self.container, row.name, policy=row.storage_policy_index)
+        got = self._local_timestamp(get_headers)
+        if got is not None and got != source.timestamp:
+            raise RetryLater('the manifest changed while it was read (%s, '
+                             'then %s)' % (source.timestamp.internal,
+                                           got.internal))
+        entries = lo.load_manifest(raw)
+        source.pieces = lo.manifest_pieces(entries, self._load_sub_manifest)
+        source.manifest = raw
+        source.swift_etag = lo.normalize_etag(
+            headers.get('x-object-sysmeta-slo-etag')) or lo.slo_etag(entries)
+        source.segments = _unique_objects(
+            source.pieces, [(self.container, row.name)])
+        for entry in entries:
+            if entry.get('sub_slo'):
+                source.segments.append(
+                    lo.split_segment_name(entry['name']))
+        self._set_segments(source, entries)
+
+    def _dlo_source(self, headers, source):
+        value = headers['x-object-manifest']
+        source.headers[md.DLO_KEY] = value
+        target = swob.wsgi_to_str(swob.wsgi_unquote(swob.str_to_wsgi(
+            value)))
+        if '/' not in target:
+            raise lo.InvalidLargeObject(
+                'X-Object-Manifest %r names no container/prefix' % value)
+        seg_container, prefix = target.split('/', 1)
+        entries = []
+        for entry in self._list_segments(seg_container, prefix):
+            if 'slo_etag' in entry or 'swift_bytes=' in (
+                    entry.get('content_type') or ''):
+                raise lo.InvalidLargeObject(
+                    'segment %s/%s of the DLO is an SLO, which cloudsync '
+                    'cannot copy as a DLO segment'
+                    % (seg_container, entry['name']))
+            entries.append(entry)
+        source.kind = 'dlo'
+        source.pieces = [lo.Piece(
+            container=seg_container, obj=e['name'], length=e['bytes'],
+            size=e['bytes'], etag=lo.normalize_etag(e['hash']))
+            for e in entries]
+        source.size = lo.total_size(source.pieces)
+        source.swift_etag = lo.dlo_etag([e['hash'] for e in entries])
+        source.segments = [(seg_container, e['name']) for e in entries
+                           if (seg_container, e['name']) !=
+                           (self.container, source.name)]
+        if self.mapping.convert_dlo:
+            # NOTE(cloudsync): the remote copy is then an SLO in every
+            # respect: multipart by segment, x-static-large-object and an
+            # SLO manifest side object that restores it as an SLO.
+            del source.headers[md.DLO_KEY]
+            manifest = [{'name': '/%s/%s' % (seg_container, e['name']),
+                         'bytes': e['bytes'], 'hash': e['hash'],
+                         'content_type': e.get('content_type'),
+                         'last_modified': e.get('last_modified')}
+                        for e in entries]
+            source.manifest = json.dumps(manifest).encode(
+                'utf-8')
+            self._set_segments(source, manifest)
+        else:
+            source.etag_key = md.ETAG_KEY
+            source.internal[md.ETAG_KEY] = source.swift_etag
+
+    # -- comparing with the remote ------------------------------------------
+
+    def _head_remote(self, key):
+        try:
+            return self.provider.head_object(self.bucket, key)
+        except exceptions.TargetNotFound:
+            raise
+        except exceptions.NotFound:
+            return None
+
+    @staticmethod
+    def _remote_timestamp(info):
+        return _timestamp(md.internal_values(info.metadata).get(
+            md.TIMESTAMP_KEY))
+
+    def _same_content(self, source, info):
+        if info.size != source.size:
+            return False
+        if source.expected_etag and \
+                lo.normalize_etag(info.etag) == source.expected_etag:
+            return True
+        if source.etag_key:
+            have = md.internal_values(info.metadata).get(source.etag_key)
+            return lo.normalize_etag(have) == source.swift_etag
+        return False
+
+    def _same_metadata(self, source, info):
+        if info.content_type != source.content_type:
+            return False
+        if not md.same_metadata(source.headers, info.metadata):
+            return False
+        have = md.internal_values(info.metadata)
+        for key in COMPARED_KEYS:
+            if have.get(key) != source.internal.get(key):
+                return False
+        return self._remote_timestamp(info) == source.timestamp
+
+    # -- copy ---------------------------------------------------------------
+
+    def _copy(self, row):
+        if self.mapping.excludes(row.name):
+            return _CopyResult(Outcome.SKIPPED)
+        headers = self._head_local(row)
+        if headers is None:
+            return _CopyResult(Outcome.LOCAL_GONE)
+        timestamp = self._local_timestamp(headers)
+        if timestamp is None or timestamp < row.meta_timestamp:
+            raise RetryLater('the local copy (%s) is older than the row '
+                             '(%s): a stale replica answered' % (
+                                 timestamp.internal if timestamp else None,
+                                 row.meta_timestamp.internal))
+        if not self.mapping.selects(headers):
+            return _CopyResult(Outcome.SKIPPED)
+        source = self._source(row, headers, timestamp)
+        key = self.layout.object_key(row.name)
+        info = self._head_remote(key)
+        if info is not None:
+            remote_ts = self._remote_timestamp(info)
+            if remote_ts is not None and remote_ts > timestamp:
+                self.logger.debug(
+                    '%s: the remote copy (%s) is newer than the local one '
+                    '(%s); leaving it', self._what(row), remote_ts.internal,
+                    timestamp.internal)
+                return _CopyResult(Outcome.UNCHANGED, source, info, True)
+            if self._same_content(source, info):
+                if self._same_metadata(source, info):
+                    return _CopyResult(Outcome.UNCHANGED, source, info)
+                self._update_metadata(source, info)
+                return _CopyResult(Outcome.METADATA_UPDATED, source)
+        self._upload(source)
+        return _CopyResult(Outcome.COPIED, source)
+
+    def _put_manifest(self, source):
+        self.provider.put_object(
+            self.bucket, self.layout.manifest_key(source.name),
+            source.manifest, len(source.manifest),
+            content_type='application/json',
+            metadata={md.TIMESTAMP_KEY: source.timestamp.internal},
+            md5=source.internal[MANIFEST_ETAG_KEY])
+
+    def _update_metadata(self, source, info):
+        if source.manifest is not None and md.internal_values(
+                info.metadata).get(MANIFEST_ETAG_KEY) != \
+                source.internal[MANIFEST_ETAG_KEY]:
+            self._put_manifest(source)
+        self.provider.update_metadata(
+            self.bucket, self.layout.object_key(source.name),
+            content_type=source.content_type,
+            metadata=source.remote_metadata())
+        self.stats.increment('metadata_updates')
+
+    def _upload(self, source):
+        provider = self.provider
+        key = self.layout.object_key(source.name)
+        meta = source.remote_metadata()
+        common = dict(content_type=source.content_type, metadata=meta,
+                      expires_at=source.expires_at)
+        if source.manifest is not None:
+            # NOTE(cloudsync): the manifest goes first: a remote SLO whose
+            # metadata names this manifest's ETag always has its manifest.
+            self._put_manifest(source)
+        if source.part_per_segment:
+            parts = [providers.Part(
+                number, piece.length,
+                functools.partial(self._reader, [piece]), md5=piece.etag)
+                for number, piece in enumerate(source.pieces, 1)]
+            etag = provider.put_multipart(self.bucket, key, parts, **common)
+            self._check_etag(source, key, etag, source.expected_etag)
+        elif source.expected_etag is not None:
+            with self._reader(source.pieces) as body:
+                provider.put_object(self.bucket, key, body, source.size,
+                                    md5=source.expected_etag, **common)
+        elif source.size < provider.MIN_PART_SIZE:
+            data = self._reader(source.pieces).read_all()
+            provider.put_object(
+                self.bucket, key, data, len(data),
+                md5=hashlib.md5(data, usedforsecurity=False).hexdigest(),
+                **common)
+        else:
+            self._upload_cut(source, key, common)
+        self.stats.increment('copied_objects')
+        self.stats.increment('bytes', source.size)
+
+    def _plan(self, size):
+        plan = getattr(self.provider, 'plan_parts', None)
+        if plan is not None:
+            return plan(size)
+        p = self.provider
+        return lo.plan_parts(size, p.MIN_PART_SIZE, p.MAX_PART_SIZE,
+                             p.MAX_PARTS)
+
+    def _upload_cut(self, source, key, common):
+        """Upload bytes cut into new parts; their MD5s are computed while
+        they are read and the remote ETag is checked against them.
+        """
+        md5s = {}
+
+        def opener(number, offset, length):
+            reader = self._reader(source.pieces, offset, length)
+            md5s[number] = reader
+            return reader
+
+        parts = [providers.Part(number, length,
+                                functools.partial(opener, number, offset,
+                                                  length))
+                 for number, (offset, length) in enumerate(
+                     self._plan(source.size), 1)]
+        etag = self.provider.put_multipart(self.bucket, key, parts,
+                                           **common)
+        digests = [md5s[p.number].md5 if p.number in md5s else None
+                   for p in parts]
+        if all(digests):
+            self._check_etag(source, key, etag, lo.multipart_etag(digests))
+
+    def _etag_is_md5(self):
+        for name in ('etag_is_md5', '_etag_is_md5', 'ETAG_IS_MD5'):
+            value = getattr(self.provider, name, None)
+            if value is not None and not callable(value):
+                return bool(value)
+        return True
+
+    def _check_etag(self, source, key, etag, expected):
+        etag = lo.normalize_etag(etag)
+        if not lo.is_multipart_etag(etag) or not self._etag_is_md5() or \
+                etag == expected:
+            return
+        # NOTE(cloudsync): the remote copy claims (in its metadata) to be
+        # the local object but holds other bytes: never leave it behind.
+        try:
+            self.provider.delete_object(self.bucket, key)
+        except exceptions.RemoteError as exc:
+            self.logger.warning('could not remove the bad copy %s/%s: %s',
+                                self.bucket, key, exc)
+        raise exceptions.ChecksumMismatch(
+            'the remote stored %s with ETag %s, not the expected %s'
+            % (key, etag, expected))
+
+    # -- archive ------------------------------------------------------------
+
+    def _archive(self, row):
+        result = self._copy(row)
+        if result.outcome in (Outcome.SKIPPED, Outcome.LOCAL_GONE):
+            return result.outcome
+        source = result.source
+        if result.remote_newer or source.timestamp > row.meta_timestamp:
+            self.logger.info(
+                '%s: changed since its row (%s, now %s); its newer row will '
+                'archive it', self._what(row), row.meta_timestamp.internal,
+                source.timestamp.internal)
+            return Outcome.UNCHANGED
+        key = self.layout.object_key(row.name)
+        info = result.remote
+        if result.outcome is not Outcome.UNCHANGED:
+            info = self._head_remote(key)
+        if info is None or not self._same_content(source, info) or \
+                not self._same_metadata(source, info):
+            raise RetryLater('the remote copy %s did not verify after the '
+                             'copy' % key)
+        headers = self._head_local(row)
+        if headers is None:
+            return Outcome.LOCAL_GONE
+        now = self._local_timestamp(headers)
+        if now != source.timestamp:
+            self.logger.info('%s: changed while it was archived (%s, now '
+                             '%s); keeping it', self._what(row),
+                             source.timestamp.internal,
+                             now.internal if now else None)
+            return Outcome.UNCHANGED
+        if source.segments and not self.mapping.retain_local_segments:
+            self._delete_segments(row, source.segments)
+        delete_ts = swift_utils.Timestamp(
+            row.meta_timestamp, offset=row.meta_timestamp.offset + 1)
+        resp = self._request('DELETE', self.container, row.name,
+                             headers={'X-Timestamp': delete_ts.internal},
+                             policy=row.storage_policy_index,
+                             acceptable=(2, 404, 409))
+        swift_utils.close_if_possible(resp.app_iter)
+        if resp.status_int == 409:
+            self.logger.info('%s: overwritten since its row (%s); the newer '
+                             'object is kept', self._what(row),
+                             row.meta_timestamp.internal)
+            return Outcome.UNCHANGED
+        self.stats.increment('archived_objects')
+        return Outcome.ARCHIVED
+
+    def _delete_segments(self, row, segments):
+        def delete(segment):
+            container, obj = segment
+            try:
+                resp = self._request('DELETE', container, obj,
+                                     acceptable=(2, 404))
+                swift_utils.close_if_possible(resp.app_iter)
+                return None
+            except lo.LocalReadError as exc:
+                return '%s/%s: %s' % (container, obj, exc)
+
+        pool = concurrency.GreenPool(SEGMENT_DELETE_WORKERS)
+        failures = [f for f in pool.imap(delete, segments) if f]
+        if failures:
+            # NOTE(cloudsync): the manifest stays, and so does the row: a
+            # later pass deletes the remaining segments, then the manifest.
+            raise RetryLater('%d of %d segments could not be deleted, the '
+                             'manifest is kept: %s' % (
+                                 len(failures), len(segments), failures[0]))
+
+    # -- delete -------------------------------------------------------------
+
+    def _remove_remote(self, row):
+        if self.mapping.excludes(row.name):
+            return Outcome.SKIPPED
+        key = self.layout.object_key(row.name)
+        info = self._head_remote(key)
+        if info is None:
+            return Outcome.NOT_FOUND_REMOTE
+        remote_ts = self._remote_timestamp(info)
+        if remote_ts is not None and remote_ts > row.timestamp:
+            self.logger.debug('%s: the remote copy (%s) is newer than the '
+                              'delete (%s); leaving it', self._what(row),
+                              remote_ts.internal, row.timestamp.internal)
+            return Outcome.UNCHANGED
+        if swift_utils.config_true_value(md.decode_value(
+                info.metadata.get(md.SLO_KEY, ''))):
+            # NOTE(cloudsync): the side object first, so that a failure in
+            # between leaves an object whose next delete removes both.
+            self.provider.delete_object(self.bucket,
+                                        self.layout.manifest_key(row.name))
+        self.provider.delete_object(self.bucket, key)
+        self.stats.increment('deleted_objects')
+        return Outcome.DELETED
+
+    # -- verify -------------------------------------------------------------
+
+    def _verify(self, rows):
+        need = []
+        keys = [self.layout.object_key(r.name) for r in rows]
+        budget = max(1, -(-len(rows) // ROWS_PER_PAGE))
+        prefix = self.layout.listing_prefix()
+        marker = keys[0][:-1]
+        if len(marker) < len(prefix):
+            marker = None
+        index = 0
+        pages = 0
+        while index < len(rows) and pages < budget:
+            page = self.provider.list_objects(self.bucket, prefix=prefix,
+                                              marker=marker,
+                                              limit=LIST_LIMIT)
+            pages += 1
+            listed = {e.key: e for e in page.entries if not e.is_prefix}
+            last = page.entries[-1].key if page.entries else None
+            done = not page.truncated or last is None
+            while index < len(rows) and (done or keys[index] <= last):
+                row = rows[index]
+                if self._needs_handle(row, keys[index],
+                                      listed.get(keys[index])):
+                    need.append(row)
+                index += 1
+            if done:
+                break
+            marker = page.next_marker or last
+            # NOTE(cloudsync): jump over keys no row asks about.
+            if index < len(rows) and keys[index][:-1] > marker:
+                marker = keys[index][:-1]
+        for row, key in zip(rows[index:], keys[index:]):
+            if self._needs_handle(row, key, self._head_remote(key),
+                                  headed=True):
+                need.append(row)
+        return need
+
+    def _needs_handle(self, row, key, entry, headed=False):
+        """Whether ``row`` needs handling, given the remote listing
+        ``entry`` (or HEAD answer) of its key (None when absent).
+        """
+        if row.deleted:
+            return entry is not None
+        if entry is None:
+            return True
+        row_ct = row.content_type or ''
+        is_slo = 'swift_bytes=' in row_ct or 'slo_etag=' in (row.etag or '')
+        size = row.size
+        if is_slo:
+            _, swift_bytes = swift_utils.extract_swift_bytes(row_ct)
+            if swift_bytes is not None:
+                size = int(swift_bytes)
+        plain_match = (not is_slo and entry.size == row.size and
+                       lo.normalize_etag(entry.etag) ==
+                       lo.normalize_etag(row.etag))
+        if plain_match and row.meta_timestamp == row.timestamp:
+            return False
+        if is_slo and entry.size != size:
+            return True
+        if not headed:
+            entry = self._head_remote(key)
+            if entry is None:
+                return True
+        remote_ts = self._remote_timestamp(entry)
+        if remote_ts is None or remote_ts < row.meta_timestamp:
+            return True
+        if plain_match or is_slo:
+            return False
+        have = md.internal_values(entry.metadata).get(md.ETAG_KEY)
+        if have and entry.size == row.size and \
+                lo.normalize_etag(have) == lo.normalize_etag(row.etag):
+            return False
+        # NOTE(cloudsync): a DLO's remote copy is its concatenation, which
+        # neither the row's size nor its ETag describe.
+        return md.DLO_KEY not in entry.metadata
+
+
+class _Closing:
+    """An app_iter with a close() (InternalClient bodies may lack one)."""
+
+    def __init__(self, app_iter):
+        self._app_iter = app_iter
+
+    def __iter__(self):
+        return iter(self._app_iter)
+
+    def close(self):
+        swift_utils.close_if_possible(self._app_iter)
+
+
+def _cause(exc, cls):
+    """The first exception of class ``cls`` in ``exc``'s chain."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, cls):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _unique_objects(pieces, exclude=()):
+    seen = set(exclude)
+    result = []
+    for piece in pieces:
+        if piece.data is not None:
+            continue
+        item = (piece.container, piece.obj)
+        if item not in seen:
+            seen.add(item)
+            result.append(item)
+    return result
