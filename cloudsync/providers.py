@@ -294,13 +294,14 @@ class Provider(abc.ABC):
         """Stream an object, or a range of it.
 
         :param range: a ``Range`` header value (``bytes=0-99``) or None.
-        :param if_match, if_none_match: ETag conditions, as header values.
-        :param if_modified_since, if_unmodified_since: HTTP dates, as header
-            values.
+        :param if_match: an ETag condition, as a header value.
+        :param if_none_match: an ETag condition, as a header value.
+        :param if_modified_since: an HTTP date, as a header value.
+        :param if_unmodified_since: an HTTP date, as a header value.
         :returns: an :class:`ObjectBody`; status 206 with ``content_range``
             for a range.
-        :raises NotFound, PreconditionFailed, NotModified,
-            RangeNotSatisfiable: as HTTP would answer.
+        :raises: NotFound, PreconditionFailed, NotModified or
+            RangeNotSatisfiable, as HTTP would answer.
         """
 
     @abc.abstractmethod

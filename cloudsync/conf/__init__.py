@@ -507,9 +507,10 @@ def list_opts():
     for name, cls in sorted(registry.all_plugins(registry.PROVIDERS).items()):
         if cls.OPTIONS:
             result.append((cfg.OptGroup(
-                'remote:name (provider = %s)' % name,
-                help='Options of a [remote:NAME] section whose provider '
-                     'is %s.' % name), cls.OPTIONS))
+                'provider:%s' % name,
+                help='Options of the %s provider: set them in a '
+                     '[remote:NAME] section whose provider is %s.' % (
+                         name, name)), cls.OPTIONS))
     mapping = list(opts.mapping_opts)
     for name, cls in sorted(registry.all_plugins(registry.LIFECYCLE).items()):
         mapping.extend(o for o in cls.OPTIONS if o not in mapping)

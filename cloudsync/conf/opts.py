@@ -103,13 +103,13 @@ mapping_opts = [
     cfg.StrOpt('account', required=True,
                help='The Swift account, e.g. AUTH_test.'),
     cfg.StrOpt('container', required=True,
-               help='The Swift container, or * for every container of the '
-                    'account, including those created later.'),
+               help='The Swift container, or "*" for every container of '
+                    'the account, including those created later.'),
     cfg.StrOpt('remote', required=True,
                help='The name of a [remote:NAME] section.'),
     cfg.StrOpt('bucket', required=True,
                help='The bucket (for a Swift remote: the container, or the '
-                    'prefix of container names when container = *).'),
+                    'prefix of container names when container is "*").'),
     cfg.StrOpt('lifecycle', default='sync',
                help='What happens to the data: a name in the '
                     'cloudsync.lifecycle namespace. sync copies every '
