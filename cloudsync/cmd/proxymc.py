@@ -1,0 +1,88 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""``cloudsync-proxymc PASTE_CONF``: serve proxymc (see
+:mod:`cloudsync.proxymc`).
+
+It serves a paste configuration exactly as ``swift-proxy-server`` serves
+``proxy-server.conf``: Swift's WSGI server, ``bind_ip``, ``bind_port``,
+``workers``, ``user``, the TLS options ``cert_file`` and ``key_file``,
+``-v`` to log to the console, ``-t``/``--test-config`` to check the
+configuration and exit, SIGHUP for a graceful restart. The app is the last
+element of ``[pipeline:main]`` (name it ``proxy-server`` when s3api is in
+the pipeline).
+
+proxymc holds no ring, so it needs no ``swift.conf``; when ``swift_dir``
+(default ``/etc/swift``) has one, its constraints (largest object, longest
+name, ...) apply, as they would in Swift.
+"""
+
+import configparser
+import optparse
+import os
+import sys
+
+DEFAULT_SWIFT_DIR = '/etc/swift'
+#: the hash suffix used when there is no swift.conf: proxymc hashes no
+#: path, but Swift's WSGI server refuses to start without one
+NO_RING_HASH_SUFFIX = b'cloudsync-proxymc'
+
+
+def app_section(conf_path):
+    """The name of the app section the pipeline ends with."""
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(conf_path)
+    except configparser.Error:
+        return 'proxy-server'
+    if parser.has_option('pipeline:main', 'pipeline'):
+        pipeline = parser.get('pipeline:main', 'pipeline').split()
+        if pipeline:
+            return pipeline[-1]
+    if parser.has_section('app:main'):
+        return 'main'
+    return 'proxy-server'
+
+
+def prepare_swift_dir(conf_path, section):
+    """Use ``swift_dir``'s swift.conf when there is one (see module doc)."""
+    from swift.common import constraints
+    from swift.common import utils
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(conf_path)
+    except configparser.Error:
+        return
+    swift_dir = DEFAULT_SWIFT_DIR
+    for name in ('app:%s' % section, 'DEFAULT'):
+        if parser.has_option(name, 'swift_dir'):
+            swift_dir = parser.get(name, 'swift_dir')
+            break
+    if os.path.exists(os.path.join(swift_dir, 'swift.conf')):
+        utils.set_swift_dir(swift_dir)
+        constraints.reload_constraints()
+    elif not (utils.HASH_PATH_SUFFIX or utils.HASH_PATH_PREFIX):
+        utils.HASH_PATH_SUFFIX = NO_RING_HASH_SUFFIX
+
+
+def main(argv=None):
+    from swift.common import utils
+    from swift.common import wsgi
+    parser = optparse.OptionParser(usage='%prog PASTE_CONF [options]')
+    conf_file, options = utils.parse_options(
+        parser=parser, test_config=True, test_args=argv)
+    section = app_section(conf_file)
+    prepare_swift_dir(conf_file, section)
+    sys.exit(wsgi.run_wsgi(conf_file, section, **options))
+
+
+if __name__ == '__main__':
+    main()

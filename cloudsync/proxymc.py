@@ -1,0 +1,497 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""proxymc: the shared namespace through a Swift API endpoint in the cloud.
+
+proxymc is a paste app (``egg:cloudsync#proxymc``) that takes the place of
+Swift's proxy server at the end of a Swift pipeline. It runs next to the
+bucket, reads the same ``cloudsync.conf`` as the sync daemon, and serves
+every mapped (account, container) straight from the remote bucket, in the
+layout the daemon writes, so that Swift clients (and, through Swift's
+``s3api``, S3 clients) reach the shared data while the cluster on premises
+is out of reach::
+
+    [DEFAULT]
+    bind_ip = 0.0.0.0
+    bind_port = 8080
+    workers = auto
+
+    [pipeline:main]
+    pipeline = catch_errors gatekeeper healthcheck proxy-logging cache
+               listing_formats s3api tempauth copy slo dlo proxy-logging
+               proxy-server
+
+    [app:proxy-server]
+    use = egg:cloudsync#proxymc
+    conf_file = /etc/cloudsync/cloudsync.conf
+
+    [filter:slo]
+    use = egg:cloudsync#proxymc_slo
+
+Serve it with ``cloudsync-proxymc /etc/cloudsync/proxymc.conf``, as
+``swift-proxy-server`` serves a proxy. The app section must be the last
+element of the pipeline; s3api requires it to be named ``proxy-server``.
+
+What is served:
+
+* ``GET``/``HEAD`` of an account that a mapping names: the mapped
+  containers (a ``container = *`` mapping adds the containers found in the
+  bucket, see :func:`cloudsync.proxymc_listing.discover_containers`);
+* ``GET``/``HEAD`` of a mapped container: its listing, in json, xml or
+  plain text, with Swift's listing parameters
+  (:mod:`cloudsync.proxymc_listing`); ``PUT`` of a mapped container is a
+  ``202`` (it exists), ``DELETE`` is a ``204`` when it holds no object and
+  a ``409`` otherwise (the mapping, not the bucket, makes it exist);
+  ``POST`` is a ``405``: container metadata is not kept;
+* object ``GET``, ``HEAD``, ``PUT``, ``POST``, ``DELETE`` and static large
+  objects (:mod:`cloudsync.proxymc_objects`, :mod:`cloudsync.proxymc_slo`);
+* anything else is a ``404`` (an account or container no mapping covers)
+  or a ``405``. With ``container = *`` every container name of the account
+  is mapped, so every one exists (empty until something is written).
+
+The s3api segments container of a mapped container (``<name>+segments``)
+is mapped with it, so that S3 multipart uploads work through s3api.
+
+Authorization, the Swift way: like Swift's proxy, proxymc calls
+``swift.authorize`` (installed by tempauth, keystoneauth or any Swift auth
+middleware) for every request, with ``req.acl`` set to the container's
+read ACL for ``GET``/``HEAD`` and its write ACL for ``PUT``, ``POST`` and
+``DELETE``. The bucket has no ACLs of its own, so a container's ACLs are
+the mapping's ``read_acl`` and ``write_acl`` options (Swift ACL syntax, as
+in ``X-Container-Read`` and ``X-Container-Write``; unset: only the
+account's owners, ``swift_owner``, get in). A request that no auth
+middleware looked at is refused with ``401`` unless ``allow_anonymous`` is
+true.
+
+Options of the app section:
+
+``conf_file`` (``/etc/cloudsync/cloudsync.conf``)
+    cloudsync's configuration: remotes and mappings.
+``max_connections`` (``20``)
+    connections to each remote per worker process.
+``multipart_threshold`` (``67108864``, 64 MiB)
+    a body of known length up to this size is streamed to the remote in one
+    PUT; larger or chunked bodies are spooled and uploaded in parts.
+``part_size`` (``16777216``, 16 MiB)
+    the size of those parts.
+``spool_dir`` (the system's temporary directory)
+    where bodies are spooled.
+``count_objects`` (``false``)
+    compute ``X-Container-Object-Count`` and ``X-Container-Bytes-Used``
+    (and account totals) by listing the whole container on every container
+    HEAD/GET and account GET; when false they are left out (0 in account
+    listings), since a remote bucket keeps no counters.
+``allow_anonymous`` (``false``)
+    serve requests that no auth middleware has seen.
+``s3api_segments_suffix`` (``+segments``)
+    the suffix s3api gives a bucket's segments container.
+``log_name``, ``log_facility``, ``log_level``, ...
+    Swift's logging options.
+
+Options of a ``[mapping:NAME]`` section in ``cloudsync.conf`` read by
+proxymc only: ``read_acl`` and ``write_acl`` (see above).
+"""
+
+import dataclasses
+import json
+import typing
+
+from oslo_config import cfg
+from swift import __version__ as swift_version
+from swift.common import constraints
+from swift.common.middleware import listing_formats
+from swift.common import registry
+from swift.common import swob
+from swift.common import utils as swift_utils
+
+from cloudsync import conf as cs_conf
+from cloudsync import exceptions
+from cloudsync import layout as layout_mod
+from cloudsync import log as cs_log
+from cloudsync import proxymc_listing as listing
+from cloudsync import proxymc_objects as objects
+from cloudsync import proxymc_slo
+
+#: options proxymc reads from each ``[mapping:NAME]`` section
+MAPPING_OPTS = [
+    cfg.StrOpt('read_acl',
+               help='proxymc: who besides the account\'s owners may list '
+                    'and read the mapped containers, in the syntax of '
+                    'X-Container-Read (e.g. "test:reader,.r:*"). Unset: '
+                    'only the owners.'),
+    cfg.StrOpt('write_acl',
+               help='proxymc: who besides the account\'s owners may write '
+                    'and delete objects, in the syntax of X-Container-Write. '
+                    'Unset: only the owners.'),
+]
+
+DEFAULT_PART_SIZE = 16 * 1024 * 1024
+DEFAULT_MULTIPART_THRESHOLD = 64 * 1024 * 1024
+DEFAULT_SEGMENTS_SUFFIX = '+segments'
+
+
+def list_opts():
+    """proxymc's mapping options, for oslo-config-generator."""
+    return [(cfg.OptGroup('mapping:name'), MAPPING_OPTS)]
+
+
+@dataclasses.dataclass
+class Target:
+    """A mapped container, resolved: where its objects live."""
+
+    mapping: typing.Any
+    account: str
+    container: str
+    provider: typing.Any
+    bucket: str
+    layout: layout_mod.RemoteLayout
+
+    @property
+    def read_acl(self):
+        return self.mapping.conf.read_acl
+
+    @property
+    def write_acl(self):
+        return self.mapping.conf.write_acl
+
+
+class ProxyMC:
+    """The paste app: a Swift API served from remote buckets.
+
+    :param conf: the app section's options.
+    :param config: a loaded :class:`cloudsync.conf.Config`; read from
+        ``conf_file`` when not given.
+    """
+
+    def __init__(self, conf, config=None, logger=None):
+        self.conf = conf
+        self.logger = logger or swift_utils.get_logger(
+            conf, log_route='proxymc')
+        if config is None:
+            config = cs_conf.load_file(
+                conf.get('conf_file', cs_conf.DEFAULT_CONFIG_FILE))
+        self.config = config
+        for mapping in config.mappings:
+            try:
+                config.conf.register_opts(MAPPING_OPTS, group=mapping.section)
+            except cfg.DuplicateOptError:
+                pass
+        cs_log.add_secrets(config.secrets())
+        self.max_connections = int(conf.get('max_connections', 20))
+        self.part_size = int(conf.get('part_size', DEFAULT_PART_SIZE))
+        self.multipart_threshold = int(conf.get(
+            'multipart_threshold', DEFAULT_MULTIPART_THRESHOLD))
+        self.spool_dir = conf.get('spool_dir') or None
+        self.count_objects = swift_utils.config_true_value(
+            conf.get('count_objects', 'false'))
+        self.allow_anonymous = swift_utils.config_true_value(
+            conf.get('allow_anonymous', 'false'))
+        self.segments_suffix = conf.get('s3api_segments_suffix',
+                                        DEFAULT_SEGMENTS_SUFFIX)
+        problems = []
+        if self.part_size < 1:
+            problems.append('part_size must be positive')
+        if self.max_connections < 1:
+            problems.append('max_connections must be positive')
+        if problems:
+            raise exceptions.ConfigError(
+                ['[app:proxymc] %s' % p for p in problems])
+        # NOTE: Swift's get_container_info() and get_account_info(), which
+        # s3api and other middlewares call, read these of the final app.
+        self.account_existence_skip_cache = 0.0
+        self.container_existence_skip_cache = 0.0
+        self._formatted = listing_formats.ListingFilter(
+            self._handle, {}, logger=self.logger)
+
+    # -- the WSGI side -------------------------------------------------------
+
+    def __call__(self, env, start_response):
+        # NOTE: answers are JSON; Swift's own listing_formats turns them
+        # into plain text or XML (this one is a no-op when the pipeline
+        # already has it).
+        return self._formatted(env, start_response)
+
+    def _handle(self, env, start_response):
+        req = swob.Request(env)
+        try:
+            resp = self.handle_request(req)
+        except swob.HTTPException as err:
+            resp = err
+        except exceptions.RemoteError as exc:
+            resp = objects.error_response(req, exc)
+        except Exception:  # noqa: BLE001 - a 500 is the answer
+            self.logger.exception('ERROR Unhandled exception in request')
+            resp = swob.HTTPServerError(request=req)
+        return resp(env, start_response)
+
+    def modify_wsgi_pipeline(self, pipe):
+        """Put catch_errors and gatekeeper first, as Swift's proxy does.
+
+        gatekeeper keeps clients from setting or reading system metadata,
+        which proxymc stores for s3api.
+        """
+        if 'catch_errors' not in pipe:
+            pipe.insert_filter(pipe.create_filter('catch_errors'), 0)
+            self.logger.info('Adding required filter catch_errors to '
+                             'pipeline at position 0')
+        if 'gatekeeper' not in pipe:
+            index = pipe.index('catch_errors') + 1
+            pipe.insert_filter(pipe.create_filter('gatekeeper'), index)
+            self.logger.info('Adding required filter gatekeeper to '
+                             'pipeline at position %d', index)
+
+    def handle_request(self, req):
+        if req.path == '/info':
+            return self.info(req)
+        try:
+            version, account, container, obj = req.split_path(1, 4, True)
+        except ValueError:
+            return swob.HTTPNotFound(request=req)
+        if not constraints.valid_api_version(version):
+            return swob.HTTPBadRequest(request=req)
+        if not account:
+            return swob.HTTPPreconditionFailed(request=req, body='Bad URL')
+        try:
+            if not constraints.check_utf8(swob.wsgi_to_str(req.path_info)):
+                raise UnicodeError
+        except UnicodeError:
+            return swob.HTTPPreconditionFailed(
+                request=req, body='Invalid UTF8 or contains NULL')
+        if 'swift.trans_id' not in req.environ:
+            req.environ['swift.trans_id'] = swift_utils.generate_trans_id('')
+        account = swob.wsgi_to_str(account)
+        if obj is not None:
+            return self.handle_object(req, account,
+                                      swob.wsgi_to_str(container),
+                                      swob.wsgi_to_str(obj))
+        if container is not None:
+            return self.handle_container(req, account,
+                                         swob.wsgi_to_str(container))
+        return self.handle_account(req, account)
+
+    def info(self, req):
+        if req.method not in ('GET', 'HEAD'):
+            return swob.HTTPMethodNotAllowed(request=req,
+                                             headers={'Allow': 'GET, HEAD'})
+        body = json.dumps(registry.get_swift_info()).encode('ascii')
+        return swob.HTTPOk(request=req, body=body,
+                           content_type='application/json; charset=UTF-8')
+
+    # -- mapping and authorization -------------------------------------------
+
+    def provider_for(self, mapping):
+        return mapping.remote.provider(self.max_connections)
+
+    def resolve(self, account, container):
+        """The :class:`Target` of (account, container), or None."""
+        mapping = self.config.mapping_for(account, container)
+        if mapping is None and self.segments_suffix and \
+                container.endswith(self.segments_suffix) and \
+                len(container) > len(self.segments_suffix):
+            mapping = self.config.mapping_for(
+                account, container[:-len(self.segments_suffix)])
+        if mapping is None:
+            return None
+        return Target(mapping=mapping, account=account, container=container,
+                      provider=self.provider_for(mapping),
+                      bucket=mapping.remote_bucket(container),
+                      layout=mapping.remote_layout(container))
+
+    def account_mappings(self, account):
+        return [m for m in self.config.mappings if m.account == account]
+
+    def authorize(self, req, acl=None):
+        """Ask the auth middleware, as Swift's proxy does.
+
+        :returns: None when allowed, else the denial (401 or 403).
+        """
+        authorize = req.environ.get('swift.authorize')
+        if authorize is None:
+            if self.allow_anonymous:
+                return None
+            return swob.HTTPUnauthorized(
+                request=req, body=b'proxymc serves only requests an auth '
+                b'middleware has seen')
+        req.acl = acl
+        return authorize(req)
+
+    def authorize_segment(self, req, target, name, method):
+        """Authorize access to a segment named by a manifest."""
+        env = dict(req.environ)
+        env['PATH_INFO'] = swob.str_to_wsgi('/v1/%s/%s/%s' % (
+            target.account, target.container, name))
+        env['REQUEST_METHOD'] = method
+        env.pop('swift_owner', None)
+        sub = swob.Request(env)
+        acl = target.read_acl if method in ('GET', 'HEAD') \
+            else target.write_acl
+        return self.authorize(sub, acl)
+
+    # -- accounts ------------------------------------------------------------
+
+    def _container_names(self, account, discover):
+        names = set()
+        for mapping in self.account_mappings(account):
+            if not mapping.is_wildcard:
+                names.add(mapping.container)
+            elif discover:
+                names.update(listing.discover_containers(
+                    self.provider_for(mapping), mapping))
+        return names
+
+    def handle_account(self, req, account):
+        if req.method not in ('GET', 'HEAD'):
+            return swob.HTTPMethodNotAllowed(request=req,
+                                             headers={'Allow': 'GET, HEAD'})
+        denied = self.authorize(req)
+        if denied:
+            return denied
+        mappings = self.account_mappings(account)
+        if not mappings:
+            return swob.HTTPNotFound(request=req)
+        wildcard = any(m.is_wildcard for m in mappings)
+        headers = {'Accept-Ranges': 'bytes',
+                   'Content-Type': 'application/json; charset=utf-8'}
+        if req.method == 'HEAD':
+            if not wildcard:
+                headers['X-Account-Container-Count'] = str(len(
+                    self._container_names(account, False)))
+            return swob.HTTPNoContent(request=req, headers=headers)
+        params = listing.ListingParams(req, constraints.ACCOUNT_LISTING_LIMIT)
+        names = self._container_names(account, True)
+        headers['X-Account-Container-Count'] = str(len(names))
+        entries = listing.filter_names(names, params)
+        total_count = total_bytes = 0
+        for entry in entries:
+            if 'name' not in entry:
+                continue
+            count = used = 0
+            if self.count_objects:
+                target = self.resolve(account, entry['name'])
+                count, used = listing.ContainerLister(
+                    target.provider, target.bucket, target.layout).totals()
+            total_count += count
+            total_bytes += used
+            entry.update(count=count, bytes=used,
+                         last_modified=listing.EPOCH_ISO)
+        if self.count_objects:
+            headers['X-Account-Object-Count'] = str(total_count)
+            headers['X-Account-Bytes-Used'] = str(total_bytes)
+        return swob.HTTPOk(request=req, headers=headers,
+                           body=json.dumps(entries).encode('ascii'))
+
+    # -- containers ----------------------------------------------------------
+
+    def handle_container(self, req, account, container):
+        method = req.method
+        allowed = ('GET', 'HEAD', 'PUT', 'DELETE')
+        if method not in allowed:
+            return swob.HTTPMethodNotAllowed(
+                request=req, headers={'Allow': ', '.join(allowed)})
+        target = self.resolve(account, container)
+        reading = method in ('GET', 'HEAD')
+        acl = None
+        if target is not None:
+            acl = target.read_acl if reading else target.write_acl
+        denied = self.authorize(req, acl)
+        if denied:
+            return denied
+        if target is None:
+            if method == 'PUT':
+                return swob.HTTPForbidden(
+                    request=req, body=b'proxymc serves only the containers '
+                    b'that cloudsync maps; map it in cloudsync.conf')
+            return swob.HTTPNotFound(request=req)
+        lister = listing.ContainerLister(target.provider, target.bucket,
+                                         target.layout)
+        if method == 'PUT':
+            return swob.HTTPAccepted(request=req)
+        if method == 'DELETE':
+            if lister.has_objects():
+                return swob.HTTPConflict(
+                    request=req, body=b'There was a conflict when trying to '
+                    b'complete your request.')
+            return swob.HTTPNoContent(request=req)
+        headers = {'Accept-Ranges': 'bytes',
+                   'Content-Type': 'application/json; charset=utf-8'}
+        if req.environ.get('swift_owner'):
+            if target.read_acl:
+                headers['X-Container-Read'] = target.read_acl
+            if target.write_acl:
+                headers['X-Container-Write'] = target.write_acl
+        if self.count_objects:
+            count, used = lister.totals()
+            headers['X-Container-Object-Count'] = str(count)
+            headers['X-Container-Bytes-Used'] = str(used)
+        if method == 'HEAD':
+            return swob.HTTPNoContent(request=req, headers=headers)
+        params = listing.ListingParams(req,
+                                       constraints.CONTAINER_LISTING_LIMIT)
+        entries = lister.entries(params)
+        return swob.HTTPOk(request=req, headers=headers,
+                           body=json.dumps(entries).encode('ascii'))
+
+    # -- objects -------------------------------------------------------------
+
+    def handle_object(self, req, account, container, obj):
+        method = req.method
+        allowed = ('GET', 'HEAD', 'PUT', 'POST', 'DELETE')
+        if method not in allowed:
+            return swob.HTTPMethodNotAllowed(
+                request=req, headers={'Allow': ', '.join(allowed)})
+        target = self.resolve(account, container)
+        acl = None
+        if target is not None:
+            acl = target.read_acl if method in ('GET', 'HEAD') \
+                else target.write_acl
+        denied = self.authorize(req, acl)
+        if denied:
+            return denied
+        if target is None:
+            return swob.HTTPNotFound(request=req)
+        if len(obj) > constraints.MAX_OBJECT_NAME_LENGTH:
+            return swob.HTTPBadRequest(
+                request=req, body='Object name length of %d longer than %d'
+                % (len(obj), constraints.MAX_OBJECT_NAME_LENGTH))
+        ops = objects.ObjectRequests(self, target)
+        if method in ('GET', 'HEAD'):
+            return ops.GETorHEAD(req, obj)
+        return getattr(ops, method)(req, obj)
+
+
+def app_factory(global_conf, **local_conf):
+    """The paste app factory of ``egg:cloudsync#proxymc``."""
+    conf = dict(global_conf, **local_conf)
+    registry.register_swift_info(
+        version=swift_version, allow_account_management=False,
+        account_autocreate=False,
+        **constraints.EFFECTIVE_CONSTRAINTS)
+    registry.register_swift_info('proxymc')
+    return ProxyMC(conf)
+
+
+def slo_filter_factory(global_conf, **local_conf):
+    """``egg:cloudsync#proxymc_slo``: the ``slo`` of a proxymc pipeline.
+
+    proxymc stores static large objects itself; this filter passes every
+    request through. It exists because s3api allows multipart uploads only
+    when a filter named ``slo`` sits between it and the app, and Swift's
+    own ``slo`` would read the bytes of a large object as its manifest.
+    """
+    registry.register_swift_info(
+        'slo', max_manifest_segments=proxymc_slo.MAX_MANIFEST_SEGMENTS,
+        max_manifest_size=proxymc_slo.MAX_MANIFEST_SIZE,
+        yield_frequency=int(proxymc_slo.HEARTBEAT_INTERVAL),
+        min_segment_size=1)
+
+    def passthrough(app):
+        return app
+    return passthrough

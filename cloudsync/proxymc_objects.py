@@ -1,0 +1,659 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Swift object requests served from a remote bucket, in the daemon's layout.
+
+An object is the remote key that :class:`cloudsync.layout.RemoteLayout`
+gives its name, with the metadata :mod:`cloudsync.metadata` writes, so
+that what the sync daemon copied reads back with the headers it had in
+Swift and what proxymc writes is, for the shunt on premises, archived
+data like any other:
+
+* GET and HEAD answer the Swift headers: ETag (the Swift one: the MD5, or
+  the SLO ETag kept in ``swift-slo-etag``), Content-Type, user metadata,
+  ``X-Static-Large-Object``, ``X-Timestamp`` and ``Last-Modified`` from
+  ``cloudsync-timestamp``. Ranges (several ranges too, as
+  ``multipart/byteranges``) and ``If-Match``, ``If-None-Match``,
+  ``If-Modified-Since`` and ``If-Unmodified-Since`` are answered as Swift's
+  object server answers them; a request with a Range or a condition costs a
+  HEAD, then a GET of only the bytes needed.
+* PUT writes one remote object with ``cloudsync-timestamp``. A body of
+  known length up to ``multipart_threshold`` is streamed straight to the
+  remote (with Content-MD5 when the client sent an ETag); a larger body, or
+  one sent chunked, is spooled to ``spool_dir`` in ``part_size`` pieces and
+  sent as a multipart upload (the Swift ETag is kept in
+  ``cloudsync-etag``). A client ETag that does not match is a 422, as in
+  Swift.
+* ``PUT ?multipart-manifest=put`` (a static large object, from a Swift
+  client or s3api's Complete Multipart Upload) copies the segments, which
+  must be objects proxymc serves, into one remote multipart object, one
+  part per segment, and keeps the manifest beside it: the layout the daemon
+  writes for an SLO.
+* POST replaces the user metadata (and Content-Type when given) in place.
+* DELETE removes the object and, for an SLO, its manifest;
+  ``?multipart-manifest=delete`` removes its segments too.
+"""
+
+import hashlib
+import json
+import math
+import mimetypes
+import re
+import tempfile
+import time
+
+from swift.common import constraints
+from swift.common import request_helpers
+from swift.common import swob
+from swift.common import utils as swift_utils
+
+from cloudsync import exceptions
+from cloudsync import log as cs_log
+from cloudsync import metadata as md
+from cloudsync import providers
+
+LOG = cs_log.getLogger(__name__)
+
+#: remote metadata keys that keep a Swift object's system metadata
+#: (``X-Object-Sysmeta-*``), such as what s3api records on an upload
+SYSMETA_PREFIX = 'cloudsync-sysmeta-'
+SWIFT_SYSMETA_PREFIX = 'x-object-sysmeta-'
+S3API_ETAG_HEADER = 'X-Object-Sysmeta-S3Api-Etag'
+READ_CHUNK = 64 * 1024
+_HEX_MD5 = re.compile(r'^[0-9a-f]{32}$')
+
+#: metadata kept by a POST: everything that is not user metadata
+_KEPT_BY_POST = (md.SLO_KEY, md.DLO_KEY, md.SLO_ETAG_KEY)
+
+
+def error_response(req, exc):
+    """The Swift answer for a provider's :class:`RemoteError`."""
+    if isinstance(exc, exceptions.NotFound):
+        return swob.HTTPNotFound(request=req)
+    if isinstance(exc, exceptions.PreconditionFailed):
+        return swob.HTTPPreconditionFailed(request=req)
+    if isinstance(exc, exceptions.NotModified):
+        return swob.HTTPNotModified(request=req)
+    if isinstance(exc, exceptions.RangeNotSatisfiable):
+        return swob.HTTPRequestedRangeNotSatisfiable(request=req)
+    if isinstance(exc, exceptions.InvalidObject):
+        return swob.HTTPBadRequest(request=req, body=str(exc))
+    if isinstance(exc, exceptions.NotSupported):
+        return swob.HTTPNotImplemented(request=req, body=str(exc))
+    LOG.error('%s %s: the remote failed: %s', req.method, req.path, exc)
+    return swob.HTTPServiceUnavailable(request=req)
+
+
+def headers_to_str(req):
+    """The request headers as native strings (not WSGI strings)."""
+    return {k: swob.wsgi_to_str(v) for k, v in req.headers.items()}
+
+
+def sysmeta_to_remote(headers):
+    return {SYSMETA_PREFIX + k.lower()[len(SWIFT_SYSMETA_PREFIX):]:
+            md.encode_value(v) for k, v in headers.items()
+            if k.lower().startswith(SWIFT_SYSMETA_PREFIX)}
+
+
+def swift_timestamp(info):
+    """The Swift X-Timestamp of a remote object."""
+    value = md.internal_values(info.metadata).get(md.TIMESTAMP_KEY)
+    if value:
+        try:
+            return swift_utils.Timestamp(value)
+        except ValueError:
+            pass
+    return swift_utils.Timestamp(info.last_modified)
+
+
+def is_slo(info):
+    return swift_utils.config_true_value(
+        md.decode_value(info.metadata.get(md.SLO_KEY, '')))
+
+
+def swift_etag(info):
+    """The ETag Swift showed for the object the remote holds."""
+    internal = md.internal_values(info.metadata)
+    if is_slo(info) and internal.get(md.SLO_ETAG_KEY):
+        return internal[md.SLO_ETAG_KEY].strip('"')
+    return internal.get(md.ETAG_KEY) or info.etag
+
+
+def delete_at(info):
+    value = md.internal_values(info.metadata).get(md.DELETE_AT_KEY)
+    try:
+        return int(float(value)) if value else None
+    except ValueError:
+        return None
+
+
+def is_expired(info):
+    when = delete_at(info)
+    return when is not None and when <= time.time()
+
+
+def object_headers(info):
+    """Swift response headers for a remote object (its metadata)."""
+    headers = md.remote_to_swift(info.metadata)
+    for key, value in info.metadata.items():
+        if key.startswith(SYSMETA_PREFIX):
+            headers['X-Object-Sysmeta-' + key[len(SYSMETA_PREFIX):].title()] \
+                = md.decode_value(value)
+    if is_slo(info) and info.is_multipart and not any(
+            k.lower() == S3API_ETAG_HEADER.lower() for k in headers):
+        # NOTE: a remote multipart object with one part per segment has
+        # the ETag S3 gives a multipart upload: s3api shows it to S3
+        # clients, as it does for its own uploads.
+        headers[S3API_ETAG_HEADER] = info.etag
+    when = delete_at(info)
+    if when is not None:
+        headers['X-Delete-At'] = str(when)
+    ts = swift_timestamp(info)
+    headers['X-Timestamp'] = ts.normal
+    headers['Content-Type'] = info.content_type
+    headers['Accept-Ranges'] = 'bytes'
+    return headers
+
+
+def swift_response(req, info, app_iter=None):
+    """A conditional swob response for a remote object."""
+    resp = swob.Response(request=req, conditional_response=True,
+                         app_iter=app_iter)
+    resp.headers.update({k: swob.str_to_wsgi(v)
+                         for k, v in object_headers(info).items()})
+    resp.etag = swift_etag(info)
+    resp.last_modified = math.ceil(float(swift_timestamp(info)))
+    resp.content_length = info.size
+    return resp
+
+
+class RemoteObjectIter:
+    """A remote object's body for swob: whole, one range or several.
+
+    The GET is sent only when swob asks for the bytes, for the ranges it
+    asks for, so that a request that ends in a 304 or a 412 never reads
+    the object.
+    """
+
+    def __init__(self, provider, bucket, key, size, body=None):
+        self.provider = provider
+        self.bucket = bucket
+        self.key = key
+        self.size = size
+        self._body = body
+        self._iter = None
+
+    def __iter__(self):
+        if self._body is None:
+            self._body = self.provider.get_object(self.bucket, self.key)
+        return iter(self._body)
+
+    def app_iter_range(self, start, stop):
+        self.close()
+        if stop is None:
+            stop = self.size
+        if stop <= start:
+            return iter([b''])
+        self._body = self.provider.get_object(
+            self.bucket, self.key, range='bytes=%d-%d' % (start, stop - 1))
+        return iter(self._body)
+
+    def app_iter_ranges(self, ranges, content_type, boundary, size):
+        if not isinstance(content_type, bytes):
+            content_type = content_type.encode('utf-8')
+        if not isinstance(boundary, bytes):
+            boundary = boundary.encode('ascii')
+        return swob.multi_range_iterator(ranges, content_type, boundary,
+                                         size, self._range_bytes)
+
+    def _range_bytes(self, start, stop):
+        for chunk in self.app_iter_range(start, stop):
+            yield chunk
+
+    def close(self):
+        if self._body is not None:
+            self._body.close()
+            self._body = None
+
+
+class _HashingReader:
+    """Reads a request body, counting and hashing what it hands out."""
+
+    def __init__(self, stream, limit=None):
+        self.stream = stream
+        self.limit = limit
+        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.count = 0
+
+    def read(self, size=-1):
+        if self.limit is not None:
+            left = self.limit - self.count
+            if left <= 0:
+                return b''
+            size = left if size is None or size < 0 else min(size, left)
+        data = self.stream.read(size)
+        self.md5.update(data)
+        self.count += len(data)
+        return data
+
+
+class _FileView:
+    """A spooled part handed to a provider: it rewinds, never closes."""
+
+    def __init__(self, fobj):
+        self._f = fobj
+        self._f.seek(0)
+
+    def read(self, size=-1):
+        return self._f.read(size)
+
+    def seek(self, offset, whence=0):
+        return self._f.seek(offset, whence)
+
+    def tell(self):
+        return self._f.tell()
+
+    def seekable(self):
+        return True
+
+    def close(self):
+        pass
+
+
+class _Spool:
+    """A request body spooled to disk in part-sized files."""
+
+    def __init__(self, spool_dir, part_size):
+        self.spool_dir = spool_dir
+        self.part_size = part_size
+        self.files = []
+        self.sizes = []
+        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.size = 0
+
+    def fill(self, stream, max_size):
+        """Read ``stream`` to its end.
+
+        :raises swob.HTTPException: 413 past ``max_size``; 499 when the
+            client goes away.
+        """
+        current = None
+        while True:
+            try:
+                chunk = stream.read(READ_CHUNK)
+            except (IOError, ValueError) as exc:
+                raise swob.HTTPClientDisconnect(body=str(exc))
+            if not chunk:
+                break
+            self.size += len(chunk)
+            if self.size > max_size:
+                raise swob.HTTPRequestEntityTooLarge()
+            self.md5.update(chunk)
+            while chunk:
+                if current is None or self.sizes[-1] == self.part_size:
+                    current = tempfile.TemporaryFile(dir=self.spool_dir)
+                    self.files.append(current)
+                    self.sizes.append(0)
+                room = self.part_size - self.sizes[-1]
+                piece, chunk = chunk[:room], chunk[room:]
+                current.write(piece)
+                self.sizes[-1] += len(piece)
+        for fobj in self.files:
+            fobj.flush()
+
+    def parts(self):
+        return [providers.Part(number=i + 1, size=size,
+                               open=(lambda f=fobj: _FileView(f)))
+                for i, (fobj, size) in enumerate(zip(self.files, self.sizes))]
+
+    def single(self):
+        if not self.files:
+            return b''
+        return _FileView(self.files[0])
+
+    def close(self):
+        for fobj in self.files:
+            fobj.close()
+        self.files = []
+
+
+class _SegmentStream:
+    """The bytes of several remote objects in a row, for one part or PUT."""
+
+    def __init__(self, sources):
+        self._sources = list(sources)
+        self._body = None
+        self._buf = b''
+
+    def read(self, size=-1):
+        out = []
+        want = None if size is None or size < 0 else size
+        while want is None or want > 0:
+            if self._buf:
+                take = self._buf if want is None else self._buf[:want]
+                self._buf = self._buf[len(take):]
+                out.append(take)
+                if want is not None:
+                    want -= len(take)
+                continue
+            if self._body is None:
+                if not self._sources:
+                    break
+                provider, bucket, key = self._sources.pop(0)
+                self._body = provider.get_object(bucket, key)
+            chunk = next(self._body, b'')
+            if not chunk:
+                self._body.close()
+                self._body = None
+                continue
+            self._buf = chunk
+        return b''.join(out)
+
+    def close(self):
+        if self._body is not None:
+            self._body.close()
+            self._body = None
+
+
+class ObjectRequests:
+    """Object GET, HEAD, PUT, POST and DELETE on one mapped container.
+
+    :param app: the :class:`cloudsync.proxymc.ProxyMC` serving them.
+    :param target: the resolved container (provider, bucket, layout).
+    """
+
+    def __init__(self, app, target):
+        self.app = app
+        self.target = target
+        self.provider = target.provider
+        self.bucket = target.bucket
+        self.layout = target.layout
+
+    def key(self, name):
+        return self.layout.object_key(name)
+
+    # -- reads ---------------------------------------------------------------
+
+    def _head(self, name):
+        info = self.provider.head_object(self.bucket, self.key(name))
+        if is_expired(info):
+            raise exceptions.NotFound('%s has expired' % name)
+        return info
+
+    def GETorHEAD(self, req, name):
+        key = self.key(name)
+        if (req.method == 'GET' and
+                req.params.get('multipart-manifest') == 'get'):
+            return self._get_manifest(req, name)
+        conditional = req.method == 'HEAD' or req.range or any(
+            h in req.headers for h in (
+                'If-Match', 'If-None-Match', 'If-Modified-Since',
+                'If-Unmodified-Since'))
+        if conditional:
+            info = self._head(name)
+            app_iter = None
+            if req.method == 'GET':
+                app_iter = RemoteObjectIter(self.provider, self.bucket, key,
+                                            info.size)
+            return swift_response(req, info, app_iter)
+        body = self.provider.get_object(self.bucket, key)
+        if is_expired(body.info):
+            body.close()
+            return swob.HTTPNotFound(request=req)
+        return swift_response(req, body.info, RemoteObjectIter(
+            self.provider, self.bucket, key, body.info.size, body=body))
+
+    def _read_manifest(self, name):
+        """The SLO manifest kept beside the object (internal format)."""
+        try:
+            body = self.provider.get_object(self.bucket,
+                                            self.layout.manifest_key(name))
+        except exceptions.NotFound:
+            return None
+        data = body.read_all()
+        try:
+            manifest = json.loads(data)
+        except ValueError:
+            LOG.warning('The manifest of %s is not JSON', name)
+            return None
+        return manifest if isinstance(manifest, list) else None
+
+    def _get_manifest(self, req, name):
+        info = self._head(name)
+        manifest = self._read_manifest(name) if is_slo(info) else None
+        if manifest is None:
+            req.params = dict(req.params, **{'multipart-manifest': 'off'})
+            return self.GETorHEAD(req, name)
+        if request_helpers.get_param(req, 'format') == 'raw':
+            manifest = [_raw_segment(seg) for seg in manifest]
+        body = json.dumps(manifest).encode('ascii')
+        resp = swob.Response(request=req, body=body,
+                             conditional_response=True)
+        for key, value in object_headers(info).items():
+            if key.lower().startswith('x-object-meta-') or \
+                    key.lower() in ('x-static-large-object', 'x-timestamp'):
+                resp.headers[key] = swob.str_to_wsgi(value)
+        resp.headers['Content-Type'] = 'application/json; charset=utf-8'
+        resp.etag = hashlib.md5(body, usedforsecurity=False).hexdigest()
+        resp.last_modified = math.ceil(float(swift_timestamp(info)))
+        return resp
+
+    # -- writes --------------------------------------------------------------
+
+    def _new_metadata(self, req, timestamp):
+        headers = headers_to_str(req)
+        meta = md.swift_to_remote(
+            {k: v for k, v in headers.items()
+             if k.lower().startswith(md.OBJECT_META_PREFIX)})
+        meta.update(sysmeta_to_remote(headers))
+        meta[md.TIMESTAMP_KEY] = timestamp.internal
+        if 'X-Delete-At' in req.headers:
+            meta[md.DELETE_AT_KEY] = req.headers['X-Delete-At']
+        return meta
+
+    def _content_type(self, req, name):
+        content_type = swob.wsgi_to_str(req.headers.get('Content-Type', ''))
+        if not content_type or swift_utils.config_true_value(
+                req.headers.get('X-Detect-Content-Type')):
+            content_type = (mimetypes.guess_type(name)[0] or
+                            'application/octet-stream')
+        return content_type.partition(';swift_bytes=')[0]
+
+    def _check_if_none_match(self, req, name):
+        if req.headers.get('If-None-Match') == '*':
+            try:
+                self._head(name)
+            except exceptions.NotFound:
+                return None
+            return swob.HTTPPreconditionFailed(request=req)
+        if 'If-None-Match' in req.headers:
+            return swob.HTTPBadRequest(
+                request=req, body=b'If-None-Match only supports *')
+        return None
+
+    def PUT(self, req, name):
+        # NOTE: as Swift's proxy does before its checks: the object's
+        # timestamp and, when the client sent none, a guessed content type.
+        timestamp = swift_utils.Timestamp.now()
+        req.headers['X-Timestamp'] = timestamp.internal
+        req.headers['Content-Type'] = swob.str_to_wsgi(
+            self._content_type(req, name))
+        error = constraints.check_object_creation(req, name)
+        if error:
+            return error
+        try:
+            req = constraints.check_delete_headers(req)
+        except swob.HTTPException as err:
+            return err
+        error = self._check_if_none_match(req, name)
+        if error:
+            return error
+        if req.params.get('multipart-manifest') == 'put':
+            from cloudsync import proxymc_slo
+            return proxymc_slo.put_manifest(self, req, name)
+        if 'X-Object-Manifest' in req.headers:
+            return swob.HTTPBadRequest(
+                request=req, body=b'proxymc does not store dynamic large '
+                b'objects; upload a static large object instead')
+        if swift_utils.config_true_value(
+                req.headers.get('X-Static-Large-Object')):
+            return swob.HTTPBadRequest(
+                request=req, body=b'X-Static-Large-Object is a reserved '
+                b'header; use ?multipart-manifest=put to store an SLO')
+        client_etag = swob.normalize_etag(req.headers.get('ETag'))
+        if client_etag is not None:
+            client_etag = client_etag.lower()
+            if not _HEX_MD5.match(client_etag):
+                return swob.HTTPUnprocessableEntity(request=req)
+        meta = self._new_metadata(req, timestamp)
+        content_type = swob.wsgi_to_str(req.headers['Content-Type'])
+        key = self.key(name)
+        length = req.message_length()
+        try:
+            if length is not None and length <= self.app.multipart_threshold:
+                etag = self._put_streamed(req, key, length, content_type,
+                                          meta, client_etag)
+            else:
+                etag = self._put_spooled(req, key, content_type, meta,
+                                         client_etag)
+        except swob.HTTPException as err:
+            return err
+        except exceptions.ChecksumMismatch as exc:
+            LOG.warning('PUT %s: %s', req.path, exc)
+            return swob.HTTPUnprocessableEntity(request=req)
+        except exceptions.RemoteError as exc:
+            return error_response(req, exc)
+        resp = swob.HTTPCreated(request=req, etag=etag)
+        resp.last_modified = math.ceil(float(timestamp))
+        return resp
+
+    def _put_streamed(self, req, key, length, content_type, meta,
+                      client_etag):
+        reader = _HashingReader(req.environ['wsgi.input'], limit=length)
+        try:
+            remote_etag = self.provider.put_object(
+                self.bucket, key, reader, length, content_type=content_type,
+                metadata=meta, md5=client_etag)
+        except exceptions.RemoteError:
+            if reader.count < length:
+                raise swob.HTTPClientDisconnect(request=req)
+            if client_etag and reader.md5.hexdigest() != client_etag:
+                raise swob.HTTPUnprocessableEntity(request=req)
+            raise
+        etag = reader.md5.hexdigest()
+        if client_etag and etag != client_etag:
+            # NOTE: the store did not check Content-MD5; what it holds is
+            # not what the client meant to send.
+            self._delete_quietly(key)
+            raise swob.HTTPUnprocessableEntity(request=req)
+        if remote_etag and '-' not in remote_etag and \
+                len(remote_etag) == 32 and remote_etag.lower() != etag:
+            self._delete_quietly(key)
+            LOG.error('PUT %s: the remote stored ETag %s for bytes whose '
+                      'MD5 is %s', req.path, remote_etag, etag)
+            raise swob.HTTPServiceUnavailable(request=req)
+        return etag
+
+    def _put_spooled(self, req, key, content_type, meta, client_etag):
+        part_size = max(self.app.part_size, self.provider.MIN_PART_SIZE)
+        spool = _Spool(self.app.spool_dir, part_size)
+        try:
+            spool.fill(req.environ['wsgi.input'], min(
+                constraints.MAX_FILE_SIZE,
+                part_size * self.provider.MAX_PARTS))
+            etag = spool.md5.hexdigest()
+            if client_etag and etag != client_etag:
+                raise swob.HTTPUnprocessableEntity(request=req)
+            if len(spool.files) <= 1:
+                self.provider.put_object(
+                    self.bucket, key, spool.single(), spool.size,
+                    content_type=content_type, metadata=meta, md5=etag)
+            else:
+                meta[md.ETAG_KEY] = etag
+                self.provider.put_multipart(
+                    self.bucket, key, spool.parts(),
+                    content_type=content_type, metadata=meta)
+            return etag
+        finally:
+            spool.close()
+
+    def _delete_quietly(self, key):
+        try:
+            self.provider.delete_object(self.bucket, key)
+        except exceptions.RemoteError as exc:
+            LOG.warning('Could not remove %s from %s: %s', key, self.bucket,
+                        exc)
+
+    def POST(self, req, name):
+        timestamp = swift_utils.Timestamp.now()
+        req.headers['X-Timestamp'] = timestamp.internal
+        error = constraints.check_metadata(req, 'object')
+        if error:
+            return error
+        try:
+            req = constraints.check_delete_headers(req)
+        except swob.HTTPException as err:
+            return err
+        try:
+            info = self._head(name)
+        except exceptions.RemoteError as exc:
+            return error_response(req, exc)
+        meta = {k: v for k, v in info.metadata.items()
+                if k in _KEPT_BY_POST or k.startswith(SYSMETA_PREFIX) or (
+                    k.startswith(md.RESERVED_PREFIX) and
+                    not k.startswith(md.ESCAPE_PREFIX))}
+        meta.update(self._new_metadata(req, timestamp))
+        if 'X-Delete-At' not in req.headers and \
+                'X-Remove-Delete-At' in req.headers:
+            meta.pop(md.DELETE_AT_KEY, None)
+        content_type = info.content_type
+        if req.headers.get('Content-Type'):
+            content_type = self._content_type(req, name)
+        try:
+            self.provider.update_metadata(self.bucket, self.key(name),
+                                          content_type=content_type,
+                                          metadata=meta)
+        except exceptions.RemoteError as exc:
+            return error_response(req, exc)
+        return swob.HTTPAccepted(request=req)
+
+    def DELETE(self, req, name):
+        try:
+            info = self._head(name)
+        except exceptions.RemoteError as exc:
+            return error_response(req, exc)
+        segments_too = req.params.get('multipart-manifest') == 'delete'
+        manifest = None
+        if is_slo(info) and segments_too:
+            manifest = self._read_manifest(name) or []
+        try:
+            self.provider.delete_object(self.bucket, self.key(name))
+        except exceptions.RemoteError as exc:
+            return error_response(req, exc)
+        if is_slo(info):
+            try:
+                self.provider.delete_object(self.bucket,
+                                            self.layout.manifest_key(name))
+            except exceptions.RemoteError as exc:
+                LOG.warning('Could not remove the manifest of %s: %s',
+                            req.path, exc)
+        if not segments_too:
+            return swob.HTTPNoContent(request=req)
+        from cloudsync import proxymc_slo
+        return proxymc_slo.delete_segments(self, req, manifest or [])
+
+
+def _raw_segment(seg):
+    raw = {'path': seg.get('name'), 'etag': seg.get('hash'),
+           'size_bytes': seg.get('bytes')}
+    if seg.get('range'):
+        raw['range'] = seg['range']
+    return raw
