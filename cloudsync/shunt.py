@@ -1,0 +1,774 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""The cloud shunt: archived objects stay readable through Swift.
+
+When a mapping archives a container (``lifecycle = archive``), the sync
+daemon copies old objects to the remote and removes them from Swift. The
+cloud shunt is a Swift proxy middleware that keeps them where users expect
+them: reads, listings and headers through the Swift API stay what they
+were.
+
+It serves the mappings of the cloudsync configuration file that archive,
+or that ask for ``merge_namespaces = true`` (the remote then holds objects
+that Swift never had, written by proxymc or another cluster). Every other
+request passes through untouched.
+
+Pipeline
+--------
+
+Place the shunt **after the auth middleware** and **before** ``slo``,
+``dlo`` and ``versioned_writes``::
+
+    [pipeline:main]
+    pipeline = catch_errors gatekeeper healthcheck proxy-logging cache
+               listing_formats bulk tempurl s3api tempauth cloud_shunt
+               copy container-quotas account-quotas slo dlo
+               versioned_writes symlink proxy-logging proxy-server
+
+    [filter:cloud_shunt]
+    use = egg:cloudsync#cloud_shunt
+    conf_file = /etc/cloudsync/cloudsync.conf
+
+After auth, because the shunt never decides who may do what: it only acts
+on what Swift answered, after Swift's own authorization. Before the large
+object middlewares, because an archived SLO is stored on the remote as one
+object and served as one. Requests that arrive through ``s3api`` or
+``tempurl`` go through the shunt too. Server-side copies (``copy``) of an
+archived object only find it when the shunt is placed after ``copy``.
+
+Options
+-------
+
+``conf_file`` (default ``/etc/cloudsync/cloudsync.conf``)
+    The cloudsync configuration file, the one the daemon reads. A missing
+    or invalid file stops the proxy from starting, with the problems
+    listed. The file's modification time is checked at most every
+    ``reload_interval`` seconds and the file read again when it changed;
+    a changed file that is invalid is logged and the previous
+    configuration kept.
+``reload_interval`` (default ``15``)
+    Seconds between two checks of ``conf_file``.
+``max_connections`` (default ``10``)
+    Connections to each remote, per proxy worker.
+``remote_max_retries`` (default ``1``)
+    How many times a failed remote request is sent again before the
+    client gets a 503. It replaces the remote's own ``max_retries`` (a
+    client is waiting; the daemon can afford to be patient).
+``remote_connect_timeout``, ``remote_read_timeout`` (default: the
+remote's own ``connect_timeout`` and ``read_timeout``)
+    Seconds to wait for a connection to the remote, and for its answer.
+``restore_timeout`` (default ``60``)
+    Seconds a restore may still take once its client was sent the last
+    byte, before it is stopped.
+
+What the shunt does, for a mapped container
+-------------------------------------------
+
+Object GET and HEAD
+    When Swift answers 404 (or 412 to ``If-Match: *`` for an object it
+    does not have), the object is looked up on the remote (bucket and key
+    as the daemon wrote them). If it is there, the client gets it with the
+    headers Swift gave it: ``ETag`` (the MD5; for an SLO the quoted SLO
+    ETag; for a DLO the quoted DLO ETag), ``Content-Type``,
+    ``Content-Length``, ``Last-Modified`` and ``X-Timestamp`` (from the
+    Swift timestamp the daemon stored), the user metadata,
+    ``X-Static-Large-Object``, ``X-Object-Manifest``, ``X-Delete-At``,
+    ``Accept-Ranges``, and Swift's ``X-Trans-Id``. ``Range`` (one or
+    several ranges, answered as ``multipart/byteranges`` as Swift does),
+    ``If-Match``, ``If-None-Match``, ``If-Modified-Since`` and
+    ``If-Unmodified-Since`` are evaluated against Swift's ETag and
+    timestamp, exactly as Swift's object server evaluates them. An object
+    whose stored ``X-Delete-At`` has passed is not found, as in Swift.
+    ``?multipart-manifest=get`` on an archived SLO returns its manifest.
+    Not restored: ``X-Manifest-Etag`` of an SLO, system metadata, and
+    headers that the daemon does not copy (``Content-Encoding``,
+    ``Content-Disposition``, ...). Not found on the remote: Swift's 404.
+    The remote unreachable or failing: ``503 Service Unavailable``; the
+    cause is logged, never sent to the client.
+Restore (``restore_object = true`` on the mapping)
+    A GET of the whole object (no ``Range``) also writes it back into
+    Swift as it streams; see :mod:`cloudsync.restore`. The object keeps
+    its original ``X-Timestamp``: with ``lifecycle = archive`` the daemon
+    therefore archives it again on its next pass (its age is its age), so
+    restore suits ``merge_namespaces`` mappings best.
+Object DELETE
+    When Swift answers 404 and the object is on the remote: with
+    ``propagate_delete = true`` the remote copy (and an SLO's manifest) is
+    deleted and the client gets ``204 No Content``; otherwise the client
+    gets Swift's 404 and the remote copy stays. Segments that an archived
+    SLO left in Swift (``retain_local_segments``) are not deleted.
+Object POST
+    When Swift answers 404 and the object is on the remote: the remote
+    copy's metadata is replaced as Swift replaces it (user metadata as
+    sent, ``Content-Type`` when sent; ``X-Timestamp`` and
+    ``Last-Modified`` become the POST's time) and the client gets
+    ``202 Accepted``. A POST that sets ``X-Delete-At`` or
+    ``X-Delete-After`` is refused with ``400 Bad Request``: the remote
+    copy cannot expire that way.
+Object PUT, COPY
+    Pass through: a PUT makes a new local object, newer than the archived
+    one, which the daemon archives in turn.
+Container GET
+    Swift's listing and the remote's are merged by the mapping's
+    ``listing`` merger, in every format (json, xml, plain), with
+    ``prefix``, ``delimiter``, ``marker``, ``end_marker``, ``limit`` and
+    ``reverse`` answered as Swift answers them, ``subdir`` entries
+    included; see :mod:`cloudsync.shunt_listing` for what remote-only
+    entries say (they carry ``content_location``). A name on both sides
+    is listed once, as Swift has it. ``path=`` listings pass through. When
+    the remote cannot be listed, the failure is logged and the client
+    gets Swift's own listing.
+Container HEAD
+    Passes through: ``X-Container-Object-Count`` and
+    ``X-Container-Bytes-Used`` count the objects that are in Swift, not
+    the archived ones.
+Account requests
+    Pass through.
+
+Bypass
+------
+
+A request with ``X-Cloudsync-Shunt-Bypass: true`` is never shunted: it
+gets exactly what Swift alone answers. The sync daemon sends it on every
+request it makes, so that it sees Swift's own state. The header is
+honoured for every client: it can only take the remote's objects away
+from a response, never give access to anything, so there is nothing to
+protect (Swift's gatekeeper does not remove it).
+
+Access
+------
+
+The shunt never widens access. It acts only on answers from further down
+the pipeline, and Swift's proxy authorizes a request (``swift.authorize``)
+before it looks for the object: a client that may not read the container
+gets Swift's 401 or 403, never an archived object; one that may not
+write gets Swift's 403 to a DELETE or POST. The remote is reached with
+the mapping's credentials, which no client ever sees.
+"""
+
+import os
+import time
+
+from swift.common import constraints
+from swift.common.middleware import listing_formats
+from swift.common import registry as swift_registry
+from swift.common import request_helpers
+from swift.common import swob
+from swift.common import utils as swift_utils
+from swift.common import wsgi as swift_wsgi
+
+from cloudsync import conf as conf_mod
+from cloudsync import exceptions
+from cloudsync import listing as listing_mod
+from cloudsync import log as cs_log
+from cloudsync import metadata
+from cloudsync import restore as restore_mod
+from cloudsync import shunt_listing
+from cloudsync import shunt_object
+
+BYPASS_HEADER = restore_mod.BYPASS_HEADER
+DEFAULT_RELOAD_INTERVAL = 15.0
+DEFAULT_MAX_CONNECTIONS = 10
+DEFAULT_REMOTE_MAX_RETRIES = 1
+#: request headers that identify a request in the logs; kept on answers
+#: built from the remote
+TRANS_HEADERS = ('X-Trans-Id', 'X-Openstack-Request-Id')
+
+
+class _RemoteConf(object):
+    """A remote's options with some replaced for the shunt."""
+
+    def __init__(self, conf, overrides):
+        self._conf = conf
+        self._overrides = overrides
+
+    def __getattr__(self, name):
+        if name in self._overrides:
+            return self._overrides[name]
+        return getattr(self._conf, name)
+
+    def __getitem__(self, name):
+        return self.__getattr__(name)
+
+
+class ShuntConfig(object):
+    """The cloudsync configuration, read again when its file changes.
+
+    :param path: the configuration file.
+    :param loader: reads the file into a :class:`cloudsync.conf.Config`.
+    :raises ConfigError: the file cannot be read or is invalid.
+    """
+
+    def __init__(self, path, logger, reload_interval=DEFAULT_RELOAD_INTERVAL,
+                 loader=conf_mod.load_file, clock=time.time):
+        self.path = path
+        self.logger = logger
+        self.reload_interval = reload_interval
+        self.loader = loader
+        self.clock = clock
+        self._mtime = self._stat()
+        self.config = loader(path)
+        self._checked = clock()
+        #: incremented on every reload (providers are cached per version)
+        self.version = 0
+
+    def _stat(self):
+        try:
+            return os.stat(self.path).st_mtime
+        except OSError:
+            return None
+
+    def get(self):
+        """The configuration to use now."""
+        now = self.clock()
+        if now - self._checked < self.reload_interval:
+            return self.config
+        self._checked = now
+        mtime = self._stat()
+        if mtime is None or mtime == self._mtime:
+            return self.config
+        self._mtime = mtime
+        try:
+            config = self.loader(self.path)
+        except exceptions.ConfigError as exc:
+            self.logger.error(
+                'cloud_shunt: %s changed but is invalid; keeping the '
+                'previous configuration: %s', self.path,
+                '; '.join(exc.problems))
+            return self.config
+        except Exception:
+            self.logger.exception('cloud_shunt: reading %s failed; keeping '
+                                  'the previous configuration', self.path)
+            return self.config
+        self.logger.info('cloud_shunt: reloaded %s', self.path)
+        self.config = config
+        self.version += 1
+        return config
+
+
+class _Local(swift_wsgi.WSGIContext):
+    """One call to the rest of the pipeline."""
+
+    def call(self, env):
+        body = self._app_call(env)
+        return (self._response_status, list(self._response_headers),
+                self._response_exc_info, body)
+
+
+class LocalAnswer(object):
+    """What Swift answered, kept to be passed on or replayed."""
+
+    def __init__(self, status, headers, exc_info, body):
+        self.status = status
+        self.headers = swob.HeaderKeyDict(headers)
+        self.header_list = headers
+        self.exc_info = exc_info
+        self.body = body
+
+    @property
+    def status_int(self):
+        return int(self.status.split(' ', 1)[0])
+
+    def read(self):
+        """Read the body so that it can be replayed or parsed."""
+        if not isinstance(self.body, list):
+            try:
+                data = b''.join(self.body)
+            finally:
+                swift_utils.close_if_possible(self.body)
+            self.body = [data]
+        return self
+
+    def respond(self, start_response):
+        start_response(self.status, self.header_list, self.exc_info)
+        return self.body
+
+    def trans_headers(self):
+        return {k: self.headers[k] for k in TRANS_HEADERS
+                if k in self.headers}
+
+    def tombstone(self):
+        value = self.headers.get('X-Backend-Timestamp')
+        try:
+            return swift_utils.Timestamp(value) if value else None
+        except ValueError:
+            return None
+
+
+class Target(object):
+    """A request's mapped object or container."""
+
+    def __init__(self, mapping, version, account, container, obj):
+        self.mapping = mapping
+        self.version = version
+        #: native strings
+        self.account = account
+        self.container = container
+        self.obj = obj
+        self.bucket = mapping.remote_bucket(container)
+        self.layout = mapping.remote_layout(container)
+
+    @property
+    def key(self):
+        return self.layout.object_key(self.obj)
+
+    @property
+    def name(self):
+        return '/'.join(p for p in (self.account, self.container, self.obj)
+                        if p)
+
+
+class CloudShuntMiddleware(object):
+    """Serves archived objects and merged listings; see the module doc.
+
+    :param app: the next WSGI app of the pipeline.
+    :param conf: the filter's paste options.
+    :param config: a :class:`ShuntConfig`.
+    """
+
+    def __init__(self, app, conf, config, logger=None):
+        self.app = app
+        self.conf = conf
+        self.config = config
+        self.logger = logger or swift_utils.get_logger(
+            conf, log_route='cloud_shunt')
+        config.logger = self.logger
+        self.max_connections = int(conf.get(
+            'max_connections', DEFAULT_MAX_CONNECTIONS))
+        self.restore_timeout = float(conf.get(
+            'restore_timeout', restore_mod.RESTORE_TIMEOUT))
+        self.overrides = {'max_retries': int(conf.get(
+            'remote_max_retries', DEFAULT_REMOTE_MAX_RETRIES))}
+        for option, name in (('remote_connect_timeout', 'connect_timeout'),
+                             ('remote_read_timeout', 'read_timeout')):
+            if conf.get(option):
+                self.overrides[name] = float(conf[option])
+        self._providers = {}
+        self._providers_version = None
+        self._secrets = cs_log.SecretFilter()
+        self._install_log_filter()
+
+    # -- plumbing ----------------------------------------------------------
+
+    def _install_log_filter(self):
+        self._secrets.add(self.config.config.secrets())
+        logger = getattr(self.logger, 'logger', None)
+        for handler in getattr(logger, 'handlers', ()):
+            if self._secrets not in handler.filters:
+                handler.addFilter(self._secrets)
+
+    def provider(self, mapping):
+        """The shunt's provider for a mapping's remote."""
+        if self._providers_version != self.config.version:
+            self._providers = {}
+            self._providers_version = self.config.version
+            self._install_log_filter()
+        remote = mapping.remote
+        provider = self._providers.get(remote.name)
+        if provider is None:
+            names = {o.dest for o in remote.provider_cls.OPTIONS}
+            overrides = {k: v for k, v in self.overrides.items()
+                         if k in names}
+            conf = _RemoteConf(remote.conf, overrides) if overrides \
+                else remote.conf
+            provider = remote.provider_cls(
+                remote.name, conf, max_connections=self.max_connections)
+            self._providers[remote.name] = provider
+        return provider
+
+    def _local(self, env):
+        return LocalAnswer(*_Local(self.app).call(env))
+
+    def _target(self, req):
+        try:
+            version, account, container, obj = req.split_path(2, 4, True)
+        except ValueError:
+            return None
+        if not container or not constraints.valid_api_version(version):
+            return None
+        account = swob.wsgi_to_str(account)
+        container = swob.wsgi_to_str(container)
+        obj = swob.wsgi_to_str(obj) if obj else None
+        mapping = self.config.get().mapping_for(account, container)
+        if mapping is None or not mapping.shunted:
+            return None
+        return Target(mapping, version, account, container, obj)
+
+    def __call__(self, env, start_response):
+        req = swob.Request(env)
+        if req.method not in ('GET', 'HEAD', 'POST', 'DELETE') or \
+                swift_utils.config_true_value(
+                    req.headers.get(BYPASS_HEADER)):
+            return self.app(env, start_response)
+        target = self._target(req)
+        if target is None:
+            return self.app(env, start_response)
+        try:
+            if target.obj is not None:
+                handler = getattr(self, 'object_' + req.method)
+                return handler(req, target, start_response)
+            if req.method == 'GET':
+                return self.container_GET(req, target, start_response)
+        except swob.HTTPException as err:
+            return err(env, start_response)
+        return self.app(env, start_response)
+
+    def _remote_failed(self, req, target, what, exc):
+        self.logger.error('cloud_shunt: %s of %s failed: %s', what,
+                          target.name, exc)
+
+    def _unavailable(self, req, local):
+        return swob.HTTPServiceUnavailable(
+            request=req, headers=local.trans_headers())
+
+    def _head_remote(self, req, target, local):
+        """The remote object, or a response to send instead."""
+        try:
+            info = self.provider(target.mapping).head_object(
+                target.bucket, target.key)
+        except exceptions.NotFound:
+            return None, local
+        except exceptions.RemoteError as exc:
+            self._remote_failed(req, target, 'HEAD', exc)
+            return None, self._unavailable(req, local)
+        except Exception:
+            self.logger.exception('cloud_shunt: HEAD of %s failed',
+                                  target.name)
+            return None, self._unavailable(req, local)
+        remote = shunt_object.RemoteObject(info)
+        if remote.expired():
+            return None, local
+        return remote, None
+
+    @staticmethod
+    def _send(answer, req, start_response):
+        if isinstance(answer, LocalAnswer):
+            return answer.respond(start_response)
+        return answer(req.environ, start_response)
+
+    # -- objects -----------------------------------------------------------
+
+    def object_GET(self, req, target, start_response):
+        local = self._local(req.environ)
+        tombstone = None
+        if local.status_int == 412 and req.if_match and \
+                '*' in req.if_match:
+            # NOTE(cloudsync): Swift answers 412 rather than 404 to
+            # If-Match: * when it has no object; look without conditions.
+            probe = swift_wsgi.make_subrequest(
+                req.environ, method='HEAD', swift_source='CS',
+                headers={BYPASS_HEADER: 'true'})
+            for header in ('If-Match', 'If-None-Match', 'If-Modified-Since',
+                           'If-Unmodified-Since', 'Range'):
+                probe.headers.pop(header, None)
+            probe_resp = probe.get_response(self.app)
+            swift_utils.friendly_close(probe_resp.app_iter)
+            if probe_resp.status_int != 404:
+                return local.respond(start_response)
+            tombstone = LocalAnswer(probe_resp.status,
+                                    list(probe_resp.headers.items()),
+                                    None, []).tombstone()
+        elif local.status_int != 404:
+            return local.respond(start_response)
+        else:
+            tombstone = local.tombstone()
+        return self._serve(req, target, local.read(), tombstone,
+                           start_response)
+
+    object_HEAD = object_GET
+
+    def _serve(self, req, target, local, tombstone, start_response):
+        """Answer from the remote.
+
+        ``local`` (Swift's answer) is replayed when the remote does not
+        have the object either.
+        """
+        provider = self.provider(target.mapping)
+        is_get = req.method == 'GET'
+        ranged = is_get and req.range is not None
+        body = None
+        try:
+            if is_get and not ranged:
+                body = provider.get_object(target.bucket, target.key)
+                info = body.info
+            else:
+                info = provider.head_object(target.bucket, target.key)
+        except exceptions.NotFound:
+            return local.respond(start_response)
+        except exceptions.RemoteError as exc:
+            self._remote_failed(req, target, req.method, exc)
+            return self._send(self._unavailable(req, local), req,
+                              start_response)
+        except Exception:
+            self.logger.exception('cloud_shunt: %s of %s failed',
+                                  req.method, target.name)
+            return self._send(self._unavailable(req, local), req,
+                              start_response)
+        remote = shunt_object.RemoteObject(info)
+        if remote.expired():
+            if body is not None:
+                body.close()
+            return local.respond(start_response)
+        if is_get and remote.is_slo and request_helpers.get_param(
+                req, 'multipart-manifest') == 'get':
+            if body is not None:
+                body.close()
+            return self._manifest_response(req, target, local, remote,
+                                           start_response)
+
+        def on_error(exc):
+            self._remote_failed(req, target, 'GET', exc)
+
+        app_iter = None
+        if ranged:
+            app_iter = shunt_object.RangedBody(
+                lambda spec: provider.get_object(
+                    target.bucket, target.key, range=spec,
+                    if_match=info.etag),
+                remote.size, on_error)
+        elif body is not None:
+            app_iter = shunt_object.GuardedBody(body, on_error)
+            if target.mapping.restore_object and \
+                    'Range' not in req.headers:
+                app_iter = self._restoring(req, target, tombstone, remote,
+                                           app_iter)
+        headers = remote.headers()
+        headers.update(local.trans_headers())
+        resp = swob.Response(
+            status=200, headers=headers, app_iter=app_iter, request=req,
+            conditional_response=True, conditional_etag=remote.etag)
+        resp.last_modified = remote.last_modified
+        return resp(req.environ, start_response)
+
+    def _manifest_response(self, req, target, local, remote,
+                           start_response):
+        """``?multipart-manifest=get`` of an archived SLO."""
+        provider = self.provider(target.mapping)
+        try:
+            raw = provider.get_object(
+                target.bucket,
+                target.layout.manifest_key(target.obj)).read_all()
+        except exceptions.RemoteError as exc:
+            self._remote_failed(req, target, 'manifest GET', exc)
+            return self._send(self._unavailable(req, local), req,
+                              start_response)
+        headers = remote.headers()
+        headers.update(local.trans_headers())
+        if request_helpers.get_param(req, 'format') == 'raw':
+            body = shunt_object.manifest_raw(raw)
+        else:
+            body = raw
+            headers['Content-Type'] = 'application/json; charset=utf-8'
+        headers['Content-Length'] = str(len(body))
+        headers['ETag'] = swift_utils.md5(
+            body, usedforsecurity=False).hexdigest()
+        resp = swob.Response(status=200, headers=headers, body=body,
+                             request=req, conditional_response=True)
+        resp.last_modified = remote.last_modified
+        return resp(req.environ, start_response)
+
+    def _restoring(self, req, target, tombstone, remote, app_iter):
+        """Wrap the client's body so that it restores the object."""
+        if remote.is_dlo:
+            self.logger.info('cloud_shunt: %s is a dynamic large object; '
+                             'it is served, not restored', target.name)
+            return app_iter
+        timestamp = restore_mod.restore_timestamp(remote.timestamp,
+                                                  tombstone)
+        headers = dict(remote.metadata_headers())
+        headers.pop('X-Static-Large-Object', None)
+        headers['Content-Type'] = remote.content_type
+        headers['X-Timestamp'] = timestamp.internal
+        path = swob.wsgi_quote(req.path_info)
+        provider = self.provider(target.mapping)
+
+        def plan():
+            if not remote.is_slo:
+                put_headers = dict(headers)
+                if remote.etag_is_md5():
+                    put_headers['ETag'] = remote.etag
+                return restore_mod.object_plan(path, remote.size,
+                                               put_headers)
+            try:
+                raw = provider.get_object(
+                    target.bucket,
+                    target.layout.manifest_key(target.obj)).read_all()
+            except exceptions.NotFound:
+                self.logger.warning(
+                    'cloud_shunt: not restoring SLO %s: its manifest is '
+                    'not on the remote', target.name)
+                return None
+            result = restore_mod.slo_plan(
+                target.version, target.account, path, remote.size, raw,
+                headers, remote.etag)
+            if result is None:
+                self.logger.warning(
+                    'cloud_shunt: not restoring SLO %s: its manifest has '
+                    'segments that cannot be restored one by one',
+                    target.name)
+            return result
+
+        restore = restore_mod.Restore(self.app, req.environ, plan,
+                                      self.logger, name=target.name,
+                                      timeout=self.restore_timeout)
+        return restore_mod.TeeBody(app_iter, restore)
+
+    def object_DELETE(self, req, target, start_response):
+        local = self._local(req.environ)
+        if local.status_int != 404 or not target.mapping.propagate_delete:
+            return local.respond(start_response)
+        local.read()
+        remote, answer = self._head_remote(req, target, local)
+        if remote is None:
+            return self._send(answer, req, start_response)
+        provider = self.provider(target.mapping)
+        try:
+            provider.delete_object(target.bucket, target.key)
+            if remote.is_slo:
+                provider.delete_object(
+                    target.bucket, target.layout.manifest_key(target.obj))
+        except exceptions.RemoteError as exc:
+            self._remote_failed(req, target, 'DELETE', exc)
+            return self._send(self._unavailable(req, local), req,
+                              start_response)
+        self.logger.info('cloud_shunt: deleted the remote copy of %s',
+                         target.name)
+        return swob.HTTPNoContent(request=req, headers=local.trans_headers())(
+            req.environ, start_response)
+
+    def object_POST(self, req, target, start_response):
+        local = self._local(req.environ)
+        if local.status_int != 404:
+            return local.respond(start_response)
+        local.read()
+        remote, answer = self._head_remote(req, target, local)
+        if remote is None:
+            return self._send(answer, req, start_response)
+        if 'X-Delete-At' in req.headers or 'X-Delete-After' in req.headers:
+            return swob.HTTPBadRequest(
+                request=req, content_type='text/plain',
+                headers=local.trans_headers(),
+                body='This object is archived; X-Delete-At and '
+                     'X-Delete-After cannot be set on it.')(
+                req.environ, start_response)
+        user = {swob.wsgi_to_str(k): swob.wsgi_to_str(v)
+                for k, v in req.headers.items()
+                if k.lower().startswith(metadata.OBJECT_META_PREFIX) and v}
+        new_meta = metadata.swift_to_remote(user)
+        for key, value in remote.info.metadata.items():
+            lkey = key.lower()
+            if lkey in (metadata.SLO_KEY, metadata.DLO_KEY) or (
+                    lkey in metadata.RESERVED_KEYS or
+                    (lkey.startswith(metadata.RESERVED_PREFIX) and
+                     not lkey.startswith(metadata.ESCAPE_PREFIX))):
+                new_meta[lkey] = value
+        new_meta[metadata.TIMESTAMP_KEY] = swift_utils.Timestamp.now().internal
+        content_type = remote.info.content_type
+        if req.headers.get('Content-Type'):
+            content_type = swob.wsgi_to_str(req.headers['Content-Type'])
+        try:
+            self.provider(target.mapping).update_metadata(
+                target.bucket, target.key, content_type=content_type,
+                metadata=new_meta)
+        except exceptions.NotFound:
+            return local.respond(start_response)
+        except exceptions.RemoteError as exc:
+            self._remote_failed(req, target, 'POST', exc)
+            return self._send(self._unavailable(req, local), req,
+                              start_response)
+        return swob.HTTPAccepted(request=req, headers=local.trans_headers())(
+            req.environ, start_response)
+
+    # -- containers --------------------------------------------------------
+
+    def container_GET(self, req, target, start_response):
+        if 'path' in req.params:
+            return self.app(req.environ, start_response)
+        own_format = not req.environ.get('swift.format_listing')
+        out_content_type = 'application/json'
+        if own_format:
+            out_content_type = listing_formats.get_listing_content_type(req)
+            params = req.params
+            params['format'] = 'json'
+            req.params = params
+        local = self._local(req.environ).read()
+        if local.status_int != 200:
+            return local.respond(start_response)
+        try:
+            entries = shunt_listing.read_local(local.body[0])
+            params = shunt_listing.ListingParams(
+                request_helpers.validate_container_params(req))
+        except (ValueError, swob.HTTPException):
+            return local.respond(start_response)
+        mapping = target.mapping
+        provider = self.provider(mapping)
+        merger = (mapping.listing_cls or listing_mod.MergeListing)(mapping)
+        location = provider.location(target.bucket)
+        if target.layout.key_prefix:
+            location = '%s;%s' % (location, target.layout.key_prefix)
+        remote = shunt_listing.RemoteListing(provider, target.bucket,
+                                             target.layout)
+        try:
+            listing = shunt_listing.merge(merger, entries,
+                                          remote.entries(params), params,
+                                          location)
+        except exceptions.RemoteError as exc:
+            self.logger.warning('cloud_shunt: listing the remote of %s '
+                                'failed; answering with the local listing '
+                                'only: %s', target.name, exc)
+            listing = entries
+        except Exception:
+            self.logger.exception('cloud_shunt: listing the remote of %s '
+                                  'failed; answering with the local '
+                                  'listing only', target.name)
+            listing = entries
+        headers = swob.HeaderKeyDict(local.headers)
+        status = local.status
+        if own_format:
+            body, code = shunt_listing.render(listing, out_content_type,
+                                              target.container)
+            headers['Content-Type'] = out_content_type + '; charset=utf-8'
+            if code == 204:
+                status = '204 No Content'
+        else:
+            body, _code = shunt_listing.render(listing, 'application/json',
+                                               target.container)
+        headers['Content-Length'] = str(len(body))
+        start_response(status, list(headers.items()))
+        return [body]
+
+
+def filter_factory(global_conf, **local_conf):
+    """The paste filter factory of ``egg:cloudsync#cloud_shunt``.
+
+    :raises ValueError: ``conf_file`` is missing or invalid (the proxy does
+        not start).
+    """
+    conf = dict(global_conf, **local_conf)
+    path = conf.get('conf_file') or conf_mod.DEFAULT_CONFIG_FILE
+    logger = swift_utils.get_logger(conf, log_route='cloud_shunt')
+    try:
+        config = ShuntConfig(path, logger, reload_interval=float(
+            conf.get('reload_interval', DEFAULT_RELOAD_INTERVAL)))
+    except exceptions.ConfigError as exc:
+        raise ValueError('cloud_shunt: invalid conf_file %s:\n%s' % (
+            path, '\n'.join(exc.problems)))
+    for option in ('max_connections', 'remote_max_retries'):
+        if option in conf and not str(conf[option]).isdigit():
+            raise ValueError('cloud_shunt: %s must be a whole number, not '
+                             '%r' % (option, conf[option]))
+    swift_registry.register_swift_info(
+        'cloud_shunt', bypass_header=BYPASS_HEADER)
+
+    def cloud_shunt(app):
+        return CloudShuntMiddleware(app, conf, config, logger=logger)
+    return cloud_shunt

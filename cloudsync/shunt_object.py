@@ -1,0 +1,208 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Archived objects as Swift showed them, for the cloud shunt.
+
+:class:`RemoteObject` turns what the remote knows of an object (its
+metadata, as :mod:`cloudsync.metadata` stored it) back into the headers
+Swift gave the object; :class:`RangedBody` lets swob answer single and
+multiple ``Range`` requests by fetching only the bytes asked for.
+"""
+
+import json
+import math
+import time
+
+from swift.common import swob
+from swift.common import utils as swift_utils
+
+from cloudsync import exceptions
+from cloudsync import metadata
+
+#: the MD5 of an SLO's manifest (Swift's X-Manifest-Etag), as the daemon
+#: stores it (see :mod:`cloudsync.propagate`)
+MANIFEST_ETAG_KEY = metadata.RESERVED_PREFIX + 'manifest-etag'
+
+
+class RemoteObject(object):
+    """An object on the remote, described with Swift's headers.
+
+    :param info: the remote's :class:`~cloudsync.providers.ObjectInfo`.
+    """
+
+    def __init__(self, info):
+        self.info = info
+        meta = info.metadata or {}
+        self.internal = metadata.internal_values(meta)
+        #: X-Object-Meta-*, X-Static-Large-Object, X-Object-Manifest
+        self.swift_headers = metadata.remote_to_swift(meta)
+        self.is_slo = swift_utils.config_true_value(
+            self.swift_headers.get('X-Static-Large-Object'))
+        self.is_dlo = 'X-Object-Manifest' in self.swift_headers
+        self.timestamp = None
+        stored = self.internal.get(metadata.TIMESTAMP_KEY)
+        if stored:
+            try:
+                self.timestamp = swift_utils.Timestamp(stored)
+            except ValueError:
+                pass
+        if self.timestamp is None:
+            self.timestamp = swift_utils.Timestamp(
+                max(0.0, info.last_modified or 0.0))
+        slo_etag = swob.normalize_etag(
+            self.internal.get(metadata.SLO_ETAG_KEY) or '')
+        swift_etag = swob.normalize_etag(
+            self.internal.get(metadata.ETAG_KEY) or '')
+        if self.is_slo and slo_etag:
+            self.etag = slo_etag
+        elif swift_etag:
+            self.etag = swift_etag
+        else:
+            self.etag = info.etag
+        #: Swift quotes the ETag of large objects
+        self.quoted = self.is_slo or self.is_dlo
+        self.delete_at = None
+        value = self.internal.get(metadata.DELETE_AT_KEY)
+        if value:
+            try:
+                self.delete_at = int(float(value))
+            except ValueError:
+                pass
+
+    @property
+    def size(self):
+        return self.info.size
+
+    @property
+    def content_type(self):
+        return swift_utils.clean_content_type(
+            self.info.content_type or 'application/octet-stream')
+
+    def expired(self, now=None):
+        return self.delete_at is not None and \
+            self.delete_at <= (now or time.time())
+
+    def etag_is_md5(self):
+        return len(self.etag) == 32 and '-' not in self.etag
+
+    def metadata_headers(self):
+        """User metadata and large-object headers, as native strings."""
+        headers = dict(self.swift_headers)
+        if self.delete_at is not None:
+            headers['X-Delete-At'] = str(self.delete_at)
+        return headers
+
+    def headers(self):
+        """The headers Swift gave the object (WSGI strings)."""
+        headers = swob.HeaderKeyDict()
+        headers['Content-Type'] = swob.str_to_wsgi(self.content_type)
+        headers['Content-Length'] = str(self.size)
+        headers['ETag'] = ('"%s"' % self.etag) if self.quoted else self.etag
+        headers['X-Timestamp'] = self.timestamp.normal
+        headers['Accept-Ranges'] = 'bytes'
+        if self.is_slo and self.internal.get(MANIFEST_ETAG_KEY):
+            headers['X-Manifest-Etag'] = self.internal[MANIFEST_ETAG_KEY]
+        for key, value in self.metadata_headers().items():
+            headers[swob.str_to_wsgi(key)] = swob.str_to_wsgi(value)
+        return headers
+
+    @property
+    def last_modified(self):
+        # NOTE(cloudsync): as Swift's object server rounds it.
+        return math.ceil(float(self.timestamp))
+
+
+class RangedBody(object):
+    """An object body that swob can range: only the bytes asked for are
+    fetched from the remote, one GET per range.
+
+    :param fetch: ``fetch(range_header) -> ObjectBody``.
+    """
+
+    def __init__(self, fetch, size, on_error):
+        self.fetch = fetch
+        self.size = size
+        self.on_error = on_error
+        self._body = None
+
+    def _range(self, start, stop):
+        if stop <= start:
+            return
+        try:
+            self._body = self.fetch('bytes=%d-%d' % (start, stop - 1))
+            for chunk in self._body:
+                yield chunk
+        except exceptions.RemoteError as exc:
+            self.on_error(exc)
+            raise
+        finally:
+            self.close()
+
+    def __iter__(self):
+        return self._range(0, self.size)
+
+    def app_iter_range(self, start, stop):
+        return self._range(start, stop)
+
+    def app_iter_ranges(self, ranges, content_type, boundary, size):
+        return swob.multi_range_iterator(ranges, content_type, boundary,
+                                         size, self._range)
+
+    def close(self):
+        body, self._body = self._body, None
+        if body is not None:
+            body.close()
+
+
+class GuardedBody(object):
+    """A remote body whose failure is logged before it propagates.
+
+    It is closed (its connection released) when the response is closed,
+    whether or not it was read: swob closes the body of a 304 or 412
+    without reading it.
+    """
+
+    def __init__(self, body, on_error):
+        self.body = body
+        self.on_error = on_error
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        try:
+            return next(self.body)
+        except exceptions.RemoteError as exc:
+            self.on_error(exc)
+            self.close()
+            raise
+
+    def close(self):
+        self.body.close()
+
+
+def manifest_raw(raw):
+    """A stored SLO manifest in the format it was PUT in.
+
+    As Swift's SLO middleware returns it for
+    ``?multipart-manifest=get&format=raw``.
+    """
+    segments = json.loads(raw)
+    for seg in segments:
+        if 'data' in seg:
+            continue
+        seg.pop('content_type', None)
+        seg.pop('last_modified', None)
+        seg.pop('sub_slo', None)
+        seg['path'] = seg.pop('name', None)
+        seg['size_bytes'] = seg.pop('bytes', None)
+        seg['etag'] = seg.pop('hash', None)
+    return json.dumps(segments, sort_keys=True).encode('utf-8')

@@ -1,0 +1,951 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""The cloud shunt: archived objects read, written and deleted through
+Swift as if they had never moved (listings: test_shunt_listing.py)."""
+
+import email.utils
+import json
+import os
+import time
+
+import eventlet
+import pytest
+from swift.common import registry as swift_registry
+from swift.common import swob
+from swift.common import utils as swift_utils
+
+from cloudsync import exceptions
+from cloudsync import metadata as md
+from cloudsync import restore
+from cloudsync import shunt
+from cloudsync import shunt_object
+from tests.unit import shunt_fakes
+from tests.unit.shunt_fakes import ACCOUNT
+from tests.unit.shunt_fakes import BUCKET
+from tests.unit.shunt_fakes import CONTAINER
+
+#: headers that describe the object (the rest describe the response)
+OBJECT_HEADERS = ('content-type', 'content-length', 'etag', 'x-timestamp',
+                  'last-modified', 'accept-ranges', 'x-delete-at',
+                  'x-static-large-object', 'x-object-manifest')
+
+
+def object_headers(resp):
+    return {k.lower(): v for k, v in resp.headers.items()
+            if k.lower() in OBJECT_HEADERS or
+            k.lower().startswith('x-object-meta-')}
+
+
+@pytest.fixture
+def world(tmp_path):
+    return shunt_fakes.ShuntWorld(tmp_path)
+
+
+def archived(world, name='obj', body=b'hello archived world', headers=None,
+             content_type='text/plain'):
+    """Put an object, read it through Swift, archive it.
+
+    :returns: Swift's answer before the object was archived.
+    """
+    world.put(name, body, headers or {'X-Object-Meta-Color': 'blue'},
+              content_type=content_type)
+    before = world.obj(name)
+    assert before.status_int == 200
+    world.archive(name)
+    return before
+
+
+# -- object GET and HEAD ---------------------------------------------------
+
+def test_archived_object_reads_back_with_swifts_bytes_and_headers(world):
+    before = archived(world)
+
+    after = world.obj('obj')
+
+    assert after.status_int == 200
+    assert after.body == before.body
+    assert object_headers(after) == object_headers(before)
+
+
+def test_unicode_names_and_metadata_read_back_exactly(world):
+    name = 'dir/ünïcødé ☃ %41 +x'
+    headers = {'X-Object-Meta-Uni': 'välue ☃', 'X-Object-Meta-Plain': 'v',
+               'X-Object-Meta-Spaces': '  padded  '}
+    before = archived(world, name, 'ü'.encode() * 3, headers,
+                      content_type='text/plain; charset=utf-8')
+
+    after = world.obj(name)
+
+    assert after.status_int == 200
+    assert after.body == before.body
+    assert object_headers(after) == object_headers(before)
+    assert swob.wsgi_to_str(after.headers['X-Object-Meta-Uni']) == \
+        'välue ☃'
+
+
+def test_zero_byte_object_reads_back(world):
+    before = archived(world, 'empty', b'')
+
+    after = world.obj('empty')
+
+    assert (after.status_int, after.body) == (200, b'')
+    assert object_headers(after) == object_headers(before)
+    assert after.headers['Etag'] == 'd41d8cd98f00b204e9800998ecf8427e'
+
+
+def test_head_answers_headers_without_fetching_the_body(world):
+    before = archived(world)
+    world.provider.reset_calls()
+
+    after = world.obj('obj', method='HEAD')
+
+    assert after.status_int == 200
+    assert after.body == b''
+    assert object_headers(after) == object_headers(before)
+    assert world.provider.counts() == {'head_object': 1}
+
+
+def test_last_modified_and_x_timestamp_come_from_the_swift_timestamp(world):
+    world.put('obj', b'x', timestamp=swift_utils.Timestamp(1700000000.5))
+    world.archive('obj')
+
+    resp = world.obj('obj')
+
+    assert resp.headers['X-Timestamp'] == '1700000000.50000'
+    # NOTE: rounded up, as Swift's object server does
+    assert resp.headers['Last-Modified'] == email.utils.formatdate(
+        1700000001, usegmt=True)
+
+
+def test_local_objects_are_served_by_swift_alone(world):
+    world.put('obj', b'local')
+
+    resp = world.obj('obj')
+
+    assert resp.body == b'local'
+    assert world.provider.calls == []
+
+
+def test_an_object_on_neither_side_gets_swifts_own_404(world):
+    local_only = world.swift(  # what Swift answers without the shunt
+        swob.Request.blank('/v1/%s/%s/nope' % (ACCOUNT, CONTAINER)).environ,
+        lambda *a: None)
+
+    resp = world.obj('nope')
+
+    assert resp.status_int == 404
+    assert resp.body == b''.join(local_only)
+    assert world.provider.count('get_object') == 1
+
+
+def test_an_object_deleted_on_the_remote_too_gets_swifts_404(world):
+    archived(world)
+    del world.provider.buckets[BUCKET][world.key('obj')]
+
+    assert world.obj('obj').status_int == 404
+    assert world.obj('obj', method='HEAD').status_int == 404
+
+
+def test_other_containers_are_not_shunted(world):
+    world.swift.create_container(ACCOUNT, 'other')
+
+    resp = world.request('/v1/%s/other/obj' % ACCOUNT)
+
+    assert resp.status_int == 404
+    assert world.provider.calls == []
+
+
+def test_account_requests_pass_through(world):
+    resp = world.request('/v1/%s' % ACCOUNT)
+
+    assert resp.status_int == 405  # what the fake cluster answers
+    assert world.provider.calls == []
+
+
+def test_a_sync_mapping_is_not_shunted(tmp_path):
+    world = shunt_fakes.ShuntWorld(tmp_path, lifecycle='sync')
+    world.remote_only('obj')
+
+    assert world.obj('obj').status_int == 404
+    assert world.provider.calls == []
+
+
+def test_a_sync_mapping_merging_namespaces_is_shunted(tmp_path):
+    world = shunt_fakes.ShuntWorld(tmp_path, lifecycle='sync',
+                                   merge_namespaces=True)
+    world.remote_only('obj', b'written elsewhere', content_type='text/x')
+
+    resp = world.obj('obj')
+
+    assert (resp.status_int, resp.body) == (200, b'written elsewhere')
+    assert resp.headers['Content-Type'] == 'text/x'
+    assert resp.headers['Etag'] == shunt_fakes.md5(b'written elsewhere')
+
+
+@pytest.mark.parametrize('value', ['true', 'True', 'yes', '1'])
+def test_the_bypass_header_gets_swifts_own_answer(world, value):
+    archived(world)
+    world.provider.reset_calls()
+
+    resp = world.obj('obj', headers={shunt.BYPASS_HEADER: value})
+
+    assert resp.status_int == 404
+    assert world.provider.calls == []
+
+
+def test_the_bypass_header_set_to_false_is_ignored(world):
+    archived(world)
+
+    resp = world.obj('obj', headers={shunt.BYPASS_HEADER: 'false'})
+
+    assert resp.status_int == 200
+
+
+@pytest.mark.parametrize('status', [401, 403])
+def test_a_client_swift_refuses_never_reaches_the_remote(world, status):
+    archived(world)
+    world.provider.reset_calls()
+    world.swift.refuse = {'GET': status, 'HEAD': status, 'POST': status,
+                          'DELETE': status}
+
+    for method in ('GET', 'HEAD', 'POST', 'DELETE'):
+        assert world.obj('obj', method=method).status_int == status
+    assert world.provider.calls == []
+
+
+@pytest.mark.parametrize('status', [500, 503, 507])
+def test_swift_errors_are_passed_on(world, status):
+    archived(world)
+    world.provider.reset_calls()
+    world.swift.refuse = {'GET': status}
+
+    assert world.obj('obj').status_int == status
+    assert world.provider.calls == []
+
+
+@pytest.mark.parametrize('error', [
+    exceptions.Unavailable('remote fake: GetObject https://secret-host/b/k: '
+                           'no answer: key=AKIDSECRET', status=None),
+    exceptions.AuthError('remote fake: the remote refused the credentials '
+                         'AKIDSECRET', status=403),
+    exceptions.RemoteError('remote fake: failed: internal error at '
+                           'https://secret-host', status=500),
+])
+def test_a_failing_remote_gives_a_clean_503(world, error):
+    archived(world)
+    world.provider.fail('get_object', error)
+
+    resp = world.obj('obj')
+
+    assert resp.status_int == 503
+    assert b'secret' not in resp.body.lower()
+    assert b'AKID' not in resp.body
+    assert b'Service Unavailable' in resp.body
+    assert 'failed' in world.logger.text('error')
+
+
+def test_an_unexpected_provider_error_gives_a_503(world):
+    archived(world)
+    world.provider.fail('head_object', ValueError('boom'))
+
+    resp = world.obj('obj', method='HEAD')
+
+    assert resp.status_int == 503
+    assert 'boom' in world.logger.text('error')
+
+
+def test_the_transaction_id_of_swifts_answer_is_kept(world):
+    archived(world)
+    world.swift.hooks.append(lambda req: swob.HTTPNotFound(
+        headers={'X-Trans-Id': 'tx123', 'X-Openstack-Request-Id': 'tx123'})
+        if req.method in ('GET', 'HEAD') and req.obj == 'obj' else None)
+
+    resp = world.obj('obj')
+
+    assert resp.status_int == 200
+    assert resp.headers['X-Trans-Id'] == 'tx123'
+    assert resp.headers['X-Openstack-Request-Id'] == 'tx123'
+
+
+def test_an_object_past_its_delete_at_is_not_found(world):
+    archived(world)
+    remote = world.remote('obj')
+    remote.metadata[md.DELETE_AT_KEY] = str(int(time.time()) - 10)
+
+    assert world.obj('obj').status_int == 404
+
+
+def test_a_future_delete_at_is_shown(world):
+    archived(world)
+    when = str(int(time.time()) + 3600)
+    world.remote('obj').metadata[md.DELETE_AT_KEY] = when
+
+    assert world.obj('obj').headers['X-Delete-At'] == when
+
+
+def test_objects_without_cloudsync_metadata_use_the_remotes_time(tmp_path):
+    world = shunt_fakes.ShuntWorld(tmp_path, merge_namespaces=True)
+    world.provider.clock = lambda: 1600000000.25
+    world.remote_only('obj', b'abc')
+
+    resp = world.obj('obj')
+
+    assert resp.headers['X-Timestamp'] == '1600000000.25000'
+    assert resp.headers['Content-Type'] == 'application/octet-stream'
+
+
+# -- ranges ----------------------------------------------------------------
+
+@pytest.mark.parametrize('spec', [
+    'bytes=0-0', 'bytes=3-7', 'bytes=-4', 'bytes=10-', 'bytes=0-1000',
+    'bytes=19-19', 'bytes=1-2,5-6', 'bytes=0-0,-1', 'bytes=0-3,2-5',
+    'bytes=100-200', 'bytes=-0', 'bytes=5-2', 'bytes=garbage',
+    'bytes=1-2,100-200',
+])
+def test_ranges_are_answered_as_swift_answers_them(world, spec):
+    world.put('obj', b'hello archived world', content_type='text/plain')
+    local = world.obj('obj', headers={'Range': spec})
+    world.archive('obj')
+
+    resp = world.obj('obj', headers={'Range': spec})
+
+    assert resp.status_int == local.status_int
+    assert resp.headers.get('Content-Range') == \
+        local.headers.get('Content-Range')
+    boundary = local.headers['Content-Type'].partition('boundary=')[2]
+    if boundary:
+        mine = resp.headers['Content-Type'].partition('boundary=')[2]
+        assert resp.body.replace(mine.encode(), b'B') == \
+            local.body.replace(boundary.encode(), b'B')
+    elif local.status_int != 416:
+        assert resp.body == local.body
+
+
+def test_a_range_fetches_only_the_bytes_asked_for(world):
+    archived(world, body=b'0123456789' * 100)
+    world.provider.reset_calls()
+
+    resp = world.obj('obj', headers={'Range': 'bytes=10-19'})
+
+    assert resp.body == b'0123456789'
+    assert world.provider.counts() == {'head_object': 1, 'get_object': 1}
+
+
+def test_an_unsatisfiable_range_does_not_fetch_the_body(world):
+    archived(world)
+    world.provider.reset_calls()
+
+    resp = world.obj('obj', headers={'Range': 'bytes=999-'})
+
+    assert resp.status_int == 416
+    assert resp.headers['Content-Range'] == 'bytes */20'
+    assert world.provider.counts() == {'head_object': 1}
+
+
+# -- conditional requests --------------------------------------------------
+
+def _condition_cases(etag):
+    past = email.utils.formatdate(1000, usegmt=True)
+    future = email.utils.formatdate(4000000000, usegmt=True)
+    return [
+        ({'If-Match': etag}, 200),
+        ({'If-Match': '"%s"' % etag}, 200),
+        ({'If-Match': '"other"'}, 412),
+        ({'If-Match': '*'}, 200),
+        ({'If-None-Match': etag}, 304),
+        ({'If-None-Match': '"%s"' % etag}, 304),
+        ({'If-None-Match': '*'}, 304),
+        ({'If-None-Match': 'other'}, 200),
+        ({'If-Modified-Since': past}, 200),
+        ({'If-Modified-Since': future}, 304),
+        ({'If-Unmodified-Since': past}, 412),
+        ({'If-Unmodified-Since': future}, 200),
+        ({'If-Match': etag, 'Range': 'bytes=0-1'}, 206),
+        ({'If-None-Match': etag, 'Range': 'bytes=0-1'}, 304),
+    ]
+
+
+@pytest.mark.parametrize('case', range(14))
+@pytest.mark.parametrize('method', ['GET', 'HEAD'])
+def test_conditional_requests_are_answered_as_swift_answers_them(
+        world, case, method):
+    before = archived(world)
+    headers, expected = _condition_cases(before.headers['Etag'])[case]
+    if method == 'HEAD' and expected == 206:
+        expected = 200
+    world.put('obj', before.body)
+    local = world.obj('obj', method=method, headers=headers)
+    world.archive('obj')
+
+    resp = world.obj('obj', method=method, headers=headers)
+
+    assert resp.status_int == local.status_int == expected
+    assert resp.body == local.body
+
+
+def test_a_failed_condition_does_not_read_the_remote_body(world):
+    before = archived(world, body=b'x' * 100)
+    world.provider.closed_bodies = 0
+
+    resp = world.obj('obj', headers={'If-None-Match': before.headers['Etag']})
+
+    assert resp.status_int == 304
+    assert world.provider.closed_bodies == 1
+
+
+def test_if_match_star_on_a_local_object_is_swifts_answer(world):
+    world.put('obj', b'local')
+
+    resp = world.obj('obj', headers={'If-Match': '*'})
+
+    assert (resp.status_int, resp.body) == (200, b'local')
+    assert world.provider.calls == []
+
+
+def test_if_match_star_on_no_object_at_all_is_412(world):
+    resp = world.obj('nope', headers={'If-Match': '*'})
+
+    assert resp.status_int == 412
+
+
+# -- static large objects --------------------------------------------------
+
+PARTS = [b'a' * 5, b'b' * 5, b'c' * 3]
+
+
+def archived_slo(world, name='slo', headers=None):
+    record = world.put_slo(name, PARTS, headers=headers or {
+        'X-Object-Meta-Kind': 'large'}, content_type='video/mp4')
+    world.archive(name)
+    return record
+
+
+def test_an_archived_slo_reads_back_whole_with_swifts_headers(world):
+    record = archived_slo(world)
+    slo_etag = record.headers['X-Object-Sysmeta-Slo-Etag']
+
+    resp = world.obj('slo')
+
+    assert resp.status_int == 200
+    assert resp.body == b''.join(PARTS)
+    assert resp.headers['Etag'] == '"%s"' % slo_etag
+    assert resp.headers['Content-Length'] == '13'
+    assert resp.headers['Content-Type'] == 'video/mp4'
+    assert resp.headers['X-Static-Large-Object'] == 'True'
+    assert resp.headers['X-Object-Meta-Kind'] == 'large'
+    assert resp.headers['X-Manifest-Etag'] == record.etag
+    assert world.remote('slo').etag == shunt_fakes.multipart_etag(PARTS)
+
+
+def test_an_archived_slo_reads_back_by_range(world):
+    archived_slo(world)
+
+    resp = world.obj('slo', headers={'Range': 'bytes=3-11'})
+
+    assert resp.status_int == 206
+    assert resp.body == b''.join(PARTS)[3:12]
+    assert resp.headers['Content-Range'] == 'bytes 3-11/13'
+
+
+def test_slo_conditions_use_the_slo_etag_not_the_remotes(world):
+    record = archived_slo(world)
+    slo_etag = record.headers['X-Object-Sysmeta-Slo-Etag']
+    remote_etag = world.remote('slo').etag
+
+    assert world.obj('slo', headers={'If-Match': slo_etag}).status_int == 200
+    assert world.obj('slo', headers={
+        'If-Match': remote_etag}).status_int == 412
+    assert world.obj('slo', headers={
+        'If-None-Match': '"%s"' % slo_etag}).status_int == 304
+
+
+def test_an_slo_manifest_is_returned_for_multipart_manifest_get(world):
+    record = archived_slo(world)
+
+    resp = world.obj('slo', query_string='multipart-manifest=get')
+    raw = world.obj('slo', query_string='multipart-manifest=get&format=raw')
+
+    assert resp.status_int == 200
+    assert resp.body == record.body
+    assert resp.headers['Content-Type'] == 'application/json; charset=utf-8'
+    assert resp.headers['Etag'] == record.etag
+    assert [s['path'] for s in json.loads(raw.body)] == [
+        '/archive_segments/slo/%08d' % i for i in range(3)]
+    assert raw.headers['Content-Type'] == 'video/mp4'
+
+
+def test_a_dlo_is_served_with_its_manifest_header(tmp_path):
+    world = shunt_fakes.ShuntWorld(tmp_path, merge_namespaces=True)
+    world.remote_only('dlo', b'concatenated', metadata={
+        md.DLO_KEY: 'segs/dlo/', md.ETAG_KEY: 'f' * 32})
+
+    resp = world.obj('dlo')
+
+    assert resp.body == b'concatenated'
+    assert resp.headers['X-Object-Manifest'] == 'segs/dlo/'
+    assert resp.headers['Etag'] == '"%s"' % ('f' * 32)
+
+
+# -- restore ---------------------------------------------------------------
+
+@pytest.fixture
+def restoring(tmp_path):
+    return shunt_fakes.ShuntWorld(tmp_path, restore_object=True)
+
+
+def test_a_whole_get_restores_the_object_as_it_was(restoring):
+    world = restoring
+    before = archived(world, headers={'X-Object-Meta-Color': 'blue',
+                                      'X-Object-Meta-Uni': 'ç'})
+
+    resp = world.obj('obj')
+
+    assert resp.body == before.body
+    record = world.swift.get(ACCOUNT, CONTAINER, 'obj')
+    assert record is not None
+    assert record.body == before.body
+    again = world.obj('obj')
+    assert object_headers(again) == object_headers(before)
+    assert 'Restored' in world.logger.text('info')
+
+
+def test_the_restore_is_written_after_the_archives_tombstone(restoring):
+    world = restoring
+    archived(world)
+    tombstone = world.swift.objects[(ACCOUNT, CONTAINER, 'obj')].timestamp
+
+    world.obj('obj')
+
+    record = world.swift.get(ACCOUNT, CONTAINER, 'obj')
+    assert record.data_timestamp > tombstone
+    assert record.data_timestamp.normal == tombstone.normal
+
+
+def test_the_restore_put_carries_etag_and_length(restoring):
+    world = restoring
+    archived(world)
+
+    world.obj('obj')
+
+    put, = world.swift.requests_for('PUT', 'obj')
+    assert put.headers['etag'] == shunt_fakes.md5(b'hello archived world')
+    assert put.headers['content-length'] == '20'
+    assert put.headers[shunt.BYPASS_HEADER.lower()] == 'true'
+
+
+@pytest.mark.parametrize('headers', [
+    {'Range': 'bytes=0-3'}, {'Range': 'bytes=0-'},
+    {'If-None-Match': '*'}])
+def test_partial_or_conditional_reads_do_not_restore(restoring, headers):
+    world = restoring
+    archived(world)
+
+    world.obj('obj', headers=headers)
+    world.obj('obj', method='HEAD')
+
+    assert world.swift.get(ACCOUNT, CONTAINER, 'obj') is None
+    assert world.swift.requests_for('PUT') == []
+
+
+def test_a_client_that_disconnects_leaves_no_partial_object(restoring):
+    world = restoring
+    world.provider.chunk_size = 2
+    archived(world)
+    req = swob.Request.blank('/v1/%s/%s/obj' % (ACCOUNT, CONTAINER))
+    resp = req.get_response(world.shunt)
+    body = iter(resp.app_iter)
+
+    first = next(body)
+    next(body)
+    resp.app_iter.close()
+
+    assert first == b'he'
+    assert world.swift.get(ACCOUNT, CONTAINER, 'obj') is None
+    assert resp.app_iter.restore.thread is None
+    assert not resp.app_iter.restore.succeeded
+    assert 'client disconnected' in world.logger.text('info')
+
+
+def test_a_disconnect_before_the_first_byte_starts_no_restore(restoring):
+    world = restoring
+    archived(world)
+    req = swob.Request.blank('/v1/%s/%s/obj' % (ACCOUNT, CONTAINER))
+    resp = req.get_response(world.shunt)
+
+    resp.app_iter.close()
+
+    assert world.swift.requests_for('PUT') == []
+
+
+def test_a_remote_that_fails_mid_stream_leaves_no_partial_object(restoring):
+    world = restoring
+    archived(world)
+    real_get = world.provider.get_object
+
+    def broken_get(*args, **kwargs):
+        body = real_get(*args, **kwargs)
+
+        def chunks():
+            yield b'hello'
+            raise exceptions.Unavailable('remote fake: cut short')
+        body._chunks = chunks()
+        return body
+    world.provider.get_object = broken_get
+
+    with pytest.raises(exceptions.Unavailable):
+        world.obj('obj')
+
+    assert world.swift.get(ACCOUNT, CONTAINER, 'obj') is None
+    assert 'cut short' in world.logger.text('error')
+
+
+def test_a_restore_swift_refuses_is_logged_and_the_client_served(restoring):
+    world = restoring
+    archived(world)
+    world.swift.hooks.append(lambda req: swob.Response(status=507)
+                             if req.method == 'PUT' else None)
+
+    resp = world.obj('obj')
+
+    assert resp.body == b'hello archived world'
+    assert world.swift.get(ACCOUNT, CONTAINER, 'obj') is None
+    assert '507' in world.logger.text('warning')
+
+
+def test_an_slo_is_restored_segment_by_segment(restoring):
+    world = restoring
+    record = archived_slo(world)
+    assert world.swift.get(ACCOUNT, CONTAINER + '_segments',
+                           'slo/00000000') is None
+
+    resp = world.obj('slo')
+
+    assert resp.body == b''.join(PARTS)
+    restored = world.swift.get(ACCOUNT, CONTAINER, 'slo')
+    assert restored is not None
+    assert restored.headers['X-Object-Sysmeta-Slo-Etag'] == \
+        record.headers['X-Object-Sysmeta-Slo-Etag']
+    assert restored.headers['X-Object-Meta-Kind'] == 'large'
+    for index, data in enumerate(PARTS):
+        seg = world.swift.get(ACCOUNT, CONTAINER + '_segments',
+                              'slo/%08d' % index)
+        assert seg.body == data
+
+
+def test_slo_segments_still_in_swift_are_kept(tmp_path):
+    world = shunt_fakes.ShuntWorld(tmp_path, restore_object=True,
+                                   retain_local_segments=True)
+    archived_slo(world)
+    segment = world.swift.get(ACCOUNT, CONTAINER + '_segments',
+                              'slo/00000001')
+
+    world.obj('slo')
+
+    assert world.swift.get(ACCOUNT, CONTAINER, 'slo') is not None
+    assert world.swift.get(ACCOUNT, CONTAINER + '_segments',
+                           'slo/00000001') is segment
+
+
+def test_an_slo_without_its_manifest_is_only_streamed(restoring):
+    world = restoring
+    archived_slo(world)
+    del world.provider.buckets[BUCKET][world.layout.manifest_key('slo')]
+
+    resp = world.obj('slo')
+
+    assert resp.body == b''.join(PARTS)
+    assert world.swift.get(ACCOUNT, CONTAINER, 'slo') is None
+    assert 'manifest is not on the remote' in world.logger.text('warning')
+
+
+def test_a_restore_that_hangs_is_stopped(restoring):
+    world = restoring
+    world.shunt.restore_timeout = 0.05
+    archived(world)
+    world.swift.hooks.append(
+        lambda req: eventlet.sleep(10) if req.method == 'PUT' else None)
+
+    resp = world.obj('obj')
+
+    assert resp.body == b'hello archived world'
+    assert 'did not end' in world.logger.text('error')
+
+
+def test_restore_timestamp_keeps_the_original_time():
+    original = swift_utils.Timestamp(1700000000.5)
+    tombstone = swift_utils.Timestamp(original, offset=1)
+
+    assert restore.restore_timestamp(original) == original
+    assert restore.restore_timestamp(original, tombstone) > tombstone
+    assert restore.restore_timestamp(original, tombstone).normal == \
+        original.normal
+    older = swift_utils.Timestamp(1600000000)
+    assert restore.restore_timestamp(original, older) == original
+
+
+# -- DELETE and POST -------------------------------------------------------
+
+def test_delete_removes_the_remote_copy_when_deletes_propagate(world):
+    archived(world)
+
+    resp = world.obj('obj', method='DELETE')
+
+    assert resp.status_int == 204
+    assert world.remote('obj') is None
+    assert world.obj('obj').status_int == 404
+
+
+def test_delete_of_an_archived_slo_removes_its_manifest_too(world):
+    archived_slo(world)
+    manifest = world.layout.manifest_key('slo')
+    assert manifest in world.provider.buckets[BUCKET]
+
+    assert world.obj('slo', method='DELETE').status_int == 204
+
+    assert world.remote('slo') is None
+    assert manifest not in world.provider.buckets[BUCKET]
+
+
+def test_delete_keeps_the_remote_copy_without_propagate_delete(tmp_path):
+    world = shunt_fakes.ShuntWorld(tmp_path, propagate_delete=False)
+    archived(world)
+
+    resp = world.obj('obj', method='DELETE')
+
+    assert resp.status_int == 404
+    assert world.remote('obj') is not None
+    assert world.obj('obj').status_int == 200
+
+
+def test_delete_of_a_local_object_is_swifts_alone(world):
+    world.put('obj', b'local')
+
+    assert world.obj('obj', method='DELETE').status_int == 204
+    assert world.provider.calls == []
+
+
+def test_delete_of_nothing_is_swifts_404(world):
+    assert world.obj('nope', method='DELETE').status_int == 404
+
+
+def test_delete_with_the_remote_down_is_a_503(world):
+    archived(world)
+    world.provider.fail('delete_object', exceptions.Unavailable('down'))
+
+    assert world.obj('obj', method='DELETE').status_int == 503
+    assert world.remote('obj') is not None
+
+
+def test_post_replaces_the_remote_metadata_as_swift_would(world):
+    archived(world, headers={'X-Object-Meta-Color': 'blue',
+                             'X-Object-Meta-Size': 'big'})
+    before = world.obj('obj')
+
+    resp = world.obj('obj', method='POST', headers={
+        'X-Object-Meta-Color': swob.str_to_wsgi('réd'),
+        'Content-Type': 'text/x-new'})
+
+    assert resp.status_int == 202
+    after = world.obj('obj')
+    assert swob.wsgi_to_str(after.headers['X-Object-Meta-Color']) == 'réd'
+    assert 'X-Object-Meta-Size' not in after.headers
+    assert after.headers['Content-Type'] == 'text/x-new'
+    assert after.headers['Etag'] == before.headers['Etag']
+    assert after.body == before.body
+    assert float(after.headers['X-Timestamp']) > \
+        float(before.headers['X-Timestamp'])
+
+
+def test_post_keeps_the_content_type_when_none_is_sent(world):
+    archived(world)
+
+    world.obj('obj', method='POST', headers={'X-Object-Meta-New': '1'})
+
+    assert world.obj('obj').headers['Content-Type'] == 'text/plain'
+
+
+def test_post_keeps_an_slos_large_object_keys(world):
+    record = archived_slo(world)
+
+    world.obj('slo', method='POST', headers={'X-Object-Meta-New': '1'})
+
+    resp = world.obj('slo')
+    assert resp.headers['X-Static-Large-Object'] == 'True'
+    assert resp.headers['Etag'] == '"%s"' % record.headers[
+        'X-Object-Sysmeta-Slo-Etag']
+
+
+@pytest.mark.parametrize('header', ['X-Delete-At', 'X-Delete-After'])
+def test_post_setting_an_expiry_is_refused_clearly(world, header):
+    archived(world)
+
+    resp = world.obj('obj', method='POST', headers={header: '99999999999'})
+
+    assert resp.status_int == 400
+    assert b'archived' in resp.body
+    assert world.provider.count('update_metadata') == 0
+
+
+def test_post_to_nothing_is_swifts_404(world):
+    assert world.obj('nope', method='POST').status_int == 404
+
+
+def test_post_with_the_remote_down_is_a_503(world):
+    archived(world)
+    world.provider.fail('update_metadata', exceptions.Unavailable('down'))
+
+    assert world.obj('obj', method='POST').status_int == 503
+
+
+def test_put_passes_through(world):
+    archived(world)
+
+    resp = world.obj('obj', method='PUT', body=b'new')
+
+    assert resp.status_int == 201
+    assert world.obj('obj').body == b'new'
+
+
+# -- configuration ---------------------------------------------------------
+
+CONF = """
+[remote:moto]
+provider = s3
+endpoint = http://127.0.0.1:1
+access_key = a
+secret_key = topsecret
+
+[mapping:archive]
+account = AUTH_test
+container = %s
+remote = moto
+bucket = b
+lifecycle = archive
+"""
+
+
+def test_filter_factory_loads_the_file_and_registers_swift_info(tmp_path):
+    path = tmp_path / 'cloudsync.conf'
+    path.write_text(CONF % 'c')
+
+    factory = shunt.filter_factory({}, conf_file=str(path))
+    app = factory(shunt_fakes.LocalSwift(tmp_path))
+
+    assert isinstance(app, shunt.CloudShuntMiddleware)
+    assert app.config.get().mapping_for('AUTH_test', 'c').shunted
+    info = swift_registry.get_swift_info()
+    assert info['cloud_shunt']['bypass_header'] == shunt.BYPASS_HEADER
+
+
+def test_filter_factory_refuses_a_missing_file(tmp_path):
+    with pytest.raises(ValueError, match='does not exist'):
+        shunt.filter_factory({}, conf_file=str(tmp_path / 'nope.conf'))
+
+
+def test_filter_factory_refuses_an_invalid_file_naming_the_problem(
+        tmp_path):
+    path = tmp_path / 'cloudsync.conf'
+    path.write_text(CONF.replace('bucket = b\n', '') % 'c')
+
+    with pytest.raises(ValueError, match=r'\[mapping:archive\] bucket'):
+        shunt.filter_factory({}, conf_file=str(path))
+
+
+def test_filter_factory_refuses_bad_options(tmp_path):
+    path = tmp_path / 'cloudsync.conf'
+    path.write_text(CONF % 'c')
+
+    with pytest.raises(ValueError, match='max_connections'):
+        shunt.filter_factory({}, conf_file=str(path), max_connections='x')
+
+
+def test_the_configuration_is_reloaded_when_the_file_changes(tmp_path):
+    path = tmp_path / 'cloudsync.conf'
+    path.write_text(CONF % 'c1')
+    clock = [1000.0]
+    logger = shunt_fakes.ListLogger()
+    config = shunt.ShuntConfig(str(path), logger, clock=lambda: clock[0])
+    path.write_text(CONF % 'c2')
+    os.utime(str(path), (2000, 2000))
+
+    clock[0] += 14
+    unchanged = config.get()
+    clock[0] += 2
+    changed = config.get()
+
+    assert unchanged.mapping_for('AUTH_test', 'c1') is not None
+    assert changed.mapping_for('AUTH_test', 'c2') is not None
+    assert changed.mapping_for('AUTH_test', 'c1') is None
+    assert config.version == 1
+
+
+def test_an_invalid_new_file_keeps_the_previous_configuration(tmp_path):
+    path = tmp_path / 'cloudsync.conf'
+    path.write_text(CONF % 'c1')
+    clock = [1000.0]
+    logger = shunt_fakes.ListLogger()
+    config = shunt.ShuntConfig(str(path), logger, clock=lambda: clock[0])
+    path.write_text('[mapping:x]\naccount = AUTH_test\n')
+    os.utime(str(path), (2000, 2000))
+    clock[0] += 20
+
+    kept = config.get()
+
+    assert kept.mapping_for('AUTH_test', 'c1') is not None
+    assert 'keeping the previous configuration' in logger.text('error')
+    assert 'topsecret' not in logger.text()
+
+
+def test_the_shunt_limits_remote_retries_and_timeouts(tmp_path):
+    path = tmp_path / 'cloudsync.conf'
+    path.write_text(CONF % 'c')
+    app = shunt.filter_factory(
+        {}, conf_file=str(path), remote_max_retries='0',
+        remote_connect_timeout='2.5', max_connections='3')(
+        shunt_fakes.LocalSwift(tmp_path))
+    mapping = app.config.get().mapping_for('AUTH_test', 'c')
+
+    provider = app.provider(mapping)
+
+    assert provider.conf.max_retries == 0
+    assert provider.conf.connect_timeout == 2.5
+    assert provider.conf.read_timeout == 60.0
+    assert provider.conf.secret_key == 'topsecret'
+    assert provider.max_connections == 3
+    assert app.provider(mapping) is provider
+
+
+def test_secrets_never_reach_the_shunts_log(tmp_path):
+    path = tmp_path / 'cloudsync.conf'
+    path.write_text(CONF % 'c')
+    app = shunt.filter_factory({}, conf_file=str(path))(
+        shunt_fakes.LocalSwift(tmp_path))
+    record = shunt_fakes.logging.LogRecord(
+        'x', 40, __file__, 1, 'failed with topsecret', (), None)
+
+    app._secrets.filter(record)
+
+    assert 'topsecret' not in record.getMessage()
+
+
+def test_remote_object_headers_of_a_plain_object():
+    remote = shunt_object.RemoteObject(shunt_fakes.providers.ObjectInfo(
+        key='k', size=3, etag='abc', last_modified=5.0,
+        content_type='text/plain;swift_bytes=3',
+        metadata={'color': 'blue', md.TIMESTAMP_KEY: '1700000000.00000'}))
+
+    headers = remote.headers()
+
+    assert headers['Content-Type'] == 'text/plain'
+    assert headers['X-Object-Meta-Color'] == 'blue'
+    assert headers['X-Timestamp'] == '1700000000.00000'
+    assert headers['Etag'] == 'abc'
