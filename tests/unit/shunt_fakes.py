@@ -204,8 +204,8 @@ class ChunkedProvider(fakes.FakeProvider):
         body = super().get_object(bucket, key, range=range, **kwargs)
         data = b''.join(body)
         size = self.chunk_size
-        chunks = [data[i:i + size] for i in builtins.range(0, len(data),
-                                                            size)]
+        chunks = [data[i:i + size]
+                  for i in builtins.range(0, len(data), size)]
 
         def close():
             self.closed_bodies += 1
@@ -356,8 +356,10 @@ class ShuntWorld(object):
 
     def request(self, path, method='GET', headers=None, app=None,
                 **kwargs):
-        """Send a request through the shunt; returns a swob Response with
-        its body read."""
+        """Send a request through the shunt.
+
+        :returns: the swob Response, its body read.
+        """
         req = swob.Request.blank(path, method=method, headers=headers or {},
                                  **kwargs)
         req.environ['swift.trans_id'] = 'tx-test'
