@@ -26,7 +26,7 @@ is out of reach::
 
     [pipeline:main]
     pipeline = catch_errors gatekeeper healthcheck proxy-logging cache
-               listing_formats s3api tempauth copy slo dlo proxy-logging
+               listing_formats s3api tempauth copy slo proxy-logging
                proxy-server
 
     [app:proxy-server]
@@ -39,6 +39,11 @@ is out of reach::
 Serve it with ``cloudsync-proxymc /etc/cloudsync/proxymc.conf``, as
 ``swift-proxy-server`` serves a proxy. The app section must be the last
 element of the pipeline; s3api requires it to be named ``proxy-server``.
+Like Swift's proxy, proxymc adds ``catch_errors``, ``gatekeeper``,
+``listing_formats`` and ``copy`` to a pipeline that lacks them. Leave out
+Swift's ``slo`` and ``dlo``: proxymc serves large objects itself, as the
+daemon stored them (``egg:cloudsync#proxymc_slo`` is the ``slo`` s3api
+needs to allow multipart uploads).
 
 What is served:
 
@@ -107,7 +112,6 @@ import typing
 from oslo_config import cfg
 from swift import __version__ as swift_version
 from swift.common import constraints
-from swift.common.middleware import listing_formats
 from swift.common import registry
 from swift.common import swob
 from swift.common import utils as swift_utils
@@ -131,6 +135,19 @@ MAPPING_OPTS = [
                help='proxymc: who besides the account\'s owners may write '
                     'and delete objects, in the syntax of X-Container-Write. '
                     'Unset: only the owners.'),
+]
+
+#: filters proxymc inserts when a pipeline lacks them, after the first of
+#: the named filters present (the placement Swift's proxy uses)
+REQUIRED_FILTERS = [
+    ('catch_errors', lambda pipe: []),
+    ('gatekeeper', lambda pipe: (
+        ['catch_errors'] if pipe.startswith('catch_errors') else [])),
+    ('listing_formats', lambda pipe: [
+        'catch_errors', 'gatekeeper', 'proxy_logging', 'memcache']),
+    ('copy', lambda pipe: [
+        'staticweb', 'tempauth', 'keystoneauth', 'catch_errors',
+        'gatekeeper', 'proxy_logging']),
 ]
 
 DEFAULT_PART_SIZE = 16 * 1024 * 1024
@@ -208,18 +225,10 @@ class ProxyMC:
         # s3api and other middlewares call, read these of the final app.
         self.account_existence_skip_cache = 0.0
         self.container_existence_skip_cache = 0.0
-        self._formatted = listing_formats.ListingFilter(
-            self._handle, {}, logger=self.logger)
 
     # -- the WSGI side -------------------------------------------------------
 
     def __call__(self, env, start_response):
-        # NOTE: answers are JSON; Swift's own listing_formats turns them
-        # into plain text or XML (this one is a no-op when the pipeline
-        # already has it).
-        return self._formatted(env, start_response)
-
-    def _handle(self, env, start_response):
         req = swob.Request(env)
         try:
             resp = self.handle_request(req)
@@ -233,20 +242,26 @@ class ProxyMC:
         return resp(env, start_response)
 
     def modify_wsgi_pipeline(self, pipe):
-        """Put catch_errors and gatekeeper first, as Swift's proxy does.
+        """Add the filters proxymc needs, where Swift's proxy adds them.
 
-        gatekeeper keeps clients from setting or reading system metadata,
-        which proxymc stores for s3api.
+        Listings are always answered in JSON, as Swift's proxy app answers
+        them: ``listing_formats`` turns them into plain text or XML for
+        clients, while middlewares behind it (s3api) read the JSON.
+        ``gatekeeper`` keeps clients from setting or reading system
+        metadata, which proxymc stores for s3api.
         """
-        if 'catch_errors' not in pipe:
-            pipe.insert_filter(pipe.create_filter('catch_errors'), 0)
-            self.logger.info('Adding required filter catch_errors to '
-                             'pipeline at position 0')
-        if 'gatekeeper' not in pipe:
-            index = pipe.index('catch_errors') + 1
-            pipe.insert_filter(pipe.create_filter('gatekeeper'), index)
-            self.logger.info('Adding required filter gatekeeper to '
-                             'pipeline at position %d', index)
+        for name, afters in reversed(REQUIRED_FILTERS):
+            if name in pipe:
+                continue
+            insert_at = 0
+            for after in afters(pipe):
+                try:
+                    insert_at = max(insert_at, pipe.index(after) + 1)
+                except ValueError:
+                    pass
+            self.logger.info('Adding required filter %s to pipeline at '
+                             'position %d', name, insert_at)
+            pipe.insert_filter(pipe.create_filter(name), index=insert_at)
 
     def handle_request(self, req):
         if req.path == '/info':

@@ -169,7 +169,10 @@ def swift_response(req, info, app_iter=None):
                          app_iter=app_iter)
     resp.headers.update({k: swob.str_to_wsgi(v)
                          for k, v in object_headers(info).items()})
-    resp.etag = swift_etag(info)
+    # NOTE: as Swift answers: a plain object's ETag unquoted, an SLO's
+    # quoted (the slo middleware's way).
+    etag = swift_etag(info)
+    resp.headers['Etag'] = '"%s"' % etag if is_slo(info) else etag
     resp.last_modified = math.ceil(float(swift_timestamp(info)))
     resp.content_length = info.size
     return resp
@@ -531,7 +534,7 @@ class ObjectRequests:
             return swob.HTTPUnprocessableEntity(request=req)
         except exceptions.RemoteError as exc:
             return error_response(req, exc)
-        resp = swob.HTTPCreated(request=req, etag=etag)
+        resp = swob.HTTPCreated(request=req, headers={'Etag': etag})
         resp.last_modified = math.ceil(float(timestamp))
         return resp
 

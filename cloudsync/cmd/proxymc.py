@@ -66,11 +66,17 @@ def prepare_swift_dir(conf_path, section):
         if parser.has_option(name, 'swift_dir'):
             swift_dir = parser.get(name, 'swift_dir')
             break
-    if os.path.exists(os.path.join(swift_dir, 'swift.conf')):
+    swift_conf = os.path.join(swift_dir, 'swift.conf')
+    if os.path.exists(swift_conf):
         utils.set_swift_dir(swift_dir)
         constraints.reload_constraints()
-    elif not (utils.HASH_PATH_SUFFIX or utils.HASH_PATH_PREFIX):
-        utils.HASH_PATH_SUFFIX = NO_RING_HASH_SUFFIX
+    else:
+        # NOTE: Swift's WSGI server validates swift.conf's hash settings
+        # when swift_dir is set; pointing at the (missing) file first and
+        # giving a hash keeps it from refusing to start.
+        utils.SWIFT_CONF_FILE = swift_conf
+        if not (utils.HASH_PATH_SUFFIX or utils.HASH_PATH_PREFIX):
+            utils.HASH_PATH_SUFFIX = NO_RING_HASH_SUFFIX
 
 
 def main(argv=None):
