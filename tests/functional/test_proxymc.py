@@ -25,6 +25,7 @@ import http.client
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -249,6 +250,8 @@ def env(aio):
                    work_dir=work_dir)
     finally:
         server.stop()
+        if not os.environ.get('CLOUDSYNC_AIO_KEEP'):
+            shutil.rmtree(work_dir, ignore_errors=True)
 
 
 def run_daemon(aio, env):

@@ -15,6 +15,7 @@ import email.utils
 import hashlib
 import io
 import json
+import os
 import textwrap
 
 import pytest
@@ -23,6 +24,7 @@ from swift.common.middleware import tempauth
 from swift.common import swob
 from swift.common import utils as swift_utils
 
+from cloudsync.cmd import proxymc as cmd_proxymc
 from cloudsync import conf as cs_conf
 from cloudsync import layout as layout_mod
 from cloudsync import metadata as md
@@ -684,3 +686,44 @@ def test_slo_stand_in_passes_requests_through():
     def inner(env, start_response):
         return []
     assert proxymc.slo_filter_factory({})(inner) is inner
+
+
+def _sample_app(tmp_path, pipeline=None):
+    from swift.common import wsgi
+    root = os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))
+    with open(os.path.join(root, 'etc', 'proxymc.conf-sample')) as f:
+        text = f.read()
+    text = text.replace('/etc/cloudsync/cloudsync.conf',
+                        write_conf(tmp_path, DEFAULT_MAPPINGS))
+    if pipeline:
+        text = text.replace(
+            'pipeline = catch_errors gatekeeper healthcheck proxy-logging '
+            'cache listing_formats s3api tempauth copy slo proxy-logging '
+            'proxy-server', 'pipeline = ' + pipeline)
+    path = tmp_path / 'proxymc.conf'
+    path.write_text(text)
+    return wsgi.loadapp(str(path)), str(path)
+
+
+def _pipeline_names(app):
+    return [type(a).__name__ for a in app._pipeline]
+
+
+def test_the_sample_paste_config_loads_with_multipart_uploads_on(tmp_path):
+    app, path = _sample_app(tmp_path)
+
+    names = _pipeline_names(app)
+    assert isinstance(app._pipeline_final_app, proxymc.ProxyMC)
+    s3api = app._pipeline[names.index('S3ApiMiddleware')]
+    assert s3api.conf.allow_multipart_uploads
+    assert cmd_proxymc.app_section(path) == 'proxy-server'
+
+
+def test_missing_required_filters_are_added_as_swift_does(tmp_path):
+    app, _path = _sample_app(tmp_path, 'healthcheck tempauth proxy-server')
+
+    assert _pipeline_names(app) == [
+        'CatchErrorMiddleware', 'GatekeeperMiddleware', 'ListingFilter',
+        'HealthCheckMiddleware', 'TempAuth', 'ServerSideCopyMiddleware',
+        'ProxyMC']
