@@ -316,6 +316,18 @@ def test_objects_synced_by_the_daemon_read_back_identical(aio, env):
     headers, part = cloud.get_object(container, 'dir/plain ☃',
                                      headers={'Range': 'bytes=10-19'})
     assert part == plain[10:20]
+    storage, token = cloud.get_auth()
+    path = '%s/%s' % (urllib.parse.urlparse(storage).path, container)
+    status, headers, text = env['server'].request(
+        'GET', path + '?delimiter=/', headers={'X-Auth-Token': token})
+    assert (status, text) == (200, b'big\ndir/\n')
+    status, headers, xml = env['server'].request(
+        'GET', path + '?format=xml&prefix=b', headers={'X-Auth-Token': token})
+    assert headers['Content-Type'] == 'application/xml; charset=utf-8'
+    assert b'<container name="%s"><object><name>big</name>' % (
+        container.encode('ascii')) in xml
+    _, containers = cloud.get_account()
+    assert container in [c['name'] for c in containers]
 
 
 def test_objects_put_through_proxymc_are_stored_in_the_daemon_layout(
