@@ -1,0 +1,296 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""``cloudsync-status``: backlog, lag and failures on this node.
+
+Run it on a container node with the daemon's configuration file::
+
+    cloudsync-status --config-file /etc/cloudsync/cloudsync.conf
+    cloudsync-status --config-file ... --mapping photos --format json
+    cloudsync-status --config-file ... --watch --interval 10
+    cloudsync-status --config-file ... --plot /tmp/lag.png
+
+The default is a table, one line per mapping and container::
+
+    MAPPING  CONTAINER          STATE    ROWS DONE/TOTAL  BEHIND  LAG  ...
+    photos   AUTH_test/photos   behind   1200/5000          3800  2m5s ...
+
+followed, for containers with failed rows, by the last errors (``--errors
+N`` of them per container). ``--format json`` prints everything, per
+mapping, container and database, for monitoring tools. ``--watch``
+prints, every ``--interval`` seconds, the progress of each container
+(rows done of total, rows per second, estimated time left), which is what
+to look at while a new mapping copies the objects that were there before
+it; ``--count`` stops after that many reports. ``--plot FILE.png`` writes a
+chart of lag and rows behind over the passes the daemon recorded.
+
+Only local files are read (the progress files and, read-only, the
+container databases); the remote is never contacted. The numbers are this
+node's: every container node runs its own daemon and reports its own
+share.
+
+Exit status: 1 when a mapping is failing (a row failed, or the last pass
+could not reach the remote), 0 otherwise, 2 for a configuration or usage
+error. See :mod:`cloudsync.status_report` for what each figure means.
+"""
+
+import json
+import sys
+import time
+
+from oslo_config import cfg
+
+from cloudsync import conf as conf_mod
+from cloudsync import exceptions
+from cloudsync import status_plot
+from cloudsync import status_report
+
+EXIT_OK = 0
+EXIT_FAILING = 1
+EXIT_USAGE = 2
+
+cli_opts = [
+    cfg.MultiStrOpt('mapping', default=[],
+                    help='Only this mapping (the NAME of [mapping:NAME]); '
+                         'may be given several times.'),
+    cfg.StrOpt('format', default='text', choices=['text', 'json'],
+               help='Output format.'),
+    cfg.BoolOpt('watch', default=False,
+                help='Report progress (rows done of total, rate, time '
+                     'left) every --interval seconds.'),
+    cfg.FloatOpt('interval', default=5.0, min=0,
+                 help='Seconds between two --watch reports.'),
+    cfg.IntOpt('count', default=0, min=0,
+               help='With --watch: stop after this many reports (0: run '
+                    'until interrupted).'),
+    cfg.StrOpt('plot', metavar='FILE.png',
+               help='Write a PNG chart of lag and rows behind over the '
+                    'recorded passes.'),
+    cfg.IntOpt('errors', default=5, min=0,
+               help='Failed rows shown per container in the table.'),
+]
+
+
+def duration(seconds):
+    """``3h2m``, ``4m5s``, ``12s``."""
+    if seconds is None:
+        return '-'
+    seconds = int(round(seconds))
+    if seconds >= 86400:
+        return '%dd%dh' % (seconds // 86400, seconds % 86400 // 3600)
+    if seconds >= 3600:
+        return '%dh%dm' % (seconds // 3600, seconds % 3600 // 60)
+    if seconds >= 60:
+        return '%dm%ds' % (seconds // 60, seconds % 60)
+    return '%ds' % seconds
+
+
+def _ago(when, now):
+    if when is None:
+        return 'never'
+    return '%s ago' % duration(max(0.0, now - when))
+
+
+def _num(value):
+    return '?' if value is None else str(value)
+
+
+def table(statuses, now, errors=5):
+    """The human report, as a list of lines."""
+    header = ('MAPPING', 'CONTAINER', 'STATE', 'ROWS DONE/TOTAL', 'BEHIND',
+              'LAG', 'FAILED', 'LAST PASS')
+    rows = []
+    for mapping in statuses:
+        if not mapping.containers:
+            rows.append((mapping.name, '%s/%s' % (
+                mapping.account, mapping.container), 'not-started', '-',
+                '-', '-', '-', 'never'))
+        for c in mapping.containers:
+            rows.append((
+                mapping.name, '%s/%s' % (c.account, c.container), c.state,
+                '%d/%s' % (c.rows_done, _num(c.rows_total)),
+                _num(c.rows_behind), duration(c.lag) if c.rows_behind
+                else '0s', str(len(c.failed)), _ago(c.last_pass_end, now)))
+    widths = [max(len(r[i]) for r in [header] + rows)
+              for i in range(len(header))]
+    right = {3, 4, 5, 6}
+
+    def fmt(row):
+        return '  '.join(
+            (cell.rjust(widths[i]) if i in right else cell.ljust(widths[i]))
+            for i, cell in enumerate(row)).rstrip()
+
+    lines = [fmt(header)] + [fmt(r) for r in rows]
+    for mapping in statuses:
+        for c in mapping.containers:
+            where = '%s %s/%s' % (mapping.name, c.account, c.container)
+            if c.last_pass_error:
+                lines.append('%s: last pass: %s' % (where,
+                                                    c.last_pass_error))
+            failed = sorted(c.failed,
+                            key=lambda f: -(f.get('last_failure') or 0))
+            if failed and errors:
+                lines.append('%s: %d failed rows; latest:' % (
+                    where, len(failed)))
+                for entry in failed[:errors]:
+                    lines.append('  %s (row %s, %s attempts, next try %s): '
+                                 '%s' % (entry['name'], entry['row_id'],
+                                         entry['attempts'],
+                                         _when(entry.get('next_try'), now),
+                                         entry['last_error']))
+            for db in c.databases:
+                for note in db.notes:
+                    lines.append('%s (db %s): %s' % (where, db.db_id, note))
+    return lines
+
+
+def _when(at, now):
+    if at is None:
+        return '?'
+    if at <= now:
+        return 'now'
+    return 'in %s' % duration(at - now)
+
+
+def report(statuses):
+    """The JSON report (a dict)."""
+    return {'generated_at': time.time(),
+            'ok': not any(m.failing for m in statuses),
+            'mappings': [m.to_dict() for m in statuses]}
+
+
+class ProgressWatch:
+    """Turns successive collections into rates and estimates."""
+
+    def __init__(self):
+        self.previous = {}
+
+    @staticmethod
+    def recorded_rate(container):
+        """Rows per second over the last recorded passes."""
+        handled, elapsed = 0, 0.0
+        for db in container.databases:
+            recent = [h for h in db.history[-5:]
+                      if h.get('start') is not None and h.get('end')]
+            if not recent:
+                continue
+            handled += sum(int(h.get('handled') or 0) for h in recent)
+            elapsed = max(elapsed, float(recent[-1]['end']) -
+                          float(recent[0]['start']))
+        return handled / elapsed if elapsed > 0 and handled else None
+
+    def lines(self, statuses, now):
+        out = []
+        stamp = time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(now))
+        for mapping in statuses:
+            for c in mapping.containers:
+                key = (mapping.name, c.account, c.container)
+                rate = None
+                before = self.previous.get(key)
+                if before and now > before[0] and c.rows_done > before[1]:
+                    rate = (c.rows_done - before[1]) / (now - before[0])
+                if rate is None:
+                    rate = self.recorded_rate(c)
+                self.previous[key] = (now, c.rows_done)
+                total = c.rows_total
+                if total:
+                    share = '%d/%d rows (%.1f%%)' % (
+                        c.rows_done, total, 100.0 * c.rows_done / total)
+                else:
+                    share = '%d/%s rows' % (c.rows_done, _num(total))
+                if c.rows_behind == 0:
+                    eta = 'in sync'
+                elif rate:
+                    eta = 'ETA %s' % duration(c.rows_behind / rate)
+                else:
+                    eta = 'ETA ?'
+                out.append('%s  %s %s/%s: %s, %s, %s%s' % (
+                    stamp, mapping.name, c.account, c.container, share,
+                    '%.1f rows/s' % rate if rate else '- rows/s', eta,
+                    ', %d failed' % len(c.failed) if c.failed else ''))
+        return out
+
+
+def exit_status(statuses):
+    return EXIT_FAILING if any(m.failing for m in statuses) else EXIT_OK
+
+
+def run(argv=None, stdout=None, sleep=time.sleep, clock=time.time):
+    """The command, without process set-up; returns the exit status."""
+    stdout = stdout or sys.stdout
+    try:
+        config = conf_mod.load(argv, cli_opts=cli_opts)
+    except exceptions.ConfigError as exc:
+        print('cloudsync-status: the configuration has errors:',
+              file=sys.stderr)
+        for problem in exc.problems:
+            print('  %s' % problem, file=sys.stderr)
+        return EXIT_USAGE
+    except (cfg.Error, ValueError) as exc:
+        print('cloudsync-status: %s' % exc, file=sys.stderr)
+        return EXIT_USAGE
+    conf = config.conf
+    known = {m.name for m in config.mappings}
+    unknown = [n for n in conf.mapping if n not in known]
+    if unknown:
+        print('cloudsync-status: no enabled mapping named %s; mappings: %s'
+              % (', '.join(unknown), ', '.join(sorted(known)) or 'none'),
+              file=sys.stderr)
+        return EXIT_USAGE
+
+    def collect():
+        return status_report.collect(config, conf.mapping or None,
+                                     now=clock())
+
+    if conf.watch:
+        watch = ProgressWatch()
+        done = 0
+        try:
+            while True:
+                statuses = collect()
+                for line in watch.lines(statuses, clock()):
+                    print(line, file=stdout)
+                stdout.flush()
+                done += 1
+                if conf.count and done >= conf.count:
+                    break
+                sleep(conf.interval)
+        except KeyboardInterrupt:
+            pass
+        return exit_status(statuses)
+
+    statuses = collect()
+    if conf.plot:
+        series = [(m.name, status_report.history(m)) for m in statuses]
+        try:
+            size = status_plot.write(conf.plot, series, now=clock())
+        except OSError as exc:
+            print('cloudsync-status: cannot write %s: %s' % (conf.plot, exc),
+                  file=sys.stderr)
+            return EXIT_USAGE
+        print('cloudsync-status: wrote %s (%d bytes, %d passes)' % (
+            conf.plot, size, sum(len(s[1]) for s in series)),
+            file=sys.stderr)
+    if conf.format == 'json':
+        print(json.dumps(report(statuses), indent=2, sort_keys=True,
+                         ensure_ascii=False), file=stdout)
+    else:
+        for line in table(statuses, clock(), conf.errors):
+            print(line, file=stdout)
+    return exit_status(statuses)
+
+
+def main(argv=None):
+    sys.exit(run(argv))
+
+
+if __name__ == '__main__':
+    main()
