@@ -438,8 +438,9 @@ class RowPropagator:
         marker = ''
         while True:
             resp = self._request('GET', container, acceptable=(2, 404),
-                                 params={'format': 'json', 'prefix': prefix,
-                                         'marker': marker})
+                                 params={'format': 'json',
+                                         'prefix': swob.str_to_wsgi(prefix),
+                                         'marker': swob.str_to_wsgi(marker)})
             if resp.status_int == 404:
                 return
             try:

@@ -35,7 +35,6 @@ import io
 import json
 import time
 import typing
-import urllib.parse
 
 from swift.common import internal_client
 from swift.common import swob
@@ -543,9 +542,8 @@ class FakeSwift:
         account = swob.wsgi_to_str(account)
         container = swob.wsgi_to_str(container) if container else None
         obj = swob.wsgi_to_str(obj) if obj else None
-        params = {k: v for k, v in urllib.parse.parse_qsl(
-            swob.wsgi_to_str(env.get('QUERY_STRING', '')),
-            keep_blank_values=True)}
+        # NOTE: as swob does: the query string holds WSGI strings.
+        params = {k: swob.wsgi_to_str(v) for k, v in req.params.items()}
         record = Request(req.method, account, container, obj,
                          {k.lower(): v for k, v in req.headers.items()},
                          params)

@@ -1,0 +1,964 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""How one container row becomes operations on the remote."""
+
+import hashlib
+import json
+
+import pytest
+from swift.common import swob
+from swift.common import utils as swift_utils
+
+from cloudsync import conf
+from cloudsync import exceptions
+from cloudsync import large_objects
+from cloudsync import lifecycle
+from cloudsync import metadata as md
+from cloudsync import propagate
+from cloudsync import providers
+from cloudsync import stats as stats_mod
+from tests.unit import fakes
+
+ACCOUNT = 'AUTH_test'
+CONTAINER = 'photos'
+BUCKET = 'bkt'
+COPY = lifecycle.Decision(lifecycle.Action.COPY)
+ARCHIVE = lifecycle.Decision(lifecycle.Action.ARCHIVE)
+REMOVE = lifecycle.Decision(lifecycle.Action.REMOVE_REMOTE)
+Outcome = propagate.Outcome
+KiB = 1024
+
+
+def md5(data):
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+def make_mapping(**options):
+    remote = conf.Remote(name='fake', section='remote:fake',
+                         provider_name='fake',
+                         provider_cls=fakes.FakeProvider,
+                         conf=fakes.FakeConf())
+    archive = options.pop('archive', False)
+    values = dict(name='photos-to-fake', section='mapping:photos-to-fake',
+                  account=ACCOUNT, container=CONTAINER, remote=remote,
+                  bucket=BUCKET, lifecycle='archive' if archive else 'sync',
+                  listing='merge',
+                  lifecycle_cls=(lifecycle.ArchivePolicy if archive
+                                 else lifecycle.SyncPolicy))
+    values.update(options)
+    return conf.Mapping(**values)
+
+
+class World:
+    """A local cluster, a remote and a propagator between them."""
+
+    def __init__(self, **options):
+        self.swift = fakes.FakeSwift()
+        self.ic = fakes.FakeInternalClient(self.swift)
+        self.provider = fakes.FakeProvider()
+        self.provider.buckets[BUCKET] = {}
+        self.stats = stats_mod.NullStats()
+        self.mapping = make_mapping(**options)
+        self.swift.create_container(ACCOUNT, CONTAINER)
+        self.propagator = propagate.RowPropagator(
+            self.mapping, ACCOUNT, CONTAINER, self.provider, self.ic,
+            stats=self.stats)
+        self.layout = self.mapping.remote_layout(CONTAINER)
+
+    def put(self, name, body=b'data', headers=None, container=CONTAINER,
+            **kwargs):
+        return self.swift.put(ACCOUNT, container, name, body, headers,
+                              **kwargs)
+
+    def row(self, name, deleted=False, timestamp=None, container=CONTAINER):
+        record = self.swift.objects[(ACCOUNT, container, name)]
+        if isinstance(record, fakes.Tombstone):
+            return lifecycle.Row(name=name, row_id=1,
+                                 timestamp=record.timestamp,
+                                 meta_timestamp=record.timestamp,
+                                 deleted=True)
+        content_type = record.content_type
+        return lifecycle.Row(
+            name=name, row_id=1,
+            timestamp=timestamp or record.data_timestamp,
+            meta_timestamp=timestamp or record.meta_timestamp,
+            deleted=deleted, size=len(record.body), etag=record.etag,
+            content_type=content_type,
+            storage_policy_index=record.policy)
+
+    def handle(self, name, decision=COPY):
+        return self.propagator.handle(self.row(name), decision)
+
+    def key(self, name):
+        return self.layout.object_key(name)
+
+    def remote(self, name):
+        return self.provider.buckets[BUCKET].get(self.key(name))
+
+    def remote_headers(self, name):
+        return md.remote_to_swift(self.remote(name).metadata)
+
+    def internal(self, name):
+        return md.internal_values(self.remote(name).metadata)
+
+    def small_parts(self, min_part=1 * KiB, max_part=None):
+        self.provider.MIN_PART_SIZE = min_part
+        if max_part:
+            self.provider.MAX_PART_SIZE = max_part
+
+
+@pytest.fixture
+def world():
+    return World()
+
+
+# -- plain objects ----------------------------------------------------------
+
+def test_a_new_object_costs_one_remote_put(world):
+    world.put('a.jpg', b'jpeg bytes', {'X-Object-Meta-Color': 'Blue'},
+              content_type='image/jpeg')
+    assert world.handle('a.jpg') is Outcome.COPIED
+    assert world.provider.counts() == {'head_object': 1, 'put_object': 1}
+    stored = world.remote('a.jpg')
+    assert stored.data == b'jpeg bytes'
+    assert stored.etag == md5(b'jpeg bytes')
+    assert stored.content_type == 'image/jpeg'
+    assert world.remote_headers('a.jpg') == {'X-Object-Meta-Color': 'Blue'}
+    record = world.swift.get(ACCOUNT, CONTAINER, 'a.jpg')
+    assert world.internal('a.jpg') == {
+        md.TIMESTAMP_KEY: record.meta_timestamp.internal}
+    assert world.stats.totals['copied_objects'] == 1
+    assert world.stats.totals['bytes'] == len(b'jpeg bytes')
+
+
+def test_every_local_request_bypasses_the_shunt_with_the_rows_policy(world):
+    world.swift.create_container(ACCOUNT, 'gold', policy=1)
+    world.swift.containers[(ACCOUNT, CONTAINER)]['policy'] = 1
+    world.put('a')
+    row = world.row('a')
+    assert row.storage_policy_index == 1
+    world.propagator.handle(row, COPY)
+    requests = world.swift.requests_for(obj='a')
+    assert [r.method for r in requests] == ['HEAD', 'GET']
+    for request in requests:
+        assert request.headers['x-cloudsync-shunt-bypass'] == 'true'
+        assert request.headers['x-backend-storage-policy-index'] == '1'
+        assert request.headers['x-newest'] == 'true'
+
+
+def test_an_unchanged_object_sends_no_data(world):
+    world.put('a', b'x' * 100, {'X-Object-Meta-K': 'v'})
+    world.handle('a')
+    world.provider.reset_calls()
+    assert world.handle('a') is Outcome.UNCHANGED
+    assert world.provider.counts() == {'head_object': 1}
+    assert not world.swift.requests_for('GET', 'a')[1:]
+
+
+def test_a_different_object_is_uploaded_again(world):
+    world.put('a', b'old')
+    world.handle('a')
+    world.put('a', b'new')
+    assert world.handle('a') is Outcome.COPIED
+    assert world.remote('a').data == b'new'
+
+
+def test_a_post_updates_remote_metadata_without_data(world):
+    world.put('a', b'data', {'X-Object-Meta-K': 'old'})
+    world.handle('a')
+    world.swift.post(ACCOUNT, CONTAINER, 'a', {'X-Object-Meta-K': 'new',
+                                               'X-Object-Meta-Two': '2'})
+    row = world.row('a')
+    assert row.meta_timestamp > row.timestamp
+    world.provider.reset_calls()
+    gets_before = len(world.swift.requests_for('GET', 'a'))
+    assert world.propagator.handle(row, COPY) is Outcome.METADATA_UPDATED
+    assert world.provider.counts() == {'head_object': 1,
+                                       'update_metadata': 1}
+    assert len(world.swift.requests_for('GET', 'a')) == gets_before
+    assert world.remote_headers('a') == {'X-Object-Meta-K': 'new',
+                                         'X-Object-Meta-Two': '2'}
+    assert world.internal('a')[md.TIMESTAMP_KEY] == \
+        row.meta_timestamp.internal
+    assert world.stats.totals['metadata_updates'] == 1
+
+
+def test_a_content_type_change_is_a_metadata_update(world):
+    world.put('a', b'data', content_type='text/plain')
+    world.handle('a')
+    world.swift.post(ACCOUNT, CONTAINER, 'a',
+                     {'Content-Type': 'text/html; charset=utf-8'})
+    assert world.handle('a') is Outcome.METADATA_UPDATED
+    assert world.remote('a').content_type == 'text/html; charset=utf-8'
+
+
+def test_a_stale_replica_is_retried_not_uploaded(world):
+    record = world.put('a', b'old data')
+    row = world.row('a', timestamp=swift_utils.Timestamp(
+        float(record.data_timestamp) + 10))
+    with pytest.raises(propagate.RetryLater) as caught:
+        world.propagator.handle(row, COPY)
+    assert 'stale' in caught.value.reason
+    assert world.provider.count('put_object') == 0
+    assert world.remote('a') is None
+
+
+def test_a_gone_local_object_waits_for_its_delete_row(world):
+    world.put('a')
+    row = world.row('a')
+    world.swift.delete(ACCOUNT, CONTAINER, 'a')
+    assert world.propagator.handle(row, COPY) is Outcome.LOCAL_GONE
+    assert world.provider.calls == []
+
+
+def test_excluded_and_unselected_objects_are_skipped():
+    world = World(exclude_pattern=r'tmp/',
+                  selection_criteria={'x-object-meta-sync': 'yes'})
+    world.put('tmp/a', headers={'X-Object-Meta-Sync': 'yes'})
+    world.put('b', headers={'X-Object-Meta-Sync': 'no'})
+    world.put('c', headers={'X-Object-Meta-Sync': 'YES'})
+    assert world.handle('tmp/a') is Outcome.SKIPPED
+    assert world.handle('b') is Outcome.SKIPPED
+    assert world.handle('c') is Outcome.COPIED
+    assert world.provider.count('put_object') == 1
+
+
+def test_a_newer_remote_copy_is_never_overwritten(world):
+    record = world.put('a', b'old')
+    newer = swift_utils.Timestamp(float(record.data_timestamp) + 100)
+    world.provider.put_raw(BUCKET, world.key('a'), b'newer',
+                           metadata={md.TIMESTAMP_KEY: newer.internal})
+    assert world.handle('a') is Outcome.UNCHANGED
+    assert world.remote('a').data == b'newer'
+    assert world.provider.count('put_object') == 0
+
+
+def test_same_bytes_from_an_older_version_refresh_the_timestamp(world):
+    world.put('a', b'same')
+    world.handle('a')
+    world.put('a', b'same')
+    assert world.handle('a') is Outcome.METADATA_UPDATED
+    record = world.swift.get(ACCOUNT, CONTAINER, 'a')
+    assert world.internal('a')[md.TIMESTAMP_KEY] == \
+        record.data_timestamp.internal
+
+
+def test_a_zero_byte_object(world):
+    world.put('empty', b'')
+    assert world.handle('empty') is Outcome.COPIED
+    assert world.remote('empty').data == b''
+    assert world.handle('empty') is Outcome.UNCHANGED
+
+
+@pytest.mark.parametrize('name', [
+    'caf\u00e9/\U0001f600 smile',
+    '100% sure',
+    'a%2Fb/c%20d',
+    '/leading/and//double/slashes/',
+    '\u65e5\u672c\u8a9e?x=1#frag',
+])
+def test_unicode_and_odd_names_round_trip(world, name):
+    world.put(name, name.encode('utf-8'),
+              {'X-Object-Meta-Name': name, 'X-Object-Meta-Emoji':
+               '\U0001f680 r\u00e9sum\u00e9 100%'})
+    assert world.handle(name) is Outcome.COPIED
+    stored = world.remote(name)
+    assert stored.data == name.encode('utf-8')
+    assert world.remote_headers(name) == {
+        'X-Object-Meta-Name': name,
+        'X-Object-Meta-Emoji': '\U0001f680 r\u00e9sum\u00e9 100%'}
+    assert world.handle(name) is Outcome.UNCHANGED
+
+
+def test_ninety_metadata_headers(world):
+    # NOTE: small values: the local store keeps metadata in ext4 xattrs
+    # (about 4 KiB) and S3 allows 2 KiB of user metadata.
+    headers = {'X-Object-Meta-K%02d' % i: 'v%d' % i for i in range(90)}
+    world.put('many', b'x', headers)
+    assert world.handle('many') is Outcome.COPIED
+    assert world.remote_headers('many') == {
+        k.title(): v for k, v in headers.items()}
+    assert world.handle('many') is Outcome.UNCHANGED
+
+
+def test_expiry_is_propagated_with_its_offset():
+    world = World(propagate_expiration=True,
+                  propagate_expiration_offset=60)
+    world.put('a', headers={'X-Delete-At': '1900000000'})
+    world.handle('a')
+    assert world.internal('a')[md.DELETE_AT_KEY] == '1900000060'
+    assert world.remote('a').expires_at == 1900000060
+    assert world.handle('a') is Outcome.UNCHANGED
+
+
+def test_expiry_is_not_propagated_by_default(world):
+    world.put('a', headers={'X-Delete-At': '1900000000'})
+    world.handle('a')
+    assert md.DELETE_AT_KEY not in world.internal('a')
+
+
+def test_an_upload_can_be_sent_again_after_a_failure(world):
+    world.provider.reopen_bodies = True
+    world.put('a', b'0123456789' * 1000)
+    assert world.handle('a') is Outcome.COPIED
+    assert world.remote('a').data == b'0123456789' * 1000
+    # one GET for the first try, one more for the second
+    assert len(world.swift.requests_for('GET', 'a')) == 2
+
+
+def test_an_object_larger_than_one_put_goes_in_parts(world):
+    world.small_parts(min_part=100, max_part=400)
+    world.provider.MAX_SINGLE_PUT = 1000
+    body = bytes(range(256)) * 5
+    world.put('big', body)
+    assert world.handle('big') is Outcome.COPIED
+    stored = world.remote('big')
+    assert stored.data == body
+    assert stored.part_sizes == [400, 400, 400, 80]
+    assert world.internal('big')[md.ETAG_KEY] == md5(body)
+    world.provider.reset_calls()
+    assert world.handle('big') is Outcome.UNCHANGED
+    assert world.provider.counts() == {'head_object': 1}
+
+
+def test_an_object_changed_while_read_is_retried(world):
+    world.put('a', b'first')
+
+    def overwrite(request):
+        if request.method == 'GET' and request.obj == 'a':
+            world.swift.hooks.remove(overwrite)
+            world.put('a', b'second')
+
+    world.swift.hooks.append(overwrite)
+    with pytest.raises(propagate.RetryLater) as caught:
+        world.handle('a')
+    assert '412' in caught.value.reason
+    assert world.remote('a') is None
+
+
+# -- failures ---------------------------------------------------------------
+
+def test_a_retryable_remote_error_means_retry_later(world):
+    world.put('a')
+    world.provider.fail('put_object', exceptions.Unavailable(
+        'remote fake: PutObject: no answer', status=503))
+    with pytest.raises(propagate.RetryLater) as caught:
+        world.handle('a')
+    assert 'photos-to-fake' in caught.value.reason
+    assert world.stats.totals['errors'] == 1
+
+
+def test_a_refused_request_fails_the_row_naming_everything(world):
+    world.put('caf\u00e9')
+    world.provider.fail('head_object', exceptions.AuthError(
+        'remote fake: HeadObject bkt/x: the remote refused the '
+        'credentials', status=403, code='InvalidAccessKeyId'))
+    with pytest.raises(propagate.RowFailed) as caught:
+        world.handle('caf\u00e9')
+    message = str(caught.value)
+    assert 'mapping photos-to-fake' in message
+    assert 'AUTH_test/photos/caf\u00e9' in message
+    assert 'InvalidAccessKeyId' in message
+    assert 'fake-secret' not in message
+
+
+def test_a_missing_bucket_fails_the_row(world):
+    del world.provider.buckets[BUCKET]
+    world.put('a')
+    with pytest.raises(propagate.RowFailed) as caught:
+        world.handle('a')
+    assert 'bucket bkt' in str(caught.value)
+
+
+@pytest.mark.parametrize('status,expected', [
+    (503, propagate.RetryLater),
+    (507, propagate.RetryLater),
+    (403, propagate.RowFailed),
+])
+def test_local_errors(world, status, expected):
+    world.put('a')
+    world.swift.hooks.append(lambda r: fakes.error_response(status))
+    with pytest.raises(expected) as caught:
+        world.handle('a')
+    assert str(status) in str(caught.value)
+
+
+# -- deletes ----------------------------------------------------------------
+
+def test_a_delete_removes_the_remote_copy(world):
+    world.put('a')
+    world.handle('a')
+    world.swift.delete(ACCOUNT, CONTAINER, 'a')
+    world.provider.reset_calls()
+    assert world.handle('a', REMOVE) is Outcome.DELETED
+    assert world.remote('a') is None
+    assert world.provider.counts() == {'head_object': 1, 'delete_object': 1}
+    assert world.stats.totals['deleted_objects'] == 1
+
+
+def test_a_delete_never_removes_a_newer_remote_copy(world):
+    world.put('a', b'old')
+    delete_row = lifecycle.Row(name='a', row_id=2,
+                               timestamp=world.swift.timestamp(),
+                               meta_timestamp=None, deleted=True)
+    delete_row.meta_timestamp = delete_row.timestamp
+    world.put('a', b'newer')
+    world.handle('a')
+    assert world.propagator.handle(delete_row, REMOVE) is Outcome.UNCHANGED
+    assert world.remote('a').data == b'newer'
+    assert world.provider.count('delete_object') == 0
+
+
+def test_a_delete_of_nothing(world):
+    world.put('a')
+    world.swift.delete(ACCOUNT, CONTAINER, 'a')
+    assert world.handle('a', REMOVE) is Outcome.NOT_FOUND_REMOTE
+
+
+def test_a_delete_of_an_slo_removes_its_manifest(world):
+    world.put('seg/1', b'a' * 10)
+    world.swift.put_slo(ACCOUNT, CONTAINER, 'big', ['%s/seg/1' % CONTAINER])
+    world.handle('big')
+    manifest_key = world.layout.manifest_key('big')
+    assert manifest_key in world.provider.buckets[BUCKET]
+    world.swift.delete(ACCOUNT, CONTAINER, 'big')
+    assert world.handle('big', REMOVE) is Outcome.DELETED
+    assert world.provider.buckets[BUCKET] == {}
+
+
+# -- static large objects ---------------------------------------------------
+
+def put_segments(world, sizes, container='segs', prefix='big/'):
+    paths = []
+    for number, size in enumerate(sizes):
+        name = '%s%03d' % (prefix, number)
+        world.swift.put(ACCOUNT, container, name,
+                        bytes([65 + number % 26]) * size)
+        paths.append('%s/%s' % (container, name))
+    return paths
+
+
+def content_of(world, paths):
+    return b''.join(world.swift.get(ACCOUNT, *p.split('/', 1)).body
+                    for p in paths)
+
+
+def test_an_slo_becomes_one_part_per_segment(world):
+    world.small_parts()
+    paths = put_segments(world, [2 * KiB, 2 * KiB, 100])
+    record = world.swift.put_slo(ACCOUNT, CONTAINER, 'big', paths,
+                                 {'X-Object-Meta-K': 'v'},
+                                 content_type='video/mp4')
+    assert world.handle('big') is Outcome.COPIED
+    stored = world.remote('big')
+    assert stored.data == content_of(world, paths)
+    hashes = [world.swift.get(ACCOUNT, *p.split('/', 1)).etag
+              for p in paths]
+    assert stored.etag == large_objects.multipart_etag(hashes)
+    assert stored.part_sizes == [2 * KiB, 2 * KiB, 100]
+    assert stored.content_type == 'video/mp4'
+    assert world.remote_headers('big') == {
+        'X-Object-Meta-K': 'v', 'X-Static-Large-Object': 'True'}
+    assert world.internal('big')[md.SLO_ETAG_KEY] == md5(
+        ''.join(hashes).encode('ascii'))
+    manifest = world.provider.buckets[BUCKET][world.layout.manifest_key(
+        'big')]
+    assert manifest.data == record.body
+    assert manifest.content_type == 'application/json'
+    assert [e['name'] for e in json.loads(manifest.data)] == [
+        '/' + p for p in paths]
+    assert world.stats.totals['bytes'] == len(stored.data)
+
+    world.provider.reset_calls()
+    assert world.handle('big') is Outcome.UNCHANGED
+    assert world.provider.counts() == {'head_object': 1}
+
+
+def test_an_slo_post_updates_metadata_only(world):
+    world.small_parts()
+    paths = put_segments(world, [2 * KiB, 10])
+    world.swift.put_slo(ACCOUNT, CONTAINER, 'big', paths)
+    world.handle('big')
+    world.swift.post(ACCOUNT, CONTAINER, 'big', {'X-Object-Meta-New': '1'})
+    world.provider.reset_calls()
+    assert world.handle('big') is Outcome.METADATA_UPDATED
+    assert world.provider.counts() == {'head_object': 1,
+                                       'update_metadata': 1}
+    assert world.remote_headers('big') == {
+        'X-Object-Meta-New': '1', 'X-Static-Large-Object': 'True'}
+
+
+def test_an_slo_of_small_segments_is_byte_identical(world):
+    paths = put_segments(world, [100, 200, 300])
+    world.swift.put_slo(ACCOUNT, CONTAINER, 'small', paths)
+    assert world.handle('small') is Outcome.COPIED
+    assert world.provider.count('put_multipart') == 0
+    assert world.remote('small').data == content_of(world, paths)
+    assert world.handle('small') is Outcome.UNCHANGED
+
+
+def test_small_segments_are_cut_again_into_valid_parts(world):
+    world.small_parts(min_part=1 * KiB, max_part=1 * KiB)
+    world.provider.reopen_bodies = True
+    paths = put_segments(world, [300] * 10)
+    world.swift.put_slo(ACCOUNT, CONTAINER, 'cut', paths)
+    assert world.handle('cut') is Outcome.COPIED
+    stored = world.remote('cut')
+    assert stored.data == content_of(world, paths)
+    assert stored.part_sizes == [1024, 1024, 952]
+    world.provider.reset_calls()
+    assert world.handle('cut') is Outcome.UNCHANGED
+    assert world.provider.counts() == {'head_object': 1}
+
+
+def test_a_cut_upload_with_a_wrong_etag_is_removed(world):
+    world.small_parts(min_part=1 * KiB, max_part=1 * KiB)
+    paths = put_segments(world, [300] * 10)
+    world.swift.put_slo(ACCOUNT, CONTAINER, 'cut', paths)
+    real = world.provider.put_multipart
+
+    def corrupt(*args, **kwargs):
+        real(*args, **kwargs)
+        return 'f' * 32 + '-3'
+
+    world.provider.put_multipart = corrupt
+    with pytest.raises(propagate.RetryLater):
+        world.handle('cut')
+    assert world.remote('cut') is None
+
+
+def test_slo_ranges_and_inline_data(world):
+    world.small_parts()
+    paths = put_segments(world, [3 * KiB, 3 * KiB])
+    world.swift.put_slo(ACCOUNT, CONTAINER, 'ranged', [
+        {'path': paths[0], 'range': '1-2047'},
+        {'data': b'inline!'},
+        {'path': paths[1], 'range': '-1500'},
+    ])
+    assert world.handle('ranged') is Outcome.COPIED
+    first = world.swift.get(ACCOUNT, *paths[0].split('/', 1)).body
+    second = world.swift.get(ACCOUNT, *paths[1].split('/', 1)).body
+    assert world.remote('ranged').data == \
+        first[1:2048] + b'inline!' + second[-1500:]
+    assert world.handle('ranged') is Outcome.UNCHANGED
+
+
+def test_a_nested_slo_is_expanded(world):
+    paths = put_segments(world, [10, 20])
+    world.swift.put_slo(ACCOUNT, 'segs', 'inner', paths)
+    more = put_segments(world, [30], prefix='more/')
+    world.swift.put_slo(ACCOUNT, CONTAINER, 'outer', [
+        {'path': 'segs/inner', 'range': '5-24'}, more[0]])
+    assert world.handle('outer') is Outcome.COPIED
+    inner = content_of(world, paths)
+    assert world.remote('outer').data == inner[5:25] + content_of(world,
+                                                                  more)
+
+
+def test_an_invalid_manifest_fails_the_row(world):
+    world.put('bad', b'not json', {'X-Static-Large-Object': 'True'})
+    with pytest.raises(propagate.RowFailed) as caught:
+        world.handle('bad')
+    assert 'manifest' in str(caught.value)
+
+
+# -- dynamic large objects --------------------------------------------------
+
+def test_a_dlo_is_uploaded_as_its_concatenation(world):
+    paths = put_segments(world, [100, 200, 50], prefix='parts/')
+    world.put('unrelated', container='segs')
+    world.swift.put_dlo(ACCOUNT, CONTAINER, 'dlo', 'segs/parts/',
+                        {'X-Object-Meta-K': 'v'})
+    assert world.handle('dlo') is Outcome.COPIED
+    assert world.remote('dlo').data == content_of(world, paths)
+    assert world.remote_headers('dlo') == {
+        'X-Object-Meta-K': 'v', 'X-Object-Manifest': 'segs/parts/'}
+    hashes = [world.swift.get(ACCOUNT, *p.split('/', 1)).etag
+              for p in paths]
+    assert world.internal('dlo')[md.ETAG_KEY] == md5(
+        ''.join(hashes).encode('ascii'))
+    assert world.layout.manifest_key('dlo') not in \
+        world.provider.buckets[BUCKET]
+    world.provider.reset_calls()
+    assert world.handle('dlo') is Outcome.UNCHANGED
+    assert world.provider.counts() == {'head_object': 1}
+
+
+def test_a_dlo_with_a_quoted_manifest_header(world):
+    paths = put_segments(world, [10], container='seg s', prefix='caf\u00e9/')
+    world.swift.put_dlo(ACCOUNT, CONTAINER, 'dlo', 'seg%20s/caf%C3%A9/')
+    assert world.handle('dlo') is Outcome.COPIED
+    assert world.remote('dlo').data == content_of(world, paths)
+
+
+def test_a_dlo_can_be_converted_to_an_slo():
+    world = World(convert_dlo=True)
+    world.small_parts()
+    paths = put_segments(world, [2 * KiB, 1 * KiB], prefix='p/')
+    world.swift.put_dlo(ACCOUNT, CONTAINER, 'dlo', 'segs/p/')
+    assert world.handle('dlo') is Outcome.COPIED
+    stored = world.remote('dlo')
+    assert stored.data == content_of(world, paths)
+    hashes = [world.swift.get(ACCOUNT, *p.split('/', 1)).etag
+              for p in paths]
+    assert stored.etag == large_objects.multipart_etag(hashes)
+    assert world.remote_headers('dlo') == {'X-Static-Large-Object': 'True'}
+    manifest = json.loads(world.provider.buckets[BUCKET][
+        world.layout.manifest_key('dlo')].data)
+    assert [(e['name'], e['bytes'], e['hash']) for e in manifest] == [
+        ('/' + p, len(world.swift.get(ACCOUNT, *p.split('/', 1)).body), h)
+        for p, h in zip(paths, hashes)]
+    assert world.handle('dlo') is Outcome.UNCHANGED
+
+
+# -- archive ----------------------------------------------------------------
+
+@pytest.fixture
+def archive():
+    return World(archive=True)
+
+
+def test_archive_copies_verifies_then_deletes_locally(archive):
+    record = archive.put('a', b'cold data')
+    row = archive.row('a')
+    assert archive.propagator.handle(row, ARCHIVE) is Outcome.ARCHIVED
+    assert archive.swift.get(ACCOUNT, CONTAINER, 'a') is None
+    assert archive.remote('a').data == b'cold data'
+    delete, = archive.swift.requests_for('DELETE', 'a')
+    assert delete.headers['x-timestamp'] == swift_utils.Timestamp(
+        record.meta_timestamp, offset=1).internal
+    assert archive.stats.totals['archived_objects'] == 1
+    # the remote copy was read back before the local one went
+    assert archive.provider.count('head_object') == 2
+
+
+def test_archive_of_an_object_already_remote(archive):
+    archive.put('a')
+    archive.handle('a', COPY)
+    archive.provider.reset_calls()
+    assert archive.handle('a', ARCHIVE) is Outcome.ARCHIVED
+    assert archive.provider.counts() == {'head_object': 1}
+
+
+def test_archive_keeps_an_object_overwritten_before_the_delete(archive):
+    archive.put('a', b'old')
+    row = archive.row('a')
+
+    def overwrite(request):
+        if request.method == 'DELETE':
+            archive.swift.hooks.remove(overwrite)
+            archive.put('a', b'newer')
+
+    archive.swift.hooks.append(overwrite)
+    assert archive.propagator.handle(row, ARCHIVE) is Outcome.UNCHANGED
+    assert archive.swift.get(ACCOUNT, CONTAINER, 'a').body == b'newer'
+    assert archive.remote('a').data == b'old'
+    assert 'archived_objects' not in archive.stats.totals
+
+
+def test_archive_keeps_an_object_posted_to_since_the_row(archive):
+    archive.put('a', b'data')
+    row = archive.row('a')
+    heads = []
+
+    def post_before_second_head(request):
+        if request.method == 'HEAD' and request.obj == 'a':
+            heads.append(request)
+            if len(heads) == 2:
+                archive.swift.post(ACCOUNT, CONTAINER, 'a',
+                                   {'X-Object-Meta-New': 'yes'})
+
+    archive.swift.hooks.append(post_before_second_head)
+    assert archive.propagator.handle(row, ARCHIVE) is Outcome.UNCHANGED
+    assert archive.swift.get(ACCOUNT, CONTAINER, 'a') is not None
+    assert not archive.swift.requests_for('DELETE', 'a')
+
+
+def test_archive_never_deletes_after_a_stale_read(archive):
+    record = archive.put('a')
+    row = archive.row('a', timestamp=swift_utils.Timestamp(
+        float(record.data_timestamp) + 5))
+    with pytest.raises(propagate.RetryLater):
+        archive.propagator.handle(row, ARCHIVE)
+    assert archive.swift.get(ACCOUNT, CONTAINER, 'a') is not None
+
+
+def test_archive_of_a_newer_local_version_waits_for_its_row(archive):
+    archive.put('a', b'v1')
+    row = archive.row('a')
+    archive.put('a', b'v2')
+    assert archive.propagator.handle(row, ARCHIVE) is Outcome.UNCHANGED
+    assert archive.swift.get(ACCOUNT, CONTAINER, 'a').body == b'v2'
+
+
+def test_archive_does_not_delete_an_unverified_copy(archive):
+    archive.put('a', b'data')
+    real = archive.provider.head_object
+    calls = []
+
+    def head(bucket, key):
+        calls.append(key)
+        info = real(bucket, key)
+        if len(calls) == 2:
+            info.size += 1
+        return info
+
+    archive.provider.head_object = head
+    with pytest.raises(propagate.RetryLater) as caught:
+        archive.handle('a', ARCHIVE)
+    assert 'did not verify' in caught.value.reason
+    assert archive.swift.get(ACCOUNT, CONTAINER, 'a') is not None
+
+
+def test_archive_of_an_slo_deletes_segments_then_manifest(archive):
+    paths = put_segments(archive, [10, 20, 30])
+    archive.swift.put_slo(ACCOUNT, CONTAINER, 'big', paths)
+    assert archive.handle('big', ARCHIVE) is Outcome.ARCHIVED
+    for path in paths:
+        assert archive.swift.get(ACCOUNT, *path.split('/', 1)) is None
+    assert archive.swift.get(ACCOUNT, CONTAINER, 'big') is None
+    deletes = [r.obj for r in archive.swift.requests_for('DELETE')]
+    assert deletes[-1] == 'big'
+    assert sorted(deletes[:-1]) == sorted(p.split('/', 1)[1]
+                                          for p in paths)
+
+
+def test_archive_can_keep_the_segments():
+    world = World(archive=True, retain_local_segments=True)
+    paths = put_segments(world, [10, 20])
+    world.swift.put_slo(ACCOUNT, CONTAINER, 'big', paths)
+    assert world.handle('big', ARCHIVE) is Outcome.ARCHIVED
+    for path in paths:
+        assert world.swift.get(ACCOUNT, *path.split('/', 1)) is not None
+
+
+def test_a_failed_segment_delete_keeps_the_manifest(archive):
+    paths = put_segments(archive, [10, 20, 30])
+    archive.swift.put_slo(ACCOUNT, CONTAINER, 'big', paths)
+
+    def refuse(request):
+        if request.method == 'DELETE' and request.obj == 'big/001':
+            return fakes.error_response(503)
+
+    archive.swift.hooks.append(refuse)
+    with pytest.raises(propagate.RetryLater) as caught:
+        archive.handle('big', ARCHIVE)
+    assert 'manifest is kept' in caught.value.reason
+    assert archive.swift.get(ACCOUNT, CONTAINER, 'big') is not None
+    assert archive.swift.get(ACCOUNT, 'segs', 'big/001') is not None
+
+    archive.swift.hooks.remove(refuse)
+    assert archive.handle('big', ARCHIVE) is Outcome.ARCHIVED
+    assert archive.swift.get(ACCOUNT, CONTAINER, 'big') is None
+    assert archive.remote('big').data == b'A' * 10 + b'B' * 20 + b'C' * 30
+
+
+def test_archive_of_a_dlo_deletes_its_segments(archive):
+    paths = put_segments(archive, [10, 20], prefix='d/')
+    archive.swift.put_dlo(ACCOUNT, CONTAINER, 'dlo', 'segs/d/')
+    assert archive.handle('dlo', ARCHIVE) is Outcome.ARCHIVED
+    for path in paths:
+        assert archive.swift.get(ACCOUNT, *path.split('/', 1)) is None
+
+
+# -- verification -----------------------------------------------------------
+
+def copy_all(world, names):
+    for name in names:
+        world.put(name, name.encode('utf-8'))
+        world.handle(name)
+    world.provider.reset_calls()
+
+
+def test_verify_reads_listing_pages_not_heads(world):
+    names = ['obj-%04d' % i for i in range(100)]
+    copy_all(world, names)
+    rows = [world.row(n) for n in reversed(names)]
+    assert world.propagator.verify(rows) == []
+    assert world.provider.counts() == {'list_objects': 1}
+
+
+def test_verify_finds_missing_and_different_objects(world):
+    names = ['obj-%04d' % i for i in range(2500)]
+    copy_all(world, names)
+    del world.provider.buckets[BUCKET][world.key('obj-0007')]
+    world.put('obj-2100', b'changed locally')
+    rows = [world.row(n) for n in names]
+    world.provider.reset_calls()
+    need = world.propagator.verify(rows)
+    assert [r.name for r in need] == ['obj-0007', 'obj-2100']
+    # three pages for 2,500 rows; one HEAD for the row whose ETag differs
+    # (it could be a large object, whose listed ETag is not the row's)
+    assert world.provider.counts() == {'list_objects': 3, 'head_object': 1}
+
+
+def test_verify_heads_sparse_names(world):
+    copy_all(world, ['obj-%05d' % i for i in range(3000)])
+    wanted = ['obj-00010', 'obj-01500', 'obj-02999']
+    rows = [world.row(n) for n in wanted]
+    assert world.propagator.verify(rows) == []
+    counts = world.provider.counts()
+    assert counts['list_objects'] == 1
+    assert counts['list_objects'] + counts['head_object'] <= 3
+
+
+def test_verify_heads_rows_whose_metadata_changed(world):
+    copy_all(world, ['a', 'b'])
+    world.swift.post(ACCOUNT, CONTAINER, 'b', {'X-Object-Meta-X': '1'})
+    rows = [world.row('a'), world.row('b')]
+    assert [r.name for r in world.propagator.verify(rows)] == ['b']
+    assert world.provider.counts() == {'list_objects': 1, 'head_object': 1}
+    world.handle('b')
+    world.provider.reset_calls()
+    assert world.propagator.verify(rows) == []
+
+
+def test_verify_deleted_rows(world):
+    copy_all(world, ['a', 'b'])
+    world.swift.delete(ACCOUNT, CONTAINER, 'a')
+    world.swift.delete(ACCOUNT, CONTAINER, 'c')
+    rows = [world.row('a'), world.row('c')]
+    assert [r.name for r in world.propagator.verify(rows)] == ['a']
+
+
+def test_verify_ignores_deletes_when_they_are_not_propagated():
+    world = World(propagate_delete=False)
+    copy_all(world, ['a'])
+    world.swift.delete(ACCOUNT, CONTAINER, 'a')
+    assert world.propagator.verify([world.row('a')]) == []
+    assert world.provider.calls == []
+
+
+def test_verify_large_objects(world):
+    world.small_parts()
+    paths = put_segments(world, [2 * KiB, 10])
+    world.swift.put_slo(ACCOUNT, CONTAINER, 'slo', paths)
+    world.swift.put_dlo(ACCOUNT, CONTAINER, 'dlo', 'segs/big/')
+    world.handle('slo')
+    world.handle('dlo')
+    rows = [world.row('slo'), world.row('dlo')]
+    rows[0].content_type += ';swift_bytes=%d' % (2 * KiB + 10)
+    world.provider.reset_calls()
+    assert world.propagator.verify(rows) == []
+    assert world.provider.counts() == {'list_objects': 1, 'head_object': 2}
+
+
+def test_verify_unicode_names(world):
+    names = ['\U0001f600', 'caf\u00e9', 'z', '\u00e9t\u00e9', 'a b']
+    copy_all(world, names)
+    rows = [world.row(n) for n in names]
+    assert world.propagator.verify(rows) == []
+    assert world.provider.counts() == {'list_objects': 1}
+
+
+def test_verify_with_a_failing_remote(world):
+    copy_all(world, ['a'])
+    world.provider.fail('list_objects', exceptions.Unavailable('down'))
+    with pytest.raises(propagate.RetryLater):
+        world.propagator.verify([world.row('a')])
+
+
+# -- prepare ----------------------------------------------------------------
+
+@pytest.fixture
+def fresh_expirations(monkeypatch):
+    monkeypatch.setattr(propagate.RowPropagator, '_expirations', {})
+    monkeypatch.setattr(propagate.RowPropagator,
+                        '_expiration_unsupported', set())
+
+
+def test_prepare_sets_the_remote_expiry_once(fresh_expirations):
+    world = World(remote_delete_after=86400 * 7)
+    world.propagator.prepare()
+    world.propagator.prepare()
+    again = propagate.RowPropagator(world.mapping, ACCOUNT, CONTAINER,
+                                    world.provider, world.ic)
+    again.prepare()
+    assert world.provider.count('set_expiration') == 1
+    assert world.provider.rules == {
+        (BUCKET, world.layout.listing_prefix()): 7}
+
+
+def test_prepare_without_remote_delete_after(world, fresh_expirations):
+    world.propagator.prepare()
+    assert world.provider.calls == []
+
+
+def test_prepare_logs_an_unsupported_expiry_once(fresh_expirations):
+    world = World(remote_delete_after=3600)
+    world.provider.supports_expiration = False
+    world.propagator.prepare()
+    world.propagator.prepare()
+    assert world.provider.count('set_expiration') == 1
+
+
+def test_prepare_tries_again_after_a_failure(fresh_expirations):
+    world = World(remote_delete_after=3600)
+    world.provider.fail('set_expiration', exceptions.Unavailable('down'))
+    world.propagator.prepare()
+    world.propagator.prepare()
+    assert world.provider.count('set_expiration') == 2
+
+
+# -- the fakes themselves ---------------------------------------------------
+
+def test_fake_provider_lists_like_s3():
+    provider = fakes.FakeProvider()
+    provider.buckets['b'] = {}
+    for key in ['a/1', 'a/2', 'b', 'c/1', 'd']:
+        provider.put_raw('b', key, b'x')
+    page = provider.list_objects('b', delimiter='/', limit=2)
+    assert [(e.key, e.is_prefix) for e in page.entries] == [
+        ('a/', True), ('b', False)]
+    assert page.truncated and page.next_marker == 'b'
+    page = provider.list_objects('b', delimiter='/', marker='b')
+    assert [e.key for e in page.entries] == ['c/', 'd']
+    assert not page.truncated
+    assert [e.key for e in provider.list_all('b', prefix='a/')] == [
+        'a/1', 'a/2']
+
+
+def test_fake_provider_checks_md5_and_part_sizes():
+    provider = fakes.FakeProvider()
+    provider.buckets['b'] = {}
+    with pytest.raises(exceptions.ChecksumMismatch):
+        provider.put_object('b', 'k', b'abc', 3, md5=md5(b'abd'))
+    provider.MIN_PART_SIZE = 4
+    parts = [provider_part(1, b'ab'), provider_part(2, b'cd')]
+    with pytest.raises(exceptions.InvalidObject):
+        provider.put_multipart('b', 'k', parts)
+    parts = [provider_part(1, b'abcd'), provider_part(2, b'e')]
+    etag = provider.put_multipart('b', 'k', parts)
+    assert etag == large_objects.multipart_etag([md5(b'abcd'), md5(b'e')])
+    body = provider.get_object('b', 'k', range='bytes=3-')
+    assert body.status == 206 and body.read_all() == b'de'
+    assert body.content_range == 'bytes 3-4/5'
+
+
+def provider_part(number, data):
+    return providers.Part(number, len(data), lambda: fakes.reader(data),
+                          md5(data))
+
+
+def test_fake_swift_serves_ranges_and_conditions(world):
+    world.put('a', b'0123456789')
+    status, headers, body = world.ic.get_object(
+        ACCOUNT, CONTAINER, 'a', headers={'Range': 'bytes=2-4'})
+    assert status == 206 and b''.join(body) == b'234'
+    with pytest.raises(Exception) as caught:
+        world.ic.get_object(ACCOUNT, CONTAINER, 'a',
+                            headers={'If-Match': '"nope"'})
+    assert '412' in str(caught.value)
+    meta = world.ic.get_object_metadata(ACCOUNT, CONTAINER, 'a')
+    assert swob.normalize_etag(meta['etag']) == md5(b'0123456789')
+    assert [o['name'] for o in world.ic.iter_objects(ACCOUNT,
+                                                     CONTAINER)] == ['a']
