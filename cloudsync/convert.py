@@ -306,14 +306,14 @@ class Converter:
                 options.append(('region', region))
             if _bool(profile.get('encryption', True)):
                 options.append(('server_side_encryption', 'AES256'))
-        if provider in ('s3', 's3-clone', 'gcs'):
+        if provider in ('s3', 's3-clone'):
             token = profile.get('aws_session_token')
             if token:
                 options.append(('session_token', token))
                 self.secrets.append(str(token))
         elif profile.get('aws_session_token'):
-            self.warn(where, 'aws_session_token is only used with S3; '
-                      'not carried over')
+            self.warn(where, 'aws_session_token is not carried over: the '
+                      '%s provider takes no session token' % provider)
         if provider == 'swift':
             options.extend(self._swift_auth(where, profile))
         elif profile.get('auth_type') not in (None, 'swift'):
@@ -349,14 +349,18 @@ class Converter:
                     self.warn(where, 'keystone_v3 needs %s, which is '
                               'missing' % key)
         elif auth_type == 'keystone_v2':
-            options.append(('auth_version', '2'))
+            # NOTE(cloudsync): the swift provider speaks Keystone v3 only;
+            # v2's tenant is v3's project, in the default domains.
+            options.append(('auth_version', '3'))
             if profile.get('tenant_name'):
-                options.append(('tenant_name', profile['tenant_name']))
+                options.append(('project_name', profile['tenant_name']))
             else:
                 self.warn(where, 'keystone_v2 needs tenant_name, which is '
                           'missing')
-            self.warn(where, 'Keystone v2 is end-of-life; move the remote '
-                      'to Keystone v3 (auth_version = 3)')
+            self.warn(where, 'Keystone v2 is not supported: converted to '
+                      'Keystone v3 (auth_version = 3, project_name = '
+                      'tenant_name, domains Default); check that the '
+                      'endpoint is the v3 identity URL')
         elif auth_type != 'swift':
             self.warn(where, 'unknown auth_type %r; tempauth (v1) is '
                       'assumed' % auth_type)

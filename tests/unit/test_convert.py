@@ -213,7 +213,7 @@ def test_endpoints_choose_the_provider_and_remotes_are_shared(
     assert by_container['gcs'].remote.provider_name == 'gcs'
     clone = by_container['clone'].remote
     assert clone.provider_name == 's3-clone'
-    assert clone.conf.server_side_encryption is None
+    assert getattr(clone.conf, 'server_side_encryption', None) is None
     assert by_container['other-id'].remote is not aws
     assert len(config.remotes) == 5
     assert len(set(config.remotes)) == 5
@@ -317,6 +317,20 @@ def test_keystone_v3_becomes_swift_provider_options(
             conf.user_domain_name) == ('proj', 'Default', 'Default')
     assert conf.remote_account == 'AUTH_proj'
     assert result.warnings == []
+
+
+def test_keystone_v2_becomes_v3_with_a_warning(tmp_path, shipped_providers):
+    data = {'containers': [{
+        'account': 'AUTH_test', 'container': 'c', 'protocol': 'swift',
+        'aws_bucket': 'target', 'aws_endpoint': 'https://ks:5000/v3',
+        'aws_identity': 'alice', 'aws_secret': 'pw',
+        'auth_type': 'keystone_v2', 'tenant_name': 'tenant'}]}
+
+    result, config = convert_and_load(tmp_path, data)
+
+    conf = config.mappings[0].remote.conf
+    assert (conf.auth_version, conf.project_name) == ('3', 'tenant')
+    assert any('Keystone v2 is not supported' in w for w in result.warnings)
 
 
 def test_keystone_v3_without_its_fields_is_reported():
