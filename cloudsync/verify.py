@@ -113,6 +113,10 @@ def _answer(exc):
     """The remote's answer, for a person: one line, no secret."""
     if isinstance(exc, exceptions.RemoteError):
         text = exc.message or str(exc)
+        answer = ' '.join(str(part) for part in (exc.status, exc.code)
+                          if part and str(part) not in text)
+        if answer:
+            text = '%s (%s)' % (text, answer)
     else:
         text = '%s: %s' % (type(exc).__name__, exc)
     return ' '.join(str(text).split())

@@ -124,7 +124,7 @@ def test_a_missing_bucket_fails_at_target_with_the_remotes_answer(world):
 
     assert lines(results) == [
         'mapping photos: target: FAILED: remote fake bucket bkt: '
-        'remote fake: bucket bkt does not exist']
+        'remote fake: bucket bkt does not exist (404)']
 
 
 def test_refused_writes_fail_at_write_and_nothing_else_runs(world):
@@ -389,7 +389,7 @@ def test_cli_checks_each_mapping_and_fails_on_the_broken_one(cli):
     assert 'mapping photos: delete: ok' in out
     assert ('mapping other: target: FAILED: remote fake bucket '
             'missing-bucket: remote fake: bucket missing-bucket does not '
-            'exist') in out
+            'exist (404)') in out
     assert SECRET not in out
 
 

@@ -1,0 +1,321 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""cloudsync-status and cloudsync-verify against the real all-in-one.
+
+Four mappings, each in one state, after one ``cloudsync-sync --once`` pass
+of the daemon of every container node (3 nodes, each with its own
+configuration file, as an all-in-one needs):
+
+``healthy``
+    every object (a small SLO among them) copied to moto;
+``behind``
+    objects added after the pass;
+``badcreds``
+    Swift's own S3 API with a wrong secret key: every copy is refused;
+``unreachable``
+    an endpoint where nothing listens.
+
+The commands run as an operator runs them: as separate processes.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from cloudsync import crawler
+from tests.functional.conftest import unique_name
+
+NODE_COUNT = 3
+#: one object owned by each replica, so that every node has rows of its own
+OBJECT_NAMES = []
+
+
+def _names_covering_every_replica(prefix, replicas=NODE_COUNT):
+    names, owners, n = [], set(), 0
+    while len(owners) < replicas:
+        name = '%s-%d' % (prefix, n)
+        owner = crawler.row_owner(name, replicas)
+        if owner not in owners:
+            owners.add(owner)
+            names.append(name)
+        n += 1
+    return names
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def run_command(module, *args, timeout=300):
+    return subprocess.run(
+        [sys.executable, '-m', module] + list(args), capture_output=True,
+        text=True, timeout=timeout)
+
+
+class Ops:
+    """The all-in-one with four mappings and one daemon per node."""
+
+    def __init__(self, aio, tmp, swift, s3):
+        self.aio = aio
+        self.tmp = tmp
+        self.swift = swift
+        self.state = aio.state
+        self.containers = {kind: unique_name(kind) for kind in (
+            'healthy', 'behind', 'badcreds', 'unreachable')}
+        self.bucket = unique_name('ops')
+        s3.create_bucket(Bucket=self.bucket)
+        self.s3api_bucket = unique_name('s3api-target')
+        swift.put_container(self.s3api_bucket)
+        self.names = _names_covering_every_replica('obj')
+        for kind, container in self.containers.items():
+            swift.put_container(container)
+            for name in self.names:
+                swift.put_object(container, name, b'data of ' +
+                                 name.encode('ascii'))
+        self.put_slo(self.containers['healthy'], 'big')
+        self.configs = [self.write_config(node)
+                        for node in self.state['nodes']]
+
+    def put_slo(self, container, name):
+        segments = []
+        for n, data in enumerate((b'a' * 3000, b'b' * 1000)):
+            seg = '%s/seg/%d' % (name, n)
+            etag = self.swift.put_object(container, seg, data)
+            segments.append({'path': '/%s/%s' % (container, seg),
+                             'etag': etag, 'size_bytes': len(data)})
+        self.swift.put_object(container, name, json.dumps(segments),
+                              query_string='multipart-manifest=put')
+
+    def write_config(self, node):
+        n = node['index']
+        state = self.state
+        path = os.path.join(self.tmp, 'node%d.conf' % n)
+        account = 'AUTH_test'
+        text = [
+            '[DEFAULT]',
+            'devices = %s' % node['devices'],
+            'swift_dir = %s' % state['swift_dir'],
+            'bind_ip = %s' % node['ip'],
+            'bind_port = %d' % node['container_port'],
+            'mount_check = false',
+            'status_dir = %s' % os.path.join(self.tmp, 'status%d' % n),
+            'internal_client_conf_path = %s' % state[
+                'internal_client_conf'],
+            'workers = 4',
+            'retry_interval = 600',
+            '',
+            '[remote:moto]',
+            'provider = s3',
+            'endpoint = %s' % state['moto_endpoint'],
+            'access_key = %s' % state['moto_access_key'],
+            'secret_key = %s' % state['moto_secret_key'],
+            'addressing_style = path',
+            'max_retries = 1',
+            'retry_backoff = 0.1',
+            '',
+            '[remote:s3api-badkey]',
+            'provider = s3',
+            'endpoint = %s' % state['s3api_endpoint'],
+            'access_key = test:tester',
+            'secret_key = not-the-key',
+            'addressing_style = path',
+            'max_retries = 0',
+            '',
+            '[remote:nowhere]',
+            'provider = s3',
+            'endpoint = http://127.0.0.1:%d' % self.dead_port,
+            'access_key = a',
+            'secret_key = not-a-real-secret',
+            'addressing_style = path',
+            'max_retries = 0',
+            'connect_timeout = 2',
+            '',
+        ]
+        remotes = {'healthy': ('moto', self.bucket),
+                   'behind': ('moto', self.bucket),
+                   'badcreds': ('s3api-badkey', self.s3api_bucket),
+                   'unreachable': ('nowhere', 'bucket')}
+        for kind, container in self.containers.items():
+            remote, bucket = remotes[kind]
+            text += ['[mapping:%s]' % kind, 'account = %s' % account,
+                     'container = %s' % container, 'remote = %s' % remote,
+                     'bucket = %s' % bucket, '']
+        with open(path, 'w') as f:
+            f.write('\n'.join(text))
+        return path
+
+    dead_port = _free_port()
+
+    def sync_once(self):
+        results = [run_command('cloudsync.cmd.sync', '--config-file', conf,
+                               '--once') for conf in self.configs]
+        return results
+
+    def status(self, conf, *args):
+        result = run_command('cloudsync.cmd.status', '--config-file', conf,
+                             *args)
+        return result
+
+    def status_json(self, conf, *args):
+        result = self.status(conf, '--format', 'json', *args)
+        assert result.stdout, result.stderr
+        return result.returncode, json.loads(result.stdout)
+
+    def verify(self, *args, conf=None):
+        return run_command('cloudsync.cmd.verify', '--config-file',
+                           conf or self.configs[0], *args)
+
+
+@pytest.fixture(scope='module')
+def ops(aio, tmp_path_factory):
+    swift = aio.swift_client('test:tester', 'testing')
+    try:
+        world = Ops(aio, str(tmp_path_factory.mktemp('ops')), swift,
+                    aio.s3_client())
+        world.pass_results = world.sync_once()
+        # objects that arrive after the pass: the "behind" mapping
+        world.late = ['late-%s' % n for n in world.names]
+        for name in world.late:
+            swift.put_object(world.containers['behind'], name, b'late')
+        yield world
+    finally:
+        swift.close()
+
+
+def mapping_of(report, name):
+    return next(m for m in report['mappings'] if m['mapping'] == name)
+
+
+def test_the_daemon_pass_failed_only_for_the_broken_mappings(ops):
+    for result in ops.pass_results:
+        # rows of badcreds and unreachable failed on every node
+        assert result.returncode == 1, result.stderr[-2000:]
+
+
+def test_status_shows_each_mapping_in_its_state_on_every_node(ops):
+    for conf in ops.configs:
+        code, report = ops.status_json(conf)
+
+        assert code == 1
+        assert report['ok'] is False
+        healthy = mapping_of(report, 'healthy')
+        assert healthy['state'] == 'in-sync'
+        assert healthy['rows_behind'] == 0
+        assert healthy['rows_total'] == healthy['rows_done'] >= 6
+        behind = mapping_of(report, 'behind')
+        assert behind['state'] == 'behind'
+        assert behind['rows_behind'] == len(ops.late)
+        assert behind['lag'] > 0
+        for broken in ('badcreds', 'unreachable'):
+            mapping = mapping_of(report, broken)
+            assert mapping['state'] == 'failing'
+            assert mapping['failed_rows'] >= 1
+
+
+def test_status_names_the_remotes_answer_for_failed_rows(ops):
+    result = ops.status(ops.configs[0], '--mapping', 'badcreds')
+
+    assert result.returncode == 1
+    assert 'badcreds AUTH_test/%s: 1 failed rows; latest:' % (
+        ops.containers['badcreds']) in result.stdout
+    assert '403' in result.stdout
+    assert 'not-the-key' not in result.stdout
+
+
+def test_status_of_healthy_mappings_exits_zero(ops):
+    result = ops.status(ops.configs[0], '--mapping', 'healthy',
+                        '--mapping', 'behind')
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:3] == ['MAPPING', 'CONTAINER', 'STATE']
+    states = {line.split()[0]: line.split()[2] for line in lines[1:3]}
+    assert states == {'healthy': 'in-sync', 'behind': 'behind'}
+
+
+def test_status_watch_and_plot(ops, tmp_path):
+    plot = tmp_path / 'lag.png'
+
+    watch = ops.status(ops.configs[0], '--mapping', 'behind', '--watch',
+                       '--count', '1')
+    drawn = ops.status(ops.configs[0], '--plot', str(plot))
+
+    assert 'behind AUTH_test/%s: ' % ops.containers['behind'] in \
+        watch.stdout
+    assert 'rows (' in watch.stdout
+    assert drawn.returncode == 1
+    assert plot.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+
+
+def test_verify_proves_the_healthy_remote(ops):
+    result = ops.verify('--mapping', 'healthy')
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    steps = [line.split(': ')[1] for line in result.stdout.splitlines()]
+    assert steps == ['target', 'list', 'write', 'read', 'metadata',
+                     'delete']
+
+
+def test_verify_read_only_reads_an_object_the_daemon_wrote(ops):
+    result = ops.verify('--mapping', 'healthy', '--read-only')
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert 'mapping healthy: read: ok' in result.stdout
+
+
+def test_verify_names_the_failing_step_and_answer(ops):
+    result = ops.verify('--mapping', 'badcreds', '--mapping', 'unreachable')
+
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2, result.stdout
+    bad, dead = lines
+    assert bad.startswith('mapping badcreds: target: FAILED: remote '
+                          's3api-badkey bucket %s: ' % ops.s3api_bucket)
+    assert '403' in bad
+    assert dead.startswith('mapping unreachable: target: FAILED: remote '
+                           'nowhere bucket bucket: ')
+    assert 'not-the-key' not in result.stdout
+    assert 'not-a-real-secret' not in result.stdout
+
+
+def test_compare_finds_the_healthy_container_in_sync(ops):
+    result = ops.verify('--mapping', 'healthy', '--compare', '--deep')
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert ', 0 missing remotely, 0 differing, 0 only remotely' in \
+        result.stdout
+    assert '%d in sync' % (len(ops.names) + 3) in result.stdout
+
+
+def test_compare_lists_what_the_behind_container_misses(ops):
+    result = ops.verify('--mapping', 'behind', '--compare', '--list')
+
+    assert result.returncode == 1
+    missing = sorted(line.split()[1] for line in result.stdout.splitlines()
+                     if line.startswith('  missing'))
+    assert missing == sorted(ops.late)
+
+
+def test_compare_on_an_unreachable_remote_fails_in_one_line(ops):
+    result = ops.verify('--mapping', 'unreachable', '--compare')
+
+    assert result.returncode == 1
+    assert result.stdout.startswith('mapping unreachable: compare '
+                                    'AUTH_test/%s: FAILED: ' % (
+                                        ops.containers['unreachable']))
