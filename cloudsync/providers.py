@@ -276,8 +276,12 @@ class Provider(abc.ABC):
     def delete_object(self, bucket, key):
         """Delete an object.
 
-        :returns: True when an object was deleted, False when there was none
-            (a missing object is not an error).
+        A missing object is not an error.
+
+        :returns: False when the store said there was no such object, True
+            otherwise. Stores whose DELETE answers the same whether or not
+            the object existed (S3) return True: "deleted, or not known to
+            be missing". Callers needing certainty HEAD first.
         """
 
     @abc.abstractmethod
