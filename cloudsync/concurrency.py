@@ -141,8 +141,6 @@ class StopFlag(object):
     def is_set(self):
         return self._set
 
-    __bool__ = is_set
-
     def wait(self, seconds, step=0.5):
         """Sleep up to ``seconds``; return early (True) when set."""
         remaining = seconds

@@ -358,7 +358,7 @@ class ContainerPass(object):
 
     def scan_chunk(self, rows, deadline):
         order = []   # (row, True) when done, (row, None) when handed out
-        work = []
+        batch = self.crawler.row_pool.batch()
         blocked = False
         for row in rows:
             if self.stopping(deadline):
@@ -379,9 +379,11 @@ class ContainerPass(object):
                 self.skip(row, decision)
                 order.append((row, True))
                 continue
-            work.append((row, decision))
+            # NOTE(cloudsync): spawning blocks while the row pool is full,
+            # so a stop request or the deadline is noticed between rows.
+            batch.spawn(self.handle, row, decision)
             order.append((row, None))
-        results = iter(self.run_batch(work))
+        results = iter(batch.results())
         last = self.status.last_row
         for row, done in order:
             if done is None:

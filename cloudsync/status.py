@@ -108,11 +108,18 @@ def write_atomically(path, data):
     os.makedirs(directory, exist_ok=True)
     tmp = os.path.join(directory, '.%s.%d.tmp' % (
         os.path.basename(path), os.getpid()))
-    with open(tmp, 'w', encoding='utf-8') as f:
-        json.dump(data, f, sort_keys=True, separators=(',', ':'))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, 'w', encoding='utf-8') as f:
+            json.dump(data, f, sort_keys=True, separators=(',', ':'))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
     _fsync_dir(directory)
 
 

@@ -1,0 +1,513 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+import hashlib
+import json
+import os
+
+import pytest
+from swift.common import utils as swift_utils
+
+from cloudsync import crawler as crawler_mod
+from cloudsync import lifecycle
+from tests.unit import crawler_fakes as fakes
+
+Outcome = fakes.Outcome
+RetryLater = fakes.RetryLater
+RowFailed = fakes.RowFailed
+COPY = lifecycle.Action.COPY
+REMOVE = lifecycle.Action.REMOVE_REMOTE
+
+
+def names_owned_by(index, replicas, count, prefix='o'):
+    names, n = [], 0
+    while len(names) < count:
+        name = '%s%d' % (prefix, n)
+        if crawler_mod.row_owner(name, replicas) == index:
+            names.append(name)
+        n += 1
+    return names
+
+
+# -- who owns a row -----------------------------------------------------------
+
+def test_row_owner_is_compatible_with_swift_s3_sync():
+    # sha1('foo') ends in da8a33; 0xda8a33 % 3 == 2
+    assert crawler_mod.row_owner('foo', 3) == 2
+    assert crawler_mod.row_owner('a', 3) == 0
+    assert crawler_mod.row_owner('caf\u00e9/\U0001f600', 3) == 1
+
+
+def test_row_owner_hashes_the_utf8_name():
+    name = '\u6f22\u5b57 \U0001f600.txt'
+    digest = hashlib.sha1(name.encode('utf-8')).hexdigest()
+    assert crawler_mod.row_owner(name, 5) == int(digest[-6:], 16) % 5
+
+
+def test_every_name_has_exactly_one_owner():
+    for name in ('x%d' % i for i in range(200)):
+        owners = [i for i in range(3)
+                  if crawler_mod.row_owner(name, 3) == i]
+        assert len(owners) == 1
+
+
+def test_row_from_db_decodes_the_timestamps():
+    data = swift_utils.Timestamp(100)
+    meta = swift_utils.Timestamp(150)
+    raw = {'ROWID': 7, 'name': 'o', 'created_at': swift_utils.
+           encode_timestamps(data, data, meta), 'size': 3,
+           'content_type': 'text/plain', 'etag': 'e', 'deleted': 0,
+           'storage_policy_index': 1}
+    row = crawler_mod.row_from_db(raw)
+    assert (row.row_id, row.timestamp, row.meta_timestamp) == (7, data, meta)
+    assert (row.deleted, row.storage_policy_index) == (False, 1)
+
+
+# -- finding the databases ----------------------------------------------------
+
+def test_a_database_is_local_when_a_primary_has_our_ip_and_port(tmp_path):
+    node = fakes.Node(tmp_path, replicas=3, my_index=1)
+    node.broker()
+    dbs = node.dbs()
+    assert len(dbs) == 1
+    db = dbs[0]
+    assert (db.node_index, db.replicas, db.is_shard) == (1, 3, False)
+    name_hash = swift_utils.hash_path(fakes.ACCOUNT, fakes.CONTAINER)
+    assert db.path == os.path.join(
+        node.devices, fakes.DEVICE, 'containers', '0', name_hash[-3:],
+        name_hash, name_hash + '.db')
+    assert db.db_id == name_hash
+
+
+def test_no_database_when_no_primary_is_ours(tmp_path):
+    node = fakes.Node(tmp_path, replicas=3, my_index=1)
+    node.broker()
+    node.ring.nodes[1]['port'] = 6999   # another server on this host
+    assert node.dbs() == []
+
+
+def test_a_database_not_yet_created_here_is_not_work(tmp_path):
+    node = fakes.Node(tmp_path, replicas=3)
+    assert node.dbs() == []
+
+
+def test_unmounted_devices_are_skipped_with_mount_check(tmp_path):
+    node = fakes.Node(tmp_path, options={'mount_check': 'true'})
+    node.broker()
+    assert node.dbs() == []
+
+
+class FakeInternalClient:
+    def __init__(self, containers=(), shard_ranges=None):
+        self.containers = list(containers)
+        self.shard_ranges = shard_ranges
+        self.requests = []
+
+    def make_path(self, account, container=None):
+        return '/v1/%s' % account + ('/%s' % container if container else '')
+
+    def make_request(self, method, path, headers, acceptable_statuses):
+        self.requests.append((method, path, dict(headers)))
+
+        class Resp:
+            status_int = 200
+            headers = {}
+        resp = Resp()
+        if 'X-Backend-Record-Type' in headers:
+            resp.body = json.dumps(self.shard_ranges or []).encode()
+            resp.headers = {'X-Backend-Record-Type': 'shard'}
+        elif 'marker=&' in path + '&' or path.endswith('marker='):
+            resp.body = json.dumps(
+                [{'name': c} for c in self.containers]).encode()
+        else:
+            resp.body = b'[]'
+        return resp
+
+
+def test_a_wildcard_mapping_lists_the_account_on_every_pass(tmp_path):
+    node = fakes.Node(tmp_path, mapping_options={'container': '*'})
+    ic = FakeInternalClient(['a', 'b'])
+    node.crawler = node.make_crawler(internal_client=ic)
+    for name in ('a', 'b', 'c'):
+        node.put('x', broker=node.broker(container=name))
+    assert sorted(db.container for db in node.dbs()) == ['a', 'b']
+    ic.containers.append('c')
+    assert sorted(db.container for db in node.dbs()) == ['a', 'b', 'c']
+    assert all(r[2]['X-Cloudsync-Shunt-Bypass'] == 'true'
+               for r in ic.requests)
+
+
+def test_a_wildcard_mapping_skips_reserved_names_and_exact_mappings(
+        tmp_path):
+    node = fakes.Node(tmp_path, mapping_options={'container': '*'})
+    ic = FakeInternalClient(['\x00versions\x00a', 'a', '.dotted'])
+    node.crawler = node.make_crawler(internal_client=ic)
+    assert node.crawler.containers_of(node.mapping) == ['.dotted', 'a']
+
+
+def test_a_deleted_container_is_crawled_while_its_database_is_here(
+        tmp_path):
+    node = fakes.Node(tmp_path, mapping_options={'container': '*'})
+    ic = FakeInternalClient(['gone'])
+    node.crawler = node.make_crawler(internal_client=ic)
+    broker = node.broker(container='gone')
+    node.put('x', broker=broker)
+    node.crawl()
+    ic.containers = []
+    node.put('x', broker=broker, deleted=True, when=node.clock.now - 10)
+    # a new daemon, too: it finds the container from its progress files
+    node.crawler = node.make_crawler(internal_client=ic)
+    node.crawl()
+    assert node.handled[-1][:3] == ('x', 2, REMOVE)
+
+
+def make_shard(node, lower, upper, index):
+    shard_account = '.shards_%s' % fakes.ACCOUNT
+    shard_container = '%s-%s-%d' % (fakes.CONTAINER, 'a' * 8, index)
+    broker = node.broker(shard_account, shard_container)
+    broker.set_sharding_sysmeta('Quoted-Root', '%s/%s' % (
+        fakes.ACCOUNT, fakes.CONTAINER))
+    sr = swift_utils.ShardRange(
+        '%s/%s' % (shard_account, shard_container),
+        swift_utils.Timestamp.now(), lower=lower, upper=upper,
+        state=swift_utils.ShardRange.ACTIVE)
+    return broker, sr
+
+
+def test_a_sharded_container_is_followed_into_its_shards(tmp_path):
+    node = fakes.Node(tmp_path)
+    root = node.broker()
+    node.put('a-root-row', broker=root)
+    shard1, sr1 = make_shard(node, '', 'm', 0)
+    shard2, sr2 = make_shard(node, 'm', '', 1)
+    root.merge_shard_ranges([sr1, sr2])
+    node.put('b-in-shard', broker=shard1)
+    node.put('x-in-shard', broker=shard2)
+
+    node.crawl()
+    dbs = node.dbs()
+    assert [db.is_shard for db in dbs] == [False, True, True]
+    assert {(db.account, db.container) for db in dbs} == {
+        (fakes.ACCOUNT, fakes.CONTAINER)}
+    # rows of shard databases are synced under the root's name
+    assert sorted((h[0], h[3]) for h in node.handled) == [
+        ('a-root-row', fakes.CONTAINER), ('b-in-shard', fakes.CONTAINER),
+        ('x-in-shard', fakes.CONTAINER)]
+    assert len({node.crawler.status_path(db) for db in dbs}) == 3
+
+
+def test_shards_of_a_root_that_is_not_here_are_asked_of_the_cluster(
+        tmp_path):
+    node = fakes.Node(tmp_path)
+    shard, sr = make_shard(node, '', '', 0)
+    node.put('in-shard', broker=shard)
+    ic = FakeInternalClient(shard_ranges=[dict(sr)])
+    node.crawler = node.make_crawler(internal_client=ic)
+    dbs = node.dbs()
+    assert [(db.is_shard, db.db_container) for db in dbs] == [
+        (True, sr.container)]
+    node.dbs()
+    assert len(ic.requests) == 1   # cached for a while
+
+
+# -- a. new rows --------------------------------------------------------------
+
+def test_every_row_is_handled_in_chunks_and_progress_saved(tmp_path):
+    node = fakes.Node(tmp_path)   # items_chunk = 3
+    for i in range(8):
+        node.put('o%d' % i)
+    result = node.crawl()
+    assert node.handled_names() == ['o%d' % i for i in range(8)]
+    assert (result.handled, result.copied, result.failed) == (8, 8, 0)
+    assert node.status().last_row == 8
+    assert result.rows_behind == 0
+
+
+def test_a_second_pass_only_handles_new_rows(tmp_path):
+    node = fakes.Node(tmp_path)
+    node.put('o1')
+    node.crawl()
+    node.put('o2')
+    node.crawl()
+    assert node.handled_names() == ['o1', 'o2']
+
+
+def test_only_owned_rows_are_handled_but_the_pointer_moves_over_all(
+        tmp_path):
+    node = fakes.Node(tmp_path, replicas=3, my_index=1,
+                      options={'verification_slack': 100000})
+    owned = names_owned_by(1, 3, 2)
+    others = names_owned_by(0, 3, 4, prefix='p')
+    for name in others[:2] + owned[:1] + others[2:] + owned[1:]:
+        node.put(name)
+    node.crawl()
+    assert node.handled_names() == owned
+    assert node.status().last_row == 6
+
+
+def test_a_chunk_with_no_owned_row_still_moves_the_pointer(tmp_path):
+    node = fakes.Node(tmp_path, replicas=3, my_index=1,
+                      options={'verification_slack': 100000})
+    for name in names_owned_by(0, 3, 7):
+        node.put(name)
+    result = node.crawl()
+    assert node.handled == []
+    assert node.status().last_row == 7
+    assert result.rows_behind == 0
+
+
+def test_a_row_not_ready_yet_stops_the_scan_for_this_pass(tmp_path):
+    node = fakes.Node(tmp_path, mapping_options={'copy_after': 600})
+    node.put('old', when=node.clock.now - 3600)
+    node.put('young', when=node.clock.now - 10)
+    node.put('younger', when=node.clock.now - 5)
+    result = node.crawl()
+    assert node.handled_names() == ['old']
+    assert node.status().last_row == 1
+    assert (result.not_yet, result.rows_behind) == (1, 2)
+
+    node.clock.now += 600
+    node.crawl()
+    assert node.handled_names() == ['old', 'young', 'younger']
+
+
+def test_deleted_rows_remove_the_remote_copy(tmp_path):
+    node = fakes.Node(tmp_path)
+    node.put('o', deleted=True)
+    node.script['o'] = Outcome.DELETED
+    result = node.crawl()
+    assert node.handled[0][2] == REMOVE
+    assert result.deleted == 1
+
+
+def test_deleted_rows_are_skipped_without_propagate_delete(tmp_path):
+    node = fakes.Node(tmp_path,
+                      mapping_options={'propagate_delete': 'false'})
+    node.put('o', deleted=True)
+    result = node.crawl()
+    assert node.handled == [] and result.skipped == 1
+    assert node.status().last_row == 1
+
+
+def test_excluded_objects_are_skipped_and_passed_over(tmp_path):
+    node = fakes.Node(tmp_path,
+                      mapping_options={'exclude_pattern': r'tmp/'})
+    for name in ('a', 'tmp/b', 'c', 'xtmp/d'):
+        node.put(name)
+    result = node.crawl()
+    assert node.handled_names() == ['a', 'c', 'xtmp/d']
+    assert result.skipped == 1
+    assert node.status().last_row == 4
+
+
+def test_a_failed_row_is_recorded_and_the_scan_goes_on(tmp_path):
+    node = fakes.Node(tmp_path)
+    node.script['bad'] = RowFailed('PUT bad to bucket: 403 AccessDenied')
+    for name in ('a', 'bad', 'c'):
+        node.put(name)
+    result = node.crawl()
+    assert node.handled_names() == ['a', 'bad', 'c']
+    assert result.failed == 1
+    status = node.status()
+    assert status.last_row == 3
+    assert status.failed['bad']['row_id'] == 2
+    assert status.failed['bad']['attempts'] == 1
+    assert '403 AccessDenied' in status.failed['bad']['last_error']
+    assert result.rows_behind == 1
+
+
+def test_unexpected_errors_are_recorded_like_failures(tmp_path):
+    node = fakes.Node(tmp_path)
+    node.script['bad'] = KeyError('surprise')
+    node.put('bad')
+    node.put('good')
+    result = node.crawl()
+    assert (result.failed, result.copied) == (1, 1)
+    assert 'KeyError' in node.status().failed['bad']['last_error']
+
+
+def test_failed_rows_are_retried_after_their_backoff(tmp_path):
+    node = fakes.Node(tmp_path)   # retry_interval = 10
+    node.script['bad'] = [RetryLater('503 from remote'), Outcome.COPIED]
+    node.put('bad')
+    node.crawl()
+    node.crawl()
+    assert node.handled_names() == ['bad']      # not due yet
+
+    node.clock.now += 10
+    result = node.crawl()
+    assert node.handled_names() == ['bad', 'bad']
+    assert (result.retried, result.copied) == (1, 1)
+    assert node.status().failed == {}
+
+
+def test_a_retry_handles_the_newest_row_of_a_changed_object(tmp_path):
+    node = fakes.Node(tmp_path)
+    node.script['o'] = [RowFailed('boom'), Outcome.DELETED]
+    node.put('o')
+    node.crawl()
+    node.put('o', deleted=True, when=node.clock.now - 5)
+    node.clock.now += 10
+    node.crawl()
+    assert node.handled[-1][:3] == ('o', 2, REMOVE)
+    assert node.status().failed == {}
+    assert len(node.handled) == 2
+
+
+def test_a_failed_row_whose_object_vanished_is_dropped(tmp_path):
+    node = fakes.Node(tmp_path)
+    node.script['o'] = RowFailed('boom')
+    node.put('o')
+    node.crawl()
+    broker = node.broker()
+    with broker.get() as conn:
+        conn.execute('DELETE FROM object')
+        conn.commit()
+    node.clock.now += 10
+    node.crawl()
+    assert node.status().failed == {}
+    assert len(node.handled) == 1
+
+
+def test_a_full_failed_set_stops_the_pointer_instead_of_forgetting(
+        tmp_path):
+    node = fakes.Node(tmp_path, max_failed=1)
+    node.script['bad1'] = RowFailed('boom')
+    node.script['bad2'] = RowFailed('boom')
+    for name in ('a', 'bad1', 'b', 'bad2', 'c'):
+        node.put(name)
+    node.crawl()
+    status = node.status()
+    assert list(status.failed) == ['bad1']
+    assert status.last_row == 3    # before bad2, which was not recorded
+
+
+def test_a_retry_later_streak_cuts_the_pass_short(tmp_path):
+    node = fakes.Node(tmp_path, options={'items_chunk': 5})
+    node.script.update({'o%02d' % i: RetryLater('remote down')
+                        for i in range(40)})
+    for i in range(40):
+        node.put('o%02d' % i)
+    result = node.crawl()
+    assert 'kept failing' in result.error
+    assert len(node.handled) < 40
+
+
+def test_a_remote_that_cannot_be_prepared_consumes_no_rows(tmp_path):
+    node = fakes.Node(tmp_path)
+    node.prepare_error = RuntimeError('bucket missing')
+    node.put('o')
+    result = node.crawl()
+    assert node.handled == [] and 'bucket missing' in result.error
+    assert node.status().last_row == 0
+
+
+def test_the_pass_stops_taking_rows_at_its_deadline(tmp_path):
+    node = fakes.Node(tmp_path, options={'items_chunk': 2})
+    for i in range(6):
+        node.put('o%d' % i)
+
+    def tick(row):
+        node.clock.now += 1
+    node.on_handle = tick
+    node.crawl(deadline=node.clock.now + 5)   # scan gets 60%: 3 s
+    assert 2 <= len(node.handled) < 6
+    assert node.status().last_row == len(node.handled)
+
+
+def test_a_stop_request_ends_the_pass_and_saves_progress(tmp_path):
+    node = fakes.Node(tmp_path, options={'items_chunk': 2})
+    for i in range(6):
+        node.put('o%d' % i)
+
+    def stop_after_three(row):
+        if len(node.handled) == 3:
+            node.crawler.stop.set()
+    node.on_handle = stop_after_three
+    node.crawl()
+    assert node.handled_names() == ['o0', 'o1', 'o2', 'o3']
+    assert node.status().last_row == 4
+
+
+def test_a_database_that_went_away_stops_cleanly(tmp_path):
+    node = fakes.Node(tmp_path)
+    node.put('o')
+    db = node.dbs()[0]
+    os.unlink(db.path)
+    result = node.crawler.crawl(db)
+    assert result.error == '' and node.handled == []
+
+
+def test_a_changed_mapping_starts_over_from_row_zero(tmp_path):
+    node = fakes.Node(tmp_path)
+    node.put('o')
+    node.crawl()
+    node.config = node.make_config(mapping_options={'bucket': 'other'})
+    node.crawler = node.make_crawler()
+    node.crawl()
+    assert node.handled_names() == ['o', 'o']
+
+
+# -- c. verification ----------------------------------------------------------
+
+def test_other_replicas_rows_are_verified_once_older_than_the_slack(
+        tmp_path):
+    node = fakes.Node(tmp_path, replicas=3, my_index=0,
+                      options={'verification_slack': 600})
+    mine = names_owned_by(0, 3, 1)
+    theirs = names_owned_by(1, 3, 3, prefix='t')
+    node.put(mine[0], when=node.clock.now - 3600)
+    node.put(theirs[0], when=node.clock.now - 3600)
+    node.put(theirs[1], when=node.clock.now - 3000)
+    node.put(theirs[2], when=node.clock.now - 60)    # too young
+    node.missing_remotely = {theirs[1]}
+
+    result = node.crawl()
+    assert node.verified == [[theirs[0], theirs[1]]]
+    assert node.handled_names() == [mine[0], theirs[1]]
+    assert result.verified == 2
+    assert node.status().last_verified_row == 3
+
+    node.clock.now += 600
+    node.crawl()
+    assert node.verified[-1] == [theirs[2]]
+    assert node.status().last_verified_row == 4
+
+
+def test_verification_failures_leave_the_verified_pointer(tmp_path):
+    node = fakes.Node(tmp_path, replicas=2, my_index=0)
+    node.verify_error = RuntimeError('listing failed')
+    node.put(names_owned_by(1, 2, 1)[0])
+    node.crawl()
+    assert len(node.verified) == 1
+    assert node.status().last_verified_row == 0
+
+
+def test_a_single_replica_has_nothing_to_verify(tmp_path):
+    node = fakes.Node(tmp_path, replicas=1)
+    node.put('o')
+    node.crawl()
+    assert node.verified == []
+
+
+@pytest.mark.parametrize('replicas', [2, 3])
+def test_replicas_together_cover_every_row(tmp_path, replicas):
+    names = ['obj-%d' % i for i in range(30)]
+    handled = []
+    for index in range(replicas):
+        node = fakes.Node(tmp_path / str(index), replicas=replicas,
+                          my_index=index)
+        for name in names:
+            node.put(name)
+        node.crawl()
+        handled.extend(node.handled_names())
+    assert sorted(handled) == sorted(names)

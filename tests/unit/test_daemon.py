@@ -1,0 +1,265 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from cloudsync import concurrency
+from cloudsync import daemon as daemon_mod
+from cloudsync import stats as stats_mod
+from tests.unit import crawler_fakes as fakes
+
+
+@pytest.fixture
+def restore_signals():
+    saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    yield
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
+
+
+def make_daemon(node, stop=None):
+    stop = stop if stop is not None else concurrency.StopFlag()
+    node.crawler = node.make_crawler(stop=stop)
+    return daemon_mod.SyncDaemon(node.config, crawler=node.crawler,
+                                 stop=stop, clock=node.clock)
+
+
+@pytest.mark.parametrize('sig', [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_and_sigint_ask_the_daemon_to_stop(restore_signals, sig):
+    stop = concurrency.StopFlag()
+    daemon_mod.install_signal_handlers(stop)
+    os.kill(os.getpid(), sig)
+    assert stop.is_set() and stop.reason == signal.Signals(sig).name
+
+
+def test_sigterm_lets_rows_in_flight_finish_then_saves_and_exits_0(
+        tmp_path, restore_signals):
+    node = fakes.Node(tmp_path, options={'items_chunk': 10, 'workers': 3})
+    for i in range(10):
+        node.put('o%d' % i)
+    stop = concurrency.StopFlag()
+    daemon = make_daemon(node, stop)
+    daemon_mod.install_signal_handlers(stop)
+    finished = []
+
+    def slow(row):
+        if len(node.handled) == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+        concurrency.sleep(0.05)   # the copy takes a while
+        finished.append(row.name)
+    node.on_handle = slow
+
+    assert daemon_mod.run(daemon, once=False) == daemon_mod.EXIT_OK
+    assert sorted(finished) == sorted(node.handled_names())
+    assert 2 <= len(finished) < 10
+    assert node.status().last_row == len(finished)
+
+
+def test_the_wait_for_rows_in_flight_is_bounded(tmp_path):
+    node = fakes.Node(tmp_path)
+    node.put('stuck')
+    stop = concurrency.StopFlag()
+    daemon = make_daemon(node, stop)
+
+    def hang(row):
+        stop.set('SIGTERM')
+        concurrency.sleep(3600)
+    node.on_handle = hang
+    assert daemon_mod.run(daemon, once=False, grace=0.3) == \
+        daemon_mod.EXIT_OK
+    assert node.status().last_row == 0
+
+
+def test_once_exits_0_when_every_row_synced(tmp_path):
+    node = fakes.Node(tmp_path)
+    for i in range(7):
+        node.put('o%d' % i)
+    assert make_daemon(node).run_once() == daemon_mod.EXIT_OK
+    assert len(node.handled) == 7
+
+
+def test_once_covers_every_chunk_despite_container_pass_time(tmp_path):
+    node = fakes.Node(tmp_path, options={'items_chunk': 1,
+                                         'container_pass_time': 1})
+
+    def tick(row):
+        node.clock.now += 5
+    node.on_handle = tick
+    for i in range(5):
+        node.put('o%d' % i)
+    make_daemon(node).run_once()
+    assert len(node.handled) == 5
+
+
+def test_once_exits_non_zero_when_a_row_failed(tmp_path):
+    node = fakes.Node(tmp_path)
+    node.put('ok')
+    node.put('bad')
+    node.script['bad'] = fakes.RowFailed('403 AccessDenied')
+    assert make_daemon(node).run_once() == daemon_mod.EXIT_FAILED_ROWS
+
+
+def test_once_exits_0_when_rows_only_wait_for_copy_after(tmp_path):
+    node = fakes.Node(tmp_path, mapping_options={'copy_after': 3600})
+    node.put('young', when=node.clock.now - 1)
+    assert make_daemon(node).run_once() == daemon_mod.EXIT_OK
+    assert node.handled == []
+
+
+def test_each_pass_reports_rows_behind_and_lag_per_mapping(tmp_path):
+    node = fakes.Node(tmp_path, mapping_options={'copy_after': 600})
+    node.put('old', when=node.clock.now - 3600)
+    node.put('young', when=node.clock.now - 100)
+    daemon = make_daemon(node)
+    daemon.run_pass()
+    totals = node.crawler.stats(node.mapping).totals
+    assert totals['rows_behind'] == 1
+    assert totals['lag_seconds'] == 100
+
+
+def test_the_daemon_loop_polls_until_stopped(tmp_path):
+    node = fakes.Node(tmp_path, options={'poll_interval': 0.01})
+    stop = concurrency.StopFlag()
+    daemon = make_daemon(node, stop)
+    passes = []
+    real = daemon.run_pass
+
+    def counting_pass(once=False):
+        passes.append(1)
+        if len(passes) == 3:
+            stop.set()
+        return real(once)
+    daemon.run_pass = counting_pass
+    assert daemon.run_forever() == daemon_mod.EXIT_OK
+    assert len(passes) == 3
+
+
+def test_a_failing_mapping_does_not_stop_the_others(tmp_path):
+    node = fakes.Node(tmp_path)
+    node.put('o')
+    daemon = make_daemon(node)
+    real = node.crawler.find_dbs
+    calls = []
+
+    def flaky(mapping):
+        calls.append(mapping.name)
+        if len(calls) == 1:
+            raise RuntimeError('ring unreadable')
+        return real(mapping)
+    node.crawler.find_dbs = flaky
+    assert daemon.run_once() == daemon_mod.EXIT_FAILED_ROWS
+    assert daemon.run_once() == daemon_mod.EXIT_OK
+    assert node.handled_names() == ['o']
+
+
+# -- the command ------------------------------------------------------------
+
+BAD_CONFIG = """
+[DEFAULT]
+workers = many
+
+[remote:r]
+provider = s3
+endpoint = ftp://nowhere
+
+[mapping:m]
+account = AUTH_test
+remote = missing
+bucket = b
+"""
+
+
+def test_a_bad_configuration_exits_2_listing_every_problem(tmp_path,
+                                                           capsys):
+    path = tmp_path / 'bad.conf'
+    path.write_text(BAD_CONFIG)
+    code = daemon_mod.main(['--config-file', str(path)])
+    err = capsys.readouterr().err
+    assert code == daemon_mod.EXIT_CONFIG
+    assert '[DEFAULT] workers' in err
+    assert '[remote:r] endpoint' in err
+    assert '[mapping:m] container: missing' in err
+    assert '[mapping:m] remote' in err
+
+
+def test_a_missing_configuration_file_exits_2(tmp_path, capsys):
+    code = daemon_mod.main(['--config-file', str(tmp_path / 'nope.conf')])
+    assert code == daemon_mod.EXIT_CONFIG
+    assert 'nope.conf' in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not shutil.which('cloudsync-sync'),
+                    reason='cloudsync is not installed')
+def test_the_command_exits_2_on_a_bad_configuration(tmp_path):
+    path = tmp_path / 'bad.conf'
+    path.write_text(BAD_CONFIG)
+    proc = subprocess.run(
+        [shutil.which('cloudsync-sync'), '--config-file', str(path),
+         '--once'], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert '[DEFAULT] workers' in proc.stderr
+
+
+def test_the_module_entry_point_is_the_command():
+    proc = subprocess.run(
+        [sys.executable, '-m', 'cloudsync.cmd.sync', '--help'],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0
+    assert '--once' in proc.stdout and '--config-file' in proc.stdout
+
+
+# -- metrics ------------------------------------------------------------------
+
+class Conf:
+    statsd_host = '127.0.0.1'
+    statsd_prefix = 'cloudsync'
+
+    def __init__(self, port):
+        self.statsd_port = port
+
+
+def test_metrics_follow_swift_statsd_conventions_per_mapping():
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(('127.0.0.1', 0))
+    sock.settimeout(5)
+    try:
+        stats = stats_mod.make_stats(Conf(sock.getsockname()[1]),
+                                     'team.photos')
+        stats.increment('copied_objects')
+        stats.increment('bytes', 1024)
+        stats.gauge('rows_behind', 12)
+        stats.timing('pass', 1.5)
+        lines = [sock.recv(1024).decode() for _ in range(4)]
+    finally:
+        sock.close()
+    assert lines == ['cloudsync.team_photos.copied_objects:1|c',
+                     'cloudsync.team_photos.bytes:1024|c',
+                     'cloudsync.team_photos.rows_behind:12|g',
+                     'cloudsync.team_photos.pass:1.5|ms']
+    assert stats.totals == {'copied_objects': 1, 'bytes': 1024,
+                            'rows_behind': 12}
+
+
+def test_no_statsd_host_means_no_metrics_sent():
+    class NoHost(Conf):
+        statsd_host = None
+    stats = stats_mod.make_stats(NoHost(8125), 'm')
+    assert isinstance(stats, stats_mod.NullStats)
+    stats.increment('copied_objects')
+    assert stats.totals == {'copied_objects': 1}
