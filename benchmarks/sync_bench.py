@@ -677,11 +677,12 @@ def report(bench, args, results, sizes):
                      common.fmt(e['mb_per_second'], 2),
                      e['verified'] or '-'])
     lines = [
-        'cloudsync sync benchmark: %d CPUs, concurrency %d, %d round(s); '
-        'small: %d x %d B; large: one %d MiB SLO in %d MiB segments' % (
+        'cloudsync sync benchmark: %d CPUs, concurrency %d, %d round(s), '
+        'memcache %s; small: %d x %d B; large: one %d MiB SLO in %d MiB '
+        'segments' % (
             os.cpu_count(), args.concurrency, args.rounds,
-            sizes['objects'], args.object_size, sizes['slo_mib'],
-            args.segment_mib),
+            'on' if args.memcache else 'off', sizes['objects'],
+            args.object_size, sizes['slo_mib'], args.segment_mib),
         '',
         common.format_table(
             ['workload', 'contender', 'objects', 'MB', 'seconds',
