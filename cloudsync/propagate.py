@@ -69,6 +69,10 @@ remove-remote
 :meth:`RowPropagator.verify` checks rows handled by other replicas
 against pages of the remote listing, and returns those that need
 :meth:`RowPropagator.handle`.
+
+The internal client's pipeline must not contain the ``slo`` and ``dlo``
+middlewares (Swift's ``internal-client.conf`` and cloudsync's built-in
+pipeline do not): cloudsync reads manifests raw and the segments itself.
 """
 
 import dataclasses
@@ -256,16 +260,17 @@ class RowPropagator:
         except RowFailed:
             self.stats.increment('errors')
             raise
-        except exceptions.RemoteError as exc:
-            local_error = _cause(exc, lo.LocalReadError)
-            if local_error is not None:
-                raise self._local_failure(row, local_error)
+        except (exceptions.RemoteError, lo.LocalReadError,
+                lo.InvalidLargeObject) as exc:
+            # NOTE(cloudsync): a provider may wrap an error raised while it
+            # read the local object; the local error is the one that tells.
+            cause = _cause(exc, (lo.InvalidLargeObject, lo.LocalReadError))
+            if isinstance(cause, lo.InvalidLargeObject):
+                self.stats.increment('errors')
+                raise RowFailed('%s: %s' % (self._what(row), cause))
+            if cause is not None:
+                raise self._local_failure(row, cause)
             raise self._remote_failure(row, exc)
-        except lo.LocalReadError as exc:
-            raise self._local_failure(row, exc)
-        except lo.InvalidLargeObject as exc:
-            self.stats.increment('errors')
-            raise RowFailed('%s: %s' % (self._what(row), exc))
         self.logger.debug('%s: %s', self._what(row), outcome.value)
         return outcome
 
@@ -410,9 +415,19 @@ class RowPropagator:
                 piece.offset, piece.offset + piece.length - 1)
         if piece.etag:
             headers['If-Match'] = '"%s"' % piece.etag
-        resp = self._request('GET', piece.container, piece.obj,
-                             headers=headers, policy=piece.policy,
-                             newest=True)
+        try:
+            resp = self._request('GET', piece.container, piece.obj,
+                                 headers=headers, policy=piece.policy,
+                                 newest=True)
+        except lo.LocalReadError as exc:
+            if piece.policy is None and exc.status in (404, 412):
+                # NOTE(cloudsync): Swift itself could not serve this large
+                # object either; say so rather than retry quietly forever.
+                raise lo.InvalidLargeObject(
+                    'segment %s is %s' % (piece.path, 'missing' if
+                                          exc.status == 404 else
+                                          'not the one the manifest names'))
+            raise
         if 'Range' in headers and resp.status_int != 206:
             swift_utils.close_if_possible(resp.app_iter)
             raise lo.LocalReadError('GET %s: asked for a range, got %s'

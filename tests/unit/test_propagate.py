@@ -564,6 +564,46 @@ def test_a_nested_slo_is_expanded(world):
                                                                   more)
 
 
+def test_a_missing_segment_fails_the_row(world):
+    paths = put_segments(world, [10, 20])
+    world.swift.put_slo(ACCOUNT, CONTAINER, 'broken', paths)
+    world.swift.delete(ACCOUNT, *paths[1].split('/', 1))
+    with pytest.raises(propagate.RowFailed) as caught:
+        world.handle('broken')
+    assert 'segment segs/big/001 is missing' in str(caught.value)
+    assert world.remote('broken') is None
+
+
+def test_a_segment_read_failure_is_retried(world):
+    world.small_parts()
+    paths = put_segments(world, [2 * KiB, 2 * KiB])
+    world.swift.put_slo(ACCOUNT, CONTAINER, 'big', paths)
+    world.swift.hooks.append(
+        lambda r: fakes.error_response(503)
+        if r.method == 'GET' and r.obj == 'big/001' else None)
+    with pytest.raises(propagate.RetryLater) as caught:
+        world.handle('big')
+    assert '503' in caught.value.reason
+    assert world.remote('big') is None
+
+
+def test_a_local_error_wrapped_by_the_provider_is_told_as_local(world):
+    world.put('a')
+    real = world.provider.put_object
+
+    def wrapping(bucket, key, body, *args, **kwargs):
+        try:
+            raise large_objects.LocalReadError('GET a: 503', status=503)
+        except large_objects.LocalReadError as exc:
+            raise exceptions.RemoteError('upload failed') from exc
+
+    world.provider.put_object = wrapping
+    with pytest.raises(propagate.RetryLater) as caught:
+        world.handle('a')
+    assert 'reading the local cluster failed' in caught.value.reason
+    world.provider.put_object = real
+
+
 def test_an_invalid_manifest_fails_the_row(world):
     world.put('bad', b'not json', {'X-Static-Large-Object': 'True'})
     with pytest.raises(propagate.RowFailed) as caught:
@@ -962,3 +1002,58 @@ def test_fake_swift_serves_ranges_and_conditions(world):
     assert swob.normalize_etag(meta['etag']) == md5(b'0123456789')
     assert [o['name'] for o in world.ic.iter_objects(ACCOUNT,
                                                      CONTAINER)] == ['a']
+
+
+# -- large object helpers ---------------------------------------------------
+
+def test_piece_slicing_and_ranges():
+    pieces = [large_objects.Piece('c', 'a', 0, 10, 10),
+              large_objects.Piece(data=b'xyz', length=3, size=3),
+              large_objects.Piece('c', 'b', 5, 5, 20)]
+    sliced = large_objects.slice_pieces(pieces, 8, 6)
+    assert [(p.obj, p.offset, p.length, p.data) for p in sliced] == [
+        ('a', 8, 2, None), (None, 0, 3, b'xyz'), ('b', 5, 1, None)]
+    assert large_objects.parse_range('1-4', 10) == (1, 4)
+    assert large_objects.parse_range('-3', 10) == (7, 3)
+    assert large_objects.parse_range('8-', 10) == (8, 2)
+    with pytest.raises(large_objects.InvalidLargeObject):
+        large_objects.parse_range('20-30', 10)
+
+
+def test_part_plans_stay_within_the_limits():
+    plan = large_objects.plan_parts(10 * KiB, 1 * KiB, 4 * KiB, 10000,
+                                    part_size=3 * KiB)
+    assert [length for _, length in plan] == [3 * KiB] * 3 + [KiB]
+    plan = large_objects.plan_parts(100 * KiB, 1 * KiB, 1024 * KiB, 4,
+                                    part_size=1 * KiB)
+    assert len(plan) <= 4
+    assert sum(length for _, length in plan) == 100 * KiB
+    assert large_objects.plan_parts(0, 1, 2, 3) == [(0, 0)]
+
+
+def test_a_piece_reader_seeks_by_fetching_again():
+    store = {'a': b'0123456789', 'b': b'abcdefghij'}
+    fetched = []
+
+    def fetch(piece):
+        fetched.append((piece.obj, piece.offset, piece.length))
+        data = store[piece.obj]
+        return [data[piece.offset:piece.offset + piece.length]]
+
+    pieces = [large_objects.Piece('c', 'a', 0, 10, 10),
+              large_objects.Piece('c', 'b', 0, 10, 10)]
+    reader = large_objects.PieceReader(fetch, pieces, start=5, length=10)
+    assert reader.read(3) == b'567'
+    assert reader.read() == b'89abcde'
+    assert reader.md5 == md5(b'56789abcde')
+    reader.seek(4)
+    assert reader.tell() == 4
+    assert reader.read() == b'9abcde'
+    assert fetched[-2:] == [('a', 9, 1), ('b', 0, 5)]
+
+
+def test_a_short_segment_is_an_error():
+    pieces = [large_objects.Piece('c', 'a', 0, 10, 10)]
+    reader = large_objects.PieceReader(lambda p: [b'short'], pieces)
+    with pytest.raises(large_objects.LocalReadError):
+        reader.read_all()
