@@ -39,8 +39,6 @@ from cloudsync import crawler
 from tests.functional.conftest import unique_name
 
 NODE_COUNT = 3
-#: one object owned by each replica, so that every node has rows of its own
-OBJECT_NAMES = []
 
 
 def _names_covering_every_replica(prefix, replicas=NODE_COUNT):
@@ -319,3 +317,35 @@ def test_compare_on_an_unreachable_remote_fails_in_one_line(ops):
     assert result.stdout.startswith('mapping unreachable: compare '
                                     'AUTH_test/%s: FAILED: ' % (
                                         ops.containers['unreachable']))
+
+
+def test_a_converted_swift_s3_sync_configuration_works(
+        aio, tmp_path, bucket):
+    state = aio.state
+    old = {
+        'containers': [{
+            'account': 'AUTH_test', 'container': 'converted',
+            'aws_bucket': bucket, 'aws_endpoint': state['moto_endpoint'],
+            'aws_identity': state['moto_access_key'],
+            'aws_secret': state['moto_secret_key'],
+            'custom_prefix': 'from-sync',
+        }],
+        'devices': state['nodes'][0]['devices'],
+        'status_dir': str(tmp_path / 'status'),
+        'swift_dir': state['swift_dir'],
+        'items_chunk': 100,
+        'verification_slack': 1,
+    }
+    source = tmp_path / 'sync.json'
+    source.write_text(json.dumps(old))
+    target = tmp_path / 'cloudsync.conf'
+
+    converted = run_command('cloudsync.cmd.config_convert', str(source),
+                            '-o', str(target))
+    verified = run_command('cloudsync.cmd.verify', '--config-file',
+                           str(target))
+
+    assert converted.returncode == 0, converted.stderr
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert 'mapping AUTH_test-converted: list: ok: prefix \'from-sync/\'' \
+        in verified.stdout
