@@ -64,7 +64,9 @@ archive
 
 remove-remote
     Delete the remote copy (and an SLO's manifest side object), unless the
-    remote copy is newer than the delete.
+    remote copy is newer than the delete, or the delete is the tombstone
+    that archiving this very copy left (its timestamp is the copy's with
+    the offset increased by one, see :func:`archive_timestamp`).
 
 :meth:`RowPropagator.verify` checks rows handled by other replicas
 against pages of the remote listing, and returns those that need
@@ -191,6 +193,15 @@ class _CopyResult:
     remote: providers.ObjectInfo = None
     #: the remote holds a newer version than the local one
     remote_newer: bool = False
+
+
+def archive_timestamp(timestamp):
+    """The X-Timestamp of the DELETE that archives the object version of
+    ``timestamp``: just after it, so that Swift refuses the DELETE (409)
+    when a newer version was written since, and so that its tombstone is
+    recognisably archiving's, not a user's delete.
+    """
+    return swift_utils.Timestamp(timestamp, offset=timestamp.offset + 1)
 
 
 def _timestamp(value):
@@ -807,8 +818,7 @@ class RowPropagator:
             return Outcome.UNCHANGED
         if source.segments and not self.mapping.retain_local_segments:
             self._delete_segments(row, source.segments)
-        delete_ts = swift_utils.Timestamp(
-            row.meta_timestamp, offset=row.meta_timestamp.offset + 1)
+        delete_ts = archive_timestamp(row.meta_timestamp)
         resp = self._request('DELETE', self.container, row.name,
                              headers={'X-Timestamp': delete_ts.internal},
                              policy=row.storage_policy_index,
@@ -856,6 +866,14 @@ class RowPropagator:
             self.logger.debug('%s: the remote copy (%s) is newer than the '
                               'delete (%s); leaving it', self._what(row),
                               remote_ts.internal, row.timestamp.internal)
+            return Outcome.UNCHANGED
+        if remote_ts is not None and row.timestamp == archive_timestamp(
+                remote_ts):
+            # NOTE(cloudsync): this tombstone is the one archiving left
+            # when it removed the local copy of exactly this remote copy:
+            # the remote copy is now the object, never delete it.
+            self.logger.debug('%s: archived; the remote copy stays',
+                              self._what(row))
             return Outcome.UNCHANGED
         if swift_utils.config_true_value(md.decode_value(
                 info.metadata.get(md.SLO_KEY, ''))):

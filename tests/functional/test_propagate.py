@@ -391,6 +391,11 @@ def test_archive_removes_the_local_copy_and_keeps_the_remote(archive_env):
     resp, body = env.remote('cold')
     assert body == data
     assert md.remote_to_swift(resp['Metadata']) == {'X-Object-Meta-K': 'v'}
+    # the DELETE row archiving left behind keeps the remote copy
+    tombstone = env.row('cold')
+    assert tombstone.deleted
+    assert env.propagator.handle(tombstone, REMOVE) is Outcome.UNCHANGED
+    assert env.remote('cold')[1] == data
 
 
 def test_archive_of_an_slo_removes_its_segments(archive_env):

@@ -681,6 +681,22 @@ def test_archive_copies_verifies_then_deletes_locally(archive):
     assert archive.provider.count('head_object') == 2
 
 
+def test_the_tombstone_archiving_leaves_never_deletes_the_remote(archive):
+    archive.put('a', b'cold data')
+    assert archive.handle('a', ARCHIVE) is Outcome.ARCHIVED
+    tombstone = archive.row('a')
+    assert tombstone.deleted
+    assert archive.mapping.policy.decide(tombstone, 1e9).action is \
+        lifecycle.Action.REMOVE_REMOTE
+    assert archive.propagator.handle(tombstone, REMOVE) is \
+        Outcome.UNCHANGED
+    assert archive.remote('a').data == b'cold data'
+    # a user's delete afterwards does remove it
+    archive.swift.delete(ACCOUNT, CONTAINER, 'a')
+    assert archive.handle('a', REMOVE) is Outcome.DELETED
+    assert archive.remote('a') is None
+
+
 def test_archive_of_an_object_already_remote(archive):
     archive.put('a')
     archive.handle('a', COPY)
