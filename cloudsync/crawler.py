@@ -558,7 +558,8 @@ class ContainerPass(object):
     def finish(self, started):
         self.status.end_pass(self.result.rows_behind, self.result.lag,
                              start=started, handled=self.result.handled,
-                             failed=self.result.failed)
+                             failed=self.result.failed,
+                             error=self.result.error or None)
         self.status.save()
         level = logging.INFO if self.result.busy else logging.DEBUG
         LOG.log(level, 'Pass over %s: %s', self.db.label,

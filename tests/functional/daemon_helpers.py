@@ -1,0 +1,227 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Running ``cloudsync-sync`` on the all-in-one's container nodes.
+
+:class:`DaemonNodes` writes one complete ``cloudsync.conf`` per container
+node (its devices, its container server's port, its own status directory,
+statsd metrics to a listener of the test) and runs the real command, with
+``--once`` or in the background. :class:`StatsdListener` counts what the
+daemons report (``copied_objects``, ``bytes``, ...), per node: the moto
+server keeps no request log, so this is how a test counts remote PUTs.
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+from cloudsync import conf as conf_mod
+
+
+def bin_path(name):
+    here = os.path.join(os.path.dirname(sys.executable), name)
+    return here if os.path.exists(here) else shutil.which(name)
+
+
+class StatsdListener(object):
+    """A UDP statsd server on loopback that sums counters by name."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(('127.0.0.1', 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.lines = []
+        self._lock = threading.Lock()
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop:
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with self._lock:
+                self.lines.extend(data.decode('utf-8', 'replace').split('\n'))
+
+    def counter(self, metric, prefix=''):
+        """Sum of counter ``metric`` over metrics named ``prefix*metric``."""
+        total = 0
+        with self._lock:
+            lines = list(self.lines)
+        for line in lines:
+            name, _sep, rest = line.partition(':')
+            value, _sep, kind = rest.partition('|')
+            if kind.startswith('c') and name.endswith('.' + metric) and \
+                    name.startswith(prefix):
+                total += int(float(value))
+        return total
+
+    def settle(self, seconds=0.3):
+        """Give datagrams already sent a moment to arrive."""
+        time.sleep(seconds)
+
+    def close(self):
+        self._stop = True
+        self._thread.join(2)
+        self.sock.close()
+
+
+class DaemonNodes(object):
+    """One cloudsync-sync configuration (and process) per container node.
+
+    :param mappings: the ``[remote:...]`` and ``[mapping:...]`` sections.
+    :param options: extra ``[DEFAULT]`` options for every node.
+    """
+
+    def __init__(self, aio, work_dir, mappings, options=None, statsd=None):
+        self.aio = aio
+        self.work_dir = str(work_dir)
+        self.statsd = statsd
+        self.procs = {}
+        self.confs = {}
+        self.mappings = mappings
+        self.reconfigure(**(options or {}))
+
+    def reconfigure(self, **options):
+        """Write every node's configuration again with ``options``."""
+        for node in self.aio.state['nodes']:
+            self.confs[node['index']] = self.write_conf(node, self.mappings,
+                                                        options)
+
+    def status_dir(self, index):
+        return os.path.join(self.work_dir, 'status%d' % index)
+
+    def write_conf(self, node, mappings, options):
+        defaults = {
+            'devices': node['devices'],
+            'swift_dir': self.aio.swift_dir,
+            'internal_client_conf_path': self.aio.state[
+                'internal_client_conf'],
+            'bind_ip': node['ip'],
+            'bind_port': node['container_port'],
+            'mount_check': 'false',
+            'status_dir': self.status_dir(node['index']),
+            'poll_interval': 0.5,
+            'workers': 4,
+            'verification_slack': 3600,
+            'retry_interval': 0,
+            'retry_interval_max': 0,
+            'debug': 'true',
+            'log_file': os.path.join(self.work_dir,
+                                     'sync%d.log' % node['index']),
+        }
+        if self.statsd is not None:
+            defaults.update(statsd_host='127.0.0.1',
+                            statsd_port=self.statsd.port,
+                            statsd_prefix='node%d' % node['index'])
+        defaults.update(options)
+        path = os.path.join(self.work_dir, 'sync%d.conf' % node['index'])
+        with open(path, 'w') as f:
+            f.write('[DEFAULT]\n')
+            for key, value in defaults.items():
+                f.write('%s = %s\n' % (key, value))
+            f.write('\n' + mappings)
+        return path
+
+    def config(self, index=1):
+        return conf_mod.load_file(self.confs[index])
+
+    def log(self, index):
+        try:
+            with open(os.path.join(self.work_dir, 'sync%d.log' % index),
+                      errors='replace') as f:
+                return f.read()
+        except OSError:
+            return ''
+
+    def _popen(self, index, once):
+        args = [bin_path('cloudsync-sync'), '--config-file',
+                self.confs[index]]
+        if once:
+            args.append('--once')
+        return subprocess.Popen(args, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+    def run_once(self, indexes=None, timeout=300):
+        """``--once`` on the given nodes at the same time; exit codes."""
+        indexes = indexes or sorted(self.confs)
+        procs = {i: self._popen(i, True) for i in indexes}
+        codes = {}
+        for i, proc in procs.items():
+            try:
+                out, _ = proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                out, _ = proc.communicate()
+                codes[i] = 'timeout'
+                continue
+            codes[i] = proc.returncode
+            if proc.returncode != 0:
+                sys.stderr.write('node %d exited %s:\n%s\n%s\n' % (
+                    i, proc.returncode, out.decode('utf-8', 'replace'),
+                    self.log(i)[-5000:]))
+        return codes
+
+    def start(self, index):
+        """Start node ``index``'s daemon in the background."""
+        self.procs[index] = self._popen(index, False)
+        return self.procs[index]
+
+    def kill(self, index, sig=signal.SIGKILL, timeout=60):
+        proc = self.procs.pop(index, None)
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            os.kill(proc.pid, sig)
+        try:
+            proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+        return proc.returncode
+
+    def stop_all(self):
+        for index in list(self.procs):
+            self.kill(index, signal.SIGKILL, timeout=10)
+
+    def statuses(self, index):
+        """Every progress file of node ``index``, as dicts."""
+        found = []
+        for dirpath, _dirs, files in os.walk(self.status_dir(index)):
+            for name in files:
+                if name.endswith('.json'):
+                    path = os.path.join(dirpath, name)
+                    with open(path) as f:
+                        found.append(json.load(f))
+        return found
+
+
+def wait_for(predicate, timeout=60, interval=0.1, what='condition'):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError('timed out waiting for %s' % what)

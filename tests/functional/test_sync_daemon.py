@@ -1,0 +1,363 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""The sync daemon on the all-in-one: three nodes, three daemons.
+
+Every test runs the real ``cloudsync-sync`` command once per container
+node (each with its own devices, container server port and status
+directory) against the all-in-one's Swift cluster, and reads the result
+back from the remote. Remote PUTs are counted from the daemons' own statsd
+counters (``copied_objects``, ``metadata_updates``, ``deleted_objects``),
+received by a UDP listener in the test: moto keeps no request log.
+"""
+
+import hashlib
+import os
+import signal
+
+import pytest
+from swift.common import utils as swift_utils
+from swift.container import backend
+
+from cloudsync import crawler as crawler_mod
+from cloudsync import metadata as metadata_mod
+from tests.functional import conftest
+from tests.functional import daemon_helpers as helpers
+
+MOTO_MAPPING = '''\
+[remote:moto]
+provider = s3
+endpoint = %(endpoint)s
+access_key = testing
+secret_key = testing
+
+[mapping:sync]
+account = AUTH_test
+container = %(container)s
+remote = moto
+bucket = %(bucket)s
+'''
+
+
+@pytest.fixture
+def statsd():
+    listener = helpers.StatsdListener()
+    yield listener
+    listener.close()
+
+
+@pytest.fixture
+def nodes_factory(aio, tmp_path, statsd):
+    made = []
+
+    def make(mappings, **options):
+        nodes = helpers.DaemonNodes(aio, tmp_path, mappings, options,
+                                    statsd=statsd)
+        made.append(nodes)
+        return nodes
+    yield make
+    for nodes in made:
+        nodes.stop_all()
+
+
+@pytest.fixture
+def moto_nodes(aio, container, bucket, nodes_factory):
+    """Daemons for all 3 nodes with a mapping of ``container``."""
+    def make(**options):
+        return nodes_factory(MOTO_MAPPING % {
+            'endpoint': aio.state['moto_endpoint'],
+            'container': container, 'bucket': bucket}, **options)
+    return make
+
+
+def remote_object(nodes, s3, container, name):
+    """(body, head) of ``name``'s remote copy, or None."""
+    mapping = nodes.config().mappings[0]
+    key = mapping.remote_layout(container).object_key(name)
+    try:
+        resp = s3.get_object(Bucket=mapping.bucket, Key=key)
+    except s3.exceptions.NoSuchKey:
+        return None
+    return resp['Body'].read(), resp
+
+
+OBJECTS = {
+    'plain': (b'hello world', {}, 'text/plain'),
+    'with-meta': (b'data' * 100, {'X-Object-Meta-Color': 'Blue',
+                                  'X-Object-Meta-Mixed': 'CaSe kept'},
+                  'application/x-thing'),
+    'd\u00efr/\u00fcn\u00efc\u00f8d\u00e9 \u2603 \U0001f600': (
+        '\u2603'.encode('utf-8') * 50,
+        {'X-Object-Meta-Unicode': 'v\u00e4lue \u2603'}, 'text/plain'),
+    'percent%20and/slash': (b'%', {}, 'application/octet-stream'),
+    'empty': (b'', {}, 'application/x-empty'),
+}
+
+
+def put_objects(swift, container, objects=OBJECTS):
+    for name, (data, headers, ctype) in objects.items():
+        swift.put_object(container, name, data, headers=headers,
+                         content_type=ctype)
+
+
+def test_each_put_is_one_remote_put_with_equal_bytes_and_metadata(
+        moto_nodes, swift, s3, container, statsd):
+    nodes = moto_nodes()
+    put_objects(swift, container)
+
+    assert nodes.run_once() == {1: 0, 2: 0, 3: 0}
+    statsd.settle()
+    assert statsd.counter('copied_objects') == len(OBJECTS)
+
+    for name, (data, headers, ctype) in OBJECTS.items():
+        body, head = remote_object(nodes, s3, container, name)
+        local = swift.head_object(container, name)
+        assert body == data, name
+        assert head['ETag'].strip('"') == local['etag'] == \
+            hashlib.md5(data).hexdigest()
+        assert head['ContentType'] == local['content-type'] == ctype
+        remote_meta = metadata_mod.remote_to_swift(head['Metadata'])
+        local_meta = {k.lower(): v for k, v in local.items()
+                      if k.lower().startswith('x-object-meta-')}
+        assert {k.lower(): v for k, v in remote_meta.items()} == local_meta
+
+    # more passes, verification of the other replicas' rows included,
+    # send nothing again
+    nodes.reconfigure(verification_slack=0)
+    assert nodes.run_once() == {1: 0, 2: 0, 3: 0}
+    assert all(s['last_verified_row'] == len(OBJECTS)
+               for i in (1, 2, 3) for s in nodes.statuses(i))
+    statsd.settle()
+    assert statsd.counter('copied_objects') == len(OBJECTS)
+    assert statsd.counter('metadata_updates') == 0
+
+
+def test_a_post_updates_remote_metadata_without_sending_data(
+        moto_nodes, swift, s3, container, statsd):
+    nodes = moto_nodes()
+    swift.put_object(container, 'obj', b'x' * 1000,
+                     headers={'X-Object-Meta-Color': 'Blue'})
+    assert nodes.run_once() == {1: 0, 2: 0, 3: 0}
+    statsd.settle()
+    copied, sent = (statsd.counter('copied_objects'),
+                    statsd.counter('bytes'))
+
+    swift.post_object(container, 'obj',
+                      headers={'X-Object-Meta-Color': 'Red'})
+    assert nodes.run_once() == {1: 0, 2: 0, 3: 0}
+    statsd.settle()
+    assert statsd.counter('metadata_updates') == 1
+    assert (statsd.counter('copied_objects'), statsd.counter('bytes')) == \
+        (copied, sent)
+    _body, head = remote_object(nodes, s3, container, 'obj')
+    assert metadata_mod.remote_to_swift(head['Metadata']) == {
+        'X-Object-Meta-Color': 'Red'}
+
+
+def test_a_delete_removes_the_remote_copy(moto_nodes, swift, s3,
+                                          container, statsd):
+    nodes = moto_nodes()
+    put_objects(swift, container)
+    assert nodes.run_once() == {1: 0, 2: 0, 3: 0}
+    swift.delete_object(container, 'plain')
+    assert nodes.run_once() == {1: 0, 2: 0, 3: 0}
+    statsd.settle()
+    assert statsd.counter('deleted_objects') == 1
+    assert remote_object(nodes, s3, container, 'plain') is None
+    assert remote_object(nodes, s3, container, 'empty') is not None
+
+
+def test_a_daemon_killed_mid_pass_and_restarted_loses_nothing(
+        moto_nodes, swift, s3, container, statsd):
+    """SIGKILL node 1's daemon while it copies, restart it: every object
+    arrives. Node 1 runs alone first, with one worker, so that the kill
+    lands while it still has rows to copy (the test reports where).
+    """
+    nodes = moto_nodes(workers=1, items_chunk=5)
+    objects = {'obj-%03d' % i: (os.urandom(64 * 1024), {}, 'text/plain')
+               for i in range(60)}
+    put_objects(swift, container, objects)
+
+    nodes.start(1)
+    helpers.wait_for(lambda: statsd.counter('copied_objects', 'node1') >= 3,
+                     what='node 1 to copy a few objects')
+    nodes.kill(1, signal.SIGKILL)
+    statsd.settle()
+    at_kill = statsd.counter('copied_objects', 'node1')
+
+    assert nodes.run_once() == {1: 0, 2: 0, 3: 0}
+    for name, (data, _h, _c) in objects.items():
+        found = remote_object(nodes, s3, container, name)
+        assert found is not None and found[0] == data, name
+    statsd.settle()
+    owned_by_1 = statsd.counter('copied_objects', 'node1')
+    print('node 1 had copied %d of its %d objects when killed'
+          % (at_kill, owned_by_1))
+    # nothing was copied twice but what was in flight at the kill
+    assert statsd.counter('copied_objects') <= len(objects) + 1
+
+
+def test_a_node_down_leaves_no_object_behind(aio, moto_nodes, swift, s3,
+                                             container, statsd):
+    """Node 3 is down while objects are written and the daemons run: the
+    daemons of nodes 1 and 2 verify its rows (``verification_slack`` 0)
+    and copy them.
+    """
+    nodes = moto_nodes(verification_slack=0)
+    aio.stop_node(3)
+    try:
+        objects = {'obj-%02d' % i: (b'data %d' % i, {}, 'text/plain')
+                   for i in range(30)}
+        put_objects(swift, container, objects)
+        assert nodes.run_once([1, 2]) == {1: 0, 2: 0}
+    finally:
+        aio.start_node(3)
+    owners = {crawler_mod.row_owner(name, 3) for name in objects}
+    assert owners == {0, 1, 2}
+    for name, (data, _h, _c) in objects.items():
+        found = remote_object(nodes, s3, container, name)
+        assert found is not None and found[0] == data, name
+    statsd.settle()
+    assert statsd.counter('copied_objects') == len(objects)
+
+
+S3API_MAPPING = '''\
+[remote:local-s3]
+provider = s3
+endpoint = %(endpoint)s
+access_key = test2:tester2
+secret_key = testing2
+max_retries = 1
+
+[mapping:sync]
+account = AUTH_test
+container = %(container)s
+remote = local-s3
+bucket = %(bucket)s
+'''
+
+
+def test_a_remote_down_then_back_loses_nothing_and_drains(
+        aio, nodes_factory, swift, container, statsd):
+    """The remote is the all-in-one's own s3api (account test2), so that
+    it can be stopped and started again without losing what it holds
+    (moto keeps its data in memory). Stopping the proxy takes the remote
+    down; the daemons read Swift through their internal client, which does
+    not need the proxy. The remote is down for a whole pass: every row
+    fails and is kept; once the remote is back, the next pass drains them.
+    """
+    s3api = aio.s3api_client('test2:tester2', 'testing2')
+    bucket = conftest.unique_name('b')
+    s3api.create_bucket(Bucket=bucket)
+    nodes = nodes_factory(S3API_MAPPING % {
+        'endpoint': aio.state['s3api_endpoint'], 'container': container,
+        'bucket': bucket})
+    objects = {'obj-%02d' % i: (b'data %d' % i, {}, 'text/plain')
+               for i in range(12)}
+    put_objects(swift, container, objects)
+
+    aio.stop_proxy()
+    try:
+        codes = nodes.run_once()
+    finally:
+        aio.start_proxy()
+    assert set(codes.values()) == {1}
+    statsd.settle()
+    assert statsd.counter('copied_objects') == 0
+    failed = sum(len(s['failed']) for i in (1, 2, 3)
+                 for s in nodes.statuses(i))
+    assert failed == len(objects)
+
+    assert nodes.run_once() == {1: 0, 2: 0, 3: 0}
+    mapping = nodes.config().mappings[0]
+    layout = mapping.remote_layout(container)
+    for name, (data, _h, _c) in objects.items():
+        resp = s3api.get_object(Bucket=bucket, Key=layout.object_key(name))
+        assert resp['Body'].read() == data
+    assert all(not s['failed'] for i in (1, 2, 3)
+               for s in nodes.statuses(i))
+
+
+def shard_container(aio, account, container, bounds):
+    """Shard ``container`` into len(bounds) + 1 shards on every node.
+
+    NOTE(cloudsync): what Swift's sharder does, done directly with the
+    ContainerBroker and ShardRange APIs on each replica: running the real
+    sharder needs the replicators (and an rsync daemon) to move new shard
+    databases between nodes, which the all-in-one does not run. The shard
+    databases get the root's rows (new ROWIDs, same timestamps) and the
+    root ends up in the sharded state, so that the proxy sends updates of
+    new objects to the shards.
+    """
+    shards_account = '.shards_%s' % account
+    now = swift_utils.Timestamp.now()
+    lowers = [''] + list(bounds)
+    uppers = list(bounds) + ['']
+    ranges = [swift_utils.ShardRange(
+        '%s/%s-%s-%d' % (shards_account, container, 'x' * 32, i), now,
+        lower=lower, upper=upper, state=swift_utils.ShardRange.ACTIVE)
+        for i, (lower, upper) in enumerate(zip(lowers, uppers))]
+    shard_paths = {sr.name: {node['index']: path for node, path in
+                             aio.container_nodes(sr.account, sr.container)}
+                   for sr in ranges}
+    for node, path in aio.container_nodes(account, container):
+        root = backend.ContainerBroker(path, account=account,
+                                       container=container)
+        items = root.get_objects()
+        for sr in ranges:
+            shard = backend.ContainerBroker(
+                shard_paths[sr.name][node['index']], account=sr.account,
+                container=sr.container)
+            shard.initialize(now.internal, 0)
+            shard.set_sharding_sysmeta('Quoted-Root', '%s/%s' % (
+                account, container))
+            shard.merge_items([dict(i) for i in items
+                               if sr.lower < i['name'] and (
+                                   not sr.upper or i['name'] <= sr.upper)])
+            shard.merge_shard_ranges([sr.copy()])
+        own = root.get_own_shard_range()
+        own.update_state(swift_utils.ShardRange.SHARDING,
+                         state_timestamp=now)
+        own.epoch = now
+        root.merge_shard_ranges([own] + ranges)
+        assert root.set_sharding_state()
+        assert root.set_sharded_state()
+        own.update_state(swift_utils.ShardRange.SHARDED,
+                         state_timestamp=swift_utils.Timestamp.now())
+        root.merge_shard_ranges([own])
+
+
+def test_a_container_that_shards_keeps_syncing(aio, moto_nodes, swift, s3,
+                                               container, statsd):
+    nodes = moto_nodes()
+    before = {'a-%02d' % i: (b'before %d' % i, {}, 'text/plain')
+              for i in range(10)}
+    put_objects(swift, container, before)
+    assert nodes.run_once() == {1: 0, 2: 0, 3: 0}
+    statsd.settle()
+    assert statsd.counter('copied_objects') == len(before)
+
+    shard_container(aio, 'AUTH_test', container, ['a-05'])
+    headers = swift.head_container(container)
+    after = {name: (b'after ' + name.encode(), {}, 'text/plain')
+             for name in ('a-02b', 'a-07b', 'z-last')}
+    put_objects(swift, container, after)
+
+    assert nodes.run_once() == {1: 0, 2: 0, 3: 0}
+    for name, (data, _h, _c) in list(before.items()) + list(after.items()):
+        found = remote_object(nodes, s3, container, name)
+        assert found is not None and found[0] == data, name
+    statsd.settle()
+    # the old rows, now in the shards, were checked, not copied again
+    assert statsd.counter('copied_objects') == len(before) + len(after)
+    shard_dbs = [s['info'] for s in nodes.statuses(1) if s['info']['shard']]
+    assert len(shard_dbs) == 2, headers
+    assert {s['container'] for s in shard_dbs} == {container}
