@@ -106,6 +106,8 @@ MANIFEST_ETAG_KEY = md.RESERVED_PREFIX + 'manifest-etag'
 #: cloudsync's keys compared to decide whether remote metadata is current
 COMPARED_KEYS = (md.DELETE_AT_KEY, md.SLO_ETAG_KEY, md.ETAG_KEY,
                  MANIFEST_ETAG_KEY)
+#: remote storage classes whose objects cannot be copied in place
+COLD_CLASSES = frozenset(['GLACIER', 'DEEP_ARCHIVE'])
 SEGMENT_DELETE_WORKERS = 10
 #: verify: listing pages that may be read for every 10 rows
 ROWS_PER_PAGE = 10
@@ -675,8 +677,11 @@ class RowPropagator:
             if self._same_content(source, info):
                 if self._same_metadata(source, info):
                     return _CopyResult(Outcome.UNCHANGED, source, info)
-                self._update_metadata(source, info)
-                return _CopyResult(Outcome.METADATA_UPDATED, source)
+                # NOTE(cloudsync): an object in a cold storage class cannot
+                # be copied onto itself; it is sent again instead.
+                if (info.storage_class or '').upper() not in COLD_CLASSES:
+                    self._update_metadata(source, info)
+                    return _CopyResult(Outcome.METADATA_UPDATED, source)
         self._upload(source)
         return _CopyResult(Outcome.COPIED, source)
 

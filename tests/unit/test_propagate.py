@@ -192,6 +192,23 @@ def test_a_post_updates_remote_metadata_without_data(world):
     assert world.stats.totals['metadata_updates'] == 1
 
 
+def test_a_post_to_an_object_in_glacier_sends_it_again(world):
+    world.put('a', b'data', {'X-Object-Meta-K': 'old'})
+    world.handle('a')
+    real = world.provider.head_object
+
+    def head(bucket, key):
+        info = real(bucket, key)
+        info.storage_class = 'GLACIER'
+        return info
+
+    world.provider.head_object = head
+    world.swift.post(ACCOUNT, CONTAINER, 'a', {'X-Object-Meta-K': 'new'})
+    assert world.handle('a') is Outcome.COPIED
+    assert world.provider.count('update_metadata') == 0
+    assert world.remote_headers('a') == {'X-Object-Meta-K': 'new'}
+
+
 def test_a_content_type_change_is_a_metadata_update(world):
     world.put('a', b'data', content_type='text/plain')
     world.handle('a')
