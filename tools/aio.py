@@ -240,7 +240,14 @@ def _port_in_use(port):
         return True
     finally:
         sock.close()
-    return False
+    # NOTE: servers that bound with SO_REUSEPORT let us bind too; one that
+    # answers a connection is in use all the same.
+    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    probe.settimeout(0.2)
+    try:
+        return probe.connect_ex((IP, port)) == 0
+    finally:
+        probe.close()
 
 
 def _ini(sections):

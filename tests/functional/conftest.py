@@ -19,9 +19,10 @@ test session in a fresh temporary directory and stops it at the end.
 Environment:
 
 ``CLOUDSYNC_TEST_BASE_PORT``
-    first port of the test cluster (default 17000, so that a cluster
-    started by hand on the default 16000 is left alone); if the ports are
-    taken, the next free block of 100 ports is used.
+    first port of the test cluster (default: a random block of 100 ports
+    from 17000 up, so that a cluster started by hand on the default 16000,
+    and other test runs, are left alone); if the ports are taken, the next
+    free block of 100 ports is used.
 ``CLOUDSYNC_AIO_STATE``
     path to the ``aio.json`` of a running all-in-one (``tools/aio.py
     start``): the tests use it and leave it running.
@@ -31,6 +32,7 @@ Environment:
 
 import atexit
 import os
+import random
 import shutil
 import sys
 import tempfile
@@ -51,8 +53,13 @@ PORT_ATTEMPTS = 5
 
 
 def _start_cluster():
-    base_port = int(os.environ.get('CLOUDSYNC_TEST_BASE_PORT',
-                                   DEFAULT_TEST_BASE_PORT))
+    if os.environ.get('CLOUDSYNC_TEST_BASE_PORT'):
+        base_port = int(os.environ['CLOUDSYNC_TEST_BASE_PORT'])
+    else:
+        # NOTE: Swift's servers bind with SO_REUSEPORT, so two test runs on
+        # one host that pick the same ports at the same moment would share
+        # them; a random block makes that unlikely.
+        base_port = DEFAULT_TEST_BASE_PORT + 100 * random.randrange(150)
     base_dir = tempfile.mkdtemp(prefix='cloudsync-aio-test-')
     last_error = None
     for attempt in range(PORT_ATTEMPTS):
