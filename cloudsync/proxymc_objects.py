@@ -98,9 +98,22 @@ def headers_to_str(req):
 
 
 def sysmeta_to_remote(headers):
-    return {SYSMETA_PREFIX + k.lower()[len(SWIFT_SYSMETA_PREFIX):]:
-            md.encode_value(v) for k, v in headers.items()
-            if k.lower().startswith(SWIFT_SYSMETA_PREFIX)}
+    """Remote metadata keeping a request's object system metadata.
+
+    Container update overrides are left out: they tell Swift's object
+    server what to put in the container listing, which a bucket does not
+    keep.
+    """
+    meta = {}
+    for key, value in headers.items():
+        lkey = key.lower()
+        if not lkey.startswith(SWIFT_SYSMETA_PREFIX):
+            continue
+        rest = lkey[len(SWIFT_SYSMETA_PREFIX):]
+        if rest.startswith('container-update-override-'):
+            continue
+        meta[SYSMETA_PREFIX + rest] = md.encode_value(value)
+    return meta
 
 
 def swift_timestamp(info):
