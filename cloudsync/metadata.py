@@ -25,9 +25,11 @@ ends. Reading accepts that, the quoted-printable words (``=?UTF-8?Q?...?=``)
 swift-s3-sync wrote, and several words in a row.
 
 Keys are lower case on the remote; Swift title-cases metadata keys, so
-they come back as Swift shows them. A few keys are cloudsync's own (see
+they come back as Swift shows them. A key that is not a plain ASCII header
+name (``X-Object-Meta-Ünïcode``) is stored percent-encoded under
+``cloudsync-key-<key>``. A few keys are cloudsync's own (see
 :data:`RESERVED_KEYS`); a user key that would clash with one is stored
-under ``cloudsync-user-<key>`` and comes back unchanged.
+under ``cloudsync-user-<key>``. Both come back unchanged.
 
 Header values passed in and returned are ``str``. Swift's WSGI layer hands
 headers over as "WSGI strings" (UTF-8 bytes decoded as latin-1): convert
@@ -38,6 +40,7 @@ import base64
 import binascii
 import quopri
 import re
+import urllib.parse
 
 OBJECT_META_PREFIX = 'x-object-meta-'
 
@@ -57,6 +60,10 @@ DLO_KEY = 'x-object-manifest'
 RESERVED_KEYS = frozenset([SLO_ETAG_KEY, SLO_KEY, DLO_KEY])
 RESERVED_PREFIX = 'cloudsync-'
 ESCAPE_PREFIX = 'cloudsync-user-'
+#: user keys that are not plain header tokens (non-ASCII, ``%``) are stored
+#: percent-encoded under this prefix
+KEY_ESCAPE_PREFIX = 'cloudsync-key-'
+_TOKEN = re.compile(r"^[A-Za-z0-9!#$&'*+.^_`|~-]+$")
 
 _PRINTABLE = re.compile(r'^[\x20-\x7e]*$')
 _ENCODED_WORD = re.compile(
@@ -102,6 +109,12 @@ def _title(key):
 
 
 def _store_key(key):
+    if not _TOKEN.match(key):
+        # NOTE: S3 metadata keys are ASCII header names; percent-encoding
+        # keeps any other key reversible. The key is lower case already, so
+        # lower-casing the hex digits loses nothing.
+        return KEY_ESCAPE_PREFIX + urllib.parse.quote(
+            key, safe='', errors='surrogateescape').lower()
     if key in RESERVED_KEYS or key.startswith(RESERVED_PREFIX):
         return ESCAPE_PREFIX + key
     return key
@@ -138,6 +151,10 @@ def remote_to_swift(metadata):
         value = decode_value(value)
         if lkey in (SLO_KEY, DLO_KEY):
             headers[_title(lkey)] = value
+        elif lkey.startswith(KEY_ESCAPE_PREFIX):
+            user_key = urllib.parse.unquote(lkey[len(KEY_ESCAPE_PREFIX):],
+                                            errors='surrogateescape')
+            headers['X-Object-Meta-' + _title(user_key)] = value
         elif lkey.startswith(ESCAPE_PREFIX):
             headers['X-Object-Meta-' + _title(lkey[len(ESCAPE_PREFIX):])] = \
                 value
@@ -153,7 +170,8 @@ def internal_values(metadata):
     return {k.lower(): decode_value(v) for k, v in metadata.items()
             if (k.lower() == SLO_ETAG_KEY or
                 (k.lower().startswith(RESERVED_PREFIX) and
-                 not k.lower().startswith(ESCAPE_PREFIX)))}
+                 not k.lower().startswith((ESCAPE_PREFIX,
+                                           KEY_ESCAPE_PREFIX))))}
 
 
 def user_metadata(headers):

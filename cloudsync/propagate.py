@@ -215,7 +215,8 @@ def _timestamp(value):
 
 def _local_headers(resp):
     """Response headers, lower-case names, values as ``str``."""
-    return {k.lower(): swob.wsgi_to_str(v) for k, v in resp.headers.items()}
+    return {swob.wsgi_to_str(k).lower(): swob.wsgi_to_str(v)
+            for k, v in resp.headers.items()}
 
 
 class RowPropagator:

@@ -21,6 +21,12 @@ from cloudsync import metadata
 values = st.text(alphabet=st.characters(blacklist_categories=('Cs',)),
                  max_size=3000)
 keys = st.from_regex(r'\A[a-z0-9][a-z0-9_-]{0,40}\Z')
+# Swift title-cases metadata keys; any text that is already in that form
+unicode_keys = st.text(
+    alphabet=st.characters(blacklist_categories=('Cs', 'Cc', 'Zs', 'Zl',
+                                                 'Zp')),
+    min_size=1, max_size=20).filter(
+        lambda k: ':' not in k and k.lower().title() == k.title())
 
 HEADER_SAFE = set(chr(c) for c in range(0x20, 0x7f))
 
@@ -66,6 +72,25 @@ def test_printable_values_stay_readable():
 ])
 def test_reads_swift_s3_sync_encodings(stored, value):
     assert metadata.decode_value(stored) == value
+
+
+@given(st.dictionaries(unicode_keys, values, max_size=10))
+def test_any_key_round_trips_as_ascii(user_meta):
+    headers = {'X-Object-Meta-' + k.title(): v for k, v in user_meta.items()}
+    remote = metadata.swift_to_remote(headers)
+    for key in remote:
+        assert key.isascii() and key == key.lower()
+    # S3 lower-cases keys (and so the escapes' hex digits)
+    remote = {k.lower(): v for k, v in remote.items()}
+    assert metadata.remote_to_swift(remote) == headers
+    assert metadata.internal_values(remote) == {}
+
+
+def test_non_ascii_keys_are_stored_percent_encoded():
+    remote = metadata.swift_to_remote({'X-Object-Meta-Ünïcode': 'v'})
+    assert remote == {'cloudsync-key-%c3%bcn%c3%afcode': 'v'}
+    assert metadata.remote_to_swift({'cloudsync-key-%c3%bcn%c3%afcode': 'v'}
+                                    ) == {'X-Object-Meta-Ünïcode': 'v'}
 
 
 def test_large_object_headers_travel_under_their_own_names():
