@@ -271,7 +271,7 @@ def cs_conf_sample_without_libraries(text):
     keep, lines = True, []
     for line in text.splitlines():
         if line.startswith('# From '):
-            keep = line.strip() == '# From cloudsync'
+            keep = line.split()[2] in ('cloudsync', 'cloudsync.proxymc')
         elif line.startswith('['):
             keep = True
         if keep:
