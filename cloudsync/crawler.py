@@ -111,10 +111,17 @@ def row_owner(name, replicas):
     return int(digest[-OWNER_DIGITS:], 16) % replicas
 
 
+def _raw(timestamp):
+    return timestamp.raw
+
+
 def row_from_db(raw):
     """A :class:`cloudsync.lifecycle.Row` from a container DB row dict."""
-    timestamp, _ctype_ts, meta_ts = swift_utils.decode_timestamps(
+    timestamp, ctype_ts, meta_ts = swift_utils.decode_timestamps(
         raw['created_at'])
+    # NOTE(cloudsync): compare the raw integers; Timestamp's rich
+    # comparisons cost more than the rest of this function.
+    last_change = max((timestamp, ctype_ts, meta_ts), key=_raw)
     name = raw['name']
     if isinstance(name, bytes):
         name = name.decode('utf-8', 'surrogateescape')
@@ -122,12 +129,19 @@ def row_from_db(raw):
         name=name,
         row_id=raw['ROWID'],
         timestamp=timestamp,
-        meta_timestamp=max(timestamp, _ctype_ts, meta_ts),
+        meta_timestamp=last_change,
         deleted=bool(raw['deleted']),
         size=raw['size'],
         etag=raw['etag'],
         content_type=raw['content_type'],
         storage_policy_index=raw.get('storage_policy_index') or 0)
+
+
+class _RowId(object):
+    __slots__ = ('row_id',)
+
+    def __init__(self, row_id):
+        self.row_id = row_id
 
 
 @dataclasses.dataclass
@@ -348,26 +362,29 @@ class ContainerPass(object):
             raws = self.broker.get_items_since(self.status.last_row, chunk)
             if not raws:
                 return
-            last, blocked = self.scan_chunk(
-                [row_from_db(r) for r in raws], deadline)
+            last, blocked = self.scan_chunk(raws, deadline)
             if last > self.status.last_row:
                 self.status.last_row = last
             self.status.save()
             if blocked or len(raws) < chunk:
                 return
 
-    def scan_chunk(self, rows, deadline):
+    def scan_chunk(self, raws, deadline):
         order = []   # (row, True) when done, (row, None) when handed out
         batch = self.crawler.row_pool.batch()
         blocked = False
-        for row in rows:
+        replicas, index = self.db.replicas, self.db.node_index
+        for raw in raws:
             if self.stopping(deadline):
                 blocked = True
                 break
             self.result.scanned += 1
-            if not self.db.owns(row):
-                order.append((row, True))
+            if row_owner(raw['name'], replicas) != index:
+                # NOTE(cloudsync): only the ROWID of another replica's row
+                # matters here; decoding it would cost more than the rest.
+                order.append((_RowId(raw['ROWID']), True))
                 continue
+            row = row_from_db(raw)
             decision = self.decide(row)
             if decision.action == lifecycle.Action.NOT_YET:
                 LOG.debug('%s: %r not yet (%s)', self.db.label, row.name,
