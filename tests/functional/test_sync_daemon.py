@@ -205,6 +205,27 @@ def test_a_daemon_killed_mid_pass_and_restarted_loses_nothing(
     assert statsd.counter('copied_objects') <= len(objects) + 1
 
 
+def test_sigterm_finishes_the_rows_in_flight_and_exits_0(
+        moto_nodes, swift, s3, container, statsd):
+    nodes = moto_nodes(workers=2, items_chunk=4)
+    objects = {'obj-%03d' % i: (os.urandom(32 * 1024), {}, 'text/plain')
+               for i in range(30)}
+    put_objects(swift, container, objects)
+
+    nodes.start(1)
+    helpers.wait_for(lambda: statsd.counter('copied_objects', 'node1') >= 1,
+                     what='node 1 to copy an object')
+    assert nodes.kill(1, signal.SIGTERM) == 0
+    assert 'SIGTERM received' in nodes.log(1)
+
+    assert nodes.run_once() == {1: 0, 2: 0, 3: 0}
+    for name, (data, _h, _c) in objects.items():
+        found = remote_object(nodes, s3, container, name)
+        assert found is not None and found[0] == data, name
+    statsd.settle()
+    assert statsd.counter('copied_objects') == len(objects)
+
+
 def test_a_node_down_leaves_no_object_behind(aio, moto_nodes, swift, s3,
                                              container, statsd):
     """Node 3 is down while objects are written and the daemons run: the
