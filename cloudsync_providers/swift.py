@@ -153,6 +153,12 @@ OPTIONS = [
                help='The storage policy of the containers cloudsync creates '
                     'on the remote cluster (a mapping\'s storage_policy '
                     'wins). Unset: the remote\'s default policy.'),
+    cfg.BoolOpt('create_containers', default=True,
+                help='Create a missing remote container (with '
+                     'storage_policy) when an object is written to it, as '
+                     'with container = *, where each local container gets '
+                     'its own. When false, writes to a missing container '
+                     'fail.'),
     cfg.StrOpt('segments_suffix', default='_segments',
                help='The segments of a large object copied into container '
                     'C are stored in container C + this suffix.'),
@@ -976,6 +982,20 @@ class SwiftProvider(providers.Provider):
                               container_level=True) as conn:
             return conn.raw('HEAD', bucket)[0]
 
+    def _policy_for(self, container):
+        """The storage policy of a container created on first use.
+
+        A segments container gets the policy of the container it serves.
+        """
+        suffix = self.conf.segments_suffix
+        if container.endswith(suffix) and len(container) > len(suffix):
+            try:
+                served = self._head_container(container[:-len(suffix)])
+                return served.get('x-storage-policy')
+            except exceptions.TargetNotFound:
+                pass
+        return self.conf.storage_policy
+
     def _create_container(self, bucket, storage_policy=None):
         headers = {}
         policy = storage_policy or self.conf.storage_policy
@@ -993,15 +1013,32 @@ class SwiftProvider(providers.Provider):
         LOG.info('remote %s: created container %s%s', self.name, bucket,
                  ' (storage policy %s)' % policy if policy else '')
 
-    def _put(self, what, bucket, key, data, **kwargs):
-        try:
-            with self._connection(what) as conn:
-                etag = conn.put_object(bucket, key, data, **kwargs)
-        except exceptions.NotFound as exc:
-            raise exceptions.TargetNotFound(
-                '%s: the container does not exist' % what,
-                status=exc.status) from exc
-        return (etag or '').strip('"')
+    def _put(self, what, bucket, key, data, create=True, **kwargs):
+        """PUT, creating the container first when it is missing.
+
+        swift-s3-sync created the remote containers it needed, with the
+        configured storage policy; so does this, unless ``create`` is
+        False or ``create_containers`` is off.
+        """
+        for attempt in (1, 2):
+            try:
+                with self._connection(what) as conn:
+                    etag = conn.put_object(bucket, key, data, **kwargs)
+                return (etag or '').strip('"')
+            except exceptions.NotFound as exc:
+                if attempt == 2 or not create or \
+                        not self.conf.create_containers:
+                    raise exceptions.TargetNotFound(
+                        '%s: the container does not exist' % what,
+                        status=exc.status) from exc
+            self._create_container(bucket, self._policy_for(bucket))
+            try:
+                if hasattr(data, 'reset'):
+                    data.reset()
+                else:
+                    data.seek(0)
+            except _NotRewindable as exc:
+                raise self._translate(exc, what) from exc
 
     def put_object(self, bucket, key, body, size, content_type=None,
                    metadata=None, md5=None, expires_at=None):
@@ -1106,23 +1143,13 @@ class SwiftProvider(providers.Provider):
         headers = {'Content-Type': 'application/octet-stream'}
         if expires_at is not None:
             headers['X-Delete-At'] = '%d' % int(expires_at)
-        for attempt in (1, 2):
-            data = _Body(part.size, opener=part.open)
-            try:
-                etag = self._put(what, seg_container, name, data,
-                                 content_length=part.size, etag=part.md5,
-                                 headers=headers)
-                break
-            except exceptions.TargetNotFound:
-                if attempt == 2:
-                    raise
-                # NOTE: the segments container is made on first use, with
-                # the storage policy of the container it serves.
-                policy = self._head_container(bucket).get(
-                    'x-storage-policy')
-                self._create_container(seg_container, policy)
-            finally:
-                data.close()
+        data = _Body(part.size, opener=part.open)
+        try:
+            etag = self._put(what, seg_container, name, data,
+                             content_length=part.size, etag=part.md5,
+                             headers=headers)
+        finally:
+            data.close()
         with self._lock:
             self._segments_seen[seg_container] = (True, time.time())
         if etag != data.md5.hexdigest():
