@@ -33,9 +33,11 @@ import uuid
 import pytest
 
 from cloudsync import conformance
+from cloudsync import exceptions
 from cloudsync import metadata as metadata_mod
 from cloudsync import providers
 from cloudsync_providers import swift as swift_provider
+from tests.functional import gcs_proxy
 
 KiB = 1024
 
@@ -208,3 +210,171 @@ class TestSwiftConformance(conformance.ProviderConformance):
 
     def test_location_names_user_not_key(self, provider):
         assert provider.location('c') == '%s;test2:tester2;c' % self.endpoint
+
+
+class TestS3CloneConformance(conformance.ProviderConformance):
+    """The ``s3-clone`` provider on Swift's s3api, a real S3 clone."""
+
+    bucket = 'cloudsync-conformance-clone'
+    endpoint = None
+
+    @pytest.fixture(scope='class', autouse=True)
+    @classmethod
+    def _s3api(cls, aio_state):
+        cls.endpoint = aio_state['s3api_endpoint']
+
+    def make_provider(self, **options):
+        settings = dict(endpoint=self.endpoint, access_key='test:tester',
+                        secret_key='testing', max_retries=1,
+                        retry_backoff=0.1)
+        settings.update(options)
+        return conformance.build_provider('s3-clone', **settings)
+
+    def make_bad_provider(self, secret_key):
+        return self.make_provider(secret_key=secret_key, max_retries=0)
+
+    def test_no_encryption_header_and_path_style(self, provider, prefix):
+        sent = []
+        provider.client.meta.events.register(
+            'before-send.s3', lambda request, **kw: sent.append(request))
+        self.put(provider, prefix + 'x', b'x')
+        request, = sent
+        assert not any(h.lower().startswith('x-amz-server-side-encryption')
+                       for h in request.headers)
+        assert request.url.startswith('%s/%s/' % (self.endpoint,
+                                                  self.bucket))
+
+    def test_signature_version_2(self, prefix):
+        v2 = self.make_provider(signature_version='s3')
+        try:
+            key = prefix + 'v2 \u00e9'
+            self.put(v2, key, b'v2')
+            assert self.get(v2, key) == b'v2'
+        finally:
+            v2.close()
+
+    def test_four_byte_names_refused_one_by_one(self, provider, prefix):
+        strict = self.make_provider(allow_4byte_utf8=False)
+        try:
+            key = prefix + 'smile-\U0001F600'
+            with pytest.raises(exceptions.InvalidObject) as info:
+                strict.put_object(self.bucket, key, b'x', 1)
+            assert 'U+1F600' in str(info.value)
+            assert key in str(info.value)
+            with pytest.raises(exceptions.InvalidObject):
+                strict.put_multipart(self.bucket, key, _parts([b'x']))
+            self.assert_missing(provider, key)
+            # other names go on as usual
+            self.put(strict, prefix + 'plain \u00e9', b'ok')
+        finally:
+            strict.close()
+
+    def test_metadata_update_without_part_copy(self, provider, prefix):
+        datas = [os.urandom(5 * 1024 * 1024), b'tail']
+        key = prefix + 'no-part-copy'
+        etag = provider.put_multipart(self.bucket, key, _parts(datas),
+                                      metadata={'a': '1'})
+        plain = self.make_provider(multipart_copy=False)
+        copies = []
+        plain.client.meta.events.register(
+            'before-call.s3.UploadPartCopy',
+            lambda **kw: copies.append(kw))
+        try:
+            assert plain.update_metadata(self.bucket, key, 'text/x-new',
+                                         {'b': '2'}) == etag
+            info = plain.head_object(self.bucket, key)
+            assert (info.etag, info.metadata, info.content_type) == (
+                etag, {'b': '2'}, 'text/x-new')
+            assert self.get(plain, key) == b''.join(datas)
+            assert copies == []
+        finally:
+            plain.close()
+
+
+class TestGCSConformance(conformance.ProviderConformance):
+    """The ``gcs`` provider on moto behind the GCS-behaving proxy."""
+
+    bucket = 'cloudsync-conformance-gcs'
+    proxy = None
+
+    @pytest.fixture(scope='class', autouse=True)
+    @classmethod
+    def _gcs(cls, aio_state):
+        with gcs_proxy.GCSProxy(aio_state['moto_endpoint']) as proxy:
+            cls.proxy = proxy
+            yield
+
+    def make_provider(self, **options):
+        settings = dict(endpoint=self.proxy.url, access_key='GOOG1ETEST',
+                        secret_key='gcs-secret', max_retries=1,
+                        retry_backoff=0.1)
+        settings.update(options)
+        return conformance.build_provider('gcs', **settings)
+
+    # NOTE: GCS keeps a large object as one object (see the provider), so
+    # its ETag is the MD5 of the whole, not S3's md5-of-md5s-N.
+
+    def test_multipart(self, provider, prefix):
+        datas = [os.urandom(self.part_size) for _ in range(3)] + [b'end']
+        whole = b''.join(datas)
+        key = prefix + 'multipart \U0001F600'
+        meta = metadata_mod.swift_to_remote(conformance.AWKWARD_METADATA)
+        etag = provider.put_multipart(self.bucket, key, _parts(datas),
+                                      content_type='video/x-test',
+                                      metadata=meta)
+        assert etag == _md5(whole)
+        info = provider.head_object(self.bucket, key)
+        assert (info.etag, info.size, info.content_type, info.metadata) == (
+            etag, len(whole), 'video/x-test', meta)
+        assert not info.is_multipart
+        assert self.get(provider, key) == whole
+        provider.update_metadata(self.bucket, key, content_type='text/x-new',
+                                 metadata={'new': 'value'})
+        info = provider.head_object(self.bucket, key)
+        assert (info.etag, info.metadata, info.content_type) == (
+            etag, {'new': 'value'}, 'text/x-new')
+
+    def test_multipart_single_part(self, provider, prefix):
+        key = prefix + 'one-part'
+        etag = provider.put_multipart(self.bucket, key,
+                                      _parts([b'only part']))
+        assert etag == _md5(b'only part')
+        assert self.get(provider, key) == b'only part'
+
+    def test_quirks_seen_on_the_wire(self, provider, prefix):
+        before = len(self.proxy.requests)
+        key = prefix + 'quirks %41+'
+        self.put(provider, key, b'q', metadata={'color': 'Blue'})
+        # metadata answered as x-goog-meta-* is read
+        assert provider.head_object(self.bucket, key).metadata == {
+            'color': 'Blue'}
+        # listed names are neither encoded nor decoded twice
+        assert [e.key for e in provider.list_all(
+            self.bucket, prefix=prefix)] == [key]
+        provider.put_multipart(self.bucket, prefix + 'big',
+                               _parts([b'a' * 10, b'b']))
+        provider.delete_object(self.bucket, key)
+        sent = self.proxy.requests[before:]
+        assert not any('encoding-type' in path for _, path, _ in sent)
+        assert not any('uploads' in path or 'partNumber' in path or
+                       '?delete' in path for _, path, _ in sent)
+        assert all(status != 501 for _, _, status in sent)
+
+    def test_large_metadata_update_is_a_reupload(self, provider, prefix):
+        key = prefix + 'large'
+        data = os.urandom(64 * KiB)
+        self.put(provider, key, data)
+        small = self.make_provider()
+        small.MAX_COPY_SIZE = 1024
+        try:
+            assert small.update_metadata(self.bucket, key, 'a/b',
+                                         {'x': 'y'}) == _md5(data)
+            info = small.head_object(self.bucket, key)
+            assert (info.metadata, info.content_type) == ({'x': 'y'}, 'a/b')
+            assert self.get(small, key) == data
+        finally:
+            small.close()
+
+    def test_location(self, provider):
+        assert provider.location(self.bucket) == '%s;%s' % (
+            self.proxy.url, self.bucket)
