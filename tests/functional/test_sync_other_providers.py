@@ -1,0 +1,237 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""The sync daemon copying to a Swift cluster and to an S3 clone.
+
+``cloudsync-sync --once`` runs on the all-in-one's three container nodes,
+as in ``test_sync_daemon.py``, with mappings whose remote is
+
+* the all-in-one's second account through the ``swift`` provider
+  (``test2:tester2``): objects keep their bytes, metadata (case
+  included) and content type, a static large object stays one, a POST
+  becomes a POST and a DELETE removes the remote copy with its segments;
+  ``container = *`` gets one remote container per local one;
+* Swift's s3api through the ``s3-clone`` provider: objects arrive, and an
+  object whose name the store is configured not to take fails on its own
+  while the others go on.
+"""
+
+import hashlib
+import json
+import uuid
+
+import pytest
+
+from cloudsync import metadata as metadata_mod
+from tests.functional import conftest
+from tests.functional import daemon_helpers as helpers
+
+SWIFT_MAPPING = '''\
+[remote:dr]
+provider = swift
+endpoint = %(auth_url)s
+access_key = test2:tester2
+secret_key = testing2
+
+[mapping:to-swift]
+account = %(account)s
+container = %(container)s
+remote = dr
+bucket = %(bucket)s
+layout = %(layout)s
+'''
+
+CLONE_MAPPING = '''\
+[remote:clone]
+provider = s3-clone
+endpoint = %(endpoint)s
+access_key = test:tester
+secret_key = testing
+signature_version = s3
+allow_4byte_utf8 = false
+
+[mapping:to-clone]
+account = AUTH_test
+container = %(container)s
+remote = clone
+bucket = %(bucket)s
+'''
+
+OBJECTS = {
+    'plain': (b'hello world', {}, 'text/plain'),
+    'with-meta': (b'data' * 100, {'X-Object-Meta-Color': 'Blue',
+                                  'X-Object-Meta-Mixed': 'CaSe KePt \u00e9'},
+                  'application/x-Thing'),
+    'd\u00efr/\u00fcn\u00efc\u00f8d\u00e9 \u2603': (
+        b'unicode', {'X-Object-Meta-Unicode': 'v\u00e4lue \u2603'},
+        'text/plain'),
+    'empty': (b'', {}, 'application/x-empty'),
+}
+
+
+def md5(data):
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+@pytest.fixture
+def nodes_factory(aio, tmp_path):
+    made = []
+
+    def make(mappings):
+        nodes = helpers.DaemonNodes(aio, tmp_path, mappings)
+        made.append(nodes)
+        return nodes
+    yield make
+    for nodes in made:
+        nodes.stop_all()
+
+
+def put_objects(swift, container):
+    for name, (data, headers, ctype) in OBJECTS.items():
+        swift.put_object(container, name, data, headers=headers,
+                         content_type=ctype)
+
+
+def put_slo(swift, container, name, datas):
+    segments = container + '-segs'
+    swift.put_container(segments)
+    manifest = []
+    for number, data in enumerate(datas):
+        seg = '%s/%d' % (name, number)
+        swift.put_object(segments, seg, data)
+        manifest.append({'path': '/%s/%s' % (segments, seg),
+                         'etag': md5(data), 'size_bytes': len(data)})
+    swift.put_object(container, name, json.dumps(manifest),
+                     query_string='multipart-manifest=put',
+                     headers={'X-Object-Meta-Kind': 'Large One'},
+                     content_type='video/x-Large')
+
+
+def user_meta(headers):
+    return {k: v for k, v in headers.items()
+            if k.startswith('x-object-meta-')}
+
+
+def test_swift_to_swift(aio, swift, swift2, container, nodes_factory):
+    bucket = conftest.unique_name('dr')
+    nodes = nodes_factory(SWIFT_MAPPING % {
+        'auth_url': aio.state['auth_url'], 'account': 'AUTH_test',
+        'container': container, 'bucket': bucket, 'layout': 'native'})
+    put_objects(swift, container)
+    datas = [b'a' * 2048, b'b' * 2048, b'tail']
+    put_slo(swift, container, 'large', datas)
+
+    assert nodes.run_once() == {1: 0, 2: 0, 3: 0}
+
+    for name, (data, _headers, ctype) in OBJECTS.items():
+        local = swift.head_object(container, name)
+        remote, body = swift2.get_object(bucket, name)
+        assert body == data, name
+        assert remote['etag'] == local['etag']
+        assert remote['content-type'] == ctype
+        # the user's metadata exactly, with cloudsync's own beside it
+        assert {k: v for k, v in user_meta(remote).items()
+                if not k.startswith('x-object-meta-cloudsync-')} == \
+            user_meta(local), name
+    remote, body = swift2.get_object(bucket, 'large')
+    assert body == b''.join(datas)
+    assert remote['x-static-large-object'] == 'True'
+    assert remote['etag'] == swift.head_object(container, 'large')['etag']
+    assert remote['x-object-meta-kind'] == 'Large One'
+    assert remote['content-type'] == 'video/x-Large'
+    segments = swift2.get_container(bucket + '_segments')[1]
+    assert len(segments) == len(datas)
+
+    swift.post_object(container, 'with-meta',
+                      headers={'X-Object-Meta-Color': 'Red'})
+    swift.delete_object(container, 'plain')
+    swift.delete_object(container, 'large')
+    assert nodes.run_once() == {1: 0, 2: 0, 3: 0}
+
+    assert user_meta(swift2.head_object(bucket, 'with-meta'))[
+        'x-object-meta-color'] == 'Red'
+    names = [o['name'] for o in swift2.get_container(bucket)[1]]
+    assert 'plain' not in names and 'large' not in names
+    assert swift2.get_container(bucket + '_segments')[1] == []
+
+
+def test_swift_wildcard_gets_one_remote_container_each(aio, swift2,
+                                                       nodes_factory):
+    # NOTE: an account of its own, so that the wildcard mapping sees only
+    # this test's containers.
+    admin = aio.swift_client('admin:admin', 'admin')
+    account = 'AUTH_cs%s' % uuid.uuid4().hex[:8]
+    url = admin.get_auth()[0].rsplit('/', 1)[0] + '/' + account
+    local = aio.swift_client('admin:admin', 'admin', preauthurl=url)
+    prefix = conftest.unique_name('w') + '-'
+    nodes = nodes_factory(SWIFT_MAPPING % {
+        'auth_url': aio.state['auth_url'], 'account': account,
+        'container': '*', 'bucket': prefix, 'layout': 'hashed'})
+    try:
+        for cont in ('one', 'two'):
+            local.put_container(cont)
+            local.put_object(cont, 'obj', cont.encode('ascii'))
+        assert nodes.run_once() == {1: 0, 2: 0, 3: 0}
+        mapping = nodes.config().mappings[0]
+        for cont in ('one', 'two'):
+            assert mapping.remote_bucket(cont) == prefix + cont
+            key = mapping.remote_layout(cont).object_key('obj')
+            assert swift2.get_object(prefix + cont, key)[1] == \
+                cont.encode('ascii')
+    finally:
+        for cont in ('one', 'two'):
+            for name in ('obj',):
+                try:
+                    local.delete_object(cont, name)
+                except Exception:  # noqa: BLE001 - clean-up
+                    pass
+            try:
+                local.delete_container(cont)
+            except Exception:  # noqa: BLE001 - clean-up
+                pass
+        local.close()
+        admin.close()
+
+
+def test_s3_clone(aio, swift, container, nodes_factory):
+    s3api = aio.s3api_client()
+    bucket = conftest.unique_name('clone')
+    s3api.create_bucket(Bucket=bucket)
+    nodes = nodes_factory(CLONE_MAPPING % {
+        'endpoint': aio.state['s3api_endpoint'], 'container': container,
+        'bucket': bucket})
+    put_objects(swift, container)
+    refused = 'smile \U0001F600'
+    swift.put_object(container, refused, b'emoji')
+
+    codes = nodes.run_once()
+    # NOTE: the node that owns the refused row says so; every other
+    # object is copied.
+    assert sorted(codes.values()) == [0, 0, 1]
+    mapping = nodes.config().mappings[0]
+    layout = mapping.remote_layout(container)
+    for name, (data, headers, ctype) in OBJECTS.items():
+        resp = s3api.get_object(Bucket=bucket, Key=layout.object_key(name))
+        assert resp['Body'].read() == data
+        assert resp['ContentType'] == ctype
+        assert metadata_mod.remote_to_swift(resp['Metadata']) == headers
+    assert 'KeyCount' in s3api.list_objects_v2(
+        Bucket=bucket, Prefix=layout.object_key(refused))
+    assert s3api.list_objects_v2(
+        Bucket=bucket, Prefix=layout.object_key(refused))['KeyCount'] == 0
+    logs = ''.join(nodes.log(i) for i in (1, 2, 3))
+    assert 'U+1F600' in logs
+
+    # the refused object holds nothing up: later changes still go
+    swift.put_object(container, 'later', b'later')
+    nodes.run_once()
+    resp = s3api.get_object(Bucket=bucket, Key=layout.object_key('later'))
+    assert resp['Body'].read() == b'later'
