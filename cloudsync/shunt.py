@@ -63,9 +63,9 @@ Options
     How many times a failed remote request is sent again before the
     client gets a 503. It replaces the remote's own ``max_retries`` (a
     client is waiting; the daemon can afford to be patient).
-``remote_connect_timeout``, ``remote_read_timeout`` (default: the
-remote's own ``connect_timeout`` and ``read_timeout``)
-    Seconds to wait for a connection to the remote, and for its answer.
+``remote_connect_timeout``, ``remote_read_timeout``
+    Seconds to wait for a connection to the remote, and for its answer
+    (default: the remote's own ``connect_timeout`` and ``read_timeout``).
 ``restore_timeout`` (default ``60``)
     Seconds a restore may still take once its client was sent the last
     byte, before it is stopped.
@@ -718,9 +718,9 @@ class CloudShuntMiddleware(object):
         remote = shunt_listing.RemoteListing(provider, target.bucket,
                                              target.layout)
         try:
-            listing = shunt_listing.merge(merger, entries,
-                                          remote.entries(params), params,
-                                          location)
+            listing = shunt_listing.merge(
+                merger, entries, remote.entries(params, len(entries)),
+                params, location)
         except exceptions.RemoteError as exc:
             self.logger.warning('cloud_shunt: listing the remote of %s '
                                 'failed; answering with the local listing '

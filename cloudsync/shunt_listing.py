@@ -40,8 +40,11 @@ from swift.common import utils as swift_utils
 
 #: what a remote listing entry says its content type is
 REMOTE_CONTENT_TYPE = 'application/octet-stream'
-#: entries asked of the remote per request
+#: the most entries asked of the remote per request
 PAGE_SIZE = 1000
+#: the fewest entries asked of the remote when Swift's listing filled the
+#: page (then how many remote entries fit in it is not known)
+MIN_FIRST_PAGE = 100
 #: Swift leaves names with this character out of listings
 RESERVED = swift_utils.RESERVED
 #: no key under a prefix sorts after the prefix followed by it
@@ -122,12 +125,16 @@ class RemoteListing(object):
     def _keys(self, prefix, delimiter=None, marker=None, limit=None):
         """Remote entries (objects and common prefixes) after ``marker``.
 
+        The first request asks for ``limit`` entries, the next ones for
+        twice as many each time, up to :attr:`page_size`: a listing that
+        needs few remote entries does not pay for reading a thousand.
         Side objects (SLO manifests) are skipped; so is a common prefix
         that holds nothing else.
         """
-        limit = limit or self.page_size
+        limit = min(limit or self.page_size, self.page_size)
         while True:
             page = self._page(prefix, delimiter, marker, limit)
+            limit = min(limit * 2, self.page_size)
             for entry in page.entries:
                 if entry.is_prefix:
                     if self._only_internal(entry.key):
@@ -182,7 +189,7 @@ class RemoteListing(object):
 
     # -- Swift's rules ---------------------------------------------------
 
-    def _ascending(self, params):
+    def _ascending(self, params, first_page=None):
         """The remote's part of the listing, ascending, not limited."""
         lower, upper = params.lower, params.upper
         # NOTE(cloudsync): Swift lists the subdir that holds the lower
@@ -194,7 +201,8 @@ class RemoteListing(object):
             yield {'subdir': lower_dir}
         marker = self.layout.object_key(lower) if lower else None
         for entry in self._keys(self.layout.listing_prefix(params.prefix),
-                                delimiter=params.delimiter, marker=marker):
+                                delimiter=params.delimiter, marker=marker,
+                                limit=first_page):
             name = self._name(entry.key)
             if name is None:
                 continue
@@ -223,18 +231,31 @@ class RemoteListing(object):
                 'last_modified': swift_timestamp(entry.last_modified),
             }
 
-    def entries(self, params):
+    def entries(self, params, local_count=None):
         """The remote's part of the listing, in listing order.
 
         Forward listings are read lazily, a page at a time; a reverse
         listing reads every remote entry between its bounds first (the
         remote lists in ascending order only).
+
+        :param local_count: how many entries Swift's part of the listing
+            has; it sizes the first remote request.
         """
         if params.limit <= 0:
             return iter(())
         if params.reverse:
             return iter(list(self._ascending(params))[::-1])
-        return self._ascending(params)
+        first_page = None
+        if local_count is not None:
+            if local_count < params.limit:
+                # NOTE(cloudsync): Swift's part ended before the limit, so
+                # the rest of the page is (at least) this many remote
+                # entries.
+                first_page = params.limit - local_count
+            else:
+                first_page = min(params.limit, max(MIN_FIRST_PAGE,
+                                                   params.limit // 4))
+        return self._ascending(params, first_page)
 
 
 def merge(merger, local, remote, params, location=None):

@@ -285,6 +285,41 @@ def test_a_forward_listing_reads_only_the_remote_pages_it_needs(tmp_path):
     assert world.provider.count('list_objects') == 1
 
 
+def record_limits(world):
+    limits = []
+    real = world.provider.list_objects
+
+    def list_objects(*args, **kwargs):
+        limits.append(kwargs.get('limit'))
+        return real(*args, **kwargs)
+    world.provider.list_objects = list_objects
+    return limits
+
+
+def test_when_swift_runs_out_the_remote_is_asked_for_the_rest(tmp_path):
+    world = make_world(tmp_path, local=['a', 'b', 'c'],
+                       remote=['r%02d' % i for i in range(50)])
+    limits = record_limits(world)
+
+    got = shunt_answer(world, limit=10)
+
+    assert len(got) == 10
+    assert limits == [7]
+
+
+def test_when_swift_fills_the_page_the_remote_is_read_in_growing_pages(
+        tmp_path, monkeypatch):
+    monkeypatch.setattr(shunt_listing, 'MIN_FIRST_PAGE', 2)
+    world = make_world(tmp_path, local=['o%02d' % i for i in range(0, 40, 2)],
+                       remote=['o%02d' % i for i in range(1, 40, 2)])
+    limits = record_limits(world)
+
+    got = shunt_answer(world, limit=20)
+
+    assert [key(e) for e in got] == ['o%02d' % i for i in range(20)]
+    assert limits == [5, 10]
+
+
 def test_path_listings_pass_through(world):
     resp = world.listing(path='d')
 
