@@ -31,8 +31,8 @@ import warnings
 # NOTE: eventlet warns at import that new projects should not use it;
 # Swift's own daemons do, and so does cloudsync, consistently with them.
 # Operators should not see that on every command.
-warnings.filterwarnings('ignore', message='.*Eventlet is deprecated',
-                        category=DeprecationWarning)
+warnings.filterwarnings('ignore', message=r'\s*Eventlet is deprecated',
+                        category=Warning)
 
 import eventlet  # noqa: E402
 from eventlet import event  # noqa: E402
