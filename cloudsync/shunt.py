@@ -155,10 +155,12 @@ write gets Swift's 403 to a DELETE or POST. The remote is reached with
 the mapping's credentials, which no client ever sees.
 """
 
+import json
 import os
 import time
 
 from swift.common import constraints
+from swift.common.middleware import bulk
 from swift.common.middleware import listing_formats
 from swift.common import registry as swift_registry
 from swift.common import request_helpers
@@ -623,6 +625,14 @@ class CloudShuntMiddleware(object):
         return restore_mod.TeeBody(app_iter, restore)
 
     def object_DELETE(self, req, target, start_response):
+        if target.mapping.propagate_delete and request_helpers.get_param(
+                req, 'multipart-manifest') == 'delete':
+            # NOTE(cloudsync): Swift's SLO middleware answers 200 (with
+            # the failure in the body) to a manifest delete of an object it
+            # does not have, so look first.
+            answer = self._slo_delete(req, target)
+            if answer is not None:
+                return answer(req.environ, start_response)
         local = self._local(req.environ)
         if local.status_int != 404 or not target.mapping.propagate_delete:
             return local.respond(start_response)
@@ -644,6 +654,86 @@ class CloudShuntMiddleware(object):
                          target.name)
         return swob.HTTPNoContent(request=req, headers=local.trans_headers())(
             req.environ, start_response)
+
+    def _slo_delete(self, req, target):
+        """``DELETE ?multipart-manifest=delete`` of an archived SLO.
+
+        As Swift's SLO middleware does: the segments (those still in
+        Swift), then the manifest (here the remote copy and its manifest
+        side object), answered in the bulk delete format.
+
+        :returns: a response, or None when Swift has the object or the
+            remote has no SLO by that name (Swift answers then).
+        """
+        probe = swift_wsgi.make_subrequest(
+            req.environ, method='HEAD', swift_source='CS',
+            headers={BYPASS_HEADER: 'true'})
+        probe_resp = probe.get_response(self.app)
+        swift_utils.friendly_close(probe_resp.app_iter)
+        if probe_resp.status_int != 404:
+            return None
+        local = LocalAnswer(probe_resp.status,
+                            list(probe_resp.headers.items()), None, [])
+        remote, answer = self._head_remote(req, target, local)
+        if remote is None:
+            return None if isinstance(answer, LocalAnswer) else answer
+        if not remote.is_slo:
+            return None
+        provider = self.provider(target.mapping)
+        try:
+            out_type = req.accept.best_match(bulk.ACCEPTABLE_FORMATS)
+        except ValueError:
+            out_type = None
+        result = {'Response Status': '200 OK', 'Response Body': '',
+                  'Number Deleted': 0, 'Number Not Found': 0}
+        failed = []
+        try:
+            raw = provider.get_object(
+                target.bucket,
+                target.layout.manifest_key(target.obj)).read_all()
+            segments = [e['name'] for e in json.loads(raw)
+                        if isinstance(e, dict) and 'name' in e]
+        except exceptions.NotFound:
+            segments = []
+        except (exceptions.RemoteError, ValueError) as exc:
+            self._remote_failed(req, target, 'manifest GET', exc)
+            return self._unavailable(req, local)
+        for name in segments:
+            sub = swift_wsgi.make_subrequest(
+                req.environ, method='DELETE',
+                path=swob.wsgi_quote(swob.str_to_wsgi(
+                    '/%s/%s%s' % (target.version, target.account, name))),
+                swift_source='CS', agent='%(orig)s MultipartDELETE')
+            sub.params = {}
+            resp = sub.get_response(self.app)
+            swift_utils.friendly_close(resp.app_iter)
+            if resp.is_success:
+                result['Number Deleted'] += 1
+            elif resp.status_int == 404:
+                result['Number Not Found'] += 1
+            else:
+                failed.append([swob.wsgi_quote(swob.str_to_wsgi(name)),
+                               resp.status])
+        if failed:
+            result['Response Status'] = '400 Bad Request'
+        else:
+            try:
+                provider.delete_object(target.bucket, target.key)
+                provider.delete_object(
+                    target.bucket, target.layout.manifest_key(target.obj))
+            except exceptions.RemoteError as exc:
+                self._remote_failed(req, target, 'DELETE', exc)
+                return self._unavailable(req, local)
+            result['Number Deleted'] += 1
+            self.logger.info('cloud_shunt: deleted the remote copy of SLO '
+                             '%s', target.name)
+        if not out_type:
+            result['Response Status'] = '406 Not Acceptable'
+            out_type = 'text/plain'
+        body = request_helpers.get_heartbeat_response_body(
+            out_type, result, failed, 'delete')
+        return swob.HTTPOk(request=req, body=body, content_type=out_type,
+                           headers=local.trans_headers())
 
     def object_POST(self, req, target, start_response):
         local = self._local(req.environ)

@@ -459,6 +459,19 @@ def test_post_and_delete_reach_the_remote_copy(env):
     assert shunt.request('DELETE', 'z')[0] == 204
     assert shunt.request('GET', 'z')[0] == 404
 
+    # as "swift delete" removes an SLO: segments, then the manifest
+    status, _, body = shunt.request(
+        'DELETE', 'slo', query={'multipart-manifest': 'delete'},
+        headers={'Accept': 'application/json'})
+    assert status == 200
+    assert json.loads(body)['Response Status'] == '200 OK'
+    assert shunt.request('GET', 'slo')[0] == 404
+    layout = layout_mod.RemoteLayout('AUTH_test', env['container'])
+    keys = [o['Key'] for o in env['aio'].s3_client().list_objects_v2(
+        Bucket=env['bucket']).get('Contents', ())]
+    assert layout.object_key('slo') not in keys
+    assert layout.manifest_key('slo') not in keys
+
 
 def test_a_remote_that_is_down_gives_a_clean_503(env):
     """Last: moto keeps its data in memory; restarting it loses it."""

@@ -715,6 +715,47 @@ def test_delete_of_an_archived_slo_removes_its_manifest_too(world):
     assert manifest not in world.provider.buckets[BUCKET]
 
 
+def test_a_manifest_delete_of_an_archived_slo_deletes_it_as_swift_would(
+        world):
+    archived_slo(world)
+
+    resp = world.obj('slo', method='DELETE',
+                     query_string='multipart-manifest=delete',
+                     headers={'Accept': 'application/json'})
+
+    assert resp.status_int == 200
+    result = json.loads(resp.body)
+    assert result['Response Status'] == '200 OK'
+    assert result['Number Deleted'] == 1
+    assert result['Number Not Found'] == 3  # the archive removed them
+    assert world.remote('slo') is None
+    assert world.layout.manifest_key('slo') not in \
+        world.provider.buckets[BUCKET]
+
+
+def test_a_manifest_delete_removes_segments_still_in_swift(tmp_path):
+    world = shunt_fakes.ShuntWorld(tmp_path, retain_local_segments=True)
+    archived_slo(world)
+
+    resp = world.obj('slo', method='DELETE',
+                     query_string='multipart-manifest=delete')
+
+    assert b'Number Deleted: 4' in resp.body
+    assert world.swift.get(ACCOUNT, CONTAINER + '_segments',
+                           'slo/00000000') is None
+    assert world.remote('slo') is None
+
+
+def test_a_manifest_delete_of_a_local_slo_is_swifts(world):
+    world.put_slo('slo', PARTS)
+
+    world.obj('slo', method='DELETE',
+              query_string='multipart-manifest=delete')
+
+    assert world.provider.count('delete_object') == 0
+    assert world.swift.requests_for('DELETE', 'slo')
+
+
 def test_delete_keeps_the_remote_copy_without_propagate_delete(tmp_path):
     world = shunt_fakes.ShuntWorld(tmp_path, propagate_delete=False)
     archived(world)
