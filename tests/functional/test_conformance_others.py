@@ -37,6 +37,7 @@ from cloudsync import exceptions
 from cloudsync import metadata as metadata_mod
 from cloudsync import providers
 from cloudsync_providers import swift as swift_provider
+from tests.functional import gcs_checks
 from tests.functional import gcs_proxy
 
 KiB = 1024
@@ -291,7 +292,8 @@ class TestS3CloneConformance(conformance.ProviderConformance):
             plain.close()
 
 
-class TestGCSConformance(conformance.ProviderConformance):
+class TestGCSConformance(gcs_checks.GCSSemantics,
+                         conformance.ProviderConformance):
     """The ``gcs`` provider on moto behind the GCS-behaving proxy."""
 
     bucket = 'cloudsync-conformance-gcs'
@@ -310,36 +312,6 @@ class TestGCSConformance(conformance.ProviderConformance):
                         retry_backoff=0.1)
         settings.update(options)
         return conformance.build_provider('gcs', **settings)
-
-    # NOTE: GCS keeps a large object as one object (see the provider), so
-    # its ETag is the MD5 of the whole, not S3's md5-of-md5s-N.
-
-    def test_multipart(self, provider, prefix):
-        datas = [os.urandom(self.part_size) for _ in range(3)] + [b'end']
-        whole = b''.join(datas)
-        key = prefix + 'multipart \U0001F600'
-        meta = metadata_mod.swift_to_remote(conformance.AWKWARD_METADATA)
-        etag = provider.put_multipart(self.bucket, key, _parts(datas),
-                                      content_type='video/x-test',
-                                      metadata=meta)
-        assert etag == _md5(whole)
-        info = provider.head_object(self.bucket, key)
-        assert (info.etag, info.size, info.content_type, info.metadata) == (
-            etag, len(whole), 'video/x-test', meta)
-        assert not info.is_multipart
-        assert self.get(provider, key) == whole
-        provider.update_metadata(self.bucket, key, content_type='text/x-new',
-                                 metadata={'new': 'value'})
-        info = provider.head_object(self.bucket, key)
-        assert (info.etag, info.metadata, info.content_type) == (
-            etag, {'new': 'value'}, 'text/x-new')
-
-    def test_multipart_single_part(self, provider, prefix):
-        key = prefix + 'one-part'
-        etag = provider.put_multipart(self.bucket, key,
-                                      _parts([b'only part']))
-        assert etag == _md5(b'only part')
-        assert self.get(provider, key) == b'only part'
 
     def test_quirks_seen_on_the_wire(self, provider, prefix):
         before = len(self.proxy.requests)
