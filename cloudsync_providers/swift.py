@@ -58,7 +58,10 @@ How Swift objects are written:
 * Metadata updates are POSTs, which Swift applies without copying data.
   A POST would drop ``X-Delete-At``, so the remote's current one is sent
   again.
-* ``X-Delete-At`` is set when cloudsync asks for an expiry.
+* ``X-Delete-At`` is set when cloudsync asks for an expiry: a propagated
+  one, or, with a mapping's ``remote_delete_after``, the object's Swift
+  timestamp plus that many seconds (it does not slide when the object's
+  metadata changes).
 * ETags: a plain object's is its MD5. A static large object's is, as for
   S3 multipart uploads, ``md5(the binary MD5s of its segments)-N``, read
   from its manifest; so a large object copied to S3 and to Swift has the
@@ -475,6 +478,7 @@ class SwiftProvider(providers.Provider):
         self._idle = []
         self._session = None
         self._segments_seen = {}
+        self._expirations = {}
 
     # -- configuration -----------------------------------------------------
 
@@ -1054,6 +1058,7 @@ class SwiftProvider(providers.Provider):
         if size > self.MAX_SINGLE_PUT:
             raise exceptions.InvalidObject(
                 '%s: %d bytes is more than one PUT may carry' % (what, size))
+        expires_at = self._expiry(bucket, key, metadata, expires_at)
         old_segments = self._our_segments(bucket, key)
         data = _Body(size, source=body)
         try:
@@ -1081,6 +1086,7 @@ class SwiftProvider(providers.Provider):
         self._check_parts(what, parts)
         seg_container = self.segments_container(bucket)
         seg_prefix = self._segment_prefix(key)
+        expires_at = self._expiry(bucket, key, metadata, expires_at)
         old_segments = self._our_segments(bucket, key)
         uploaded = []
 
@@ -1308,6 +1314,44 @@ class SwiftProvider(providers.Provider):
         if code and code >= 500:
             raise exceptions.Unavailable(message, status=code)
         raise exceptions.RemoteError(message, status=code)
+
+    # -- expiry ------------------------------------------------------------
+
+    def set_expiration(self, bucket, prefix, seconds):
+        """Expire the objects written under ``prefix`` from now on.
+
+        Swift has no rules by prefix: each object this provider writes
+        under ``prefix`` gets an ``X-Delete-At`` of its Swift timestamp
+        (cloudsync's ``cloudsync-timestamp``, or the time of the copy)
+        plus ``seconds``. It does not slide: a later metadata update
+        keeps it. Objects already on the remote are not changed, and an
+        expiry the object was given (``expires_at``) wins.
+
+        :returns: True when the rule is new or changed.
+        """
+        with self._lock:
+            changed = self._expirations.get((bucket, prefix)) != seconds
+            self._expirations[(bucket, prefix)] = seconds
+        return changed
+
+    def _expiry(self, bucket, key, metadata, expires_at):
+        if expires_at is not None:
+            return expires_at
+        with self._lock:
+            rules = [(p, s) for (b, p), s in self._expirations.items()
+                     if b == bucket and key.startswith(p)]
+        if not rules:
+            return None
+        _, seconds = max(rules, key=lambda rule: len(rule[0]))
+        stamp = metadata_mod.internal_values(metadata or {}).get(
+            metadata_mod.TIMESTAMP_KEY)
+        try:
+            base = float(stamp)
+        except (TypeError, ValueError):
+            base = time.time()
+        # NOTE: Swift refuses an X-Delete-At in the past; an object older
+        # than the rule goes soon, as an S3 lifecycle rule would have it.
+        return max(base + seconds, time.time() + 60)
 
     # -- containers --------------------------------------------------------
 

@@ -669,3 +669,20 @@ def test_keystone_v3_picks_the_region_and_interface(make_provider):
     assert (user['name'], user['password'], user['domain']['name']) == (
         'test2:tester2', KEY, 'Default')
     assert auth['scope']['project']['name'] == 'proj'
+
+
+def test_remote_delete_after_is_x_delete_at_from_the_swift_time(
+        provider, server):
+    assert provider.set_expiration('c', 'p/', 86400) is True
+    assert provider.set_expiration('c', 'p/', 86400) is False
+    stamp = time.time() - 3600
+    meta = {metadata_mod.TIMESTAMP_KEY: '%.5f' % stamp}
+    provider.put_object('c', 'p/x', b'x', 1, metadata=meta)
+    provider.put_object('c', 'other', b'x', 1, metadata=meta)
+    assert provider.head_object('c', 'p/x').expires_at == int(stamp + 86400)
+    assert provider.head_object('c', 'other').expires_at is None
+    # an object older than the rule still gets a time in the future
+    old = {metadata_mod.TIMESTAMP_KEY: '%.5f' % (time.time() - 2 * 86400)}
+    provider.put_multipart('c', 'p/old', parts_of([b'a', b'b']),
+                           metadata=old)
+    assert provider.head_object('c', 'p/old').expires_at > time.time()
