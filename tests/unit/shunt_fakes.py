@@ -21,13 +21,15 @@ with a :class:`ChunkedProvider` remote, and archives objects with the
 daemon's own :class:`~cloudsync.propagate.RowPropagator`.
 """
 
+import atexit
 import builtins
 import hashlib
 import json
 import logging
 import os
+import shutil
+import tempfile
 import traceback
-import uuid
 
 from swift.common import request_helpers
 from swift.common import swob
@@ -53,21 +55,42 @@ def md5(data):
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
+_BROKER = []
+
+
+def _broker():
+    """One container database for the whole test run.
+
+    Making one per listing (with its fsync) would take most of the tests'
+    time.
+    """
+    if not _BROKER:
+        path = os.path.join(tempfile.mkdtemp(prefix='shunt-tests-'),
+                            'listing.db')
+        atexit.register(shutil.rmtree, os.path.dirname(path), True)
+        broker = container_backend.ContainerBroker(
+            path, account=ACCOUNT, container=CONTAINER)
+        broker.initialize(swift_utils.Timestamp.now().internal, 0)
+        _BROKER.append(broker)
+    return _BROKER[0]
+
+
 def swift_listing(tmp_path, entries, params):
     """What Swift's container server lists for ``entries``.
 
-    :param entries: ``{name: dict(hash, bytes, content_type,
-        last_modified)}``.
+    :param entries: ``{name: dict(hash, bytes, content_type, timestamp)}``.
     :param params: native-string query parameters.
     """
-    path = os.path.join(str(tmp_path), '%s.db' % uuid.uuid4().hex)
-    broker = container_backend.ContainerBroker(
-        path, account=ACCOUNT, container=CONTAINER)
-    broker.initialize(swift_utils.Timestamp.now().internal, 0)
-    for name, entry in entries.items():
-        created = swift_utils.Timestamp(entry['timestamp']).internal
-        broker.put_object(name, created, entry['bytes'],
-                          entry['content_type'], entry['hash'])
+    broker = _broker()
+    with broker.get() as conn:
+        conn.execute('DELETE FROM object')
+        conn.commit()
+    broker.merge_items([{
+        'name': name,
+        'created_at': swift_utils.Timestamp(entry['timestamp']).internal,
+        'size': entry['bytes'], 'content_type': entry['content_type'],
+        'etag': entry['hash'], 'deleted': 0, 'storage_policy_index': 0}
+        for name, entry in entries.items()])
     limit = params.get('limit', 10000)
     records = broker.list_objects_iter(
         limit, params.get('marker', ''), params.get('end_marker'),
@@ -84,10 +107,6 @@ def swift_listing(tmp_path, entries, params):
         swift_utils.override_bytes_from_content_type(item)
         item['last_modified'] = swift_utils.Timestamp(created).isoformat
         listing_.append(item)
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
     return listing_
 
 
