@@ -31,15 +31,16 @@ GET throughput, 64 MiB
     throughputs (direct over shunt, so that above 1 means slower).
 Merged listing
     A container of ``--local`` + ``--remote`` objects (2,000 + 2,000 by
-    default, 10,000 + 10,000 with ``--full``), interleaved by name. Its
-    full listing (JSON, pages of ``--page`` = 1,000, marker paging) is
-    timed through the plain proxy while every object is in Swift; then the
-    ``--remote`` objects (those with ``X-Object-Meta-Tier: cold``, the
-    mapping's ``selection_criteria``) are archived and the same listing is
-    timed through the shunt, where it merges Swift's part and the
-    remote's. The listing of Swift's part alone is shown too. The ratio is
-    merged over all-local (same names, same page count).
-
+    default, 10,000 + 10,000 with ``--full``), interleaved by name; the
+    ``--remote`` ones (``X-Object-Meta-Tier: cold``, the mapping's
+    ``selection_criteria``) are archived. Its full listing (JSON, pages of
+    ``--page`` = 1,000, marker paging) through the shunt, where every page
+    merges Swift's part and the remote's, is timed against the listing of
+    a second container that holds the same names, all in Swift, through
+    the plain proxy. The listings of Swift's part alone and of the remote
+    part alone (boto3, straight from moto) are shown too. Rounds are
+    interleaved; the best of ``--rounds`` is shown. The ratio is merged
+    over all-in-Swift.
 Targets (not assertions): GET overhead under 1.2x a direct S3 GET, merged
 listing under 2x the local listing. Everything shares the machine's cores
 (Swift's servers, moto, the benchmark): compare ratios within one run.
@@ -71,6 +72,8 @@ from cloudsync import layout as layout_mod  # noqa: E402
 BUCKET = 'shunt-bench'
 OBJECTS = 'bench-objects'
 LISTED = 'bench-listing'
+#: the same names, all kept in Swift: the baseline listing
+LISTED_LOCAL = 'bench-listing-local'
 LOCAL = 'bench-local'
 SMALL = 4 * common.KiB
 
@@ -194,6 +197,7 @@ def populate(swift_factory, args):
     swift.put_object(OBJECTS, 'big', big)
     del big
     swift.put_container(LISTED)
+    swift.put_container(LISTED_LOCAL)
     total = args.local + args.remote
     cold = set(int(i * total / args.remote) for i in range(args.remote)) \
         if args.remote else set()
@@ -202,8 +206,9 @@ def populate(swift_factory, args):
         conn = swift_factory()
         for i in indexes:
             headers = {'X-Object-Meta-Tier': 'cold' if i in cold else 'hot'}
-            conn.put_object(LISTED, 'obj-%07d' % i, b'x' * 10,
-                            headers=headers)
+            for container in (LISTED, LISTED_LOCAL):
+                conn.put_object(container, 'obj-%07d' % i, b'x' * 10,
+                                headers=headers)
         conn.close()
 
     workers = 16
@@ -214,26 +219,38 @@ def populate(swift_factory, args):
 
 
 def full_listing(proxy, container, page):
-    """Every name of a container, in pages; returns (seconds, names)."""
+    """Every name of a container, in pages."""
     names, marker = [], ''
-    start = time.monotonic()
     while True:
         _, body = proxy.get(container, query={
             'format': 'json', 'limit': page, 'marker': marker})
         entries = json.loads(body)
         if not entries:
-            break
+            return names
         names.extend(e['name'] for e in entries)
         marker = entries[-1]['name']
-    return time.monotonic() - start, names
 
 
-def timed_listing(proxy, container, page, rounds):
-    times, names = [], None
+def s3_listing(s3, prefix, page):
+    names = []
+    for result in s3.get_paginator('list_objects_v2').paginate(
+            Bucket=BUCKET, Prefix=prefix,
+            PaginationConfig={'PageSize': page}):
+        names.extend(e['Key'] for e in result.get('Contents', ()))
+    return names
+
+
+def timed_rounds(fns, rounds):
+    """Best and median seconds of each function, called in turn."""
+    times = {name: [] for name in fns}
+    results = {}
     for _ in range(rounds):
-        seconds, names = full_listing(proxy, container, page)
-        times.append(seconds)
-    return min(times), statistics.median(times), names
+        for name, fn in fns.items():
+            start = time.monotonic()
+            results[name] = fn()
+            times[name].append(time.monotonic() - start)
+    return {name: (min(t), statistics.median(t)) for name, t in
+            times.items()}, results
 
 
 def latencies(fns, requests):
@@ -290,10 +307,6 @@ def measure(cluster, children, args, work_dir):
     url, token = cluster.swift_client().get_auth()
     account_path = urllib.parse.urlparse(url).path
     plain = Proxy(url, account_path, token)
-    common.log('listing %d local objects through the proxy',
-               args.local + args.remote)
-    local_best, local_median, local_names = timed_listing(
-        plain, LISTED, args.page, args.rounds)
 
     common.log('archiving with cloudsync-sync --once on every node')
     start = time.monotonic()
@@ -304,18 +317,29 @@ def measure(cluster, children, args, work_dir):
         'use': 'egg:cloudsync#cloud_shunt', 'conf_file': conf})])
     shunted = Proxy(shunt_url, account_path, token)
     try:
-        common.log('listing through the shunt')
-        merged_best, merged_median, merged_names = timed_listing(
-            shunted, LISTED, args.page, args.rounds)
-        if merged_names != local_names:
+        common.log('listings, %d rounds', args.rounds)
+        remote_prefix = layout_mod.RemoteLayout(
+            'AUTH_test', LISTED).listing_prefix()
+        times, names = timed_rounds({
+            'merged': lambda: full_listing(shunted, LISTED, args.page),
+            'all_local': lambda: full_listing(plain, LISTED_LOCAL,
+                                              args.page),
+            'swift_part': lambda: full_listing(plain, LISTED, args.page),
+            'remote_part': lambda: s3_listing(s3, remote_prefix,
+                                              args.page),
+        }, args.rounds)
+        if names['merged'] != names['all_local']:
             raise RuntimeError('the merged listing differs from the local '
                                'one (%d names, not %d)' % (
-                                   len(merged_names), len(local_names)))
-        part_best, _, part_names = timed_listing(plain, LISTED, args.page,
-                                                 args.rounds)
-        if len(part_names) != args.local:
-            raise RuntimeError('%d objects left in Swift, not %d' % (
-                len(part_names), args.local))
+                                   len(names['merged']),
+                                   len(names['all_local'])))
+        if len(names['swift_part']) != args.local or \
+                len(names['remote_part']) != args.remote:
+            raise RuntimeError('%d objects left in Swift and %d archived, '
+                               'not %d and %d' % (
+                                   len(names['swift_part']),
+                                   len(names['remote_part']), args.local,
+                                   args.remote))
 
         layout = layout_mod.RemoteLayout('AUTH_test', OBJECTS)
         small_key, big_key = (layout.object_key('small'),
@@ -328,17 +352,6 @@ def measure(cluster, children, args, work_dir):
             'swift_404': lambda: plain.get(OBJECTS + '/small', expect=4),
             'swift_local': lambda: plain.get(LOCAL + '/small'),
         }, args.requests)
-        common.log('listing the remote part straight from S3')
-        remote_times = []
-        for _ in range(args.rounds):
-            start = time.monotonic()
-            count = 0
-            for page in s3.get_paginator('list_objects_v2').paginate(
-                    Bucket=BUCKET, Prefix=layout_mod.RemoteLayout(
-                        'AUTH_test', LISTED).listing_prefix(),
-                    PaginationConfig={'PageSize': args.page}):
-                count += len(page.get('Contents', ()))
-            remote_times.append(time.monotonic() - start)
 
         size = args.big_mib * common.MiB
 
@@ -357,14 +370,13 @@ def measure(cluster, children, args, work_dir):
         plain.close()
         cluster.stop_proxy('shunt')
     return {
-        'listing': {'entries': len(local_names), 'local': args.local,
+        'listing': {'entries': len(names['merged']), 'local': args.local,
                     'remote': args.remote, 'page': args.page,
-                    'all_local_s': local_best,
-                    'all_local_median_s': local_median,
-                    'merged_s': merged_best,
-                    'merged_median_s': merged_median,
-                    'swift_part_s': part_best,
-                    'remote_part_s': min(remote_times)},
+                    'all_local_s': times['all_local'][0],
+                    'merged_s': times['merged'][0],
+                    'swift_part_s': times['swift_part'][0],
+                    'remote_part_s': times['remote_part'][0],
+                    'medians_s': {k: v[1] for k, v in times.items()}},
         'small': small,
         'big': {'mib': args.big_mib, 'shunt_mibs': big['shunt'],
                 'direct_mibs': big['direct']},
