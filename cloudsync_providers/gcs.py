@@ -349,7 +349,7 @@ class GCSProvider(s3.S3Provider):
                  self.name, bucket, key, info.size)
         part = providers.Part(
             number=1, size=info.size,
-            open=lambda: _BodyReader(self.get_object(
+            open=lambda: s3_clone.RangeReader(self.get_object(
                 bucket, key, if_match='"%s"' % info.etag)),
             md5=info.etag if _HEX_MD5.match(info.etag) else None)
         return self.put_multipart(bucket, key, [part],
@@ -367,26 +367,3 @@ class GCSProvider(s3.S3Provider):
 
 class _PartsRefused(Exception):
     """A part failed its MD5 check; sending them again would too."""
-
-
-class _BodyReader:
-    """A readable stream over an :class:`ObjectBody`."""
-
-    def __init__(self, body):
-        self._body = body
-        self._buffer = b''
-
-    def read(self, size=-1):
-        while size is None or size < 0 or len(self._buffer) < size:
-            try:
-                self._buffer += next(self._body)
-            except StopIteration:
-                break
-        if size is None or size < 0:
-            data, self._buffer = self._buffer, b''
-        else:
-            data, self._buffer = self._buffer[:size], self._buffer[size:]
-        return data
-
-    def close(self):
-        self._body.close()

@@ -118,8 +118,8 @@ def four_byte_characters(name):
     return [ch for ch in name if ord(ch) > 0xffff]
 
 
-class _Ranged:
-    """A readable stream of one byte range of a remote object."""
+class RangeReader:
+    """A readable stream over an :class:`ObjectBody` (a GET of a range)."""
 
     def __init__(self, body):
         self._body = body
@@ -249,8 +249,8 @@ class S3CloneProvider(s3.S3Provider):
 
     def _range(self, bucket, key, etag, offset, length):
         if not length:
-            return _Ranged(iter(()))
+            return RangeReader(iter(()))
         body = self.get_object(
             bucket, key, range='bytes=%d-%d' % (offset, offset + length - 1),
             if_match='"%s"' % etag if etag else None)
-        return _Ranged(body)
+        return RangeReader(body)

@@ -177,7 +177,7 @@ def test_ranged_stream_reads_in_any_size():
     body = providers.ObjectBody(
         providers.ObjectInfo(key='k', size=6, etag='', last_modified=0),
         iter([b'abc', b'def']))
-    stream = s3_clone._Ranged(body)
+    stream = s3_clone.RangeReader(body)
     assert stream.read(2) == b'ab'
     assert stream.read(3) == b'cde'
     assert stream.read() == b'f'
