@@ -67,8 +67,11 @@ How Swift objects are written:
   from its manifest; so a large object copied to S3 and to Swift has the
   same ETag in cloudsync. Swift's own listing ETag of a large object is
   different, so listings give none for them (``''``).
-* Deletes use ``?multipart-manifest=delete``, one request that removes a
-  large object with its segments, or a plain object.
+* Where a container has a segments container, deletes use
+  ``?multipart-manifest=delete``, which removes a large object with its
+  segments (a plain object then takes a second, plain DELETE), and
+  writes first HEAD the object to find the segments they replace.
+  Elsewhere a delete is one DELETE and a write one PUT.
 
 Container metadata and ACLs: :meth:`SwiftProvider.update_container_metadata`
 mirrors a local container's ``X-Container-Meta-*`` (and, when asked,
