@@ -126,7 +126,7 @@ class _Input(object):
                 if not chunk:
                     return b''.join(chunks)
                 chunks.append(chunk)
-        if self.remaining <= 0:
+        if self.remaining <= 0 or size == 0:
             return b''
         data = self.source.read(min(size, self.remaining))
         self.remaining -= len(data)
