@@ -69,6 +69,9 @@ SAME_NAME = ('copy_after', 'propagate_delete', 'restore_object',
              'propagate_expiration_offset', 'convert_dlo',
              'storage_policy', 'sync_container_metadata',
              'sync_container_acl')
+#: options that only mean something for a Swift remote
+SWIFT_ONLY = ('storage_policy', 'sync_container_metadata',
+              'sync_container_acl')
 NUMBERS = ('copy_after', 'remote_delete_after',
            'propagate_expiration_offset')
 #: options read while building the remote or the mapping
@@ -428,6 +431,13 @@ class Converter:
             if profile.get(key) is None:
                 continue
             value = profile[key]
+            if key in SWIFT_ONLY and provider != 'swift':
+                # NOTE: swift-s3-sync ignored these for S3 targets;
+                # cloudsync refuses them there, so they are dropped.
+                if value not in (False, 'false', 'False', ''):
+                    self.warn(where, '%s applies to Swift remotes only; '
+                              'left out' % key)
+                continue
             if key in NUMBERS:
                 try:
                     value = float(value)

@@ -235,6 +235,8 @@ class RowPropagator:
     #: (remote, bucket, prefix) -> seconds
     _expirations = {}
     _expiration_unsupported = set()
+    _containers_checked = set()
+    _container_metadata = {}
     _class_lock = threading.Lock()
 
     def __init__(self, mapping, account, container, provider,
@@ -319,10 +321,55 @@ class RowPropagator:
             raise RowFailed('%s: %s' % (what, exc))
 
     def prepare(self):
-        """Once per container pass: set the remote expiry of
-        ``remote_delete_after`` (once per process; an unchanged rule is not
-        sent again, so the expiry never slides).
+        """Once per container pass, before its rows.
+
+        For remotes that keep Swift containers: create the remote container
+        with the mapping's ``storage_policy`` and mirror the container's
+        metadata (``sync_container_metadata``, ``sync_container_acl``).
+        Then set the remote expiry of ``remote_delete_after`` (once per
+        process; an unchanged rule is not sent again, so the expiry never
+        slides).
         """
+        if getattr(self.provider, 'BUCKET_PER_CONTAINER', False):
+            self._prepare_container()
+        self._prepare_expiration()
+
+    def _prepare_container(self):
+        key = (getattr(self.mapping.remote, 'name', None), self.bucket)
+        if self.mapping.storage_policy:
+            with self._class_lock:
+                created = key in self._containers_checked
+            if not created:
+                self.provider.check_target(
+                    self.bucket, create=True,
+                    storage_policy=self.mapping.storage_policy)
+                with self._class_lock:
+                    self._containers_checked.add(key)
+        if not self.mapping.sync_container_metadata:
+            return
+        resp = self.ic.make_request(
+            'HEAD', self.ic.make_path(self.account, self.container),
+            {local.SHUNT_BYPASS_HEADER: 'true'}, (2, 404))
+        if resp.status_int == 404:
+            return
+        headers = _local_headers(resp)
+        wanted = sorted((k, v) for k, v in headers.items()
+                        if k.startswith('x-container-meta-') or
+                        (self.mapping.sync_container_acl and
+                         k in ('x-container-read', 'x-container-write')))
+        with self._class_lock:
+            if self._container_metadata.get(key) == wanted:
+                return
+        if self.provider.update_container_metadata(
+                self.bucket, dict(wanted),
+                acl=self.mapping.sync_container_acl):
+            self.logger.info('mapping %s: container metadata of %s/%s '
+                             'copied to %s', self.mapping.name, self.account,
+                             self.container, self._remote_label())
+        with self._class_lock:
+            self._container_metadata[key] = wanted
+
+    def _prepare_expiration(self):
         seconds = self.mapping.remote_delete_after
         if not seconds or seconds <= 0:
             return

@@ -193,6 +193,14 @@ class Provider(abc.ABC):
     #: registered in the remote's section and appear in the generated sample.
     OPTIONS = []
 
+    #: True when the store's buckets are Swift containers: a mapping of
+    #: every container (``container = *``) then gets one bucket per
+    #: container, and the mapping options ``storage_policy``,
+    #: ``sync_container_metadata`` and ``sync_container_acl`` apply; such a
+    #: provider's :meth:`check_target` takes ``storage_policy`` and it
+    #: implements :meth:`update_container_metadata`.
+    BUCKET_PER_CONTAINER = False
+
     #: the largest object a single :meth:`put_object` may carry; larger
     #: streams go through :meth:`put_multipart`
     MAX_SINGLE_PUT = 5 * 1024 ** 3
@@ -343,6 +351,20 @@ class Provider(abc.ABC):
         """
         raise exceptions.NotSupported(
             'provider %s cannot expire objects' % self.name)
+
+    def update_container_metadata(self, bucket, headers, acl=False):
+        """Mirror a local container's metadata onto the remote bucket.
+
+        Only for providers with :attr:`BUCKET_PER_CONTAINER`.
+
+        :param headers: the local container's headers; every
+            ``X-Container-Meta-*`` is copied, and with ``acl`` also
+            ``X-Container-Read`` and ``X-Container-Write``.
+        :returns: True when the remote was changed.
+        :raises NotSupported: the store has no container metadata.
+        """
+        raise exceptions.NotSupported(
+            'provider %s keeps no container metadata' % self.name)
 
     def close(self):
         """Release connections. The provider is not used afterwards."""

@@ -369,12 +369,28 @@ def _load_mapping(conf, section, remotes, disabled_remotes, problems):
         except ValueError as exc:
             problems.append('[%s] selection_criteria: %s'
                             % (section, exc))
-    if values['layout'] == 'native' and container == WILDCARD:
+    per_container = bool(remote and getattr(
+        remote.provider_cls, 'BUCKET_PER_CONTAINER', False))
+    if remote and not per_container:
+        for key in ('storage_policy', 'sync_container_metadata',
+                    'sync_container_acl'):
+            if values[key]:
+                problems.append(
+                    '[%s] %s: only remotes that keep Swift containers '
+                    '(provider swift) take it; [remote:%s] has provider %s'
+                    % (section, key, remote.name, remote.provider_name))
+    if values['sync_container_acl'] and not values[
+            'sync_container_metadata']:
+        problems.append('[%s] sync_container_acl: needs '
+                        'sync_container_metadata = true' % section)
+    if (values['layout'] == 'native' and container == WILDCARD and
+            not per_container):
         problems.append(
             '[%s] layout: native keys cannot keep several containers apart '
             'in one bucket; use hashed, or prefix with {container} in '
             'key_prefix' % section)
     if (values['layout'] == 'prefix' and container == WILDCARD and
+            not per_container and
             '{container}' not in (values['key_prefix'] or '')):
         problems.append(
             '[%s] key_prefix: must contain {container} when container = *'

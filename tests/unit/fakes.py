@@ -679,9 +679,11 @@ class FakeSwift:
         if info is None:
             return swob.HTTPNotFound(request=req)
         count = sum(1 for _ in self._listing(account, container))
-        return swob.HTTPNoContent(request=req, headers={
+        headers = dict(info.get('headers', {}))
+        headers.update({
             'X-Container-Object-Count': str(count),
             'X-Backend-Storage-Policy-Index': str(info['policy'])})
+        return swob.HTTPNoContent(request=req, headers=headers)
 
     def _container_PUT(self, req, account, container, obj, params):
         policy = int(req.headers.get('X-Backend-Storage-Policy-Index', 0))

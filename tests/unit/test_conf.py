@@ -46,6 +46,10 @@ class ExampleProvider(providers.Provider):
     delete_object = head_object = get_object = list_objects = check_target
 
 
+class ContainerProvider(ExampleProvider):
+    BUCKET_PER_CONTAINER = True
+
+
 class _Namespace:
     def __init__(self, plugins, failures=None):
         self.plugins = plugins
@@ -55,7 +59,8 @@ class _Namespace:
 @pytest.fixture(autouse=True)
 def example_provider(monkeypatch):
     real = registry._namespace(registry.PROVIDERS)
-    plugins = dict(real.plugins, example=ExampleProvider)
+    plugins = dict(real.plugins, example=ExampleProvider,
+                   containers=ContainerProvider)
     failures = dict(real.failures,
                     broken='broken_pkg.mod:Cls (ImportError: no broken_pkg)')
     monkeypatch.setitem(registry._cache, registry.PROVIDERS,
@@ -170,6 +175,13 @@ def test_disabled_sections_are_ignored(tmp_path):
     (('secret_key = very-secret-value',
       'secret_key = very-secret-value\npart_size = 13'),
      '[remote:aws] part_size: 13 is unlucky'),
+    (('bucket = team-photos', 'bucket = team-photos\nstorage_policy = gold'),
+     '[mapping:photos] storage_policy: only remotes that keep Swift '
+     'containers (provider swift) take it; [remote:aws] has provider '
+     'example'),
+    (('bucket = team-photos',
+      'bucket = team-photos\nsync_container_acl = true'),
+     '[mapping:photos] sync_container_acl: needs sync_container_metadata'),
 ])
 def test_bad_values_are_named_by_section_and_option(
         tmp_path, change, expected):
@@ -277,3 +289,16 @@ def cs_conf_sample_without_libraries(text):
         if keep:
             lines.append(line)
     return '\n'.join(lines)
+
+
+def test_remotes_that_keep_containers_take_native_keys_for_every_container(
+        tmp_path):
+    text = GOOD.replace('provider = example', 'provider = containers')
+    text = text.replace('bucket = everything',
+                        'bucket = everything-\nlayout = native\n'
+                        'storage_policy = gold\n'
+                        'sync_container_metadata = true')
+    mapping = load(tmp_path, text).mapping_for('AUTH_test', 'docs')
+    assert mapping.remote_bucket('docs') == 'everything-docs'
+    assert mapping.remote_layout('docs').object_key('a/b') == 'a/b'
+    assert mapping.storage_policy == 'gold'

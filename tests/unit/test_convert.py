@@ -242,8 +242,6 @@ def test_every_profile_option_is_carried_over(tmp_path, shipped_providers):
         'exclude_pattern': '^tmp/', 'selection_criteria': criteria,
         'remote_delete_after': 86400, 'propagate_expiration': True,
         'propagate_expiration_offset': 60, 'convert_dlo': True,
-        'storage_policy': 'silver', 'sync_container_metadata': True,
-        'sync_container_acl': True,
     }]}
 
     result, config = convert_and_load(tmp_path, data)
@@ -262,10 +260,44 @@ def test_every_profile_option_is_carried_over(tmp_path, shipped_providers):
     assert m.propagate_expiration is True
     assert m.propagate_expiration_offset == 60
     assert m.convert_dlo is True
+    assert result.warnings == []
+
+
+def test_swift_container_options_are_carried_over_for_swift_remotes(
+        tmp_path, shipped_providers):
+    data = {'containers': [{
+        'account': 'AUTH_test', 'container': 'photos', 'protocol': 'swift',
+        'aws_endpoint': 'http://127.0.0.1:8080/auth/v1.0',
+        'aws_bucket': 'bkt', 'aws_identity': 'u:t', 'aws_secret': 's',
+        'storage_policy': 'silver', 'sync_container_metadata': True,
+        'sync_container_acl': True,
+    }]}
+
+    result, config = convert_and_load(tmp_path, data)
+
+    m, = config.mappings
     assert m.storage_policy == 'silver'
     assert m.sync_container_metadata is True
     assert m.sync_container_acl is True
     assert result.warnings == []
+
+
+def test_swift_container_options_are_left_out_for_s3_remotes(
+        tmp_path, shipped_providers):
+    data = {'containers': [{
+        'account': 'AUTH_test', 'container': 'photos',
+        'aws_bucket': 'bkt', 'aws_identity': 'i', 'aws_secret': 's',
+        'storage_policy': 'silver', 'sync_container_metadata': True,
+    }]}
+
+    result, config = convert_and_load(tmp_path, data)
+
+    m, = config.mappings
+    assert m.storage_policy is None
+    assert m.sync_container_metadata is False
+    assert len(result.warnings) == 2
+    assert all('applies to Swift remotes only' in w
+               for w in result.warnings)
 
 
 def test_custom_prefix_keeps_the_keys_swift_s3_sync_wrote(

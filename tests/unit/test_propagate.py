@@ -1090,3 +1090,66 @@ def test_a_short_segment_is_an_error():
     reader = large_objects.PieceReader(lambda p: [b'short'], pieces)
     with pytest.raises(large_objects.LocalReadError):
         reader.read_all()
+
+
+class ContainerKeepingProvider(fakes.FakeProvider):
+    """A remote whose buckets are Swift containers."""
+
+    BUCKET_PER_CONTAINER = True
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.targets = []
+        self.container_metadata = []
+
+    def check_target(self, bucket, create=False, storage_policy=None):
+        self.targets.append((bucket, create, storage_policy))
+
+    def update_container_metadata(self, bucket, headers, acl=False):
+        self.container_metadata.append((bucket, headers, acl))
+        return True
+
+
+@pytest.fixture
+def container_world(monkeypatch):
+    monkeypatch.setattr(propagate.RowPropagator, '_containers_checked',
+                        set())
+    monkeypatch.setattr(propagate.RowPropagator, '_container_metadata', {})
+    world = World(storage_policy='silver', sync_container_metadata=True,
+                  sync_container_acl=True)
+    world.provider = ContainerKeepingProvider()
+    world.propagator = propagate.RowPropagator(
+        world.mapping, ACCOUNT, CONTAINER, world.provider, world.ic)
+    world.swift.containers[(ACCOUNT, CONTAINER)]['headers'] = {
+        'X-Container-Meta-Color': 'blue', 'X-Container-Read': '.r:*',
+        'X-Container-Sysmeta-Secret': 'not copied'}
+    return world
+
+
+def test_prepare_creates_the_remote_container_with_the_policy_once(
+        container_world):
+    container_world.propagator.prepare()
+    container_world.propagator.prepare()
+    assert container_world.provider.targets == [(BUCKET, True, 'silver')]
+
+
+def test_prepare_mirrors_container_metadata_only_when_it_changes(
+        container_world):
+    world = container_world
+    world.propagator.prepare()
+    world.propagator.prepare()
+    assert world.provider.container_metadata == [
+        (BUCKET, {'x-container-meta-color': 'blue',
+                  'x-container-read': '.r:*'}, True)]
+    world.swift.containers[(ACCOUNT, CONTAINER)]['headers'][
+        'X-Container-Meta-Color'] = 'red'
+    world.propagator.prepare()
+    assert world.provider.container_metadata[-1][1][
+        'x-container-meta-color'] == 'red'
+    assert len(world.provider.container_metadata) == 2
+
+
+def test_prepare_leaves_s3_buckets_alone():
+    world = World()
+    world.propagator.prepare()
+    assert world.provider.count() == 0
