@@ -304,6 +304,8 @@ def run(args):
             for key in ('peak_rss_mib', 'ru_maxrss_mib'):
                 result[key] = max(p[key] or 0 for p in passes)
             result['passes'] = passes
+            result['best_rows_per_second'] = max(
+                p['rows_per_second'] or 0 for p in passes)
             result['db_mib'] = os.path.getsize(db_path) / common.MiB
             results.append(result)
         return results
@@ -320,6 +322,7 @@ def report(args, results):
         rows.append([r['rows'], common.fmt(r['db_mib'], 0),
                      common.fmt(r['seconds'], 1),
                      common.fmt(r['rows_per_second'], 0),
+                     common.fmt(r['best_rows_per_second'], 0),
                      common.fmt(r['rss_before_pass_mib'], 1),
                      common.fmt(r['peak_rss_mib'], 1),
                      common.fmt(r['ru_maxrss_mib'], 1),
@@ -331,8 +334,9 @@ def report(args, results):
             args.items_chunk),
         '',
         common.format_table(
-            ['rows', 'DB MiB', 'seconds', 'rows/s', 'RSS before',
-             'peak RSS', 'ru_maxrss', 'handled', 'verified', 'result'],
+            ['rows', 'DB MiB', 'seconds', 'rows/s', 'best rows/s',
+             'RSS before', 'peak RSS', 'ru_maxrss', 'handled', 'verified',
+             'result'],
             rows),
         '',
         '(RSS in MiB)',
