@@ -23,6 +23,7 @@
 Benchmarks never assert on time: they print what they measured.
 """
 
+from concurrent import futures
 import contextlib
 import datetime
 import importlib.metadata
@@ -164,6 +165,23 @@ class Children(object):
                     self.stop(other)
                 return None
         return [p.returncode for p in procs]
+
+
+def pool_map(func, items, workers):
+    """``[func(item) for item in items]`` in a pool of ``workers`` threads.
+
+    On an error or Ctrl-C, the calls not started yet are cancelled instead
+    of being run to the end (as leaving a ``ThreadPoolExecutor`` block
+    would).
+    """
+    pool = futures.ThreadPoolExecutor(workers)
+    try:
+        results = list(pool.map(func, items))
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+    return results
 
 
 # -- rclone ------------------------------------------------------------------

@@ -48,7 +48,6 @@ ratios within one run, not absolute numbers across runs.
 
 import argparse
 import base64
-from concurrent import futures
 import dataclasses
 import hashlib
 import importlib.util
@@ -259,8 +258,8 @@ class SyncBench(object):
             return name, (len(body), etag)
 
         t0 = time.monotonic()
-        with futures.ThreadPoolExecutor(self.concurrency) as pool:
-            expected = dict(pool.map(put, range(count)))
+        expected = dict(common.pool_map(put, range(count),
+                                        self.concurrency))
         log('uploaded in %.1fs (%.0f PUT/s)', time.monotonic() - t0,
             count / (time.monotonic() - t0))
         return Workload('small', SMALL_CONTAINER, expected)
@@ -282,8 +281,8 @@ class SyncBench(object):
                     'etag': etag, 'size_bytes': size}
 
         t0 = time.monotonic()
-        with futures.ThreadPoolExecutor(min(4, self.concurrency)) as pool:
-            segments = list(pool.map(put, range(count)))
+        segments = common.pool_map(put, range(count),
+                                   min(4, self.concurrency))
         self.swift().put_object(
             LARGE_CONTAINER, SLO_NAME, json.dumps(segments),
             content_type='application/octet-stream',
@@ -491,9 +490,7 @@ class SyncBench(object):
         _headers, listing = self.swift().get_container(wl.container,
                                                        full_listing=True)
         copy = copy_large if wl.part_size else copy_small
-        with futures.ThreadPoolExecutor(self.concurrency) as pool:
-            for _ in pool.map(copy, listing):
-                pass
+        common.pool_map(copy, listing, self.concurrency)
         result.seconds = time.monotonic() - t0
         return lambda name: name
 
