@@ -230,48 +230,51 @@ def capture(client, objects):
 def env(aio):
     """Objects archived by the daemon and a proxy with the shunt."""
     work_dir = tempfile.mkdtemp(prefix='shunt-test-')
-    bucket = unique_name('shunt')
-    container = unique_name('archived')
-    restoring = unique_name('restored')
-    aio.s3_client().create_bucket(Bucket=bucket)
-    conf = os.path.join(work_dir, 'cloudsync.conf')
-    write_conf(aio, conf, bucket, container, restoring)
-    swift = aio.swift_client()
-    url, token = swift.get_auth()
-    storage_path = urllib.parse.urlparse(url).path + '/' + container
-    plain = Client(url, storage_path, token)
-    objects = make_objects(swift, container)
-    swift.put_container(restoring)
-    swift.put_object(restoring, 'restored', b'bring me back',
-                     headers={'X-Object-Meta-Color': 'Green'},
-                     content_type='text/plain')
-    swift.put_container(restoring + '_segments')
-    slo_parts = [os.urandom(5 * MIB), b'tail']
-    for index, data in enumerate(slo_parts):
-        swift.put_object(restoring + '_segments', 'slo/%d' % index, data)
-    swift.put_object(restoring, 'restored-slo', json.dumps([
-        {'path': '/%s_segments/slo/%d' % (restoring, i)}
-        for i in range(2)]), query_string='multipart-manifest=put',
-        headers={'X-Object-Meta-Kind': 'large'}, content_type='video/mp4')
-    before = capture(plain, objects)
-    restore_before = {
-        name: plain.request('HEAD', '../%s/%s' % (restoring, name))
-        for name in ('restored', 'restored-slo')}
-    run_daemon(aio, conf, work_dir)
-    shunt_url = aio.start_proxy('shunt', [('cloud_shunt', {
-        'use': 'egg:cloudsync#cloud_shunt', 'conf_file': conf})])
     try:
-        yield {
-            'aio': aio, 'bucket': bucket, 'container': container,
-            'restoring': restoring, 'objects': objects, 'before': before,
-            'slo_parts': slo_parts,
-            'restore_before': restore_before, 'plain': plain,
-            'shunt': Client(shunt_url, storage_path, token),
-            'shunt_url': shunt_url, 'conf': conf, 'work_dir': work_dir,
-            'storage_path': storage_path, 'token': token,
-        }
+        bucket = unique_name('shunt')
+        container = unique_name('archived')
+        restoring = unique_name('restored')
+        aio.s3_client().create_bucket(Bucket=bucket)
+        conf = os.path.join(work_dir, 'cloudsync.conf')
+        write_conf(aio, conf, bucket, container, restoring)
+        swift = aio.swift_client()
+        url, token = swift.get_auth()
+        storage_path = urllib.parse.urlparse(url).path + '/' + container
+        plain = Client(url, storage_path, token)
+        objects = make_objects(swift, container)
+        swift.put_container(restoring)
+        swift.put_object(restoring, 'restored', b'bring me back',
+                         headers={'X-Object-Meta-Color': 'Green'},
+                         content_type='text/plain')
+        swift.put_container(restoring + '_segments')
+        slo_parts = [os.urandom(5 * MIB), b'tail']
+        for index, data in enumerate(slo_parts):
+            swift.put_object(restoring + '_segments', 'slo/%d' % index, data)
+        swift.put_object(restoring, 'restored-slo', json.dumps([
+            {'path': '/%s_segments/slo/%d' % (restoring, i)}
+            for i in range(2)]), query_string='multipart-manifest=put',
+            headers={'X-Object-Meta-Kind': 'large'}, content_type='video/mp4')
+        before = capture(plain, objects)
+        restore_before = {
+            name: plain.request('HEAD', '../%s/%s' % (restoring, name))
+            for name in ('restored', 'restored-slo')}
+        run_daemon(aio, conf, work_dir)
+        shunt_url = aio.start_proxy('shunt', [('cloud_shunt', {
+            'use': 'egg:cloudsync#cloud_shunt', 'conf_file': conf})])
+        try:
+            yield {
+                'aio': aio, 'bucket': bucket, 'container': container,
+                'restoring': restoring, 'objects': objects,
+                'before': before, 'slo_parts': slo_parts,
+                'restore_before': restore_before, 'plain': plain,
+                'shunt': Client(shunt_url, storage_path, token),
+                'shunt_url': shunt_url, 'conf': conf,
+                'work_dir': work_dir, 'storage_path': storage_path,
+                'token': token,
+            }
+        finally:
+            aio.stop_proxy('shunt')
     finally:
-        aio.stop_proxy('shunt')
         if not os.environ.get('CLOUDSYNC_AIO_KEEP'):
             shutil.rmtree(work_dir, ignore_errors=True)
 
