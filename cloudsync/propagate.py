@@ -456,12 +456,22 @@ class RowPropagator:
                 what, type(exc).__name__, exc))
 
     def _head_local(self, row):
-        resp = self._request('HEAD', self.container, row.name,
-                             policy=row.storage_policy_index,
-                             acceptable=(2, 404), newest=True)
-        if resp.status_int == 404:
-            return None
-        return _local_headers(resp)
+        # NOTE(cloudsync): X-Newest makes the proxy ask every replica, which
+        # costs the object servers three times as much. One replica is
+        # asked first; only when it answers with an older version than the
+        # row (or not at all) are all of them asked.
+        for newest in (False, True):
+            resp = self._request('HEAD', self.container, row.name,
+                                 policy=row.storage_policy_index,
+                                 acceptable=(2, 404), newest=newest)
+            if resp.status_int == 404:
+                headers = None
+                continue
+            headers = _local_headers(resp)
+            timestamp = self._local_timestamp(headers)
+            if timestamp is not None and timestamp >= row.meta_timestamp:
+                break
+        return headers
 
     @staticmethod
     def _local_timestamp(headers):
@@ -477,9 +487,11 @@ class RowPropagator:
         if piece.etag:
             headers['If-Match'] = '"%s"' % piece.etag
         try:
+            # NOTE(cloudsync): with If-Match, any replica that has the
+            # version wanted serves it: no need to ask every replica.
             resp = self._request('GET', piece.container, piece.obj,
                                  headers=headers, policy=piece.policy,
-                                 newest=True)
+                                 newest=not piece.etag)
         except lo.LocalReadError as exc:
             if piece.policy is None and exc.status in (404, 412):
                 # NOTE(cloudsync): Swift itself could not serve this large

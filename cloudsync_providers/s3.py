@@ -90,7 +90,7 @@ MAX_COPY_SIZE = 5 * GiB
 #: the size of the chunks a GET yields
 CHUNK_SIZE = 64 * KiB
 #: parts of one multipart upload sent at once (also bounded by the pool)
-MAX_PART_WORKERS = 4
+MAX_PART_WORKERS = 8
 
 AWS_REGION = 'us-east-1'
 AWS_LOCATION = 'AWS S3'

@@ -152,7 +152,35 @@ def test_every_local_request_bypasses_the_shunt_with_the_rows_policy(world):
     for request in requests:
         assert request.headers['x-cloudsync-shunt-bypass'] == 'true'
         assert request.headers['x-backend-storage-policy-index'] == '1'
-        assert request.headers['x-newest'] == 'true'
+
+
+def test_one_replica_is_asked_when_it_has_the_rows_version(world):
+    world.put('a')
+    world.handle('a')
+    requests = world.swift.requests_for(obj='a')
+    assert [r.method for r in requests] == ['HEAD', 'GET']
+    assert not any('x-newest' in r.headers for r in requests)
+    assert requests[1].headers['if-match'] == '"%s"' % md5(b'data')
+
+
+def test_every_replica_is_asked_when_one_answers_with_an_older_version(
+        world):
+    world.put('a', b'new')
+    row = world.row('a')
+    stale = swob.HTTPOk(headers={
+        'X-Timestamp': swift_utils.Timestamp(1000).internal,
+        'Etag': md5(b'old'), 'Content-Length': '3'})
+
+    def stale_replica(request):
+        if request.method == 'HEAD' and 'x-newest' not in request.headers:
+            return stale
+    world.swift.hooks.append(stale_replica)
+
+    assert world.propagator.handle(row, COPY) is propagate.Outcome.COPIED
+    heads = [r for r in world.swift.requests_for(obj='a')
+             if r.method == 'HEAD']
+    assert [r.headers.get('x-newest') for r in heads] == [None, 'true']
+    assert world.remote('a').data == b'new'
 
 
 def test_an_unchanged_object_sends_no_data(world):
