@@ -60,7 +60,9 @@ archive
     refuses it (409) when the object was overwritten since the row. A
     metadata change (POST) since the row also keeps the object. Unless
     ``retain_local_segments`` is set, a large object's segments are deleted
-    first, and the manifest only when every segment delete succeeded.
+    once its manifest is: never when the manifest was overwritten (409) or
+    deleted by someone else meanwhile. Segments that cannot be deleted are
+    left in place and named in an ERROR line.
 
 remove-remote
     Delete the remote copy (and an SLO's manifest side object), unless the
@@ -881,8 +883,6 @@ class RowPropagator:
                              source.timestamp.internal,
                              now.internal if now else None)
             return Outcome.UNCHANGED
-        if source.segments and not self.mapping.retain_local_segments:
-            self._delete_segments(row, source.segments)
         delete_ts = archive_timestamp(row.meta_timestamp)
         resp = self._request('DELETE', self.container, row.name,
                              headers={'X-Timestamp': delete_ts.internal},
@@ -894,6 +894,17 @@ class RowPropagator:
                              'object is kept', self._what(row),
                              row.meta_timestamp.internal)
             return Outcome.UNCHANGED
+        if resp.status_int == 404:
+            # NOTE(cloudsync): deleted (or expired) by someone else since
+            # the HEAD; a user's plain DELETE of a manifest keeps its
+            # segments, and so does this.
+            return Outcome.LOCAL_GONE
+        if source.segments and not self.mapping.retain_local_segments:
+            # NOTE(cloudsync): only once the manifest is gone: a manifest
+            # PUT again over the same segments meanwhile (as ``swift
+            # upload`` does) made the DELETE above fail with 409, and
+            # those segments are the newer object's.
+            self._delete_segments(row, source.segments)
         self.stats.increment('archived_objects')
         return Outcome.ARCHIVED
 
@@ -911,11 +922,14 @@ class RowPropagator:
         pool = concurrency.GreenPool(SEGMENT_DELETE_WORKERS)
         failures = [f for f in pool.imap(delete, segments) if f]
         if failures:
-            # NOTE(cloudsync): the manifest stays, and so does the row: a
-            # later pass deletes the remaining segments, then the manifest.
-            raise RetryLater('%d of %d segments could not be deleted, the '
-                             'manifest is kept: %s' % (
-                                 len(failures), len(segments), failures[0]))
+            # NOTE(cloudsync): the object is archived (its manifest is
+            # gone); what is left takes space but loses nothing. Name it
+            # all, so that an operator can remove it.
+            self.stats.increment('errors')
+            self.logger.error(
+                '%s: archived, but %d of %d segments could not be deleted '
+                'and are left in the cluster: %s', self._what(row),
+                len(failures), len(segments), '; '.join(failures))
 
     # -- delete -------------------------------------------------------------
 

@@ -820,7 +820,7 @@ def test_archive_does_not_delete_an_unverified_copy(archive):
     assert archive.swift.get(ACCOUNT, CONTAINER, 'a') is not None
 
 
-def test_archive_of_an_slo_deletes_segments_then_manifest(archive):
+def test_archive_of_an_slo_deletes_the_manifest_then_segments(archive):
     paths = put_segments(archive, [10, 20, 30])
     archive.swift.put_slo(ACCOUNT, CONTAINER, 'big', paths)
     assert archive.handle('big', ARCHIVE) is Outcome.ARCHIVED
@@ -828,9 +828,43 @@ def test_archive_of_an_slo_deletes_segments_then_manifest(archive):
         assert archive.swift.get(ACCOUNT, *path.split('/', 1)) is None
     assert archive.swift.get(ACCOUNT, CONTAINER, 'big') is None
     deletes = [r.obj for r in archive.swift.requests_for('DELETE')]
-    assert deletes[-1] == 'big'
-    assert sorted(deletes[:-1]) == sorted(p.split('/', 1)[1]
-                                          for p in paths)
+    assert deletes[0] == 'big'
+    assert sorted(deletes[1:]) == sorted(p.split('/', 1)[1]
+                                         for p in paths)
+
+
+def test_archive_never_removes_the_segments_of_an_overwritten_slo(archive):
+    # NOTE: ``swift upload`` of an unchanged large object PUTs its manifest
+    # again over the same segments: they belong to the newer object.
+    paths = put_segments(archive, [10, 20, 30])
+    archive.swift.put_slo(ACCOUNT, CONTAINER, 'big', paths)
+    row = archive.row('big')
+
+    def upload_again(request):
+        if request.method == 'DELETE':
+            archive.swift.hooks.remove(upload_again)
+            archive.swift.put_slo(ACCOUNT, CONTAINER, 'big', paths)
+
+    archive.swift.hooks.append(upload_again)
+    assert archive.propagator.handle(row, ARCHIVE) is Outcome.UNCHANGED
+    assert archive.swift.get(ACCOUNT, CONTAINER, 'big') is not None
+    assert content_of(archive, paths) == b'A' * 10 + b'B' * 20 + b'C' * 30
+
+
+def test_archive_keeps_the_segments_of_an_slo_deleted_meanwhile(archive):
+    paths = put_segments(archive, [10, 20])
+    archive.swift.put_slo(ACCOUNT, CONTAINER, 'big', paths)
+    row = archive.row('big')
+
+    def user_delete(request):
+        if request.method == 'DELETE':
+            archive.swift.hooks.remove(user_delete)
+            archive.swift.delete(ACCOUNT, CONTAINER, 'big')
+
+    archive.swift.hooks.append(user_delete)
+    assert archive.propagator.handle(row, ARCHIVE) is Outcome.LOCAL_GONE
+    for path in paths:
+        assert archive.swift.get(ACCOUNT, *path.split('/', 1)) is not None
 
 
 def test_archive_can_keep_the_segments():
@@ -842,7 +876,8 @@ def test_archive_can_keep_the_segments():
         assert world.swift.get(ACCOUNT, *path.split('/', 1)) is not None
 
 
-def test_a_failed_segment_delete_keeps_the_manifest(archive):
+def test_a_segment_that_cannot_be_deleted_is_left_and_named(
+        archive, caplog):
     paths = put_segments(archive, [10, 20, 30])
     archive.swift.put_slo(ACCOUNT, CONTAINER, 'big', paths)
 
@@ -851,16 +886,17 @@ def test_a_failed_segment_delete_keeps_the_manifest(archive):
             return fakes.error_response(503)
 
     archive.swift.hooks.append(refuse)
-    with pytest.raises(propagate.RetryLater) as caught:
-        archive.handle('big', ARCHIVE)
-    assert 'manifest is kept' in caught.value.reason
-    assert archive.swift.get(ACCOUNT, CONTAINER, 'big') is not None
-    assert archive.swift.get(ACCOUNT, 'segs', 'big/001') is not None
-
-    archive.swift.hooks.remove(refuse)
     assert archive.handle('big', ARCHIVE) is Outcome.ARCHIVED
     assert archive.swift.get(ACCOUNT, CONTAINER, 'big') is None
     assert archive.remote('big').data == b'A' * 10 + b'B' * 20 + b'C' * 30
+    assert archive.swift.get(ACCOUNT, 'segs', 'big/001') is not None
+    assert archive.swift.get(ACCOUNT, 'segs', 'big/000') is None
+    errors = [r.getMessage() for r in caplog.records
+              if r.levelname == 'ERROR']
+    assert len(errors) == 1
+    assert '1 of 3 segments' in errors[0]
+    assert 'segs/big/001' in errors[0] and 'big/000' not in errors[0]
+    assert archive.stats.totals['errors'] == 1
 
 
 def test_archive_of_a_dlo_deletes_its_segments(archive):
