@@ -544,6 +544,7 @@ class ContainerPass(object):
             LOG.info('%s: the database is no longer on this node; stopping',
                      self.db.label)
             return self.result
+        self.status.check_database(self.broker.get_info()['id'])
         if self.status.reset_reason:
             LOG.info('%s: starting from row 0 (%s)', self.db.label,
                      self.status.reset_reason)

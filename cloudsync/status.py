@@ -31,6 +31,12 @@ What a file holds:
 ``fingerprint``
     the mapping's remote, bucket, lifecycle and layout: when they change,
     progress restarts from row 0 (uploads are idempotent, so that is safe);
+``database_id``
+    the Swift ``id`` of the database file the row numbers belong to. A
+    container deleted and created again, a database replaced by
+    replication or moved to another device, or the file of another
+    daemon sharing ``status_dir`` numbers its rows differently: progress
+    saved for another database restarts from row 0;
 ``failed``
     rows that failed, by object name: ROWID, attempts, when to try next
     (the wait doubles from ``retry_interval`` up to ``retry_interval_max``)
@@ -224,16 +230,34 @@ class SyncStatus(object):
             LOG.info('Mapping changed for %s (was %s, now %s): restarting '
                      'from row 0', self.path, data.get('fingerprint'),
                      self.fingerprint)
-            self.reset_reason = 'mapping changed'
-            fresh = self._fresh()
-            fresh['history'] = data.get('history', [])
-            self.data = fresh
+            self._restart('mapping changed', data)
             return
         fresh = self._fresh()
         fresh.update(data)
         for counter in COUNTERS:
             fresh['counters'].setdefault(counter, 0)
         self.data = fresh
+
+    def _restart(self, reason, data):
+        self.reset_reason = reason
+        fresh = self._fresh()
+        fresh['history'] = data.get('history', [])
+        self.data = fresh
+
+    def check_database(self, database_id):
+        """Bind the progress to the database file whose Swift ``id`` is
+        ``database_id``; progress saved for another one restarts from row
+        0 (:attr:`reset_reason` says so).
+        """
+        stored = self.data.get('database_id')
+        if stored is not None and stored != database_id:
+            LOG.warning('Status file %s is the progress of another database '
+                        '(%s, now %s: the container was created again, or '
+                        'its database replaced or moved, or another daemon '
+                        'shares this status_dir): restarting from row 0',
+                        self.path, stored, database_id)
+            self._restart('another database', self.data)
+        self.data['database_id'] = database_id
 
     def save(self):
         data = dict(self.data)

@@ -447,6 +447,35 @@ def test_a_database_that_went_away_stops_cleanly(tmp_path):
     assert result.error == '' and node.handled == []
 
 
+def test_a_container_created_anew_is_synced_from_its_first_row(tmp_path):
+    node = fakes.Node(tmp_path)
+    for i in range(5):
+        node.put('old%d' % i)
+    node.crawl()
+    # deleted, its database reclaimed, then created again: new row numbers
+    os.unlink(node.dbs()[0].path)
+    for i in range(3):
+        node.put('new%d' % i)
+    result = node.crawl()
+    assert node.handled_names()[5:] == ['new0', 'new1', 'new2']
+    assert result.rows_behind == 0
+
+
+def test_progress_of_another_replica_is_not_used(tmp_path):
+    # two daemons of one host sharing a status_dir by mistake
+    first = fakes.Node(tmp_path / 'a')
+    second = fakes.Node(tmp_path / 'b', options={
+        'status_dir': first.status_dir})
+    for i in range(4):
+        first.put('o%d' % i)
+    first.crawl()
+    for i in range(4):
+        second.put('o%d' % i)
+    second.put('o4')
+    second.crawl()
+    assert second.handled_names() == ['o0', 'o1', 'o2', 'o3', 'o4']
+
+
 def test_a_changed_mapping_starts_over_from_row_zero(tmp_path):
     node = fakes.Node(tmp_path)
     node.put('o')
