@@ -437,8 +437,14 @@ class ContainerPass(object):
                          entry['row_id'])
                 self.status.clear_failure(name)
                 continue
-            if row.row_id > self.status.last_row:
-                # the scan of new rows reaches the newer row
+            # NOTE(cloudsync): only a row ahead of the pointer that will
+            # reach it may be left to that pointer: the scan handles this
+            # node's rows, verification the other replicas'.
+            if self.db.owns(row):
+                ahead = row.row_id > self.status.last_row
+            else:
+                ahead = row.row_id > self.status.last_verified_row
+            if ahead:
                 self.status.clear_failure(name)
                 continue
             decision = self.decide(row)

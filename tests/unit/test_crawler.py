@@ -512,6 +512,31 @@ def test_other_replicas_rows_are_verified_once_older_than_the_slack(
     assert node.status().last_verified_row == 4
 
 
+def test_a_failed_row_of_another_replica_is_retried_until_it_succeeds(
+        tmp_path):
+    # the scan is far behind (a backlog and container_pass_time) while
+    # verification, which needs no handling of our own rows, is ahead
+    node = fakes.Node(tmp_path, replicas=2, my_index=0,
+                      options={'items_chunk': 2})
+    mine = names_owned_by(0, 2, 10)
+    theirs = names_owned_by(1, 2, 1, prefix='t')[0]
+    for name in mine + [theirs]:
+        node.put(name)
+    node.missing_remotely = {theirs}
+    node.script[theirs] = [RowFailed('503 from remote'), Outcome.COPIED]
+
+    def tick(row):
+        node.clock.now += 1
+    node.on_handle = tick
+    node.crawl(deadline=node.clock.now + 6)
+    assert node.status().failed[theirs]['row_id'] == 11
+    node.clock.now += 100
+    node.crawl(deadline=node.clock.now + 6)
+    assert node.status().last_row < 11    # the scan is still behind
+    assert node.handled_names().count(theirs) == 2
+    assert node.status().failed == {}
+
+
 def test_verification_failures_leave_the_verified_pointer(tmp_path):
     node = fakes.Node(tmp_path, replicas=2, my_index=0)
     node.verify_error = RuntimeError('listing failed')
