@@ -241,13 +241,17 @@ def _propagate_errors():
 class ContainerPass(object):
     """One pass over one :class:`LocalDB`."""
 
-    def __init__(self, crawler, db, deadline=None):
+    def __init__(self, crawler, db, deadline=None, once=False):
         self.crawler = crawler
         self.db = db
         self.mapping = db.mapping
         self.conf = crawler.conf
         self.clock = crawler.clock
         self.deadline = deadline
+        #: ``--once``: rows that failed before this pass are all retried
+        self.once = once
+        #: names of the rows that failed in this pass
+        self.failed_now = set()
         self.result = PassResult(label=db.label)
         self.stats = crawler.stats(self.mapping)
         self.trouble_streak = 0
@@ -342,6 +346,7 @@ class ContainerPass(object):
 
     def failed(self, row, error, retry_after=None):
         self.result.failed += 1
+        self.failed_now.add(row.name)
         self.status.count('errors')
         return self.status.record_failure(
             row.name, row.row_id, error, retry_after=retry_after,
@@ -425,9 +430,19 @@ class ContainerPass(object):
 
     # -- b. failed rows ------------------------------------------------------
 
+    def due_failures(self):
+        if not self.once:
+            return self.status.due_failures(self.clock())
+        # NOTE(cloudsync): a --once run answers for every row (its exit
+        # status says whether all are synced), so it cannot leave a row
+        # that failed on an earlier run to its backoff.
+        return [(name, entry)
+                for name, entry in self.status.due_failures(float('inf'))
+                if name not in self.failed_now]
+
     def retry(self):
         work = []
-        for name, entry in self.status.due_failures(self.clock()):
+        for name, entry in self.due_failures():
             if self.stopping():
                 break
             row = self.current_row(name)
@@ -839,10 +854,14 @@ class ContainerCrawler(object):
 
     # -- crawling -------------------------------------------------------------
 
-    def crawl(self, db, deadline=None):
-        """One pass over ``db``; never raises."""
+    def crawl(self, db, deadline=None, once=False):
+        """One pass over ``db``; never raises.
+
+        :param once: a ``--once`` pass, which retries every row that
+            failed before it, without waiting for its backoff.
+        """
         try:
-            return ContainerPass(self, db, deadline).run()
+            return ContainerPass(self, db, deadline, once).run()
         except (swift_db.DatabaseConnectionError,
                 swift_db.DatabaseAlreadyExists) as exc:
             LOG.info('%s: the database went away: %s', db.label, exc)

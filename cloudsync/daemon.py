@@ -22,8 +22,10 @@ then the daemon sleeps for what is left of ``poll_interval``.
 
 ``--once``
     one complete pass over every mapping (every row, with no
-    ``container_pass_time`` limit), then exit: 0 when every row was synced
-    or is waiting for ``copy_after``, 1 when a row or a database failed.
+    ``container_pass_time`` limit, and every row that failed on an earlier
+    run tried again whatever its backoff), then exit: 0 when every row was
+    synced or is waiting for ``copy_after``, 1 when a row or a database
+    failed.
 
 SIGTERM or SIGINT
     stop taking new rows, let the rows being copied finish (at most
@@ -121,7 +123,7 @@ class SyncDaemon(object):
             deadline = None
             if pass_time and not once:
                 deadline = self.clock() + pass_time
-            summary.add(mapping, self.crawler.crawl(db, deadline))
+            summary.add(mapping, self.crawler.crawl(db, deadline, once))
 
         for mapping in self.config.mappings:
             if self.stop.is_set():

@@ -115,6 +115,21 @@ def test_once_exits_non_zero_when_a_row_failed(tmp_path):
     assert make_daemon(node).run_once() == daemon_mod.EXIT_FAILED_ROWS
 
 
+def test_once_retries_earlier_failures_without_waiting_for_backoff(
+        tmp_path):
+    node = fakes.Node(tmp_path)   # retry_interval = 10
+    node.put('bad')
+    node.script['bad'] = [fakes.RowFailed('403 AccessDenied'),
+                          fakes.RowFailed('403 AccessDenied'),
+                          fakes.Outcome.COPIED]
+    assert make_daemon(node).run_once() == daemon_mod.EXIT_FAILED_ROWS
+    # run again at once (from cron, after fixing the bucket policy)
+    assert make_daemon(node).run_once() == daemon_mod.EXIT_FAILED_ROWS
+    assert make_daemon(node).run_once() == daemon_mod.EXIT_OK
+    assert node.handled_names() == ['bad', 'bad', 'bad']
+    assert node.status().failed == {}
+
+
 def test_once_exits_0_when_rows_only_wait_for_copy_after(tmp_path):
     node = fakes.Node(tmp_path, mapping_options={'copy_after': 3600})
     node.put('young', when=node.clock.now - 1)
