@@ -45,6 +45,8 @@ What a file holds:
 ``counters``, ``last_pass_start``, ``last_pass_end`` and a short
 ``history`` of rows behind and lag per pass, for ``cloudsync-status``.
 
+Errors are stored with the remotes' secrets masked, as in the log.
+
 Files are replaced atomically (temporary file, fsync, rename), so a crash
 leaves either the old or the new progress. A file that cannot be read is
 moved aside as ``<file>.corrupt.<timestamp>`` and progress restarts from
@@ -58,6 +60,8 @@ import os
 import time
 
 from oslo_log import log as logging
+
+from cloudsync import log as log_mod
 
 LOG = logging.getLogger(__name__)
 
@@ -93,6 +97,14 @@ def backoff(attempts, retry_interval, retry_interval_max):
         return 0.0
     delay = retry_interval * (2 ** min(attempts - 1, 32))
     return float(min(delay, retry_interval_max))
+
+
+def _scrub(text):
+    """``text`` without the configured secrets (as the daemon's log)."""
+    text = str(text)
+    for secret in log_mod.secret_filter().secrets:
+        text = text.replace(secret, log_mod.MASK)
+    return text
 
 
 def _fsync_dir(path):
@@ -321,7 +333,7 @@ class SyncStatus(object):
         if retry_after is not None:
             delay = max(0.0, float(retry_after))
         entry['next_try'] = now + delay
-        entry['last_error'] = str(error)[:MAX_ERROR_LENGTH]
+        entry['last_error'] = _scrub(error)[:MAX_ERROR_LENGTH]
         entry['last_failure'] = now
         return True
 
@@ -339,7 +351,7 @@ class SyncStatus(object):
         if timestamp is not None:
             entry['timestamp'] = float(timestamp)
         entry['next_try'] = now + max(0.0, float(retry_after or 0))
-        entry['last_error'] = reason[:MAX_ERROR_LENGTH]
+        entry['last_error'] = _scrub(reason)[:MAX_ERROR_LENGTH]
         return True
 
     def clear_failure(self, name):
@@ -372,6 +384,8 @@ class SyncStatus(object):
         entry = {'end': now, 'rows_behind': rows_behind,
                  'lag': round(lag, 3)}
         entry.update(extra)
+        if entry.get('error'):
+            entry['error'] = _scrub(entry['error'])
         history = self.data['history']
         history.append(entry)
         del history[:-self.history_size]

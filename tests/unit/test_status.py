@@ -15,6 +15,7 @@ import os
 
 import pytest
 
+from cloudsync import log as log_mod
 from cloudsync import status as status_mod
 
 FINGERPRINT = {'remote': 'aws', 'bucket': 'b', 'lifecycle': 'sync'}
@@ -214,3 +215,17 @@ def test_the_error_text_is_bounded(path, clock):
     status.record_failure('obj', 1, 'x' * 10000)
     assert len(status.failed['obj']['last_error']) == \
         status_mod.MAX_ERROR_LENGTH
+
+
+def test_a_secret_in_an_error_never_reaches_the_file(path, clock):
+    # NOTE: the daemon's log hides the remotes' secrets; the status file,
+    # shown by cloudsync-status, must too.
+    log_mod.add_secrets(['s3cr3t-in-a-status-test'])
+    status = load(path, clock)
+    status.record_failure('o', 1, 'auth failed: s3cr3t-in-a-status-test')
+    status.end_pass(1, 0.0, error='remote said s3cr3t-in-a-status-test')
+    status.save()
+    with open(path) as f:
+        text = f.read()
+    assert 's3cr3t' not in text
+    assert load(path, clock).failed['o']['last_error'] == 'auth failed: ***'
