@@ -66,7 +66,9 @@ archive
 
 remove-remote
     Delete the remote copy (and an SLO's manifest side object), unless the
-    remote copy is newer than the delete, or the delete is the tombstone
+    remote copy is newer than the delete (by its ``cloudsync-timestamp``,
+    or, for an object another writer put there, by the time the remote
+    stored it), or the delete is the tombstone
     that archiving this very copy left (its timestamp is the copy's with
     the offset increased by one, see :func:`archive_timestamp`).
 
@@ -941,6 +943,14 @@ class RowPropagator:
         if info is None:
             return Outcome.NOT_FOUND_REMOTE
         remote_ts = self._remote_timestamp(info)
+        if remote_ts is None and info.last_modified and \
+                info.last_modified > float(row.timestamp):
+            # NOTE(cloudsync): another writer's object (it has no
+            # cloudsync-timestamp), written after the delete.
+            self.logger.debug('%s: the remote object was written after the '
+                              'delete (%s); leaving it', self._what(row),
+                              row.timestamp.internal)
+            return Outcome.UNCHANGED
         if remote_ts is not None and remote_ts > row.timestamp:
             self.logger.debug('%s: the remote copy (%s) is newer than the '
                               'delete (%s); leaving it', self._what(row),

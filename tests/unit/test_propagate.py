@@ -463,6 +463,23 @@ def test_a_delete_never_removes_a_newer_remote_copy(world):
     assert world.provider.count('delete_object') == 0
 
 
+def test_a_delete_never_removes_another_writers_newer_object(world):
+    # NOTE: objects written by another writer (swift-s3-sync, an
+    # application using the bucket) carry no cloudsync-timestamp.
+    world.put('a')
+    world.swift.delete(ACCOUNT, CONTAINER, 'a')
+    delete_row = world.row('a')
+    world.provider.clock = lambda: float(delete_row.timestamp) + 60
+    world.provider.put_raw(BUCKET, world.key('a'), b'written after')
+    assert world.propagator.handle(delete_row, REMOVE) is Outcome.UNCHANGED
+    assert world.remote('a').data == b'written after'
+
+    world.provider.clock = lambda: float(delete_row.timestamp) - 60
+    world.provider.put_raw(BUCKET, world.key('a'), b'written before')
+    assert world.propagator.handle(delete_row, REMOVE) is Outcome.DELETED
+    assert world.remote('a') is None
+
+
 def test_a_delete_of_nothing(world):
     world.put('a')
     world.swift.delete(ACCOUNT, CONTAINER, 'a')
