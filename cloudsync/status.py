@@ -306,6 +306,21 @@ class SyncStatus(object):
     def failed_full(self):
         return len(self.failed) >= self.max_failed
 
+    def _entry(self, name, row_id, timestamp, now):
+        """The failed set's entry of ``name``, now at ``row_id``; None
+        when the set is full and ``name`` is not in it.
+        """
+        entry = self.failed.get(name)
+        if entry is None:
+            if self.failed_full:
+                return None
+            entry = {'attempts': 0, 'first_failure': now}
+            self.failed[name] = entry
+        entry['row_id'] = int(row_id)
+        if timestamp is not None:
+            entry['timestamp'] = float(timestamp)
+        return entry
+
     def record_failure(self, name, row_id, error, retry_after=None,
                        timestamp=None):
         """Remember that ``name`` (at ``row_id``) failed.
@@ -318,16 +333,10 @@ class SyncStatus(object):
             caller must then not move its pointer past the row.
         """
         now = self.clock()
-        entry = self.failed.get(name)
+        entry = self._entry(name, row_id, timestamp, now)
         if entry is None:
-            if self.failed_full:
-                return False
-            entry = {'attempts': 0, 'first_failure': now}
-            self.failed[name] = entry
-        entry['row_id'] = int(row_id)
+            return False
         entry['attempts'] = entry.get('attempts', 0) + 1
-        if timestamp is not None:
-            entry['timestamp'] = float(timestamp)
         delay = backoff(entry['attempts'], self.retry_interval,
                         self.retry_interval_max)
         if retry_after is not None:
@@ -341,15 +350,9 @@ class SyncStatus(object):
                  timestamp=None):
         """Keep ``name`` in the set without counting a failed attempt."""
         now = self.clock()
-        entry = self.failed.get(name)
+        entry = self._entry(name, row_id, timestamp, now)
         if entry is None:
-            if self.failed_full:
-                return False
-            entry = {'attempts': 0, 'first_failure': now}
-            self.failed[name] = entry
-        entry['row_id'] = int(row_id)
-        if timestamp is not None:
-            entry['timestamp'] = float(timestamp)
+            return False
         entry['next_try'] = now + max(0.0, float(retry_after or 0))
         entry['last_error'] = _scrub(reason)[:MAX_ERROR_LENGTH]
         return True
