@@ -22,7 +22,8 @@ Finding the work
     A mapping with ``container = *`` lists its account's containers on
     every pass, so containers created later are picked up; containers in
     Swift's reserved namespace (names starting with a NUL byte, such as
-    object versioning's) are not. Containers whose names start with ``.``
+    object versioning's) are not, nor are containers with a mapping of
+    their own (also one given later). Containers whose names start with ``.``
     are ordinary user containers in Swift and are synced. A container that
     was deleted keeps being crawled while its database is still here, so
     its last deletes reach the remote.
@@ -755,8 +756,10 @@ class ContainerCrawler(object):
             LOG.error('Cannot list the containers of %s (mapping %s): %s',
                       mapping.account, mapping.name, exc)
             listed = []
-        names = set(known)
-        for name in listed:
+        names = set()
+        # NOTE(cloudsync): a container this mapping synced before may have
+        # been given a mapping of its own since: it is that one's now.
+        for name in list(known) + listed:
             if name.startswith('\x00'):
                 continue
             if self.config.mapping_for(mapping.account, name) is not mapping:

@@ -154,6 +154,25 @@ def test_a_wildcard_mapping_skips_reserved_names_and_exact_mappings(
     assert node.crawler.containers_of(node.mapping) == ['.dotted', 'a']
 
 
+def test_a_container_given_its_own_mapping_leaves_the_wildcards(tmp_path):
+    node = fakes.Node(tmp_path, mapping_options={'container': '*',
+                                                 'lifecycle': 'archive'})
+    ic = FakeInternalClient(['x'])
+    node.crawler = node.make_crawler(internal_client=ic)
+    node.put('o', broker=node.broker(container='x'))
+    node.crawl()
+    # the operator then maps x on its own, to keep its data in Swift
+    path = os.path.join(node.tmp, 'cloudsync.conf')
+    with open(path, 'a') as f:
+        f.write('\n[mapping:x]\naccount = %s\ncontainer = x\nremote = r\n'
+                'bucket = other\n' % fakes.ACCOUNT)
+    node.config = fakes.conf_mod.load_file(path)
+    node.crawler = node.make_crawler(internal_client=ic)
+    wildcard = node.config.mapping_for(fakes.ACCOUNT, 'elsewhere')
+    assert wildcard.is_wildcard
+    assert node.crawler.containers_of(wildcard) == []
+
+
 def test_a_deleted_container_is_crawled_while_its_database_is_here(
         tmp_path):
     node = fakes.Node(tmp_path, mapping_options={'container': '*'})
