@@ -459,12 +459,12 @@ class RowPropagator:
             raise lo.LocalReadError('%s: %s: %s' % (
                 what, type(exc).__name__, exc))
 
-    def _head_local(self, row):
+    def _head_local(self, row, newest_only=False):
         # NOTE(cloudsync): X-Newest makes the proxy ask every replica, which
         # costs the object servers three times as much. One replica is
         # asked first; only when it answers with an older version than the
         # row (or not at all) are all of them asked.
-        for newest in (False, True):
+        for newest in ((True,) if newest_only else (False, True)):
             resp = self._request('HEAD', self.container, row.name,
                                  policy=row.storage_policy_index,
                                  acceptable=(2, 404), newest=newest)
@@ -875,7 +875,10 @@ class RowPropagator:
                 not self._same_metadata(source, info):
             raise RetryLater('the remote copy %s did not verify after the '
                              'copy' % key)
-        headers = self._head_local(row)
+        # NOTE(cloudsync): every replica is asked: a POST that reached only
+        # some of them must keep the object, since the DELETE below is
+        # refused only by a newer PUT.
+        headers = self._head_local(row, newest_only=True)
         if headers is None:
             return Outcome.LOCAL_GONE
         now = self._local_timestamp(headers)

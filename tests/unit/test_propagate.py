@@ -801,6 +801,30 @@ def test_archive_keeps_an_object_posted_to_since_the_row(archive):
     assert not archive.swift.requests_for('DELETE', 'a')
 
 
+def test_archive_asks_every_replica_before_deleting(archive):
+    # a POST since the row reached some replicas; the one asked first
+    # still has the row's version
+    record = archive.put('a', b'data', {'X-Object-Meta-Color': 'old'})
+    row = archive.row('a')
+    stale = swob.HTTPOk(headers={
+        'X-Backend-Timestamp': record.meta_timestamp.internal,
+        'Etag': record.etag, 'Content-Length': '4',
+        'Content-Type': record.content_type,
+        'X-Object-Meta-Color': 'old'})
+    archive.swift.post(ACCOUNT, CONTAINER, 'a',
+                       {'X-Object-Meta-Color': 'new'})
+
+    def stale_replica(request):
+        if request.method == 'HEAD' and 'x-newest' not in request.headers:
+            return stale
+    archive.swift.hooks.append(stale_replica)
+
+    assert archive.propagator.handle(row, ARCHIVE) is Outcome.UNCHANGED
+    kept = archive.swift.get(ACCOUNT, CONTAINER, 'a')
+    assert kept.headers['X-Object-Meta-Color'] == 'new'
+    assert not archive.swift.requests_for('DELETE', 'a')
+
+
 def test_archive_never_deletes_after_a_stale_read(archive):
     record = archive.put('a')
     row = archive.row('a', timestamp=swift_utils.Timestamp(
