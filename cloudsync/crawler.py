@@ -323,7 +323,9 @@ class ContainerPass(object):
                       row.name, self.db.account, self.db.container,
                       self.mapping.name, exc)
             return self.failed(row, exc)
-        except Exception as exc:  # noqa: BLE001 - one row never stops a pass
+        except (Exception, concurrency.Timeout) as exc:  # noqa: BLE001
+            # NOTE(cloudsync): one row never stops a pass, nor does an
+            # eventlet Timeout (not an Exception) that escaped it.
             self.trouble_streak = 0
             LOG.exception('Failed to sync %r of %s/%s (mapping %s): '
                           'unexpected error', row.name, self.db.account,
@@ -869,6 +871,6 @@ class ContainerCrawler(object):
                 swift_db.DatabaseAlreadyExists) as exc:
             LOG.info('%s: the database went away: %s', db.label, exc)
             return PassResult(label=db.label)
-        except Exception as exc:  # noqa: BLE001
+        except (Exception, concurrency.Timeout) as exc:  # noqa: BLE001
             LOG.exception('Failed to process %s', db.label)
             return PassResult(label=db.label, error=str(exc) or repr(exc))

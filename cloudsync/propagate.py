@@ -105,6 +105,8 @@ from cloudsync import stats as stats_mod
 LOG = logging.getLogger(__name__)
 
 POLICY_HEADER = 'X-Backend-Storage-Policy-Index'
+#: what a request to the local cluster, or reading its answer, may raise
+_LOCAL_ERRORS = (Exception, concurrency.Timeout)
 #: the ETag of the manifest side object of an SLO (or converted DLO)
 MANIFEST_ETAG_KEY = md.RESERVED_PREFIX + 'manifest-etag'
 #: cloudsync's keys compared to decide whether remote metadata is current
@@ -455,7 +457,7 @@ class RowPropagator:
         except internal_client.UnexpectedResponse as exc:
             raise lo.LocalReadError('%s: %s' % (what, exc.resp.status),
                                     status=exc.resp.status_int)
-        except Exception as exc:
+        except _LOCAL_ERRORS as exc:
             raise lo.LocalReadError('%s: %s: %s' % (
                 what, type(exc).__name__, exc))
 
@@ -509,7 +511,7 @@ class RowPropagator:
             swift_utils.close_if_possible(resp.app_iter)
             raise lo.LocalReadError('GET %s: asked for a range, got %s'
                                     % (piece.path, resp.status))
-        return _Closing(resp.app_iter)
+        return _Closing(resp.app_iter, 'GET %s' % piece.path)
 
     def _reader(self, pieces, start=0, length=None):
         return lo.PieceReader(self._fetch, pieces, start, length)
@@ -520,10 +522,7 @@ class RowPropagator:
         resp = self._request('GET', container, obj,
                              policy=policy, newest=True,
                              params={'multipart-manifest': 'get'})
-        try:
-            raw = resp.body
-        finally:
-            swift_utils.close_if_possible(resp.app_iter)
+        raw = _read_body(resp, 'GET %s/%s' % (container, obj))
         return _local_headers(resp), raw
 
     def _list_segments(self, container, prefix):
@@ -535,10 +534,7 @@ class RowPropagator:
                                          'marker': swob.str_to_wsgi(marker)})
             if resp.status_int == 404:
                 return
-            try:
-                page = json.loads(resp.body)
-            finally:
-                swift_utils.close_if_possible(resp.app_iter)
+            page = json.loads(_read_body(resp, 'GET %s' % container))
             if not page:
                 return
             for entry in page:
@@ -1055,14 +1051,36 @@ class RowPropagator:
         return md.DLO_KEY not in entry.metadata
 
 
-class _Closing:
-    """An app_iter with a close() (InternalClient bodies may lack one)."""
+def _read_body(resp, what):
+    """A local response's whole body."""
+    if resp.app_iter is None:
+        return resp.body
+    try:
+        return b''.join(_Closing(resp.app_iter, what))
+    finally:
+        swift_utils.close_if_possible(resp.app_iter)
 
-    def __init__(self, app_iter):
+
+class _Closing:
+    """An app_iter with a close() (InternalClient bodies may lack one).
+
+    A failure while reading it is a :class:`LocalReadError`: Swift's proxy
+    raises a ``ChunkReadTimeout`` (an eventlet ``Timeout``, not an
+    ``Exception``) out of a body that an object server stopped sending,
+    and it must not pass through the provider's client.
+    """
+
+    def __init__(self, app_iter, what='GET'):
         self._app_iter = app_iter
+        self._what = what
 
     def __iter__(self):
-        return iter(self._app_iter)
+        try:
+            for chunk in self._app_iter:
+                yield chunk
+        except _LOCAL_ERRORS as exc:
+            raise lo.LocalReadError('%s: %s: %s' % (
+                self._what, type(exc).__name__, exc))
 
     def close(self):
         swift_utils.close_if_possible(self._app_iter)

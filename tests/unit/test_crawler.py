@@ -15,6 +15,7 @@ import json
 import os
 
 import pytest
+from swift.common import exceptions as swift_exceptions
 from swift.common import utils as swift_utils
 
 from cloudsync import crawler as crawler_mod
@@ -352,6 +353,19 @@ def test_unexpected_errors_are_recorded_like_failures(tmp_path):
     result = node.crawl()
     assert (result.failed, result.copied) == (1, 1)
     assert 'KeyError' in node.status().failed['bad']['last_error']
+
+
+def test_a_timeout_escaping_a_row_fails_that_row_only(tmp_path):
+    # NOTE: eventlet Timeouts are not Exceptions; None: raised, not timed
+    node = fakes.Node(tmp_path)
+    node.script['stuck'] = swift_exceptions.ChunkReadTimeout(None)
+    for name in ('a', 'stuck', 'b'):
+        node.put(name)
+    result = node.crawl()
+    assert (result.failed, result.copied, result.error) == (1, 2, '')
+    status = node.status()
+    assert status.last_row == 3
+    assert 'ChunkReadTimeout' in status.failed['stuck']['last_error']
 
 
 def test_failed_rows_are_retried_after_their_backoff(tmp_path):

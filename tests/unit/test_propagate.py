@@ -15,6 +15,7 @@ import hashlib
 import json
 
 import pytest
+from swift.common import exceptions as swift_exceptions
 from swift.common import swob
 from swift.common import utils as swift_utils
 
@@ -391,6 +392,31 @@ def test_an_object_changed_while_read_is_retried(world):
 
 
 # -- failures ---------------------------------------------------------------
+
+def test_a_read_timeout_in_the_middle_of_an_object_is_retried(world):
+    # NOTE: with X-Newest, Swift's proxy does not resume a GET on another
+    # node after a ChunkReadTimeout: it raises it out of the body, and it
+    # is an eventlet Timeout, not an Exception.
+    world.put('a', b'x' * 100)
+    real_get = world.swift._object_GET
+
+    def stalling_get(req, *args):
+        resp = real_get(req, *args)
+        if req.method == 'GET':
+            def stall():
+                yield b'x' * 10
+                # NOTE: None: the timeout is raised here, not timed
+                raise swift_exceptions.ChunkReadTimeout(None)
+            resp.app_iter = stall()
+        return resp
+
+    world.swift._object_GET = stalling_get
+    with pytest.raises(propagate.RetryLater) as caught:
+        world.handle('a')
+    assert 'reading the local cluster failed' in caught.value.reason
+    assert 'ChunkReadTimeout' in caught.value.reason
+    assert world.remote('a') is None
+
 
 def test_a_retryable_remote_error_means_retry_later(world):
     world.put('a')
