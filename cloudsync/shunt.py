@@ -808,9 +808,10 @@ class CloudShuntMiddleware(object):
         remote = shunt_listing.RemoteListing(provider, target.bucket,
                                              target.layout)
         try:
+            sizer = shunt_listing.PageSizer(params.limit, len(entries))
             listing = shunt_listing.merge(
-                merger, entries, remote.entries(params, len(entries)),
-                params, location)
+                merger, entries, remote.entries(params, sizer), params,
+                location, sizer)
         except exceptions.RemoteError as exc:
             self.logger.warning('cloud_shunt: listing the remote of %s '
                                 'failed; answering with the local listing '

@@ -42,9 +42,9 @@ from swift.common import utils as swift_utils
 REMOTE_CONTENT_TYPE = 'application/octet-stream'
 #: the most entries asked of the remote per request
 PAGE_SIZE = 1000
-#: the fewest entries asked of the remote when Swift's listing filled the
-#: page (then how many remote entries fit in it is not known)
-MIN_FIRST_PAGE = 100
+#: the fewest entries asked of the remote when how many are needed is not
+#: known
+MIN_REMOTE_PAGE = 100
 #: Swift leaves names with this character out of listings
 RESERVED = swift_utils.RESERVED
 #: no key under a prefix sorts after the prefix followed by it
@@ -122,19 +122,19 @@ class RemoteListing(object):
             self.bucket, prefix=prefix, delimiter=delimiter or None,
             marker=marker or None, limit=min(limit, PAGE_SIZE))
 
-    def _keys(self, prefix, delimiter=None, marker=None, limit=None):
+    def _keys(self, prefix, delimiter=None, marker=None, limit=None,
+              sizer=None):
         """Remote entries (objects and common prefixes) after ``marker``.
 
-        The first request asks for ``limit`` entries, the next ones for
-        twice as many each time, up to :attr:`page_size`: a listing that
-        needs few remote entries does not pay for reading a thousand.
-        Side objects (SLO manifests) are skipped; so is a common prefix
-        that holds nothing else.
+        Each request asks for ``limit`` entries, or for what ``sizer`` (a
+        :class:`PageSizer`) says the listing still needs, up to
+        :attr:`page_size`. Side objects (SLO manifests) are skipped; so is
+        a common prefix that holds nothing else.
         """
-        limit = min(limit or self.page_size, self.page_size)
         while True:
-            page = self._page(prefix, delimiter, marker, limit)
-            limit = min(limit * 2, self.page_size)
+            size = sizer.next_size() if sizer else limit
+            size = min(size or self.page_size, self.page_size)
+            page = self._page(prefix, delimiter, marker, size)
             for entry in page.entries:
                 if entry.is_prefix:
                     if self._only_internal(entry.key):
@@ -189,7 +189,7 @@ class RemoteListing(object):
 
     # -- Swift's rules ---------------------------------------------------
 
-    def _ascending(self, params, first_page=None):
+    def _ascending(self, params, sizer=None):
         """The remote's part of the listing, ascending, not limited."""
         lower, upper = params.lower, params.upper
         # NOTE(cloudsync): Swift lists the subdir that holds the lower
@@ -202,7 +202,7 @@ class RemoteListing(object):
         marker = self.layout.object_key(lower) if lower else None
         for entry in self._keys(self.layout.listing_prefix(params.prefix),
                                 delimiter=params.delimiter, marker=marker,
-                                limit=first_page):
+                                sizer=sizer):
             name = self._name(entry.key)
             if name is None:
                 continue
@@ -231,47 +231,97 @@ class RemoteListing(object):
                 'last_modified': swift_timestamp(entry.last_modified),
             }
 
-    def entries(self, params, local_count=None):
+    def entries(self, params, sizer=None):
         """The remote's part of the listing, in listing order.
 
-        Forward listings are read lazily, a page at a time; a reverse
-        listing reads every remote entry between its bounds first (the
-        remote lists in ascending order only).
-
-        :param local_count: how many entries Swift's part of the listing
-            has; it sizes the first remote request.
+        Forward listings are read lazily, a page at a time, each request
+        sized by ``sizer`` (a :class:`PageSizer`); a reverse listing reads
+        every remote entry between its bounds first (the remote lists in
+        ascending order only).
         """
         if params.limit <= 0:
             return iter(())
         if params.reverse:
             return iter(list(self._ascending(params))[::-1])
-        first_page = None
-        if local_count is not None:
-            if local_count < params.limit:
-                # NOTE(cloudsync): Swift's part ended before the limit, so
-                # the rest of the page is (at least) this many remote
-                # entries.
-                first_page = params.limit - local_count
-            else:
-                first_page = min(params.limit, max(MIN_FIRST_PAGE,
-                                                   params.limit // 4))
-        return self._ascending(params, first_page)
+        return self._ascending(params, sizer)
 
 
-def merge(merger, local, remote, params, location=None):
+class PageSizer(object):
+    """How many entries to ask of the remote for one page of a listing.
+
+    Reading remote entries the page will not show is what a merged listing
+    wastes most time on, so each request asks for about what is left:
+
+    * when Swift's part ends before the limit, the page needs (at least)
+      the difference from the remote;
+    * otherwise, from how many entries of each side the merge has taken
+      so far, the share of the slots left that the remote is likely to
+      fill, with a quarter more for good measure, and at least
+      :data:`MIN_REMOTE_PAGE`.
+
+    The merge reports what it takes with :meth:`took_local`,
+    :meth:`took_remote` and :meth:`placed`.
+    """
+
+    def __init__(self, limit, local_count):
+        self.limit = limit
+        self.local_count = local_count
+        self.local_taken = 0
+        self.remote_taken = 0
+        self.merged = 0
+
+    def took_local(self):
+        self.local_taken += 1
+
+    def took_remote(self):
+        self.remote_taken += 1
+
+    def placed(self):
+        self.merged += 1
+
+    def next_size(self):
+        slots = max(1, self.limit - self.merged)
+        needed = self.limit - self.local_count - self.remote_taken
+        if needed > 0:
+            # NOTE(cloudsync): Swift's part ends before the page does.
+            return min(needed, slots)
+        taken = self.local_taken + self.remote_taken
+        if taken:
+            # NOTE(cloudsync): the remote's share of the names seen so far
+            estimate = slots * self.remote_taken / float(taken)
+        else:
+            estimate = slots / 4.0
+        size = max(int(estimate * 1.25) + 1, MIN_REMOTE_PAGE)
+        return min(size, slots)
+
+
+def _counted(entries, count):
+    for entry in entries:
+        count()
+        yield entry
+
+
+def merge(merger, local, remote, params, location=None, sizer=None):
     """The merged listing: at most ``params.limit`` entries.
 
     :param merger: a :class:`~cloudsync.listing.ListingMerger`.
     :param local: Swift's listing (a list of entries).
     :param remote: the remote's entries, in the same order.
+    :param sizer: the :class:`PageSizer` that sizes the remote requests;
+        it is told what the merge takes.
     :raises RemoteError: the remote failed while it was read.
     """
     merged = []
     if params.limit <= 0:
         return merged
+    if sizer is not None:
+        local = _counted(local, sizer.took_local)
+        remote = _counted(remote, sizer.took_remote)
     for entry in merger.merge(local, remote, location=location,
                               reverse=params.reverse):
         merged.append(entry)
+        if sizer is not None:
+            sizer.placed()
         if len(merged) >= params.limit:
             break
     return merged

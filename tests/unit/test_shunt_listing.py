@@ -296,7 +296,8 @@ def record_limits(world):
     return limits
 
 
-def test_when_swift_runs_out_the_remote_is_asked_for_the_rest(tmp_path):
+def test_when_swift_runs_out_the_remote_is_asked_for_the_rest(
+        tmp_path):
     world = make_world(tmp_path, local=['a', 'b', 'c'],
                        remote=['r%02d' % i for i in range(50)])
     limits = record_limits(world)
@@ -307,17 +308,40 @@ def test_when_swift_runs_out_the_remote_is_asked_for_the_rest(tmp_path):
     assert limits == [7]
 
 
-def test_when_swift_fills_the_page_the_remote_is_read_in_growing_pages(
+def test_when_names_interleave_the_remote_is_read_about_as_needed(
         tmp_path, monkeypatch):
-    monkeypatch.setattr(shunt_listing, 'MIN_FIRST_PAGE', 2)
-    world = make_world(tmp_path, local=['o%02d' % i for i in range(0, 40, 2)],
-                       remote=['o%02d' % i for i in range(1, 40, 2)])
+    monkeypatch.setattr(shunt_listing, 'MIN_REMOTE_PAGE', 2)
+    world = make_world(tmp_path,
+                       local=['o%03d' % i for i in range(0, 200, 2)],
+                       remote=['o%03d' % i for i in range(1, 200, 2)])
     limits = record_limits(world)
 
-    got = shunt_answer(world, limit=20)
+    got = shunt_answer(world, limit=100)
 
-    assert [key(e) for e in got] == ['o%02d' % i for i in range(20)]
-    assert limits == [5, 10]
+    assert [key(e) for e in got] == ['o%03d' % i for i in range(100)]
+    # 50 remote entries are on the page
+    assert 50 <= sum(limits) <= 75
+    assert len(limits) <= 4
+
+
+def test_page_sizes_follow_what_the_merge_takes():
+    sizer = shunt_listing.PageSizer(limit=1000, local_count=1000)
+    sizer.took_local()
+    first = sizer.next_size()
+    for _ in range(100):
+        sizer.took_local()
+        sizer.took_remote()
+        sizer.placed()
+        sizer.placed()
+
+    assert first == shunt_listing.MIN_REMOTE_PAGE
+    assert sizer.next_size() == int(800 * 100 / 201.0 * 1.25) + 1
+
+
+def test_a_short_swift_part_sizes_the_remote_request_exactly():
+    sizer = shunt_listing.PageSizer(limit=1000, local_count=10)
+
+    assert sizer.next_size() == 990
 
 
 def test_path_listings_pass_through(world):
