@@ -217,6 +217,36 @@ class DaemonNodes(object):
         return found
 
 
+def replicate_container(aio, account, container):
+    """Give every replica of a container's database every row, as Swift's
+    container replicator would; returns {DB path: names it lacked}.
+
+    NOTE(cloudsync): the all-in-one runs no replicators nor updaters, so a
+    container update that timed out under load (the object server then
+    keeps an async pending) leaves one replica without the row for good.
+    A test that needs every daemon to see every row says so with this.
+    """
+    from swift.container import backend
+
+    brokers = [backend.ContainerBroker(path, account=account,
+                                       container=container)
+               for path in aio.container_db_paths(account, container)]
+    rows = {}
+    for broker in brokers:
+        for row in broker.get_items_since(-1, 10 ** 6):
+            rows.setdefault(row['name'], []).append(row)
+    lacked = {}
+    for broker in brokers:
+        have = {row['name'] for row in broker.get_items_since(-1, 10 ** 6)}
+        missing = sorted(set(rows) - have)
+        if missing:
+            lacked[broker.db_file] = missing
+            sys.stderr.write('replica %s lacked %s\n'
+                             % (broker.db_file, missing))
+        broker.merge_items([r for name in missing for r in rows[name]])
+    return lacked
+
+
 def wait_for(predicate, timeout=60, interval=0.1, what='condition'):
     deadline = time.time() + timeout
     while time.time() < deadline:

@@ -284,6 +284,8 @@ def test_a_remote_down_then_back_loses_nothing_and_drains(
     objects = {'obj-%02d' % i: (b'data %d' % i, {}, 'text/plain')
                for i in range(12)}
     put_objects(swift, container, objects)
+    # every daemon must have its own rows to fail
+    helpers.replicate_container(aio, 'AUTH_test', container)
 
     aio.stop_proxy()
     try:
