@@ -18,7 +18,10 @@ server's ``devices``, ``bind_ip`` and ``bind_port``)::
 
 Every pass goes over every mapping's container databases on this node,
 ``container_workers`` databases at once (see :mod:`cloudsync.crawler`),
-then the daemon sleeps for what is left of ``poll_interval``.
+then the daemon sleeps for what is left of ``poll_interval``. A database
+still busy ``container_pass_time`` after the pass started its last one
+(copying a very large object, say) carries on in the background: the
+next passes go on without it, and take it up again once it is done.
 
 ``--once``
     one complete pass over every mapping (every row, with no
@@ -112,18 +115,30 @@ class SyncDaemon(object):
         self.stop = stop if stop is not None else concurrency.StopFlag()
         self.crawler = crawler or crawler_mod.ContainerCrawler(
             config, stop=self.stop, clock=clock)
+        self._pool = concurrency.GreenPool(self.conf.container_workers)
+        #: status paths of the databases being crawled
+        self._crawling = set()
 
     def run_pass(self, once=False):
-        """One pass over every mapping; returns a :class:`PassSummary`."""
-        summary = PassSummary()
-        pool = concurrency.GreenPool(self.conf.container_workers)
-        pass_time = self.conf.container_pass_time
+        """One pass over every mapping; returns a :class:`PassSummary`.
 
-        def crawl(mapping, db):
-            deadline = None
-            if pass_time and not once:
-                deadline = self.clock() + pass_time
-            summary.add(mapping, self.crawler.crawl(db, deadline, once))
+        Without ``once``, the pass waits for its databases at most
+        ``container_pass_time`` after the last one started: a database
+        still busy then (copying a very large object) goes on in the
+        background, and later passes leave it alone until it is done.
+        """
+        summary = PassSummary()
+        pass_time = self.conf.container_pass_time
+        threads = []
+
+        def crawl(mapping, db, key):
+            try:
+                deadline = None
+                if pass_time and not once:
+                    deadline = self.clock() + pass_time
+                summary.add(mapping, self.crawler.crawl(db, deadline, once))
+            finally:
+                self._crawling.discard(key)
 
         for mapping in self.config.mappings:
             if self.stop.is_set():
@@ -139,8 +154,20 @@ class SyncDaemon(object):
             for db in dbs:
                 if self.stop.is_set():
                     break
-                pool.spawn(crawl, mapping, db)
-        pool.waitall()
+                key = self.crawler.status_path(db)
+                if key in self._crawling:
+                    LOG.info('%s: still busy since an earlier pass',
+                             db.label)
+                    continue
+                self._crawling.add(key)
+                threads.append(self._pool.spawn(crawl, mapping, db, key))
+        # NOTE(cloudsync): container_pass_time only stops a database from
+        # taking new rows; one very large object can take hours, and must
+        # not hold back the next pass of every other database.
+        limit = None if once or not pass_time else pass_time
+        with concurrency.Timeout(limit, False):
+            for thread in threads:
+                thread.wait()
         summary.ended = self.clock()
         for mapping in self.config.mappings:
             agg = summary.per_mapping().get(mapping.name)
@@ -178,7 +205,12 @@ class SyncDaemon(object):
                           len(summary.results), summary.failed)
             elapsed = self.clock() - started
             self.stop.wait(max(0.0, self.conf.poll_interval - elapsed))
+        self.wait_for_crawls()
         return EXIT_OK
+
+    def wait_for_crawls(self):
+        """Wait for the databases still being crawled (rows in flight)."""
+        self._pool.waitall()
 
 
 def install_signal_handlers(stop):

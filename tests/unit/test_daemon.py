@@ -10,6 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
+import json
 import os
 import shutil
 import signal
@@ -146,6 +147,52 @@ def test_each_pass_reports_rows_behind_and_lag_per_mapping(tmp_path):
     totals = node.crawler.stats(node.mapping).totals
     assert totals['rows_behind'] == 1
     assert totals['lag_seconds'] == 100
+
+
+class ListingClient(fakes.NoCluster):
+    """Lists the account's containers, for a wildcard mapping."""
+
+    def __init__(self, containers):
+        self.containers = containers
+
+    def make_request(self, method, path, headers, acceptable_statuses):
+        class Resp:
+            status_int = 200
+        resp = Resp()
+        first_page = path.endswith('marker=')
+        resp.body = json.dumps([{'name': c} for c in self.containers]
+                               if first_page else []).encode()
+        return resp
+
+
+def test_a_long_row_does_not_hold_back_the_other_containers(tmp_path):
+    node = fakes.Node(tmp_path, options={'container_pass_time': 0.2},
+                      mapping_options={'container': '*'})
+    stop = concurrency.StopFlag()
+    node.crawler = node.make_crawler(
+        internal_client=ListingClient(['big', 'small']), stop=stop)
+    daemon = daemon_mod.SyncDaemon(node.config, crawler=node.crawler,
+                                   stop=stop, clock=node.clock)
+    node.put('huge', broker=node.broker(container='big'))
+    node.put('s1', broker=node.broker(container='small'))
+    copied = concurrency.Event()
+
+    def slow(row):
+        if row.name == 'huge':
+            copied.wait()      # a copy of hours
+    node.on_handle = slow
+
+    with concurrency.Timeout(10):
+        daemon.run_pass()
+        node.put('s2', broker=node.broker(container='small'))
+        daemon.run_pass()
+    assert sorted(node.handled_names()) == ['huge', 's1', 's2']
+
+    copied.send()
+    daemon.wait_for_crawls()
+    node.put('h2', broker=node.broker(container='big'))
+    daemon.run_pass()
+    assert node.handled_names()[-1] == 'h2'
 
 
 def test_the_daemon_loop_polls_until_stopped(tmp_path):
