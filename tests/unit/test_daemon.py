@@ -266,13 +266,13 @@ def test_a_missing_configuration_file_exits_2(tmp_path, capsys):
     assert 'nope.conf' in capsys.readouterr().err
 
 
-@pytest.mark.skipif(not shutil.which('cloudsync-sync'),
-                    reason='cloudsync is not installed')
 def test_the_command_exits_2_on_a_bad_configuration(tmp_path):
     path = tmp_path / 'bad.conf'
     path.write_text(BAD_CONFIG)
+    command = shutil.which('cloudsync-sync')
+    assert command, 'the cloudsync-sync console script is not installed'
     proc = subprocess.run(
-        [shutil.which('cloudsync-sync'), '--config-file', str(path),
+        [command, '--config-file', str(path),
          '--once'], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2, proc.stderr
     assert '[DEFAULT] workers' in proc.stderr
