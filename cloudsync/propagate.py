@@ -300,8 +300,9 @@ class RowPropagator:
         """The rows (handled by other replicas) that need :meth:`handle`.
 
         Live rows are compared with the remote listing (presence, size and
-        ETag); a row whose metadata changed after its data, or a large
-        object, is checked with a HEAD (the listing has no metadata).
+        ETag); a row whose metadata changed after its data, whose remote
+        copy was stored before the row was written, or a large object, is
+        checked with a HEAD (the listing has no metadata).
         Deleted rows need handling when their object is still listed.
         Names too sparse for listing pages to pay off are HEADed.
         """
@@ -1029,7 +1030,13 @@ class RowPropagator:
         plain_match = (not is_slo and entry.size == row.size and
                        lo.normalize_etag(entry.etag) ==
                        lo.normalize_etag(row.etag))
-        if plain_match and row.meta_timestamp == row.timestamp:
+        # NOTE(cloudsync): the same bytes PUT again with other metadata
+        # list the same; a copy stored before the row was written cannot
+        # be of the row's version.
+        older = bool(entry.last_modified) and \
+            entry.last_modified < float(row.timestamp)
+        if plain_match and row.meta_timestamp == row.timestamp and \
+                not older:
             return False
         if is_slo and entry.size != size:
             return True

@@ -1026,6 +1026,23 @@ def test_verify_heads_rows_whose_metadata_changed(world):
     assert world.propagator.verify(rows) == []
 
 
+def test_verify_finds_the_same_bytes_put_again_with_other_metadata(world):
+    # the listing shows the same size and ETag; only the copy's age tells
+    world.provider.clock = lambda: world.swift._now + 0.5
+    world.put('a', b'same', {'X-Object-Meta-Color': 'red'})
+    world.put('b', b'kept')
+    world.handle('a')
+    world.handle('b')
+    world.put('a', b'same', {'X-Object-Meta-Color': 'blue'})
+    world.provider.reset_calls()
+    rows = [world.row('a'), world.row('b')]
+    assert [r.name for r in world.propagator.verify(rows)] == ['a']
+    assert world.provider.counts() == {'list_objects': 1, 'head_object': 1}
+    world.handle('a')
+    assert world.remote_headers('a') == {'X-Object-Meta-Color': 'blue'}
+    assert world.propagator.verify(rows) == []
+
+
 def test_verify_deleted_rows(world):
     copy_all(world, ['a', 'b'])
     world.swift.delete(ACCOUNT, CONTAINER, 'a')
