@@ -156,8 +156,6 @@ the mapping's credentials, which no client ever sees.
 """
 
 import json
-import os
-import time
 
 from swift.common import constraints
 from swift.common.middleware import bulk
@@ -174,87 +172,16 @@ from cloudsync import listing as listing_mod
 from cloudsync import log as cs_log
 from cloudsync import metadata
 from cloudsync import restore as restore_mod
+from cloudsync import shunt_config
 from cloudsync import shunt_listing
 from cloudsync import shunt_object
 
 BYPASS_HEADER = restore_mod.BYPASS_HEADER
-DEFAULT_RELOAD_INTERVAL = 15.0
 DEFAULT_MAX_CONNECTIONS = 10
 DEFAULT_REMOTE_MAX_RETRIES = 1
 #: request headers that identify a request in the logs; kept on answers
 #: built from the remote
 TRANS_HEADERS = ('X-Trans-Id', 'X-Openstack-Request-Id')
-
-
-class _RemoteConf(object):
-    """A remote's options with some replaced for the shunt."""
-
-    def __init__(self, conf, overrides):
-        self._conf = conf
-        self._overrides = overrides
-
-    def __getattr__(self, name):
-        if name in self._overrides:
-            return self._overrides[name]
-        return getattr(self._conf, name)
-
-    def __getitem__(self, name):
-        return self.__getattr__(name)
-
-
-class ShuntConfig(object):
-    """The cloudsync configuration, read again when its file changes.
-
-    :param path: the configuration file.
-    :param loader: reads the file into a :class:`cloudsync.conf.Config`.
-    :raises ConfigError: the file cannot be read or is invalid.
-    """
-
-    def __init__(self, path, logger, reload_interval=DEFAULT_RELOAD_INTERVAL,
-                 loader=conf_mod.load_file, clock=time.time):
-        self.path = path
-        self.logger = logger
-        self.reload_interval = reload_interval
-        self.loader = loader
-        self.clock = clock
-        self._mtime = self._stat()
-        self.config = loader(path)
-        self._checked = clock()
-        #: incremented on every reload (providers are cached per version)
-        self.version = 0
-
-    def _stat(self):
-        try:
-            return os.stat(self.path).st_mtime
-        except OSError:
-            return None
-
-    def get(self):
-        """The configuration to use now."""
-        now = self.clock()
-        if now - self._checked < self.reload_interval:
-            return self.config
-        self._checked = now
-        mtime = self._stat()
-        if mtime is None or mtime == self._mtime:
-            return self.config
-        self._mtime = mtime
-        try:
-            config = self.loader(self.path)
-        except exceptions.ConfigError as exc:
-            self.logger.error(
-                'cloud_shunt: %s changed but is invalid; keeping the '
-                'previous configuration: %s', self.path,
-                '; '.join(exc.problems))
-            return self.config
-        except Exception:
-            self.logger.exception('cloud_shunt: reading %s failed; keeping '
-                                  'the previous configuration', self.path)
-            return self.config
-        self.logger.info('cloud_shunt: reloaded %s', self.path)
-        self.config = config
-        self.version += 1
-        return config
 
 
 class _Local(swift_wsgi.WSGIContext):
@@ -334,7 +261,7 @@ class CloudShuntMiddleware(object):
 
     :param app: the next WSGI app of the pipeline.
     :param conf: the filter's paste options.
-    :param config: a :class:`ShuntConfig`.
+    :param config: a :class:`~cloudsync.shunt_config.ShuntConfig`.
     """
 
     def __init__(self, app, conf, config, logger=None):
@@ -380,8 +307,9 @@ class CloudShuntMiddleware(object):
             names = {o.dest for o in remote.provider_cls.OPTIONS}
             overrides = {k: v for k, v in self.overrides.items()
                          if k in names}
-            conf = _RemoteConf(remote.conf, overrides) if overrides \
-                else remote.conf
+            conf = remote.conf
+            if overrides:
+                conf = shunt_config.RemoteConf(conf, overrides)
             provider = remote.provider_cls(
                 remote.name, conf, max_connections=self.max_connections)
             self._providers[remote.name] = provider
@@ -848,8 +776,9 @@ def filter_factory(global_conf, **local_conf):
     path = conf.get('conf_file') or conf_mod.DEFAULT_CONFIG_FILE
     logger = swift_utils.get_logger(conf, log_route='cloud_shunt')
     try:
-        config = ShuntConfig(path, logger, reload_interval=float(
-            conf.get('reload_interval', DEFAULT_RELOAD_INTERVAL)))
+        config = shunt_config.ShuntConfig(
+            path, logger, reload_interval=float(conf.get(
+                'reload_interval', shunt_config.DEFAULT_RELOAD_INTERVAL)))
     except exceptions.ConfigError as exc:
         raise ValueError('cloud_shunt: invalid conf_file %s:\n%s' % (
             path, '\n'.join(exc.problems)))

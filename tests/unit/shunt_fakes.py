@@ -43,6 +43,7 @@ from cloudsync import listing
 from cloudsync import propagate
 from cloudsync import providers
 from cloudsync import shunt
+from cloudsync import shunt_config
 from tests.unit import fakes
 
 ACCOUNT = 'AUTH_test'
@@ -295,7 +296,7 @@ def make_config(provider, **options):
     return conf_mod.Config(None, {'fake': remote}, [mapping])
 
 
-class StaticConfig(shunt.ShuntConfig):
+class StaticConfig(shunt_config.ShuntConfig):
     """A :class:`ShuntConfig` that never reads a file."""
 
     def __init__(self, config, logger):

@@ -27,6 +27,7 @@ from cloudsync import exceptions
 from cloudsync import metadata as md
 from cloudsync import restore
 from cloudsync import shunt
+from cloudsync import shunt_config
 from cloudsync import shunt_object
 from tests.unit import shunt_fakes
 from tests.unit.shunt_fakes import ACCOUNT
@@ -914,7 +915,8 @@ def test_the_configuration_is_reloaded_when_the_file_changes(tmp_path):
     path.write_text(CONF % 'c1')
     clock = [1000.0]
     logger = shunt_fakes.ListLogger()
-    config = shunt.ShuntConfig(str(path), logger, clock=lambda: clock[0])
+    config = shunt_config.ShuntConfig(str(path), logger,
+                                      clock=lambda: clock[0])
     path.write_text(CONF % 'c2')
     os.utime(str(path), (2000, 2000))
 
@@ -934,7 +936,8 @@ def test_an_invalid_new_file_keeps_the_previous_configuration(tmp_path):
     path.write_text(CONF % 'c1')
     clock = [1000.0]
     logger = shunt_fakes.ListLogger()
-    config = shunt.ShuntConfig(str(path), logger, clock=lambda: clock[0])
+    config = shunt_config.ShuntConfig(str(path), logger,
+                                      clock=lambda: clock[0])
     path.write_text('[mapping:x]\naccount = AUTH_test\n')
     os.utime(str(path), (2000, 2000))
     clock[0] += 20
