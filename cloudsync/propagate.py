@@ -118,6 +118,8 @@ SEGMENT_DELETE_WORKERS = 10
 #: verify: listing pages that may be read for every 10 rows
 ROWS_PER_PAGE = 10
 LIST_LIMIT = 1000
+#: seconds a remote's Last-Modified may lag behind (whole seconds, clocks)
+LAST_MODIFIED_SLACK = 2.0
 
 
 class Outcome(enum.Enum):
@@ -1032,9 +1034,9 @@ class RowPropagator:
                        lo.normalize_etag(row.etag))
         # NOTE(cloudsync): the same bytes PUT again with other metadata
         # list the same; a copy stored before the row was written cannot
-        # be of the row's version.
+        # be of the row's version. Remotes give whole seconds.
         older = bool(entry.last_modified) and \
-            entry.last_modified < float(row.timestamp)
+            entry.last_modified + LAST_MODIFIED_SLACK < float(row.timestamp)
         if plain_match and row.meta_timestamp == row.timestamp and \
                 not older:
             return False

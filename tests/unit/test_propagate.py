@@ -1033,6 +1033,7 @@ def test_verify_finds_the_same_bytes_put_again_with_other_metadata(world):
     world.put('b', b'kept')
     world.handle('a')
     world.handle('b')
+    world.swift._now += 60
     world.put('a', b'same', {'X-Object-Meta-Color': 'blue'})
     world.provider.reset_calls()
     rows = [world.row('a'), world.row('b')]
