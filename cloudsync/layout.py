@@ -107,6 +107,11 @@ class RemoteLayout:
             hashlib.sha256(name.encode('utf-8')).hexdigest(),
             MANIFEST_SUFFIX)
 
+    @property
+    def manifest_prefix(self):
+        """The prefix under which this container's side objects live."""
+        return self._manifest_prefix
+
     def is_internal_key(self, key):
         """True for side objects (manifests) that are not Swift objects."""
         return key.startswith(self._manifest_prefix)

@@ -148,7 +148,7 @@ class RemoteListing(object):
 
     def _only_internal(self, key_prefix):
         """True when every key under ``key_prefix`` is a side object."""
-        manifests = getattr(self.layout, '_manifest_prefix', None)
+        manifests = self.layout.manifest_prefix
         if self.layout.is_internal_key(key_prefix):
             return True
         if not manifests or not manifests.startswith(key_prefix):

@@ -67,6 +67,7 @@ import boto3
 from botocore import config as boto_config
 from botocore import exceptions as boto_exc
 from botocore import handlers as boto_handlers
+from botocore import utils as botocore_utils
 from oslo_config import cfg
 from oslo_log import log as logging
 
@@ -225,7 +226,27 @@ def _new_client(*args, **kwargs):
     with _session_lock:
         if _session is None:
             _session = boto3.session.Session()
+            # NOTE: botocore parses every listing timestamp with dateutil,
+            # which takes about half the time of a listing page.
+            _session._session.get_component(
+                'response_parser_factory').set_parser_defaults(
+                    timestamp_parser=_parse_timestamp)
         return _session.client(*args, **kwargs)
+
+
+def _parse_timestamp(value):
+    """botocore's timestamp parser, with a fast path for ISO 8601."""
+    if isinstance(value, str) and value[:4].isdigit() and 'T' in value:
+        try:
+            parsed = datetime.datetime.fromisoformat(
+                value.replace('Z', '+00:00'))
+        except ValueError:
+            pass
+        else:
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+            return parsed
+    return botocore_utils.parse_timestamp(value)
 
 
 def plan_parts(size, part_size=DEFAULT_PART_SIZE):

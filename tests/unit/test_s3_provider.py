@@ -1158,3 +1158,14 @@ class TestExpiration:
         h.fake.error(400, 'MalformedXML')
         with pytest.raises(exceptions.NotSupported):
             h.provider.set_expiration('b', 'p/', 86400)
+
+
+@pytest.mark.parametrize('value', [
+    '2026-11-24T09:00:00.000Z', '2026-11-24T09:00:00Z',
+    '2026-11-24T09:00:00.123456+00:00', 'Tue, 24 Nov 2026 09:00:00 GMT',
+    '1795510800',
+])
+def test_timestamps_parse_as_botocore_parses_them(value):
+    from botocore import utils as botocore_utils
+    assert s3._parse_timestamp(value).timestamp() == \
+        botocore_utils.parse_timestamp(value).timestamp()
