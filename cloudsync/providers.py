@@ -49,7 +49,9 @@ endpoint:
 """
 
 import abc
+import concurrent.futures
 import dataclasses
+import threading
 import typing
 
 from cloudsync import exceptions
@@ -368,3 +370,46 @@ class Provider(abc.ABC):
 
     def close(self):
         """Release connections. The provider is not used afterwards."""
+
+
+class _Cancelled(Exception):
+    """A part not started because another part failed."""
+
+
+def run_parts(items, fn, max_workers, name='cloudsync-part'):
+    """Run ``fn(item)`` for every item, up to ``max_workers`` at once.
+
+    A helper for :meth:`Provider.put_multipart` implementations. Under the
+    daemon's eventlet monkey-patching the threads are green threads.
+
+    :returns: the results, in the order of ``items``.
+    :raises: the first failure, after the calls in flight ended and the
+        ones not started were dropped. On KeyboardInterrupt or GreenletExit
+        nothing is waited for.
+    """
+    workers = max(1, min(max_workers, len(items)))
+    if workers == 1:
+        return [fn(item) for item in items]
+    stop = threading.Event()
+
+    def run(item):
+        if stop.is_set():
+            raise _Cancelled()
+        return fn(item)
+
+    pool = concurrent.futures.ThreadPoolExecutor(
+        max_workers=workers, thread_name_prefix=name)
+    futures = [pool.submit(run, item) for item in items]
+    try:
+        for future in concurrent.futures.as_completed(futures):
+            future.result()
+    except Exception:
+        stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    except BaseException:
+        stop.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return [future.result() for future in futures]

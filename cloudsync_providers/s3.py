@@ -51,7 +51,6 @@ How it talks to the store:
 
 import base64
 import binascii
-import concurrent.futures
 import datetime
 import email.utils
 import hashlib
@@ -873,40 +872,10 @@ class S3Provider(providers.Provider):
         return plan_parts(size, self.conf.part_size)
 
     def _run_parts(self, items, fn):
-        """Run ``fn(item)`` for every item, a few at once.
-
-        :returns: the results, in the order of ``items``.
-        :raises: the first failure, after the parts in flight ended and
-            the ones not started were dropped. On KeyboardInterrupt or
-            GreenletExit nothing is waited for.
-        """
-        workers = max(1, min(self.max_connections, MAX_PART_WORKERS,
-                             len(items)))
-        if workers == 1:
-            return [fn(item) for item in items]
-        stop = threading.Event()
-
-        def run(item):
-            if stop.is_set():
-                raise _Cancelled()
-            return fn(item)
-
-        pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=workers, thread_name_prefix='cloudsync-s3-part')
-        futures = [pool.submit(run, item) for item in items]
-        try:
-            for future in concurrent.futures.as_completed(futures):
-                future.result()
-        except Exception:
-            stop.set()
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
-        except BaseException:
-            stop.set()
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-        pool.shutdown(wait=True)
-        return [future.result() for future in futures]
+        """``fn(item)`` for every item, a few at once, results in order."""
+        return providers.run_parts(
+            items, fn, min(self.max_connections, MAX_PART_WORKERS),
+            name='cloudsync-s3-part')
 
     def _abort(self, bucket, key, upload_id):
         try:
@@ -1335,10 +1304,6 @@ def _sigv2_bucket_slash(request, **kwargs):
     if parts.path.endswith('/' + bucket):
         request.url = urllib.parse.urlunsplit(
             parts._replace(path=parts.path + '/'))
-
-
-class _Cancelled(Exception):
-    """A part not started because another part failed."""
 
 
 def _rule_prefix(rule):

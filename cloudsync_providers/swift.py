@@ -83,7 +83,6 @@ and never the key or a token.
 """
 
 import binascii
-import concurrent.futures
 import contextlib
 import datetime
 import email.utils
@@ -1170,29 +1169,9 @@ class SwiftProvider(providers.Provider):
 
     def _run_parts(self, items, fn):
         """``fn(item)`` for every item, a few at once, results in order."""
-        workers = max(1, min(self.max_connections, MAX_PART_WORKERS,
-                             len(items)))
-        if workers == 1:
-            return [fn(item) for item in items]
-        stop = threading.Event()
-
-        def run(item):
-            if stop.is_set():
-                raise _Cancelled()
-            return fn(item)
-
-        pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=workers, thread_name_prefix='cloudsync-swift-part')
-        futures = [pool.submit(run, item) for item in items]
-        try:
-            for future in concurrent.futures.as_completed(futures):
-                future.result()
-        except BaseException:
-            stop.set()
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
-        pool.shutdown(wait=True)
-        return [future.result() for future in futures]
+        return providers.run_parts(
+            items, fn, min(self.max_connections, MAX_PART_WORKERS),
+            name='cloudsync-swift-part')
 
     def _may_have_segments(self, bucket):
         """Whether ``bucket``'s segments container exists (or may)."""
@@ -1397,10 +1376,6 @@ class SwiftProvider(providers.Provider):
         LOG.info('remote %s: updated %s of container %s', self.name,
                  ', '.join(sorted(post)), bucket)
         return True
-
-
-class _Cancelled(Exception):
-    """A part not started because another part failed."""
 
 
 def _key_hash(key):
