@@ -211,7 +211,8 @@ def archive_timestamp(timestamp):
     when a newer version was written since, and so that its tombstone is
     recognisably archiving's, not a user's delete.
     """
-    return swift_utils.Timestamp(timestamp, offset=timestamp.offset + 1)
+    # NOTE(cloudsync): Timestamp adds ``offset`` to the one it is given.
+    return swift_utils.Timestamp(timestamp, offset=1)
 
 
 def _timestamp(value):

@@ -1302,3 +1302,11 @@ def test_prepare_leaves_s3_buckets_alone():
     world = World()
     world.propagator.prepare()
     assert world.provider.count() == 0
+
+
+def test_the_archive_delete_is_just_after_a_version_with_an_offset():
+    version = swift_utils.Timestamp(1700000000.5, offset=3)
+    delete = propagate.archive_timestamp(version)
+    assert delete.offset == 4
+    assert delete > version
+    assert delete < swift_utils.Timestamp(1700000000.50001)
