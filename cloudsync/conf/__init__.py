@@ -92,7 +92,12 @@ class Remote:
         return self._providers[max_connections]
 
     def secrets(self):
-        return [v for v in (self.conf.secret_key,) if v]
+        """The values of this remote's secret options (any provider's)."""
+        names = [o.dest for o in
+                 list(opts.remote_opts) + list(self.provider_cls.OPTIONS)
+                 if o.secret]
+        return [v for v in (getattr(self.conf, n, None) for n in names)
+                if v]
 
 
 def _parse_criteria(value):

@@ -31,7 +31,8 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 
 class ExampleProvider(providers.Provider):
     OPTIONS = [cfg.IntOpt('part_size', default=8, min=1,
-                          help='an example option')]
+                          help='an example option'),
+               cfg.StrOpt('token', secret=True, help='a secret of its own')]
 
     @classmethod
     def validate_conf(cls, conf):
@@ -302,3 +303,11 @@ def test_remotes_that_keep_containers_take_native_keys_for_every_container(
     assert mapping.remote_bucket('docs') == 'everything-docs'
     assert mapping.remote_layout('docs').object_key('a/b') == 'a/b'
     assert mapping.storage_policy == 'gold'
+
+
+def test_a_providers_own_secret_options_are_secrets_too(tmp_path):
+    config = load(tmp_path, GOOD.replace(
+        'secret_key = very-secret-value',
+        'secret_key = very-secret-value\ntoken = session-token-value'))
+    assert sorted(config.secrets()) == ['session-token-value',
+                                        'very-secret-value']
