@@ -43,7 +43,6 @@ synced on this node) and ``lag_seconds`` (age of the oldest of them).
 """
 
 import signal
-import sys
 import time
 
 from oslo_config import cfg
@@ -52,7 +51,6 @@ from oslo_log import log as logging
 from cloudsync import concurrency
 from cloudsync import conf as conf_mod
 from cloudsync import crawler as crawler_mod
-from cloudsync import exceptions
 from cloudsync import local
 from cloudsync import log as log_mod
 
@@ -246,16 +244,8 @@ def run(daemon, once, grace=STOP_GRACE):
 
 def main(argv=None):
     """``cloudsync-sync``: the entry point (after monkey-patching)."""
-    try:
-        config = conf_mod.load(argv, cli_opts=cli_opts)
-    except exceptions.ConfigError as exc:
-        print('cloudsync-sync: the configuration has errors:',
-              file=sys.stderr)
-        for problem in exc.problems:
-            print('  %s' % problem, file=sys.stderr)
-        return EXIT_CONFIG
-    except (cfg.Error, ValueError) as exc:
-        print('cloudsync-sync: %s' % exc, file=sys.stderr)
+    config = conf_mod.load_or_report('cloudsync-sync', argv, cli_opts=cli_opts)
+    if config is None:
         return EXIT_CONFIG
     log_mod.setup(config.conf, secrets=config.secrets())
     local.use_swift_dir(config.conf.swift_dir)

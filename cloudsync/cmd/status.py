@@ -49,7 +49,6 @@ import time
 from oslo_config import cfg
 
 from cloudsync import conf as conf_mod
-from cloudsync import exceptions
 from cloudsync import status_plot
 from cloudsync import status_report
 
@@ -226,16 +225,8 @@ def exit_status(statuses):
 def run(argv=None, stdout=None, sleep=time.sleep, clock=time.time):
     """The command, without process set-up; returns the exit status."""
     stdout = stdout or sys.stdout
-    try:
-        config = conf_mod.load(argv, cli_opts=cli_opts)
-    except exceptions.ConfigError as exc:
-        print('cloudsync-status: the configuration has errors:',
-              file=sys.stderr)
-        for problem in exc.problems:
-            print('  %s' % problem, file=sys.stderr)
-        return EXIT_USAGE
-    except (cfg.Error, ValueError) as exc:
-        print('cloudsync-status: %s' % exc, file=sys.stderr)
+    config = conf_mod.load_or_report('cloudsync-status', argv, cli_opts)
+    if config is None:
         return EXIT_USAGE
     conf = config.conf
     known = {m.name for m in config.mappings}

@@ -175,16 +175,8 @@ def run_compare(config, mappings, out, as_json, internal_client=None):
 def run(argv=None, stdout=None, internal_client=None):
     """The command, without process set-up; returns the exit status."""
     stdout = stdout or sys.stdout
-    try:
-        config = conf_mod.load(argv, cli_opts=cli_opts)
-    except exceptions.ConfigError as exc:
-        print('cloudsync-verify: the configuration has errors:',
-              file=sys.stderr)
-        for problem in exc.problems:
-            print('  %s' % problem, file=sys.stderr)
-        return EXIT_USAGE
-    except (cfg.Error, ValueError) as exc:
-        print('cloudsync-verify: %s' % exc, file=sys.stderr)
+    config = conf_mod.load_or_report('cloudsync-verify', argv, cli_opts)
+    if config is None:
         return EXIT_USAGE
     log_mod.add_secrets(config.secrets())
     out = _Output(config.secrets(), stdout)

@@ -38,6 +38,7 @@ section and the option.
 import dataclasses
 import json
 import re
+import sys
 import typing
 import urllib.parse
 
@@ -497,6 +498,24 @@ def parse_args(argv=None, conf=None, cli_opts=(), default_config_files=None,
 def load(argv=None, conf=None, cli_opts=(), default_config_files=None):
     """Parse the command line and build the :class:`Config`."""
     return build(parse_args(argv, conf, cli_opts, default_config_files))
+
+
+def load_or_report(command, argv=None, cli_opts=()):
+    """:func:`load` for a command: problems are printed, not raised.
+
+    :returns: the :class:`Config`, or None after every problem has been
+        printed to standard error, one per line.
+    """
+    try:
+        return load(argv, cli_opts=cli_opts)
+    except exceptions.ConfigError as exc:
+        print('%s: the configuration has errors:' % command,
+              file=sys.stderr)
+        for problem in exc.problems:
+            print('  %s' % problem, file=sys.stderr)
+    except (cfg.Error, ValueError) as exc:
+        print('%s: %s' % (command, exc), file=sys.stderr)
+    return None
 
 
 def load_file(path):
