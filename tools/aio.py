@@ -1143,6 +1143,34 @@ class AllInOne(object):
         return [path for _node, path in
                 self.container_nodes(account, container)]
 
+    def ensure_container_replicas(self, account, container):
+        """Ensure every replica of the container's database exists.
+
+        A container PUT succeeds once a quorum of container servers has
+        the database; Swift's replicators create it on the others later.
+        The all-in-one runs no replicators, so a server that was slow to
+        answer the PUT would never get it: this does the replicator's
+        part, with the PUT timestamp and policy of a replica that has it.
+
+        :returns: the paths created.
+        """
+        from swift.container import backend
+        brokers = [backend.ContainerBroker(path, account=account,
+                                           container=container)
+                   for path in self.container_db_paths(account, container)]
+        have = [b for b in brokers if os.path.exists(b.db_file)]
+        if not have:
+            raise AioError('no replica of %s/%s exists' % (account,
+                                                           container))
+        info = have[0].get_info()
+        created = []
+        for broker in brokers:
+            if not os.path.exists(broker.db_file):
+                broker.initialize(info['put_timestamp'],
+                                  info['storage_policy_index'])
+                created.append(broker.db_file)
+        return created
+
 
 # -- command line -------------------------------------------------------------
 

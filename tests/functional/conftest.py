@@ -124,10 +124,11 @@ def swift2(aio):
 
 
 @pytest.fixture
-def container(swift):
-    """A new, empty container in AUTH_test; its name."""
+def container(aio, swift):
+    """A new, empty container in AUTH_test, on every replica; its name."""
     name = unique_name('c')
     swift.put_container(name)
+    aio.ensure_container_replicas('AUTH_test', name)
     return name
 
 

@@ -228,6 +228,7 @@ def replicate_container(aio, account, container):
     """
     from swift.container import backend
 
+    aio.ensure_container_replicas(account, container)
     brokers = [backend.ContainerBroker(path, account=account,
                                        container=container)
                for path in aio.container_db_paths(account, container)]

@@ -203,3 +203,12 @@ def test_extra_proxy_pipeline(aio, swift, container):
         aio.stop_proxy('extra')
     assert 'extra' not in aio.state['proxies']
     assert aio.is_running()
+
+
+def test_a_container_replica_the_put_missed_is_created(aio, container):
+    path = aio.container_db_paths('AUTH_test', container)[2]
+    os.unlink(path)
+
+    assert aio.ensure_container_replicas('AUTH_test', container) == [path]
+    assert os.path.exists(path)
+    assert aio.ensure_container_replicas('AUTH_test', container) == []
