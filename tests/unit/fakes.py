@@ -40,8 +40,10 @@ from swift.common import internal_client
 from swift.common import swob
 from swift.common import utils as swift_utils
 
+from cloudsync import conf
 from cloudsync import exceptions
 from cloudsync import large_objects
+from cloudsync import lifecycle
 from cloudsync import providers
 
 MiB = 1024 * 1024
@@ -52,6 +54,24 @@ def md5_hex(data):
 
 
 # -- the remote -------------------------------------------------------------
+
+def make_mapping(name='photos', account='AUTH_test', container='photos',
+                 bucket='bkt', provider_cls=None, **options):
+    """A mapping to a fake remote; ``archive=True`` for lifecycle archive."""
+    remote = conf.Remote(name='fake', section='remote:fake',
+                         provider_name='fake',
+                         provider_cls=provider_cls or FakeProvider,
+                         conf=FakeConf())
+    archive = options.pop('archive', False)
+    values = dict(name=name, section='mapping:' + name,
+                  account=account, container=container, remote=remote,
+                  bucket=bucket, lifecycle='archive' if archive else 'sync',
+                  listing='merge',
+                  lifecycle_cls=(lifecycle.ArchivePolicy if archive
+                                 else lifecycle.SyncPolicy))
+    values.update(options)
+    return conf.Mapping(**values)
+
 
 @dataclasses.dataclass
 class StoredObject:

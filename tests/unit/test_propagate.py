@@ -19,7 +19,6 @@ from swift.common import exceptions as swift_exceptions
 from swift.common import swob
 from swift.common import utils as swift_utils
 
-from cloudsync import conf
 from cloudsync import exceptions
 from cloudsync import large_objects
 from cloudsync import lifecycle
@@ -44,19 +43,9 @@ def md5(data):
 
 
 def make_mapping(**options):
-    remote = conf.Remote(name='fake', section='remote:fake',
-                         provider_name='fake',
-                         provider_cls=fakes.FakeProvider,
-                         conf=fakes.FakeConf())
-    archive = options.pop('archive', False)
-    values = dict(name='photos-to-fake', section='mapping:photos-to-fake',
-                  account=ACCOUNT, container=CONTAINER, remote=remote,
-                  bucket=BUCKET, lifecycle='archive' if archive else 'sync',
-                  listing='merge',
-                  lifecycle_cls=(lifecycle.ArchivePolicy if archive
-                                 else lifecycle.SyncPolicy))
-    values.update(options)
-    return conf.Mapping(**values)
+    return fakes.make_mapping(name='photos-to-fake', account=ACCOUNT,
+                              container=CONTAINER, bucket=BUCKET,
+                              **options)
 
 
 class World:

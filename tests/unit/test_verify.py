@@ -18,7 +18,6 @@ import json
 import pytest
 
 from cloudsync.cmd import verify as verify_cmd
-from cloudsync import conf
 from cloudsync import exceptions
 from cloudsync import lifecycle
 from cloudsync import propagate
@@ -32,19 +31,10 @@ BUCKET = 'bkt'
 SECRET = 'very-secret-key'
 
 
-def make_mapping(provider_cls=fakes.FakeProvider, **options):
-    remote = conf.Remote(name='fake', section='remote:fake',
-                         provider_name='fake', provider_cls=provider_cls,
-                         conf=fakes.FakeConf())
-    archive = options.pop('archive', False)
-    values = dict(name='photos', section='mapping:photos',
-                  account=ACCOUNT, container=CONTAINER, remote=remote,
-                  bucket=BUCKET, lifecycle='archive' if archive else 'sync',
-                  listing='merge',
-                  lifecycle_cls=(lifecycle.ArchivePolicy if archive
-                                 else lifecycle.SyncPolicy))
-    values.update(options)
-    return conf.Mapping(**values)
+def make_mapping(**options):
+    return fakes.make_mapping(name='photos', account=ACCOUNT,
+                              container=CONTAINER, bucket=BUCKET,
+                              **options)
 
 
 class World:
