@@ -161,7 +161,7 @@ OPTIONS = [
     cfg.BoolOpt('create_containers', default=True,
                 help='Create a missing remote container (with '
                      'storage_policy) when an object is written to it, as '
-                     'with container = *, where each local container gets '
+                     'with container = "*", where each local container gets '
                      'its own. When false, writes to a missing container '
                      'fail.'),
     cfg.StrOpt('segments_suffix', default='_segments',
