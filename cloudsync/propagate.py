@@ -333,9 +333,12 @@ class RowPropagator:
     def prepare(self):
         """Once per container pass, before its rows.
 
-        For remotes that keep Swift containers: create the remote container
-        with the mapping's ``storage_policy`` and mirror the container's
-        metadata (``sync_container_metadata``, ``sync_container_acl``).
+        For remotes that keep Swift containers, with the mapping's
+        ``storage_policy`` or ``sync_container_metadata``: create the remote
+        container when it is missing (with ``storage_policy``; unless the
+        remote's ``create_containers`` is false), and mirror the
+        container's metadata (``sync_container_metadata``,
+        ``sync_container_acl``).
         Then set the remote expiry of ``remote_delete_after`` (once per
         process; an unchanged rule is not sent again, so the expiry never
         slides).
@@ -346,15 +349,9 @@ class RowPropagator:
 
     def _prepare_container(self):
         key = (getattr(self.mapping.remote, 'name', None), self.bucket)
-        if self.mapping.storage_policy:
-            with self._class_lock:
-                created = key in self._containers_checked
-            if not created:
-                self.provider.check_target(
-                    self.bucket, create=True,
-                    storage_policy=self.mapping.storage_policy)
-                with self._class_lock:
-                    self._containers_checked.add(key)
+        if self.mapping.storage_policy or \
+                self.mapping.sync_container_metadata:
+            self._ensure_container(key)
         if not self.mapping.sync_container_metadata:
             return
         resp = self.ic.make_request(
@@ -370,14 +367,43 @@ class RowPropagator:
         with self._class_lock:
             if self._container_metadata.get(key) == wanted:
                 return
-        if self.provider.update_container_metadata(
+        try:
+            changed = self.provider.update_container_metadata(
                 self.bucket, dict(wanted),
-                acl=self.mapping.sync_container_acl):
+                acl=self.mapping.sync_container_acl)
+        except exceptions.TargetNotFound:
+            # NOTE(cloudsync): removed on the remote since it was checked.
+            with self._class_lock:
+                self._containers_checked.discard(key)
+            self._ensure_container(key)
+            changed = self.provider.update_container_metadata(
+                self.bucket, dict(wanted),
+                acl=self.mapping.sync_container_acl)
+        if changed:
             self.logger.info('mapping %s: container metadata of %s/%s '
                              'copied to %s', self.mapping.name, self.account,
                              self.container, self._remote_label())
         with self._class_lock:
             self._container_metadata[key] = wanted
+
+    def _ensure_container(self, key):
+        """Create the remote container when it is missing (once per
+        process), with the mapping's ``storage_policy``, unless the
+        remote's ``create_containers`` is false: a missing container then
+        raises :class:`TargetNotFound`, as a write to it would.
+        """
+        with self._class_lock:
+            if key in self._containers_checked:
+                return
+        try:
+            create = getattr(self.provider.conf, 'create_containers', True)
+        except Exception:  # noqa: BLE001 - a provider without the option
+            create = True
+        self.provider.check_target(
+            self.bucket, create=create is not False,
+            storage_policy=self.mapping.storage_policy)
+        with self._class_lock:
+            self._containers_checked.add(key)
 
     def _prepare_expiration(self):
         seconds = self.mapping.remote_delete_after

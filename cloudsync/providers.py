@@ -200,7 +200,10 @@ class Provider(abc.ABC):
     #: container, and the mapping options ``storage_policy``,
     #: ``sync_container_metadata`` and ``sync_container_acl`` apply; such a
     #: provider's :meth:`check_target` takes ``storage_policy`` and it
-    #: implements :meth:`update_container_metadata`.
+    #: implements :meth:`update_container_metadata`. With either of the
+    #: first two, the daemon creates a missing container with
+    #: :meth:`check_target` at the start of a pass, unless the remote's
+    #: ``create_containers`` option is false.
     BUCKET_PER_CONTAINER = False
 
     #: the largest object a single :meth:`put_object` may carry; larger

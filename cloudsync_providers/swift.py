@@ -162,8 +162,9 @@ OPTIONS = [
                 help='Create a missing remote container (with '
                      'storage_policy) when an object is written to it, as '
                      'with container = "*", where each local container gets '
-                     'its own. When false, writes to a missing container '
-                     'fail.'),
+                     'its own, and at the start of a pass of a mapping '
+                     'with storage_policy or sync_container_metadata. When '
+                     'false, writes to a missing container fail.'),
     cfg.StrOpt('segments_suffix', default='_segments',
                help='The segments of a large object copied into container '
                     'C are stored in container C + this suffix.'),

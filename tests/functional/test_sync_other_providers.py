@@ -18,7 +18,9 @@ as in ``test_sync_daemon.py``, with mappings whose remote is
   (``test2:tester2``): objects keep their bytes, metadata (case
   included) and content type, a static large object stays one, a POST
   becomes a POST and a DELETE removes the remote copy with its segments;
-  ``container = *`` gets one remote container per local one;
+  ``container = *`` gets one remote container per local one, created
+  by cloudsync, with the local container's metadata when
+  ``sync_container_metadata`` is set;
 * Swift's s3api through the ``s3-clone`` provider: objects arrive, and an
   object whose name the store is configured not to take fails on its own
   while the others go on.
@@ -189,6 +191,54 @@ def test_swift_wildcard_gets_one_remote_container_each(aio, swift2,
     finally:
         for cont in ('one', 'two'):
             for name in ('obj',):
+                try:
+                    local.delete_object(cont, name)
+                except Exception:  # noqa: BLE001 - clean-up
+                    pass
+            try:
+                local.delete_container(cont)
+            except Exception:  # noqa: BLE001 - clean-up
+                pass
+        local.close()
+        admin.close()
+
+
+def test_swift_container_metadata_with_a_wildcard(aio, swift2,
+                                                  nodes_factory):
+    # NOTE: no storage_policy: the remote containers do not exist until
+    # cloudsync creates them to copy their metadata.
+    admin = aio.swift_client('admin:admin', 'admin')
+    account = 'AUTH_cs%s' % uuid.uuid4().hex[:8]
+    url = admin.get_auth()[0].rsplit('/', 1)[0] + '/' + account
+    local = aio.swift_client('admin:admin', 'admin', preauthurl=url)
+    prefix = conftest.unique_name('m') + '-'
+    nodes = nodes_factory(SWIFT_MAPPING % {
+        'auth_url': aio.state['auth_url'], 'account': account,
+        'container': '*', 'bucket': prefix, 'layout': 'native'} +
+        'sync_container_metadata = true\n')
+    conts = ('one', 'two')
+    try:
+        for cont in conts:
+            local.put_container(cont, headers={
+                'X-Container-Meta-Color': cont.title()})
+            aio.ensure_container_replicas(account, cont)
+            local.put_object(cont, 'obj', cont.encode('ascii'))
+        assert nodes.run_once() == {1: 0, 2: 0, 3: 0}
+        for cont in conts:
+            headers = swift2.head_container(prefix + cont)
+            assert headers['x-container-meta-color'] == cont.title()
+            assert swift2.get_object(prefix + cont, 'obj')[1] == \
+                cont.encode('ascii')
+
+        local.post_container('one', {'X-Container-Meta-Color': 'Red'})
+        local.put_object('one', 'later', b'later')
+        assert nodes.run_once() == {1: 0, 2: 0, 3: 0}
+        assert swift2.head_container(prefix + 'one')[
+            'x-container-meta-color'] == 'Red'
+        assert swift2.get_object(prefix + 'one', 'later')[1] == b'later'
+    finally:
+        for cont in conts:
+            for name in ('obj', 'later'):
                 try:
                     local.delete_object(cont, name)
                 except Exception:  # noqa: BLE001 - clean-up

@@ -1287,6 +1287,80 @@ def test_prepare_mirrors_container_metadata_only_when_it_changes(
     assert len(world.provider.container_metadata) == 2
 
 
+class SwiftLikeProvider(fakes.FakeProvider):
+    """Buckets are Swift containers; container metadata of a missing
+    container cannot be set (Swift's POST answers 404).
+    """
+
+    BUCKET_PER_CONTAINER = True
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.container_headers = {}
+        self.policies = {}
+
+    def check_target(self, bucket, create=False, storage_policy=None):
+        super().check_target(bucket, create=create)
+        self.policies.setdefault(bucket, storage_policy)
+
+    def update_container_metadata(self, bucket, headers, acl=False):
+        self._call('update_container_metadata', bucket)
+        self.container_headers[bucket] = dict(headers)
+        return True
+
+
+@pytest.fixture
+def swift_like(monkeypatch):
+    monkeypatch.setattr(propagate.RowPropagator, '_containers_checked',
+                        set())
+    monkeypatch.setattr(propagate.RowPropagator, '_container_metadata', {})
+
+    def make(**conf):
+        world = World(sync_container_metadata=True)
+        world.provider = SwiftLikeProvider(conf=fakes.FakeConf(**conf))
+        world.propagator = propagate.RowPropagator(
+            world.mapping, ACCOUNT, CONTAINER, world.provider, world.ic)
+        world.swift.containers[(ACCOUNT, CONTAINER)]['headers'] = {
+            'X-Container-Meta-Color': 'blue'}
+        return world
+    return make
+
+
+def test_prepare_creates_a_missing_container_to_mirror_its_metadata(
+        swift_like):
+    world = swift_like()
+    world.propagator.prepare()
+    assert world.provider.policies == {BUCKET: None}
+    assert world.provider.container_headers[BUCKET] == {
+        'x-container-meta-color': 'blue'}
+    world.swift.put(ACCOUNT, CONTAINER, 'a', b'data')
+    assert world.handle('a') is Outcome.COPIED
+    world.propagator.prepare()
+    assert world.provider.count('check_target') == 1
+
+
+def test_prepare_creates_a_container_removed_on_the_remote_again(
+        swift_like):
+    world = swift_like()
+    world.propagator.prepare()
+    del world.provider.buckets[BUCKET]
+    world.swift.containers[(ACCOUNT, CONTAINER)]['headers'][
+        'X-Container-Meta-Color'] = 'red'
+    world.propagator.prepare()
+    assert BUCKET in world.provider.buckets
+    assert world.provider.container_headers[BUCKET] == {
+        'x-container-meta-color': 'red'}
+
+
+def test_prepare_creates_no_container_when_the_remote_must_not(
+        swift_like):
+    world = swift_like(create_containers=False)
+    with pytest.raises(exceptions.TargetNotFound):
+        world.propagator.prepare()
+    assert BUCKET not in world.provider.buckets
+    assert world.provider.count('update_container_metadata') == 0
+
+
 def test_prepare_leaves_s3_buckets_alone():
     world = World()
     world.propagator.prepare()
