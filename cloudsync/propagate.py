@@ -788,10 +788,16 @@ class RowPropagator:
                 info.metadata).get(MANIFEST_ETAG_KEY) != \
                 source.internal[MANIFEST_ETAG_KEY]:
             self._put_manifest(source)
+        kwargs = {}
+        if self.mapping.propagate_expiration and \
+                providers.takes_expiry(self.provider):
+            # NOTE(cloudsync): the local X-Delete-At may have been changed
+            # or removed by the POST; None removes the propagated one.
+            kwargs['expires_at'] = source.expires_at
         self.provider.update_metadata(
             self.bucket, self.layout.object_key(source.name),
             content_type=source.content_type,
-            metadata=source.remote_metadata())
+            metadata=source.remote_metadata(), **kwargs)
         self.stats.increment('metadata_updates')
 
     def _upload(self, source):

@@ -51,10 +51,30 @@ endpoint:
 import abc
 import concurrent.futures
 import dataclasses
+import inspect
 import threading
 import typing
 
 from cloudsync import exceptions
+
+
+class _KeepExpiry:
+    def __repr__(self):
+        return 'KEEP_EXPIRY'
+
+
+#: ``update_metadata(expires_at=KEEP_EXPIRY)``: the object's expiry stays
+KEEP_EXPIRY = _KeepExpiry()
+
+
+def takes_expiry(provider):
+    """Whether ``provider.update_metadata`` takes ``expires_at``."""
+    try:
+        params = inspect.signature(provider.update_metadata).parameters
+    except (TypeError, ValueError):
+        return False
+    return 'expires_at' in params or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
 @dataclasses.dataclass
@@ -276,12 +296,23 @@ class Provider(abc.ABC):
         """
 
     @abc.abstractmethod
-    def update_metadata(self, bucket, key, content_type=None, metadata=None):
+    def update_metadata(self, bucket, key, content_type=None, metadata=None,
+                        expires_at=KEEP_EXPIRY):
         """Replace an object's metadata and content type in place.
 
         The object's bytes are not sent again (S3: a copy onto itself with
         the REPLACE directive; Swift: a POST).
 
+        :param expires_at: for stores with per-object expiry (as for
+            :meth:`put_object`): the object's new expiry, seconds since
+            the epoch; None when it no longer has one of its own (an
+            expiry the store gives it by rule, such as
+            :meth:`set_expiration`'s, applies); :data:`KEEP_EXPIRY`, the
+            default, to leave it as it is. Stores without per-object
+            expiry ignore it (cloudsync keeps the Swift ``X-Delete-At`` in
+            the metadata). cloudsync passes it only to providers whose
+            method takes it (see :func:`takes_expiry`), so a provider
+            written before it existed still works.
         :raises NotFound: the object does not exist.
         """
 

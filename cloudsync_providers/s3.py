@@ -977,7 +977,7 @@ class S3Provider(providers.Provider):
         return etag
 
     def update_metadata(self, bucket, key, content_type=None, metadata=None,
-                        info=None):
+                        expires_at=providers.KEEP_EXPIRY, info=None):
         """Replace metadata with a copy onto itself; see
         :meth:`Provider.update_metadata`.
 
@@ -995,7 +995,9 @@ class S3Provider(providers.Provider):
 
         Without ``content_type`` the object's current one is kept. The
         configured encryption and storage class are given again, since a
-        copy would otherwise drop them.
+        copy would otherwise drop them. S3 has no per-object expiry:
+        ``expires_at`` is ignored, as in :meth:`put_object` (the Swift
+        ``X-Delete-At`` travels in the metadata).
 
         :returns: the object's ETag after the copy.
         :raises NotFound: the object does not exist.

@@ -56,8 +56,10 @@ How Swift objects are written:
   end, line breaks, control characters) is stored RFC 2047-encoded, as
   cloudsync stores it on S3.
 * Metadata updates are POSTs, which Swift applies without copying data.
-  A POST would drop ``X-Delete-At``, so the remote's current one is sent
-  again.
+  A POST would drop ``X-Delete-At``, so one is always sent: the new
+  expiry cloudsync asks for (a local ``X-Delete-At`` that was changed),
+  none when a propagated one was removed, otherwise the remote's current
+  one. A large object's segments get its new expiry too.
 * ``X-Delete-At`` is set when cloudsync asks for an expiry: a propagated
   one, or, with a mapping's ``remote_delete_after``, the object's Swift
   timestamp plus that many seconds (it does not slide when the object's
@@ -1232,23 +1234,54 @@ class SwiftProvider(providers.Provider):
             LOG.warning('%s: could not remove it: %s', what, exc)
 
     def update_metadata(self, bucket, key, content_type=None, metadata=None,
-                        info=None):
+                        expires_at=providers.KEEP_EXPIRY, info=None):
         """Replace metadata with a POST; no data is copied.
 
-        The remote's ``X-Delete-At`` is sent again (a POST drops it); it
-        is read with a HEAD unless the caller passes the
-        :class:`ObjectInfo` it has as ``info``. Without ``content_type``
-        the current one is kept.
+        A POST drops ``X-Delete-At``, so one is always sent:
+
+        * ``expires_at`` a time: that one (a changed propagated expiry);
+        * ``expires_at`` None: the object has no expiry of its own any
+          more. An expiry cloudsync propagated (the object's metadata
+          holds ``cloudsync-delete-at``) is removed, or replaced by the
+          one of a :meth:`set_expiration` rule; any other (a rule's, which
+          never slides) is kept;
+        * :data:`~cloudsync.providers.KEEP_EXPIRY`: the remote's current
+          one.
+
+        The remote object is read with a HEAD unless the caller passes the
+        :class:`ObjectInfo` it has as ``info``. When the expiry of a large
+        object changes, the segments cloudsync wrote for it are given the
+        new one too, so that they never go before their manifest. Without
+        ``content_type`` the current one is kept.
 
         :returns: the object's ETag.
         """
         if info is None:
             info = self.head_object(bucket, key)
+        expiry = info.expires_at
+        if expires_at is None:
+            if metadata_mod.DELETE_AT_KEY in metadata_mod.internal_values(
+                    info.metadata):
+                expiry = self._expiry(bucket, key, metadata, None)
+        elif expires_at is not providers.KEEP_EXPIRY:
+            expiry = expires_at
+        if info.parts_count and _expiry_changed(info.expires_at, expiry):
+            self._expire_segments(bucket, key, expiry)
         headers = self._object_headers(content_type or info.content_type,
-                                       metadata, info.expires_at)
+                                       metadata, expiry)
         with self._connection(self._what('POST', bucket, key)) as conn:
             conn.post_object(bucket, key, headers)
         return info.etag
+
+    def _expire_segments(self, bucket, key, expires_at):
+        """Give the segments cloudsync wrote for ``key`` a new expiry."""
+        headers = {'Content-Type': 'application/octet-stream'}
+        if expires_at is not None:
+            headers['X-Delete-At'] = '%d' % int(expires_at)
+        for container, name in self._our_segments(bucket, key):
+            with self._connection(self._what('POST', container,
+                                             name)) as conn:
+                conn.post_object(container, name, headers)
 
     def delete_object(self, bucket, key):
         """Delete an object; a large one with its segments.
@@ -1377,6 +1410,13 @@ class SwiftProvider(providers.Provider):
         LOG.info('remote %s: updated %s of container %s', self.name,
                  ', '.join(sorted(post)), bucket)
         return True
+
+
+def _expiry_changed(old, new):
+    """Whether two ``X-Delete-At`` values (or None) differ."""
+    if old is None or new is None:
+        return old is not new
+    return int(old) != int(new)
 
 
 def _key_hash(key):

@@ -20,7 +20,8 @@ as in ``test_sync_daemon.py``, with mappings whose remote is
   becomes a POST and a DELETE removes the remote copy with its segments;
   ``container = *`` gets one remote container per local one, created
   by cloudsync, with the local container's metadata when
-  ``sync_container_metadata`` is set;
+  ``sync_container_metadata`` is set; a POST that changes or removes
+  ``X-Delete-At`` changes the remote's expiry;
 * Swift's s3api through the ``s3-clone`` provider: objects arrive, and an
   object whose name the store is configured not to take fails on its own
   while the others go on.
@@ -28,6 +29,7 @@ as in ``test_sync_daemon.py``, with mappings whose remote is
 
 import hashlib
 import json
+import time
 import uuid
 
 import pytest
@@ -249,6 +251,38 @@ def test_swift_container_metadata_with_a_wildcard(aio, swift2,
                 pass
         local.close()
         admin.close()
+
+
+def test_swift_expiry_changes_follow_a_post(aio, swift, swift2, container,
+                                            nodes_factory):
+    bucket = conftest.unique_name('exp')
+    nodes = nodes_factory(SWIFT_MAPPING % {
+        'auth_url': aio.state['auth_url'], 'account': 'AUTH_test',
+        'container': container, 'bucket': bucket, 'layout': 'native'} +
+        'propagate_expiration = true\n'
+        'propagate_expiration_offset = 600\n')
+    first = int(time.time()) + 3600
+    swift.put_object(container, 'obj', b'data',
+                     headers={'X-Delete-At': str(first)})
+    assert nodes.run_once() == {1: 0, 2: 0, 3: 0}
+    assert swift2.head_object(bucket, 'obj')['x-delete-at'] == \
+        str(first + 600)
+
+    later = first + 7200
+    swift.post_object(container, 'obj', headers={
+        'X-Delete-At': str(later), 'X-Object-Meta-Step': 'two'})
+    assert nodes.run_once() == {1: 0, 2: 0, 3: 0}
+    remote = swift2.head_object(bucket, 'obj')
+    assert remote['x-object-meta-step'] == 'two'
+    assert remote['x-delete-at'] == str(later + 600)
+
+    swift.post_object(container, 'obj',
+                      headers={'X-Object-Meta-Step': 'three'})
+    assert 'x-delete-at' not in swift.head_object(container, 'obj')
+    assert nodes.run_once() == {1: 0, 2: 0, 3: 0}
+    remote = swift2.head_object(bucket, 'obj')
+    assert remote['x-object-meta-step'] == 'three'
+    assert 'x-delete-at' not in remote
 
 
 def test_s3_clone(aio, swift, container, nodes_factory):

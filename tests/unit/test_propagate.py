@@ -341,6 +341,83 @@ def test_expiry_is_not_propagated_by_default(world):
     assert md.DELETE_AT_KEY not in world.internal('a')
 
 
+class ExpiringProvider(fakes.FakeProvider):
+    """A remote with per-object expiry, kept by metadata updates unless
+    they give a new one (as Swift's provider does).
+    """
+
+    def update_metadata(self, bucket, key, content_type=None, metadata=None,
+                        expires_at=providers.KEEP_EXPIRY):
+        super().update_metadata(bucket, key, content_type, metadata)
+        if expires_at is not providers.KEEP_EXPIRY:
+            self.buckets[bucket][key].expires_at = expires_at
+
+
+def expiring_world(provider_cls=ExpiringProvider):
+    world = World(propagate_expiration=True,
+                  propagate_expiration_offset=60)
+    world.provider = provider_cls()
+    world.provider.buckets[BUCKET] = {}
+    world.propagator = propagate.RowPropagator(
+        world.mapping, ACCOUNT, CONTAINER, world.provider, world.ic)
+    world.put('a', headers={'X-Delete-At': '1900000000',
+                            'X-Object-Meta-K': 'v'})
+    assert world.handle('a') is Outcome.COPIED
+    assert world.remote('a').expires_at == 1900000060
+    return world
+
+
+def test_a_post_changing_the_expiry_changes_the_remote_one():
+    world = expiring_world()
+    world.swift.post(ACCOUNT, CONTAINER, 'a', {'X-Delete-At': '1900000500',
+                                               'X-Object-Meta-K': 'v'})
+    assert world.handle('a') is Outcome.METADATA_UPDATED
+    assert world.provider.count('put_object') == 1
+    assert world.remote('a').expires_at == 1900000560
+    assert world.internal('a')[md.DELETE_AT_KEY] == '1900000560'
+    assert world.handle('a') is Outcome.UNCHANGED
+
+
+def test_a_post_removing_the_expiry_removes_the_remote_one():
+    world = expiring_world()
+    world.swift.post(ACCOUNT, CONTAINER, 'a', {'X-Object-Meta-K': 'v'})
+    assert world.handle('a') is Outcome.METADATA_UPDATED
+    assert world.remote('a').expires_at is None
+    assert md.DELETE_AT_KEY not in world.internal('a')
+
+
+def test_a_post_keeps_the_expiry_when_it_is_not_propagated(world):
+    world.provider = ExpiringProvider()
+    world.provider.buckets[BUCKET] = {}
+    world.propagator = propagate.RowPropagator(
+        world.mapping, ACCOUNT, CONTAINER, world.provider, world.ic)
+    world.put('a', headers={'X-Object-Meta-K': 'v'})
+    world.handle('a')
+    world.remote('a').expires_at = 1900000000
+    world.swift.post(ACCOUNT, CONTAINER, 'a', {'X-Object-Meta-K': 'new'})
+    assert world.handle('a') is Outcome.METADATA_UPDATED
+    assert world.remote('a').expires_at == 1900000000
+
+
+def test_a_provider_without_expiry_updates_still_gets_metadata_updates():
+    # NOTE: fakes.FakeProvider.update_metadata has the signature providers
+    # had before expires_at.
+    world = expiring_world(fakes.FakeProvider)
+    world.swift.post(ACCOUNT, CONTAINER, 'a', {'X-Delete-At': '1900000500'})
+    assert world.handle('a') is Outcome.METADATA_UPDATED
+    assert world.internal('a')[md.DELETE_AT_KEY] == '1900000560'
+
+
+def test_which_providers_take_an_expiry_with_metadata_updates():
+    assert providers.takes_expiry(ExpiringProvider())
+    assert not providers.takes_expiry(fakes.FakeProvider())
+
+    class Open(fakes.FakeProvider):
+        def update_metadata(self, bucket, key, **kwargs):
+            pass
+    assert providers.takes_expiry(Open())
+
+
 def test_an_upload_can_be_sent_again_after_a_failure(world):
     world.provider.reopen_bodies = True
     world.put('a', b'0123456789' * 1000)

@@ -510,6 +510,48 @@ def test_update_metadata_is_a_post_that_keeps_the_expiry(provider, server):
     assert info.metadata == {'new': 'Value'}
 
 
+def test_update_metadata_sets_a_new_expiry(provider, server):
+    provider.put_object('c', 'k', b'x', 1, expires_at=1900000000)
+    provider.update_metadata('c', 'k', metadata={'new': 'Value'},
+                             expires_at=1900000500)
+    assert server.objects[('c', 'k')]['headers']['X-Delete-At'] == \
+        '1900000500'
+    assert provider.head_object('c', 'k').expires_at == 1900000500
+
+
+def test_update_metadata_removes_a_propagated_expiry(provider, server):
+    provider.put_object('c', 'k', b'x', 1, expires_at=1900000000,
+                        metadata={metadata_mod.DELETE_AT_KEY: '1900000000'})
+    provider.update_metadata('c', 'k', metadata={'new': 'Value'},
+                             expires_at=None)
+    assert 'X-Delete-At' not in server.objects[('c', 'k')]['headers']
+    assert provider.head_object('c', 'k').expires_at is None
+
+
+def test_update_metadata_without_an_own_expiry_keeps_a_rules(
+        provider, server):
+    # NOTE: an expiry not propagated (remote_delete_after's) never slides.
+    provider.put_object('c', 'k', b'x', 1, expires_at=1900000000)
+    provider.update_metadata('c', 'k', metadata={'new': 'Value'},
+                             expires_at=None)
+    assert server.objects[('c', 'k')]['headers']['X-Delete-At'] == \
+        '1900000000'
+
+
+def test_update_metadata_gives_a_large_objects_segments_its_new_expiry(
+        provider, server):
+    provider.put_multipart('c', 'big', parts_of([b'a', b'b']),
+                           expires_at=1900000000)
+    segments = [k for k in server.objects if k[0] == 'c_segments']
+    provider.update_metadata('c', 'big', expires_at=1900000500)
+    for key in segments + [('c', 'big')]:
+        assert server.objects[key]['headers']['X-Delete-At'] == \
+            '1900000500', key
+    provider.update_metadata('c', 'big', metadata={'a': 'b'})
+    posts = [c for c in server.calls if c[0] == 'POST']
+    assert len(posts) == 4
+
+
 def test_delete_without_segments_is_one_plain_delete(provider, server):
     provider.put_object('c', 'k', b'x', 1)
     server.calls.clear()
