@@ -88,10 +88,19 @@ Object GET and HEAD
     ``If-Unmodified-Since`` are evaluated against Swift's ETag and
     timestamp, exactly as Swift's object server evaluates them. An object
     whose stored ``X-Delete-At`` has passed is not found, as in Swift.
+    Nor is an object that Swift deleted after the remote copy was written:
+    when Swift's 404 carries a tombstone (``X-Backend-Timestamp``) newer
+    than the remote copy's Swift timestamp, the client gets that 404, so
+    an archived object overwritten and then deleted, or a remote copy
+    that ``propagate_delete = false`` keeps, does not come back. The
+    tombstone archiving itself leaves (one offset step after the archived
+    version, see :func:`cloudsync.propagate.archive_timestamp`) does not
+    hide the object.
     ``?multipart-manifest=get`` on an archived SLO returns its manifest.
-    Not restored: ``X-Manifest-Etag`` of an SLO, system metadata, and
-    headers that the daemon does not copy (``Content-Encoding``,
-    ``Content-Disposition``, ...). Not found on the remote: Swift's 404.
+    An SLO's ``X-Manifest-Etag`` is given back (the daemon stores it).
+    Not restored: system metadata, and headers that the daemon does not
+    copy (``Content-Encoding``, ``Content-Disposition``, ...). Not found
+    on the remote: Swift's 404.
     The remote unreachable or failing: ``503 Service Unavailable``; the
     cause is logged, never sent to the client.
 Restore (``restore_object = true`` on the mapping)
@@ -104,10 +113,18 @@ Object DELETE
     When Swift answers 404 and the object is on the remote: with
     ``propagate_delete = true`` the remote copy (and an SLO's manifest) is
     deleted and the client gets ``204 No Content``; otherwise the client
-    gets Swift's 404 and the remote copy stays. Segments that an archived
-    SLO left in Swift (``retain_local_segments``) are not deleted.
+    gets Swift's 404 and the remote copy stays. Swift records the delete
+    either way (its tombstone is newer than the remote copy), so the
+    object is no longer served. Swift's 404 to a DELETE carries the new
+    tombstone, not the one before it, so a DELETE of an object that an
+    earlier delete already hides also gets ``204`` with
+    ``propagate_delete = true``, and removes the remote copy, as the
+    daemon does when it propagates that earlier delete. Segments that an
+    archived SLO left in Swift (``retain_local_segments``) are not
+    deleted.
 Object POST
-    When Swift answers 404 and the object is on the remote: the remote
+    When Swift answers 404 and the object is on the remote (and not
+    hidden by a newer delete, which a HEAD to Swift tells): the remote
     copy's metadata is replaced as Swift replaces it (user metadata as
     sent, ``Content-Type`` when sent; ``X-Timestamp`` and
     ``Last-Modified`` become the POST's time) and the client gets
@@ -360,8 +377,12 @@ class CloudShuntMiddleware(object):
         return swob.HTTPServiceUnavailable(
             request=req, headers=local.trans_headers())
 
-    def _head_remote(self, req, target, local):
-        """The remote object, or a response to send instead."""
+    def _head_remote(self, req, target, local, tombstone=None):
+        """The remote object, or a response to send instead.
+
+        :param tombstone: Swift's tombstone for the object, if known: a
+            remote copy that a newer delete hides is not found.
+        """
         try:
             info = self.provider(target.mapping).head_object(
                 target.bucket, target.key)
@@ -375,9 +396,24 @@ class CloudShuntMiddleware(object):
                                   target.name)
             return None, self._unavailable(req, local)
         remote = shunt_object.RemoteObject(info)
-        if remote.expired():
+        if remote.expired() or remote.deleted_by(tombstone):
             return None, local
         return remote, None
+
+    def _probe(self, req):
+        """Swift's own answer to a HEAD of the object, without conditions.
+
+        :returns: a :class:`LocalAnswer` without a body.
+        """
+        probe = swift_wsgi.make_subrequest(
+            req.environ, method='HEAD', swift_source='CS',
+            headers={BYPASS_HEADER: 'true'})
+        for header in ('If-Match', 'If-None-Match', 'If-Modified-Since',
+                       'If-Unmodified-Since', 'Range'):
+            probe.headers.pop(header, None)
+        resp = probe.get_response(self.app)
+        swift_utils.friendly_close(resp.app_iter)
+        return LocalAnswer(resp.status, list(resp.headers.items()), None, [])
 
     @staticmethod
     def _send(answer, req, start_response):
@@ -394,19 +430,10 @@ class CloudShuntMiddleware(object):
                 '*' in req.if_match:
             # NOTE(cloudsync): Swift answers 412 rather than 404 to
             # If-Match: * when it has no object; look without conditions.
-            probe = swift_wsgi.make_subrequest(
-                req.environ, method='HEAD', swift_source='CS',
-                headers={BYPASS_HEADER: 'true'})
-            for header in ('If-Match', 'If-None-Match', 'If-Modified-Since',
-                           'If-Unmodified-Since', 'Range'):
-                probe.headers.pop(header, None)
-            probe_resp = probe.get_response(self.app)
-            swift_utils.friendly_close(probe_resp.app_iter)
-            if probe_resp.status_int != 404:
+            probe = self._probe(req)
+            if probe.status_int != 404:
                 return local.respond(start_response)
-            tombstone = LocalAnswer(probe_resp.status,
-                                    list(probe_resp.headers.items()),
-                                    None, []).tombstone()
+            tombstone = probe.tombstone()
         elif local.status_int != 404:
             return local.respond(start_response)
         else:
@@ -444,7 +471,7 @@ class CloudShuntMiddleware(object):
             return self._send(self._unavailable(req, local), req,
                               start_response)
         remote = shunt_object.RemoteObject(info)
-        if remote.expired():
+        if remote.expired() or remote.deleted_by(tombstone):
             if body is not None:
                 body.close()
             return local.respond(start_response)
@@ -593,16 +620,11 @@ class CloudShuntMiddleware(object):
         :returns: a response, or None when Swift has the object or the
             remote has no SLO by that name (Swift answers then).
         """
-        probe = swift_wsgi.make_subrequest(
-            req.environ, method='HEAD', swift_source='CS',
-            headers={BYPASS_HEADER: 'true'})
-        probe_resp = probe.get_response(self.app)
-        swift_utils.friendly_close(probe_resp.app_iter)
-        if probe_resp.status_int != 404:
+        local = self._probe(req)
+        if local.status_int != 404:
             return None
-        local = LocalAnswer(probe_resp.status,
-                            list(probe_resp.headers.items()), None, [])
-        remote, answer = self._head_remote(req, target, local)
+        remote, answer = self._head_remote(req, target, local,
+                                           local.tombstone())
         if remote is None:
             return None if isinstance(answer, LocalAnswer) else answer
         if not remote.is_slo:
@@ -668,7 +690,10 @@ class CloudShuntMiddleware(object):
         if local.status_int != 404:
             return local.respond(start_response)
         local.read()
-        remote, answer = self._head_remote(req, target, local)
+        # NOTE(cloudsync): Swift's 404 to a POST does not say whether the
+        # object was deleted, and when; a HEAD does.
+        remote, answer = self._head_remote(req, target, local,
+                                           self._probe(req).tombstone())
         if remote is None:
             return self._send(answer, req, start_response)
         if 'X-Delete-At' in req.headers or 'X-Delete-After' in req.headers:

@@ -90,6 +90,26 @@ class RemoteObject(object):
         return self.delete_at is not None and \
             self.delete_at <= (now or time.time())
 
+    def deleted_by(self, tombstone):
+        """Whether Swift's tombstone is a delete of a newer version.
+
+        A tombstone newer than the remote copy's Swift timestamp is a
+        delete made after the version the remote holds was written (a
+        user's delete, maybe of a version written over the archived
+        one): the object is deleted. The one exception is the tombstone
+        archiving left: the archive DELETE of a version is one offset step
+        after it (see :func:`cloudsync.propagate.archive_timestamp`), and
+        the remote copy is then the object.
+
+        :param tombstone: the ``X-Backend-Timestamp`` of Swift's 404, or
+            None.
+        """
+        if tombstone is None or tombstone <= self.timestamp:
+            return False
+        # NOTE(cloudsync): propagate.archive_timestamp, not imported: the
+        # proxy has no use for the daemon's module.
+        return tombstone != swift_utils.Timestamp(self.timestamp, offset=1)
+
     def etag_is_md5(self):
         return len(self.etag) == 32 and '-' not in self.etag
 

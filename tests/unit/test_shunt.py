@@ -156,6 +156,76 @@ def test_an_object_deleted_on_the_remote_too_gets_swifts_404(world):
     assert world.obj('obj', method='HEAD').status_int == 404
 
 
+def tombstone_of(world, name):
+    return world.swift.objects[(ACCOUNT, CONTAINER, name)].timestamp
+
+
+@pytest.mark.parametrize('timestamp', [
+    swift_utils.Timestamp(1700000000.5),
+    swift_utils.Timestamp(1700000000.5, offset=3)])
+def test_the_archives_own_tombstone_keeps_the_object_readable(world,
+                                                              timestamp):
+    world.put('obj', b'archived', timestamp=timestamp)
+    world.archive('obj')
+    # NOTE: the archive DELETE is one offset step after the version
+    assert tombstone_of(world, 'obj') == swift_utils.Timestamp(
+        timestamp, offset=1)
+
+    assert world.obj('obj').body == b'archived'
+    assert world.obj('obj', method='HEAD').status_int == 200
+    assert world.obj('obj', headers={'Range': 'bytes=0-1'}).body == b'ar'
+
+
+def test_a_delete_newer_than_the_remote_copy_hides_it(world):
+    archived(world)
+    world.swift.delete(ACCOUNT, CONTAINER, 'obj')
+
+    assert world.obj('obj').status_int == 404
+    assert world.obj('obj', method='HEAD').status_int == 404
+    assert world.obj('obj', headers={'Range': 'bytes=0-1'}).status_int == \
+        404
+    assert world.obj('obj', headers={'If-Match': '*'}).status_int == 412
+    assert world.remote('obj') is not None
+
+
+@pytest.mark.parametrize('options', [
+    {}, {'propagate_delete': False},
+    {'lifecycle': 'sync', 'merge_namespaces': True}])
+def test_an_archived_object_overwritten_then_deleted_stays_deleted(
+        tmp_path, options):
+    world = shunt_fakes.ShuntWorld(tmp_path, **options)
+    world.put('obj', b'old')
+    world.archive('obj')
+    world.put('obj', b'new')
+
+    assert world.obj('obj', method='DELETE').status_int == 204
+
+    assert world.obj('obj').status_int == 404
+    assert world.obj('obj', method='HEAD').status_int == 404
+    # NOTE: until the daemon propagates the delete, or for good
+    assert world.remote('obj') is not None
+
+
+def test_a_delete_older_than_the_remote_copy_does_not_hide_it(tmp_path):
+    world = shunt_fakes.ShuntWorld(tmp_path, merge_namespaces=True)
+    world.swift.delete(ACCOUNT, CONTAINER, 'obj',
+                       swift_utils.Timestamp(1600000000.0))
+    world.provider.clock = lambda: 1600000001.0
+    world.remote_only('obj', b'written later')
+
+    assert world.obj('obj').body == b'written later'
+
+
+def test_a_newer_delete_hides_an_object_another_writer_put(tmp_path):
+    world = shunt_fakes.ShuntWorld(tmp_path, merge_namespaces=True)
+    world.provider.clock = lambda: 1600000000.0
+    world.remote_only('obj', b'written earlier')
+    world.swift.delete(ACCOUNT, CONTAINER, 'obj',
+                       swift_utils.Timestamp(1600000001.0))
+
+    assert world.obj('obj').status_int == 404
+
+
 def test_other_containers_are_not_shunted(world):
     world.swift.create_container(ACCOUNT, 'other')
 
@@ -765,7 +835,9 @@ def test_delete_keeps_the_remote_copy_without_propagate_delete(tmp_path):
 
     assert resp.status_int == 404
     assert world.remote('obj') is not None
-    assert world.obj('obj').status_int == 200
+    # NOTE: Swift recorded the delete: the object is deleted for Swift's
+    # clients, and the remote keeps its copy
+    assert world.obj('obj').status_int == 404
 
 
 def test_delete_of_a_local_object_is_swifts_alone(world):
@@ -839,6 +911,36 @@ def test_post_setting_an_expiry_is_refused_clearly(world, header):
 
 def test_post_to_nothing_is_swifts_404(world):
     assert world.obj('nope', method='POST').status_int == 404
+
+
+def test_post_to_an_object_deleted_since_it_was_archived_is_404(world):
+    archived(world)
+    world.put('obj', b'new')
+    world.obj('obj', method='DELETE')
+    world.provider.reset_calls()
+
+    resp = world.obj('obj', method='POST',
+                     headers={'X-Object-Meta-Color': 'red'})
+
+    assert resp.status_int == 404
+    assert world.provider.count('update_metadata') == 0
+    assert world.obj('obj').status_int == 404
+
+
+def test_a_manifest_delete_of_a_deleted_archived_slo_keeps_segments(
+        tmp_path):
+    world = shunt_fakes.ShuntWorld(tmp_path, retain_local_segments=True)
+    archived_slo(world)
+    world.put('slo', b'new')
+    world.obj('slo', method='DELETE')
+
+    resp = world.obj('slo', method='DELETE',
+                     query_string='multipart-manifest=delete')
+
+    # NOTE: Swift's own answer: the deleted SLO is not the archived one
+    assert b'Number Deleted' not in resp.body
+    assert world.swift.get(ACCOUNT, CONTAINER + '_segments',
+                           'slo/00000000') is not None
 
 
 def test_post_with_the_remote_down_is_a_503(world):
