@@ -483,6 +483,10 @@ def test_a_user_without_read_access_is_refused(env):
             'X-Object-Meta-X': 'y'})[0] == 403, user
     anonymous = Client(env['shunt_url'], env['storage_path'], None)
     assert anonymous.request('GET', 'a')[0] == 401
+    assert anonymous.request('HEAD', 'a')[0] == 401
+    status, _, body = anonymous.request('GET', query={'format': 'json'})
+    assert status == 401
+    assert b'"a"' not in body
 
 
 def test_post_and_delete_reach_the_remote_copy(env):
@@ -510,6 +514,26 @@ def test_post_and_delete_reach_the_remote_copy(env):
         Bucket=env['bucket']).get('Contents', ())]
     assert layout.object_key('slo') not in keys
     assert layout.manifest_key('slo') not in keys
+
+
+def test_an_archived_object_overwritten_then_deleted_stays_deleted(env):
+    # NOTE: before the daemon sees the delete: the remote still has the
+    # archived version, and Swift's tombstone is newer than it.
+    shunt = env['shunt']
+    assert shunt.request('GET', 'b/2')[2] == env['objects']['b/2']
+    swift = env['aio'].swift_client()
+    swift.put_object(env['container'], 'b/2', b'written over')
+    assert shunt.request('GET', 'b/2')[2] == b'written over'
+
+    swift.delete_object(env['container'], 'b/2')
+
+    assert shunt.request('GET', 'b/2')[0] == 404
+    assert shunt.request('HEAD', 'b/2')[0] == 404
+    assert shunt.request('GET', 'b/2', headers={
+        'Range': 'bytes=0-1'})[0] == 404
+    layout = layout_mod.RemoteLayout('AUTH_test', env['container'])
+    env['aio'].s3_client().head_object(Bucket=env['bucket'],
+                                       Key=layout.object_key('b/2'))
 
 
 def test_a_remote_that_is_down_gives_a_clean_503(env):
