@@ -38,6 +38,14 @@ support, or an invalid ``selection_criteria``) is left out with a warning,
 and the command exits 1. ``migrations`` and ``migrator_settings`` are not
 supported by cloudsync and are reported.
 
+The converted configuration is loaded with cloudsync's own configuration
+loader before it is written: if the daemon would refuse it, nothing is
+written, every problem is reported and the command exits 2. Values
+cloudsync refuses but swift-s3-sync accepted are left out with a warning:
+a negative ``copy_after`` (swift-s3-sync copied at once, the default) or
+``remote_delete_after``, and ``sync_container_acl`` without
+``sync_container_metadata`` (swift-s3-sync ignored it).
+
 Secrets are written to the output file, which is created with mode 0600;
 they are never printed on stdout or stderr.
 
@@ -74,6 +82,14 @@ SWIFT_ONLY = ('storage_policy', 'sync_container_metadata',
               'sync_container_acl')
 NUMBERS = ('copy_after', 'remote_delete_after',
            'propagate_expiration_offset')
+#: the numbers cloudsync refuses below zero, and what a negative value
+#: did in swift-s3-sync
+NOT_NEGATIVE = {
+    'copy_after': 'swift-s3-sync copied such objects at once, as '
+                  'cloudsync does by default; left out',
+    'remote_delete_after': 'cloudsync refuses it; left out (the remote '
+                           'copies do not expire)',
+}
 #: options read while building the remote or the mapping
 HANDLED = frozenset(SAME_NAME + (
     'account', 'container', 'aws_bucket', 'aws_endpoint', 'aws_identity',
@@ -444,9 +460,21 @@ class Converter:
                 except (TypeError, ValueError):
                     return self._skip(where, '%s: %r is not a number'
                                       % (key, value))
+                if value < 0 and key in NOT_NEGATIVE:
+                    self.warn(where, '%s: %s is negative; %s' % (
+                        key, _fmt(value), NOT_NEGATIVE[key]))
+                    continue
             elif key != 'storage_policy':
                 value = _bool(value)
             same.append((key, value))
+        if dict(same).get('sync_container_acl') and \
+                not dict(same).get('sync_container_metadata'):
+            # NOTE: swift-s3-sync copied the ACLs along with the container
+            # metadata only; cloudsync refuses the option on its own.
+            self.warn(where, 'sync_container_acl without '
+                      'sync_container_metadata: swift-s3-sync ignored it; '
+                      'left out')
+            same = [(k, v) for k, v in same if k != 'sync_container_acl']
         remote = self._remote(where, profile, provider)
         options.append(('remote', remote))
         options.append(('bucket', profile['aws_bucket']))
@@ -555,6 +583,28 @@ def render(result, source=None):
             lines.append('%s = %s' % (key, _fmt(value)))
         lines.append('')
     return '\n'.join(lines)
+
+
+def validate(text):
+    """Load ``text`` with cloudsync's own configuration loader.
+
+    :returns: the problems the daemon would report for it, one per line;
+        empty when it loads.
+    """
+    from oslo_config import cfg
+
+    from cloudsync import conf as conf_mod
+    from cloudsync import exceptions
+    with tempfile.TemporaryDirectory(prefix='cloudsync-convert-') as tmp:
+        path = os.path.join(tmp, 'cloudsync.conf')
+        write_private(path, text)
+        try:
+            conf_mod.load_file(path)
+        except exceptions.ConfigError as exc:
+            return list(exc.problems)
+        except (cfg.Error, ValueError) as exc:
+            return [str(exc)]
+    return []
 
 
 def write_private(path, text):

@@ -19,7 +19,9 @@
 Writes the converted configuration (mode 0600: it holds credentials),
 prints on stderr one warning per option that could not be carried over,
 and exits 0 when every profile was converted, 1 when a profile had to be
-left out (the rest is written), 2 when nothing could be written. An
+left out (the rest is written), 2 when nothing could be written, which
+includes a converted configuration that cloudsync's configuration loader
+refuses (its problems are printed; the output is left alone). An
 existing output file is only replaced with ``--force``; ``-o -`` prints
 the configuration, credentials included, on stdout. See
 :mod:`cloudsync.convert` for what becomes what.
@@ -65,13 +67,24 @@ def main(argv=None, stdout=None, stderr=None):
     except convert.ConversionError as exc:
         say(str(exc))
         return convert.EXIT_ERROR
-    for warning in result.warnings:
-        # NOTE(cloudsync): warnings quote option values, never a secret;
-        # masking is the second line of defence.
+
+    def mask(text):
+        # NOTE(cloudsync): warnings and problems quote option values, never
+        # a secret; masking is the second line of defence.
         for secret in result.secrets:
             if secret and len(secret) >= 4:
-                warning = warning.replace(secret, '***')
-        say('warning: %s' % warning)
+                text = text.replace(secret, '***')
+        return text
+
+    for warning in result.warnings:
+        say('warning: %s' % mask(warning))
+    problems = convert.validate(text)
+    if problems:
+        say('the converted configuration would not load, so it is not '
+            'written:')
+        for problem in problems:
+            say('  %s' % mask(problem))
+        return convert.EXIT_ERROR
     if args.output == '-':
         stdout.write(text)
     else:

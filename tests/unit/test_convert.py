@@ -487,3 +487,91 @@ def test_stdout_output_when_asked(tmp_path):
 
     assert code == 0
     assert '[mapping:AUTH_swift-local]' in out.getvalue()
+
+
+def test_acl_without_container_metadata_is_left_out_as_it_was_ignored(
+        tmp_path, shipped_providers):
+    data = {'containers': [{
+        'account': 'AUTH_test', 'container': 'photos', 'protocol': 'swift',
+        'aws_endpoint': 'http://127.0.0.1:8080/auth/v1.0',
+        'aws_bucket': 'bkt', 'aws_identity': 'u:t', 'aws_secret': 's',
+        'sync_container_acl': True,
+    }]}
+
+    code, _out, err = run_cli(tmp_path, data)
+
+    assert code == 0
+    assert 'sync_container_acl without sync_container_metadata' in err
+    m, = conf_mod.load_file(str(tmp_path / 'out.conf')).mappings
+    assert m.sync_container_acl is False
+    assert m.sync_container_metadata is False
+
+
+@pytest.mark.parametrize('key', ['copy_after', 'remote_delete_after'])
+def test_negative_delays_are_left_out_with_a_warning(
+        tmp_path, shipped_providers, key):
+    data = {'containers': [{
+        'account': 'AUTH_test', 'container': 'c', 'aws_bucket': 'b',
+        'aws_identity': 'i', 'aws_secret': 's', key: -5}]}
+
+    code, _out, err = run_cli(tmp_path, data)
+
+    assert code == 0
+    assert '%s: -5 is negative' % key in err
+    m, = conf_mod.load_file(str(tmp_path / 'out.conf')).mappings
+    assert getattr(m, key) == 0
+
+
+def test_a_negative_expiration_offset_is_carried_over(
+        tmp_path, shipped_providers):
+    data = {'containers': [{
+        'account': 'AUTH_test', 'container': 'c', 'aws_bucket': 'b',
+        'propagate_expiration': True, 'propagate_expiration_offset': -60}]}
+
+    result, config = convert_and_load(tmp_path, data)
+
+    assert config.mappings[0].propagate_expiration_offset == -60
+    assert result.warnings == []
+
+
+@pytest.mark.parametrize('data, problem', [
+    ({'workers': 0, 'containers': []}, '[DEFAULT] workers'),
+    ({'containers': [{'account': 'A', 'container': 'c', 'aws_bucket': 'b',
+                      'aws_endpoint': 'ftp://old.example.com',
+                      'aws_secret': SECRET}]},
+     "endpoint: 'ftp://old.example.com' is not an http://"),
+])
+def test_an_output_cloudsync_would_refuse_is_reported_not_written(
+        tmp_path, data, problem):
+    (tmp_path / 'out.conf').write_text('keep me')
+
+    code, out, err = run_cli(tmp_path, data, '--force')
+
+    assert code == 2
+    assert 'would not load, so it is not written' in err
+    assert problem in err
+    assert SECRET not in out + err
+    assert (tmp_path / 'out.conf').read_text() == 'keep me'
+
+
+def test_an_output_cloudsync_would_refuse_is_not_printed_either(tmp_path):
+    source = tmp_path / 'sync.json'
+    source.write_text(json.dumps({'workers': 0}))
+    out, err = io.StringIO(), io.StringIO()
+
+    code = config_convert.main([str(source), '-o', '-'], stdout=out,
+                               stderr=err)
+
+    assert code == 2
+    assert out.getvalue() == ''
+    assert '[DEFAULT] workers' in err.getvalue()
+
+
+def test_validate_returns_the_loaders_problems_and_nothing_for_a_good_file(
+        shipped_providers):
+    good = convert.convert(SAMPLE).render()
+    bad = good + '\n[mapping:x]\naccount = A\ncontainer = c\n'
+
+    assert convert.validate(good) == []
+    assert convert.validate(bad) == ['[mapping:x] remote: missing',
+                                     '[mapping:x] bucket: missing']
