@@ -176,11 +176,15 @@ function start_cloudsync {
     done
 }
 
+# unstack.sh runs in a shell of its own, where the per-node services
+# enabled by start_cloudsync are not enabled, and devstack's stop_process
+# leaves a service that is not enabled alone: enable each one again first.
 function stop_cloudsync {
     local node_conf node
     for node_conf in "$CLOUDSYNC_NODE_CONF_DIR"/*.conf; do
         [[ -f "$node_conf" ]] || continue
         node=$(cloudsync_node_name "$node_conf")
+        enable_service "cloudsync-sync-$node"
         stop_process "cloudsync-sync-$node"
     done
 }
