@@ -39,7 +39,9 @@ share.
 
 Exit status: 1 when a mapping is failing (a row failed, or the last pass
 could not reach the remote), 0 otherwise, 2 for a configuration or usage
-error. See :mod:`cloudsync.status_report` for what each figure means.
+error. ``--watch`` stopped with Ctrl-C exits with the status of its last
+report, or 130 when interrupted before the first one. See
+:mod:`cloudsync.status_report` for what each figure means.
 """
 
 import json
@@ -55,6 +57,8 @@ from cloudsync import status_report
 EXIT_OK = 0
 EXIT_FAILING = 1
 EXIT_USAGE = 2
+#: ``--watch`` interrupted (Ctrl-C) before its first report: 128 + SIGINT
+EXIT_INTERRUPTED = 130
 
 cli_opts = [
     cfg.MultiStrOpt('mapping', default=[],
@@ -244,6 +248,7 @@ def run(argv=None, stdout=None, sleep=time.sleep, clock=time.time):
     if conf.watch:
         watch = ProgressWatch()
         done = 0
+        statuses = None
         try:
             while True:
                 statuses = collect()
@@ -255,7 +260,10 @@ def run(argv=None, stdout=None, sleep=time.sleep, clock=time.time):
                     break
                 sleep(conf.interval)
         except KeyboardInterrupt:
-            pass
+            if statuses is None:
+                # NOTE(cloudsync): interrupted before the first report:
+                # there is no status to exit with.
+                return EXIT_INTERRUPTED
         return exit_status(statuses)
 
     statuses = collect()

@@ -316,3 +316,28 @@ def test_an_empty_history_still_plots():
     width, height, _pixels = read_png(status_plot.render([], now=NOW))
 
     assert (width, height) == (status_plot.WIDTH, status_plot.HEIGHT)
+
+
+def test_ctrl_c_before_the_first_watch_report_exits_130(node, monkeypatch):
+    def interrupted(*_args, **_kwargs):
+        raise KeyboardInterrupt()
+
+    monkeypatch.setattr(status_report, 'collect', interrupted)
+
+    code, out = node.run('--watch')
+
+    assert (code, out) == (status_cmd.EXIT_INTERRUPTED, '')
+    assert status_cmd.EXIT_INTERRUPTED == 130
+
+
+def test_ctrl_c_after_a_watch_report_exits_with_its_status(node):
+    node.status.last_row = node.put('a', NOW - 100)
+    node.save()
+
+    def sleep(_seconds):
+        raise KeyboardInterrupt()
+
+    code, out = node.run('--mapping', 'photos', '--watch', sleep=sleep)
+
+    assert code == 0
+    assert 'photos AUTH_test/photos: 1/1 rows' in out
