@@ -33,7 +33,9 @@ For every mapping and container database this node holds:
     ``rows_total - rows_done``: rows beyond the pointer, failed rows and
     rows waiting for ``copy_after``
 ``lag``
-    seconds since the oldest change not yet synced (0 when in sync)
+    seconds since the oldest change not yet synced (0 when in sync;
+    unknown, ``null`` in JSON and ``?`` in the table, when the rows behind
+    are: the database cannot be read)
 ``failed``
     rows that failed at least once and are waiting for their next try,
     with attempts and the last error
@@ -64,6 +66,10 @@ STATES = ('failing', 'behind', 'not-started', 'in-sync')
 SEVERITY = {'failing': 3, 'behind': 2, 'not-started': 1, 'in-sync': 0}
 
 
+def _round(lag):
+    return None if lag is None else round(lag, 3)
+
+
 @dataclasses.dataclass
 class DatabaseStatus:
     """Progress of one mapping over one container database."""
@@ -80,7 +86,7 @@ class DatabaseStatus:
     rows_total: typing.Optional[int] = None
     rows_done: int = 0
     rows_behind: typing.Optional[int] = None
-    lag: float = 0.0
+    lag: typing.Optional[float] = 0.0
     objects: typing.Optional[int] = None
     last_row: int = 0
     last_verified_row: int = 0
@@ -132,7 +138,10 @@ class ContainerStatus:
 
     @property
     def lag(self):
-        return max((d.lag for d in self.databases), default=0.0)
+        lags = [d.lag for d in self.databases]
+        if any(lag is None for lag in lags):
+            return None
+        return max(lags, default=0.0)
 
     @property
     def failed(self):
@@ -157,7 +166,7 @@ class ContainerStatus:
             'account': self.account, 'container': self.container,
             'state': self.state, 'rows_total': self.rows_total,
             'rows_done': self.rows_done, 'rows_behind': self.rows_behind,
-            'lag': round(self.lag, 3), 'failed_rows': len(self.failed),
+            'lag': _round(self.lag), 'failed_rows': len(self.failed),
             'last_pass_end': self.last_pass_end,
             'last_pass_error': self.last_pass_error,
             'databases': [dataclasses.asdict(d) for d in self.databases],
@@ -186,6 +195,7 @@ class MappingStatus:
         totals = [c.rows_total for c in self.containers]
         behind = [c.rows_behind for c in self.containers]
         ends = [c.last_pass_end for c in self.containers]
+        lags = [c.lag for c in self.containers]
         return {
             'mapping': self.name, 'account': self.account,
             'container': self.container, 'remote': self.remote,
@@ -193,8 +203,8 @@ class MappingStatus:
             'rows_total': (None if None in totals else sum(totals)),
             'rows_done': sum(c.rows_done for c in self.containers),
             'rows_behind': (None if None in behind else sum(behind)),
-            'lag': round(max((c.lag for c in self.containers),
-                             default=0.0), 3),
+            'lag': (None if None in lags
+                    else _round(max(lags, default=0.0))),
             'failed_rows': sum(len(c.failed) for c in self.containers),
             'oldest_last_pass_end': (None if not ends or None in ends
                                      else min(ends)),
@@ -398,14 +408,15 @@ def database_status(mapping, data, path=None, db_path=None, now=None,
         status.last_pass_end = data.get('last_pass_end')
         if status.history:
             status.last_pass_error = status.history[-1].get('error') or None
-    status.failed, status.waiting = _failed_rows(failed)
     counts = None
     if status.db_path:
         try:
             counts = measure_database(status.db_path, status.last_row)
         except (sqlite3.Error, OSError) as exc:
+            counts = None
             status.notes.append('cannot read the database %s: %s'
                                 % (status.db_path, exc))
+    status.failed, status.waiting = _failed_rows(failed)
     oldest = None
     if counts is not None:
         ignored = len(status.failed) + status.waiting
@@ -418,7 +429,9 @@ def database_status(mapping, data, path=None, db_path=None, now=None,
         if entry.get('timestamp') is not None:
             oldest = (entry['timestamp'] if oldest is None
                       else min(oldest, entry['timestamp']))
-    if oldest is not None and (status.rows_behind or failed):
+    if status.rows_behind is None:
+        status.lag = None
+    elif oldest is not None and (status.rows_behind or failed):
         status.lag = max(0.0, now - oldest)
     if data is None:
         status.state = 'not-started'

@@ -106,6 +106,13 @@ def _num(value):
     return '?' if value is None else str(value)
 
 
+def _lag(container):
+    """The LAG cell: ``?`` when the rows behind are not known."""
+    if container.rows_behind is None or container.lag is None:
+        return '?'
+    return duration(container.lag) if container.rows_behind else '0s'
+
+
 def table(statuses, now, errors=5):
     """The human report, as a list of lines."""
     header = ('MAPPING', 'CONTAINER', 'STATE', 'ROWS DONE/TOTAL', 'BEHIND',
@@ -120,8 +127,8 @@ def table(statuses, now, errors=5):
             rows.append((
                 mapping.name, '%s/%s' % (c.account, c.container), c.state,
                 '%d/%s' % (c.rows_done, _num(c.rows_total)),
-                _num(c.rows_behind), duration(c.lag) if c.rows_behind
-                else '0s', str(len(c.failed)), _ago(c.last_pass_end, now)))
+                _num(c.rows_behind), _lag(c), str(len(c.failed)),
+                _ago(c.last_pass_end, now)))
     widths = [max(len(r[i]) for r in [header] + rows)
               for i in range(len(header))]
     right = {3, 4, 5, 6}

@@ -341,3 +341,40 @@ def test_ctrl_c_after_a_watch_report_exits_with_its_status(node):
 
     assert code == 0
     assert 'photos AUTH_test/photos: 1/1 rows' in out
+
+
+def _unreadable_database_with_a_failed_row(node):
+    row = node.put('bad', NOW - 90)
+    node.status.last_row = row
+    node.status.record_failure('bad', row, 'PUT bkt/bad: 503',
+                               timestamp=NOW - 90)
+    node.save()
+    with open(node.db_path, 'wb') as f:
+        f.write(b'not a database' * 100)
+
+
+def test_lag_is_unknown_in_the_table_when_the_database_is_unreadable(node):
+    _unreadable_database_with_a_failed_row(node)
+
+    code, out = node.run('--mapping', 'photos')
+
+    assert code == 1
+    photos = out.splitlines()[1].split()
+    assert photos[:7] == ['photos', 'AUTH_test/photos', 'failing', '0/?',
+                          '?', '?', '1']
+    assert 'cannot read the database' in out
+
+
+def test_lag_is_null_in_json_when_the_database_is_unreadable(node):
+    _unreadable_database_with_a_failed_row(node)
+
+    _code, out = node.run('--format', 'json', '--mapping', 'photos')
+
+    mapping, = json.loads(out)['mappings']
+    container, = mapping['containers']
+    db, = container['databases']
+    assert (mapping['rows_behind'], container['rows_behind'],
+            db['rows_behind']) == (None, None, None)
+    assert (mapping['lag'], container['lag'], db['lag']) == (
+        None, None, None)
+    assert mapping['failed_rows'] == 1
