@@ -45,9 +45,13 @@ For every mapping and container database this node holds:
     recorded yet)
 
 A container database found through the ring that has no progress file yet
-is ``not-started``. Containers of a mapping of every container (``*``)
-are found from the progress files, so one the daemon has not reached yet
-is not listed.
+is ``not-started``. A progress file saved for another database than the
+one now on disk (the container was deleted and created again, or its
+database replaced or moved: the file's ``database_id`` is not the
+database's ``id``) counts as no progress, as the daemon restarts such a
+database from row 0; a note says so. Containers of a mapping of every
+container (``*``) are found from the progress files, so one the daemon has
+not reached yet is not listed.
 """
 
 import base64
@@ -296,7 +300,8 @@ def measure_database(db_path, last_row):
 
     :returns: dict of ``rows_total``, ``rows_at_or_before`` (rows up to
         ``last_row``), ``objects``, ``oldest_after`` (the metadata
-        timestamp of the first row after ``last_row``) and ``pending``.
+        timestamp of the first row after ``last_row``), ``pending`` and
+        ``database_id`` (Swift's ``id`` of the database file).
     :raises sqlite3.Error: the database cannot be read.
     """
     conn = _connect(db_path)
@@ -304,6 +309,8 @@ def measure_database(db_path, last_row):
         total = conn.execute('SELECT COUNT(*) FROM object').fetchone()[0]
         before = conn.execute('SELECT COUNT(*) FROM object WHERE ROWID <= ?',
                               (last_row,)).fetchone()[0]
+        database_id = conn.execute(
+            'SELECT id FROM container_stat').fetchone()[0]
         first = conn.execute(
             'SELECT created_at FROM object WHERE ROWID > ? ORDER BY ROWID '
             'LIMIT 1', (last_row,)).fetchone()
@@ -322,7 +329,8 @@ def measure_database(db_path, last_row):
         oldest = (pending_oldest if oldest is None
                   else min(oldest, pending_oldest))
     return {'rows_total': total + pending, 'rows_at_or_before': before,
-            'objects': objects, 'oldest_after': oldest, 'pending': pending}
+            'objects': objects, 'oldest_after': oldest, 'pending': pending,
+            'database_id': database_id}
 
 
 def local_databases(conf, account, container):
@@ -412,6 +420,21 @@ def database_status(mapping, data, path=None, db_path=None, now=None,
     if status.db_path:
         try:
             counts = measure_database(status.db_path, status.last_row)
+            stored = (data or {}).get('database_id')
+            if stored is not None and stored != counts['database_id']:
+                # NOTE(cloudsync): as SyncStatus.check_database: the row
+                # numbers belong to another database file.
+                status.notes.append(
+                    'the progress file is that of another database (%s, '
+                    'now %s: the container was created again, or its '
+                    'database replaced or moved): the daemon restarts it '
+                    'from row 0' % (stored, counts['database_id']))
+                failed = {}
+                status.counters = {}
+                status.last_verified_row = 0
+                if status.last_row:
+                    status.last_row = 0
+                    counts = measure_database(status.db_path, 0)
         except (sqlite3.Error, OSError) as exc:
             counts = None
             status.notes.append('cannot read the database %s: %s'

@@ -378,3 +378,39 @@ def test_lag_is_null_in_json_when_the_database_is_unreadable(node):
     assert (mapping['lag'], container['lag'], db['lag']) == (
         None, None, None)
     assert mapping['failed_rows'] == 1
+
+
+def test_progress_of_another_database_counts_as_none(node):
+    node.put('a', NOW - 100)
+    row = node.put('b', NOW - 60)
+    node.status.check_database('id-of-the-deleted-container')
+    node.status.last_row = row
+    node.status.record_failure('b', row, 'PUT bkt/b: 503',
+                               timestamp=NOW - 60)
+    node.save()
+
+    code, out = node.run('--mapping', 'photos')
+
+    c, = node.collect()['photos'].containers
+    assert (c.state, c.rows_done, c.rows_total, c.rows_behind,
+            c.failed) == ('behind', 0, 2, 2, [])
+    assert c.lag == pytest.approx(100, abs=0.01)
+    note = ('the progress file is that of another database '
+            '(id-of-the-deleted-container, now %s'
+            % node.broker.get_info()['id'])
+    assert note in c.databases[0].notes[0]
+    assert 'the daemon restarts it from row 0' in out
+    assert code == 0
+
+
+def test_progress_of_this_database_counts(node):
+    node.put('a', NOW - 100)
+    row = node.put('b', NOW - 60)
+    node.status.check_database(node.broker.get_info()['id'])
+    node.status.last_row = row
+    node.save()
+
+    c, = node.collect()['photos'].containers
+
+    assert (c.state, c.rows_done, c.rows_behind) == ('in-sync', 2, 0)
+    assert c.databases[0].notes == []
