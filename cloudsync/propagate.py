@@ -23,12 +23,16 @@ copy
     The local object is read through Swift's internal client with
     ``X-Newest`` (every request carries ``X-Cloudsync-Shunt-Bypass`` and the
     row's storage policy). A local copy older than the row is a stale
-    replica: the row is retried later, stale data is never uploaded. When
-    the remote already holds the same bytes, metadata and content type,
-    nothing is sent; when only the metadata differs (a POST), the remote's
-    metadata is replaced without sending the data; otherwise the object is
-    streamed to the remote. A remote copy made from a newer version of the
-    object than the local one is left alone.
+    replica: the row is retried later, stale data is never uploaded. A
+    local 404 means the object is gone only when it carries a tombstone
+    (``X-Backend-Timestamp``) at or after the row, whose own row follows;
+    any other 404 (the replicas holding the object unreachable) is retried
+    later, so the row is never dropped. When the remote already holds the
+    same bytes, metadata and content type, nothing is sent; when only the
+    metadata differs (a POST), the remote's metadata is replaced without
+    sending the data; otherwise the object is streamed to the remote. A
+    remote copy made from a newer version of the object than the local one
+    is left alone.
 
     The remote copy carries the Swift user metadata, the content type and
     cloudsync's own keys: ``cloudsync-timestamp`` (the X-Timestamp of the
@@ -137,7 +141,8 @@ class Outcome(enum.Enum):
     ARCHIVED = 'archived'
     #: excluded by the mapping (exclude_pattern, selection_criteria)
     SKIPPED = 'skipped'
-    #: the local object is gone (a DELETE row follows)
+    #: the local object was deleted (or expired) at or after the row: the
+    #: row of that change follows
     LOCAL_GONE = 'local-gone'
 
 
@@ -492,6 +497,11 @@ class RowPropagator:
                 what, type(exc).__name__, exc))
 
     def _head_local(self, row, newest_only=False):
+        """The local object's headers, or None when it was deleted (or
+        expired) at or after the row's version.
+
+        :raises RetryLater: on a 404 that shows no such delete.
+        """
         # NOTE(cloudsync): X-Newest makes the proxy ask every replica, which
         # costs the object servers three times as much. One replica is
         # asked first; only when it answers with an older version than the
@@ -507,6 +517,21 @@ class RowPropagator:
             timestamp = self._local_timestamp(headers)
             if timestamp is not None and timestamp >= row.meta_timestamp:
                 break
+        if headers is None:
+            # NOTE(cloudsync): the proxy answers 404 too when the replicas
+            # that hold the object cannot be reached (a node down, a
+            # handoff without it). Only a tombstone (its timestamp is the
+            # 404's X-Backend-Timestamp) at or after the row says the
+            # object is gone; the row of that delete or overwrite follows.
+            tombstone = _timestamp(swob.wsgi_to_str(
+                resp.headers.get('X-Backend-Timestamp') or ''))
+            if tombstone is None or tombstone < row.meta_timestamp:
+                raise RetryLater(
+                    'not found locally, and no replica has a delete at or '
+                    'after the row (%s; tombstone answered: %s): a replica '
+                    'that holds it may be unreachable' % (
+                        row.meta_timestamp.internal,
+                        tombstone.internal if tombstone else None))
         return headers
 
     @staticmethod

@@ -16,6 +16,7 @@ import os
 
 import pytest
 from swift.common import exceptions as swift_exceptions
+from swift.common import swob
 from swift.common import utils as swift_utils
 
 from cloudsync import crawler as crawler_mod
@@ -422,6 +423,55 @@ def test_a_full_failed_set_stops_the_pointer_instead_of_forgetting(
     status = node.status()
     assert list(status.failed) == ['bad1']
     assert status.last_row == 3    # before bad2, which was not recorded
+
+
+def test_a_row_whose_object_404s_without_a_newer_delete_is_kept(tmp_path):
+    # NOTE: the real propagator, on an in-memory cluster and remote: the
+    # replicas holding 'lost' do not answer; 'gone' was deleted after its
+    # row (the delete's row has not reached this database yet).
+    from cloudsync import propagate
+    from tests.unit import fakes as cluster
+    swift = cluster.FakeSwift()
+    provider = cluster.FakeProvider()
+    provider.buckets['bucket'] = {}
+    node = fakes.Node(tmp_path)
+    for name in ('lost', 'gone'):
+        ts = swift_utils.Timestamp(node.clock.now - 3600)
+        swift.put(fakes.ACCOUNT, fakes.CONTAINER, name, b'abc',
+                  timestamp=ts)
+        node.put(name, when=float(ts))
+    swift.delete(fakes.ACCOUNT, fakes.CONTAINER, 'gone',
+                 timestamp=swift_utils.Timestamp(node.clock.now - 60))
+
+    def unreachable(request):
+        if request.obj == 'lost':
+            return swob.HTTPNotFound()
+    swift.hooks.append(unreachable)
+
+    def factory(mapping, account, container, _provider, ic, stats, logger):
+        return propagate.RowPropagator(mapping, account, container,
+                                       provider, ic, stats=stats,
+                                       logger=logger)
+
+    crawler = crawler_mod.ContainerCrawler(
+        node.config, internal_client=cluster.FakeInternalClient(swift),
+        ring=node.ring, my_ips=[fakes.MY_IP], propagator_factory=factory,
+        clock=node.clock)
+    db, = crawler.find_dbs(node.mapping)
+    result = crawler.crawl(db)
+    assert (result.skipped, result.failed, result.copied) == (1, 1, 0)
+    status = node.status()
+    assert list(status.failed) == ['lost']
+    assert result.rows_behind == 1
+    assert provider.buckets['bucket'] == {}
+
+    swift.hooks.remove(unreachable)
+    node.clock.now += 10
+    result = crawler.crawl(db)
+    assert (result.retried, result.copied) == (1, 1)
+    assert node.status().failed == {}
+    copy, = provider.buckets['bucket'].values()
+    assert copy.data == b'abc'
 
 
 def test_a_retry_later_streak_cuts_the_pass_short(tmp_path):

@@ -248,11 +248,75 @@ def test_a_stale_replica_is_retried_not_uploaded(world):
 
 
 def test_a_gone_local_object_waits_for_its_delete_row(world):
+    # NOTE: the 404 carries the tombstone of a delete after the row.
     world.put('a')
     row = world.row('a')
     world.swift.delete(ACCOUNT, CONTAINER, 'a')
     assert world.propagator.handle(row, COPY) is Outcome.LOCAL_GONE
     assert world.provider.calls == []
+    heads = world.swift.requests_for('HEAD', 'a')
+    assert heads[-1].headers['x-newest'] == 'true'
+
+
+def unreachable(world, name, tombstone=None):
+    """A hook: the replicas holding ``name`` are unreachable, so the
+    proxy answers 404 (with the tombstone a reachable replica has, if
+    any).
+    """
+    def hook(request):
+        if request.obj == name and request.method in ('HEAD', 'GET'):
+            headers = {}
+            if tombstone is not None:
+                headers['X-Backend-Timestamp'] = tombstone.internal
+            return swob.HTTPNotFound(headers=headers)
+    world.swift.hooks.append(hook)
+    return hook
+
+
+def test_a_local_404_without_a_tombstone_is_retried_not_dropped(world):
+    world.put('a', b'only on unreachable replicas')
+    row = world.row('a')
+    hook = unreachable(world, 'a')
+    with pytest.raises(propagate.RetryLater) as caught:
+        world.propagator.handle(row, COPY)
+    assert 'unreachable' in caught.value.reason
+    assert caught.value.retry_after is None
+    assert world.provider.calls == []
+
+    world.swift.hooks.remove(hook)
+    assert world.propagator.handle(row, COPY) is Outcome.COPIED
+    assert world.remote('a').data == b'only on unreachable replicas'
+
+
+def test_a_local_404_with_a_tombstone_older_than_the_row_is_retried(world):
+    # NOTE: a replica kept the tombstone of a delete before this PUT;
+    # those that took the PUT do not answer.
+    before = world.swift.timestamp()
+    world.put('a')
+    row = world.row('a')
+    unreachable(world, 'a', tombstone=before)
+    with pytest.raises(propagate.RetryLater):
+        world.propagator.handle(row, COPY)
+    assert world.provider.calls == []
+
+
+def test_a_local_404_with_the_tombstone_of_a_later_delete_is_gone(world):
+    world.put('a')
+    row = world.row('a')
+    unreachable(world, 'a', tombstone=world.swift.timestamp())
+    assert world.propagator.handle(row, COPY) is Outcome.LOCAL_GONE
+
+
+def test_a_local_404_older_than_a_post_in_the_row_is_retried(world):
+    # NOTE: the row is of the POST; a tombstone between the PUT and the
+    # POST cannot be a delete of the row's version.
+    world.put('a')
+    between = world.swift.timestamp()
+    world.swift.post(ACCOUNT, CONTAINER, 'a', {'X-Object-Meta-K': 'v'})
+    row = world.row('a')
+    unreachable(world, 'a', tombstone=between)
+    with pytest.raises(propagate.RetryLater):
+        world.propagator.handle(row, COPY)
 
 
 def test_excluded_and_unselected_objects_are_skipped():
@@ -924,6 +988,28 @@ def test_archive_never_deletes_after_a_stale_read(archive):
     with pytest.raises(propagate.RetryLater):
         archive.propagator.handle(row, ARCHIVE)
     assert archive.swift.get(ACCOUNT, CONTAINER, 'a') is not None
+
+
+def test_archive_retries_when_the_replicas_before_the_delete_404(archive):
+    archive.put('a', b'cold data')
+    row = archive.row('a')
+    heads = []
+
+    def unreachable_second_head(request):
+        if request.method == 'HEAD' and request.obj == 'a':
+            heads.append(request)
+            if len(heads) == 2:
+                return swob.HTTPNotFound()
+
+    archive.swift.hooks.append(unreachable_second_head)
+    with pytest.raises(propagate.RetryLater):
+        archive.propagator.handle(row, ARCHIVE)
+    assert not archive.swift.requests_for('DELETE', 'a')
+    assert archive.remote('a').data == b'cold data'
+
+    archive.swift.hooks.remove(unreachable_second_head)
+    assert archive.propagator.handle(row, ARCHIVE) is Outcome.ARCHIVED
+    assert archive.swift.get(ACCOUNT, CONTAINER, 'a') is None
 
 
 def test_archive_of_a_newer_local_version_waits_for_its_row(archive):
