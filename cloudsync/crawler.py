@@ -62,9 +62,8 @@ Splitting the work
        that is down does not keep its rows from the remote.
 
     ``container_pass_time`` bounds the time spent on one database per
-    pass. One INFO line per database and pass gives the counts (DEBUG when
-    nothing happened and nothing is behind); DEBUG lines follow every
-    object.
+    pass. One INFO line per database and pass gives the counts, also when
+    nothing happened; DEBUG lines follow every object.
 """
 
 import dataclasses
@@ -195,12 +194,6 @@ class PassResult:
     rows_behind: int = 0
     lag: float = 0.0
     error: str = ''
-
-    @property
-    def busy(self):
-        return bool(self.scanned or self.handled or self.failed or
-                    self.retried or self.verified or self.rows_behind or
-                    self.error)
 
     def summary(self):
         return ('%d rows scanned; handled %d (copied %d, metadata %d, '
@@ -603,9 +596,7 @@ class ContainerPass(object):
                              failed=self.result.failed,
                              error=self.result.error or None)
         self.status.save()
-        level = logging.INFO if self.result.busy else logging.DEBUG
-        LOG.log(level, 'Pass over %s: %s', self.db.label,
-                self.result.summary())
+        LOG.info('Pass over %s: %s', self.db.label, self.result.summary())
 
 
 class ContainerCrawler(object):

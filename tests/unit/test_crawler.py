@@ -12,6 +12,7 @@
 
 import hashlib
 import json
+import logging
 import os
 
 import pytest
@@ -472,6 +473,20 @@ def test_a_row_whose_object_404s_without_a_newer_delete_is_kept(tmp_path):
     assert node.status().failed == {}
     copy, = provider.buckets['bucket'].values()
     assert copy.data == b'abc'
+
+
+def test_every_pass_logs_one_info_line_with_its_counts(tmp_path, caplog):
+    node = fakes.Node(tmp_path)
+    node.put('o')
+    with caplog.at_level(logging.INFO, logger='cloudsync.crawler'):
+        node.crawl()
+        node.crawl()      # nothing to do, nothing behind
+    lines = [r for r in caplog.records if r.name == 'cloudsync.crawler' and
+             r.getMessage().startswith('Pass over ')]
+    assert [r.levelno for r in lines] == [logging.INFO, logging.INFO]
+    assert '1 rows scanned; handled 1 (copied 1' in lines[0].getMessage()
+    assert '0 rows scanned; handled 0' in lines[1].getMessage()
+    assert '0 rows behind' in lines[1].getMessage()
 
 
 def test_a_retry_later_streak_cuts_the_pass_short(tmp_path):
