@@ -21,11 +21,13 @@ received by a UDP listener in the test: moto keeps no request log.
 
 import hashlib
 import os
+import shutil
 import signal
 
 import pytest
 from swift.common import utils as swift_utils
 from swift.container import backend
+import swiftclient
 
 from cloudsync import crawler as crawler_mod
 from cloudsync import metadata as metadata_mod
@@ -173,6 +175,58 @@ def test_a_delete_removes_the_remote_copy(moto_nodes, swift, s3,
     assert statsd.counter('deleted_objects') == 1
     assert remote_object(nodes, s3, container, 'plain') is None
     assert remote_object(nodes, s3, container, 'empty') is not None
+
+
+def object_replicas(aio, account, container, name):
+    """[(node index, object hash directory)] of a policy-0 object, in
+    ring order.
+    """
+    from swift.common.ring import Ring
+    from swift.common.utils import hash_path
+    from swift.common.utils import storage_directory
+    ring = Ring(aio.swift_dir, ring_name='object')
+    part, devs = ring.get_nodes(account, container, name)
+    name_hash = hash_path(account, container, name)
+    return [(node['index'], os.path.join(
+        node['devices'], dev['device'],
+        storage_directory('objects', part, name_hash)))
+        for dev in devs
+        for node in [aio.node_by_port(dev['port'], 'object')]]
+
+
+def test_an_object_swift_cannot_find_for_now_is_retried_not_dropped(
+        aio, moto_nodes, swift, s3, container):
+    """The object was written to one replica only (the other two missed
+    the PUT, as after a failure), and that replica's node is down: Swift
+    answers 404 with no tombstone. The row stays in the failed set
+    (``--once`` exits 1); with the node back, it is copied.
+    """
+    nodes = moto_nodes()
+    swift.put_object(container, 'lost', b'only on one replica')
+    helpers.replicate_container(aio, 'AUTH_test', container)
+    replicas = object_replicas(aio, 'AUTH_test', container, 'lost')
+    for _index, path in replicas[:2]:
+        shutil.rmtree(path)
+    down = replicas[2][0]
+    aio.stop_node(down)
+    try:
+        with pytest.raises(swiftclient.ClientException) as caught:
+            swift.head_object(container, 'lost')
+        assert caught.value.http_status == 404
+        codes = nodes.run_once()
+        assert remote_object(nodes, s3, container, 'lost') is None
+    finally:
+        aio.start_node(down)
+    failing = [i for i in (1, 2, 3) if codes[i] != 0]
+    assert len(failing) == 1, codes
+    assert [list(s['failed']) for s in nodes.statuses(failing[0])] == [
+        ['lost']]
+
+    assert nodes.run_once() == {1: 0, 2: 0, 3: 0}
+    body, _head = remote_object(nodes, s3, container, 'lost')
+    assert body == b'only on one replica'
+    assert all(not s['failed'] for i in (1, 2, 3)
+               for s in nodes.statuses(i))
 
 
 def test_a_daemon_killed_mid_pass_and_restarted_loses_nothing(
