@@ -20,6 +20,7 @@ received by a UDP listener in the test: moto keeps no request log.
 """
 
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -33,6 +34,9 @@ from cloudsync import crawler as crawler_mod
 from cloudsync import metadata as metadata_mod
 from tests.functional import conftest
 from tests.functional import daemon_helpers as helpers
+
+KiB = 1024
+MiB = 1024 * KiB
 
 MOTO_MAPPING = '''\
 [remote:moto]
@@ -175,6 +179,42 @@ def test_a_delete_removes_the_remote_copy(moto_nodes, swift, s3,
     assert statsd.counter('deleted_objects') == 1
     assert remote_object(nodes, s3, container, 'plain') is None
     assert remote_object(nodes, s3, container, 'empty') is not None
+
+
+def test_an_slo_arrives_as_a_multipart_object_with_the_expected_etag(
+        moto_nodes, swift, s3, container, statsd):
+    """Segments of 5 MiB are valid parts: the remote copy is one multipart
+    upload, one part per segment, so its ETag is the MD5 of the segments'
+    MD5s followed by the number of parts.
+    """
+    nodes = moto_nodes()
+    segments_container = container + '-segs'
+    swift.put_container(segments_container)
+    segments = []
+    for number in range(2):
+        data = os.urandom(5 * MiB)
+        path = '/%s/seg/%04d' % (segments_container, number)
+        etag = swift.put_object(segments_container, 'seg/%04d' % number,
+                                data)
+        assert etag == hashlib.md5(data).hexdigest()
+        segments.append({'path': path, 'etag': etag, 'data': data})
+    swift.put_object(container, 'movie', json.dumps(
+        [{'path': s['path'], 'etag': s['etag']} for s in segments]),
+        headers={'X-Object-Meta-Title': 'movie'},
+        query_string='multipart-manifest=put')
+
+    assert nodes.run_once() == {1: 0, 2: 0, 3: 0}
+    body, head = remote_object(nodes, s3, container, 'movie')
+    expected = hashlib.md5(b''.join(
+        bytes.fromhex(s['etag']) for s in segments)).hexdigest() + '-2'
+    assert head['ETag'].strip('"') == expected
+    assert body == b''.join(s['data'] for s in segments)
+    assert metadata_mod.remote_to_swift(head['Metadata']) == {
+        'X-Object-Meta-Title': 'movie', 'X-Static-Large-Object': 'True'}
+    statsd.settle()
+    # the segments' container is not mapped: the SLO is the one copy
+    assert statsd.counter('copied_objects') == 1
+    assert statsd.counter('bytes') == 10 * MiB
 
 
 def object_replicas(aio, account, container, name):
@@ -365,6 +405,64 @@ def test_a_remote_down_then_back_loses_nothing_and_drains(
     for name, (data, _h, _c) in objects.items():
         resp = s3api.get_object(Bucket=bucket, Key=layout.object_key(name))
         assert resp['Body'].read() == data
+    assert all(not s['failed'] for i in (1, 2, 3)
+               for s in nodes.statuses(i))
+
+
+def test_a_remote_stopped_mid_pass_and_started_again_loses_nothing(
+        aio, nodes_factory, swift, container, statsd):
+    """Node 1's daemon runs in the background, one worker; once it has
+    copied an object, the remote (the all-in-one's s3api, which keeps what
+    it holds across a restart, as moto does not) is stopped under it. Its
+    copies fail and are kept as failed rows; started again, the running
+    daemon drains them by itself. Then every node's ``--once`` finds every
+    object there, with its bytes.
+    """
+    s3api = aio.s3api_client('test2:tester2', 'testing2')
+    bucket = conftest.unique_name('b')
+    s3api.create_bucket(Bucket=bucket)
+    nodes = nodes_factory(S3API_MAPPING % {
+        'endpoint': aio.state['s3api_endpoint'], 'container': container,
+        'bucket': bucket}, workers=1, items_chunk=5)
+    objects = {'obj-%03d' % i: (os.urandom(64 * KiB), {}, 'text/plain')
+               for i in range(90)}
+    put_objects(swift, container, objects)
+    helpers.replicate_container(aio, 'AUTH_test', container)
+
+    nodes.start(1)
+    helpers.wait_for(lambda: statsd.counter('copied_objects', 'node1') >= 1,
+                     what='node 1 to copy an object')
+    aio.stop_proxy()
+    try:
+        helpers.wait_for(lambda: statsd.counter('errors', 'node1') >= 1,
+                         what='node 1 to fail on the stopped remote')
+        failed = helpers.wait_for(
+            lambda: sum(len(s['failed']) for s in nodes.statuses(1)),
+            what='node 1 to keep its failed rows')
+    finally:
+        aio.start_proxy()
+    statsd.settle()
+    at_stop = statsd.counter('copied_objects', 'node1')
+    print('node 1 had copied %d objects when the remote stopped; %d rows '
+          'failed' % (at_stop, failed))
+
+    def drained():
+        statuses = nodes.statuses(1)
+        return statuses and all(
+            not s['failed'] and s['history'] and
+            s['history'][-1]['rows_behind'] == 0 for s in statuses)
+    helpers.wait_for(drained, timeout=120,
+                     what='node 1 to drain its backlog')
+    assert nodes.kill(1, signal.SIGTERM) == 0
+    statsd.settle()
+    assert statsd.counter('copied_objects', 'node1') > at_stop
+
+    assert nodes.run_once() == {1: 0, 2: 0, 3: 0}
+    mapping = nodes.config().mappings[0]
+    layout = mapping.remote_layout(container)
+    for name, (data, _h, _c) in objects.items():
+        resp = s3api.get_object(Bucket=bucket, Key=layout.object_key(name))
+        assert resp['Body'].read() == data, name
     assert all(not s['failed'] for i in (1, 2, 3)
                for s in nodes.statuses(i))
 
