@@ -630,9 +630,10 @@ class RowPropagator:
                 policy=row.storage_policy_index)]
             if source.size <= self.provider.MAX_SINGLE_PUT:
                 source.expected_etag = etag
-            else:
-                source.etag_key = md.ETAG_KEY
-                internal[md.ETAG_KEY] = etag
+            # NOTE(cloudsync): kept also when the remote ETag should be the
+            # MD5: with SSE-KMS (a bucket's default encryption) it is not.
+            source.etag_key = md.ETAG_KEY
+            internal[md.ETAG_KEY] = etag
         return source
 
     def _load_sub_manifest(self, container, obj):

@@ -44,6 +44,11 @@ How it talks to the store:
   its ``hex-N`` ETag stays the same (one CopyObject would give it the MD5
   of its whole data); so is an object larger than 5 GiB, which one
   CopyObject cannot copy (see :meth:`S3Provider.update_metadata`).
+* A write whose answer says the object is encrypted with KMS
+  (``aws:kms``, ``aws:kms:dsse``) or a customer key has an ETag that is
+  not its MD5: the store verified Content-MD5, and the ETag is not taken
+  for a checksum mismatch, also when the encryption is the bucket's
+  default rather than ``server_side_encryption``.
 * Errors become :mod:`cloudsync.exceptions`; their messages name the
   operation, the bucket and key, the status and the S3 error code, and
   never a secret.
@@ -138,6 +143,9 @@ CREDENTIAL_ERRORS = (boto_exc.NoCredentialsError,
 
 _EXPIRY_DATE = re.compile(r'expiry-date="([^"]+)"')
 _HEX_MD5 = re.compile(r'^[0-9a-fA-F]{32}$')
+#: ``x-amz-server-side-encryption`` values whose objects' ETags are not the
+#: MD5 of their bytes (SSE-KMS, DSSE-KMS)
+NON_MD5_ENCRYPTION = frozenset(['aws:kms', 'aws:kms:dsse'])
 #: the largest code point; no key under a prefix sorts after prefix + it
 _MAX_CHAR = '\U0010ffff'
 
@@ -479,7 +487,7 @@ class S3Provider(providers.Provider):
     #: False, and then botocore does not ask either
     LIST_URL_ENCODING = True
     #: whether the store's ETag of a single PUT (or part) is the MD5 of its
-    #: bytes; with SSE-KMS it is not, whatever this says
+    #: bytes; with SSE-KMS or SSE-C it is not, whatever this says
     ETAG_IS_MD5 = True
     #: the largest source of one CopyObject; larger objects are copied
     #: part by part (tests lower it to exercise that path)
@@ -492,6 +500,9 @@ class S3Provider(providers.Provider):
         self._client = client
         self._lock = threading.Lock()
         self._random = random.Random()
+        #: set once a write answer said its ETag is not an MD5 (the
+        #: bucket's default encryption is SSE-KMS, or SSE-C)
+        self._etag_not_md5_seen = False
         self._secrets = [s for s in (getattr(conf, 'secret_key', None),
                                      getattr(conf, 'session_token', None))
                          if s]
@@ -777,8 +788,35 @@ class S3Provider(providers.Provider):
 
     @property
     def _etag_is_md5(self):
-        return (self.ETAG_IS_MD5 and
-                self.conf.server_side_encryption != 'aws:kms')
+        """Whether the ETags of this remote's writes are MD5s.
+
+        False with ``server_side_encryption = aws:kms``, and once an answer
+        showed that the store encrypts with KMS or a customer key anyway
+        (a bucket's default encryption), see :meth:`_response_etag_is_md5`.
+        """
+        return (self.ETAG_IS_MD5 and not self._etag_not_md5_seen and
+                self.conf.server_side_encryption not in NON_MD5_ENCRYPTION)
+
+    def _response_etag_is_md5(self, resp):
+        """Whether the ETag of this write answer is the MD5 of the bytes.
+
+        Not when the answer says the object is encrypted with KMS
+        (``aws:kms``, ``aws:kms:dsse``) or a customer key (SSE-C): the
+        store verified the bytes with Content-MD5, and its ETag is then
+        something else. Such an answer is remembered, so that callers
+        asking :attr:`_etag_is_md5` afterwards (the multipart ETag check)
+        know it too.
+        """
+        sse = (resp.get('ServerSideEncryption') or '').lower()
+        if sse in NON_MD5_ENCRYPTION or resp.get('SSECustomerAlgorithm'):
+            if not self._etag_not_md5_seen:
+                self._etag_not_md5_seen = True
+                LOG.info('remote %s: the store encrypts with %s; its ETags '
+                         'are not MD5s, uploads are verified with '
+                         'Content-MD5 only', self.name,
+                         sse or 'a customer key')
+            return False
+        return self._etag_is_md5
 
     def _info(self, key, resp):
         size = resp.get('ContentLength', 0)
@@ -853,7 +891,8 @@ class S3Provider(providers.Provider):
         resp = self._call('put_object', bucket, key,
                           body=_Body(size, source=body), **params)
         etag = unquote_etag(resp.get('ETag'))
-        if md5 and self._etag_is_md5 and etag and etag != md5.lower():
+        if md5 and etag and etag != md5.lower() and \
+                self._response_etag_is_md5(resp):
             # NOTE: a store that does not check Content-MD5 (moto, some
             # clones) kept bytes that are not the object's: remove them
             # rather than leave a corrupt copy behind.
@@ -905,6 +944,7 @@ class S3Provider(providers.Provider):
             if info.etag != multipart_etag(etags):
                 raise
             return info.etag
+        self._response_etag_is_md5(resp)
         etag = unquote_etag(resp.get('ETag'))
         if not etag and all(_HEX_MD5.match(e) for e in etags):
             etag = multipart_etag(etags)
@@ -969,7 +1009,8 @@ class S3Provider(providers.Provider):
         finally:
             body.close()
         etag = unquote_etag(resp.get('ETag'))
-        if part.md5 and self._etag_is_md5 and etag != part.md5.lower():
+        if part.md5 and etag != part.md5.lower() and \
+                self._response_etag_is_md5(resp):
             raise exceptions.ChecksumMismatch(
                 '%s: part %d was stored with ETag %s, not the MD5 sent '
                 '(%s)' % (self._what('upload_part', bucket, key),

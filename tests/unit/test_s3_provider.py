@@ -659,6 +659,42 @@ class TestPut:
             h.provider.put_object('b', 'k', b'x', 1, md5=md5(b'x'))
         assert h.fake.ops() == ['PUT /b/k', 'DELETE /b/k']
 
+    @pytest.mark.parametrize('headers', [
+        {'x-amz-server-side-encryption': 'aws:kms'},
+        {'x-amz-server-side-encryption': 'aws:kms:dsse'},
+        {'x-amz-server-side-encryption-customer-algorithm': 'AES256'},
+    ])
+    def test_bucket_default_kms_etag_is_not_a_mismatch(self, h, headers):
+        # NOTE: no server_side_encryption configured: the bucket's default
+        # encryption is KMS, which only the answer tells.
+        answer = dict(headers, etag='"%s"' % ('e' * 32))
+        h.fake.reply(200, b'', answer)
+        assert h.provider.put_object('b', 'k', b'x', 1,
+                                     md5=md5(b'x')) == 'e' * 32
+        assert h.fake.ops() == ['PUT /b/k']
+        assert h.fake.sent[0].headers['content-md5'] == s3.content_md5(
+            md5(b'x'))
+        # the multipart ETag check of the caller now knows it too
+        assert not h.provider._etag_is_md5
+
+    def test_sse_s3_etag_mismatch_is_still_a_mismatch(self, h):
+        h.fake.reply(200, b'', {'x-amz-server-side-encryption': 'AES256',
+                                'etag': '"%s"' % md5(b'other')})
+        h.fake.reply(204, b'')
+        with pytest.raises(exceptions.ChecksumMismatch):
+            h.provider.put_object('b', 'k', b'x', 1, md5=md5(b'x'))
+        assert h.fake.ops() == ['PUT /b/k', 'DELETE /b/k']
+        assert h.provider._etag_is_md5
+
+    def test_kms_object_keeps_the_swift_etag_in_its_metadata(self, h):
+        h.fake.reply(200, b'', {'x-amz-server-side-encryption': 'aws:kms',
+                                'etag': '"%s"' % ('e' * 32),
+                                'x-amz-meta-cloudsync-etag': md5(b'x'),
+                                'content-length': '1'})
+        info = h.provider.head_object('b', 'k')
+        assert info.etag == 'e' * 32
+        assert info.metadata['cloudsync-etag'] == md5(b'x')
+
     def test_too_large(self, h):
         with pytest.raises(exceptions.InvalidObject):
             h.provider.put_object('b', 'k', io.BytesIO(), 5 * GiB + 1)
@@ -735,6 +771,25 @@ class TestMultipart:
         assert h.fake.sent[-1].query['uploadId'] == ['up-1']
         assert not [s for s in h.fake.sent
                     if s.method == 'POST' and 'uploadId' in s.query]
+
+    def test_bucket_default_kms_parts_are_not_mismatches(self, h):
+        datas = [b'a' * (5 * MiB), b'tail']
+
+        def answer(sent):
+            kms = {'x-amz-server-side-encryption': 'aws:kms'}
+            if sent.method == 'POST' and 'uploads' in sent.query:
+                return (200, INITIATE, kms)
+            if sent.method == 'PUT' and 'partNumber' in sent.query:
+                return (200, b'', dict(kms, etag='"%s"' % (
+                    'e' * 31 + sent.query['partNumber'][0])))
+            if sent.method == 'POST' and 'uploadId' in sent.query:
+                return (200, complete_xml('f' * 32 + '-2'), kms)
+            raise AssertionError(sent.operation)
+        h.fake.default = answer
+        assert h.provider.put_multipart('b', 'k', self.parts(datas)) == \
+            'f' * 32 + '-2'
+        assert not [s for s in h.fake.sent if s.method == 'DELETE']
+        assert not h.provider._etag_is_md5
 
     def test_failed_part_aborts(self):
         harness = Harness(max_retries=1)
