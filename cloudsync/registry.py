@@ -16,6 +16,7 @@ stevedore in their entry point namespaces. The daemon, the shunt and
 proxymc all load them here, so that a name means the same everywhere.
 """
 
+import importlib
 import threading
 
 from stevedore import extension
@@ -32,6 +33,13 @@ _KIND = {
     LISTING: 'listing merger',
 }
 
+#: the class every plugin of a namespace must subclass, by module and name
+_INTERFACE = {
+    PROVIDERS: ('cloudsync.providers', 'Provider'),
+    LIFECYCLE: ('cloudsync.lifecycle', 'LifecyclePolicy'),
+    LISTING: ('cloudsync.listing', 'ListingMerger'),
+}
+
 _lock = threading.Lock()
 _cache = {}
 
@@ -44,12 +52,29 @@ class _Namespace:
         manager = extension.ExtensionManager(
             namespace, invoke_on_load=False,
             on_load_failure_callback=self._failed)
+        interface = _interface(namespace)
         for ext in manager:
-            self.plugins[ext.name] = ext.plugin
+            plugin = ext.plugin
+            if interface is not None and not (
+                    isinstance(plugin, type) and
+                    issubclass(plugin, interface)):
+                self.failures[ext.name] = '%s (not a subclass of %s.%s)' % (
+                    ext.entry_point.value, interface.__module__,
+                    interface.__name__)
+                continue
+            self.plugins[ext.name] = plugin
 
     def _failed(self, manager, entrypoint, exc):
         self.failures[entrypoint.name] = '%s (%s: %s)' % (
             entrypoint.value, type(exc).__name__, exc)
+
+
+def _interface(namespace):
+    """The class the plugins of ``namespace`` must subclass, or None."""
+    if namespace not in _INTERFACE:
+        return None
+    module, name = _INTERFACE[namespace]
+    return getattr(importlib.import_module(module), name)
 
 
 def _namespace(namespace):

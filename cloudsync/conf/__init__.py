@@ -36,7 +36,9 @@ section and the option.
 """
 
 import dataclasses
+import difflib
 import json
+import math
 import re
 import sys
 import typing
@@ -269,12 +271,77 @@ class Config:
         return [s for r in self.remotes.values() for s in r.secrets()]
 
 
+_NOT_INT = re.compile(r"^invalid literal for int\(\) with base \d+: (.*)$")
+_NOT_FLOAT = re.compile(r"^could not convert string to float: (.*)$")
+
+
+def _reason(exc):
+    """What is wrong with a value, without oslo.config's preamble.
+
+    oslo.config says ``Value for option workers from LocationInfo(...) is
+    not valid: <reason>``; only the reason is of use to an operator.
+    """
+    text = str(getattr(exc, 'msg', None) or exc)
+    if ' is not valid: ' in text:
+        text = text.split(' is not valid: ', 1)[1]
+    match = _NOT_INT.match(text)
+    if match:
+        return '%s is not a whole number' % match.group(1)
+    match = _NOT_FLOAT.match(text)
+    if match:
+        return '%s is not a number' % match.group(1)
+    return text[:1].lower() + text[1:]
+
+
 def _value(group, opt, section, problems):
     try:
-        return getattr(group, opt.dest)
+        value = getattr(group, opt.dest)
     except (cfg.Error, ValueError) as exc:
-        problems.append('[%s] %s: %s' % (section, opt.name, exc))
+        problems.append('[%s] %s: %s' % (section, opt.name, _reason(exc)))
         return None
+    if isinstance(value, float) and not math.isfinite(value):
+        problems.append('[%s] %s: %s is not a finite number'
+                        % (section, opt.name, value))
+        return None
+    return value
+
+
+def _option_names(opt_list):
+    """The names an option may be given under, deprecated ones included."""
+    names = set()
+    for opt in opt_list:
+        names.update((opt.name, opt.dest))
+        for old in getattr(opt, 'deprecated_opts', None) or ():
+            if old.name:
+                names.add(old.name)
+    return names
+
+
+def _file_options(conf, section):
+    """The option names the configuration files set in ``section``."""
+    # NOTE: oslo.config has no public way to list what a file holds.
+    namespace = getattr(conf, '_namespace', None)
+    names = set()
+    for parsed in getattr(namespace, '_parsed', None) or ():
+        names.update((parsed.get(section) or {}).keys())
+    return names
+
+
+def _unknown_options(conf, section, known, problems):
+    """Report options of ``section`` that nothing reads (misspellings)."""
+    for name in sorted(_file_options(conf, section) - known):
+        close = difflib.get_close_matches(name, sorted(known), n=1)
+        problems.append('[%s] %s: unknown option%s' % (
+            section, name, '; did you mean %s?' % close[0] if close else ''))
+
+
+def _mapping_option_names():
+    """Every option a mapping section may hold, whoever reads it."""
+    from cloudsync import proxymc  # noqa: E402 - it imports this module
+    known = _option_names(opts.mapping_opts)
+    for cls in registry.all_plugins(registry.LIFECYCLE).values():
+        known |= _option_names(cls.OPTIONS)
+    return known | _option_names(proxymc.MAPPING_OPTS)
 
 
 def _check_endpoint(section, value, problems):
@@ -317,6 +384,8 @@ def _load_remote(conf, section, problems):
         return None
     for opt in provider_cls.OPTIONS:
         _value(group, opt, section, problems)
+    _unknown_options(conf, section, _option_names(
+        list(opts.remote_opts) + list(provider_cls.OPTIONS)), problems)
     _check_endpoint(section, values['endpoint'], problems)
     for problem in provider_cls.validate_conf(group):
         problems.append('[%s] %s' % (section, problem))
@@ -326,7 +395,8 @@ def _load_remote(conf, section, problems):
                   enabled=bool(values['enabled']))
 
 
-def _load_mapping(conf, section, remotes, disabled_remotes, problems):
+def _load_mapping(conf, section, remotes, disabled_remotes, problems,
+                  failed_remotes=()):
     name = section[len(MAPPING_PREFIX):]
     conf.register_opts(opts.mapping_opts, group=section)
     group = conf[section]
@@ -347,7 +417,11 @@ def _load_mapping(conf, section, remotes, disabled_remotes, problems):
                      name, values['remote'])
             return None
         remote = remotes.get(values['remote'])
-        if remote is None:
+        if remote is None and values['remote'] in failed_remotes:
+            # NOTE: [remote:NAME] is there, and its own problems are
+            # reported; "no section" would only mislead.
+            pass
+        elif remote is None:
             problems.append(
                 '[%s] remote: no section [remote:%s]; remotes: %s' % (
                     section, values['remote'],
@@ -427,6 +501,7 @@ def _load_mapping(conf, section, remotes, disabled_remotes, problems):
         conf.register_opts(lifecycle_cls.OPTIONS, group=section)
         for opt in lifecycle_cls.OPTIONS:
             _value(group, opt, section, problems)
+    _unknown_options(conf, section, _mapping_option_names(), problems)
     if len(problems) != before or remote is None:
         return None
     values['selection_criteria'] = criteria
@@ -446,11 +521,17 @@ def build(conf):
     for opt in opts.default_opts:
         _value(conf, opt, 'DEFAULT', problems)
     sections = conf.list_all_sections()
-    remotes, disabled = {}, set()
+    for name in sorted(_file_options(conf, 'DEFAULT')):
+        if name not in conf:
+            # NOTE: a warning only: [DEFAULT] is shared with oslo.log and
+            # with what other tools read from the same file.
+            LOG.warning('[DEFAULT] %s: unknown option, ignored', name)
+    remotes, disabled, failed = {}, set(), set()
     for section in sections:
         if section.startswith(REMOTE_PREFIX):
             remote = _load_remote(conf, section, problems)
             if remote is None:
+                failed.add(section[len(REMOTE_PREFIX):])
                 continue
             if remote.enabled:
                 remotes[remote.name] = remote
@@ -461,7 +542,8 @@ def build(conf):
     for section in sections:
         if not section.startswith(MAPPING_PREFIX):
             continue
-        mapping = _load_mapping(conf, section, remotes, disabled, problems)
+        mapping = _load_mapping(conf, section, remotes, disabled, problems,
+                                failed)
         if mapping is None:
             continue
         key = (mapping.account, mapping.container)
@@ -509,13 +591,17 @@ def load_or_report(command, argv=None, cli_opts=()):
     try:
         return load(argv, cli_opts=cli_opts)
     except exceptions.ConfigError as exc:
-        print('%s: the configuration has errors:' % command,
-              file=sys.stderr)
-        for problem in exc.problems:
-            print('  %s' % problem, file=sys.stderr)
+        report_problems(command, exc.problems)
     except (cfg.Error, ValueError) as exc:
         print('%s: %s' % (command, exc), file=sys.stderr)
     return None
+
+
+def report_problems(command, problems):
+    """Print configuration ``problems`` to standard error, one a line."""
+    print('%s: the configuration has errors:' % command, file=sys.stderr)
+    for problem in problems:
+        print('  %s' % problem, file=sys.stderr)
 
 
 def load_file(path):

@@ -311,3 +311,81 @@ def test_a_providers_own_secret_options_are_secrets_too(tmp_path):
         'secret_key = very-secret-value\ntoken = session-token-value'))
     assert sorted(config.secrets()) == ['session-token-value',
                                         'very-secret-value']
+
+
+@pytest.mark.parametrize('change,expected', [
+    (('status_dir = /tmp/status', 'status_dir = /tmp/status\nworkers = many'),
+     "[DEFAULT] workers: 'many' is not a whole number"),
+    (('status_dir = /tmp/status', 'status_dir = /tmp/status\nworkers = 0'),
+     '[DEFAULT] workers: should be greater than or equal to 1'),
+    (('copy_after = 3600', 'copy_after = soon'),
+     "[mapping:all] copy_after: 'soon' is not a number"),
+])
+def test_bad_values_say_what_is_wrong_without_oslo_internals(
+        tmp_path, change, expected):
+    old, new = change
+    found = problems(tmp_path, GOOD.replace(old, new, 1))
+    assert expected in found, found
+    assert not [p for p in found if 'LocationInfo' in p or
+                'Value for option' in p]
+
+
+@pytest.mark.parametrize('value', ['nan', 'NaN', 'inf', '-inf'])
+def test_copy_after_must_be_a_finite_number(tmp_path, value):
+    found = problems(tmp_path, GOOD.replace('copy_after = 3600',
+                                            'copy_after = %s' % value))
+    assert [p for p in found if p.startswith(
+        '[mapping:all] copy_after: ') and 'not a finite number' in p], found
+
+
+def test_a_remote_that_failed_to_load_is_not_reported_missing_too(tmp_path):
+    found = problems(tmp_path, GOOD.replace('provider = example',
+                                            'provider = azure'))
+    assert len(found) == 1, found
+    assert found[0].startswith("[remote:aws] provider: unknown provider "
+                               "'azure'")
+
+
+def test_a_mapping_naming_no_remote_section_is_still_reported(tmp_path):
+    found = problems(tmp_path, GOOD.replace(
+        'remote = aws\nbucket = team', 'remote = gcp\nbucket = team'))
+    assert found == ['[mapping:photos] remote: no section [remote:gcp]; '
+                     'remotes: aws']
+
+
+@pytest.mark.parametrize('change,expected', [
+    (('copy_after = 3600', 'copy_afer = 3600'),
+     '[mapping:all] copy_afer: unknown option; did you mean copy_after?'),
+    (('secret_key = very-secret-value',
+      'secret_key = very-secret-value\npart_szie = 9'),
+     '[remote:aws] part_szie: unknown option; did you mean part_size?'),
+    (('bucket = team-photos', 'bucket = team-photos\ncolour = blue'),
+     '[mapping:photos] colour: unknown option'),
+])
+def test_unknown_options_of_remotes_and_mappings_are_errors(
+        tmp_path, change, expected):
+    old, new = change
+    assert old in GOOD
+    found = problems(tmp_path, GOOD.replace(old, new, 1))
+    assert expected in found, found
+
+
+def test_options_other_parts_read_are_not_unknown(tmp_path, caplog):
+    text = GOOD.replace(
+        'status_dir = /tmp/status',
+        'status_dir = /tmp/status\ndebug = true\nlog_dir = /tmp\n'
+        'default_log_levels = a=WARN').replace(
+        'bucket = team-photos',
+        'bucket = team-photos\nread_acl = test:reader\nwrite_acl = x\n'
+        'enabled = true')
+    with caplog.at_level(logging.WARNING):
+        config = load(tmp_path, text)
+    assert [m.name for m in config.mappings] == ['all', 'photos']
+    assert 'unknown option' not in caplog.text
+
+
+def test_an_unknown_default_option_is_a_warning(tmp_path, caplog):
+    with caplog.at_level(logging.WARNING):
+        load(tmp_path, GOOD.replace('status_dir = /tmp/status',
+                                    'status_dir = /tmp/status\nworkerz = 3'))
+    assert '[DEFAULT] workerz: unknown option, ignored' in caplog.text

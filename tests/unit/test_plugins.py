@@ -57,6 +57,44 @@ def test_a_plugin_that_fails_to_import_names_its_entry_point(monkeypatch):
     assert 'Traceback' not in str(err.value)
 
 
+class NotAProvider:
+    """Has the methods, but is not a :class:`providers.Provider`."""
+
+    OPTIONS = []
+
+
+@pytest.mark.parametrize('namespace,interface', [
+    (registry.PROVIDERS, 'cloudsync.providers.Provider'),
+    (registry.LIFECYCLE, 'cloudsync.lifecycle.LifecyclePolicy'),
+    (registry.LISTING, 'cloudsync.listing.ListingMerger'),
+])
+def test_a_plugin_that_is_not_a_subclass_of_the_interface_is_refused(
+        monkeypatch, namespace, interface):
+    def manager(namespace, invoke_on_load, on_load_failure_callback):
+        return [types.SimpleNamespace(
+            name='odd', plugin=NotAProvider,
+            entry_point=types.SimpleNamespace(name='odd',
+                                              value='odd_pkg:NotAProvider')),
+            types.SimpleNamespace(
+            name='fn', plugin=len,
+            entry_point=types.SimpleNamespace(name='fn', value='odd_pkg:fn'))]
+    monkeypatch.setattr(registry.extension, 'ExtensionManager', manager)
+    monkeypatch.delitem(registry._cache, namespace, raising=False)
+    try:
+        assert registry.available(namespace) == []
+        assert registry.all_plugins(namespace) == {}
+        for name, value in (('odd', 'odd_pkg:NotAProvider'),
+                            ('fn', 'odd_pkg:fn')):
+            with pytest.raises(exceptions.PluginError) as err:
+                registry.load(namespace, name, where='[remote:r] provider')
+            assert ("is installed but failed to load: entry point %s (not "
+                    "a subclass of %s)" % (value, interface)) in \
+                str(err.value)
+            assert str(err.value).startswith('[remote:r] provider: ')
+    finally:
+        registry._cache.pop(namespace, None)
+
+
 def test_the_interfaces_cannot_be_instantiated_half_done():
     class Half(providers.Provider):
         def check_target(self, bucket, create=False):
