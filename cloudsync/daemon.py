@@ -36,13 +36,18 @@ SIGTERM or SIGINT
     outright loses nothing either: it resumes from its last saved chunk.
 
 A configuration error is printed to stderr, every problem at once, and the
-command exits 2 before anything starts.
+command exits 2 before anything starts. So is a node this daemon cannot
+work on: ``swift_dir`` without ``swift.conf`` or ``container.ring.gz``,
+no ``devices`` directory, or a ``status_dir`` that cannot be created or
+written to.
 
 Gauges per mapping, after every pass: ``rows_behind`` (rows not yet
 synced on this node) and ``lag_seconds`` (age of the oldest of them).
 """
 
+import os
 import signal
+import tempfile
 import time
 
 from oslo_config import cfg
@@ -242,10 +247,58 @@ def run(daemon, once, grace=STOP_GRACE):
         concurrency.sleep(0.1)
 
 
+def node_problems(conf):
+    """What keeps this node from being synced, before anything starts.
+
+    The daemon needs ``swift_dir`` with ``swift.conf`` and the container
+    ring, the ``devices`` directory, and a ``status_dir`` it can write to
+    (it is created when missing).
+
+    :returns: a list of problems, each naming the option.
+    """
+    problems = []
+    swift_dir = conf.swift_dir
+    if not os.path.isdir(swift_dir):
+        problems.append('[DEFAULT] swift_dir: %s is not a directory'
+                        % swift_dir)
+    else:
+        for name in ('swift.conf', 'container.ring.gz'):
+            if not os.path.isfile(os.path.join(swift_dir, name)):
+                problems.append('[DEFAULT] swift_dir: %s has no %s'
+                                % (swift_dir, name))
+    if not os.path.isdir(conf.devices):
+        problems.append('[DEFAULT] devices: %s is not a directory'
+                        % conf.devices)
+    problem = _writable_dir(conf.status_dir)
+    if problem:
+        problems.append('[DEFAULT] status_dir: %s' % problem)
+    return problems
+
+
+def _writable_dir(path):
+    """None when ``path`` is (or was made) a directory we can write in."""
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:
+        return 'cannot create %s: %s' % (path, exc.strerror or exc)
+    if not os.path.isdir(path):
+        return '%s is not a directory' % path
+    try:
+        with tempfile.TemporaryFile(dir=path, prefix='.cloudsync-check-'):
+            pass
+    except OSError as exc:
+        return 'cannot write in %s: %s' % (path, exc.strerror or exc)
+    return None
+
+
 def main(argv=None):
     """``cloudsync-sync``: the entry point (after monkey-patching)."""
     config = conf_mod.load_or_report('cloudsync-sync', argv, cli_opts=cli_opts)
     if config is None:
+        return EXIT_CONFIG
+    problems = node_problems(config.conf)
+    if problems:
+        conf_mod.report_problems('cloudsync-sync', problems)
         return EXIT_CONFIG
     log_mod.setup(config.conf, secrets=config.secrets())
     local.use_swift_dir(config.conf.swift_dir)

@@ -278,6 +278,109 @@ def test_the_command_exits_2_on_a_bad_configuration(tmp_path):
     assert '[DEFAULT] workers' in proc.stderr
 
 
+NODE_CONFIG = """
+[DEFAULT]
+swift_dir = %(swift_dir)s
+devices = %(devices)s
+status_dir = %(status_dir)s
+
+[remote:r]
+provider = s3
+endpoint = http://127.0.0.1:1
+access_key = a
+secret_key = s
+
+[mapping:m]
+account = AUTH_test
+container = c
+remote = r
+bucket = b
+"""
+
+
+def node_config(tmp_path, swift_files=('swift.conf', 'container.ring.gz'),
+                devices=True, status_dir=None):
+    swift_dir = tmp_path / 'swift'
+    swift_dir.mkdir()
+    for name in swift_files:
+        (swift_dir / name).write_bytes(b'')
+    if devices:
+        (tmp_path / 'node').mkdir()
+    path = tmp_path / 'cloudsync.conf'
+    path.write_text(NODE_CONFIG % {
+        'swift_dir': swift_dir, 'devices': tmp_path / 'node',
+        'status_dir': status_dir or tmp_path / 'status' / 'sub'})
+    return str(path)
+
+
+def test_a_node_without_its_swift_files_exits_2_before_starting(
+        tmp_path, capsys, monkeypatch):
+    started = []
+    monkeypatch.setattr(daemon_mod, 'run',
+                        lambda *args, **kwargs: started.append(args))
+    path = node_config(tmp_path, swift_files=(), devices=False)
+    code = daemon_mod.main(['--config-file', path, '--once'])
+    err = capsys.readouterr().err
+    assert code == daemon_mod.EXIT_CONFIG
+    assert not started
+    assert 'the configuration has errors' in err
+    assert '[DEFAULT] swift_dir: %s has no swift.conf' % (
+        tmp_path / 'swift') in err
+    assert '[DEFAULT] swift_dir: %s has no container.ring.gz' % (
+        tmp_path / 'swift') in err
+    assert '[DEFAULT] devices: %s is not a directory' % (
+        tmp_path / 'node') in err
+
+
+def test_a_missing_container_ring_alone_exits_2(tmp_path, capsys,
+                                                monkeypatch):
+    monkeypatch.setattr(daemon_mod, 'run', lambda *args, **kwargs: 0)
+    path = node_config(tmp_path, swift_files=('swift.conf',))
+    assert daemon_mod.main(['--config-file', path, '--once']) == \
+        daemon_mod.EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert 'container.ring.gz' in err and 'swift.conf' not in err
+
+
+def test_a_status_dir_that_cannot_be_created_exits_2(tmp_path, capsys,
+                                                     monkeypatch):
+    monkeypatch.setattr(daemon_mod, 'run', lambda *args, **kwargs: 0)
+    blocker = tmp_path / 'a-file'
+    blocker.write_text('')
+    path = node_config(tmp_path, status_dir=blocker / 'status')
+    assert daemon_mod.main(['--config-file', path, '--once']) == \
+        daemon_mod.EXIT_CONFIG
+    assert '[DEFAULT] status_dir: cannot create %s' % (
+        blocker / 'status') in capsys.readouterr().err
+
+
+def test_a_status_dir_that_cannot_be_written_is_a_problem(tmp_path,
+                                                          monkeypatch):
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, 'Permission denied')
+    monkeypatch.setattr(daemon_mod.tempfile, 'TemporaryFile', refuse)
+    (tmp_path / 'status').mkdir()
+    assert daemon_mod._writable_dir(str(tmp_path / 'status')) == \
+        'cannot write in %s: Permission denied' % (tmp_path / 'status')
+
+
+def test_a_ready_node_starts_and_its_status_dir_is_created(
+        tmp_path, capsys, monkeypatch):
+    started = []
+    monkeypatch.setattr(daemon_mod, 'install_signal_handlers',
+                        lambda stop: None)
+    monkeypatch.setattr(daemon_mod.local, 'use_swift_dir', lambda d: None)
+    monkeypatch.setattr(daemon_mod, 'run',
+                        lambda daemon, once: started.append(once) or 0)
+    monkeypatch.setattr(daemon_mod, 'SyncDaemon',
+                        lambda config, stop: object())
+    path = node_config(tmp_path)
+    assert daemon_mod.main(['--config-file', path, '--once']) == 0
+    assert started == [True]
+    assert (tmp_path / 'status' / 'sub').is_dir()
+    assert list((tmp_path / 'status' / 'sub').iterdir()) == []
+
+
 def test_the_module_entry_point_is_the_command():
     proc = subprocess.run(
         [sys.executable, '-m', 'cloudsync.cmd.sync', '--help'],
