@@ -73,12 +73,20 @@ def secret_filter():
     return _filter
 
 
-def install_filter(logger=None):
-    """Attach the secret filter to every handler of ``logger`` (root)."""
+def install_filter(logger=None, log_filter=None):
+    """Attach a secret filter to every handler of ``logger`` (root).
+
+    ``logger`` may be a logging adapter, such as Swift's ``get_logger``
+    gives the shunt and proxymc: that logger does not propagate to the
+    root, so its own handlers need the filter. ``log_filter`` is the
+    process-wide filter of :func:`setup` unless another is given.
+    """
+    log_filter = log_filter or _filter
     logger = logger or std_logging.getLogger()
-    for handler in logger.handlers:
-        if _filter not in handler.filters:
-            handler.addFilter(_filter)
+    logger = getattr(logger, 'logger', logger)
+    for handler in getattr(logger, 'handlers', ()):
+        if log_filter not in handler.filters:
+            handler.addFilter(log_filter)
 
 
 def setup(conf, secrets=(), product='cloudsync'):
@@ -91,9 +99,12 @@ def setup(conf, secrets=(), product='cloudsync'):
     install_filter()
 
 
-def add_secrets(secrets):
+def add_secrets(secrets, logger=None):
+    """Mask ``secrets`` in the root logger's lines and in ``logger``'s."""
     _filter.add(secrets)
     install_filter()
+    if logger is not None:
+        install_filter(logger)
 
 
 def getLogger(name):

@@ -201,7 +201,9 @@ class ProxyMC:
                 config.conf.register_opts(MAPPING_OPTS, group=mapping.section)
             except cfg.DuplicateOptError:
                 pass
-        cs_log.add_secrets(config.secrets())
+        # NOTE: Swift's logger does not propagate to the root logger: its
+        # own handlers need the filter.
+        cs_log.add_secrets(config.secrets(), logger=self.logger)
         self.max_connections = int(conf.get('max_connections', 20))
         self.part_size = int(conf.get('part_size', DEFAULT_PART_SIZE))
         self.multipart_threshold = int(conf.get(

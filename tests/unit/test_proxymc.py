@@ -15,6 +15,7 @@ import email.utils
 import hashlib
 import io
 import json
+import logging
 import os
 import textwrap
 
@@ -727,3 +728,37 @@ def test_missing_required_filters_are_added_as_swift_does(tmp_path):
         'CatchErrorMiddleware', 'GatekeeperMiddleware', 'ListingFilter',
         'HealthCheckMiddleware', 'TempAuth', 'ServerSideCopyMiddleware',
         'ProxyMC']
+
+
+def test_proxymc_log_lines_mask_the_remotes_secrets(tmp_path):
+    secret = 'proxymc-SECRET-key-0123'
+    path = tmp_path / 'cloudsync.conf'
+    path.write_text(textwrap.dedent('''
+        [remote:cloud]
+        provider = s3
+        endpoint = http://127.0.0.1:1
+        access_key = k
+        secret_key = %s
+
+        [mapping:photos]
+        account = AUTH_test
+        container = photos
+        remote = cloud
+        bucket = bucket
+    ''' % secret))
+    # NOTE: Swift's logger does not propagate to the root logger, whose
+    # handlers cloudsync's setup filters.
+    logger = swift_utils.get_logger({}, log_route='proxymc-secrets')
+    assert not logger.logger.propagate
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    logger.logger.addHandler(handler)
+    try:
+        app = proxymc.ProxyMC({'spool_dir': str(tmp_path)},
+                              config=cs_conf.load_file(str(path)),
+                              logger=logger)
+        app.logger.error('the remote said: bad key %s', secret)
+    finally:
+        logger.logger.removeHandler(handler)
+    assert 'the remote said: bad key ***' in out.getvalue()
+    assert secret not in out.getvalue()
