@@ -23,8 +23,11 @@ Configuration::
 
 How it talks to the store:
 
-* One botocore client per provider instance, its connection pool sized to
-  ``max_connections``. botocore's own retries are off; this module retries
+* One botocore client per provider instance. ``max_connections`` requests
+  may be in flight at once (the daemon's ``workers`` rows), and each may be
+  a multipart upload or copy sending up to ``min(max_connections, 8)``
+  parts at once, so the connection pool holds ``max_connections`` times
+  that many connections (opened only when needed). botocore's own retries are off; this module retries
   throttling (``SlowDown``, 429, ...), 5xx answers and lost connections
   itself, at most ``max_retries`` times, with exponential back-off and full
   jitter (``retry_backoff`` doubling up to ``retry_backoff_max``). A retried
@@ -553,6 +556,20 @@ class S3Provider(providers.Provider):
     def location(self, bucket):
         return '%s;%s' % (self.conf.endpoint or AWS_LOCATION, bucket)
 
+    def part_workers(self):
+        """How many parts of one multipart upload or copy go at once."""
+        return max(1, min(self.max_connections, MAX_PART_WORKERS))
+
+    def pool_size(self):
+        """The connections the client's pool keeps.
+
+        ``max_connections`` requests at once, each of which may be a
+        multipart upload (or copy) with :meth:`part_workers` parts in
+        flight: a smaller pool would open and drop connections ("Connection
+        pool is full") whenever several large objects are copied at once.
+        """
+        return max(1, self.max_connections) * self.part_workers()
+
     def _config_kwargs(self):
         """botocore ``Config`` arguments; subclasses may adjust them."""
         conf = self.conf
@@ -565,7 +582,7 @@ class S3Provider(providers.Provider):
                 'payload_signing_enabled': False},
             # NOTE: this module retries, with its own limits and back-off.
             retries={'total_max_attempts': 1, 'mode': 'standard'},
-            max_pool_connections=max(1, self.max_connections),
+            max_pool_connections=self.pool_size(),
             connect_timeout=conf.connect_timeout,
             read_timeout=conf.read_timeout,
             # NOTE: S3 clones refuse the CRC checksums botocore would add.
@@ -912,9 +929,8 @@ class S3Provider(providers.Provider):
 
     def _run_parts(self, items, fn):
         """``fn(item)`` for every item, a few at once, results in order."""
-        return providers.run_parts(
-            items, fn, min(self.max_connections, MAX_PART_WORKERS),
-            name='cloudsync-s3-part')
+        return providers.run_parts(items, fn, self.part_workers(),
+                                   name='cloudsync-s3-part')
 
     def _abort(self, bucket, key, upload_id):
         try:
@@ -955,7 +971,8 @@ class S3Provider(providers.Provider):
         """Store one object as a multipart upload; see
         :meth:`Provider.put_multipart`.
 
-        Up to ``min(max_connections, 4)`` parts are sent at once; a part
+        Up to :meth:`part_workers` (``min(max_connections, 8)``) parts are
+        sent at once, over a pool sized for that (:meth:`pool_size`); a part
         with an MD5 is verified by the store (Content-MD5) and its ETag
         checked. Any failure, including an interruption, aborts the upload.
         ``expires_at`` is ignored, as in :meth:`put_object`.

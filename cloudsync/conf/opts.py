@@ -43,8 +43,11 @@ default_opts = [
                help='Where the daemon keeps its progress, one file per '
                     'mapping and container database.'),
     cfg.IntOpt('workers', default=10, min=1,
-               help='Objects handled at once by the daemon on this node; '
-                    'also the size of each remote\'s connection pool.'),
+               help='Objects handled at once by the daemon on this node. '
+                    'Each may be a multipart upload sending up to '
+                    'min(workers, 8) parts at once, so an S3 remote\'s '
+                    'connection pool holds workers times that many '
+                    'connections, opened as they are needed.'),
     cfg.IntOpt('container_workers', default=4, min=1,
                help='Container databases processed at once.'),
     cfg.FloatOpt('poll_interval', default=5.0, min=0,

@@ -306,6 +306,17 @@ class TestConf:
             retry_backoff=5, retry_backoff_max=1))
         assert problems[0].startswith('retry_backoff_max:')
 
+    @pytest.mark.parametrize('max_connections,parts,pool', [
+        (1, 1, 1), (4, 4, 16), (10, 8, 80), (0, 1, 1)])
+    def test_the_pool_holds_every_part_of_every_upload_at_once(
+            self, max_connections, parts, pool):
+        provider = s3.S3Provider('unit', make_conf(),
+                                 max_connections=max_connections)
+        assert provider.part_workers() == parts
+        assert provider.pool_size() == pool
+        assert provider.client.meta.config.max_pool_connections == pool
+        provider.close()
+
     def test_location(self):
         provider = s3.S3Provider('unit', make_conf(endpoint=None))
         assert provider.location('b') == 'AWS S3;b'
@@ -317,7 +328,8 @@ class TestConf:
                                                    read_timeout=7),
                                  max_connections=17)
         config = provider.client.meta.config
-        assert config.max_pool_connections == 17
+        # NOTE: 17 rows at once, each with up to 8 parts in flight
+        assert config.max_pool_connections == 17 * 8
         assert config.retries['total_max_attempts'] == 1
         assert config.request_checksum_calculation == 'when_required'
         assert config.response_checksum_validation == 'when_required'
