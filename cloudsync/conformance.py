@@ -113,7 +113,13 @@ What is checked
   marker (also a common prefix as marker), limit, ``truncated`` and
   ``next_marker``, paging with ``list_all``; sizes and ETags.
 * ``update_metadata`` changes metadata and content type and keeps the
-  ETag and the bytes (for a multipart object too).
+  ETag and the bytes (for a multipart object too), without moving the
+  object's bytes through cloudsync: a fresh provider instance updates a
+  1 MiB object while the kit counts the bytes its connections send and
+  receive (plain and TLS sockets of this process) and its calls of
+  ``get_object``, ``put_object`` and ``put_multipart``. A server-side
+  copy (S3's CopyObject, UploadPartCopy) or a POST (Swift) passes; a
+  download and upload again fails.
 * Deleting a missing object is not an error; HEAD, GET and
   ``update_metadata`` of a missing object raise
   :class:`~cloudsync.exceptions.NotFound`; a missing bucket raises
@@ -131,9 +137,13 @@ import email.utils
 import hashlib
 import io
 import os
+import socket
+import ssl
+import threading
 import time
 import traceback
 import uuid
+import weakref
 
 from oslo_config import cfg
 import pytest
@@ -175,6 +185,99 @@ AWKWARD_METADATA = {
     'X-Object-Meta-Control': '\x04w',
     'X-Object-Meta-Encoded-Looking': '=?UTF-8?B?Zm9v?=',
 }
+
+
+class WireCounter:
+    """Counts the bytes this process's client connections move.
+
+    A context manager: while it is active, what plain sockets connected
+    meanwhile and client TLS sockets send and receive is added up in
+    :attr:`sent` and :attr:`received`, whatever the library (botocore,
+    requests, http.client). Server sockets of the process are not counted.
+    """
+
+    #: (class, method, whether it sends) for plain and TLS sockets
+    _METHODS = [
+        (socket.socket, 'send', True), (socket.socket, 'sendall', True),
+        (socket.socket, 'recv', False), (socket.socket, 'recv_into', False),
+        # NOTE: a TLS socket's sendall calls its send, and its recv and
+        # recv_into call its read.
+        (ssl.SSLSocket, 'send', True), (ssl.SSLSocket, 'read', False),
+    ]
+
+    def __init__(self):
+        self.sent = 0
+        self.received = 0
+        self._lock = threading.Lock()
+        self._connected = weakref.WeakSet()
+        self._saved = []
+
+    def _is_client(self, sock):
+        if isinstance(sock, ssl.SSLSocket):
+            return not sock.server_side
+        return sock in self._connected
+
+    def _add(self, sock, sending, result, data):
+        if not self._is_client(sock):
+            return
+        if sending:
+            count = len(data) if result is None else result
+        elif isinstance(result, int):
+            count = result
+        else:
+            count = len(result or b'')
+        with self._lock:
+            if sending:
+                self.sent += count
+            else:
+                self.received += count
+
+    def _patch(self, cls, name, wrapper):
+        self._saved.append((cls, name, cls.__dict__.get(name)))
+        setattr(cls, name, wrapper)
+
+    def __enter__(self):
+        counter = self
+        for method in ('connect', 'connect_ex'):
+            real = getattr(socket.socket, method)
+
+            def connect(sock, *args, _real=real, **kwargs):
+                counter._connected.add(sock)
+                return _real(sock, *args, **kwargs)
+            self._patch(socket.socket, method, connect)
+        for cls, name, sending in self._METHODS:
+            real = getattr(cls, name)
+
+            def wrapper(sock, *args, _real=real, _sending=sending, **kwargs):
+                result = _real(sock, *args, **kwargs)
+                data = args[0] if _sending and args else b''
+                counter._add(sock, _sending, result, data)
+                return result
+            self._patch(cls, name, wrapper)
+        return self
+
+    def __exit__(self, *exc):
+        while self._saved:
+            cls, name, original = self._saved.pop()
+            if original is None:
+                delattr(cls, name)
+            else:
+                setattr(cls, name, original)
+
+
+class CallCounter:
+    """Counts the calls of some methods of one provider instance."""
+
+    def __init__(self, provider, names=('get_object', 'put_object',
+                                        'put_multipart')):
+        self.calls = []
+        for name in names:
+            real = getattr(provider, name)
+
+            def counted(*args, _name=name, _real=real, **kwargs):
+                self.calls.append(_name)
+                return _real(*args, **kwargs)
+            setattr(provider, name, counted)
 
 
 def build_provider(provider, name='conformance', max_connections=4,
@@ -602,6 +705,32 @@ class ProviderConformance:
         info = provider.head_object(self.bucket, key)
         assert info.metadata == {}
         assert info.etag == etag
+
+    def test_update_metadata_moves_no_data(self, provider, prefix):
+        # NOTE: random bytes, which no transport compresses
+        data = os.urandom(MiB)
+        key = prefix + 'no data moved'
+        etag = self.put(provider, key, data, metadata={'old': 'value'})
+        fresh = self.make_provider()
+        try:
+            calls = CallCounter(fresh)
+            with WireCounter() as wire:
+                fresh.update_metadata(self.bucket, key,
+                                      content_type='text/new',
+                                      metadata={'new': 'value'})
+        finally:
+            fresh.close()
+        assert calls.calls == [], (
+            'update_metadata read or wrote the object through the '
+            'provider: %s' % calls.calls)
+        # a copy request and its answer are a few KiB; the object is 1 MiB
+        limit = len(data) // 8
+        assert wire.sent < limit and wire.received < limit, (
+            'update_metadata sent %d and received %d bytes for an object '
+            'of %d' % (wire.sent, wire.received, len(data)))
+        info = provider.head_object(self.bucket, key)
+        assert info.metadata == {'new': 'value'}
+        assert info.etag == etag and info.size == len(data)
 
     def test_update_metadata_missing(self, provider, prefix):
         with pytest.raises(exceptions.NotFound):
