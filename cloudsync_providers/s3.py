@@ -27,10 +27,11 @@ How it talks to the store:
   may be in flight at once (the daemon's ``workers`` rows), and each may be
   a multipart upload or copy sending up to ``min(max_connections, 8)``
   parts at once, so the connection pool holds ``max_connections`` times
-  that many connections (opened only when needed). botocore's own retries are off; this module retries
-  throttling (``SlowDown``, 429, ...), 5xx answers and lost connections
-  itself, at most ``max_retries`` times, with exponential back-off and full
-  jitter (``retry_backoff`` doubling up to ``retry_backoff_max``). A retried
+  that many connections (opened only when needed). botocore's own
+  retries are off; this module retries throttling (``SlowDown``, 429,
+  ...), 5xx answers and lost connections itself, at most
+  ``max_retries`` times, with exponential back-off and full jitter
+  (``retry_backoff`` doubling up to ``retry_backoff_max``). A retried
   upload re-sends its body from the start: bytes and seekable streams are
   rewound, a :class:`~cloudsync.providers.Part` is re-opened; a stream
   that can do neither is not retried once any of it was sent.

@@ -71,13 +71,12 @@ class NotAProvider:
 def test_a_plugin_that_is_not_a_subclass_of_the_interface_is_refused(
         monkeypatch, namespace, interface):
     def manager(namespace, invoke_on_load, on_load_failure_callback):
-        return [types.SimpleNamespace(
-            name='odd', plugin=NotAProvider,
-            entry_point=types.SimpleNamespace(name='odd',
-                                              value='odd_pkg:NotAProvider')),
-            types.SimpleNamespace(
-            name='fn', plugin=len,
-            entry_point=types.SimpleNamespace(name='fn', value='odd_pkg:fn'))]
+        def ext(name, plugin, value):
+            return types.SimpleNamespace(
+                name=name, plugin=plugin,
+                entry_point=types.SimpleNamespace(name=name, value=value))
+        return [ext('odd', NotAProvider, 'odd_pkg:NotAProvider'),
+                ext('fn', len, 'odd_pkg:fn')]
     monkeypatch.setattr(registry.extension, 'ExtensionManager', manager)
     monkeypatch.delitem(registry._cache, namespace, raising=False)
     try:
