@@ -51,12 +51,23 @@ copy
     stored beside it (see :meth:`cloudsync.layout.RemoteLayout.
     manifest_key`) so that it can be restored as an SLO.
 
-    DLOs are uploaded as the concatenation of their segments, keeping
-    ``x-object-manifest`` in the metadata; no manifest side object is
-    written (the header is the whole manifest). With the mapping's
-    ``convert_dlo`` a DLO is uploaded like an SLO made of its segments,
-    with ``x-static-large-object`` and a generated SLO manifest side
-    object, so that it is restored as an SLO.
+    DLOs stay DLOs on remotes that keep them (providers with
+    :attr:`~cloudsync.providers.Provider.KEEPS_DLO`, such as Swift): the
+    segments listed under the manifest's container and prefix at copy
+    time are stored in the remote's segments container, under the prefix
+    placed in the layout (segments already there with the same size and
+    MD5 are not sent again, other objects under that prefix are removed),
+    then the manifest, whose ``X-Object-Manifest`` names them; the local
+    ``X-Object-Manifest`` is kept as ``cloudsync-dlo-source``. The copy is
+    current when the remote's ``X-Object-Manifest`` and its ETag (which
+    Swift computes from the listing of the remote segments) match. The
+    manifest's own body, which Swift never serves, is not copied. To
+    other remotes DLOs are uploaded as the concatenation of their
+    segments, keeping ``x-object-manifest`` in the metadata; no manifest
+    side object is written (the header is the whole manifest). With the
+    mapping's ``convert_dlo`` a DLO is uploaded like an SLO made of its
+    segments, with ``x-static-large-object`` and a generated SLO manifest
+    side object, so that it is restored as an SLO.
 
 archive
     Copy as above, verify the remote copy, then remove the local object
@@ -69,7 +80,9 @@ archive
     left in place and named in an ERROR line.
 
 remove-remote
-    Delete the remote copy (and an SLO's manifest side object), unless the
+    Delete the remote copy (and an SLO's manifest side object; and a
+    remote DLO's segments, first, when none are left under the local
+    segments container and prefix it was copied from), unless the
     remote copy is newer than the delete (by its ``cloudsync-timestamp``,
     or, for an object another writer put there, by the time the remote
     stored it), or the delete is the tombstone
@@ -113,9 +126,11 @@ POLICY_HEADER = 'X-Backend-Storage-Policy-Index'
 _LOCAL_ERRORS = (Exception, concurrency.Timeout)
 #: the ETag of the manifest side object of an SLO (or converted DLO)
 MANIFEST_ETAG_KEY = md.RESERVED_PREFIX + 'manifest-etag'
+#: the local X-Object-Manifest of a DLO the remote keeps as a DLO
+DLO_SOURCE_KEY = md.RESERVED_PREFIX + 'dlo-source'
 #: cloudsync's keys compared to decide whether remote metadata is current
 COMPARED_KEYS = (md.DELETE_AT_KEY, md.SLO_ETAG_KEY, md.ETAG_KEY,
-                 MANIFEST_ETAG_KEY)
+                 MANIFEST_ETAG_KEY, DLO_SOURCE_KEY)
 #: remote storage classes whose objects cannot be copied in place
 COLD_CLASSES = frozenset(['GLACIER', 'DEEP_ARCHIVE'])
 SEGMENT_DELETE_WORKERS = 10
@@ -193,6 +208,10 @@ class _Source:
     expires_at: float = None
     #: local objects to delete when archiving, besides the object itself
     segments: list = dataclasses.field(default_factory=list)
+    #: a DLO the remote keeps as a DLO: the remote prefix of its segments
+    #: and the remote X-Object-Manifest (unquoted)
+    dlo_prefix: str = None
+    dlo_manifest: str = None
 
     def remote_metadata(self):
         meta = md.swift_to_remote(self.headers)
@@ -709,7 +728,20 @@ class RowPropagator:
         source.segments = [(seg_container, e['name']) for e in entries
                            if (seg_container, e['name']) !=
                            (self.container, source.name)]
-        if self.mapping.convert_dlo:
+        if getattr(self.provider, 'KEEPS_DLO', False) and \
+                not self.mapping.convert_dlo:
+            # NOTE(cloudsync): the remote keeps DLOs: the segments go to its
+            # segments container under the prefix (in the layout), the
+            # manifest points there. Swift gives the remote DLO's ETag from
+            # the listing of its segments, so the HEAD of the copy compares
+            # the manifest and the segments in one request.
+            source.dlo_prefix = self.layout.object_key(prefix)
+            source.dlo_manifest = self.provider.dlo_manifest(
+                self.bucket, source.dlo_prefix)
+            source.headers[md.DLO_KEY] = source.dlo_manifest
+            source.internal[DLO_SOURCE_KEY] = target
+            source.expected_etag = source.swift_etag
+        elif self.mapping.convert_dlo:
             # NOTE(cloudsync): the remote copy is then an SLO in every
             # respect: multipart by segment, x-static-large-object and an
             # SLO manifest side object that restores it as an SLO.
@@ -744,6 +776,9 @@ class RowPropagator:
     def _same_content(self, source, info):
         if info.size != source.size:
             return False
+        if source.dlo_manifest is not None:
+            return (info.dlo_manifest == source.dlo_manifest and
+                    lo.normalize_etag(info.etag) == source.expected_etag)
         if source.expected_etag and \
                 lo.normalize_etag(info.etag) == source.expected_etag:
             return True
@@ -836,7 +871,14 @@ class RowPropagator:
             # NOTE(cloudsync): the manifest goes first: a remote SLO whose
             # metadata names this manifest's ETag always has its manifest.
             self._put_manifest(source)
-        if source.part_per_segment:
+        if source.dlo_manifest is not None:
+            segments = [providers.Segment(
+                self.layout.object_key(piece.obj), piece.length,
+                functools.partial(self._reader, [piece]), piece.etag)
+                for piece in source.pieces]
+            provider.put_dlo(self.bucket, key, source.dlo_prefix, segments,
+                             **common)
+        elif source.part_per_segment:
             parts = [providers.Part(
                 number, piece.length,
                 functools.partial(self._reader, [piece]), md5=piece.etag)
@@ -1025,6 +1067,8 @@ class RowPropagator:
             self.logger.debug('%s: archived; the remote copy stays',
                               self._what(row))
             return Outcome.UNCHANGED
+        if info.dlo_manifest and getattr(self.provider, 'KEEPS_DLO', False):
+            self._remove_dlo_segments(row, info)
         if swift_utils.config_true_value(md.decode_value(
                 info.metadata.get(md.SLO_KEY, ''))):
             # NOTE(cloudsync): the side object first, so that a failure in
@@ -1034,6 +1078,29 @@ class RowPropagator:
         self.provider.delete_object(self.bucket, key)
         self.stats.increment('deleted_objects')
         return Outcome.DELETED
+
+    def _remove_dlo_segments(self, row, info):
+        """Before its manifest: delete the remote segments of a DLO copy
+        when the local ones it was copied from are gone too (as
+        ``swift delete`` of a DLO leaves it), since nothing else would
+        remove them. Segments that are still there locally may be read by
+        another DLO (a copy of the manifest): the remote keeps them too,
+        as Swift does.
+        """
+        source = md.internal_values(info.metadata).get(DLO_SOURCE_KEY)
+        if not source or '/' not in source:
+            return
+        container, prefix = source.split('/', 1)
+        for _entry in self._list_segments(container, prefix):
+            self.logger.info(
+                '%s: the local segments under %s are still there; the '
+                'remote copy keeps its segments too', self._what(row),
+                source)
+            return
+        deleted = self.provider.delete_dlo_segments(self.bucket,
+                                                    info.dlo_manifest)
+        self.logger.debug('%s: deleted %d remote DLO segments under %s',
+                          self._what(row), deleted, info.dlo_manifest)
 
     # -- verify -------------------------------------------------------------
 

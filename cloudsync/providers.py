@@ -99,6 +99,11 @@ class ObjectInfo:
     parts_count: typing.Optional[int] = None
     #: when the remote will expire the object, seconds since the epoch
     expires_at: typing.Optional[float] = None
+    #: for a dynamic large object the store keeps as one (providers with
+    #: :attr:`Provider.KEEPS_DLO`): its ``X-Object-Manifest``, unquoted
+    #: (``<segments container>/<prefix>``); the same value is in
+    #: ``metadata['x-object-manifest']``. None for any other object.
+    dlo_manifest: typing.Optional[str] = None
 
     @property
     def is_multipart(self):
@@ -199,6 +204,21 @@ class Part:
     md5: typing.Optional[str] = None
 
 
+@dataclasses.dataclass
+class Segment:
+    """One segment of a dynamic large object (see :meth:`Provider.put_dlo`).
+
+    ``name`` is its full name in the store's segments container; ``open``
+    returns a fresh readable stream of exactly ``size`` bytes, and ``md5``
+    is their hex MD5, which the store must verify.
+    """
+
+    name: str
+    size: int
+    open: typing.Callable[[], typing.Any]
+    md5: str
+
+
 class Provider(abc.ABC):
     """A remote store.
 
@@ -225,6 +245,16 @@ class Provider(abc.ABC):
     #: :meth:`check_target` at the start of a pass, unless the remote's
     #: ``create_containers`` option is false.
     BUCKET_PER_CONTAINER = False
+
+    #: True when the store keeps Swift dynamic large objects (DLOs) as
+    #: such: the daemon then copies a DLO (unless the mapping's
+    #: ``convert_dlo`` is set) with :meth:`put_dlo`, its segments into the
+    #: store's segments container under :meth:`dlo_manifest`'s prefix, and
+    #: the provider implements :meth:`dlo_manifest`, :meth:`put_dlo` and
+    #: :meth:`delete_dlo_segments` and fills
+    #: :attr:`ObjectInfo.dlo_manifest`. Other stores get the concatenation
+    #: of the segments, with ``x-object-manifest`` kept as metadata.
+    KEEPS_DLO = False
 
     #: the largest object a single :meth:`put_object` may carry; larger
     #: streams go through :meth:`put_multipart`
@@ -376,6 +406,49 @@ class Provider(abc.ABC):
             if not page.truncated or not page.entries:
                 return
             marker = page.next_marker or page.entries[-1].key
+
+    def dlo_manifest(self, bucket, prefix):
+        """The ``X-Object-Manifest`` (unquoted) of a DLO whose segments
+        :meth:`put_dlo` stores under ``prefix`` for objects of ``bucket``.
+
+        Only for providers with :attr:`KEEPS_DLO`.
+        """
+        raise exceptions.NotSupported(
+            'provider %s keeps no dynamic large objects' % self.name)
+
+    def put_dlo(self, bucket, key, prefix, segments, content_type=None,
+                metadata=None, expires_at=None):
+        """Store a dynamic large object: its segments, then its manifest.
+
+        Only for providers with :attr:`KEEPS_DLO`. Each :class:`Segment`
+        is stored under its name, which starts with ``prefix``, in the
+        store's segments container, unless an object of that name, size
+        and MD5 is there already; objects under ``prefix`` there that are
+        not among ``segments`` are removed, so that the manifest (PUT
+        last, pointing at :meth:`dlo_manifest`) reads exactly these
+        segments, in name order. ``metadata`` is as for
+        :meth:`put_object`; its ``x-object-manifest`` is replaced by the
+        manifest's own.
+
+        :returns: the DLO's ETag as Swift gives it (the MD5 of its
+            segments' MD5s), unquoted.
+        """
+        raise exceptions.NotSupported(
+            'provider %s keeps no dynamic large objects' % self.name)
+
+    def delete_dlo_segments(self, bucket, manifest):
+        """Delete the segments a DLO of ``bucket`` stored with
+        :meth:`put_dlo` reads: the objects under ``manifest``'s prefix,
+        when ``manifest`` (an :attr:`ObjectInfo.dlo_manifest`) names the
+        store's segments container. Deleting a DLO with
+        :meth:`delete_object` deletes only its manifest, as in Swift.
+
+        Only for providers with :attr:`KEEPS_DLO`.
+
+        :returns: how many segments were deleted.
+        """
+        raise exceptions.NotSupported(
+            'provider %s keeps no dynamic large objects' % self.name)
 
     def set_expiration(self, bucket, prefix, seconds):
         """Have the remote expire objects under ``prefix`` after ``seconds``.

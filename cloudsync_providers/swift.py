@@ -50,6 +50,14 @@ How Swift objects are written:
   Segments of a failed upload are removed; so are the segments of an
   object cloudsync overwrites or deletes. cloudsync only ever removes
   segments in its own segments container, below the object's name.
+* A dynamic large object (``KEEPS_DLO``) stays one: its segments are
+  stored under the same prefix in the segments container, an identical
+  segment already there is not sent again, objects under that prefix that
+  are not its segments are removed, then the manifest is PUT with
+  ``X-Object-Manifest: <segments container>/<prefix>``. A POST sends
+  ``X-Object-Manifest`` again (Swift drops it otherwise). Deleting the
+  manifest leaves its segments, as in Swift;
+  :meth:`SwiftProvider.delete_dlo_segments` removes them.
 * Metadata is stored as ``X-Object-Meta-*`` with its case and its bytes:
   a user of the remote cluster reads exactly the values written to the
   local one. A value HTTP cannot carry as it is (white space at either
@@ -122,6 +130,7 @@ MAX_PART_WORKERS = 4
 #: Swift's default limit on object names, in UTF-8 bytes
 MAX_OBJECT_NAME_LENGTH = 1024
 OBJECT_META = 'x-object-meta-'
+DLO_KEY = metadata_mod.DLO_KEY
 CONTAINER_META = 'x-container-meta-'
 ACL_HEADERS = ('x-container-read', 'x-container-write')
 
@@ -465,6 +474,8 @@ class SwiftProvider(providers.Provider):
     OPTIONS = OPTIONS
     #: with ``container = *`` each container gets its own remote container
     BUCKET_PER_CONTAINER = True
+    #: dynamic large objects are copied as dynamic large objects
+    KEEPS_DLO = True
     MAX_SINGLE_PUT = 5 * GiB
     MIN_PART_SIZE = 1
     MAX_PART_SIZE = 5 * GiB
@@ -731,10 +742,21 @@ class SwiftProvider(providers.Provider):
     # -- objects: reading --------------------------------------------------
 
     @staticmethod
-    def _object_headers(content_type, metadata, expires_at=None):
+    def _object_headers(content_type, metadata, expires_at=None,
+                        dlo_manifest=None):
+        """Request headers; with ``dlo_manifest`` (unquoted) the object is
+        a dynamic large object: ``x-object-manifest`` in ``metadata`` (or
+        else ``dlo_manifest``) is sent as its ``X-Object-Manifest``.
+        """
         headers = {'Content-Type': content_type or 'application/octet-stream'}
         for key, value in (metadata or {}).items():
+            if dlo_manifest is not None and key == DLO_KEY:
+                dlo_manifest = metadata_mod.decode_value(value)
+                continue
             headers['X-Object-Meta-' + key] = to_swift_value(value)
+        if dlo_manifest is not None:
+            headers['X-Object-Manifest'] = urllib.parse.quote(
+                dlo_manifest, safe='/')
         if expires_at is not None:
             headers['X-Delete-At'] = '%d' % int(expires_at)
         return headers
@@ -768,15 +790,21 @@ class SwiftProvider(providers.Provider):
         else:
             last_modified = 0.0
         expires_at = headers.get('x-delete-at')
+        metadata = {k[len(OBJECT_META):]: from_swift_value(v)
+                    for k, v in headers.items() if k.startswith(OBJECT_META)}
+        dlo_manifest = None
+        if headers.get('x-object-manifest'):
+            # NOTE: the header wins over an X-Object-Meta-X-Object-Manifest,
+            # which is how copies of DLOs were kept before they stayed DLOs.
+            dlo_manifest = urllib.parse.unquote(headers['x-object-manifest'])
+            metadata[DLO_KEY] = dlo_manifest
         return providers.ObjectInfo(
             key=key, size=size, etag=etag, last_modified=last_modified,
             content_type=(headers.get('content-type') or
                           'application/octet-stream'),
-            metadata={k[len(OBJECT_META):]: from_swift_value(v)
-                      for k, v in headers.items()
-                      if k.startswith(OBJECT_META)},
-            parts_count=parts_count,
-            expires_at=float(expires_at) if expires_at else None)
+            metadata=metadata, parts_count=parts_count,
+            expires_at=float(expires_at) if expires_at else None,
+            dlo_manifest=dlo_manifest)
 
     def _manifest(self, conn, bucket, key, manifest_etag=None):
         """The segments of a static large object, as Swift keeps them.
@@ -1116,6 +1144,101 @@ class SwiftProvider(providers.Provider):
         self._delete_segments(s for s in old_segments if s not in uploaded)
         return multipart_etag([segment['etag'] for segment in manifest])
 
+    def dlo_manifest(self, bucket, prefix):
+        """``<segments container>/<prefix>``."""
+        return '%s/%s' % (self.segments_container(bucket), prefix)
+
+    def put_dlo(self, bucket, key, prefix, segments, content_type=None,
+                metadata=None, expires_at=None):
+        """Store a dynamic large object; see :meth:`Provider.put_dlo`.
+
+        The segments container is listed under ``prefix`` once: a segment
+        listed with its size and MD5 is not sent again (with an expiry, it
+        gets the manifest's with a POST). Segments are stored before the
+        manifest; objects under ``prefix`` that are not segments are
+        removed after it. Replacing a static large object cloudsync wrote
+        removes its segments, as :meth:`put_object` does.
+        """
+        what = self._what('PUT', bucket, key)
+        seg_container = self.segments_container(bucket)
+        segments = sorted(segments, key=lambda s: s.name)
+        for segment in segments:
+            if not segment.name.startswith(prefix):
+                raise exceptions.InvalidObject(
+                    '%s: segment %s is not under the prefix %s'
+                    % (what, segment.name, prefix))
+            if not _HEX_MD5.match(segment.md5 or ''):
+                raise exceptions.InvalidObject(
+                    '%s: segment %s: %r is not a hex MD5'
+                    % (what, segment.name, segment.md5))
+        expires_at = self._expiry(bucket, key, metadata, expires_at)
+        old_segments = self._our_segments(bucket, key)
+        try:
+            listed = {e.key: (e.size, e.etag) for e in self.list_all(
+                seg_container, prefix=prefix) if not e.is_prefix}
+        except exceptions.TargetNotFound:
+            listed = {}
+        todo = []
+        for number, segment in enumerate(segments, 1):
+            if listed.get(segment.name) == (segment.size,
+                                            segment.md5.lower()):
+                if expires_at is not None:
+                    self._post_expiry(seg_container, segment.name,
+                                      expires_at)
+                continue
+            todo.append((segment.name, providers.Part(
+                number, segment.size, segment.open, md5=segment.md5)))
+        self._run_parts(todo, lambda item: self._put_segment(
+            bucket, item[0], item[1], expires_at))
+        headers = self._object_headers(
+            content_type, metadata, expires_at,
+            dlo_manifest=self.dlo_manifest(bucket, prefix))
+        headers['X-Object-Manifest'] = urllib.parse.quote(
+            self.dlo_manifest(bucket, prefix), safe='/')
+        self._put(what, bucket, key, io.BytesIO(b''), content_length=0,
+                  headers=headers)
+        names = set(s.name for s in segments)
+        self._delete_segments((seg_container, name) for name in listed
+                              if name not in names)
+        self._delete_segments(old_segments)
+        # NOTE: a DLO's ETag is computed as an SLO's is.
+        return slo_etag([s.md5.lower() for s in segments])
+
+    def _dlo_segments(self, bucket, manifest):
+        """(container, name) of the segments of a DLO whose manifest
+        names ``bucket``'s segments container; none otherwise.
+        """
+        seg_container, _, prefix = (manifest or '').partition('/')
+        if seg_container != self.segments_container(bucket):
+            return []
+        try:
+            return [(seg_container, e.key) for e in self.list_all(
+                seg_container, prefix=prefix) if not e.is_prefix]
+        except exceptions.TargetNotFound:
+            return []
+
+    def delete_dlo_segments(self, bucket, manifest):
+        """Delete the objects under ``manifest``'s prefix, when it names
+        ``bucket``'s segments container; see
+        :meth:`Provider.delete_dlo_segments`.
+        """
+        segments = self._dlo_segments(bucket, manifest)
+        for container, name in segments:
+            what = self._what('DELETE', container, name)
+            try:
+                with self._connection(what) as conn:
+                    conn.raw('DELETE', container, name)
+            except exceptions.NotFound:
+                pass
+        return len(segments)
+
+    def _post_expiry(self, container, name, expires_at):
+        headers = {'Content-Type': 'application/octet-stream'}
+        if expires_at is not None:
+            headers['X-Delete-At'] = '%d' % int(expires_at)
+        with self._connection(self._what('POST', container, name)) as conn:
+            conn.post_object(container, name, headers)
+
     def _check_parts(self, what, parts):
         if not parts:
             raise exceptions.InvalidObject('%s: no parts' % what)
@@ -1151,6 +1274,7 @@ class SwiftProvider(providers.Provider):
     def _put_segment(self, bucket, name, part, expires_at):
         seg_container = self.segments_container(bucket)
         what = self._what('PUT', seg_container, name)
+
         headers = {'Content-Type': 'application/octet-stream'}
         if expires_at is not None:
             headers['X-Delete-At'] = '%d' % int(expires_at)
@@ -1252,7 +1376,10 @@ class SwiftProvider(providers.Provider):
         :class:`ObjectInfo` it has as ``info``. When the expiry of a large
         object changes, the segments cloudsync wrote for it are given the
         new one too, so that they never go before their manifest. Without
-        ``content_type`` the current one is kept.
+        ``content_type`` the current one is kept. A dynamic large object
+        keeps its ``X-Object-Manifest`` (``metadata``'s
+        ``x-object-manifest``, or else its current one), and its segments
+        get its new expiry too.
 
         :returns: the object's ETag.
         """
@@ -1267,8 +1394,13 @@ class SwiftProvider(providers.Provider):
             expiry = expires_at
         if info.parts_count and _expiry_changed(info.expires_at, expiry):
             self._expire_segments(bucket, key, expiry)
+        if info.dlo_manifest and _expiry_changed(info.expires_at, expiry):
+            for container, name in self._dlo_segments(bucket,
+                                                      info.dlo_manifest):
+                self._post_expiry(container, name, expiry)
         headers = self._object_headers(content_type or info.content_type,
-                                       metadata, expiry)
+                                       metadata, expiry,
+                                       dlo_manifest=info.dlo_manifest)
         with self._connection(self._what('POST', bucket, key)) as conn:
             conn.post_object(bucket, key, headers)
         return info.etag

@@ -18,6 +18,8 @@ as in ``test_sync_daemon.py``, with mappings whose remote is
   (``test2:tester2``): objects keep their bytes, metadata (case
   included) and content type, a static large object stays one, a POST
   becomes a POST and a DELETE removes the remote copy with its segments;
+  a dynamic large object stays one, its segments in the remote segments
+  container, and a second pass sends nothing;
   ``container = *`` gets one remote container per local one, created
   by cloudsync, with the local container's metadata when
   ``sync_container_metadata`` is set; a POST that changes or removes
@@ -165,6 +167,62 @@ def test_swift_to_swift(aio, swift, swift2, container, nodes_factory):
     names = [o['name'] for o in swift2.get_container(bucket)[1]]
     assert 'plain' not in names and 'large' not in names
     assert swift2.get_container(bucket + '_segments')[1] == []
+
+
+def test_swift_to_swift_keeps_a_dlo(aio, swift, swift2, container,
+                                    tmp_path):
+    bucket = conftest.unique_name('dr')
+    statsd = helpers.StatsdListener()
+    nodes = helpers.DaemonNodes(aio, tmp_path, SWIFT_MAPPING % {
+        'auth_url': aio.state['auth_url'], 'account': 'AUTH_test',
+        'container': container, 'bucket': bucket, 'layout': 'native'},
+        statsd=statsd)
+    try:
+        segments = container + '-dlo-segs'
+        swift.put_container(segments)
+        datas = [b'a' * 1000, b'b' * 2000, b'tail']
+        for number, data in enumerate(datas):
+            swift.put_object(segments, 'movie/v1/%03d' % number, data)
+        swift.put_object(segments, 'other/000', b'not a segment')
+        swift.put_object(container, 'movie', b'', headers={
+            'X-Object-Manifest': '%s/movie/v1/' % segments,
+            'X-Object-Meta-Kind': 'Dynamic'}, content_type='video/x-Dyn')
+        local = swift.head_object(container, 'movie')
+
+        assert nodes.run_once() == {1: 0, 2: 0, 3: 0}
+        statsd.settle()
+        assert statsd.counter('copied_objects') == 1
+
+        remote, body = swift2.get_object(bucket, 'movie')
+        assert body == b''.join(datas)
+        assert remote['x-object-manifest'] == \
+            '%s_segments/movie/v1/' % bucket
+        assert remote['etag'] == local['etag']
+        assert remote['content-type'] == 'video/x-Dyn'
+        assert remote['x-object-meta-kind'] == 'Dynamic'
+        manifest = swift2.get_object(
+            bucket, 'movie', query_string='multipart-manifest=get')[1]
+        assert manifest == b''
+        listed = swift2.get_container(bucket + '_segments')[1]
+        assert [(o['name'], o['hash']) for o in listed] == [
+            ('movie/v1/%03d' % n, md5(d)) for n, d in enumerate(datas)]
+        stamps = {o['name']: o['last_modified'] for o in listed}
+        manifest_stamp = remote['x-timestamp']
+
+        # a second pass, verification of the other replicas' rows
+        # included, sends nothing
+        nodes.reconfigure(verification_slack=0)
+        assert nodes.run_once() == {1: 0, 2: 0, 3: 0}
+        statsd.settle()
+        assert statsd.counter('copied_objects') == 1
+        assert statsd.counter('metadata_updates') == 0
+        assert swift2.head_object(bucket, 'movie')['x-timestamp'] == \
+            manifest_stamp
+        assert {o['name']: o['last_modified'] for o in swift2.get_container(
+            bucket + '_segments')[1]} == stamps
+    finally:
+        nodes.stop_all()
+        statsd.close()
 
 
 def test_swift_wildcard_gets_one_remote_container_each(aio, swift2,

@@ -44,6 +44,7 @@ from cloudsync import conf
 from cloudsync import exceptions
 from cloudsync import large_objects
 from cloudsync import lifecycle
+from cloudsync import metadata as md
 from cloudsync import providers
 
 MiB = 1024 * 1024
@@ -82,6 +83,8 @@ class StoredObject:
     last_modified: float
     part_sizes: typing.Optional[list] = None
     expires_at: typing.Optional[float] = None
+    #: a DLO manifest (FakeDLOProvider): ``<container>/<prefix>``
+    dlo_manifest: typing.Optional[str] = None
 
 
 class FakeConf:
@@ -384,6 +387,96 @@ class FakeProvider(providers.Provider):
         changed = self.rules.get((bucket, prefix)) != days
         self.rules[(bucket, prefix)] = days
         return changed
+
+
+class FakeDLOProvider(FakeProvider):
+    """A remote that keeps DLOs, as Swift does: segments in the bucket's
+    ``_segments`` bucket; a manifest's size, ETag and bytes are those of
+    the segments listed under its prefix when it is read.
+    """
+
+    KEEPS_DLO = True
+
+    def segments_bucket(self, bucket):
+        return bucket + '_segments'
+
+    def dlo_manifest(self, bucket, prefix):
+        return '%s/%s' % (self.segments_bucket(bucket), prefix)
+
+    def _dlo_segments(self, manifest):
+        container, _, prefix = manifest.partition('/')
+        objects = self.buckets.get(container, {})
+        return [(key, objects[key]) for key in sorted(objects)
+                if key.startswith(prefix)]
+
+    def put_dlo(self, bucket, key, prefix, segments, content_type=None,
+                metadata=None, expires_at=None):
+        objects = self._call('put_dlo', bucket, key)
+        self._check_metadata(metadata)
+        seg_bucket = self.buckets.setdefault(self.segments_bucket(bucket),
+                                             {})
+        names = set()
+        for segment in segments:
+            assert segment.name.startswith(prefix)
+            names.add(segment.name)
+            have = seg_bucket.get(segment.name)
+            if have is not None and have.etag == segment.md5 and \
+                    len(have.data) == segment.size:
+                continue
+            self.calls.append(('put_segment', segment.name))
+            data = self._read_part(segment)
+            if md5_hex(data) != segment.md5:
+                raise exceptions.ChecksumMismatch('segment %s' %
+                                                  segment.name)
+            seg_bucket[segment.name] = StoredObject(
+                data, segment.md5, 'application/octet-stream', {},
+                self.clock(), expires_at=expires_at)
+        for name in [n for n in seg_bucket
+                     if n.startswith(prefix) and n not in names]:
+            del seg_bucket[name]
+        meta = {k: v for k, v in (metadata or {}).items()
+                if k != md.DLO_KEY}
+        objects[key] = StoredObject(
+            b'', md5_hex(b''), content_type or 'application/octet-stream',
+            meta, self.clock(), expires_at=expires_at,
+            dlo_manifest=self.dlo_manifest(bucket, prefix))
+        return large_objects.dlo_etag([s.md5 for s in segments])
+
+    def delete_dlo_segments(self, bucket, manifest):
+        self._call('delete_dlo_segments', bucket, manifest)
+        container = manifest.partition('/')[0]
+        if container != self.segments_bucket(bucket):
+            return 0
+        found = self._dlo_segments(manifest)
+        for key, _ in found:
+            del self.buckets[container][key]
+        return len(found)
+
+    def update_metadata(self, bucket, key, content_type=None, metadata=None):
+        super().update_metadata(bucket, key, content_type, metadata)
+        obj = self.buckets[bucket][key]
+        if obj.dlo_manifest:
+            obj.metadata.pop(md.DLO_KEY, None)
+
+    def _info(self, key, obj):
+        info = super()._info(key, obj)
+        if obj.dlo_manifest:
+            found = self._dlo_segments(obj.dlo_manifest)
+            info.size = sum(len(o.data) for _, o in found)
+            info.etag = large_objects.dlo_etag([o.etag for _, o in found])
+            info.dlo_manifest = obj.dlo_manifest
+            info.metadata[md.DLO_KEY] = obj.dlo_manifest
+        return info
+
+    def get_object(self, bucket, key, **kwargs):
+        body = super().get_object(bucket, key, **kwargs)
+        obj = self.buckets[bucket][key]
+        if not obj.dlo_manifest or kwargs.get('range'):
+            return body
+        body.close()
+        data = b''.join(o.data for _, o in self._dlo_segments(
+            obj.dlo_manifest))
+        return providers.ObjectBody(self._info(key, obj), [data])
 
 
 # -- the local cluster ------------------------------------------------------

@@ -51,10 +51,10 @@ def make_mapping(**options):
 class World:
     """A local cluster, a remote and a propagator between them."""
 
-    def __init__(self, **options):
+    def __init__(self, provider_cls=fakes.FakeProvider, **options):
         self.swift = fakes.FakeSwift()
         self.ic = fakes.FakeInternalClient(self.swift)
-        self.provider = fakes.FakeProvider()
+        self.provider = provider_cls()
         self.provider.buckets[BUCKET] = {}
         self.stats = stats_mod.NullStats()
         self.mapping = make_mapping(**options)
@@ -877,6 +877,165 @@ def test_a_dlo_can_be_converted_to_an_slo():
         ('/' + p, len(world.swift.get(ACCOUNT, *p.split('/', 1)).body), h)
         for p, h in zip(paths, hashes)]
     assert world.handle('dlo') is Outcome.UNCHANGED
+
+
+# -- DLOs on a remote that keeps them --------------------------------------
+
+@pytest.fixture
+def dlo_world():
+    return World(provider_cls=fakes.FakeDLOProvider, layout='native')
+
+
+def remote_segments(world):
+    return {k: o.data for k, o in world.provider.buckets.get(
+        BUCKET + '_segments', {}).items()}
+
+
+def test_a_dlo_stays_a_dlo_on_a_remote_that_keeps_them(dlo_world):
+    world = dlo_world
+    paths = put_segments(world, [100, 200, 50], prefix='parts/')
+    world.put('unrelated', container='segs')
+    world.swift.put_dlo(ACCOUNT, CONTAINER, 'dlo', 'segs/parts/',
+                        {'X-Object-Meta-K': 'v'})
+    assert world.handle('dlo') is Outcome.COPIED
+    stored = world.remote('dlo')
+    assert stored.data == b''
+    assert stored.dlo_manifest == BUCKET + '_segments/parts/'
+    assert remote_segments(world) == {
+        p.split('/', 1)[1]: world.swift.get(ACCOUNT, *p.split('/', 1)).body
+        for p in paths}
+    assert world.remote_headers('dlo') == {'X-Object-Meta-K': 'v'}
+    assert world.internal('dlo')[propagate.DLO_SOURCE_KEY] == 'segs/parts/'
+    assert md.ETAG_KEY not in world.internal('dlo')
+    body = world.provider.get_object(BUCKET, world.key('dlo'))
+    assert body.read_all() == content_of(world, paths)
+    world.provider.reset_calls()
+    assert world.handle('dlo') is Outcome.UNCHANGED
+    assert world.provider.counts() == {'head_object': 1}
+    assert world.propagator.verify([world.row('dlo')]) == []
+
+
+def test_a_changed_dlo_sends_only_its_new_segments(dlo_world):
+    world = dlo_world
+    paths = put_segments(world, [10, 20], prefix='p/')
+    world.swift.put_dlo(ACCOUNT, CONTAINER, 'dlo', 'segs/p/')
+    world.handle('dlo')
+    world.swift.put(ACCOUNT, 'segs', 'p/002', b'appended')
+    world.swift.delete(ACCOUNT, 'segs', 'p/000')
+    world.provider.reset_calls()
+    assert world.handle('dlo') is Outcome.COPIED
+    assert world.provider.count('put_segment') == 1
+    assert sorted(remote_segments(world)) == ['p/001', 'p/002']
+    body = world.provider.get_object(BUCKET, world.key('dlo'))
+    assert body.read_all() == content_of(world, paths[1:]) + b'appended'
+    assert world.handle('dlo') is Outcome.UNCHANGED
+
+
+def test_a_dlo_whose_remote_segments_changed_is_copied_again(dlo_world):
+    world = dlo_world
+    put_segments(world, [10, 20], prefix='p/')
+    world.swift.put_dlo(ACCOUNT, CONTAINER, 'dlo', 'segs/p/')
+    world.handle('dlo')
+    world.provider.put_raw(BUCKET + '_segments', 'p/extra', b'x')
+    assert world.handle('dlo') is Outcome.COPIED
+    assert sorted(remote_segments(world)) == ['p/000', 'p/001']
+
+
+def test_a_concatenated_copy_of_a_dlo_becomes_a_dlo(dlo_world):
+    world = dlo_world
+    put_segments(world, [10, 20], prefix='p/')
+    world.swift.put_dlo(ACCOUNT, CONTAINER, 'dlo', 'segs/p/')
+    old = World(layout='native')
+    old.swift, old.ic = world.swift, world.ic
+    old.propagator.ic = world.ic
+    old.provider.buckets = world.provider.buckets
+    old.propagator.provider = old.provider
+    assert old.handle('dlo') is Outcome.COPIED
+    assert world.remote('dlo').dlo_manifest is None
+    assert world.handle('dlo') is Outcome.COPIED
+    assert world.remote('dlo').dlo_manifest == BUCKET + '_segments/p/'
+
+
+def test_a_post_to_a_dlo_updates_the_manifests_metadata(dlo_world):
+    world = dlo_world
+    put_segments(world, [10], prefix='p/')
+    world.swift.put_dlo(ACCOUNT, CONTAINER, 'dlo', 'segs/p/')
+    world.handle('dlo')
+    world.swift.post(ACCOUNT, CONTAINER, 'dlo', {
+        'X-Object-Meta-New': 'yes', 'X-Object-Manifest': 'segs/p/'})
+    world.provider.reset_calls()
+    assert world.handle('dlo') is Outcome.METADATA_UPDATED
+    assert world.provider.count('put_dlo') == 0
+    assert world.remote_headers('dlo') == {'X-Object-Meta-New': 'yes'}
+    assert world.remote('dlo').dlo_manifest == BUCKET + '_segments/p/'
+    assert world.handle('dlo') is Outcome.UNCHANGED
+
+
+def test_a_dlo_in_the_hashed_layout_keeps_its_segments_in_it():
+    world = World(provider_cls=fakes.FakeDLOProvider)
+    put_segments(world, [10], prefix='p/')
+    world.swift.put_dlo(ACCOUNT, CONTAINER, 'dlo', 'segs/p/')
+    assert world.handle('dlo') is Outcome.COPIED
+    assert list(remote_segments(world)) == [world.key('p/000')]
+    assert world.remote('dlo').dlo_manifest == \
+        BUCKET + '_segments/' + world.key('p/')
+    assert world.handle('dlo') is Outcome.UNCHANGED
+
+
+def test_deleting_a_dlo_takes_its_remote_segments_once_gone_locally(
+        dlo_world):
+    world = dlo_world
+    paths = put_segments(world, [10, 20], prefix='p/')
+    world.swift.put_dlo(ACCOUNT, CONTAINER, 'dlo', 'segs/p/')
+    world.handle('dlo')
+    world.swift.delete(ACCOUNT, CONTAINER, 'dlo')
+    assert world.handle('dlo', REMOVE) is Outcome.DELETED
+    assert world.remote('dlo') is None
+    # NOTE: the local segments are still there (another manifest may
+    # read them): so are the remote ones.
+    assert sorted(remote_segments(world)) == ['p/000', 'p/001']
+
+    world.swift.put_dlo(ACCOUNT, CONTAINER, 'dlo', 'segs/p/')
+    world.handle('dlo')
+    world.swift.delete(ACCOUNT, CONTAINER, 'dlo')
+    for path in paths:
+        world.swift.delete(ACCOUNT, *path.split('/', 1))
+    assert world.handle('dlo', REMOVE) is Outcome.DELETED
+    assert world.remote('dlo') is None
+    assert remote_segments(world) == {}
+
+
+def test_archive_of_a_dlo_to_a_remote_that_keeps_it():
+    world = World(provider_cls=fakes.FakeDLOProvider, layout='native',
+                  archive=True)
+    paths = put_segments(world, [10, 20], prefix='d/')
+    world.swift.put_dlo(ACCOUNT, CONTAINER, 'dlo', 'segs/d/')
+    expected = content_of(world, paths)
+    assert world.handle('dlo', ARCHIVE) is Outcome.ARCHIVED
+    assert world.swift.get(ACCOUNT, CONTAINER, 'dlo') is None
+    for path in paths:
+        assert world.swift.get(ACCOUNT, *path.split('/', 1)) is None
+    body = world.provider.get_object(BUCKET, world.key('dlo'))
+    assert body.read_all() == expected
+
+
+def test_archive_of_a_dlo_keeps_its_segments_when_asked():
+    world = World(provider_cls=fakes.FakeDLOProvider, layout='native',
+                  archive=True, retain_local_segments=True)
+    paths = put_segments(world, [10], prefix='d/')
+    world.swift.put_dlo(ACCOUNT, CONTAINER, 'dlo', 'segs/d/')
+    assert world.handle('dlo', ARCHIVE) is Outcome.ARCHIVED
+    assert world.swift.get(ACCOUNT, *paths[0].split('/', 1)) is not None
+
+
+def test_convert_dlo_wins_over_a_remote_that_keeps_dlos():
+    world = World(provider_cls=fakes.FakeDLOProvider, convert_dlo=True)
+    put_segments(world, [10, 20], prefix='p/')
+    world.swift.put_dlo(ACCOUNT, CONTAINER, 'dlo', 'segs/p/')
+    assert world.handle('dlo') is Outcome.COPIED
+    assert world.remote('dlo').dlo_manifest is None
+    assert world.remote_headers('dlo') == {'X-Static-Large-Object': 'True'}
+    assert remote_segments(world) == {}
 
 
 # -- archive ----------------------------------------------------------------

@@ -211,15 +211,29 @@ class FakeSwift(adapters.BaseAdapter):
         meta = {'Content-Type': headers.get('content-type',
                                             'application/octet-stream')}
         for key, value in headers.items():
-            if key.startswith('x-object-meta-') or key == 'x-delete-at':
+            if key.startswith('x-object-meta-') or key in (
+                    'x-delete-at', 'x-object-manifest'):
                 meta[key.title()] = value
         return meta
 
+    def _dlo(self, stored):
+        """A DLO's (ETag, body), as Swift's dlo middleware gives them."""
+        container, _, prefix = urllib.parse.unquote(
+            stored['headers']['X-Object-Manifest']).partition('/')
+        segments = [body['body'] for (cont, obj), body in sorted(
+            self.objects.items()) if cont == container and
+            obj.startswith(prefix)]
+        return (swift.slo_etag([md5(b) for b in segments]),
+                b''.join(segments))
+
     def _headers(self, stored):
         headers = dict(stored['headers'])
-        headers.update({'Etag': '"%s"' % stored['etag'],
+        etag, body = stored['etag'], stored['body']
+        if 'X-Object-Manifest' in headers:
+            etag, body = self._dlo(stored)
+        headers.update({'Etag': '"%s"' % etag,
                         'X-Timestamp': stored['timestamp'],
-                        'Content-Length': str(len(stored['body']))})
+                        'Content-Length': str(len(body))})
         if 'manifest' in stored:
             headers['X-Static-Large-Object'] = 'True'
             headers['X-Manifest-Etag'] = md5(json.dumps(
@@ -244,6 +258,8 @@ class FakeSwift(adapters.BaseAdapter):
             resp_headers['Content-Length'] = str(len(manifest))
             return respond(request, 200, resp_headers, manifest)
         data = stored['body']
+        if 'X-Object-Manifest' in stored['headers']:
+            data = self._dlo(stored)[1]
         if 'range' in headers:
             first, last = headers['range'][6:].split('-')
             data = data[int(first):int(last) + 1]
@@ -570,6 +586,106 @@ def test_delete_of_a_large_object_takes_its_segments(provider, server):
     assert provider.delete_object('c', 'plain') is True
     assert provider.delete_object('c', 'plain') is False
     assert server.objects == {}
+
+
+# -- dynamic large objects ---------------------------------------------------
+
+def segments_of(datas, prefix='obj/v1/'):
+    return [providers.Segment('%s%08d' % (prefix, n), len(d),
+                              lambda d=d: io.BytesIO(d), md5(d))
+            for n, d in enumerate(datas, 1)]
+
+
+def test_put_dlo_stores_the_segments_then_a_manifest(provider, server):
+    datas = [b'a' * 10, b'b' * 10, b'c']
+    etag = provider.put_dlo('c', 'big', 'obj/v1/', segments_of(datas),
+                            content_type='video/x',
+                            metadata={'a': 'B', 'x-object-manifest': 'x/y'})
+    assert etag == swift.slo_etag([md5(d) for d in datas])
+    assert sorted(n for (c, n) in server.objects if c == 'c_segments') == [
+        'obj/v1/00000001', 'obj/v1/00000002', 'obj/v1/00000003']
+    puts = [c for c in server.calls if c[0] == 'PUT' and c[2]]
+    assert puts[-1][2] == 'big'
+    assert puts[-1][4]['x-object-manifest'] == 'c_segments/obj/v1/'
+    assert 'x-object-meta-x-object-manifest' not in puts[-1][4]
+    info = provider.head_object('c', 'big')
+    assert (info.etag, info.size, info.dlo_manifest, info.metadata) == (
+        etag, 21, 'c_segments/obj/v1/',
+        {'a': 'B', 'x-object-manifest': 'c_segments/obj/v1/'})
+    assert provider.get_object('c', 'big').read_all() == b''.join(datas)
+    assert provider.dlo_manifest('c', 'obj/v1/') == 'c_segments/obj/v1/'
+
+
+def test_put_dlo_sends_only_new_segments_and_removes_stale_ones(
+        provider, server):
+    provider.put_dlo('c', 'big', 'obj/v1/', segments_of([b'a', b'b', b'c']))
+    server.calls.clear()
+    datas = [b'a', b'B', b'c', b'd']
+    etag = provider.put_dlo('c', 'big', 'obj/v1/', segments_of(datas))
+    sent = [c[2] for c in server.calls if c[0] == 'PUT']
+    assert sent == ['obj/v1/00000002', 'obj/v1/00000004', 'big']
+    assert provider.head_object('c', 'big').etag == etag
+    provider.put_dlo('c', 'big', 'obj/v1/', segments_of([b'a']))
+    assert sorted(n for (c, n) in server.objects if c == 'c_segments') == [
+        'obj/v1/00000001']
+    assert provider.get_object('c', 'big').read_all() == b'a'
+
+
+def test_put_dlo_names_encoded_in_the_manifest(provider, server):
+    prefix = 'caf\u00e9 au lait/'
+    provider.put_dlo('c', 'big', prefix, segments_of([b'a'], prefix))
+    put = [c for c in server.calls if c[0] == 'PUT' and c[2] == 'big'][0]
+    assert put[4]['x-object-manifest'] == \
+        'c_segments/caf%C3%A9%20au%20lait/'
+    info = provider.head_object('c', 'big')
+    assert info.dlo_manifest == 'c_segments/' + prefix
+    assert provider.get_object('c', 'big').read_all() == b'a'
+
+
+def test_put_dlo_refuses_a_segment_outside_the_prefix(provider, server):
+    with pytest.raises(exceptions.InvalidObject):
+        provider.put_dlo('c', 'big', 'obj/v1/',
+                         segments_of([b'a'], 'other/'))
+    assert server.objects == {}
+
+
+def test_update_metadata_of_a_dlo_keeps_its_manifest_and_expiry(
+        provider, server):
+    provider.put_dlo('c', 'big', 'p/', segments_of([b'a', b'b'], 'p/'),
+                     expires_at=1900000000)
+    provider.update_metadata('c', 'big', metadata={'new': 'v'})
+    info = provider.head_object('c', 'big')
+    assert info.dlo_manifest == 'c_segments/p/'
+    assert info.metadata == {'new': 'v', 'x-object-manifest': 'c_segments/p/'}
+    assert provider.get_object('c', 'big').read_all() == b'ab'
+    provider.update_metadata('c', 'big', expires_at=1900000500)
+    for key in [('c_segments', 'p/00000001'), ('c_segments', 'p/00000002'),
+                ('c', 'big')]:
+        assert server.objects[key]['headers']['X-Delete-At'] == \
+            '1900000500', key
+
+
+def test_a_concatenated_copy_is_no_dlo(provider, server):
+    # NOTE: how DLOs were copied before: x-object-manifest as metadata.
+    provider.put_object('c', 'k', b'ab', 2,
+                        metadata={'x-object-manifest': 'segs/p/'})
+    info = provider.head_object('c', 'k')
+    assert info.dlo_manifest is None
+    assert info.metadata == {'x-object-manifest': 'segs/p/'}
+    assert provider.get_object('c', 'k').read_all() == b'ab'
+
+
+def test_deleting_a_dlo_leaves_its_segments_until_asked(provider, server):
+    provider.put_dlo('c', 'big', 'p/', segments_of([b'a', b'b'], 'p/'))
+    server.objects[('c_segments', 'q/1')] = dict(
+        server.objects[('c_segments', 'p/00000001')])
+    assert provider.delete_object('c', 'big') is True
+    assert len([k for k in server.objects if k[0] == 'c_segments']) == 3
+    assert provider.delete_dlo_segments('c', 'c_segments/p/') == 2
+    assert list(server.objects) == [('c_segments', 'q/1')]
+    # a manifest naming another container: none of cloudsync's segments
+    assert provider.delete_dlo_segments('c', 'other/q/') == 0
+    assert list(server.objects) == [('c_segments', 'q/1')]
 
 
 # -- errors ------------------------------------------------------------------
