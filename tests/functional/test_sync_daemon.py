@@ -217,6 +217,122 @@ def test_an_slo_arrives_as_a_multipart_object_with_the_expected_etag(
     assert statsd.counter('bytes') == 10 * MiB
 
 
+WILDCARD_MAPPING = '''\
+[remote:moto]
+provider = s3
+endpoint = %(endpoint)s
+access_key = testing
+secret_key = testing
+
+[mapping:every]
+account = %(account)s
+container = *
+remote = moto
+bucket = %(bucket)s
+'''
+
+OWN_MAPPING = '''
+[mapping:own]
+account = %(account)s
+container = %(container)s
+remote = moto
+bucket = %(bucket)s
+'''
+
+
+def mapped_object(nodes, s3, account, container, name):
+    """The bytes of ``name``'s copy by the mapping of ``container``, or
+    None.
+    """
+    mapping = nodes.config().mapping_for(account, container)
+    try:
+        resp = s3.get_object(
+            Bucket=mapping.bucket,
+            Key=mapping.remote_layout(container).object_key(name))
+    except s3.exceptions.NoSuchKey:
+        return None
+    return resp['Body'].read()
+
+
+def test_a_wildcard_mapping_syncs_a_container_created_after_its_first_pass(
+        aio, nodes_factory, s3, bucket, statsd):
+    """``container = *`` of an account of its own, so that it sees only
+    this test's containers. A container created after a pass is synced by
+    the next one; a container given a mapping of its own later is synced
+    by that mapping only, into its bucket, no longer by the wildcard.
+    """
+    admin = aio.swift_client('admin:admin', 'admin')
+    account = 'AUTH_cs%s' % conftest.unique_name('w')[2:]
+    url = admin.get_auth()[0].rsplit('/', 1)[0] + '/' + account
+    local = aio.swift_client('admin:admin', 'admin', preauthurl=url)
+    nodes = nodes_factory(WILDCARD_MAPPING % {
+        'endpoint': aio.state['moto_endpoint'], 'account': account,
+        'bucket': bucket})
+    first = {'one-%02d' % i: (b'first %d' % i, {}, 'text/plain')
+             for i in range(5)}
+    later = {'two-%02d' % i: (os.urandom(1000 + i), {}, 'text/plain')
+             for i in range(5)}
+    try:
+        local.put_container('first')
+        aio.ensure_container_replicas(account, 'first')
+        put_objects(local, 'first', first)
+        helpers.replicate_container(aio, account, 'first')
+        assert nodes.run_once() == {1: 0, 2: 0, 3: 0}
+        for name, (data, _h, _c) in first.items():
+            assert mapped_object(nodes, s3, account, 'first', name) == \
+                data, name
+
+        local.put_container('later')
+        aio.ensure_container_replicas(account, 'later')
+        put_objects(local, 'later', later)
+        helpers.replicate_container(aio, account, 'later')
+        assert nodes.run_once() == {1: 0, 2: 0, 3: 0}
+        mapping = nodes.config().mapping_for(account, 'later')
+        assert mapping.name == 'every'
+        for name, (data, _h, _c) in later.items():
+            key = mapping.remote_layout('later').object_key(name)
+            assert 'later' in key
+            assert mapped_object(nodes, s3, account, 'later', name) == \
+                data, name
+        statsd.settle()
+        assert statsd.counter('copied_objects') == len(first) + len(later)
+
+        # the operator gives "first" a bucket of its own
+        own_bucket = conftest.unique_name('b')
+        s3.create_bucket(Bucket=own_bucket)
+        nodes.mappings += OWN_MAPPING % {
+            'account': account, 'container': 'first', 'bucket': own_bucket}
+        nodes.reconfigure()
+        assert nodes.config().mapping_for(account, 'first').name == 'own'
+        local.put_object('first', 'one-new', b'new')
+        local.put_object('later', 'two-new', b'new')
+        helpers.replicate_container(aio, account, 'first')
+        helpers.replicate_container(aio, account, 'later')
+        assert nodes.run_once() == {1: 0, 2: 0, 3: 0}
+        wildcard = nodes.config().mapping_for(account, 'later')
+        assert mapped_object(nodes, s3, account, 'first', 'one-new') == \
+            b'new'
+        assert mapped_object(nodes, s3, account, 'later', 'two-new') == \
+            b'new'
+        with pytest.raises(s3.exceptions.NoSuchKey):
+            s3.get_object(Bucket=bucket, Key=wildcard.remote_layout(
+                'first').object_key('one-new'))
+    finally:
+        for cont, objects in (('first', list(first) + ['one-new']),
+                              ('later', list(later) + ['two-new'])):
+            for name in objects:
+                try:
+                    local.delete_object(cont, name)
+                except Exception:  # noqa: BLE001 - clean-up
+                    pass
+            try:
+                local.delete_container(cont)
+            except Exception:  # noqa: BLE001 - clean-up
+                pass
+        local.close()
+        admin.close()
+
+
 def object_replicas(aio, account, container, name):
     """[(node index, object hash directory)] of a policy-0 object, in
     ring order.
