@@ -17,8 +17,12 @@ statsd metrics to a listener of the test) and runs the real command, with
 ``--once`` or in the background. :class:`StatsdListener` counts what the
 daemons report (``copied_objects``, ``bytes``, ...), per node: the moto
 server keeps no request log, so this is how a test counts remote PUTs.
+:func:`swift_command` runs one of Swift's own commands
+(``swift-manage-shard-ranges``, the sharder through :func:`run_sharder`)
+on the all-in-one.
 """
 
+import configparser
 import json
 import os
 import shutil
@@ -30,6 +34,24 @@ import threading
 import time
 
 from cloudsync import conf as conf_mod
+
+TOOLS_DIR = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))), 'tools')
+
+# NOTE(cloudsync): Swift's commands read the storage policies and the hash
+# path prefix and suffix from /etc/swift/swift.conf; as "aio.py serve"
+# does for the servers, this loads the all-in-one's first.
+SWIFT_COMMAND = """\
+import importlib
+import sys
+sys.path.insert(0, sys.argv[1])
+import aio
+aio.use_swift_dir(sys.argv[2])
+main = importlib.import_module(sys.argv[3]).main
+sys.argv = sys.argv[4:]
+sys.exit(main())
+"""
 
 
 def bin_path(name):
@@ -246,6 +268,44 @@ def replicate_container(aio, account, container):
                              % (broker.db_file, missing))
         broker.merge_items([r for name in missing for r in rows[name]])
     return lacked
+
+
+def swift_command(aio, module, name, *args, timeout=300):
+    """Run Swift's command ``name`` (``module.main``) on the all-in-one;
+    its output. Fails the test if it exits non-zero.
+    """
+    proc = subprocess.run(
+        [sys.executable, '-c', SWIFT_COMMAND, TOOLS_DIR, aio.swift_dir,
+         module, name] + list(args),
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, timeout=timeout)
+    out = proc.stdout.decode('utf-8', 'replace')
+    if proc.returncode != 0:
+        raise AssertionError('%s %s exited %s:\n%s' % (
+            name, ' '.join(args), proc.returncode, out))
+    return out
+
+
+def run_sharder(aio, work_dir, node, partitions, **options):
+    """One pass of Swift's container sharder (``--once``) on ``node``'s
+    device, limited to ``partitions``; its output.
+
+    Its configuration is the node's container server's, with the
+    ``[container-sharder]`` ``options`` and the all-in-one's internal
+    client.
+    """
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(node['container_server_conf'])
+    options['internal_client_conf_path'] = aio.state['internal_client_conf']
+    for key, value in options.items():
+        parser.set('container-sharder', key, str(value))
+    path = os.path.join(str(work_dir), 'sharder%d.conf' % node['index'])
+    with open(path, 'w') as f:
+        parser.write(f)
+    return swift_command(
+        aio, 'swift.container.sharder', 'swift-container-sharder', path,
+        '--once', '--verbose', '--devices', node['device'],
+        '--partitions', ','.join(str(p) for p in partitions))
 
 
 def wait_for(predicate, timeout=60, interval=0.1, what='condition'):

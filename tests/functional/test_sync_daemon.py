@@ -583,71 +583,44 @@ def test_a_remote_stopped_mid_pass_and_started_again_loses_nothing(
                for s in nodes.statuses(i))
 
 
-def shard_container(aio, account, container, bounds):
-    """Shard ``container`` into len(bounds) + 1 shards on every node.
-
-    NOTE(cloudsync): what Swift's sharder does, done directly with the
-    ContainerBroker and ShardRange APIs on each replica: running the real
-    sharder needs the replicators (and an rsync daemon) to move new shard
-    databases between nodes, which the all-in-one does not run. The shard
-    databases get the root's rows (new ROWIDs, same timestamps) and the
-    root ends up in the sharded state, so that the proxy sends updates of
-    new objects to the shards.
+def test_a_container_that_shards_keeps_syncing(
+        aio, moto_nodes, swift, s3, container, statsd, tmp_path):
+    """Swift's own tools shard the container: ``swift-manage-shard-ranges
+    find_and_replace --enable`` on one replica of its database, then one
+    ``swift-container-sharder --once`` on each node (limited to the
+    container's partition), which creates the shard containers on every
+    node, gives the other replicas the shard ranges and cleaves each
+    replica's rows into the shards. The all-in-one runs no rsync daemon:
+    the shard databases the sharder replicates already exist on every node
+    (it creates the shard containers first), so it replicates them over
+    HTTP. Objects written after that are recorded in the shards.
     """
-    shards_account = '.shards_%s' % account
-    now = swift_utils.Timestamp.now()
-    lowers = [''] + list(bounds)
-    uppers = list(bounds) + ['']
-    ranges = [swift_utils.ShardRange(
-        '%s/%s-%s-%d' % (shards_account, container, 'x' * 32, i), now,
-        lower=lower, upper=upper, state=swift_utils.ShardRange.ACTIVE)
-        for i, (lower, upper) in enumerate(zip(lowers, uppers))]
-    shard_paths = {sr.name: {node['index']: path for node, path in
-                             aio.container_nodes(sr.account, sr.container)}
-                   for sr in ranges}
-    for node, path in aio.container_nodes(account, container):
-        root = backend.ContainerBroker(path, account=account,
-                                       container=container)
-        items = root.get_objects()
-        for sr in ranges:
-            shard = backend.ContainerBroker(
-                shard_paths[sr.name][node['index']], account=sr.account,
-                container=sr.container)
-            shard.initialize(now.internal, 0)
-            shard.set_sharding_sysmeta('Quoted-Root', '%s/%s' % (
-                account, container))
-            shard.merge_items([dict(i) for i in items
-                               if sr.lower < i['name'] and (
-                                   not sr.upper or i['name'] <= sr.upper)])
-            shard.merge_shard_ranges([sr.copy()])
-        own = root.get_own_shard_range()
-        own.update_state(swift_utils.ShardRange.SHARDING,
-                         state_timestamp=now)
-        own.epoch = now
-        root.merge_shard_ranges([own] + ranges)
-        assert root.set_sharding_state()
-        assert root.set_sharded_state()
-        own.update_state(swift_utils.ShardRange.SHARDED,
-                         state_timestamp=swift_utils.Timestamp.now())
-        root.merge_shard_ranges([own])
-
-
-def test_a_container_that_shards_keeps_syncing(aio, moto_nodes, swift, s3,
-                                               container, statsd):
     nodes = moto_nodes()
     before = {'a-%02d' % i: (b'before %d' % i, {}, 'text/plain')
               for i in range(10)}
     put_objects(swift, container, before)
+    helpers.replicate_container(aio, 'AUTH_test', container)
     assert nodes.run_once() == {1: 0, 2: 0, 3: 0}
     statsd.settle()
     assert statsd.counter('copied_objects') == len(before)
 
-    shard_container(aio, 'AUTH_test', container, ['a-05'])
-    headers = swift.head_container(container)
+    replicas = aio.container_nodes('AUTH_test', container)
+    helpers.swift_command(
+        aio, 'swift.cli.manage_shard_ranges', 'swift-manage-shard-ranges',
+        replicas[0][1], 'find_and_replace', '5', '--enable')
+    part = int(replicas[0][1].split(os.sep)[-4])
+    for node, _path in replicas:
+        helpers.run_sharder(aio, tmp_path, node, [part],
+                            cleave_batch_size=10)
+    for _node, path in replicas:
+        root = backend.ContainerBroker(path)
+        assert root.get_db_state() == backend.SHARDED, path
+        assert len(root.get_shard_ranges(
+            states=[swift_utils.ShardRange.ACTIVE])) == 2, path
+
     after = {name: (b'after ' + name.encode(), {}, 'text/plain')
              for name in ('a-02b', 'a-07b', 'z-last')}
     put_objects(swift, container, after)
-
     assert nodes.run_once() == {1: 0, 2: 0, 3: 0}
     for name, (data, _h, _c) in list(before.items()) + list(after.items()):
         found = remote_object(nodes, s3, container, name)
@@ -656,5 +629,5 @@ def test_a_container_that_shards_keeps_syncing(aio, moto_nodes, swift, s3,
     # the old rows, now in the shards, were checked, not copied again
     assert statsd.counter('copied_objects') == len(before) + len(after)
     shard_dbs = [s['info'] for s in nodes.statuses(1) if s['info']['shard']]
-    assert len(shard_dbs) == 2, headers
+    assert len(shard_dbs) == 2
     assert {s['container'] for s in shard_dbs} == {container}
