@@ -128,9 +128,17 @@ Object POST
     copy's metadata is replaced as Swift replaces it (user metadata as
     sent, ``Content-Type`` when sent; ``X-Timestamp`` and
     ``Last-Modified`` become the POST's time) and the client gets
-    ``202 Accepted``. A POST that sets ``X-Delete-At`` or
-    ``X-Delete-After`` is refused with ``400 Bad Request``: the remote
-    copy cannot expire that way.
+    ``202 Accepted``. As in Swift, the POST replaces the object's expiry
+    too: ``X-Delete-At`` or ``X-Delete-After`` set it (from then on the
+    object is not found), and a POST without either removes it. On a
+    remote with per-object expiry (a Swift remote) the remote copy gets
+    the same ``X-Delete-At``, so the remote deletes it then, or loses the
+    expiry cloudsync gave it. ``propagate_expiration_offset`` is not
+    added: this is the object's own expiry, not that of a copy. S3 and
+    GCS have no per-object expiry: the expiry is kept in the copy's
+    metadata and the shunt stops serving the object at that time, but
+    the bytes stay in the bucket until they are deleted (by the bucket's
+    lifecycle rule, ``remote_delete_after``, for instance).
 Object PUT, COPY
     Pass through: a PUT makes a new local object, newer than the archived
     one, which the daemon archives in turn.
@@ -188,6 +196,7 @@ from cloudsync import exceptions
 from cloudsync import listing as listing_mod
 from cloudsync import log as cs_log
 from cloudsync import metadata
+from cloudsync import providers
 from cloudsync import restore as restore_mod
 from cloudsync import shunt_config
 from cloudsync import shunt_listing
@@ -199,6 +208,31 @@ DEFAULT_REMOTE_MAX_RETRIES = 1
 #: request headers that identify a request in the logs; kept on answers
 #: built from the remote
 TRANS_HEADERS = ('X-Trans-Id', 'X-Openstack-Request-Id')
+
+
+def post_expiry(req, local):
+    """The ``X-Delete-At`` a POST gives an object, as Swift computes it.
+
+    :returns: seconds since the epoch, or None when the POST sends neither
+        ``X-Delete-At`` nor ``X-Delete-After`` (the object then no longer
+        expires).
+    :raises HTTPBadRequest: a value Swift would refuse (Swift's proxy
+        refuses them before it looks for the object, so the shunt seldom
+        sees one).
+    """
+    headers = {k: req.headers[k] for k in ('X-Delete-At', 'X-Delete-After')
+               if k in req.headers}
+    if not headers:
+        return None
+    headers['X-Timestamp'] = swift_utils.Timestamp.now().internal
+    try:
+        checked = constraints.check_delete_headers(
+            swob.Request.blank('/', headers=headers))
+    except swob.HTTPException as err:
+        raise swob.HTTPBadRequest(request=req, content_type='text/plain',
+                                  body=err.body,
+                                  headers=local.trans_headers())
+    return int(checked.headers['X-Delete-At'])
 
 
 class _Local(swift_wsgi.WSGIContext):
@@ -696,13 +730,7 @@ class CloudShuntMiddleware(object):
                                            self._probe(req).tombstone())
         if remote is None:
             return self._send(answer, req, start_response)
-        if 'X-Delete-At' in req.headers or 'X-Delete-After' in req.headers:
-            return swob.HTTPBadRequest(
-                request=req, content_type='text/plain',
-                headers=local.trans_headers(),
-                body='This object is archived; X-Delete-At and '
-                     'X-Delete-After cannot be set on it.')(
-                req.environ, start_response)
+        delete_at = post_expiry(req, local)
         user = {swob.wsgi_to_str(k): swob.wsgi_to_str(v)
                 for k, v in req.headers.items()
                 if k.lower().startswith(metadata.OBJECT_META_PREFIX) and v}
@@ -715,13 +743,22 @@ class CloudShuntMiddleware(object):
                      not lkey.startswith(metadata.ESCAPE_PREFIX))):
                 new_meta[lkey] = value
         new_meta[metadata.TIMESTAMP_KEY] = swift_utils.Timestamp.now().internal
+        # NOTE(cloudsync): as Swift's object server does, a POST replaces
+        # the expiry: the one it sets, or none.
+        new_meta.pop(metadata.DELETE_AT_KEY, None)
+        if delete_at is not None:
+            new_meta[metadata.DELETE_AT_KEY] = str(delete_at)
         content_type = remote.info.content_type
         if req.headers.get('Content-Type'):
             content_type = swob.wsgi_to_str(req.headers['Content-Type'])
+        provider = self.provider(target.mapping)
+        kwargs = {}
+        if providers.takes_expiry(provider):
+            kwargs['expires_at'] = delete_at
         try:
-            self.provider(target.mapping).update_metadata(
+            provider.update_metadata(
                 target.bucket, target.key, content_type=content_type,
-                metadata=new_meta)
+                metadata=new_meta, **kwargs)
         except exceptions.NotFound:
             return local.respond(start_response)
         except exceptions.RemoteError as exc:

@@ -238,6 +238,16 @@ class ChunkedProvider(fakes.FakeProvider):
         return 'https://remote.example.com;%s' % bucket
 
 
+class ExpiringProvider(ChunkedProvider):
+    """A remote with per-object expiry, as a Swift remote has."""
+
+    def update_metadata(self, bucket, key, content_type=None, metadata=None,
+                        expires_at=providers.KEEP_EXPIRY):
+        super().update_metadata(bucket, key, content_type, metadata)
+        if expires_at is not providers.KEEP_EXPIRY:
+            self.buckets[bucket][key].expires_at = expires_at
+
+
 def provider_class(instance):
     """A provider class whose instances are all ``instance``."""
     class Shared(fakes.FakeProvider):
@@ -311,11 +321,12 @@ class StaticConfig(shunt_config.ShuntConfig):
 class ShuntWorld(object):
     """A shunt in front of a :class:`LocalSwift`, with a remote."""
 
-    def __init__(self, tmp_path, shunt_conf=None, **mapping_options):
+    def __init__(self, tmp_path, shunt_conf=None, provider_cls=None,
+                 **mapping_options):
         self.tmp_path = tmp_path
         self.swift = LocalSwift(tmp_path)
         self.swift.create_container(ACCOUNT, CONTAINER)
-        self.provider = ChunkedProvider()
+        self.provider = (provider_cls or ChunkedProvider)()
         self.provider.buckets[BUCKET] = {}
         self.provider.MIN_PART_SIZE = 4
         self.logger = ListLogger()
