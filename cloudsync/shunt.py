@@ -334,24 +334,20 @@ class CloudShuntMiddleware(object):
                 self.overrides[name] = float(conf[option])
         self._providers = {}
         self._providers_version = None
-        self._secrets = cs_log.SecretFilter()
-        self._install_log_filter()
+        self._mask_secrets()
 
     # -- plumbing ----------------------------------------------------------
 
-    def _install_log_filter(self):
-        self._secrets.add(self.config.config.secrets())
-        logger = getattr(self.logger, 'logger', None)
-        for handler in getattr(logger, 'handlers', ()):
-            if self._secrets not in handler.filters:
-                handler.addFilter(self._secrets)
+    def _mask_secrets(self):
+        """Mask the remotes' secrets in the proxy's log lines."""
+        cs_log.add_secrets(self.config.config.secrets(), logger=self.logger)
 
     def provider(self, mapping):
         """The shunt's provider for a mapping's remote."""
         if self._providers_version != self.config.version:
             self._providers = {}
             self._providers_version = self.config.version
-            self._install_log_filter()
+            self._mask_secrets()
         remote = mapping.remote
         provider = self._providers.get(remote.name)
         if provider is None:

@@ -14,6 +14,7 @@ Swift as if they had never moved (listings: test_shunt_listing.py)."""
 
 import email.utils
 import json
+import logging
 import os
 import time
 
@@ -1125,17 +1126,42 @@ def test_the_shunt_limits_remote_retries_and_timeouts(tmp_path):
     assert app.provider(mapping) is provider
 
 
+class LogLines(logging.Handler):
+    """A handler that keeps the lines it would write."""
+
+    def __init__(self):
+        super().__init__()
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(self.format(record))
+
+
 def test_secrets_never_reach_the_shunts_log(tmp_path):
     path = tmp_path / 'cloudsync.conf'
     path.write_text(CONF % 'c')
-    app = shunt.filter_factory({}, conf_file=str(path))(
-        shunt_fakes.LocalSwift(tmp_path))
-    record = shunt_fakes.logging.LogRecord(
-        'x', 40, __file__, 1, 'failed with topsecret', (), None)
+    clock = [1000.0]
+    config = shunt_config.ShuntConfig(str(path), shunt_fakes.ListLogger(),
+                                      clock=lambda: clock[0])
+    # NOTE: like what Swift's get_logger gives: an adapter of a logger that
+    # does not propagate to the root, with handlers of its own
+    std = logging.getLogger('test-cloud-shunt-secrets')
+    std.propagate = False
+    handler = LogLines()
+    std.addHandler(handler)
+    app = shunt.CloudShuntMiddleware(
+        shunt_fakes.LocalSwift(tmp_path), {}, config,
+        logger=logging.LoggerAdapter(std, {}))
 
-    app._secrets.filter(record)
+    app.logger.error('failed with topsecret')
+    path.write_text((CONF % 'c').replace('topsecret', 'newsecret'))
+    os.utime(str(path), (2000, 2000))
+    clock[0] += 20
+    app.provider(config.get().mapping_for('AUTH_test', 'c'))
+    app.logger.error('failed with newsecret')
 
-    assert 'topsecret' not in record.getMessage()
+    assert len(handler.lines) == 2
+    assert all(line.endswith('failed with ***') for line in handler.lines)
 
 
 def test_remote_object_headers_of_a_plain_object():
