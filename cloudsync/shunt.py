@@ -110,16 +110,21 @@ Restore (``restore_object = true`` on the mapping)
     therefore archives it again on its next pass (its age is its age), so
     restore suits ``merge_namespaces`` mappings best.
 Object DELETE
-    When Swift answers 404 and the object is on the remote: with
-    ``propagate_delete = true`` the remote copy (and an SLO's manifest) is
-    deleted and the client gets ``204 No Content``; otherwise the client
-    gets Swift's 404 and the remote copy stays. Swift records the delete
-    either way (its tombstone is newer than the remote copy), so the
-    object is no longer served. Swift's 404 to a DELETE carries the new
-    tombstone, not the one before it, so a DELETE of an object that an
-    earlier delete already hides also gets ``204`` with
-    ``propagate_delete = true``, and removes the remote copy, as the
-    daemon does when it propagates that earlier delete. Segments that an
+    When Swift answers 404 and the remote copy was served until then (it
+    is on the remote, not expired, and not hidden by an earlier delete):
+    the client gets ``204 No Content``, as Swift answers for an object it
+    had. With ``propagate_delete = true`` the remote copy (and an SLO's
+    manifest) is deleted first; otherwise the remote copy stays. Swift
+    records the delete either way (its tombstone is newer than the remote
+    copy), so the object is no longer served. A DELETE of an object that
+    was not served (an earlier delete already hides it, or it is on
+    neither side) gets Swift's 404 and leaves the remote alone; with
+    ``propagate_delete = true`` the daemon removes a hidden copy when it
+    propagates that earlier delete. Since Swift's 404 to a DELETE carries
+    the tombstone the DELETE wrote, not the one before it, the shunt asks
+    Swift first with a HEAD (made on the operator's behalf, so that a
+    client that may delete but not read is answered the same; the
+    client's DELETE is still authorized by Swift). Segments that an
     archived SLO left in Swift (``retain_local_segments``) are not
     deleted.
 Object POST
@@ -430,14 +435,22 @@ class CloudShuntMiddleware(object):
             return None, local
         return remote, None
 
-    def _probe(self, req):
+    def _probe(self, req, authorized=False):
         """Swift's own answer to a HEAD of the object, without conditions.
 
+        :param authorized: made without the client's authorization (Swift
+            still authorizes the client's own request), for a client that
+            may write but not read: what it answers must then only be
+            used once Swift allowed the client's request.
         :returns: a :class:`LocalAnswer` without a body.
         """
         probe = swift_wsgi.make_subrequest(
             req.environ, method='HEAD', swift_source='CS',
             headers={BYPASS_HEADER: 'true'})
+        if authorized:
+            # NOTE(cloudsync): as tempurl lets a request through
+            probe.environ['swift.authorize'] = lambda req: None
+            probe.environ['swift.authorize_override'] = True
         for header in ('If-Match', 'If-None-Match', 'If-Modified-Since',
                        'If-Unmodified-Since', 'Range'):
             probe.headers.pop(header, None)
@@ -618,13 +631,26 @@ class CloudShuntMiddleware(object):
             answer = self._slo_delete(req, target)
             if answer is not None:
                 return answer(req.environ, start_response)
+        # NOTE(cloudsync): Swift's 404 to a DELETE carries the tombstone
+        # the DELETE just wrote; whether the remote copy was served until
+        # then is told by the one before, so ask first.
+        before = self._probe(req, authorized=True)
+        if before.status_int != 404:
+            return self.app(req.environ, start_response)
         local = self._local(req.environ)
-        if local.status_int != 404 or not target.mapping.propagate_delete:
+        if local.status_int != 404:
             return local.respond(start_response)
         local.read()
-        remote, answer = self._head_remote(req, target, local)
+        remote, answer = self._head_remote(req, target, local,
+                                           before.tombstone())
         if remote is None:
             return self._send(answer, req, start_response)
+        if not target.mapping.propagate_delete:
+            # NOTE(cloudsync): Swift's tombstone hides the remote copy
+            # from now on: the object is deleted.
+            return swob.HTTPNoContent(
+                request=req, headers=local.trans_headers())(
+                req.environ, start_response)
         provider = self.provider(target.mapping)
         try:
             provider.delete_object(target.bucket, target.key)

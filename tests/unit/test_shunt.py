@@ -834,11 +834,53 @@ def test_delete_keeps_the_remote_copy_without_propagate_delete(tmp_path):
 
     resp = world.obj('obj', method='DELETE')
 
-    assert resp.status_int == 404
+    # NOTE: as Swift answers for an object it had
+    assert resp.status_int == 204
     assert world.remote('obj') is not None
     # NOTE: Swift recorded the delete: the object is deleted for Swift's
     # clients, and the remote keeps its copy
     assert world.obj('obj').status_int == 404
+    assert world.obj('obj', method='DELETE').status_int == 404
+
+
+@pytest.mark.parametrize('propagate_delete', [True, False])
+def test_delete_of_an_object_an_earlier_delete_hides_is_404(
+        tmp_path, propagate_delete):
+    world = shunt_fakes.ShuntWorld(tmp_path,
+                                   propagate_delete=propagate_delete)
+    archived(world)
+    world.swift.delete(ACCOUNT, CONTAINER, 'obj')
+    world.provider.reset_calls()
+
+    resp = world.obj('obj', method='DELETE')
+
+    assert resp.status_int == 404
+    assert world.provider.count('delete_object') == 0
+    # NOTE: the daemon propagates the earlier delete
+    assert world.remote('obj') is not None
+
+
+@pytest.mark.parametrize('propagate_delete', [True, False])
+def test_a_client_that_may_delete_but_not_read_deletes_archived_objects(
+        tmp_path, propagate_delete):
+    world = shunt_fakes.ShuntWorld(tmp_path,
+                                   propagate_delete=propagate_delete)
+    archived(world)
+    world.swift.refuse = {'GET': 403, 'HEAD': 403}
+
+    assert world.obj('obj', method='DELETE').status_int == 204
+
+    assert (world.remote('obj') is None) == propagate_delete
+    world.swift.refuse = {}
+    assert world.obj('obj').status_int == 404
+
+
+def test_delete_of_an_expired_archived_object_is_404(world):
+    archived(world)
+    world.remote('obj').metadata[md.DELETE_AT_KEY] = str(
+        int(time.time()) - 10)
+
+    assert world.obj('obj', method='DELETE').status_int == 404
 
 
 def test_delete_of_a_local_object_is_swifts_alone(world):
