@@ -38,6 +38,14 @@ data like any other:
   part per segment, and keeps the manifest beside it: the layout the daemon
   writes for an SLO.
 * POST replaces the user metadata (and Content-Type when given) in place.
+* ``X-Delete-At`` and ``X-Delete-After`` are kept as
+  ``cloudsync-delete-at``; an object whose time has passed is not found.
+  As in Swift, a POST replaces the expiry: the one it sends, or none. On a
+  remote with per-object expiry (Swift) a PUT or POST gives the remote
+  object the same ``X-Delete-At`` (a POST without one removes it), so
+  the remote deletes it then. S3 and GCS have no per-object expiry: the
+  object is no longer served after its time, but its bytes stay in the
+  bucket until they are deleted (by a lifecycle rule, for instance).
 * DELETE removes the object and, for an SLO, its manifest;
   ``?multipart-manifest=delete`` removes its segments too.
 """
@@ -146,6 +154,16 @@ def delete_at(info):
         return int(float(value)) if value else None
     except ValueError:
         return None
+
+
+def expiry(meta):
+    """The remote expiry of an object written with metadata ``meta``.
+
+    Its ``X-Delete-At``, as :meth:`ObjectsHandler._new_metadata` kept it
+    (a checked whole number), or None.
+    """
+    value = meta.get(md.DELETE_AT_KEY)
+    return int(value) if value else None
 
 
 def is_expired(info):
@@ -557,7 +575,7 @@ class ObjectRequests:
         try:
             remote_etag = self.provider.put_object(
                 self.bucket, key, reader, length, content_type=content_type,
-                metadata=meta, md5=client_etag)
+                metadata=meta, md5=client_etag, expires_at=expiry(meta))
         except exceptions.RemoteError:
             if reader.count < length:
                 raise swob.HTTPClientDisconnect(request=req)
@@ -591,12 +609,14 @@ class ObjectRequests:
             if len(spool.files) <= 1:
                 self.provider.put_object(
                     self.bucket, key, spool.single(), spool.size,
-                    content_type=content_type, metadata=meta, md5=etag)
+                    content_type=content_type, metadata=meta, md5=etag,
+                    expires_at=expiry(meta))
             else:
                 meta[md.ETAG_KEY] = etag
                 self.provider.put_multipart(
                     self.bucket, key, spool.parts(),
-                    content_type=content_type, metadata=meta)
+                    content_type=content_type, metadata=meta,
+                    expires_at=expiry(meta))
             return etag
         finally:
             spool.close()
@@ -626,17 +646,20 @@ class ObjectRequests:
                 if k in _KEPT_BY_POST or k.startswith(SYSMETA_PREFIX) or (
                     k.startswith(md.RESERVED_PREFIX) and
                     not k.startswith(md.ESCAPE_PREFIX))}
+        # NOTE: as Swift's object server does, a POST replaces the expiry:
+        # the one it sets, or none.
+        meta.pop(md.DELETE_AT_KEY, None)
         meta.update(self._new_metadata(req, timestamp))
-        if 'X-Delete-At' not in req.headers and \
-                'X-Remove-Delete-At' in req.headers:
-            meta.pop(md.DELETE_AT_KEY, None)
         content_type = info.content_type
         if req.headers.get('Content-Type'):
             content_type = self._content_type(req, name)
+        kwargs = {}
+        if providers.takes_expiry(self.provider):
+            kwargs['expires_at'] = expiry(meta)
         try:
             self.provider.update_metadata(self.bucket, self.key(name),
                                           content_type=content_type,
-                                          metadata=meta)
+                                          metadata=meta, **kwargs)
         except exceptions.RemoteError as exc:
             return error_response(req, exc)
         return swob.HTTPAccepted(request=req)

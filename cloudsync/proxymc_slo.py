@@ -241,7 +241,8 @@ def _store(objs, req, name, items):
             provider.put_object(
                 bucket, key, objects._SegmentStream(
                     [s.source for s in segments]), total,
-                content_type=content_type, metadata=meta)
+                content_type=content_type, metadata=meta,
+                expires_at=objects.expiry(meta))
         else:
             parts = []
             for number, group in enumerate(groups, 1):
@@ -254,7 +255,8 @@ def _store(objs, req, name, items):
                           objects._SegmentStream(srcs)),
                     md5=group[0].info.etag if plain else None))
             provider.put_multipart(bucket, key, parts,
-                                   content_type=content_type, metadata=meta)
+                                   content_type=content_type, metadata=meta,
+                                   expires_at=objects.expiry(meta))
     except exceptions.RemoteError as exc:
         LOG.error('PUT of large object %s failed: %s', req.path, exc)
         objs._delete_quietly(manifest_key)

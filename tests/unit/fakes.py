@@ -479,6 +479,17 @@ class FakeDLOProvider(FakeProvider):
         return providers.ObjectBody(self._info(key, obj), [data])
 
 
+class ExpiringProvider(FakeProvider):
+    """A remote with per-object expiry, as a Swift remote has: its
+    ``update_metadata`` takes ``expires_at``."""
+
+    def update_metadata(self, bucket, key, content_type=None, metadata=None,
+                        expires_at=providers.KEEP_EXPIRY):
+        super().update_metadata(bucket, key, content_type, metadata)
+        if expires_at is not providers.KEEP_EXPIRY:
+            self.buckets[bucket][key].expires_at = expires_at
+
+
 # -- the local cluster ------------------------------------------------------
 
 @dataclasses.dataclass

@@ -238,14 +238,8 @@ class ChunkedProvider(fakes.FakeProvider):
         return 'https://remote.example.com;%s' % bucket
 
 
-class ExpiringProvider(ChunkedProvider):
+class ExpiringProvider(ChunkedProvider, fakes.ExpiringProvider):
     """A remote with per-object expiry, as a Swift remote has."""
-
-    def update_metadata(self, bucket, key, content_type=None, metadata=None,
-                        expires_at=providers.KEEP_EXPIRY):
-        super().update_metadata(bucket, key, content_type, metadata)
-        if expires_at is not providers.KEEP_EXPIRY:
-            self.buckets[bucket][key].expires_at = expires_at
 
 
 def provider_class(instance):

@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import textwrap
+import time
 
 import pytest
 from swift.common.middleware import listing_formats
@@ -499,6 +500,66 @@ def test_post_replaces_user_metadata_and_keeps_the_rest(app, remote):
     assert stored.metadata[md.SLO_ETAG_KEY] == 'abc'
     assert stored.content_type == 'text/plain'
     assert call(app, '/v1/AUTH_test/photos/nope', 'POST').status_int == 404
+
+
+def test_post_without_an_expiry_removes_it_as_swift_would(app, remote):
+    when = str(int(time.time()) + 3600)
+    assert call(app, '/v1/AUTH_test/photos/a', 'PUT', body=b'x', headers={
+        'X-Delete-At': when}).status_int == 201
+    assert call(app, '/v1/AUTH_test/photos/a',
+                'HEAD').headers['X-Delete-At'] == when
+
+    resp = call(app, '/v1/AUTH_test/photos/a', 'POST',
+                headers={'X-Object-Meta-New': '2'})
+
+    assert resp.status_int == 202
+    assert 'X-Delete-At' not in call(app, '/v1/AUTH_test/photos/a',
+                                     'HEAD').headers
+    assert md.DELETE_AT_KEY not in remote.objects(BUCKET)[key('a')].metadata
+
+
+def test_post_with_x_delete_after_sets_the_expiry(app, remote):
+    daemon_put(remote, 'a', b'x')
+    now = int(time.time())
+
+    resp = call(app, '/v1/AUTH_test/photos/a', 'POST',
+                headers={'X-Delete-After': '3600'})
+
+    assert resp.status_int == 202
+    when = int(call(app, '/v1/AUTH_test/photos/a',
+                    'HEAD').headers['X-Delete-At'])
+    assert now + 3600 <= when <= int(time.time()) + 3600
+    # NOTE: the fake remote, as S3, has no per-object expiry
+    assert remote.objects(BUCKET)[key('a')].expires_at is None
+
+
+@pytest.fixture
+def expiring(make_app):
+    """An app in front of a remote with per-object expiry (Swift)."""
+    provider = fakes.ExpiringProvider()
+    provider.buckets[BUCKET] = {}
+    app = make_app()
+    app.provider_for = lambda mapping: provider
+    return app, provider
+
+
+def test_put_and_post_set_the_remote_expiry_where_it_has_one(expiring):
+    app, provider = expiring
+    when = int(time.time()) + 3600
+
+    assert call(app, '/v1/AUTH_test/photos/a', 'PUT', body=b'x', headers={
+        'X-Delete-At': str(when)}).status_int == 201
+    assert provider.objects(BUCKET)[key('a')].expires_at == when
+
+    assert call(app, '/v1/AUTH_test/photos/a', 'POST', headers={
+        'X-Delete-At': str(when + 10)}).status_int == 202
+    assert provider.objects(BUCKET)[key('a')].expires_at == when + 10
+
+    assert call(app, '/v1/AUTH_test/photos/a', 'POST', headers={
+        'X-Object-Meta-Color': 'red'}).status_int == 202
+    assert provider.objects(BUCKET)[key('a')].expires_at is None
+    assert 'X-Delete-At' not in call(app, '/v1/AUTH_test/photos/a',
+                                     'HEAD').headers
 
 
 def test_delete_removes_the_object_and_its_manifest(app, remote):
