@@ -57,6 +57,15 @@ Comparing a container with its remote copy (:func:`compare_container`)
     ``unchecked``
         dynamic large objects, whose remote copy (their concatenation)
         cannot be compared with the listing
+    ``unreadable``
+        listed in Swift, but a HEAD (with ``deep``, or to apply
+        ``selection_criteria``) answered 404 without a delete at or after
+        the listed version: Swift's proxy answers 404 too when the
+        replicas that hold the object cannot be reached, so the object
+        could not be read locally and is not counted as deleted. An
+        object deleted since the listing (its 404 carries a tombstone at
+        or after the listed version) is taken as gone, as the daemon
+        takes it
 
     With ``deep``, every object on both sides is also HEADed on both
     sides: content type, user metadata and the Swift timestamp the
@@ -120,6 +129,10 @@ def _answer(exc):
     else:
         text = '%s: %s' % (type(exc).__name__, exc)
     return ' '.join(str(text).split())
+
+
+class LocalUnreadable(Exception):
+    """Swift answered 404 to a HEAD without a delete that explains it."""
 
 
 class _Checker:
@@ -308,12 +321,13 @@ class Comparison:
     only_remote: int = 0
     unchecked: int = 0
     excluded: int = 0
+    unreadable: int = 0
     #: every object that is not in sync, when asked for
     details: list = dataclasses.field(default_factory=list)
 
     @property
     def clean(self):
-        return not (self.missing or self.differing)
+        return not (self.missing or self.differing or self.unreadable)
 
     def summary(self):
         text = ('mapping %s: %s/%s <-> %s %s: %d local, %d remote; %d in '
@@ -328,6 +342,8 @@ class Comparison:
             text += ', %d not comparable (DLO)' % self.unchecked
         if self.excluded:
             text += ', %d kept out by the mapping' % self.excluded
+        if self.unreadable:
+            text += ', %d could not be read locally' % self.unreadable
         return text
 
     def to_dict(self):
@@ -343,6 +359,8 @@ class _Local:
     etag: str
     slo_etag: typing.Optional[str]
     content_type: str
+    #: the listed version's time, when the listing gives it
+    timestamp: typing.Optional[swift_utils.Timestamp] = None
 
 
 def _parse_listing_item(item):
@@ -358,9 +376,14 @@ def _parse_listing_item(item):
         base, _, swift_bytes = content_type.partition(';swift_bytes=')
         content_type = base
         size = int(swift_bytes.split(';')[0])
+    try:
+        timestamp = swift_utils.Timestamp.from_isoformat(
+            item['last_modified'])
+    except (KeyError, TypeError, ValueError):
+        timestamp = None
     return _Local(item['name'], int(size), lo.normalize_etag(etag.strip()),
                   lo.normalize_etag(slo_etag) if slo_etag else None,
-                  content_type)
+                  content_type, timestamp)
 
 
 def iter_local(internal_client, account, container):
@@ -387,13 +410,29 @@ def iter_local(internal_client, account, container):
         marker = page[-1].get('name') or page[-1].get('subdir')
 
 
-def head_local(internal_client, account, container, name):
-    """The local object's headers, or None when it is gone."""
+def head_local(internal_client, account, container, name, since=None):
+    """The local object's headers, or None when it is gone.
+
+    It is gone when Swift's 404 carries a tombstone (its
+    ``X-Backend-Timestamp``) at or after ``since``, the listed version's
+    time (any tombstone when it is not known).
+
+    :raises LocalUnreadable: a 404 without such a tombstone: the proxy
+        answers 404 too when the replicas that hold the object cannot be
+        reached (a node down), so it may well be there.
+    """
     path = internal_client.make_path(account, container, name)
     resp = internal_client.make_request(
         'HEAD', path, {local.SHUNT_BYPASS_HEADER: 'true'}, (2, 404))
     if resp.status_int == 404:
-        return None
+        tombstone = _timestamp(swob.wsgi_to_str(
+            resp.headers.get('X-Backend-Timestamp') or ''))
+        if tombstone is not None and (since is None or tombstone >= since):
+            return None
+        raise LocalUnreadable(
+            'could not be read locally: Swift answered 404 without a delete '
+            'at or after the listed version (%s); a replica that holds it '
+            'may be unreachable' % (since.isoformat if since else 'unknown'))
     return {k.lower(): swob.wsgi_to_str(v) for k, v in resp.headers.items()}
 
 
@@ -457,7 +496,7 @@ class _Comparer:
             return True
         if self.mapping.selection_criteria:
             headers = head_local(self.ic, self.account, self.container,
-                                 item.name)
+                                 item.name, item.timestamp)
             return headers is not None and not self.mapping.selects(headers)
         return False
 
@@ -494,7 +533,7 @@ class _Comparer:
 
     def metadata_differs(self, item, info):
         headers = head_local(self.ic, self.account, self.container,
-                             item.name)
+                             item.name, item.timestamp)
         if headers is None:
             return ''
         content_type = lo.strip_swift_bytes(
@@ -521,7 +560,12 @@ class _Comparer:
             return
         self.result.local += 1
         if entry is None:
-            if self.kept_out(item):
+            try:
+                kept_out = self.kept_out(item)
+            except LocalUnreadable as exc:
+                self.note('unreadable', item.name, str(exc))
+                return
+            if kept_out:
                 self.note('excluded', item.name)
             else:
                 self.note('missing', item.name)
@@ -534,7 +578,11 @@ class _Comparer:
             self.note('unchecked', item.name, 'dynamic large object')
             return
         if not why and self.deep:
-            why = self.metadata_differs(item, entry)
+            try:
+                why = self.metadata_differs(item, entry)
+            except LocalUnreadable as exc:
+                self.note('unreadable', item.name, str(exc))
+                return
         if why:
             self.note('differing', item.name, why)
         else:

@@ -16,6 +16,8 @@ import io
 import json
 
 import pytest
+from swift.common import swob
+from swift.common import utils as swift_utils
 
 from cloudsync.cmd import verify as verify_cmd
 from cloudsync import exceptions
@@ -268,6 +270,65 @@ def test_deep_compares_metadata_and_content_type(world):
     assert {(d.name, d.reason) for d in deep.details} == {
         ('m', 'user metadata differs'),
         ('t', "content type 'text/html' locally, 'text/plain' remotely")}
+
+
+def answer_head(world, name, headers=None):
+    """Swift's proxy answers 404 to a HEAD of ``name`` (with ``headers``),
+    as when the replicas that hold it cannot be reached."""
+    def hook(req):
+        if req.method == 'HEAD' and req.obj == name:
+            return swob.HTTPNotFound(headers=headers or {})
+    world.swift.hooks.append(hook)
+
+
+def test_deep_reports_an_object_swift_cannot_read_as_unreadable(world):
+    world.put('x', b'x')
+    world.sync('x')
+    answer_head(world, 'x')
+
+    result = world.compare(deep=True)
+
+    assert (result.in_sync, result.unreadable) == (0, 1)
+    assert not result.clean
+    diff, = result.details
+    assert (diff.kind, diff.name) == ('unreadable', 'x')
+    assert diff.reason.startswith('could not be read locally')
+    assert result.summary().endswith(', 1 could not be read locally')
+
+
+def test_a_tombstone_older_than_the_listed_version_is_not_a_delete(world):
+    world.put('x', b'x', timestamp=swift_utils.Timestamp(1700000100))
+    world.sync('x')
+    answer_head(world, 'x', {'X-Backend-Timestamp': swift_utils.Timestamp(
+        1700000050).internal})
+
+    result = world.compare(deep=True)
+
+    assert result.unreadable == 1
+
+
+def test_an_object_deleted_since_the_listing_is_gone(world):
+    world.put('x', b'x', timestamp=swift_utils.Timestamp(1700000100))
+    world.sync('x')
+    answer_head(world, 'x', {'X-Backend-Timestamp': swift_utils.Timestamp(
+        1700000200).internal})
+
+    result = world.compare(deep=True)
+
+    assert (result.in_sync, result.unreadable) == (1, 0)
+    assert result.clean
+
+
+def test_selection_cannot_be_applied_to_an_unreadable_object(world):
+    world.mapping = make_mapping(
+        selection_criteria={'x-object-meta-sync': 'yes'})
+    world.put('x', b'x', {'X-Object-Meta-Sync': 'no'})
+    answer_head(world, 'x')
+
+    result = world.compare()
+
+    assert (result.missing, result.excluded, result.unreadable) == (0, 0, 1)
+    assert not result.clean
 
 
 def test_excluded_objects_are_not_missing(world):
