@@ -28,9 +28,9 @@ STEP: FAILED: <remote, bucket, key>: <the remote's answer>``; secrets are
 never printed. ``--format json`` prints one JSON document instead.
 
 Exit status: 0 when every check passed (and, with ``--compare``, nothing
-is missing remotely, differs or could not be read locally), 1 otherwise, 2 for a configuration or
-usage error. See :mod:`cloudsync.verify` for what each step and category
-means.
+is missing remotely, differs or could not be read locally), 1 otherwise,
+2 for a configuration or usage error. See :mod:`cloudsync.verify` for
+what each step and category means.
 """
 
 import json

@@ -480,8 +480,10 @@ class FakeDLOProvider(FakeProvider):
 
 
 class ExpiringProvider(FakeProvider):
-    """A remote with per-object expiry, as a Swift remote has: its
-    ``update_metadata`` takes ``expires_at``."""
+    """A remote with per-object expiry, as a Swift remote has.
+
+    Its ``update_metadata`` takes ``expires_at``.
+    """
 
     def update_metadata(self, bucket, key, content_type=None, metadata=None,
                         expires_at=providers.KEEP_EXPIRY):

@@ -273,8 +273,10 @@ def test_deep_compares_metadata_and_content_type(world):
 
 
 def answer_head(world, name, headers=None):
-    """Swift's proxy answers 404 to a HEAD of ``name`` (with ``headers``),
-    as when the replicas that hold it cannot be reached."""
+    """Swift's proxy answers 404 to a HEAD of ``name`` (with ``headers``).
+
+    As when the replicas that hold it cannot be reached.
+    """
     def hook(req):
         if req.method == 'HEAD' and req.obj == name:
             return swob.HTTPNotFound(headers=headers or {})
