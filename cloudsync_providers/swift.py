@@ -1224,12 +1224,7 @@ class SwiftProvider(providers.Provider):
         """
         segments = self._dlo_segments(bucket, manifest)
         for container, name in segments:
-            what = self._what('DELETE', container, name)
-            try:
-                with self._connection(what) as conn:
-                    conn.raw('DELETE', container, name)
-            except exceptions.NotFound:
-                pass
+            self._delete_if_there(container, name)
         return len(segments)
 
     def _post_expiry(self, container, name, expires_at):
@@ -1347,15 +1342,21 @@ class SwiftProvider(providers.Provider):
         for container, name in segments:
             self._delete_quietly(container, name)
 
-    def _delete_quietly(self, container, name):
+    def _delete_if_there(self, container, name):
+        """DELETE an object; one already gone is not an error."""
         what = self._what('DELETE', container, name)
         try:
             with self._connection(what) as conn:
                 conn.raw('DELETE', container, name)
         except exceptions.NotFound:
             pass
+
+    def _delete_quietly(self, container, name):
+        try:
+            self._delete_if_there(container, name)
         except exceptions.RemoteError as exc:
-            LOG.warning('%s: could not remove it: %s', what, exc)
+            LOG.warning('%s: could not remove it: %s',
+                        self._what('DELETE', container, name), exc)
 
     def update_metadata(self, bucket, key, content_type=None, metadata=None,
                         expires_at=providers.KEEP_EXPIRY, info=None):
