@@ -794,8 +794,16 @@ class RowPropagator:
             return False
         have = md.internal_values(info.metadata)
         for key in COMPARED_KEYS:
-            if have.get(key) != source.internal.get(key):
-                return False
+            if have.get(key) == source.internal.get(key):
+                continue
+            # NOTE(cloudsync): copies made before every plain copy kept its
+            # Swift ETag lack the key; where their own ETag is that MD5
+            # they are current, and are not copied onto themselves (or,
+            # in a cold storage class, sent again) just to gain it.
+            if key == md.ETAG_KEY and key not in have and \
+                    lo.normalize_etag(info.etag) == source.swift_etag:
+                continue
+            return False
         return self._remote_timestamp(info) == source.timestamp
 
     # -- copy ---------------------------------------------------------------

@@ -1729,3 +1729,30 @@ def test_a_copy_under_sse_kms_is_recognised_by_its_swift_etag(options):
         world.provider.reset_calls()
         assert world.handle('k') is Outcome.UNCHANGED
         assert world.provider.counts() == {'head_object': 1}
+
+
+def test_a_copy_made_before_copies_kept_their_swift_etag_is_current():
+    world = World()
+    world.put('k', b'some bytes')
+    assert world.handle('k') is Outcome.COPIED
+    remote = world.remote('k')
+    for key in [k for k in remote.metadata if k.lower() == md.ETAG_KEY]:
+        del remote.metadata[key]
+    assert md.ETAG_KEY not in world.internal('k')
+    world.provider.reset_calls()
+    assert world.handle('k') is Outcome.UNCHANGED
+    assert world.provider.counts() == {'head_object': 1}
+
+
+def test_a_copy_without_the_swift_etag_whose_etag_differs_is_updated():
+    world = World()
+    world.provider = KmsProvider()
+    world.provider.buckets[BUCKET] = {}
+    world.propagator.provider = world.provider
+    world.put('k', b'secret bytes')
+    assert world.handle('k') is Outcome.COPIED
+    remote = world.remote('k')
+    for key in [k for k in remote.metadata if k.lower() == md.ETAG_KEY]:
+        del remote.metadata[key]
+    assert world.handle('k') is not Outcome.UNCHANGED
+    assert world.internal('k')[md.ETAG_KEY] == md5(b'secret bytes')
