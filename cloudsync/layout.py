@@ -31,6 +31,18 @@ Three layouts, chosen per mapping with the ``layout`` option:
 ``native``
     ``<object>``: the bucket holds the container's objects under their own
     names, readable by any S3 tool. Manifests are under ``.manifests/``.
+
+On remotes that keep dynamic large objects (Swift), the copy of a DLO
+segment ``<segments container>/<segment>`` is stored in the remote's
+segments container as :meth:`RemoteLayout.dlo_key` names it, in a
+namespace of its own beside the manifests: under
+``<hash>/.dlo/<account>/<container>/`` (``hashed``),
+``<key_prefix>/.dlo/`` (``prefix``) or ``.dlo/`` (``native``), followed by
+``<segments container>/<segment>``. A container name holds no ``/``, so
+two segments containers never share names there, and the segments of a
+static large object (``<object key>/<upload>/<part>``) are never in it
+(in the ``prefix`` and ``native`` layouts: unless an object's own name
+starts with ``.dlo/``, which is then reserved as ``.manifests/`` is).
 """
 
 import hashlib
@@ -38,6 +50,7 @@ import hashlib
 LAYOUTS = ('hashed', 'prefix', 'native')
 MANIFEST_DIR = '.manifests'
 MANIFEST_SUFFIX = '.swift_slo_manifest'
+DLO_DIR = '.dlo'
 
 
 def hashed_prefix(account, container):
@@ -69,14 +82,18 @@ class RemoteLayout:
             self.key_prefix = '%s/%s/%s/' % (hashed, account, container)
             self._manifest_prefix = '%s/%s/%s/%s/' % (
                 hashed, MANIFEST_DIR, account, container)
+            self._dlo_prefix = '%s/%s/%s/%s/' % (
+                hashed, DLO_DIR, account, container)
         elif layout == 'prefix':
             prefix = key_prefix.format(
                 account=account, container=container).strip('/')
             self.key_prefix = prefix + '/' if prefix else ''
             self._manifest_prefix = self.key_prefix + MANIFEST_DIR + '/'
+            self._dlo_prefix = self.key_prefix + DLO_DIR + '/'
         else:
             self.key_prefix = ''
             self._manifest_prefix = MANIFEST_DIR + '/'
+            self._dlo_prefix = DLO_DIR + '/'
 
     def __repr__(self):
         return 'RemoteLayout(%r, %r, %r, key_prefix=%r)' % (
@@ -115,3 +132,20 @@ class RemoteLayout:
     def is_internal_key(self, key):
         """True for side objects (manifests) that are not Swift objects."""
         return key.startswith(self._manifest_prefix)
+
+    def dlo_key(self, container, name):
+        """The remote name of the copy of local object ``container/name``
+        as a segment of a DLO of this container (with a prefix as
+        ``name``: the prefix of the copies of the segments under it).
+        """
+        return '%s%s/%s' % (self._dlo_prefix, container, name)
+
+
+def in_dlo_namespace(key):
+    """Whether ``key`` is in a DLO segment namespace of
+    :meth:`RemoteLayout.dlo_key` (has a ``.dlo`` directory, and a segments
+    container after it).
+    """
+    _, found, rest = ('/' + key).partition('/%s/' % DLO_DIR)
+    container, slash, _ = rest.partition('/')
+    return bool(found and container and slash)

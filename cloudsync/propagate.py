@@ -54,9 +54,11 @@ copy
     DLOs stay DLOs on remotes that keep them (providers with
     :attr:`~cloudsync.providers.Provider.KEEPS_DLO`, such as Swift): the
     segments listed under the manifest's container and prefix at copy
-    time are stored in the remote's segments container, under the prefix
-    placed in the layout (segments already there with the same size and
-    MD5 are not sent again, other objects under that prefix are removed),
+    time are stored in the remote's segments container, in the layout's
+    DLO namespace (:meth:`~cloudsync.layout.RemoteLayout.dlo_key`, which
+    names the local segments container, so that nothing else is ever
+    stored there; segments already there with the same size and MD5 are
+    not sent again, other objects under that prefix are removed),
     then the manifest, whose ``X-Object-Manifest`` names them; the local
     ``X-Object-Manifest`` is kept as ``cloudsync-dlo-source``. The copy is
     current when the remote's ``X-Object-Manifest`` and its ETag (which
@@ -250,6 +252,38 @@ def _local_headers(resp):
     """Response headers, lower-case names, values as ``str``."""
     return {swob.wsgi_to_str(k).lower(): swob.wsgi_to_str(v)
             for k, v in resp.headers.items()}
+
+
+def remove_dlo_segments(provider, bucket, layout, info,
+                        local_segments_left):
+    """Delete the remote segments of the DLO copy ``info`` (about to be
+    deleted) when the local ones it was copied from are gone too (as
+    ``swift delete`` of a DLO leaves them), since nothing else would
+    remove them. Segments that are still there locally may be read by
+    another DLO (a copy of the manifest): the remote keeps them too, as
+    Swift does. Only a copy cloudsync wrote, whose ``X-Object-Manifest``
+    names the namespace :meth:`~cloudsync.layout.RemoteLayout.dlo_key`
+    gives its ``cloudsync-dlo-source``, loses its segments.
+
+    The sync daemon calls this when it propagates a delete, the cloud
+    shunt when it deletes an archived DLO's remote copy.
+
+    :param local_segments_left: ``f(container, prefix)``, true when Swift
+        lists objects under ``prefix`` in local ``container``.
+    :returns: how many remote segments were deleted.
+    """
+    if not info.dlo_manifest or not getattr(provider, 'KEEPS_DLO', False):
+        return 0
+    source = md.internal_values(info.metadata).get(DLO_SOURCE_KEY)
+    if not source or '/' not in source:
+        return 0
+    container, prefix = source.split('/', 1)
+    if info.dlo_manifest != provider.dlo_manifest(
+            bucket, layout.dlo_key(container, prefix)):
+        return 0
+    if local_segments_left(container, prefix):
+        return 0
+    return provider.delete_dlo_segments(bucket, info.dlo_manifest)
 
 
 class RowPropagator:
@@ -731,11 +765,12 @@ class RowPropagator:
         if getattr(self.provider, 'KEEPS_DLO', False) and \
                 not self.mapping.convert_dlo:
             # NOTE(cloudsync): the remote keeps DLOs: the segments go to its
-            # segments container under the prefix (in the layout), the
+            # segments container, in the layout's DLO namespace of their
+            # local container and prefix, which holds nothing else; the
             # manifest points there. Swift gives the remote DLO's ETag from
             # the listing of its segments, so the HEAD of the copy compares
             # the manifest and the segments in one request.
-            source.dlo_prefix = self.layout.object_key(prefix)
+            source.dlo_prefix = self.layout.dlo_key(seg_container, prefix)
             source.dlo_manifest = self.provider.dlo_manifest(
                 self.bucket, source.dlo_prefix)
             source.headers[md.DLO_KEY] = source.dlo_manifest
@@ -881,7 +916,8 @@ class RowPropagator:
             self._put_manifest(source)
         if source.dlo_manifest is not None:
             segments = [providers.Segment(
-                self.layout.object_key(piece.obj), piece.length,
+                self.layout.dlo_key(piece.container, piece.obj),
+                piece.length,
                 functools.partial(self._reader, [piece]), piece.etag)
                 for piece in source.pieces]
             provider.put_dlo(self.bucket, key, source.dlo_prefix, segments,
@@ -1089,26 +1125,23 @@ class RowPropagator:
 
     def _remove_dlo_segments(self, row, info):
         """Before its manifest: delete the remote segments of a DLO copy
-        when the local ones it was copied from are gone too (as
-        ``swift delete`` of a DLO leaves it), since nothing else would
-        remove them. Segments that are still there locally may be read by
-        another DLO (a copy of the manifest): the remote keeps them too,
-        as Swift does.
+        when the local ones it was copied from are gone too (see
+        :func:`remove_dlo_segments`).
         """
-        source = md.internal_values(info.metadata).get(DLO_SOURCE_KEY)
-        if not source or '/' not in source:
-            return
-        container, prefix = source.split('/', 1)
-        for _entry in self._list_segments(container, prefix):
-            self.logger.info(
-                '%s: the local segments under %s are still there; the '
-                'remote copy keeps its segments too', self._what(row),
-                source)
-            return
-        deleted = self.provider.delete_dlo_segments(self.bucket,
-                                                    info.dlo_manifest)
-        self.logger.debug('%s: deleted %d remote DLO segments under %s',
-                          self._what(row), deleted, info.dlo_manifest)
+        def local_segments_left(container, prefix):
+            if next(iter(self._list_segments(container, prefix)), None):
+                self.logger.info(
+                    '%s: the local segments under %s/%s are still there; '
+                    'the remote copy keeps its segments too',
+                    self._what(row), container, prefix)
+                return True
+            return False
+
+        deleted = remove_dlo_segments(self.provider, self.bucket,
+                                      self.layout, info, local_segments_left)
+        if deleted:
+            self.logger.debug('%s: deleted %d remote DLO segments under %s',
+                              self._what(row), deleted, info.dlo_manifest)
 
     # -- verify -------------------------------------------------------------
 

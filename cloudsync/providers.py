@@ -420,11 +420,18 @@ class Provider(abc.ABC):
                 metadata=None, expires_at=None):
         """Store a dynamic large object: its segments, then its manifest.
 
-        Only for providers with :attr:`KEEPS_DLO`. Each :class:`Segment`
-        is stored under its name, which starts with ``prefix``, in the
-        store's segments container, unless an object of that name, size
-        and MD5 is there already; objects under ``prefix`` there that are
-        not among ``segments`` are removed, so that the manifest (PUT
+        Only for providers with :attr:`KEEPS_DLO`. ``prefix`` is in
+        cloudsync's DLO namespace (see
+        :meth:`cloudsync.layout.RemoteLayout.dlo_key` and
+        :func:`cloudsync.layout.in_dlo_namespace`), where nothing but DLO
+        segments is stored; a prefix outside it is refused
+        (:class:`~cloudsync.exceptions.InvalidObject`). Each
+        :class:`Segment` is stored under its name, which starts with
+        ``prefix``, in the store's segments container, unless an object of
+        that name, size and MD5 is there already (it then gets
+        ``expires_at``, or no expiry, as a new segment would); objects
+        under ``prefix`` there that are not among ``segments`` are
+        removed, so that the manifest (PUT
         last, pointing at :meth:`dlo_manifest`) reads exactly these
         segments, in name order. ``metadata`` is as for
         :meth:`put_object`; its ``x-object-manifest`` is replaced by the
@@ -440,7 +447,8 @@ class Provider(abc.ABC):
         """Delete the segments a DLO of ``bucket`` stored with
         :meth:`put_dlo` reads: the objects under ``manifest``'s prefix,
         when ``manifest`` (an :attr:`ObjectInfo.dlo_manifest`) names the
-        store's segments container. Deleting a DLO with
+        store's segments container and a prefix in cloudsync's DLO
+        namespace; nothing otherwise. Deleting a DLO with
         :meth:`delete_object` deletes only its manifest, as in Swift.
 
         Only for providers with :attr:`KEEPS_DLO`.

@@ -51,13 +51,17 @@ How Swift objects are written:
   object cloudsync overwrites or deletes. cloudsync only ever removes
   segments in its own segments container, below the object's name.
 * A dynamic large object (``KEEPS_DLO``) stays one: its segments are
-  stored under the same prefix in the segments container, an identical
-  segment already there is not sent again, objects under that prefix that
-  are not its segments are removed, then the manifest is PUT with
+  stored in the segments container under a prefix in cloudsync's DLO
+  namespace (see :meth:`cloudsync.layout.RemoteLayout.dlo_key`: a ``.dlo``
+  directory, then the local segments container and the manifest's
+  prefix), an identical segment already there is not sent again (it gets
+  the manifest's expiry, or none), objects under that prefix that are not
+  its segments are removed, then the manifest is PUT with
   ``X-Object-Manifest: <segments container>/<prefix>``. A POST sends
   ``X-Object-Manifest`` again (Swift drops it otherwise). Deleting the
   manifest leaves its segments, as in Swift;
-  :meth:`SwiftProvider.delete_dlo_segments` removes them.
+  :meth:`SwiftProvider.delete_dlo_segments` removes them. cloudsync only
+  ever writes, expires or removes DLO segments in that namespace.
 * Metadata is stored as ``X-Object-Meta-*`` with its case and its bytes:
   a user of the remote cluster reads exactly the values written to the
   local one. A value HTTP cannot carry as it is (white space at either
@@ -116,6 +120,7 @@ from swiftclient import exceptions as swift_exc
 from urllib3 import exceptions as urllib3_exc
 
 from cloudsync import exceptions
+from cloudsync import layout as layout_mod
 from cloudsync import metadata as metadata_mod
 from cloudsync import providers
 
@@ -1152,15 +1157,21 @@ class SwiftProvider(providers.Provider):
                 metadata=None, expires_at=None):
         """Store a dynamic large object; see :meth:`Provider.put_dlo`.
 
-        The segments container is listed under ``prefix`` once: a segment
-        listed with its size and MD5 is not sent again (with an expiry, it
-        gets the manifest's with a POST). Segments are stored before the
-        manifest; objects under ``prefix`` that are not segments are
-        removed after it. Replacing a static large object cloudsync wrote
-        removes its segments, as :meth:`put_object` does.
+        ``prefix`` must be in cloudsync's DLO namespace
+        (:func:`cloudsync.layout.in_dlo_namespace`). The segments
+        container is listed under ``prefix`` once: a segment listed with
+        its size and MD5 is not sent again; when its expiry is not the
+        manifest's, it gets the manifest's (or none) with a POST. Segments
+        are stored before the manifest; objects under ``prefix`` that are
+        not segments are removed after it. Replacing a static large object
+        cloudsync wrote removes its segments, as :meth:`put_object` does.
         """
         what = self._what('PUT', bucket, key)
         seg_container = self.segments_container(bucket)
+        if not layout_mod.in_dlo_namespace(prefix):
+            raise exceptions.InvalidObject(
+                '%s: the segment prefix %s is not in the DLO namespace'
+                % (what, prefix))
         segments = sorted(segments, key=lambda s: s.name)
         for segment in segments:
             if not segment.name.startswith(prefix):
@@ -1180,21 +1191,24 @@ class SwiftProvider(providers.Provider):
             listed = {}
         todo = []
         for number, segment in enumerate(segments, 1):
-            if listed.get(segment.name) == (segment.size,
-                                            segment.md5.lower()):
-                if expires_at is not None:
-                    self._post_expiry(seg_container, segment.name,
-                                      expires_at)
-                continue
-            todo.append((segment.name, providers.Part(
+            reused = listed.get(segment.name) == (segment.size,
+                                                  segment.md5.lower())
+            todo.append((segment.name, reused, providers.Part(
                 number, segment.size, segment.open, md5=segment.md5)))
-        self._run_parts(todo, lambda item: self._put_segment(
-            bucket, item[0], item[1], expires_at))
+
+        def store(item):
+            name, reused, part = item
+            if not reused or not self._expire_segment(
+                    seg_container, name, expires_at):
+                self._put_segment(bucket, name, part, expires_at)
+
+        self._run_parts(todo, store)
+        # NOTE: metadata's x-object-manifest is replaced by dlo_manifest.
+        metadata = {k: v for k, v in (metadata or {}).items()
+                    if k != DLO_KEY}
         headers = self._object_headers(
             content_type, metadata, expires_at,
             dlo_manifest=self.dlo_manifest(bucket, prefix))
-        headers['X-Object-Manifest'] = urllib.parse.quote(
-            self.dlo_manifest(bucket, prefix), safe='/')
         self._put(what, bucket, key, io.BytesIO(b''), content_length=0,
                   headers=headers)
         names = set(s.name for s in segments)
@@ -1206,10 +1220,12 @@ class SwiftProvider(providers.Provider):
 
     def _dlo_segments(self, bucket, manifest):
         """(container, name) of the segments of a DLO whose manifest
-        names ``bucket``'s segments container; none otherwise.
+        names ``bucket``'s segments container and a prefix in cloudsync's
+        DLO namespace; none otherwise.
         """
         seg_container, _, prefix = (manifest or '').partition('/')
-        if seg_container != self.segments_container(bucket):
+        if seg_container != self.segments_container(bucket) or \
+                not layout_mod.in_dlo_namespace(prefix):
             return []
         try:
             return [(seg_container, e.key) for e in self.list_all(
@@ -1219,8 +1235,8 @@ class SwiftProvider(providers.Provider):
 
     def delete_dlo_segments(self, bucket, manifest):
         """Delete the objects under ``manifest``'s prefix, when it names
-        ``bucket``'s segments container; see
-        :meth:`Provider.delete_dlo_segments`.
+        ``bucket``'s segments container and a prefix in cloudsync's DLO
+        namespace; see :meth:`Provider.delete_dlo_segments`.
         """
         segments = self._dlo_segments(bucket, manifest)
         for container, name in segments:
@@ -1228,11 +1244,29 @@ class SwiftProvider(providers.Provider):
         return len(segments)
 
     def _post_expiry(self, container, name, expires_at):
+        """Give a segment the expiry ``expires_at`` (None: none)."""
         headers = {'Content-Type': 'application/octet-stream'}
         if expires_at is not None:
             headers['X-Delete-At'] = '%d' % int(expires_at)
         with self._connection(self._what('POST', container, name)) as conn:
             conn.post_object(container, name, headers)
+
+    def _expire_segment(self, container, name, expires_at):
+        """Give a segment that is there the expiry ``expires_at`` (None:
+        none) unless it has it already.
+
+        :returns: False when the segment is not there.
+        """
+        what = self._what('HEAD', container, name)
+        try:
+            with self._connection(what) as conn:
+                headers, _ = conn.raw('HEAD', container, name)
+        except exceptions.NotFound:
+            return False
+        current = headers.get('x-delete-at')
+        if _expiry_changed(float(current) if current else None, expires_at):
+            self._post_expiry(container, name, expires_at)
+        return True
 
     def _check_parts(self, what, parts):
         if not parts:
@@ -1269,7 +1303,6 @@ class SwiftProvider(providers.Provider):
     def _put_segment(self, bucket, name, part, expires_at):
         seg_container = self.segments_container(bucket)
         what = self._what('PUT', seg_container, name)
-
         headers = {'Content-Type': 'application/octet-stream'}
         if expires_at is not None:
             headers['X-Delete-At'] = '%d' % int(expires_at)
@@ -1408,13 +1441,8 @@ class SwiftProvider(providers.Provider):
 
     def _expire_segments(self, bucket, key, expires_at):
         """Give the segments cloudsync wrote for ``key`` a new expiry."""
-        headers = {'Content-Type': 'application/octet-stream'}
-        if expires_at is not None:
-            headers['X-Delete-At'] = '%d' % int(expires_at)
         for container, name in self._our_segments(bucket, key):
-            with self._connection(self._what('POST', container,
-                                             name)) as conn:
-                conn.post_object(container, name, headers)
+            self._post_expiry(container, name, expires_at)
 
     def delete_object(self, bucket, key):
         """Delete an object; a large one with its segments.

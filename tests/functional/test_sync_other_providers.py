@@ -188,6 +188,13 @@ def test_swift_to_swift_keeps_a_dlo(aio, swift, swift2, container,
             'X-Object-Manifest': '%s/movie/v1/' % segments,
             'X-Object-Meta-Kind': 'Dynamic'}, content_type='video/x-Dyn')
         local = swift.head_object(container, 'movie')
+        # NOTE: where the remote keeps the segments of an SLO named movie
+        # (<key>/<upload>/<part>) and those of another DLO: left alone
+        swift2.put_container(bucket + '_segments')
+        others = {'movie/v1/1764600000.000000-0a1b2c3d/00000001': b'slo',
+                  '.dlo/%s-other/movie/v1/000' % container: b'other'}
+        for name, data in others.items():
+            swift2.put_object(bucket + '_segments', name, data)
 
         assert nodes.run_once() == {1: 0, 2: 0, 3: 0}
         statsd.settle()
@@ -196,7 +203,7 @@ def test_swift_to_swift_keeps_a_dlo(aio, swift, swift2, container,
         remote, body = swift2.get_object(bucket, 'movie')
         assert body == b''.join(datas)
         assert remote['x-object-manifest'] == \
-            '%s_segments/movie/v1/' % bucket
+            '%s_segments/.dlo/%s/movie/v1/' % (bucket, segments)
         assert remote['etag'] == local['etag']
         assert remote['content-type'] == 'video/x-Dyn'
         assert remote['x-object-meta-kind'] == 'Dynamic'
@@ -204,8 +211,10 @@ def test_swift_to_swift_keeps_a_dlo(aio, swift, swift2, container,
             bucket, 'movie', query_string='multipart-manifest=get')[1]
         assert manifest == b''
         listed = swift2.get_container(bucket + '_segments')[1]
-        assert [(o['name'], o['hash']) for o in listed] == [
-            ('movie/v1/%03d' % n, md5(d)) for n, d in enumerate(datas)]
+        assert sorted((o['name'], o['hash']) for o in listed) == sorted(
+            [('.dlo/%s/movie/v1/%03d' % (segments, n), md5(d))
+             for n, d in enumerate(datas)] +
+            [(name, md5(d)) for name, d in others.items()])
         stamps = {o['name']: o['last_modified'] for o in listed}
         manifest_stamp = remote['x-timestamp']
 

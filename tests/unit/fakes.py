@@ -43,6 +43,7 @@ from swift.common import utils as swift_utils
 from cloudsync import conf
 from cloudsync import exceptions
 from cloudsync import large_objects
+from cloudsync import layout
 from cloudsync import lifecycle
 from cloudsync import metadata as md
 from cloudsync import providers
@@ -413,6 +414,9 @@ class FakeDLOProvider(FakeProvider):
                 metadata=None, expires_at=None):
         objects = self._call('put_dlo', bucket, key)
         self._check_metadata(metadata)
+        if not layout.in_dlo_namespace(prefix):
+            raise exceptions.InvalidObject('%s is not in the DLO namespace'
+                                           % prefix)
         seg_bucket = self.buckets.setdefault(self.segments_bucket(bucket),
                                              {})
         names = set()
@@ -422,6 +426,7 @@ class FakeDLOProvider(FakeProvider):
             have = seg_bucket.get(segment.name)
             if have is not None and have.etag == segment.md5 and \
                     len(have.data) == segment.size:
+                have.expires_at = expires_at
                 continue
             self.calls.append(('put_segment', segment.name))
             data = self._read_part(segment)
@@ -444,8 +449,9 @@ class FakeDLOProvider(FakeProvider):
 
     def delete_dlo_segments(self, bucket, manifest):
         self._call('delete_dlo_segments', bucket, manifest)
-        container = manifest.partition('/')[0]
-        if container != self.segments_bucket(bucket):
+        container, _, prefix = manifest.partition('/')
+        if container != self.segments_bucket(bucket) or \
+                not layout.in_dlo_namespace(prefix):
             return 0
         found = self._dlo_segments(manifest)
         for key, _ in found:

@@ -90,3 +90,27 @@ def test_keys_round_trip_to_names(account, container, name, style):
     assert lay.object_name(key) == name
     assert key.startswith(lay.listing_prefix())
     assert not lay.is_internal_key(key) or name.startswith('.manifests/')
+
+
+@pytest.mark.parametrize('kind,key_prefix,expected', [
+    ('hashed', '', '%s/.dlo/AUTH_a/c/segs/p/1' % layout.hashed_prefix(
+        'AUTH_a', 'c')),
+    ('prefix', 'backup/{container}', 'backup/c/.dlo/segs/p/1'),
+    ('native', '', '.dlo/segs/p/1'),
+])
+def test_dlo_segments_have_a_namespace_of_their_own(kind, key_prefix,
+                                                    expected):
+    remote = layout.RemoteLayout('AUTH_a', 'c', kind, key_prefix=key_prefix)
+    assert remote.dlo_key('segs', 'p/1') == expected
+    assert layout.in_dlo_namespace(expected)
+    assert not remote.object_key('p/1').startswith(
+        remote.dlo_key('segs', ''))
+
+
+@pytest.mark.parametrize('key,expected', [
+    ('.dlo/segs/', True), ('.dlo/segs/p', True), ('a/.dlo/s/x', True),
+    ('', False), ('videos', False), ('.dlo/', False), ('.dlo/segs', False),
+    ('x.dlo/segs/', False), ('.dlo//p', False),
+])
+def test_in_dlo_namespace(key, expected):
+    assert layout.in_dlo_namespace(key) is expected

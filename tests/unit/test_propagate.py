@@ -21,6 +21,7 @@ from swift.common import utils as swift_utils
 
 from cloudsync import exceptions
 from cloudsync import large_objects
+from cloudsync import layout
 from cloudsync import lifecycle
 from cloudsync import metadata as md
 from cloudsync import propagate
@@ -900,9 +901,9 @@ def test_a_dlo_stays_a_dlo_on_a_remote_that_keeps_them(dlo_world):
     assert world.handle('dlo') is Outcome.COPIED
     stored = world.remote('dlo')
     assert stored.data == b''
-    assert stored.dlo_manifest == BUCKET + '_segments/parts/'
+    assert stored.dlo_manifest == BUCKET + '_segments/.dlo/segs/parts/'
     assert remote_segments(world) == {
-        p.split('/', 1)[1]: world.swift.get(ACCOUNT, *p.split('/', 1)).body
+        '.dlo/' + p: world.swift.get(ACCOUNT, *p.split('/', 1)).body
         for p in paths}
     assert world.remote_headers('dlo') == {'X-Object-Meta-K': 'v'}
     assert world.internal('dlo')[propagate.DLO_SOURCE_KEY] == 'segs/parts/'
@@ -925,7 +926,8 @@ def test_a_changed_dlo_sends_only_its_new_segments(dlo_world):
     world.provider.reset_calls()
     assert world.handle('dlo') is Outcome.COPIED
     assert world.provider.count('put_segment') == 1
-    assert sorted(remote_segments(world)) == ['p/001', 'p/002']
+    assert sorted(remote_segments(world)) == ['.dlo/segs/p/001',
+                                              '.dlo/segs/p/002']
     body = world.provider.get_object(BUCKET, world.key('dlo'))
     assert body.read_all() == content_of(world, paths[1:]) + b'appended'
     assert world.handle('dlo') is Outcome.UNCHANGED
@@ -936,9 +938,10 @@ def test_a_dlo_whose_remote_segments_changed_is_copied_again(dlo_world):
     put_segments(world, [10, 20], prefix='p/')
     world.swift.put_dlo(ACCOUNT, CONTAINER, 'dlo', 'segs/p/')
     world.handle('dlo')
-    world.provider.put_raw(BUCKET + '_segments', 'p/extra', b'x')
+    world.provider.put_raw(BUCKET + '_segments', '.dlo/segs/p/extra', b'x')
     assert world.handle('dlo') is Outcome.COPIED
-    assert sorted(remote_segments(world)) == ['p/000', 'p/001']
+    assert sorted(remote_segments(world)) == ['.dlo/segs/p/000',
+                                              '.dlo/segs/p/001']
 
 
 def test_a_concatenated_copy_of_a_dlo_becomes_a_dlo(dlo_world):
@@ -953,7 +956,8 @@ def test_a_concatenated_copy_of_a_dlo_becomes_a_dlo(dlo_world):
     assert old.handle('dlo') is Outcome.COPIED
     assert world.remote('dlo').dlo_manifest is None
     assert world.handle('dlo') is Outcome.COPIED
-    assert world.remote('dlo').dlo_manifest == BUCKET + '_segments/p/'
+    assert world.remote('dlo').dlo_manifest == \
+        BUCKET + '_segments/.dlo/segs/p/'
 
 
 def test_a_post_to_a_dlo_updates_the_manifests_metadata(dlo_world):
@@ -967,7 +971,8 @@ def test_a_post_to_a_dlo_updates_the_manifests_metadata(dlo_world):
     assert world.handle('dlo') is Outcome.METADATA_UPDATED
     assert world.provider.count('put_dlo') == 0
     assert world.remote_headers('dlo') == {'X-Object-Meta-New': 'yes'}
-    assert world.remote('dlo').dlo_manifest == BUCKET + '_segments/p/'
+    assert world.remote('dlo').dlo_manifest == \
+        BUCKET + '_segments/.dlo/segs/p/'
     assert world.handle('dlo') is Outcome.UNCHANGED
 
 
@@ -976,9 +981,12 @@ def test_a_dlo_in_the_hashed_layout_keeps_its_segments_in_it():
     put_segments(world, [10], prefix='p/')
     world.swift.put_dlo(ACCOUNT, CONTAINER, 'dlo', 'segs/p/')
     assert world.handle('dlo') is Outcome.COPIED
-    assert list(remote_segments(world)) == [world.key('p/000')]
+    assert list(remote_segments(world)) == [
+        world.layout.dlo_key('segs', 'p/000')]
+    assert world.layout.dlo_key('segs', 'p/000').startswith(
+        layout.hashed_prefix(ACCOUNT, CONTAINER) + '/.dlo/')
     assert world.remote('dlo').dlo_manifest == \
-        BUCKET + '_segments/' + world.key('p/')
+        BUCKET + '_segments/' + world.layout.dlo_key('segs', 'p/')
     assert world.handle('dlo') is Outcome.UNCHANGED
 
 
@@ -993,7 +1001,8 @@ def test_deleting_a_dlo_takes_its_remote_segments_once_gone_locally(
     assert world.remote('dlo') is None
     # NOTE: the local segments are still there (another manifest may
     # read them): so are the remote ones.
-    assert sorted(remote_segments(world)) == ['p/000', 'p/001']
+    assert sorted(remote_segments(world)) == ['.dlo/segs/p/000',
+                                              '.dlo/segs/p/001']
 
     world.swift.put_dlo(ACCOUNT, CONTAINER, 'dlo', 'segs/p/')
     world.handle('dlo')
@@ -1003,6 +1012,62 @@ def test_deleting_a_dlo_takes_its_remote_segments_once_gone_locally(
     assert world.handle('dlo', REMOVE) is Outcome.DELETED
     assert world.remote('dlo') is None
     assert remote_segments(world) == {}
+
+
+def test_a_dlo_leaves_the_segments_of_slos_alone(dlo_world):
+    world = dlo_world
+    # NOTE: where the remote keeps the segments of an SLO videos/big.mp4
+    slo_segment = 'videos/big.mp4/1764600000.000000-0a1b2c3d/00000001'
+    world.provider.put_raw(BUCKET + '_segments', slo_segment, b'slo')
+    put_segments(world, [10, 20], prefix='videos')
+    world.swift.put_dlo(ACCOUNT, CONTAINER, 'dlo', 'segs/videos')
+    assert world.handle('dlo') is Outcome.COPIED
+    # a DLO of every object of a container: an empty prefix
+    world.swift.put_dlo(ACCOUNT, CONTAINER, 'all', 'segs/')
+    assert world.handle('all') is Outcome.COPIED
+    assert sorted(remote_segments(world)) == [
+        '.dlo/segs/videos000', '.dlo/segs/videos001', slo_segment]
+    world.swift.delete(ACCOUNT, CONTAINER, 'all')
+    world.swift.delete(ACCOUNT, 'segs', 'videos000')
+    world.swift.delete(ACCOUNT, 'segs', 'videos001')
+    assert world.handle('all', REMOVE) is Outcome.DELETED
+    assert sorted(remote_segments(world)) == [slo_segment]
+
+
+def test_dlos_of_two_segments_containers_keep_their_own_segments(
+        dlo_world):
+    world = dlo_world
+    put_segments(world, [10], container='one', prefix='p/')
+    world.swift.put(ACCOUNT, 'two', 'p/000', b'other bytes')
+    world.swift.put_dlo(ACCOUNT, CONTAINER, 'a', 'one/p/')
+    world.swift.put_dlo(ACCOUNT, CONTAINER, 'b', 'two/p/')
+    assert world.handle('a') is Outcome.COPIED
+    assert world.handle('b') is Outcome.COPIED
+    assert world.handle('a') is Outcome.UNCHANGED
+    assert world.provider.get_object(
+        BUCKET, world.key('a')).read_all() == b'A' * 10
+    assert world.provider.get_object(
+        BUCKET, world.key('b')).read_all() == b'other bytes'
+
+
+def test_a_delete_leaves_the_segments_of_a_dlo_copy_named_elsewhere(
+        dlo_world):
+    world = dlo_world
+    put_segments(world, [10], prefix='p/')
+    world.swift.put_dlo(ACCOUNT, CONTAINER, 'dlo', 'segs/p/')
+    world.handle('dlo')
+    # NOTE: a copy whose X-Object-Manifest is not where cloudsync puts
+    # the segments of segs/p/ (another writer's, or an older layout's)
+    stored = world.remote('dlo')
+    stored.dlo_manifest = BUCKET + '_segments/.dlo/segs/'
+    world.provider.put_raw(BUCKET + '_segments', '.dlo/segs/q', b'q')
+    world.swift.delete(ACCOUNT, CONTAINER, 'dlo')
+    world.swift.delete(ACCOUNT, 'segs', 'p/000')
+    world.provider.reset_calls()
+    assert world.handle('dlo', REMOVE) is Outcome.DELETED
+    assert world.provider.count('delete_dlo_segments') == 0
+    assert sorted(remote_segments(world)) == ['.dlo/segs/p/000',
+                                              '.dlo/segs/q']
 
 
 def test_archive_of_a_dlo_to_a_remote_that_keeps_it():

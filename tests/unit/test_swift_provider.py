@@ -590,53 +590,98 @@ def test_delete_of_a_large_object_takes_its_segments(provider, server):
 
 # -- dynamic large objects ---------------------------------------------------
 
-def segments_of(datas, prefix='obj/v1/'):
+#: where cloudsync puts the segments of a DLO of local segments container
+#: segs (native layout)
+P = '.dlo/segs/'
+
+
+def segments_of(datas, prefix=P + 'obj/v1/'):
     return [providers.Segment('%s%08d' % (prefix, n), len(d),
                               lambda d=d: io.BytesIO(d), md5(d))
             for n, d in enumerate(datas, 1)]
 
 
+def segment_names(server):
+    return sorted(n for (c, n) in server.objects if c == 'c_segments')
+
+
 def test_put_dlo_stores_the_segments_then_a_manifest(provider, server):
     datas = [b'a' * 10, b'b' * 10, b'c']
-    etag = provider.put_dlo('c', 'big', 'obj/v1/', segments_of(datas),
+    prefix = P + 'obj/v1/'
+    etag = provider.put_dlo('c', 'big', prefix, segments_of(datas),
                             content_type='video/x',
                             metadata={'a': 'B', 'x-object-manifest': 'x/y'})
     assert etag == swift.slo_etag([md5(d) for d in datas])
-    assert sorted(n for (c, n) in server.objects if c == 'c_segments') == [
-        'obj/v1/00000001', 'obj/v1/00000002', 'obj/v1/00000003']
+    assert segment_names(server) == [
+        prefix + '00000001', prefix + '00000002', prefix + '00000003']
     puts = [c for c in server.calls if c[0] == 'PUT' and c[2]]
     assert puts[-1][2] == 'big'
-    assert puts[-1][4]['x-object-manifest'] == 'c_segments/obj/v1/'
+    assert puts[-1][4]['x-object-manifest'] == 'c_segments/' + prefix
     assert 'x-object-meta-x-object-manifest' not in puts[-1][4]
     info = provider.head_object('c', 'big')
     assert (info.etag, info.size, info.dlo_manifest, info.metadata) == (
-        etag, 21, 'c_segments/obj/v1/',
-        {'a': 'B', 'x-object-manifest': 'c_segments/obj/v1/'})
+        etag, 21, 'c_segments/' + prefix,
+        {'a': 'B', 'x-object-manifest': 'c_segments/' + prefix})
     assert provider.get_object('c', 'big').read_all() == b''.join(datas)
-    assert provider.dlo_manifest('c', 'obj/v1/') == 'c_segments/obj/v1/'
+    assert provider.dlo_manifest('c', prefix) == 'c_segments/' + prefix
 
 
 def test_put_dlo_sends_only_new_segments_and_removes_stale_ones(
         provider, server):
-    provider.put_dlo('c', 'big', 'obj/v1/', segments_of([b'a', b'b', b'c']))
+    prefix = P + 'obj/v1/'
+    provider.put_dlo('c', 'big', prefix, segments_of([b'a', b'b', b'c']))
     server.calls.clear()
     datas = [b'a', b'B', b'c', b'd']
-    etag = provider.put_dlo('c', 'big', 'obj/v1/', segments_of(datas))
+    etag = provider.put_dlo('c', 'big', prefix, segments_of(datas))
     sent = [c[2] for c in server.calls if c[0] == 'PUT']
-    assert sent == ['obj/v1/00000002', 'obj/v1/00000004', 'big']
+    assert sent == [prefix + '00000002', prefix + '00000004', 'big']
+    # NOTE: the segments reused have the expiry wanted (none): no POST
+    assert [c for c in server.calls if c[0] == 'POST'] == []
     assert provider.head_object('c', 'big').etag == etag
-    provider.put_dlo('c', 'big', 'obj/v1/', segments_of([b'a']))
-    assert sorted(n for (c, n) in server.objects if c == 'c_segments') == [
-        'obj/v1/00000001']
+    provider.put_dlo('c', 'big', prefix, segments_of([b'a']))
+    assert segment_names(server) == [prefix + '00000001']
+    assert provider.get_object('c', 'big').read_all() == b'a'
+
+
+def test_put_dlo_gives_reused_segments_the_manifests_expiry(provider,
+                                                            server):
+    prefix = P + 'p/'
+    provider.put_dlo('c', 'big', prefix, segments_of([b'a', b'b'], prefix),
+                     expires_at=1900000000)
+    provider.put_dlo('c', 'big', prefix, segments_of([b'a', b'b'], prefix),
+                     expires_at=1900000500)
+    assert {n: o['headers'].get('X-Delete-At')
+            for (c, n), o in server.objects.items()} == {
+        prefix + '00000001': '1900000500', prefix + '00000002': '1900000500',
+        'big': '1900000500'}
+    # NOTE: without an expiry now, the segments must not keep the old one
+    provider.put_dlo('c', 'big', prefix, segments_of([b'a', b'b'], prefix))
+    assert [o['headers'].get('X-Delete-At')
+            for o in server.objects.values()] == [None, None, None]
+    assert provider.get_object('c', 'big').read_all() == b'ab'
+
+
+def test_put_dlo_sends_a_segment_gone_since_it_was_listed(provider, server):
+    prefix = P + 'p/'
+    provider.put_dlo('c', 'big', prefix, segments_of([b'a'], prefix))
+    real_head = server.object_head
+
+    def head(request, container, name, *args):
+        server.objects.pop((container, name), None)
+        return real_head(request, container, name, *args)
+
+    server.object_head = head
+    provider.put_dlo('c', 'big', prefix, segments_of([b'a'], prefix),
+                     expires_at=1900000000)
     assert provider.get_object('c', 'big').read_all() == b'a'
 
 
 def test_put_dlo_names_encoded_in_the_manifest(provider, server):
-    prefix = 'caf\u00e9 au lait/'
+    prefix = P + 'caf\u00e9 au lait/'
     provider.put_dlo('c', 'big', prefix, segments_of([b'a'], prefix))
     put = [c for c in server.calls if c[0] == 'PUT' and c[2] == 'big'][0]
     assert put[4]['x-object-manifest'] == \
-        'c_segments/caf%C3%A9%20au%20lait/'
+        'c_segments/.dlo/segs/caf%C3%A9%20au%20lait/'
     info = provider.head_object('c', 'big')
     assert info.dlo_manifest == 'c_segments/' + prefix
     assert provider.get_object('c', 'big').read_all() == b'a'
@@ -644,25 +689,54 @@ def test_put_dlo_names_encoded_in_the_manifest(provider, server):
 
 def test_put_dlo_refuses_a_segment_outside_the_prefix(provider, server):
     with pytest.raises(exceptions.InvalidObject):
-        provider.put_dlo('c', 'big', 'obj/v1/',
-                         segments_of([b'a'], 'other/'))
+        provider.put_dlo('c', 'big', P + 'obj/v1/',
+                         segments_of([b'a'], P + 'other/'))
     assert server.objects == {}
+
+
+@pytest.mark.parametrize('prefix', ['', 'videos', 'obj/v1/', '.dlo/',
+                                    'x.dlo/segs/'])
+def test_put_dlo_only_writes_in_the_dlo_namespace(provider, server, prefix):
+    # NOTE: the segments of SLOs live in the same segments container
+    server.objects[('c_segments', 'videos/big.mp4/1.0-a/00000001')] = {
+        'headers': {'Content-Type': 'a/b'}, 'body': b'x', 'etag': md5(b'x'),
+        'timestamp': '1.00000'}
+    server.containers['c_segments'] = {}
+    with pytest.raises(exceptions.InvalidObject):
+        provider.put_dlo('c', 'big', prefix, segments_of([b'a'], prefix))
+    assert list(server.objects) == [
+        ('c_segments', 'videos/big.mp4/1.0-a/00000001')]
 
 
 def test_update_metadata_of_a_dlo_keeps_its_manifest_and_expiry(
         provider, server):
-    provider.put_dlo('c', 'big', 'p/', segments_of([b'a', b'b'], 'p/'),
+    prefix = P + 'p/'
+    provider.put_dlo('c', 'big', prefix, segments_of([b'a', b'b'], prefix),
                      expires_at=1900000000)
     provider.update_metadata('c', 'big', metadata={'new': 'v'})
     info = provider.head_object('c', 'big')
-    assert info.dlo_manifest == 'c_segments/p/'
-    assert info.metadata == {'new': 'v', 'x-object-manifest': 'c_segments/p/'}
+    assert info.dlo_manifest == 'c_segments/' + prefix
+    assert info.metadata == {'new': 'v',
+                             'x-object-manifest': 'c_segments/' + prefix}
     assert provider.get_object('c', 'big').read_all() == b'ab'
     provider.update_metadata('c', 'big', expires_at=1900000500)
-    for key in [('c_segments', 'p/00000001'), ('c_segments', 'p/00000002'),
-                ('c', 'big')]:
+    for key in [('c_segments', prefix + '00000001'),
+                ('c_segments', prefix + '00000002'), ('c', 'big')]:
         assert server.objects[key]['headers']['X-Delete-At'] == \
             '1900000500', key
+
+
+def test_update_metadata_of_another_writers_dlo_leaves_its_segments(
+        provider, server):
+    provider.put_object('c_segments', 'p/1', b'a', 1)
+    provider.put_object('c', 'big', b'', 0)
+    server.objects[('c', 'big')]['headers']['X-Object-Manifest'] = \
+        'c_segments/p/'
+    server.calls.clear()
+    provider.update_metadata('c', 'big', expires_at=1900000500)
+    assert [c[1:3] for c in server.calls if c[0] == 'POST'] == [('c', 'big')]
+    assert 'X-Delete-At' not in server.objects[('c_segments', 'p/1')][
+        'headers']
 
 
 def test_a_concatenated_copy_is_no_dlo(provider, server):
@@ -676,16 +750,22 @@ def test_a_concatenated_copy_is_no_dlo(provider, server):
 
 
 def test_deleting_a_dlo_leaves_its_segments_until_asked(provider, server):
-    provider.put_dlo('c', 'big', 'p/', segments_of([b'a', b'b'], 'p/'))
-    server.objects[('c_segments', 'q/1')] = dict(
-        server.objects[('c_segments', 'p/00000001')])
+    prefix = P + 'p/'
+    provider.put_dlo('c', 'big', prefix, segments_of([b'a', b'b'], prefix))
+    server.objects[('c_segments', P + 'q/1')] = dict(
+        server.objects[('c_segments', prefix + '00000001')])
     assert provider.delete_object('c', 'big') is True
-    assert len([k for k in server.objects if k[0] == 'c_segments']) == 3
-    assert provider.delete_dlo_segments('c', 'c_segments/p/') == 2
-    assert list(server.objects) == [('c_segments', 'q/1')]
+    assert len(segment_names(server)) == 3
+    assert provider.delete_dlo_segments('c', 'c_segments/' + prefix) == 2
+    assert list(server.objects) == [('c_segments', P + 'q/1')]
     # a manifest naming another container: none of cloudsync's segments
-    assert provider.delete_dlo_segments('c', 'other/q/') == 0
-    assert list(server.objects) == [('c_segments', 'q/1')]
+    assert provider.delete_dlo_segments('c', 'other/' + P + 'q/') == 0
+    # nor does one outside cloudsync's DLO namespace
+    server.objects[('c_segments', 'q/2')] = dict(
+        server.objects[('c_segments', P + 'q/1')])
+    assert provider.delete_dlo_segments('c', 'c_segments/q/') == 0
+    assert provider.delete_dlo_segments('c', 'c_segments/') == 0
+    assert segment_names(server) == [P + 'q/1', 'q/2']
 
 
 # -- errors ------------------------------------------------------------------
