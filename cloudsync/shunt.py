@@ -126,7 +126,10 @@ Object DELETE
     client that may delete but not read is answered the same; the
     client's DELETE is still authorized by Swift). Segments that an
     archived SLO left in Swift (``retain_local_segments``) are not
-    deleted.
+    deleted. The remote copy of a DLO (on a remote that keeps DLOs)
+    loses its remote segments first, under the daemon's rule: only when
+    Swift lists no local segments under the container and prefix it was
+    copied from (see :func:`cloudsync.propagate.remove_dlo_segments`).
 Object POST
     When Swift answers 404 and the object is on the remote (and not
     hidden by a newer delete, which a HEAD to Swift tells): the remote
@@ -201,6 +204,7 @@ from cloudsync import exceptions
 from cloudsync import listing as listing_mod
 from cloudsync import log as cs_log
 from cloudsync import metadata
+from cloudsync import propagate
 from cloudsync import providers
 from cloudsync import restore as restore_mod
 from cloudsync import shunt_config
@@ -653,6 +657,8 @@ class CloudShuntMiddleware(object):
                 req.environ, start_response)
         provider = self.provider(target.mapping)
         try:
+            if remote.is_dlo:
+                self._remove_dlo_segments(req, target, provider, remote)
             provider.delete_object(target.bucket, target.key)
             if remote.is_slo:
                 provider.delete_object(
@@ -665,6 +671,44 @@ class CloudShuntMiddleware(object):
                          target.name)
         return swob.HTTPNoContent(request=req, headers=local.trans_headers())(
             req.environ, start_response)
+
+    def _remove_dlo_segments(self, req, target, provider, remote):
+        """Before its manifest: the remote segments of a DLO copy, as the
+        daemon removes them (:func:`cloudsync.propagate.
+        remove_dlo_segments`), since its delete row will find no remote
+        copy any more. Local segments are listed on the operator's
+        behalf; when Swift cannot list them, the remote keeps its.
+        """
+        def local_segments_left(container, prefix):
+            sub = swift_wsgi.make_subrequest(
+                req.environ, method='GET',
+                path=swob.wsgi_quote(swob.str_to_wsgi('/%s/%s/%s' % (
+                    target.version, target.account, container))),
+                headers={BYPASS_HEADER: 'true'}, swift_source='CS')
+            sub.params = {'format': 'json', 'limit': '1',
+                          'prefix': swob.str_to_wsgi(prefix)}
+            sub.environ['swift.authorize'] = lambda req: None
+            sub.environ['swift.authorize_override'] = True
+            resp = sub.get_response(self.app)
+            body = resp.body
+            if resp.status_int == 404:
+                return False
+            try:
+                if resp.is_success:
+                    return bool(json.loads(body))
+            except ValueError:
+                pass
+            self.logger.warning(
+                'cloud_shunt: could not list the local segments of DLO %s '
+                '(%s); its remote segments stay', target.name, resp.status)
+            return True
+
+        deleted = propagate.remove_dlo_segments(
+            provider, target.bucket, target.layout, remote.info,
+            local_segments_left)
+        if deleted:
+            self.logger.info('cloud_shunt: deleted %d remote segments of '
+                             'DLO %s', deleted, target.name)
 
     def _slo_delete(self, req, target):
         """``DELETE ?multipart-manifest=delete`` of an archived SLO.

@@ -30,6 +30,7 @@ from cloudsync import restore
 from cloudsync import shunt
 from cloudsync import shunt_config
 from cloudsync import shunt_object
+from tests.unit import fakes
 from tests.unit import shunt_fakes
 from tests.unit.shunt_fakes import ACCOUNT
 from tests.unit.shunt_fakes import BUCKET
@@ -785,6 +786,36 @@ def test_delete_of_an_archived_slo_removes_its_manifest_too(world):
 
     assert world.remote('slo') is None
     assert manifest not in world.provider.buckets[BUCKET]
+
+
+def archived_dlo(tmp_path, **options):
+    world = shunt_fakes.ShuntWorld(
+        tmp_path, provider_cls=fakes.FakeDLOProvider, **options)
+    world.swift.create_container(ACCOUNT, 'segs')
+    for number in range(2):
+        world.swift.put(ACCOUNT, 'segs', 'p/%03d' % number, b'part')
+    world.swift.put_dlo(ACCOUNT, CONTAINER, 'dlo', 'segs/p/')
+    world.archive('dlo')
+    assert len(world.provider.buckets[BUCKET + '_segments']) == 2
+    return world
+
+
+def test_delete_of_an_archived_dlo_removes_its_remote_segments(tmp_path):
+    world = archived_dlo(tmp_path)
+
+    assert world.obj('dlo', method='DELETE').status_int == 204
+
+    assert world.remote('dlo') is None
+    assert world.provider.buckets[BUCKET + '_segments'] == {}
+
+
+def test_delete_of_an_archived_dlo_keeps_segments_still_in_swift(tmp_path):
+    world = archived_dlo(tmp_path, retain_local_segments=True)
+
+    assert world.obj('dlo', method='DELETE').status_int == 204
+
+    assert world.remote('dlo') is None
+    assert len(world.provider.buckets[BUCKET + '_segments']) == 2
 
 
 def test_a_manifest_delete_of_an_archived_slo_deletes_it_as_swift_would(
