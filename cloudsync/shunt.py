@@ -132,9 +132,12 @@ Object DELETE
     copied from (see :func:`cloudsync.propagate.remove_dlo_segments`).
 Object POST
     When Swift answers 404 and the object is on the remote (and not
-    hidden by a newer delete, which a HEAD to Swift tells): the remote
-    copy's metadata is replaced as Swift replaces it (user metadata as
-    sent, ``Content-Type`` when sent; ``X-Timestamp`` and
+    hidden by a newer delete, which a HEAD to Swift tells; the HEAD is
+    made on the operator's behalf, as for a DELETE, so that a client that
+    may write but not read cannot stamp a deleted copy as new; when that
+    HEAD fails, the client gets ``503`` and the remote is left alone):
+    the remote copy's metadata is replaced as Swift replaces it (user
+    metadata as sent, ``Content-Type`` when sent; ``X-Timestamp`` and
     ``Last-Modified`` become the POST's time) and the client gets
     ``202 Accepted``. As in Swift, the POST replaces the object's expiry
     too: ``X-Delete-At`` or ``X-Delete-After`` set it (from then on the
@@ -147,6 +150,15 @@ Object POST
     metadata and the shunt stops serving the object at that time, but
     the bytes stay in the bucket until they are deleted (by the bucket's
     lifecycle rule, ``remote_delete_after``, for instance).
+Object versions (``?version-id=``)
+    A request for one version of an object (Swift's ``object_versioning``
+    API) passes through untouched, whatever Swift answers: the remote copy
+    is the object as it was archived, not one of its versions, so a
+    ``GET`` or ``DELETE`` of a version that Swift does not have gets
+    Swift's 404 and never serves or deletes the archived copy. This holds
+    for ``version-id=null`` too, although it may name the unversioned
+    object: an archived object is read, changed and deleted without
+    ``version-id``.
 Object PUT, COPY
     Pass through: a PUT makes a new local object, newer than the archived
     one, which the daemon archives in turn.
@@ -266,6 +278,10 @@ class LocalAnswer(object):
     @property
     def status_int(self):
         return int(self.status.split(' ', 1)[0])
+
+    @property
+    def is_success(self):
+        return 200 <= self.status_int < 300
 
     def read(self):
         """Read the body so that it can be replayed or parsed."""
@@ -397,6 +413,11 @@ class CloudShuntMiddleware(object):
             return self.app(env, start_response)
         target = self._target(req)
         if target is None:
+            return self.app(env, start_response)
+        if target.obj is not None and req.params.get('version-id'):
+            # NOTE(cloudsync): a request for one version of a versioned
+            # object (object_versioning's ?version-id=, "null" included)
+            # is never about the remote copy; see the module doc.
             return self.app(env, start_response)
         try:
             if target.obj is not None:
@@ -791,9 +812,23 @@ class CloudShuntMiddleware(object):
             return local.respond(start_response)
         local.read()
         # NOTE(cloudsync): Swift's 404 to a POST does not say whether the
-        # object was deleted, and when; a HEAD does.
+        # object was deleted, and when; a HEAD does. It is made on the
+        # operator's behalf (Swift authorized the POST by answering 404):
+        # a client that may write but not read must not be told "no
+        # tombstone" by a 403, nor a failing HEAD taken for one, or the
+        # POST would stamp a deleted copy as newer than its delete.
+        probe = self._probe(req, authorized=True)
+        if probe.status_int != 404:
+            if probe.is_success:
+                # NOTE(cloudsync): written in between: Swift's answer.
+                return local.respond(start_response)
+            self.logger.warning(
+                'cloud_shunt: not updating the remote copy of %s: the HEAD '
+                'to Swift answered %s', target.name, probe.status)
+            return self._send(self._unavailable(req, local), req,
+                              start_response)
         remote, answer = self._head_remote(req, target, local,
-                                           self._probe(req).tombstone())
+                                           probe.tombstone())
         if remote is None:
             return self._send(answer, req, start_response)
         delete_at = post_expiry(req, local)

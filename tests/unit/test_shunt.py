@@ -1072,11 +1072,90 @@ def test_a_manifest_delete_of_a_deleted_archived_slo_keeps_segments(
                            'slo/00000000') is not None
 
 
+def test_a_client_that_may_write_but_not_read_posts_to_archived_objects(
+        world):
+    archived(world)
+    world.swift.refuse = {'GET': 403, 'HEAD': 403}
+
+    resp = world.obj('obj', method='POST',
+                     headers={'X-Object-Meta-Color': 'red'})
+
+    assert resp.status_int == 202
+    world.swift.refuse = {}
+    assert world.obj('obj').headers['X-Object-Meta-Color'] == 'red'
+
+
+def test_a_client_that_may_not_read_cannot_bring_a_deleted_object_back(
+        world):
+    archived(world)
+    world.swift.delete(ACCOUNT, CONTAINER, 'obj')
+    world.swift.refuse = {'GET': 403, 'HEAD': 403}
+    world.provider.reset_calls()
+
+    resp = world.obj('obj', method='POST',
+                     headers={'X-Object-Meta-Color': 'red'})
+
+    assert resp.status_int == 404
+    assert world.provider.count('update_metadata') == 0
+    world.swift.refuse = {}
+    assert world.obj('obj').status_int == 404
+
+
+def test_post_when_swift_cannot_say_whether_the_object_was_deleted_is_503(
+        world):
+    archived(world)
+    world.swift.delete(ACCOUNT, CONTAINER, 'obj')
+    world.swift.hooks.append(
+        lambda r: fakes.error_response(503) if r.method == 'HEAD' else None)
+    world.provider.reset_calls()
+
+    resp = world.obj('obj', method='POST',
+                     headers={'X-Object-Meta-Color': 'red'})
+
+    assert resp.status_int == 503
+    assert world.provider.calls == []
+    world.swift.hooks = []
+    assert world.obj('obj').status_int == 404
+
+
+def test_post_to_an_object_written_while_it_was_looked_up_is_swifts(world):
+    archived(world)
+
+    def appear(record):
+        if record.method == 'HEAD':
+            world.swift.hooks = []
+            world.put('obj', b'new')
+
+    world.swift.hooks.append(appear)
+
+    resp = world.obj('obj', method='POST',
+                     headers={'X-Object-Meta-Color': 'red'})
+
+    assert resp.status_int == 404
+    assert world.provider.count('update_metadata') == 0
+
+
 def test_post_with_the_remote_down_is_a_503(world):
     archived(world)
     world.provider.fail('update_metadata', exceptions.Unavailable('down'))
 
     assert world.obj('obj', method='POST').status_int == 503
+
+
+@pytest.mark.parametrize('version', ['1700000000.00000', 'null'])
+@pytest.mark.parametrize('method', ['GET', 'HEAD', 'DELETE', 'POST'])
+def test_requests_for_a_version_swift_does_not_have_leave_the_remote_alone(
+        world, method, version):
+    archived(world)
+    world.provider.reset_calls()
+
+    resp = world.obj('obj', method=method,
+                     query_string='version-id=%s' % version)
+
+    assert resp.status_int == 404
+    assert world.provider.calls == []
+    assert world.swift.requests[-1].params == {'version-id': version}
+    assert world.remote('obj') is not None
 
 
 def test_put_passes_through(world):
