@@ -18,11 +18,15 @@ namespace) decides what to do with it. cloudsync ships two:
 ``sync``
     keep a copy on the remote: copy every object once it is ``copy_after``
     seconds old; delete the remote copy when the local object is deleted
-    and ``propagate_delete`` is on.
+    and ``propagate_delete`` is on. With ``propagate_delete`` off, on a
+    mapping the cloud shunt serves (``merge_namespaces``), the remote copy
+    is marked deleted instead (see :mod:`cloudsync.propagate`).
 ``archive``
     tier data out: once an object is ``copy_after`` seconds old, copy it,
     verify the copy, then remove the local object (unless it changed in the
-    meantime). The cloud shunt keeps it readable through Swift.
+    meantime). The cloud shunt keeps it readable through Swift. Deletes
+    are handled as for ``sync`` (an archive mapping is always served by
+    the shunt, so with ``propagate_delete`` off the copy is marked).
 
 A policy only decides; the daemon does the work, verifies it and keeps the
 promise that no data is lost.
@@ -39,7 +43,9 @@ class Action(enum.Enum):
     COPY = 'copy'
     #: copy, verify, then remove the local object
     ARCHIVE = 'archive'
-    #: remove the remote copy (the local object was deleted)
+    #: remove the remote copy (the local object was deleted); with
+    #: ``propagate_delete`` off, on a mapping the cloud shunt serves, mark
+    #: it deleted instead
     REMOVE_REMOTE = 'remove-remote'
     #: nothing to do for this row, ever
     SKIP = 'skip'
@@ -113,6 +119,12 @@ class SyncPolicy(LifecyclePolicy):
         if row.deleted:
             if self.mapping.propagate_delete:
                 return Decision(Action.REMOVE_REMOTE)
+            if getattr(self.mapping, 'shunted', False):
+                # NOTE(cloudsync): the remote copy stays, marked deleted,
+                # so that the shunt never serves it again.
+                return Decision(Action.REMOVE_REMOTE,
+                                reason='propagate_delete is off: mark the '
+                                'remote copy deleted')
             return Decision(Action.SKIP, reason='propagate_delete is off')
         if age < self.mapping.copy_after:
             return Decision(Action.NOT_YET,

@@ -52,6 +52,10 @@ TIMESTAMP_KEY = 'cloudsync-timestamp'
 ETAG_KEY = 'cloudsync-etag'
 #: the X-Delete-At of the Swift object, when expiry is propagated
 DELETE_AT_KEY = 'cloudsync-delete-at'
+#: the X-Timestamp of the Swift DELETE that deleted the object, on a
+#: remote copy kept with ``propagate_delete = false`` (the cloud shunt then
+#: no longer serves it)
+DELETED_AT_KEY = 'cloudsync-deleted-at'
 #: Swift's large-object headers, stored under their own names as
 #: swift-s3-sync did
 SLO_KEY = 'x-static-large-object'

@@ -91,6 +91,20 @@ remove-remote
     that archiving this very copy left (its timestamp is the copy's with
     the offset increased by one, see :func:`archive_timestamp`).
 
+    With ``propagate_delete = false`` on a mapping the cloud shunt serves
+    (``lifecycle = archive`` or ``merge_namespaces``) the remote copy is
+    kept but marked deleted, under the same conditions: its metadata is
+    replaced in place (no data is sent) with the same metadata plus
+    ``cloudsync-deleted-at``, the delete's timestamp (and, for an object
+    another writer put there without ``cloudsync-timestamp``, that key set
+    to the time the remote stored it, so that the marker still compares
+    with it). The shunt never serves a copy marked at or after its own
+    timestamp, also once Swift has reclaimed the tombstone. A copy marked
+    already is left alone; a later local write of the object is copied as
+    usual, and its copy no longer has the marker. A copy in a cold
+    storage class (``GLACIER``, ``DEEP_ARCHIVE``) cannot be changed in
+    place: it is left unmarked, with a warning.
+
 :meth:`RowPropagator.verify` checks rows handled by other replicas
 against pages of the remote listing, and returns those that need
 :meth:`RowPropagator.handle`.
@@ -364,14 +378,17 @@ class RowPropagator:
         ETag); a row whose metadata changed after its data, whose remote
         copy was stored before the row was written, or a large object, is
         checked with a HEAD (the listing has no metadata).
-        Deleted rows need handling when their object is still listed.
+        Deleted rows need handling when their object is still listed (with
+        ``propagate_delete`` off, when its remote copy, HEADed, is older
+        than the delete and not marked deleted yet).
         Names too sparse for listing pages to pay off are HEADed.
         """
         todo = []
         for row in rows:
             if self.mapping.excludes(row.name):
                 continue
-            if row.deleted and not self.mapping.propagate_delete:
+            if row.deleted and not self.mapping.propagate_delete and \
+                    not self.mapping.shunted:
                 continue
             todo.append(row)
         if not todo:
@@ -1089,28 +1106,10 @@ class RowPropagator:
         info = self._head_remote(key)
         if info is None:
             return Outcome.NOT_FOUND_REMOTE
-        remote_ts = self._remote_timestamp(info)
-        if remote_ts is None and info.last_modified and \
-                info.last_modified > float(row.timestamp):
-            # NOTE(cloudsync): another writer's object (it has no
-            # cloudsync-timestamp), written after the delete.
-            self.logger.debug('%s: the remote object was written after the '
-                              'delete (%s); leaving it', self._what(row),
-                              row.timestamp.internal)
+        if not self._delete_applies(row, info):
             return Outcome.UNCHANGED
-        if remote_ts is not None and remote_ts > row.timestamp:
-            self.logger.debug('%s: the remote copy (%s) is newer than the '
-                              'delete (%s); leaving it', self._what(row),
-                              remote_ts.internal, row.timestamp.internal)
-            return Outcome.UNCHANGED
-        if remote_ts is not None and row.timestamp == archive_timestamp(
-                remote_ts):
-            # NOTE(cloudsync): this tombstone is the one archiving left
-            # when it removed the local copy of exactly this remote copy:
-            # the remote copy is now the object, never delete it.
-            self.logger.debug('%s: archived; the remote copy stays',
-                              self._what(row))
-            return Outcome.UNCHANGED
+        if not self.mapping.propagate_delete:
+            return self._mark_deleted(row, key, info)
         if info.dlo_manifest and getattr(self.provider, 'KEEPS_DLO', False):
             self._remove_dlo_segments(row, info)
         if swift_utils.config_true_value(md.decode_value(
@@ -1122,6 +1121,77 @@ class RowPropagator:
         self.provider.delete_object(self.bucket, key)
         self.stats.increment('deleted_objects')
         return Outcome.DELETED
+
+    def _delete_applies(self, row, info):
+        """Whether the delete ``row`` is about the remote copy ``info``:
+        the copy is not newer than the delete, nor the one whose archiving
+        left this tombstone.
+        """
+        remote_ts = self._remote_timestamp(info)
+        if remote_ts is None and info.last_modified and \
+                info.last_modified > float(row.timestamp):
+            # NOTE(cloudsync): another writer's object (it has no
+            # cloudsync-timestamp), written after the delete.
+            self.logger.debug('%s: the remote object was written after the '
+                              'delete (%s); leaving it', self._what(row),
+                              row.timestamp.internal)
+            return False
+        if remote_ts is not None and remote_ts > row.timestamp:
+            self.logger.debug('%s: the remote copy (%s) is newer than the '
+                              'delete (%s); leaving it', self._what(row),
+                              remote_ts.internal, row.timestamp.internal)
+            return False
+        if remote_ts is not None and row.timestamp == archive_timestamp(
+                remote_ts):
+            # NOTE(cloudsync): this tombstone is the one archiving left
+            # when it removed the local copy of exactly this remote copy:
+            # the remote copy is now the object, never delete it.
+            self.logger.debug('%s: archived; the remote copy stays',
+                              self._what(row))
+            return False
+        return True
+
+    @staticmethod
+    def _marked(row, info):
+        """Whether the remote copy is marked deleted by ``row`` or later."""
+        marked = _timestamp(md.internal_values(info.metadata).get(
+            md.DELETED_AT_KEY))
+        return marked is not None and marked >= row.timestamp
+
+    def _to_mark(self, row, info):
+        """Whether the delete ``row`` has yet to mark the remote copy."""
+        return (self._delete_applies(row, info) and
+                not self._marked(row, info) and
+                (info.storage_class or '').upper() not in COLD_CLASSES)
+
+    def _mark_deleted(self, row, key, info):
+        """Keep the remote copy (``propagate_delete`` off) but mark it
+        deleted, so that the shunt does not serve it once Swift's
+        tombstone is reclaimed. Only for a copy older than the delete (the
+        caller checked).
+        """
+        if self._marked(row, info):
+            return Outcome.UNCHANGED
+        if (info.storage_class or '').upper() in COLD_CLASSES:
+            self.logger.warning(
+                '%s: the remote copy is in storage class %s and cannot be '
+                'marked deleted; the cloud shunt serves it again once Swift '
+                'forgets the delete', self._what(row), info.storage_class)
+            return Outcome.UNCHANGED
+        meta = {k.lower(): v for k, v in (info.metadata or {}).items()}
+        if self._remote_timestamp(info) is None:
+            # NOTE(cloudsync): another writer's object: the shunt dates it
+            # by the time the remote stored it, which this update changes.
+            meta[md.TIMESTAMP_KEY] = swift_utils.Timestamp(
+                max(0.0, info.last_modified or 0.0)).internal
+        meta[md.DELETED_AT_KEY] = row.timestamp.internal
+        self.provider.update_metadata(self.bucket, key,
+                                      content_type=info.content_type,
+                                      metadata=meta)
+        self.stats.increment('metadata_updates')
+        self.logger.debug('%s: the remote copy is kept, marked deleted',
+                          self._what(row))
+        return Outcome.METADATA_UPDATED
 
     def _remove_dlo_segments(self, row, info):
         """Before its manifest: delete the remote segments of a DLO copy
@@ -1186,7 +1256,11 @@ class RowPropagator:
         ``entry`` (or HEAD answer) of its key (None when absent).
         """
         if row.deleted:
-            return entry is not None
+            if entry is None or self.mapping.propagate_delete:
+                return entry is not None
+            if not headed:
+                entry = self._head_remote(key)
+            return entry is not None and self._to_mark(row, entry)
         if entry is None:
             return True
         row_ct = row.content_type or ''

@@ -95,7 +95,14 @@ Object GET and HEAD
     that ``propagate_delete = false`` keeps, does not come back. The
     tombstone archiving itself leaves (one offset step after the archived
     version, see :func:`cloudsync.propagate.archive_timestamp`) does not
-    hide the object.
+    hide the object. Swift forgets tombstones after its ``reclaim_age``
+    (a week by default); a copy that ``propagate_delete = false`` keeps
+    therefore carries the delete itself: the daemon, when it handles the
+    delete, marks the copy with the delete's timestamp
+    (``cloudsync-deleted-at``, a metadata update, no data sent), and a
+    copy marked at or after its own timestamp is never served. A delete
+    the daemon has not handled within ``reclaim_age`` (stopped for that
+    long) is not marked, and the copy is served again.
     ``?multipart-manifest=get`` on an archived SLO returns its manifest.
     An SLO's ``X-Manifest-Etag`` is given back (the daemon stores it).
     Not restored: system metadata, and headers that the daemon does not
@@ -116,11 +123,13 @@ Object DELETE
     had. With ``propagate_delete = true`` the remote copy (and an SLO's
     manifest) is deleted first; otherwise the remote copy stays. Swift
     records the delete either way (its tombstone is newer than the remote
-    copy), so the object is no longer served. A DELETE of an object that
-    was not served (an earlier delete already hides it, or it is on
-    neither side) gets Swift's 404 and leaves the remote alone; with
-    ``propagate_delete = true`` the daemon removes a hidden copy when it
-    propagates that earlier delete. Since Swift's 404 to a DELETE carries
+    copy), so the object is no longer served; with ``propagate_delete =
+    false`` the daemon then marks the copy deleted (see GET above), so that
+    it stays deleted once Swift has reclaimed the tombstone. A DELETE of
+    an object that was not served (an earlier delete already hides it, or
+    it is on neither side) gets Swift's 404 and leaves the remote alone;
+    the daemon removes (``propagate_delete = true``) or marks a hidden copy
+    when it handles that earlier delete. Since Swift's 404 to a DELETE carries
     the tombstone the DELETE wrote, not the one before it, the shunt asks
     Swift first with a HEAD (made on the operator's behalf, so that a
     client that may delete but not read is answered the same; the

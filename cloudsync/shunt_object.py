@@ -67,6 +67,15 @@ class RemoteObject(object):
             self.etag = swift_etag
         else:
             self.etag = info.etag
+        #: the delete the daemon marked the copy with (``propagate_delete``
+        #: off), if any
+        self.deleted_at = None
+        value = self.internal.get(metadata.DELETED_AT_KEY)
+        if value:
+            try:
+                self.deleted_at = swift_utils.Timestamp(value)
+            except ValueError:
+                pass
         #: Swift quotes the ETag of large objects
         self.quoted = self.is_slo or self.is_dlo
         self.delete_at = None
@@ -101,9 +110,17 @@ class RemoteObject(object):
         after it (see :func:`cloudsync.propagate.archive_timestamp`), and
         the remote copy is then the object.
 
+        A copy that the daemon marked deleted (``cloudsync-deleted-at``, at
+        or after the copy's timestamp: ``propagate_delete = false`` keeps
+        the copy) is deleted whatever the tombstone, so that the delete
+        holds once Swift has reclaimed its tombstone.
+
         :param tombstone: the ``X-Backend-Timestamp`` of Swift's 404, or
             None.
         """
+        if self.deleted_at is not None and \
+                self.deleted_at >= self.timestamp:
+            return True
         if tombstone is None or tombstone <= self.timestamp:
             return False
         # NOTE(cloudsync): propagate.archive_timestamp, not imported: the

@@ -125,7 +125,10 @@ mapping_opts = [
                       'copied (archived, with lifecycle = archive).'),
     cfg.BoolOpt('propagate_delete', default=True,
                 help='Delete the remote copy when the local object is '
-                     'deleted.'),
+                     'deleted. When false, on a mapping the cloud shunt '
+                     'serves (lifecycle = archive, merge_namespaces), the '
+                     'remote copy is kept but marked deleted, so that the '
+                     'shunt no longer serves it.'),
     cfg.BoolOpt('restore_object', default=False,
                 help='With lifecycle = archive: an object read through the '
                      'shunt is written back into Swift as it streams.'),

@@ -132,6 +132,14 @@ def test_deletes_propagate_only_when_asked():
         row(deleted=True), 0).action is lifecycle.Action.SKIP
 
 
+@pytest.mark.parametrize('policy', [lifecycle.SyncPolicy,
+                                    lifecycle.ArchivePolicy])
+def test_kept_deletes_are_marked_on_mappings_the_shunt_serves(policy):
+    kept = mapping(propagate_delete=False, shunted=True)
+    assert policy(kept).decide(row(deleted=True), 0).action is \
+        lifecycle.Action.REMOVE_REMOTE
+
+
 def test_only_archive_removes_local_data():
     assert lifecycle.ArchivePolicy.removes_local_data
     assert not lifecycle.SyncPolicy.removes_local_data

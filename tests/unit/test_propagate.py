@@ -26,6 +26,7 @@ from cloudsync import lifecycle
 from cloudsync import metadata as md
 from cloudsync import propagate
 from cloudsync import providers
+from cloudsync import shunt_object
 from cloudsync import stats as stats_mod
 from tests.unit import fakes
 
@@ -653,6 +654,147 @@ def test_a_delete_of_an_slo_removes_its_manifest(world):
     world.swift.delete(ACCOUNT, CONTAINER, 'big')
     assert world.handle('big', REMOVE) is Outcome.DELETED
     assert world.provider.buckets[BUCKET] == {}
+
+
+# -- deletes kept on the remote (propagate_delete = false) -----------------
+
+@pytest.fixture
+def keeping():
+    """An archive mapping that keeps remote copies of deleted objects."""
+    return World(archive=True, propagate_delete=False)
+
+
+def served(world, name):
+    """Whether the shunt would serve the remote copy, tombstone gone."""
+    info = world.provider.head_object(BUCKET, world.key(name))
+    return not shunt_object.RemoteObject(info).deleted_by(None)
+
+
+def decide(world, name):
+    return world.mapping.policy.decide(world.row(name), 1e9)
+
+
+def test_a_kept_delete_marks_the_remote_copy_deleted(keeping):
+    keeping.put('a', b'cold data', {'X-Object-Meta-K': 'v'},
+                content_type='text/plain')
+    assert keeping.handle('a', ARCHIVE) is Outcome.ARCHIVED
+    assert keeping.handle('a', decide(keeping, 'a')) is Outcome.UNCHANGED
+    assert served(keeping, 'a')
+    before = keeping.remote('a')
+    stamp = keeping.internal('a')[md.TIMESTAMP_KEY]
+    keeping.swift.delete(ACCOUNT, CONTAINER, 'a')
+    row = keeping.row('a')
+    assert keeping.mapping.policy.decide(row, 1e9).action is \
+        lifecycle.Action.REMOVE_REMOTE
+    keeping.provider.reset_calls()
+
+    assert keeping.propagator.handle(row, REMOVE) is \
+        Outcome.METADATA_UPDATED
+
+    assert keeping.provider.counts() == {'head_object': 1,
+                                         'update_metadata': 1}
+    after = keeping.remote('a')
+    assert after.data == before.data == b'cold data'
+    assert after.content_type == 'text/plain'
+    assert keeping.remote_headers('a') == {'X-Object-Meta-K': 'v'}
+    assert keeping.internal('a')[md.DELETED_AT_KEY] == row.timestamp.internal
+    assert keeping.internal('a')[md.TIMESTAMP_KEY] == stamp
+    assert not served(keeping, 'a')
+    # NOTE: later passes leave the marked copy alone
+    keeping.provider.reset_calls()
+    assert keeping.propagator.handle(row, REMOVE) is Outcome.UNCHANGED
+    assert keeping.propagator.verify([row]) == []
+    assert keeping.provider.count('update_metadata') == 0
+
+
+def test_a_kept_delete_never_marks_a_newer_remote_copy(keeping):
+    keeping.put('a', b'old')
+    delete_row = lifecycle.Row(name='a', row_id=2,
+                               timestamp=keeping.swift.timestamp(),
+                               meta_timestamp=None, deleted=True)
+    delete_row.meta_timestamp = delete_row.timestamp
+    # NOTE: written after the delete (through proxymc, say)
+    keeping.put('a', b'newer')
+    keeping.handle('a')
+
+    assert keeping.propagator.handle(delete_row, REMOVE) is \
+        Outcome.UNCHANGED
+    assert keeping.propagator.verify([delete_row]) == []
+    assert keeping.provider.count('update_metadata') == 0
+    assert md.DELETED_AT_KEY not in keeping.internal('a')
+    assert served(keeping, 'a')
+
+
+def test_a_kept_delete_marks_another_writers_older_object():
+    world = World(merge_namespaces=True, propagate_delete=False)
+    world.put('a')
+    world.swift.delete(ACCOUNT, CONTAINER, 'a')
+    delete_row = world.row('a')
+    assert world.mapping.policy.decide(delete_row, 1e9).action is \
+        lifecycle.Action.REMOVE_REMOTE
+    world.provider.clock = lambda: float(delete_row.timestamp) + 60
+    world.provider.put_raw(BUCKET, world.key('a'), b'written after')
+    assert world.propagator.handle(delete_row, REMOVE) is Outcome.UNCHANGED
+    assert served(world, 'a')
+
+    written = float(delete_row.timestamp) - 60
+    world.provider.clock = lambda: written
+    world.provider.put_raw(BUCKET, world.key('a'), b'written before')
+    assert world.propagator.verify([delete_row]) == [delete_row]
+    # NOTE: the update moves the remote's own time past the delete
+    world.provider.clock = lambda: float(delete_row.timestamp) + 120
+
+    assert world.propagator.handle(delete_row, REMOVE) is \
+        Outcome.METADATA_UPDATED
+
+    assert world.remote('a').data == b'written before'
+    assert world.internal('a')[md.TIMESTAMP_KEY] == \
+        swift_utils.Timestamp(written).internal
+    assert not served(world, 'a')
+    assert world.propagator.verify([delete_row]) == []
+
+
+def test_a_local_write_after_a_kept_delete_drops_the_marker(keeping):
+    keeping.put('a', b'same', content_type='text/plain')
+    keeping.handle('a')
+    keeping.swift.delete(ACCOUNT, CONTAINER, 'a')
+    assert keeping.handle('a', REMOVE) is Outcome.METADATA_UPDATED
+    assert not served(keeping, 'a')
+
+    keeping.put('a', b'same', content_type='text/plain')
+
+    assert keeping.handle('a') is Outcome.METADATA_UPDATED
+    assert md.DELETED_AT_KEY not in keeping.internal('a')
+    assert served(keeping, 'a')
+
+
+def test_a_kept_delete_leaves_a_copy_in_glacier_unmarked(keeping):
+    keeping.put('a')
+    keeping.handle('a')
+    keeping.swift.delete(ACCOUNT, CONTAINER, 'a')
+    real = keeping.provider.head_object
+
+    def head(bucket, key):
+        info = real(bucket, key)
+        info.storage_class = 'GLACIER'
+        return info
+
+    keeping.provider.head_object = head
+
+    assert keeping.handle('a', REMOVE) is Outcome.UNCHANGED
+    assert keeping.propagator.verify([keeping.row('a')]) == []
+    assert keeping.provider.count('update_metadata') == 0
+
+
+def test_verify_finds_kept_deletes_left_unmarked():
+    world = World(merge_namespaces=True, propagate_delete=False)
+    copy_all(world, ['a', 'b', 'c'])
+    for name in ('a', 'b'):
+        world.swift.delete(ACCOUNT, CONTAINER, name)
+    world.handle('b', REMOVE)
+    rows = [world.row('a'), world.row('b')]
+
+    assert [r.name for r in world.propagator.verify(rows)] == ['a']
 
 
 # -- static large objects ---------------------------------------------------

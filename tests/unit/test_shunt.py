@@ -25,7 +25,9 @@ from swift.common import swob
 from swift.common import utils as swift_utils
 
 from cloudsync import exceptions
+from cloudsync import lifecycle
 from cloudsync import metadata as md
+from cloudsync import propagate
 from cloudsync import restore
 from cloudsync import shunt
 from cloudsync import shunt_config
@@ -872,6 +874,47 @@ def test_delete_keeps_the_remote_copy_without_propagate_delete(tmp_path):
     # clients, and the remote keeps its copy
     assert world.obj('obj').status_int == 404
     assert world.obj('obj', method='DELETE').status_int == 404
+
+
+def test_a_kept_delete_holds_once_swift_forgets_it(tmp_path):
+    world = shunt_fakes.ShuntWorld(tmp_path, propagate_delete=False)
+    archived(world)
+    assert world.obj('obj', method='DELETE').status_int == 204
+    row = lifecycle.Row(
+        name='obj', row_id=2, deleted=True,
+        timestamp=world.swift.objects[(ACCOUNT, CONTAINER, 'obj')].timestamp,
+        meta_timestamp=None)
+    row.meta_timestamp = row.timestamp
+    decision = world.mapping.policy.decide(row, 1e9)
+
+    # NOTE: the daemon's pass over the delete
+    assert world.propagator.handle(row, decision) is \
+        propagate.Outcome.METADATA_UPDATED
+
+    assert world.remote('obj') is not None
+    assert md.DELETED_AT_KEY in world.remote('obj').metadata
+    assert world.obj('obj').status_int == 404
+    # NOTE: reclaim_age passed: Swift's 404 has no tombstone any more
+    del world.swift.objects[(ACCOUNT, CONTAINER, 'obj')]
+    assert 'X-Backend-Timestamp' not in world.obj('obj').headers
+    assert world.obj('obj').status_int == 404
+    assert world.obj('obj', method='HEAD').status_int == 404
+    assert world.obj('obj', method='POST').status_int == 404
+    assert world.obj('obj', method='DELETE').status_int == 404
+    assert world.remote('obj') is not None
+
+
+def test_a_copy_written_after_its_deleted_marker_is_served(world):
+    archived(world)
+    stamp = shunt_object.RemoteObject(
+        world.provider.head_object(BUCKET, world.key('obj'))).timestamp
+    world.remote('obj').metadata[md.DELETED_AT_KEY] = swift_utils.Timestamp(
+        float(stamp) - 1).internal
+
+    assert world.obj('obj').status_int == 200
+
+    world.remote('obj').metadata[md.DELETED_AT_KEY] = stamp.internal
+    assert world.obj('obj').status_int == 404
 
 
 @pytest.mark.parametrize('propagate_delete', [True, False])
