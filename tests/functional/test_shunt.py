@@ -39,6 +39,7 @@ import urllib.parse
 from xml.etree import ElementTree
 
 import pytest
+from swift.common import utils as swift_utils
 
 from cloudsync import layout as layout_mod
 from tests.functional.conftest import unique_name
@@ -112,7 +113,7 @@ class Client(object):
             conn.close()
 
 
-def write_conf(aio, path, bucket, container, restoring):
+def write_conf(aio, path, bucket, container, restoring, kept):
     with open(path, 'w') as f:
         f.write(textwrap.dedent('''\
             [DEFAULT]
@@ -145,10 +146,20 @@ def write_conf(aio, path, bucket, container, restoring):
             lifecycle = archive
             copy_after = 0
             restore_object = true
+
+            [mapping:kept]
+            account = AUTH_test
+            container = %(kept)s
+            remote = moto
+            bucket = %(bucket)s
+            lifecycle = archive
+            copy_after = 0
+            propagate_delete = false
         ''') % {'swift_dir': aio.swift_dir,
                 'ic': aio.state['internal_client_conf'],
                 'moto': aio.state['moto_endpoint'], 'bucket': bucket,
-                'container': container, 'restoring': restoring})
+                'container': container, 'restoring': restoring,
+                'kept': kept})
 
 
 def run_daemon(aio, conf, work_dir):
@@ -234,9 +245,10 @@ def env(aio):
         bucket = unique_name('shunt')
         container = unique_name('archived')
         restoring = unique_name('restored')
+        kept = unique_name('kept')
         aio.s3_client().create_bucket(Bucket=bucket)
         conf = os.path.join(work_dir, 'cloudsync.conf')
-        write_conf(aio, conf, bucket, container, restoring)
+        write_conf(aio, conf, bucket, container, restoring, kept)
         swift = aio.swift_client()
         url, token = swift.get_auth()
         storage_path = urllib.parse.urlparse(url).path + '/' + container
@@ -254,6 +266,8 @@ def env(aio):
             {'path': '/%s_segments/slo/%d' % (restoring, i)}
             for i in range(2)]), query_string='multipart-manifest=put',
             headers={'X-Object-Meta-Kind': 'large'}, content_type='video/mp4')
+        swift.put_container(kept)
+        swift.put_object(kept, 'kept', b'deleted, never deleted remotely')
         before = capture(plain, objects)
         restore_before = {
             name: plain.request('HEAD', '../%s/%s' % (restoring, name))
@@ -264,7 +278,7 @@ def env(aio):
         try:
             yield {
                 'aio': aio, 'bucket': bucket, 'container': container,
-                'restoring': restoring, 'objects': objects,
+                'restoring': restoring, 'kept': kept, 'objects': objects,
                 'before': before, 'slo_parts': slo_parts,
                 'restore_before': restore_before, 'plain': plain,
                 'shunt': Client(shunt_url, storage_path, token),
@@ -534,6 +548,40 @@ def test_an_archived_object_overwritten_then_deleted_stays_deleted(env):
     layout = layout_mod.RemoteLayout('AUTH_test', env['container'])
     env['aio'].s3_client().head_object(Bucket=env['bucket'],
                                        Key=layout.object_key('b/2'))
+
+
+def test_a_kept_delete_marks_the_remote_copy_deleted(env):
+    """``propagate_delete = false``: the daemon marks the copy it keeps,
+    so that the delete outlives Swift's tombstone.
+    """
+    shunt = env['shunt']
+    path = '../%s/kept' % env['kept']
+    assert shunt.request('GET', path)[2] == \
+        b'deleted, never deleted remotely'
+    assert shunt.request('DELETE', path)[0] == 204
+    assert shunt.request('GET', path)[0] == 404
+    # NOTE: the daemon's pass over the delete, for this mapping only
+    with open(env['conf']) as f:
+        text = f.read()
+    head, _, rest = text.partition('[mapping:')
+    kept_only = head + '[mapping:' + rest[rest.index('kept]'):]
+    work_dir = os.path.join(env['work_dir'], 'kept')
+    os.mkdir(work_dir)
+    conf = os.path.join(work_dir, 'cloudsync.conf')
+    with open(conf, 'w') as f:
+        f.write(kept_only)
+
+    run_daemon(env['aio'], conf, work_dir)
+
+    layout = layout_mod.RemoteLayout('AUTH_test', env['kept'])
+    remote = env['aio'].s3_client().head_object(
+        Bucket=env['bucket'], Key=layout.object_key('kept'))
+    marker = swift_utils.Timestamp(
+        remote['Metadata']['cloudsync-deleted-at'])
+    assert marker > swift_utils.Timestamp(
+        remote['Metadata']['cloudsync-timestamp'])
+    assert shunt.request('GET', path)[0] == 404
+    assert shunt.request('HEAD', path)[0] == 404
 
 
 def test_a_remote_that_is_down_gives_a_clean_503(env):
