@@ -20,19 +20,24 @@ object, the mapping and the remote's answer).
 What happens, per decision:
 
 copy
-    The local object is read through Swift's internal client with
-    ``X-Newest`` (every request carries ``X-Cloudsync-Shunt-Bypass`` and the
-    row's storage policy). A local copy older than the row is a stale
-    replica: the row is retried later, stale data is never uploaded. A
-    local 404 means the object is gone only when it carries a tombstone
-    (``X-Backend-Timestamp``) at or after the row, whose own row follows;
-    any other 404 (the replicas holding the object unreachable) is retried
-    later, so the row is never dropped. When the remote already holds the
-    same bytes, metadata and content type, nothing is sent; when only the
-    metadata differs (a POST), the remote's metadata is replaced without
-    sending the data; otherwise the object is streamed to the remote. A
-    remote copy made from a newer version of the object than the local one
-    is left alone.
+    The local object is read through Swift's internal client (every
+    request carries ``X-Cloudsync-Shunt-Bypass`` and the row's storage
+    policy), from one replica first, then with ``X-Newest`` when that one
+    answers with an older version than the row or not at all. An object
+    whose row is at most :data:`SMALL_OBJECT_SIZE` is read with one GET
+    whose headers stand for the HEAD's and whose bytes, once their MD5
+    matches the ETag, are what is uploaded; a larger one is HEADed, then
+    streamed from a GET with ``If-Match``. A local copy older than the row
+    is a stale replica: the row is retried later, stale data is never
+    uploaded. A local 404 means the object is gone only when it carries a
+    tombstone (``X-Backend-Timestamp``) at or after the row, whose own row
+    follows; any other 404 (the replicas holding the object unreachable) is
+    retried later, so the row is never dropped. When the remote already
+    holds the same bytes, metadata and content type, nothing is sent; when
+    only the metadata differs (a POST), the remote's metadata is replaced
+    without sending the data; otherwise the object is sent to the remote.
+    A remote copy made from a newer version of the object than the local
+    one is left alone.
 
     The remote copy carries the Swift user metadata, the content type and
     cloudsync's own keys: ``cloudsync-timestamp`` (the X-Timestamp of the
@@ -155,6 +160,15 @@ ROWS_PER_PAGE = 10
 LIST_LIMIT = 1000
 #: seconds a remote's Last-Modified may lag behind (whole seconds, clocks)
 LAST_MODIFIED_SLACK = 2.0
+#: objects whose row says they are at most this large are read with one
+#: GET, their bytes held in memory, instead of a HEAD and then a GET
+SMALL_OBJECT_SIZE = 1 * lo.MiB
+# NOTE(cloudsync): on a small object an object server spends about as much
+# on a HEAD as on a GET, so HEAD + GET costs it twice what one GET does, and
+# on a busy node the object servers are what limits the copy rate. The
+# bound caps the memory this takes: each of the ``workers`` rows in flight
+# holds at most one such body, so at most workers x SMALL_OBJECT_SIZE bytes
+# in all. Larger objects are streamed from a second GET, as before.
 
 
 class Outcome(enum.Enum):
@@ -572,21 +586,43 @@ class RowPropagator:
 
         :raises RetryLater: on a 404 that shows no such delete.
         """
+        return self._read_local(row, newest_only)[0]
+
+    def _read_local(self, row, newest_only=False, small=False):
+        """``(headers, body)`` of the local object; headers None when it
+        was deleted (or expired) at or after the row's version.
+
+        With ``small``, the replica asked first is asked with a GET instead
+        of a HEAD, and ``body`` is its bytes when they are those of a plain
+        object of at most :data:`SMALL_OBJECT_SIZE` bytes whose MD5 is its
+        ETag (see :meth:`_small_body`); otherwise ``body`` is None and the
+        bytes are read with :meth:`_fetch`.
+
+        :raises RetryLater: on a 404 that shows no such delete.
+        """
         # NOTE(cloudsync): X-Newest makes the proxy ask every replica, which
         # costs the object servers three times as much. One replica is
         # asked first; only when it answers with an older version than the
-        # row (or not at all) are all of them asked.
+        # row (or not at all) are all of them asked, with a HEAD.
+        body = None
         for newest in ((True,) if newest_only else (False, True)):
-            resp = self._request('HEAD', self.container, row.name,
-                                 policy=row.storage_policy_index,
-                                 acceptable=(2, 404), newest=newest)
+            get = small and not newest
+            resp = self._request(
+                'GET' if get else 'HEAD', self.container, row.name,
+                policy=row.storage_policy_index, acceptable=(2, 404),
+                newest=newest,
+                params={'multipart-manifest': 'get'} if get else None)
             if resp.status_int == 404:
+                swift_utils.close_if_possible(resp.app_iter)
                 headers = None
                 continue
             headers = _local_headers(resp)
             timestamp = self._local_timestamp(headers)
             if timestamp is not None and timestamp >= row.meta_timestamp:
+                if get:
+                    body = self._small_body(row, resp, headers)
                 break
+            swift_utils.close_if_possible(resp.app_iter)
         if headers is None:
             # NOTE(cloudsync): the proxy answers 404 too when the replicas
             # that hold the object cannot be reached (a node down, a
@@ -602,7 +638,43 @@ class RowPropagator:
                     'that holds it may be unreachable' % (
                         row.meta_timestamp.internal,
                         tombstone.internal if tombstone else None))
-        return headers
+        return headers, body
+
+    def _small_body(self, row, resp, headers):
+        """The bytes of the GET ``resp`` of a plain object of at most
+        :data:`SMALL_OBJECT_SIZE` bytes, or None (the response closed
+        unread, or read no further) for a large object's manifest or a
+        larger object: its bytes are then read as usual.
+
+        :raises LocalReadError: when the bytes are not those the ETag and
+            Content-Length describe.
+        """
+        what = 'GET %s/%s' % (self.container, row.name)
+        body = _Closing(resp.app_iter if resp.app_iter is not None
+                        else [resp.body], what)
+        try:
+            size = headers.get('content-length') or ''
+            if 'x-static-large-object' in headers or \
+                    'x-object-manifest' in headers or \
+                    not size.isdigit() or int(size) > SMALL_OBJECT_SIZE:
+                return None
+            chunks = []
+            got = 0
+            for chunk in body:
+                got += len(chunk)
+                if got > SMALL_OBJECT_SIZE:
+                    return None
+                chunks.append(chunk)
+        finally:
+            body.close()
+        data = b''.join(chunks)
+        etag = lo.normalize_etag(headers.get('etag'))
+        digest = hashlib.md5(data, usedforsecurity=False).hexdigest()
+        if digest != etag or len(data) != int(size):
+            raise lo.LocalReadError(
+                '%s: got %d bytes with MD5 %s, not the %s bytes of ETag %s'
+                % (what, len(data), digest, size, etag))
+        return data
 
     @staticmethod
     def _local_timestamp(headers):
@@ -668,7 +740,7 @@ class RowPropagator:
 
     # -- what the remote copy must be ---------------------------------------
 
-    def _source(self, row, headers, timestamp):
+    def _source(self, row, headers, timestamp, body=None):
         content_type = lo.strip_swift_bytes(
             headers.get('content-type') or 'application/octet-stream')
         want = {k: v for k, v in headers.items()
@@ -696,7 +768,7 @@ class RowPropagator:
         else:
             source.pieces = [lo.Piece(
                 container=self.container, obj=row.name, length=source.size,
-                size=source.size, etag=etag,
+                size=source.size, etag=etag, data=body,
                 policy=row.storage_policy_index)]
             if source.size <= self.provider.MAX_SINGLE_PUT:
                 source.expected_etag = etag
@@ -863,7 +935,11 @@ class RowPropagator:
     def _copy(self, row):
         if self.mapping.excludes(row.name):
             return _CopyResult(Outcome.SKIPPED)
-        headers = self._head_local(row)
+        # NOTE(cloudsync): an SLO manifest's row says so (swift_bytes); its
+        # manifest is read by _slo_source, so it is only HEADed here.
+        small = (row.size or 0) <= SMALL_OBJECT_SIZE and \
+            'swift_bytes=' not in (row.content_type or '')
+        headers, body = self._read_local(row, small=small)
         if headers is None:
             return _CopyResult(Outcome.LOCAL_GONE)
         timestamp = self._local_timestamp(headers)
@@ -874,7 +950,7 @@ class RowPropagator:
                                  row.meta_timestamp.internal))
         if not self.mapping.selects(headers):
             return _CopyResult(Outcome.SKIPPED)
-        source = self._source(row, headers, timestamp)
+        source = self._source(row, headers, timestamp, body)
         key = self.layout.object_key(row.name)
         info = self._head_remote(key)
         if info is not None:

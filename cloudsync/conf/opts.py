@@ -47,7 +47,9 @@ default_opts = [
                     'Each may be a multipart upload sending up to '
                     'min(workers, 8) parts at once, so an S3 remote\'s '
                     'connection pool holds workers times that many '
-                    'connections, opened as they are needed.'),
+                    'connections, opened as they are needed. An object of '
+                    'at most 1 MiB is read with one GET and held in memory '
+                    'while it is sent: at most workers MiB in all.'),
     cfg.IntOpt('container_workers', default=4, min=1,
                help='Container databases processed at once.'),
     cfg.FloatOpt('poll_interval', default=5.0, min=0,

@@ -11,6 +11,7 @@
 # under the License.
 """How one container row becomes operations on the remote."""
 
+import dataclasses
 import hashlib
 import json
 
@@ -113,6 +114,12 @@ def world():
     return World()
 
 
+@pytest.fixture
+def streamed(monkeypatch):
+    """Every object is read as a large one: a HEAD, then a GET."""
+    monkeypatch.setattr(propagate, 'SMALL_OBJECT_SIZE', -1)
+
+
 # -- plain objects ----------------------------------------------------------
 
 def test_a_new_object_costs_one_remote_put(world):
@@ -141,13 +148,13 @@ def test_every_local_request_bypasses_the_shunt_with_the_rows_policy(world):
     assert row.storage_policy_index == 1
     world.propagator.handle(row, COPY)
     requests = world.swift.requests_for(obj='a')
-    assert [r.method for r in requests] == ['HEAD', 'GET']
+    assert [r.method for r in requests] == ['GET']
     for request in requests:
         assert request.headers['x-cloudsync-shunt-bypass'] == 'true'
         assert request.headers['x-backend-storage-policy-index'] == '1'
 
 
-def test_one_replica_is_asked_when_it_has_the_rows_version(world):
+def test_one_replica_is_asked_when_it_has_the_rows_version(world, streamed):
     world.put('a')
     world.handle('a')
     requests = world.swift.requests_for(obj='a')
@@ -157,7 +164,7 @@ def test_one_replica_is_asked_when_it_has_the_rows_version(world):
 
 
 def test_every_replica_is_asked_when_one_answers_with_an_older_version(
-        world):
+        world, streamed):
     world.put('a', b'new')
     row = world.row('a')
     stale = swob.HTTPOk(headers={
@@ -180,9 +187,10 @@ def test_an_unchanged_object_sends_no_data(world):
     world.put('a', b'x' * 100, {'X-Object-Meta-K': 'v'})
     world.handle('a')
     world.provider.reset_calls()
+    del world.swift.requests[:]
     assert world.handle('a') is Outcome.UNCHANGED
     assert world.provider.counts() == {'head_object': 1}
-    assert not world.swift.requests_for('GET', 'a')[1:]
+    assert [r.method for r in world.swift.requests] == ['GET']
 
 
 def test_a_different_object_is_uploaded_again(world):
@@ -201,11 +209,12 @@ def test_a_post_updates_remote_metadata_without_data(world):
     row = world.row('a')
     assert row.meta_timestamp > row.timestamp
     world.provider.reset_calls()
-    gets_before = len(world.swift.requests_for('GET', 'a'))
+    del world.swift.requests[:]
     assert world.propagator.handle(row, COPY) is Outcome.METADATA_UPDATED
     assert world.provider.counts() == {'head_object': 1,
                                        'update_metadata': 1}
-    assert len(world.swift.requests_for('GET', 'a')) == gets_before
+    # the one GET that stands for the HEAD; its body is dropped
+    assert [r.method for r in world.swift.requests] == ['GET']
     assert world.remote_headers('a') == {'X-Object-Meta-K': 'new',
                                          'X-Object-Meta-Two': '2'}
     assert world.internal('a')[md.TIMESTAMP_KEY] == \
@@ -485,13 +494,21 @@ def test_which_providers_take_an_expiry_with_metadata_updates():
     assert providers.takes_expiry(Open())
 
 
-def test_an_upload_can_be_sent_again_after_a_failure(world):
+def test_an_upload_can_be_sent_again_after_a_failure(world, streamed):
     world.provider.reopen_bodies = True
     world.put('a', b'0123456789' * 1000)
     assert world.handle('a') is Outcome.COPIED
     assert world.remote('a').data == b'0123456789' * 1000
     # one GET for the first try, one more for the second
     assert len(world.swift.requests_for('GET', 'a')) == 2
+
+
+def test_a_small_object_is_sent_again_from_memory(world):
+    world.provider.reopen_bodies = True
+    world.put('a', b'0123456789' * 1000)
+    assert world.handle('a') is Outcome.COPIED
+    assert world.remote('a').data == b'0123456789' * 1000
+    assert [r.method for r in world.swift.requests_for(obj='a')] == ['GET']
 
 
 def test_an_object_larger_than_one_put_goes_in_parts(world):
@@ -509,7 +526,7 @@ def test_an_object_larger_than_one_put_goes_in_parts(world):
     assert world.provider.counts() == {'head_object': 1}
 
 
-def test_an_object_changed_while_read_is_retried(world):
+def test_an_object_changed_while_read_is_retried(world, streamed):
     world.put('a', b'first')
 
     def overwrite(request):
@@ -526,10 +543,14 @@ def test_an_object_changed_while_read_is_retried(world):
 
 # -- failures ---------------------------------------------------------------
 
-def test_a_read_timeout_in_the_middle_of_an_object_is_retried(world):
+@pytest.mark.parametrize('small', [True, False])
+def test_a_read_timeout_in_the_middle_of_an_object_is_retried(
+        world, monkeypatch, small):
     # NOTE: with X-Newest, Swift's proxy does not resume a GET on another
     # node after a ChunkReadTimeout: it raises it out of the body, and it
     # is an eventlet Timeout, not an Exception.
+    if not small:
+        monkeypatch.setattr(propagate, 'SMALL_OBJECT_SIZE', -1)
     world.put('a', b'x' * 100)
     real_get = world.swift._object_GET
 
@@ -541,6 +562,7 @@ def test_a_read_timeout_in_the_middle_of_an_object_is_retried(world):
                 # NOTE: None: the timeout is raised here, not timed
                 raise swift_exceptions.ChunkReadTimeout(None)
             resp.app_iter = stall()
+            resp.content_length = 100
         return resp
 
     world.swift._object_GET = stalling_get
@@ -1312,9 +1334,11 @@ def test_archive_keeps_an_object_posted_to_since_the_row(archive):
     heads = []
 
     def post_before_second_head(request):
-        if request.method == 'HEAD' and request.obj == 'a':
+        # the HEAD of every replica just before the DELETE
+        if request.method == 'HEAD' and request.obj == 'a' and \
+                'x-newest' in request.headers:
             heads.append(request)
-            if len(heads) == 2:
+            if len(heads) == 1:
                 archive.swift.post(ACCOUNT, CONTAINER, 'a',
                                    {'X-Object-Meta-New': 'yes'})
 
@@ -1329,17 +1353,17 @@ def test_archive_asks_every_replica_before_deleting(archive):
     # still has the row's version
     record = archive.put('a', b'data', {'X-Object-Meta-Color': 'old'})
     row = archive.row('a')
-    stale = swob.HTTPOk(headers={
-        'X-Backend-Timestamp': record.meta_timestamp.internal,
-        'Etag': record.etag, 'Content-Length': '4',
-        'Content-Type': record.content_type,
-        'X-Object-Meta-Color': 'old'})
     archive.swift.post(ACCOUNT, CONTAINER, 'a',
                        {'X-Object-Meta-Color': 'new'})
 
     def stale_replica(request):
-        if request.method == 'HEAD' and 'x-newest' not in request.headers:
-            return stale
+        if request.method in ('HEAD', 'GET') and \
+                'x-newest' not in request.headers:
+            return swob.HTTPOk(body=b'data', headers={
+                'X-Backend-Timestamp': record.meta_timestamp.internal,
+                'Etag': record.etag, 'Content-Length': '4',
+                'Content-Type': record.content_type,
+                'X-Object-Meta-Color': 'old'})
     archive.swift.hooks.append(stale_replica)
 
     assert archive.propagator.handle(row, ARCHIVE) is Outcome.UNCHANGED
@@ -1363,9 +1387,11 @@ def test_archive_retries_when_the_replicas_before_the_delete_404(archive):
     heads = []
 
     def unreachable_second_head(request):
-        if request.method == 'HEAD' and request.obj == 'a':
+        # the HEAD of every replica just before the DELETE
+        if request.method == 'HEAD' and request.obj == 'a' and \
+                'x-newest' in request.headers:
             heads.append(request)
-            if len(heads) == 2:
+            if len(heads) == 1:
                 return swob.HTTPNotFound()
 
     archive.swift.hooks.append(unreachable_second_head)
@@ -1963,3 +1989,168 @@ def test_a_copy_without_the_swift_etag_whose_etag_differs_is_updated():
         del remote.metadata[key]
     assert world.handle('k') is not Outcome.UNCHANGED
     assert world.internal('k')[md.ETAG_KEY] == md5(b'secret bytes')
+
+
+# -- small objects: one GET -------------------------------------------------
+
+def local_requests(world, name):
+    return [(r.method, r.headers.get('x-newest'), r.headers.get('if-match'))
+            for r in world.swift.requests_for(obj=name)]
+
+
+def test_a_small_object_is_copied_with_one_local_request(world):
+    world.put('a', b'small bytes', {'X-Object-Meta-K': 'v'},
+              content_type='text/plain')
+    assert world.handle('a') is Outcome.COPIED
+    assert len(world.swift.requests) == 1
+    get, = world.swift.requests
+    assert (get.method, get.obj) == ('GET', 'a')
+    assert 'x-newest' not in get.headers
+    assert get.params == {'multipart-manifest': 'get'}
+    stored = world.remote('a')
+    assert stored.data == b'small bytes'
+    assert stored.content_type == 'text/plain'
+    assert world.remote_headers('a') == {'X-Object-Meta-K': 'v'}
+    assert world.provider.counts() == {'head_object': 1, 'put_object': 1}
+
+
+def test_a_stale_replica_answering_the_get_falls_back_to_every_replica(
+        world):
+    world.put('a', b'new')
+    row = world.row('a')
+
+    def stale_replica(request):
+        if request.method == 'GET' and 'if-match' not in request.headers \
+                and 'x-newest' not in request.headers:
+            return swob.HTTPOk(body=b'old', headers={
+                'X-Timestamp': swift_utils.Timestamp(1000).internal,
+                'Etag': md5(b'old')})
+    world.swift.hooks.append(stale_replica)
+
+    assert world.propagator.handle(row, COPY) is Outcome.COPIED
+    assert local_requests(world, 'a') == [
+        ('GET', None, None), ('HEAD', 'true', None),
+        ('GET', None, '"%s"' % md5(b'new'))]
+    assert world.remote('a').data == b'new'
+
+
+def test_a_small_objects_404_asks_every_replica_for_a_tombstone(world):
+    world.put('a')
+    row = world.row('a')
+    hook = unreachable(world, 'a')
+    with pytest.raises(propagate.RetryLater) as caught:
+        world.propagator.handle(row, COPY)
+    assert 'unreachable' in caught.value.reason
+    assert local_requests(world, 'a') == [('GET', None, None),
+                                          ('HEAD', 'true', None)]
+    world.swift.hooks.remove(hook)
+
+    del world.swift.requests[:]
+    unreachable(world, 'a', tombstone=world.swift.timestamp())
+    assert world.propagator.handle(row, COPY) is Outcome.LOCAL_GONE
+    assert local_requests(world, 'a') == [('GET', None, None),
+                                          ('HEAD', 'true', None)]
+    assert world.provider.calls == []
+
+
+def test_an_slo_whose_row_looks_plain_still_takes_its_path(world):
+    world.small_parts()
+    paths = put_segments(world, [2 * KiB, 100])
+    record = world.swift.put_slo(ACCOUNT, CONTAINER, 'big', paths)
+    # NOTE: the GET of the manifest answers its raw JSON with
+    # X-Static-Large-Object, which sends the row down the SLO path.
+    row = dataclasses.replace(world.row('big'),
+                              content_type='application/octet-stream')
+    assert world.propagator.handle(row, COPY) is Outcome.COPIED
+    assert world.remote('big').data == content_of(world, paths)
+    assert world.remote('big').part_sizes == [2 * KiB, 100]
+    manifest = world.provider.buckets[BUCKET][world.layout.manifest_key(
+        'big')]
+    assert manifest.data == record.body
+    first = world.swift.requests_for(obj='big')[0]
+    assert first.method == 'GET'
+    assert first.params == {'multipart-manifest': 'get'}
+
+
+def test_an_slo_row_is_headed_first(world):
+    world.small_parts()
+    paths = put_segments(world, [2 * KiB, 100])
+    world.swift.put_slo(ACCOUNT, CONTAINER, 'big', paths)
+    assert world.handle('big') is Outcome.COPIED
+    assert world.remote('big').data == content_of(world, paths)
+    assert local_requests(world, 'big')[0] == ('HEAD', None, None)
+
+
+def test_a_dlo_read_with_one_get_still_takes_its_path(world):
+    paths = put_segments(world, [100, 200], prefix='parts/')
+    world.swift.put_dlo(ACCOUNT, CONTAINER, 'dlo', 'segs/parts/',
+                        body=b'manifest body Swift never serves')
+    assert world.handle('dlo') is Outcome.COPIED
+    assert world.remote('dlo').data == content_of(world, paths)
+    assert world.remote_headers('dlo') == {
+        'X-Object-Manifest': 'segs/parts/'}
+    assert local_requests(world, 'dlo') == [('GET', None, None)]
+
+
+def test_a_body_not_matching_its_etag_is_retried_never_uploaded(world):
+    record = world.put('a', b'good')
+
+    def corrupt(request):
+        if request.method == 'GET':
+            return swob.HTTPOk(body=b'evil', headers={
+                'Etag': record.etag, 'Content-Length': '4',
+                'X-Backend-Timestamp': record.meta_timestamp.internal})
+    world.swift.hooks.append(corrupt)
+    with pytest.raises(propagate.RetryLater) as caught:
+        world.handle('a')
+    assert 'reading the local cluster failed' in caught.value.reason
+    assert 'ETag %s' % record.etag in caught.value.reason
+    assert world.provider.count('put_object') == 0
+    assert world.remote('a') is None
+
+    world.swift.hooks.remove(corrupt)
+    assert world.handle('a') is Outcome.COPIED
+    assert world.remote('a').data == b'good'
+
+
+def test_a_large_object_is_headed_then_streamed(world, monkeypatch):
+    monkeypatch.setattr(propagate, 'SMALL_OBJECT_SIZE', 100)
+    world.put('small', b's' * 100)
+    world.put('large', b'l' * 101)
+    assert world.handle('small') is Outcome.COPIED
+    assert world.handle('large') is Outcome.COPIED
+    assert local_requests(world, 'small') == [('GET', None, None)]
+    assert local_requests(world, 'large') == [
+        ('HEAD', None, None), ('GET', None, '"%s"' % md5(b'l' * 101))]
+    assert world.remote('large').data == b'l' * 101
+
+
+def test_an_object_larger_than_its_row_says_is_streamed(world, monkeypatch):
+    monkeypatch.setattr(propagate, 'SMALL_OBJECT_SIZE', 100)
+    world.put('a', b'x' * 10)
+    row = world.row('a')
+    world.put('a', b'y' * 1000)
+    assert world.propagator.handle(row, COPY) is Outcome.COPIED
+    assert local_requests(world, 'a') == [
+        ('GET', None, None), ('GET', None, '"%s"' % md5(b'y' * 1000))]
+    assert world.remote('a').data == b'y' * 1000
+
+
+def test_a_body_longer_than_its_content_length_is_streamed(world,
+                                                           monkeypatch):
+    monkeypatch.setattr(propagate, 'SMALL_OBJECT_SIZE', 100)
+    record = world.put('a', b'x' * 50)
+
+    def too_long(request):
+        if request.method == 'GET' and 'if-match' not in request.headers:
+            resp = swob.HTTPOk(headers={
+                'Etag': record.etag,
+                'X-Backend-Timestamp': record.meta_timestamp.internal})
+            resp.app_iter = iter([b'z' * 60, b'z' * 60])
+            resp.content_length = 50
+            return resp
+    world.swift.hooks.append(too_long)
+    assert world.handle('a') is Outcome.COPIED
+    assert local_requests(world, 'a') == [
+        ('GET', None, None), ('GET', None, '"%s"' % record.etag)]
+    assert world.remote('a').data == b'x' * 50
