@@ -23,6 +23,7 @@ on the all-in-one.
 """
 
 import configparser
+import contextlib
 import json
 import os
 import shutil
@@ -32,6 +33,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 
 from cloudsync import conf as conf_mod
 
@@ -52,6 +54,36 @@ main = importlib.import_module(sys.argv[3]).main
 sys.argv = sys.argv[4:]
 sys.exit(main())
 """
+
+
+@contextlib.contextmanager
+def scratch_account(aio):
+    """A Swift account of its own, for a test whose wildcard mapping must
+    see only the test's containers: yields ``(account, client)`` (the
+    reseller admin's client on that account) and, at the end, deletes
+    every object and container the test left in it.
+    """
+    admin = aio.swift_client('admin:admin', 'admin')
+    account = 'AUTH_cs%s' % uuid.uuid4().hex[:8]
+    url = admin.get_auth()[0].rsplit('/', 1)[0] + '/' + account
+    client = aio.swift_client('admin:admin', 'admin', preauthurl=url)
+    try:
+        yield account, client
+    finally:
+        try:
+            containers = client.get_account(full_listing=True)[1]
+        except Exception:  # noqa: BLE001 - clean-up
+            containers = []
+        for cont in containers:
+            try:
+                for obj in client.get_container(cont['name'],
+                                                full_listing=True)[1]:
+                    client.delete_object(cont['name'], obj['name'])
+                client.delete_container(cont['name'])
+            except Exception:  # noqa: BLE001 - clean-up
+                pass
+        client.close()
+        admin.close()
 
 
 def bin_path(name):

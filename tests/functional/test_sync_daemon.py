@@ -261,18 +261,14 @@ def test_a_wildcard_mapping_syncs_a_container_created_after_its_first_pass(
     the next one; a container given a mapping of its own later is synced
     by that mapping only, into its bucket, no longer by the wildcard.
     """
-    admin = aio.swift_client('admin:admin', 'admin')
-    account = 'AUTH_cs%s' % conftest.unique_name('w')[2:]
-    url = admin.get_auth()[0].rsplit('/', 1)[0] + '/' + account
-    local = aio.swift_client('admin:admin', 'admin', preauthurl=url)
-    nodes = nodes_factory(WILDCARD_MAPPING % {
-        'endpoint': aio.state['moto_endpoint'], 'account': account,
-        'bucket': bucket})
-    first = {'one-%02d' % i: (b'first %d' % i, {}, 'text/plain')
-             for i in range(5)}
-    later = {'two-%02d' % i: (os.urandom(1000 + i), {}, 'text/plain')
-             for i in range(5)}
-    try:
+    with helpers.scratch_account(aio) as (account, local):
+        nodes = nodes_factory(WILDCARD_MAPPING % {
+            'endpoint': aio.state['moto_endpoint'], 'account': account,
+            'bucket': bucket})
+        first = {'one-%02d' % i: (b'first %d' % i, {}, 'text/plain')
+                 for i in range(5)}
+        later = {'two-%02d' % i: (os.urandom(1000 + i), {}, 'text/plain')
+                 for i in range(5)}
         local.put_container('first')
         aio.ensure_container_replicas(account, 'first')
         put_objects(local, 'first', first)
@@ -317,20 +313,6 @@ def test_a_wildcard_mapping_syncs_a_container_created_after_its_first_pass(
         with pytest.raises(s3.exceptions.NoSuchKey):
             s3.get_object(Bucket=bucket, Key=wildcard.remote_layout(
                 'first').object_key('one-new'))
-    finally:
-        for cont, objects in (('first', list(first) + ['one-new']),
-                              ('later', list(later) + ['two-new'])):
-            for name in objects:
-                try:
-                    local.delete_object(cont, name)
-                except Exception:  # noqa: BLE001 - clean-up
-                    pass
-            try:
-                local.delete_container(cont)
-            except Exception:  # noqa: BLE001 - clean-up
-                pass
-        local.close()
-        admin.close()
 
 
 def object_replicas(aio, account, container, name):

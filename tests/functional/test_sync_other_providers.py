@@ -32,7 +32,6 @@ as in ``test_sync_daemon.py``, with mappings whose remote is
 import hashlib
 import json
 import time
-import uuid
 
 import pytest
 
@@ -238,15 +237,11 @@ def test_swift_wildcard_gets_one_remote_container_each(aio, swift2,
                                                        nodes_factory):
     # NOTE: an account of its own, so that the wildcard mapping sees only
     # this test's containers.
-    admin = aio.swift_client('admin:admin', 'admin')
-    account = 'AUTH_cs%s' % uuid.uuid4().hex[:8]
-    url = admin.get_auth()[0].rsplit('/', 1)[0] + '/' + account
-    local = aio.swift_client('admin:admin', 'admin', preauthurl=url)
-    prefix = conftest.unique_name('w') + '-'
-    nodes = nodes_factory(SWIFT_MAPPING % {
-        'auth_url': aio.state['auth_url'], 'account': account,
-        'container': '*', 'bucket': prefix, 'layout': 'hashed'})
-    try:
+    with helpers.scratch_account(aio) as (account, local):
+        prefix = conftest.unique_name('w') + '-'
+        nodes = nodes_factory(SWIFT_MAPPING % {
+            'auth_url': aio.state['auth_url'], 'account': account,
+            'container': '*', 'bucket': prefix, 'layout': 'hashed'})
         for cont in ('one', 'two'):
             local.put_container(cont)
             local.put_object(cont, 'obj', cont.encode('ascii'))
@@ -257,36 +252,19 @@ def test_swift_wildcard_gets_one_remote_container_each(aio, swift2,
             key = mapping.remote_layout(cont).object_key('obj')
             assert swift2.get_object(prefix + cont, key)[1] == \
                 cont.encode('ascii')
-    finally:
-        for cont in ('one', 'two'):
-            for name in ('obj',):
-                try:
-                    local.delete_object(cont, name)
-                except Exception:  # noqa: BLE001 - clean-up
-                    pass
-            try:
-                local.delete_container(cont)
-            except Exception:  # noqa: BLE001 - clean-up
-                pass
-        local.close()
-        admin.close()
 
 
 def test_swift_container_metadata_with_a_wildcard(aio, swift2,
                                                   nodes_factory):
     # NOTE: no storage_policy: the remote containers do not exist until
     # cloudsync creates them to copy their metadata.
-    admin = aio.swift_client('admin:admin', 'admin')
-    account = 'AUTH_cs%s' % uuid.uuid4().hex[:8]
-    url = admin.get_auth()[0].rsplit('/', 1)[0] + '/' + account
-    local = aio.swift_client('admin:admin', 'admin', preauthurl=url)
-    prefix = conftest.unique_name('m') + '-'
-    nodes = nodes_factory(SWIFT_MAPPING % {
-        'auth_url': aio.state['auth_url'], 'account': account,
-        'container': '*', 'bucket': prefix, 'layout': 'native'} +
-        'sync_container_metadata = true\n')
-    conts = ('one', 'two')
-    try:
+    with helpers.scratch_account(aio) as (account, local):
+        prefix = conftest.unique_name('m') + '-'
+        nodes = nodes_factory(SWIFT_MAPPING % {
+            'auth_url': aio.state['auth_url'], 'account': account,
+            'container': '*', 'bucket': prefix, 'layout': 'native'} +
+            'sync_container_metadata = true\n')
+        conts = ('one', 'two')
         for cont in conts:
             local.put_container(cont, headers={
                 'X-Container-Meta-Color': cont.title()})
@@ -305,19 +283,6 @@ def test_swift_container_metadata_with_a_wildcard(aio, swift2,
         assert swift2.head_container(prefix + 'one')[
             'x-container-meta-color'] == 'Red'
         assert swift2.get_object(prefix + 'one', 'later')[1] == b'later'
-    finally:
-        for cont in conts:
-            for name in ('obj', 'later'):
-                try:
-                    local.delete_object(cont, name)
-                except Exception:  # noqa: BLE001 - clean-up
-                    pass
-            try:
-                local.delete_container(cont)
-            except Exception:  # noqa: BLE001 - clean-up
-                pass
-        local.close()
-        admin.close()
 
 
 def test_swift_expiry_changes_follow_a_post(aio, swift, swift2, container,
