@@ -60,6 +60,11 @@ DELETED_AT_KEY = 'cloudsync-deleted-at'
 #: swift-s3-sync did
 SLO_KEY = 'x-static-large-object'
 DLO_KEY = 'x-object-manifest'
+#: the local X-Object-Manifest (container/prefix, percent-decoded) of a DLO
+#: that a remote keeping DLOs stores as a DLO of its own, whose
+#: ``x-object-manifest`` names the remote segments (see
+#: :mod:`cloudsync.propagate`)
+DLO_SOURCE_KEY = 'cloudsync-dlo-source'
 
 RESERVED_KEYS = frozenset([SLO_ETAG_KEY, SLO_KEY, DLO_KEY])
 RESERVED_PREFIX = 'cloudsync-'
@@ -176,6 +181,30 @@ def internal_values(metadata):
                 (k.lower().startswith(RESERVED_PREFIX) and
                  not k.lower().startswith((ESCAPE_PREFIX,
                                            KEY_ESCAPE_PREFIX))))}
+
+
+def local_dlo_manifest(metadata):
+    """The ``X-Object-Manifest`` Swift gave a DLO that the remote keeps as
+    a DLO of its own, or None.
+
+    The remote manifest's own ``x-object-manifest`` names the segments the
+    daemon copied to the remote; the local one is in
+    :data:`DLO_SOURCE_KEY`, percent-decoded. It is given back
+    percent-encoded (UTF-8, ``/`` kept), as python-swiftclient sends it:
+    Swift's ``dlo`` middleware decodes the header, so this value names the
+    same segments as the one the client wrote, and is that value unless
+    the client sent characters that need encoding as they were.
+
+    :param metadata: the remote copy's metadata.
+    :returns: None for metadata without ``x-object-manifest`` (not a DLO)
+        or without :data:`DLO_SOURCE_KEY` (a DLO cloudsync did not copy:
+        its own manifest is the one to show).
+    """
+    meta = {k.lower(): v for k, v in metadata.items()}
+    source = meta.get(DLO_SOURCE_KEY)
+    if DLO_KEY not in meta or not source:
+        return None
+    return urllib.parse.quote(decode_value(source), safe='/')
 
 
 def user_metadata(headers):

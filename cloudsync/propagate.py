@@ -148,7 +148,7 @@ _LOCAL_ERRORS = (Exception, concurrency.Timeout)
 #: the ETag of the manifest side object of an SLO (or converted DLO)
 MANIFEST_ETAG_KEY = md.RESERVED_PREFIX + 'manifest-etag'
 #: the local X-Object-Manifest of a DLO the remote keeps as a DLO
-DLO_SOURCE_KEY = md.RESERVED_PREFIX + 'dlo-source'
+DLO_SOURCE_KEY = md.DLO_SOURCE_KEY
 #: cloudsync's keys compared to decide whether remote metadata is current
 COMPARED_KEYS = (md.DELETE_AT_KEY, md.SLO_ETAG_KEY, md.ETAG_KEY,
                  MANIFEST_ETAG_KEY, DLO_SOURCE_KEY)

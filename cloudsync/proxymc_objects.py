@@ -20,11 +20,17 @@ data like any other:
 * GET and HEAD answer the Swift headers: ETag (the Swift one: the MD5, or
   the SLO ETag kept in ``swift-slo-etag``), Content-Type, user metadata,
   ``X-Static-Large-Object``, ``X-Timestamp`` and ``Last-Modified`` from
-  ``cloudsync-timestamp``. Ranges (several ranges too, as
-  ``multipart/byteranges``) and ``If-Match``, ``If-None-Match``,
-  ``If-Modified-Since`` and ``If-Unmodified-Since`` are answered as Swift's
-  object server answers them; a request with a Range or a condition costs a
-  HEAD, then a GET of only the bytes needed.
+  ``cloudsync-timestamp``. A DLO the daemon copied reads as its
+  concatenated segments, with the cluster's ``X-Object-Manifest``: the
+  one kept in metadata, or, for a DLO a Swift remote keeps as a DLO of
+  its own, the one kept in ``cloudsync-dlo-source`` (percent-encoded),
+  not the remote manifest's. proxymc's containers are the cluster's, as
+  the daemon's layout maps them; the remote manifest names a container
+  of the remote's account, whose keys are not in that layout. Ranges
+  (several ranges too, as ``multipart/byteranges``) and ``If-Match``,
+  ``If-None-Match``, ``If-Modified-Since`` and ``If-Unmodified-Since`` are
+  answered as Swift's object server answers them; a request with a Range
+  or a condition costs a HEAD, then a GET of only the bytes needed.
 * PUT writes one remote object with ``cloudsync-timestamp``. A body of
   known length up to ``multipart_threshold`` is streamed straight to the
   remote (with Content-MD5 when the client sent an ETag); a larger body, or
@@ -174,6 +180,12 @@ def is_expired(info):
 def object_headers(info):
     """Swift response headers for a remote object (its metadata)."""
     headers = md.remote_to_swift(info.metadata)
+    local_manifest = md.local_dlo_manifest(info.metadata)
+    if local_manifest is not None:
+        # NOTE: proxymc's containers are the cluster's (the daemon's
+        # layout): the remote's own manifest names a container of the
+        # remote's account, outside that layout.
+        headers['X-Object-Manifest'] = local_manifest
     for key, value in info.metadata.items():
         if key.startswith(SYSMETA_PREFIX):
             headers['X-Object-Sysmeta-' + key[len(SYSMETA_PREFIX):].title()] \

@@ -30,6 +30,12 @@ a PUT that runs in its own green thread.
   ETag, so that Swift's SLO middleware checks every segment. An SLO
   without that manifest, or with ranged, inline-data or nested segments,
   is only streamed.
+* A dynamic large object is not restored, only streamed: archiving
+  removed its segments from Swift (unless ``retain_local_segments``), so
+  its manifest written back would read other bytes than the archived
+  ones, or none, and would hide the remote copy, which stays the object;
+  writing the concatenated bytes back instead would turn the DLO into a
+  plain object.
 * A client that disconnects before the end aborts the restore: the PUT in
   progress reads an error instead of the rest of the body and fails (so
   nothing partial is stored), and its green thread is waited for; one that

@@ -105,6 +105,14 @@ Object GET and HEAD
     long) is not marked, and the copy is served again.
     ``?multipart-manifest=get`` on an archived SLO returns its manifest.
     An SLO's ``X-Manifest-Etag`` is given back (the daemon stores it).
+    A DLO's ``X-Object-Manifest`` is the local one, the container and
+    prefix of its segments in Swift, also when the remote keeps the DLO
+    as a DLO of its own (a Swift remote), whose manifest names the
+    segments copied to the remote: the daemon keeps the local value in
+    ``cloudsync-dlo-source`` (decoded; it is given back percent-encoded,
+    as python-swiftclient sends it, which names the same segments for
+    Swift's ``dlo`` middleware). Its body is the concatenation of the
+    segments the remote holds.
     Not restored: system metadata, and headers that the daemon does not
     copy (``Content-Encoding``, ``Content-Disposition``, ...). Not found
     on the remote: Swift's 404.
@@ -115,7 +123,12 @@ Restore (``restore_object = true`` on the mapping)
     Swift as it streams; see :mod:`cloudsync.restore`. The object keeps
     its original ``X-Timestamp``: with ``lifecycle = archive`` the daemon
     therefore archives it again on its next pass (its age is its age), so
-    restore suits ``merge_namespaces`` mappings best.
+    restore suits ``merge_namespaces`` mappings best. A DLO is served
+    but never restored: archiving removed its local segments (unless
+    ``retain_local_segments``), so its manifest written back would read
+    other bytes than the archived ones, or none, and would hide the
+    remote copy; written back as one plain object it would stop being a
+    DLO. Its remote copy stays the object.
 Object DELETE
     When Swift answers 404 and the remote copy was served until then (it
     is on the remote, not expired, and not hidden by an earlier delete):

@@ -42,8 +42,15 @@ class RemoteObject(object):
         self.info = info
         meta = info.metadata or {}
         self.internal = metadata.internal_values(meta)
-        #: X-Object-Meta-*, X-Static-Large-Object, X-Object-Manifest
+        #: X-Object-Meta-*, X-Static-Large-Object, X-Object-Manifest (the
+        #: local one, for a DLO the remote keeps as a DLO)
         self.swift_headers = metadata.remote_to_swift(meta)
+        local_manifest = metadata.local_dlo_manifest(meta)
+        if local_manifest is not None:
+            # NOTE(cloudsync): a DLO the remote keeps as a DLO: its own
+            # X-Object-Manifest names the remote segments; Swift gave the
+            # one the daemon copied from.
+            self.swift_headers['X-Object-Manifest'] = local_manifest
         self.is_slo = swift_utils.config_true_value(
             self.swift_headers.get('X-Static-Large-Object'))
         self.is_dlo = 'X-Object-Manifest' in self.swift_headers

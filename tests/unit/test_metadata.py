@@ -127,3 +127,15 @@ def test_different_values_are_not_the_same_metadata():
         metadata.swift_to_remote({'X-Object-Meta-A': 'blue'}))
     assert not metadata.same_metadata(
         {'X-Object-Meta-A': 'x'}, {})
+
+
+def test_local_dlo_manifest_comes_from_the_kept_source_percent_encoded():
+    remote_dlo = {metadata.DLO_KEY: 'bkt_segments/.dlo/a/c/segs/p/',
+                  metadata.DLO_SOURCE_KEY: metadata.encode_value(
+                      'segs/vidéo 1/')}
+
+    assert metadata.local_dlo_manifest(remote_dlo) == 'segs/vid%C3%A9o%201/'
+    assert metadata.local_dlo_manifest(
+        {metadata.DLO_KEY: 'segs/p/'}) is None
+    assert metadata.local_dlo_manifest(
+        {metadata.DLO_SOURCE_KEY: 'segs/p/'}) is None

@@ -332,6 +332,32 @@ def test_object_written_by_the_daemon_comes_back_with_its_swift_headers(
                    for k in resp.headers)
 
 
+def test_a_dlo_kept_as_a_dlo_by_the_remote_shows_the_local_manifest(
+        make_app):
+    remote = fakes.FakeDLOProvider()
+    remote.buckets[BUCKET] = {}
+    app = make_app()
+    app.provider_for = lambda mapping: remote
+    prefix = layout_mod.RemoteLayout(ACCOUNT, 'photos').dlo_key(
+        'photos_segments', 'movie/')
+    for number in range(2):
+        remote.put_raw(remote.segments_bucket(BUCKET),
+                       '%s%03d' % (prefix, number), b'part')
+    remote.put_raw(BUCKET, key('movie'), b'', metadata={
+        md.TIMESTAMP_KEY: '1700000000.12345',
+        md.DLO_SOURCE_KEY: 'photos_segments/movie/'})
+    remote.buckets[BUCKET][key('movie')].dlo_manifest = \
+        remote.dlo_manifest(BUCKET, prefix)
+
+    resp = call(app, '/v1/AUTH_test/photos/movie')
+    head = call(app, '/v1/AUTH_test/photos/movie', 'HEAD')
+
+    assert resp.status_int == 200
+    assert resp.body == b'partpart'
+    assert resp.headers['X-Object-Manifest'] == 'photos_segments/movie/'
+    assert head.headers['X-Object-Manifest'] == 'photos_segments/movie/'
+
+
 def test_head_answers_headers_without_reading_the_object(app, remote):
     daemon_put(remote, 'a', b'hello')
     remote.reset_calls()

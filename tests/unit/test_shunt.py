@@ -25,6 +25,7 @@ from swift.common import swob
 from swift.common import utils as swift_utils
 
 from cloudsync import exceptions
+from cloudsync import large_objects
 from cloudsync import lifecycle
 from cloudsync import metadata as md
 from cloudsync import propagate
@@ -818,6 +819,52 @@ def test_delete_of_an_archived_dlo_keeps_segments_still_in_swift(tmp_path):
 
     assert world.remote('dlo') is None
     assert len(world.provider.buckets[BUCKET + '_segments']) == 2
+
+
+@pytest.mark.parametrize('method', ['GET', 'HEAD'])
+def test_an_archived_dlo_shows_the_local_manifest_not_the_remote_one(
+        tmp_path, method):
+    world = archived_dlo(tmp_path)
+    remote_manifest = world.provider.dlo_manifest(
+        BUCKET, world.layout.dlo_key('segs', 'p/'))
+    assert world.remote('dlo').dlo_manifest == remote_manifest
+
+    resp = world.obj('dlo', method=method)
+
+    assert resp.status_int == 200
+    assert resp.headers['X-Object-Manifest'] == 'segs/p/'
+    assert resp.headers['Etag'] == '"%s"' % large_objects.dlo_etag(
+        [shunt_fakes.md5(b'part')] * 2)
+    if method == 'GET':
+        assert resp.body == b'partpart'
+
+
+def test_an_archived_dlo_shows_its_local_manifest_percent_encoded(
+        tmp_path):
+    world = shunt_fakes.ShuntWorld(tmp_path,
+                                   provider_cls=fakes.FakeDLOProvider)
+    world.swift.create_container(ACCOUNT, 'segs')
+    world.swift.put(ACCOUNT, 'segs', 'vidéo 1/000', b'part')
+    world.swift.put_dlo(ACCOUNT, CONTAINER, 'dlo', 'segs/vid%C3%A9o%201/')
+    world.archive('dlo')
+
+    resp = world.obj('dlo', method='HEAD')
+
+    assert resp.headers['X-Object-Manifest'] == 'segs/vid%C3%A9o%201/'
+
+
+def test_a_whole_get_of_an_archived_dlo_serves_it_and_writes_nothing(
+        tmp_path):
+    world = archived_dlo(tmp_path, restore_object=True)
+    puts = len(world.swift.requests_for('PUT'))
+
+    resp = world.obj('dlo')
+
+    assert resp.body == b'partpart'
+    assert resp.headers['X-Object-Manifest'] == 'segs/p/'
+    assert len(world.swift.requests_for('PUT')) == puts
+    assert world.swift.get(ACCOUNT, CONTAINER, 'dlo') is None
+    assert 'served, not restored' in world.logger.text('info')
 
 
 def test_a_manifest_delete_of_an_archived_slo_deletes_it_as_swift_would(
