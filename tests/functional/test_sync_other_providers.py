@@ -19,7 +19,8 @@ as in ``test_sync_daemon.py``, with mappings whose remote is
   included) and content type, a static large object stays one, a POST
   becomes a POST and a DELETE removes the remote copy with its segments;
   a dynamic large object stays one, its segments in the remote segments
-  container, and a second pass sends nothing;
+  container, and a second pass sends nothing; archived, it reads
+  through the cloud shunt with the ``X-Object-Manifest`` it had locally;
   ``container = *`` gets one remote container per local one, created
   by cloudsync, with the local container's metadata when
   ``sync_container_metadata`` is set; a POST that changes or removes
@@ -32,6 +33,7 @@ as in ``test_sync_daemon.py``, with mappings whose remote is
 import hashlib
 import json
 import time
+import urllib.request
 
 import pytest
 
@@ -231,6 +233,64 @@ def test_swift_to_swift_keeps_a_dlo(aio, swift, swift2, container,
     finally:
         nodes.stop_all()
         statsd.close()
+
+
+def test_a_dlo_archived_to_swift_reads_through_the_shunt_as_before(
+        aio, swift, swift2, container, tmp_path):
+    bucket = conftest.unique_name('dr')
+    nodes = helpers.DaemonNodes(aio, tmp_path, SWIFT_MAPPING % {
+        'auth_url': aio.state['auth_url'], 'account': 'AUTH_test',
+        'container': container, 'bucket': bucket, 'layout': 'native'} +
+        'lifecycle = archive\ncopy_after = 0\n')
+    try:
+        segments = container + '-dlo-segs'
+        swift.put_container(segments)
+        datas = [b'a' * 1000, b'tail']
+        for number, data in enumerate(datas):
+            swift.put_object(segments, 'movie v1/%03d' % number, data)
+        manifest = '%s/movie%%20v1/' % segments
+        swift.put_object(container, 'movie', b'', headers={
+            'X-Object-Manifest': manifest}, content_type='video/x-Dyn')
+        url, token = swift.get_auth()
+        path = '/%s/movie' % container
+
+        def raw_head(storage_url):
+            # NOTE: swiftclient decodes X-Object-Manifest; compare the
+            # header as Swift sends it.
+            request = urllib.request.Request(
+                storage_url + path, method='HEAD',
+                headers={'X-Auth-Token': token})
+            with urllib.request.urlopen(request) as resp:
+                return {k.lower(): v for k, v in resp.headers.items()}
+
+        local = raw_head(url)
+        assert local['x-object-manifest'] == manifest
+
+        assert nodes.run_once() == {1: 0, 2: 0, 3: 0}
+
+        assert [o['name'] for o in swift.get_container(container)[1]] == []
+        remote = swift2.head_object(bucket, 'movie')
+        assert remote['x-object-manifest'] == \
+            '%s_segments/.dlo/%s/movie v1/' % (bucket, segments)
+        shunt_url = aio.start_proxy('shunt-dlo', [('cloud_shunt', {
+            'use': 'egg:cloudsync#cloud_shunt',
+            'conf_file': nodes.confs[1]})])
+        try:
+            shunt_storage = shunt_url + url[url.index('/v1/'):]
+            head = raw_head(shunt_storage)
+            shunt = aio.swift_client(preauthurl=shunt_storage,
+                                     preauthtoken=token)
+            headers, body = shunt.get_object(container, 'movie')
+        finally:
+            aio.stop_proxy('shunt-dlo')
+        assert body == b''.join(datas)
+        assert headers['x-object-manifest'] == '%s/movie v1/' % segments
+        assert head['x-object-manifest'] == manifest
+        for answer in (headers, head):
+            assert answer['etag'] == local['etag']
+            assert answer['x-timestamp'] == local['x-timestamp']
+    finally:
+        nodes.stop_all()
 
 
 def test_swift_wildcard_gets_one_remote_container_each(aio, swift2,

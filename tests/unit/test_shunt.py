@@ -839,6 +839,17 @@ def test_an_archived_dlo_shows_the_local_manifest_not_the_remote_one(
         assert resp.body == b'partpart'
 
 
+def test_an_archived_dlo_keeps_its_local_manifest_after_a_post(tmp_path):
+    world = archived_dlo(tmp_path)
+
+    assert world.obj('dlo', method='POST', headers={
+        'X-Object-Meta-Color': 'Blue'}).status_int == 202
+    resp = world.obj('dlo', method='HEAD')
+
+    assert resp.headers['X-Object-Manifest'] == 'segs/p/'
+    assert resp.headers['X-Object-Meta-Color'] == 'Blue'
+
+
 def test_an_archived_dlo_shows_its_local_manifest_percent_encoded(
         tmp_path):
     world = shunt_fakes.ShuntWorld(tmp_path,
