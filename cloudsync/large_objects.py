@@ -314,10 +314,15 @@ class PieceReader:
     new position), so a request can be sent again after a failure. It
     checks that every piece yields exactly its length, and keeps the MD5
     of what it read from the start (:attr:`md5`, once read to the end).
+
+    With ``digest`` False no MD5 is computed (:attr:`md5` stays None): for
+    bytes whose MD5 the caller already has and sends as Content-MD5, so
+    that the store checks them, hashing them here too is CPU for nothing.
     """
 
-    def __init__(self, fetch, pieces, start=0, length=None):
+    def __init__(self, fetch, pieces, start=0, length=None, digest=True):
         self._fetch = fetch
+        self._want_digest = digest
         self._pieces = pieces
         self._start = start
         self.length = (total_size(pieces) - start if length is None
@@ -361,7 +366,8 @@ class PieceReader:
         if self._gen is None:
             self._gen = self._generate(self._pos)
             self._digest = (hashlib.md5(usedforsecurity=False)
-                            if self._pos == 0 else None)
+                            if self._pos == 0 and self._want_digest
+                            else None)
         remaining = self.length - self._pos
         if n is None or n < 0 or n > remaining:
             n = remaining

@@ -710,8 +710,9 @@ class RowPropagator:
                                     % (piece.path, resp.status))
         return _Closing(resp.app_iter, 'GET %s' % piece.path)
 
-    def _reader(self, pieces, start=0, length=None):
-        return lo.PieceReader(self._fetch, pieces, start, length)
+    def _reader(self, pieces, start=0, length=None, digest=True):
+        return lo.PieceReader(self._fetch, pieces, start, length,
+                              digest=digest)
 
     def _get_manifest(self, container, obj, policy=None):
         # NOTE(cloudsync): no If-Match: the caller compares timestamps
@@ -1016,14 +1017,18 @@ class RowPropagator:
             provider.put_dlo(self.bucket, key, source.dlo_prefix, segments,
                              **common)
         elif source.part_per_segment:
+            # NOTE(cloudsync): each part's MD5 is its segment's ETag from
+            # the manifest, sent as Content-MD5 (and the segment is read
+            # with If-Match on it): the parts are not hashed here again.
             parts = [providers.Part(
                 number, piece.length,
-                functools.partial(self._reader, [piece]), md5=piece.etag)
+                functools.partial(self._reader, [piece], digest=False),
+                md5=piece.etag)
                 for number, piece in enumerate(source.pieces, 1)]
             etag = provider.put_multipart(self.bucket, key, parts, **common)
             self._check_etag(source, key, etag, source.expected_etag)
         elif source.expected_etag is not None:
-            with self._reader(source.pieces) as body:
+            with self._reader(source.pieces, digest=False) as body:
                 provider.put_object(self.bucket, key, body, source.size,
                                     md5=source.expected_etag, **common)
         elif source.size < provider.MIN_PART_SIZE:

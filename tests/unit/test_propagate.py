@@ -867,6 +867,27 @@ def test_an_slo_becomes_one_part_per_segment(world):
     assert world.provider.counts() == {'head_object': 1}
 
 
+def test_slo_parts_with_an_md5_from_the_manifest_are_not_hashed_again(
+        world, monkeypatch):
+    readers = []
+
+    class Recording(large_objects.PieceReader):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            readers.append(self)
+
+    monkeypatch.setattr(large_objects, 'PieceReader', Recording)
+    world.small_parts()
+    paths = put_segments(world, [2 * KiB, 2 * KiB, 100])
+    world.swift.put_slo(ACCOUNT, CONTAINER, 'big', paths)
+    assert world.handle('big') is Outcome.COPIED
+    assert world.remote('big').data == content_of(world, paths)
+    assert len(readers) == 3
+    assert [r.tell() for r in readers] == [2 * KiB, 2 * KiB, 100]
+    # NOTE: each part went with its segment's ETag as Content-MD5
+    assert [r.md5 for r in readers] == [None, None, None]
+
+
 def test_an_slo_post_updates_metadata_only(world):
     world.small_parts()
     paths = put_segments(world, [2 * KiB, 10])
@@ -1777,6 +1798,22 @@ def test_a_piece_reader_seeks_by_fetching_again():
     assert reader.tell() == 4
     assert reader.read() == b'9abcde'
     assert fetched[-2:] == [('a', 9, 1), ('b', 0, 5)]
+
+
+def test_a_piece_reader_may_skip_the_md5():
+    pieces = [large_objects.Piece('c', 'a', 0, 10, 10)]
+    reader = large_objects.PieceReader(lambda p: [b'01234', b'56789'],
+                                       pieces, digest=False)
+    assert reader.read(3) == b'012'
+    assert reader.read() == b'3456789'
+    assert reader.md5 is None
+    reader.seek(0)
+    assert reader.read_all() == b'0123456789'
+    assert reader.md5 is None
+    reader = large_objects.PieceReader(lambda p: [b'01234', b'56789'],
+                                       pieces)
+    assert reader.read_all() == b'0123456789'
+    assert reader.md5 == md5(b'0123456789')
 
 
 def test_a_short_segment_is_an_error():
