@@ -269,7 +269,11 @@ def test_a_missing_configuration_file_exits_2(tmp_path, capsys):
 def test_the_command_exits_2_on_a_bad_configuration(tmp_path):
     path = tmp_path / 'bad.conf'
     path.write_text(BAD_CONFIG)
-    command = shutil.which('cloudsync-sync')
+    # NOTE: next to the interpreter running the tests first (a virtualenv
+    # used without activating it), then on PATH.
+    command = os.path.join(os.path.dirname(sys.executable), 'cloudsync-sync')
+    if not os.path.exists(command):
+        command = shutil.which('cloudsync-sync')
     assert command, 'the cloudsync-sync console script is not installed'
     proc = subprocess.run(
         [command, '--config-file', str(path),
