@@ -484,10 +484,10 @@ class RowPropagator:
         with self._class_lock:
             if key in self._containers_checked:
                 return
-        try:
-            create = getattr(self.provider.conf, 'create_containers', True)
-        except Exception:  # noqa: BLE001 - a provider without the option
-            create = True
+        # NOTE(cloudsync): a provider without the option creates; oslo's
+        # NoSuchOptError is an AttributeError, which getattr answers.
+        create = getattr(getattr(self.provider, 'conf', None),
+                         'create_containers', True)
         self.provider.check_target(
             self.bucket, create=create is not False,
             storage_policy=self.mapping.storage_policy)
