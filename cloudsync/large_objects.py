@@ -42,6 +42,8 @@ import typing
 
 from swift.common import swob
 
+from cloudsync import metadata as md
+
 MiB = 1024 * 1024
 #: part size used when a provider does not plan its own parts
 DEFAULT_PART_SIZE = 16 * MiB
@@ -435,3 +437,35 @@ class PieceReader:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def remove_dlo_segments(provider, bucket, layout, info,
+                        local_segments_left):
+    """Delete the remote segments of the DLO copy ``info`` (about to be
+    deleted) when the local ones it was copied from are gone too (as
+    ``swift delete`` of a DLO leaves them), since nothing else would
+    remove them. Segments that are still there locally may be read by
+    another DLO (a copy of the manifest): the remote keeps them too, as
+    Swift does. Only a copy cloudsync wrote, whose ``X-Object-Manifest``
+    names the namespace :meth:`~cloudsync.layout.RemoteLayout.dlo_key`
+    gives its ``cloudsync-dlo-source``, loses its segments.
+
+    The sync daemon calls this when it propagates a delete, the cloud
+    shunt when it deletes an archived DLO's remote copy.
+
+    :param local_segments_left: ``f(container, prefix)``, true when Swift
+        lists objects under ``prefix`` in local ``container``.
+    :returns: how many remote segments were deleted.
+    """
+    if not info.dlo_manifest or not getattr(provider, 'KEEPS_DLO', False):
+        return 0
+    source = md.internal_values(info.metadata).get(md.DLO_SOURCE_KEY)
+    if not source or '/' not in source:
+        return 0
+    container, prefix = source.split('/', 1)
+    if info.dlo_manifest != provider.dlo_manifest(
+            bucket, layout.dlo_key(container, prefix)):
+        return 0
+    if local_segments_left(container, prefix):
+        return 0
+    return provider.delete_dlo_segments(bucket, info.dlo_manifest)

@@ -282,38 +282,6 @@ def _local_headers(resp):
             for k, v in resp.headers.items()}
 
 
-def remove_dlo_segments(provider, bucket, layout, info,
-                        local_segments_left):
-    """Delete the remote segments of the DLO copy ``info`` (about to be
-    deleted) when the local ones it was copied from are gone too (as
-    ``swift delete`` of a DLO leaves them), since nothing else would
-    remove them. Segments that are still there locally may be read by
-    another DLO (a copy of the manifest): the remote keeps them too, as
-    Swift does. Only a copy cloudsync wrote, whose ``X-Object-Manifest``
-    names the namespace :meth:`~cloudsync.layout.RemoteLayout.dlo_key`
-    gives its ``cloudsync-dlo-source``, loses its segments.
-
-    The sync daemon calls this when it propagates a delete, the cloud
-    shunt when it deletes an archived DLO's remote copy.
-
-    :param local_segments_left: ``f(container, prefix)``, true when Swift
-        lists objects under ``prefix`` in local ``container``.
-    :returns: how many remote segments were deleted.
-    """
-    if not info.dlo_manifest or not getattr(provider, 'KEEPS_DLO', False):
-        return 0
-    source = md.internal_values(info.metadata).get(DLO_SOURCE_KEY)
-    if not source or '/' not in source:
-        return 0
-    container, prefix = source.split('/', 1)
-    if info.dlo_manifest != provider.dlo_manifest(
-            bucket, layout.dlo_key(container, prefix)):
-        return 0
-    if local_segments_left(container, prefix):
-        return 0
-    return provider.delete_dlo_segments(bucket, info.dlo_manifest)
-
-
 class RowPropagator:
     """Turns rows of one container into remote operations.
 
@@ -1277,7 +1245,7 @@ class RowPropagator:
     def _remove_dlo_segments(self, row, info):
         """Before its manifest: delete the remote segments of a DLO copy
         when the local ones it was copied from are gone too (see
-        :func:`remove_dlo_segments`).
+        :func:`cloudsync.large_objects.remove_dlo_segments`).
         """
         def local_segments_left(container, prefix):
             if next(iter(self._list_segments(container, prefix)), None):
@@ -1288,8 +1256,9 @@ class RowPropagator:
                 return True
             return False
 
-        deleted = remove_dlo_segments(self.provider, self.bucket,
-                                      self.layout, info, local_segments_left)
+        deleted = lo.remove_dlo_segments(self.provider, self.bucket,
+                                         self.layout, info,
+                                         local_segments_left)
         if deleted:
             self.logger.debug('%s: deleted %d remote DLO segments under %s',
                               self._what(row), deleted, info.dlo_manifest)

@@ -151,7 +151,7 @@ Object DELETE
     deleted. The remote copy of a DLO (on a remote that keeps DLOs)
     loses its remote segments first, under the daemon's rule: only when
     Swift lists no local segments under the container and prefix it was
-    copied from (see :func:`cloudsync.propagate.remove_dlo_segments`).
+    copied from (see :func:`cloudsync.large_objects.remove_dlo_segments`).
 Object POST
     When Swift answers 404 and the object is on the remote (and not
     hidden by a newer delete, which a HEAD to Swift tells; the HEAD is
@@ -235,10 +235,10 @@ from swift.common import wsgi as swift_wsgi
 
 from cloudsync import conf as conf_mod
 from cloudsync import exceptions
+from cloudsync import large_objects
 from cloudsync import listing as listing_mod
 from cloudsync import log as cs_log
 from cloudsync import metadata
-from cloudsync import propagate
 from cloudsync import providers
 from cloudsync import restore as restore_mod
 from cloudsync import shunt_config
@@ -717,7 +717,7 @@ class CloudShuntMiddleware(object):
 
     def _remove_dlo_segments(self, req, target, provider, remote):
         """Before its manifest: the remote segments of a DLO copy, as the
-        daemon removes them (:func:`cloudsync.propagate.
+        daemon removes them (:func:`cloudsync.large_objects.
         remove_dlo_segments`), since its delete row will find no remote
         copy any more. Local segments are listed on the operator's
         behalf; when Swift cannot list them, the remote keeps its.
@@ -746,7 +746,7 @@ class CloudShuntMiddleware(object):
                 '(%s); its remote segments stay', target.name, resp.status)
             return True
 
-        deleted = propagate.remove_dlo_segments(
+        deleted = large_objects.remove_dlo_segments(
             provider, target.bucket, target.layout, remote.info,
             local_segments_left)
         if deleted:
