@@ -186,20 +186,33 @@ Object PUT, COPY
     one, which the daemon archives in turn.
 Container GET
     Swift's listing and the remote's are merged by the mapping's
-    ``listing`` merger, in every format (json, xml, plain), with
-    ``prefix``, ``delimiter``, ``marker``, ``end_marker``, ``limit`` and
-    ``reverse`` answered as Swift answers them, ``subdir`` entries
-    included; see :mod:`cloudsync.shunt_listing` for what remote-only
-    entries say (they carry ``content_location``). A name on both sides
-    is listed once, as Swift has it. ``path=`` listings pass through. When
-    the remote cannot be listed, the failure is logged and the client
-    gets Swift's own listing.
+    ``listing`` merger, with ``prefix``, ``delimiter``, ``marker``,
+    ``end_marker``, ``limit`` and ``reverse`` answered as Swift answers
+    them, ``subdir`` entries included; see :mod:`cloudsync.shunt_listing`
+    for what remote-only entries say (they carry ``content_location``). A
+    name on both sides is listed once, as Swift has it. The shunt answers
+    as Swift's proxy app does, in JSON whatever ``format`` or ``Accept``
+    the request gives, or none: ``listing_formats``, which Swift's proxy
+    always runs at the head of its pipeline, gives clients the format they
+    asked for (json, xml, plain), and the middlewares that list on their
+    own (``s3api``, ``staticweb``, ``bulk``, versioning) get the JSON they
+    parse. A ``?versions`` listing (``object_versioning``) shows a
+    remote-only object as Swift shows an object that has no versions: its
+    ``null`` version, the latest. ``path=`` listings pass through, and so
+    does a listing that Swift did not answer in JSON (a ``staticweb``
+    page placed below the shunt). When the remote cannot be listed, the
+    failure is logged and the client gets Swift's own listing.
 Container HEAD
     Passes through: ``X-Container-Object-Count`` and
     ``X-Container-Bytes-Used`` count the objects that are in Swift, not
     the archived ones.
 Account requests
     Pass through.
+Names Swift refuses
+    A request whose path is not valid UTF-8, or holds a NUL, passes
+    through untouched, whatever its verb: Swift's proxy answers it ``412
+    Precondition Failed``, before any authorization, as it does without
+    the shunt.
 
 Bypass
 ------
@@ -226,7 +239,6 @@ import json
 
 from swift.common import constraints
 from swift.common.middleware import bulk
-from swift.common.middleware import listing_formats
 from swift.common import registry as swift_registry
 from swift.common import request_helpers
 from swift.common import swob
@@ -276,6 +288,16 @@ def post_expiry(req, local):
                                   body=err.body,
                                   headers=local.trans_headers())
     return int(checked.headers['X-Delete-At'])
+
+
+def _valid_path(req):
+    """Whether Swift's proxy takes the request's path (valid UTF-8)."""
+    try:
+        return constraints.check_utf8(
+            swob.wsgi_to_str(req.path_info),
+            internal=req.allow_reserved_names)
+    except UnicodeError:
+        return False
 
 
 class _Local(swift_wsgi.WSGIContext):
@@ -418,6 +440,10 @@ class CloudShuntMiddleware(object):
         except ValueError:
             return None
         if not container or not constraints.valid_api_version(version):
+            return None
+        if not _valid_path(req):
+            # NOTE(cloudsync): Swift's proxy answers 412 to a name that is
+            # not UTF-8 (or holds a NUL), before any authorization.
             return None
         account = swob.wsgi_to_str(account)
         container = swob.wsgi_to_str(container)
@@ -896,17 +922,27 @@ class CloudShuntMiddleware(object):
     def container_GET(self, req, target, start_response):
         if 'path' in req.params:
             return self.app(req.environ, start_response)
-        own_format = not req.environ.get('swift.format_listing')
-        out_content_type = 'application/json'
-        if own_format:
-            out_content_type = listing_formats.get_listing_content_type(req)
-            params = req.params
-            params['format'] = 'json'
-            req.params = params
+        # NOTE(cloudsync): the shunt answers as Swift's proxy app, which
+        # lists in JSON whatever the request says (listing_formats, at
+        # the head of every proxy pipeline, turns that into the format
+        # the client asked for); the middlewares that list on their own
+        # (s3api, staticweb, bulk, versioning) expect JSON and ask for
+        # it, or ask for no format at all.
+        params = req.params
+        params['format'] = 'json'
+        req.params = params
+        # NOTE(cloudsync): object_versioning (below the shunt) answers
+        # ?versions with a versions listing.
+        versions = 'versions' in params and \
+            'object_versioning' in swift_registry.get_swift_info()
         local = self._local(req.environ).read()
         if local.status_int != 200:
             return local.respond(start_response)
+        content_type = local.headers.get('Content-Type', '')
         try:
+            if content_type.partition(';')[0].strip() != \
+                    'application/json':
+                raise ValueError('not a JSON listing')
             entries = shunt_listing.read_local(local.body[0])
             params = shunt_listing.ListingParams(
                 request_helpers.validate_container_params(req))
@@ -922,9 +958,11 @@ class CloudShuntMiddleware(object):
                                              target.layout)
         try:
             sizer = shunt_listing.PageSizer(params.limit, len(entries))
+            remote_entries = remote.entries(params, sizer)
+            if versions:
+                remote_entries = shunt_listing.null_versions(remote_entries)
             listing = shunt_listing.merge(
-                merger, entries, remote.entries(params, sizer), params,
-                location, sizer)
+                merger, entries, remote_entries, params, location, sizer)
         except exceptions.RemoteError as exc:
             self.logger.warning('cloud_shunt: listing the remote of %s '
                                 'failed; answering with the local listing '
@@ -935,19 +973,10 @@ class CloudShuntMiddleware(object):
                                   'failed; answering with the local '
                                   'listing only', target.name)
             listing = entries
+        body = json.dumps(listing).encode('ascii')
         headers = swob.HeaderKeyDict(local.headers)
-        status = local.status
-        if own_format:
-            body, code = shunt_listing.render(listing, out_content_type,
-                                              target.container)
-            headers['Content-Type'] = out_content_type + '; charset=utf-8'
-            if code == 204:
-                status = '204 No Content'
-        else:
-            body, _code = shunt_listing.render(listing, 'application/json',
-                                               target.container)
         headers['Content-Length'] = str(len(body))
-        start_response(status, list(headers.items()))
+        start_response(local.status, list(headers.items()))
         return [body]
 
 

@@ -41,7 +41,6 @@ tombstones would take a Swift HEAD per remote-only entry.
 
 import json
 
-from swift.common.middleware import listing_formats
 from swift.common import utils as swift_utils
 
 #: what a remote listing entry says its content type is
@@ -333,18 +332,17 @@ def merge(merger, local, remote, params, location=None, sizer=None):
     return merged
 
 
-def render(listing, out_content_type, container):
-    """The body Swift would send for ``listing`` in the given format.
+def null_versions(entries):
+    """Remote entries as a versions listing (``?versions``) shows them.
 
-    :returns: ``(body, status)``; an empty plain listing is a 204.
+    Swift's ``object_versioning`` lists an object that has no versions as
+    its ``null`` version, the latest; an object on the remote only is
+    such an object. Subdirs are listed as they are.
     """
-    if out_content_type.endswith('/xml'):
-        return listing_formats.container_to_xml(
-            [dict(e) for e in listing], container), 200
-    if out_content_type == 'text/plain':
-        body = listing_formats.listing_to_text(listing)
-        return body, 200 if body else 204
-    return json.dumps(listing).encode('ascii'), 200
+    for entry in entries:
+        if 'name' in entry:
+            entry = dict(entry, version_id='null', is_latest=True)
+        yield entry
 
 
 def read_local(body):

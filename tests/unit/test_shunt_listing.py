@@ -26,8 +26,6 @@ from hypothesis import HealthCheck
 from hypothesis import settings
 from hypothesis import strategies as st
 import pytest
-from swift.common.middleware import listing_formats
-from swift.common import swob
 from swift.common import utils as swift_utils
 
 from cloudsync import exceptions
@@ -391,72 +389,6 @@ def test_swifts_listing_headers_are_kept(world):
     assert resp.headers['X-Container-Object-Count'] == '4'
     assert resp.headers['X-Trans-Id'] == 'tx-listing'
     assert int(resp.headers['Content-Length']) == len(resp.body)
-
-
-# -- formats ---------------------------------------------------------------
-
-FORMATS = [('json', 'application/json'), ('xml', 'application/xml'),
-           ('plain', 'text/plain')]
-
-
-def expected_body(world, fmt, params):
-    listing = swift_answer(world, LOCAL, REMOTE, params)
-    if fmt == 'json':
-        return listing
-    if fmt == 'xml':
-        return listing_formats.container_to_xml(listing, CONTAINER)
-    return listing_formats.listing_to_text(listing)
-
-
-LOCAL = ['a', 'c', 'd/1', 'e']
-REMOTE = ['b', 'c', 'd/2', 'f/1', 'g']
-FORMAT_PARAMS = [{}, {'delimiter': '/'}, {'prefix': 'd'},
-                 {'marker': 'b', 'limit': '3'},
-                 {'reverse': 'true', 'end_marker': 'b'},
-                 {'prefix': 'zzz'}]
-
-
-@pytest.mark.parametrize('fmt,content_type', FORMATS)
-@pytest.mark.parametrize('params', FORMAT_PARAMS)
-@pytest.mark.parametrize('behind_listing_formats', [True, False])
-def test_every_format_is_swifts(world, fmt, content_type, params,
-                                behind_listing_formats):
-    app = world.shunt
-    if behind_listing_formats:
-        app = listing_formats.ListingFilter(world.shunt, {})
-    expected = expected_body(world, fmt, params)
-
-    resp = world.listing(app=app, format=fmt, **params)
-
-    if fmt == 'json':
-        assert without_location(json.loads(resp.body)) == expected
-    else:
-        assert resp.body == expected
-    if not expected:
-        assert resp.status_int == 204 if fmt == 'plain' else 200
-    assert resp.headers['Content-Type'] == content_type + '; charset=utf-8'
-    assert int(resp.headers['Content-Length']) == len(resp.body)
-
-
-@pytest.mark.parametrize('accept,content_type', [
-    ('application/json', 'application/json'),
-    ('application/xml', 'application/xml'),
-    ('text/xml', 'text/xml'), ('*/*', 'text/plain')])
-def test_the_accept_header_chooses_the_format(world, accept, content_type):
-    req = swob.Request.blank('/v1/%s/%s' % (ACCOUNT, CONTAINER),
-                             headers={'Accept': accept})
-
-    resp = req.get_response(world.shunt)
-
-    assert resp.status_int == 200
-    assert resp.headers['Content-Type'] == content_type + '; charset=utf-8'
-
-
-def test_an_unacceptable_format_is_swifts_406(world):
-    req = swob.Request.blank('/v1/%s/%s' % (ACCOUNT, CONTAINER),
-                             headers={'Accept': 'image/png'})
-
-    assert req.get_response(world.shunt).status_int == 406
 
 
 # -- pieces ----------------------------------------------------------------
