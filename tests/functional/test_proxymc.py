@@ -504,3 +504,38 @@ def test_s3_clients_download_a_synced_slo_with_the_clusters_etag(aio, env):
     headers = env['server'].client().head_object(container, 'grouped')
     assert headers['x-manifest-etag'] == local.head_object(
         container, 'grouped')['x-manifest-etag']
+
+
+def test_proxymc_does_not_start_with_an_acl_swift_would_refuse(tmp_path):
+    conf = tmp_path / 'cloudsync.conf'
+    conf.write_text(textwrap.dedent('''\
+        [remote:moto]
+        provider = s3
+        endpoint = http://127.0.0.1:1
+        access_key = testing
+        secret_key = testing
+
+        [mapping:open]
+        account = AUTH_test
+        container = open
+        remote = moto
+        bucket = b
+        write_acl = .r:*
+    '''))
+    server = ProxyMCServer(str(tmp_path), str(conf))
+
+    with pytest.raises(AssertionError) as refused:
+        server.start()
+
+    server.stop()
+    assert server_exit_code(refused.value) == 1
+    assert '[mapping:open] write_acl: Referrers not allowed in write ACL' \
+        in str(refused.value)
+    assert 'Traceback' not in str(refused.value)
+
+
+def server_exit_code(error):
+    text = str(error)
+    prefix = 'cloudsync-proxymc exited with '
+    assert prefix in text, text
+    return int(text.split(prefix, 1)[1].split(':', 1)[0])

@@ -28,6 +28,7 @@ from swift.common import utils as swift_utils
 
 from cloudsync.cmd import proxymc as cmd_proxymc
 from cloudsync import conf as cs_conf
+from cloudsync import exceptions
 from cloudsync import layout as layout_mod
 from cloudsync import metadata as md
 from cloudsync import proxymc
@@ -962,3 +963,42 @@ def test_the_manifest_is_served_as_stored_with_the_manifest_etag(
         {'etag': md5_hex(b'aaaaa'), 'path': '/segs/1', 'size_bytes': 5},
         {'etag': md5_hex(b'bb'), 'path': '/segs/2', 'size_bytes': 2}],
         sort_keys=True).encode('ascii')
+
+
+# -- ACLs checked as Swift checks them ---------------------------------------
+
+@pytest.mark.parametrize('option,value', [
+    ('write_acl', '.r:*'), ('read_acl', '.r:'), ('read_acl', '.bogus:x')])
+def test_an_acl_swift_would_refuse_stops_proxymc(make_app, option, value):
+    mappings = dict(DEFAULT_MAPPINGS, open={
+        'account': ACCOUNT, 'container': 'open', option: value})
+
+    with pytest.raises(exceptions.ConfigError) as refused:
+        make_app(mappings)
+
+    assert '[mapping:open] %s: ' % option in str(refused.value)
+    assert value in str(refused.value)
+
+
+def test_the_paste_app_refuses_to_start_with_an_invalid_acl(tmp_path):
+    from swift.common import wsgi
+    path = write_conf(tmp_path, {'open': {
+        'account': ACCOUNT, 'container': 'open', 'write_acl': '.r:*'}})
+
+    with pytest.raises(wsgi.ConfigFileError) as refused:
+        proxymc.app_factory({}, conf_file=path)
+
+    assert '[mapping:open] write_acl: Referrers not allowed in write ACL' \
+        in str(refused.value)
+
+
+def test_acls_are_used_as_swift_cleans_them(make_app, remote):
+    app = make_app({'docs': {'account': ACCOUNT, 'container': 'docs',
+                             'read_acl': ' test:reader , , .r:* '}})
+    daemon_put(remote, 'o', b'x', container='docs')
+
+    head = call(app, '/v1/AUTH_test/docs', 'HEAD')
+    anonymous = call(app, '/v1/AUTH_test/docs/o', user=None)
+
+    assert head.headers['X-Container-Read'] == 'test:reader,.r:*'
+    assert (anonymous.status_int, anonymous.body) == (200, b'x')
