@@ -66,6 +66,13 @@ DLO_KEY = 'x-object-manifest'
 #: :mod:`cloudsync.propagate`)
 DLO_SOURCE_KEY = 'cloudsync-dlo-source'
 
+#: the MD5 of an SLO's stored manifest (the X-Manifest-Etag Swift gives)
+MANIFEST_ETAG_KEY = 'cloudsync-manifest-etag'
+#: the ETag Swift's s3api shows S3 clients for an object it uploaded in
+#: parts (its ``X-Object-Sysmeta-S3Api-Etag``); an SLO without it shows its
+#: Swift ETag with ``-N`` through s3api
+S3API_ETAG_KEY = 'cloudsync-sysmeta-s3api-etag'
+
 RESERVED_KEYS = frozenset([SLO_ETAG_KEY, SLO_KEY, DLO_KEY])
 RESERVED_PREFIX = 'cloudsync-'
 ESCAPE_PREFIX = 'cloudsync-user-'

@@ -151,7 +151,7 @@ MANIFEST_ETAG_KEY = md.RESERVED_PREFIX + 'manifest-etag'
 DLO_SOURCE_KEY = md.DLO_SOURCE_KEY
 #: cloudsync's keys compared to decide whether remote metadata is current
 COMPARED_KEYS = (md.DELETE_AT_KEY, md.SLO_ETAG_KEY, md.ETAG_KEY,
-                 MANIFEST_ETAG_KEY, DLO_SOURCE_KEY)
+                 MANIFEST_ETAG_KEY, DLO_SOURCE_KEY, md.S3API_ETAG_KEY)
 #: remote storage classes whose objects cannot be copied in place
 COLD_CLASSES = frozenset(['GLACIER', 'DEEP_ARCHIVE'])
 SEGMENT_DELETE_WORKERS = 10
@@ -784,6 +784,11 @@ class RowPropagator:
         source.manifest = raw
         source.swift_etag = lo.normalize_etag(
             headers.get('x-object-sysmeta-slo-etag')) or lo.slo_etag(entries)
+        if headers.get('x-object-sysmeta-s3api-etag'):
+            # NOTE(cloudsync): what s3api shows S3 clients for its uploads,
+            # so that every endpoint shows them the same ETag.
+            source.internal[md.S3API_ETAG_KEY] = headers[
+                'x-object-sysmeta-s3api-etag']
         source.segments = _unique_objects(
             source.pieces, [(self.container, row.name)])
         for entry in entries:

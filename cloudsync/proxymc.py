@@ -102,7 +102,12 @@ Options of the app section:
     Swift's logging options.
 
 Options of a ``[mapping:NAME]`` section in ``cloudsync.conf`` read by
-proxymc only: ``read_acl`` and ``write_acl`` (see above).
+proxymc only: ``read_acl`` and ``write_acl`` (see above). They are checked
+at start-up with Swift's own ACL rules (``clean_acl()``, as Swift's proxy
+checks ``X-Container-Read`` and ``X-Container-Write``): a value Swift
+would refuse, such as a referrer (``.r:*``) in ``write_acl``, stops
+proxymc with an error naming the mapping and the option, and the ACLs are
+used (and shown to owners) as Swift cleans them.
 """
 
 import dataclasses
@@ -112,9 +117,11 @@ import typing
 from oslo_config import cfg
 from swift import __version__ as swift_version
 from swift.common import constraints
+from swift.common.middleware import acl
 from swift.common import registry
 from swift.common import swob
 from swift.common import utils as swift_utils
+from swift.common import wsgi
 
 from cloudsync import conf as cs_conf
 from cloudsync import exceptions
@@ -160,6 +167,44 @@ def list_opts():
     return [(cfg.OptGroup('mapping:name'), MAPPING_OPTS)]
 
 
+#: the Swift header whose syntax each ACL option takes
+ACL_HEADERS = (('read_acl', 'X-Container-Read'),
+               ('write_acl', 'X-Container-Write'))
+
+
+def mapping_acls(config):
+    """Every mapping's ``(read_acl, write_acl)``, checked as Swift does.
+
+    Each is cleaned with Swift's own ``clean_acl()``, the check Swift's
+    proxy applies to ``X-Container-Read`` and ``X-Container-Write``: a
+    value Swift would refuse (a referrer in a write ACL, an unknown
+    ``.designator``, ...) is refused here.
+
+    :returns: ``{mapping section: (read_acl, write_acl)}``; None for unset.
+    :raises exceptions.ConfigError: naming every mapping and option whose
+        value is not a valid ACL.
+    """
+    acls, problems = {}, []
+    for mapping in config.mappings:
+        group = config.conf[mapping.section]
+        cleaned = []
+        for option, header in ACL_HEADERS:
+            value = getattr(group, option)
+            if value is None or not value.strip():
+                cleaned.append(None)
+                continue
+            try:
+                cleaned.append(acl.clean_acl(header, value) or None)
+            except ValueError as exc:
+                problems.append('[%s] %s: %s (the syntax of %s)' % (
+                    mapping.section, option, exc, header))
+                cleaned.append(None)
+        acls[mapping.section] = tuple(cleaned)
+    if problems:
+        raise exceptions.ConfigError(problems)
+    return acls
+
+
 @dataclasses.dataclass
 class Target:
     """A mapped container, resolved: where its objects live."""
@@ -170,14 +215,9 @@ class Target:
     provider: typing.Any
     bucket: str
     layout: layout_mod.RemoteLayout
-
-    @property
-    def read_acl(self):
-        return self.mapping.conf.read_acl
-
-    @property
-    def write_acl(self):
-        return self.mapping.conf.write_acl
+    #: the mapping's ACLs, as Swift's clean_acl() keeps them
+    read_acl: typing.Optional[str] = None
+    write_acl: typing.Optional[str] = None
 
 
 class ProxyMC:
@@ -201,6 +241,7 @@ class ProxyMC:
                 config.conf.register_opts(MAPPING_OPTS, group=mapping.section)
             except cfg.DuplicateOptError:
                 pass
+        self.acls = mapping_acls(config)
         # NOTE: Swift's logger does not propagate to the root logger: its
         # own handlers need the filter.
         cs_log.add_secrets(config.secrets(), logger=self.logger)
@@ -317,10 +358,12 @@ class ProxyMC:
                 account, container[:-len(self.segments_suffix)])
         if mapping is None:
             return None
+        read_acl, write_acl = self.acls.get(mapping.section, (None, None))
         return Target(mapping=mapping, account=account, container=container,
                       provider=self.provider_for(mapping),
                       bucket=mapping.remote_bucket(container),
-                      layout=mapping.remote_layout(container))
+                      layout=mapping.remote_layout(container),
+                      read_acl=read_acl, write_acl=write_acl)
 
     def account_mappings(self, account):
         return [m for m in self.config.mappings if m.account == account]
@@ -492,7 +535,14 @@ def app_factory(global_conf, **local_conf):
         account_autocreate=False,
         **constraints.EFFECTIVE_CONSTRAINTS)
     registry.register_swift_info('proxymc')
-    return ProxyMC(conf)
+    try:
+        return ProxyMC(conf)
+    except exceptions.ConfigError as exc:
+        # NOTE: Swift's WSGI server prints this one and exits 1, before it
+        # binds or forks, as for its own configuration errors.
+        raise wsgi.ConfigFileError(
+            'proxymc cannot start; the configuration is not valid:\n%s'
+            % exc)
 
 
 def slo_filter_factory(global_conf, **local_conf):

@@ -80,7 +80,7 @@ LOG = cs_log.getLogger(__name__)
 #: (``X-Object-Sysmeta-*``), such as what s3api records on an upload
 SYSMETA_PREFIX = 'cloudsync-sysmeta-'
 SWIFT_SYSMETA_PREFIX = 'x-object-sysmeta-'
-S3API_ETAG_HEADER = 'X-Object-Sysmeta-S3Api-Etag'
+SLO_ETAG_HEADER = 'X-Object-Sysmeta-Slo-Etag'
 READ_CHUNK = 64 * 1024
 _HEX_MD5 = re.compile(r'^[0-9a-f]{32}$')
 
@@ -91,6 +91,10 @@ _KEPT_BY_POST = (md.SLO_KEY, md.DLO_KEY, md.SLO_ETAG_KEY)
 def error_response(req, exc):
     """The Swift answer for a provider's :class:`RemoteError`."""
     if isinstance(exc, exceptions.NotFound):
+        if req.method in ('GET', 'HEAD') and req.if_match and \
+                '*' in req.if_match:
+            # NOTE: as Swift's object server answers (RFC 7232 3.1)
+            return swob.HTTPPreconditionFailed(request=req)
         return swob.HTTPNotFound(request=req)
     if isinstance(exc, exceptions.PreconditionFailed):
         return swob.HTTPPreconditionFailed(request=req)
@@ -190,12 +194,15 @@ def object_headers(info):
         if key.startswith(SYSMETA_PREFIX):
             headers['X-Object-Sysmeta-' + key[len(SYSMETA_PREFIX):].title()] \
                 = md.decode_value(value)
-    if is_slo(info) and info.is_multipart and not any(
-            k.lower() == S3API_ETAG_HEADER.lower() for k in headers):
-        # NOTE: a remote multipart object with one part per segment has
-        # the ETag S3 gives a multipart upload: s3api shows it to S3
-        # clients, as it does for its own uploads.
-        headers[S3API_ETAG_HEADER] = info.etag
+    if is_slo(info):
+        # NOTE: as Swift's slo middleware answers; s3api's ETag of an SLO
+        # is the one it recorded when it uploaded it (kept with the other
+        # sysmeta), else the Swift ETag with "-N": never the remote's own
+        # multipart ETag, which depends on how the parts were cut.
+        manifest_etag = md.internal_values(info.metadata).get(
+            md.MANIFEST_ETAG_KEY)
+        if manifest_etag:
+            headers['X-Manifest-Etag'] = manifest_etag
     when = delete_at(info)
     if when is not None:
         headers['X-Delete-At'] = str(when)
@@ -207,14 +214,30 @@ def object_headers(info):
 
 
 def swift_response(req, info, app_iter=None):
-    """A conditional swob response for a remote object."""
-    resp = swob.Response(request=req, conditional_response=True,
-                         app_iter=app_iter)
+    """A conditional swob response for a remote object.
+
+    Conditions and ranges follow the conventions of Swift's object server:
+    ``If-Match`` and ``If-None-Match`` compare the ETag found under the
+    first name in ``X-Backend-Etag-Is-At`` that the object has (s3api
+    names its own ETag there), else the object's ETag; a Range is ignored
+    when the object has a header named in
+    ``X-Backend-Ignore-Range-If-Metadata-Present``.
+    """
+    headers = object_headers(info)
+    etag = swift_etag(info)
+    backend = swob.HeaderKeyDict(headers)
+    backend['Etag'] = etag
+    if is_slo(info):
+        backend[SLO_ETAG_HEADER] = etag
+    request_helpers.resolve_ignore_range_header(req, backend)
+    resp = swob.Response(
+        request=req, conditional_response=True, app_iter=app_iter,
+        conditional_etag=request_helpers.resolve_etag_is_at_header(
+            req, backend))
     resp.headers.update({k: swob.str_to_wsgi(v)
-                         for k, v in object_headers(info).items()})
+                         for k, v in headers.items()})
     # NOTE: as Swift answers: a plain object's ETag unquoted, an SLO's
     # quoted (the slo middleware's way).
-    etag = swift_etag(info)
     resp.headers['Etag'] = '"%s"' % etag if is_slo(info) else etag
     resp.last_modified = math.ceil(float(swift_timestamp(info)))
     resp.content_length = info.size
@@ -457,30 +480,38 @@ class ObjectRequests:
         return swift_response(req, body.info, RemoteObjectIter(
             self.provider, self.bucket, key, body.info.size, body=body))
 
-    def _read_manifest(self, name):
-        """The SLO manifest kept beside the object (internal format)."""
+    def _read_manifest(self, name, raw=False):
+        """The SLO manifest kept beside the object (internal format).
+
+        :param raw: return ``(stored bytes, manifest)``.
+        """
         try:
             body = self.provider.get_object(self.bucket,
                                             self.layout.manifest_key(name))
         except exceptions.NotFound:
-            return None
+            return (None, None) if raw else None
         data = body.read_all()
         try:
             manifest = json.loads(data)
         except ValueError:
             LOG.warning('The manifest of %s is not JSON', name)
-            return None
-        return manifest if isinstance(manifest, list) else None
+            manifest = None
+        if not isinstance(manifest, list):
+            manifest = None
+        return (data, manifest) if raw else manifest
 
     def _get_manifest(self, req, name):
         info = self._head(name)
-        manifest = self._read_manifest(name) if is_slo(info) else None
+        body, manifest = self._read_manifest(name, raw=True) \
+            if is_slo(info) else (None, None)
         if manifest is None:
             req.params = dict(req.params, **{'multipart-manifest': 'off'})
             return self.GETorHEAD(req, name)
         if request_helpers.get_param(req, 'format') == 'raw':
-            manifest = [_raw_segment(seg) for seg in manifest]
-        body = json.dumps(manifest).encode('ascii')
+            body = json.dumps([_raw_segment(seg) for seg in manifest],
+                              sort_keys=True).encode('ascii')
+        # NOTE: else the manifest as stored, as Swift serves it: its ETag
+        # is the SLO's X-Manifest-Etag.
         resp = swob.Response(request=req, body=body,
                              conditional_response=True)
         for key, value in object_headers(info).items():
@@ -703,8 +734,16 @@ class ObjectRequests:
 
 
 def _raw_segment(seg):
-    raw = {'path': seg.get('name'), 'etag': seg.get('hash'),
-           'size_bytes': seg.get('bytes')}
-    if seg.get('range'):
-        raw['range'] = seg['range']
+    """A manifest entry in the format it was PUT in.
+
+    As Swift's slo middleware gives it for ``format=raw``.
+    """
+    raw = dict(seg)
+    if 'data' in raw:
+        return raw
+    for key in ('content_type', 'last_modified', 'sub_slo'):
+        raw.pop(key, None)
+    raw['path'] = raw.pop('name', None)
+    raw['size_bytes'] = raw.pop('bytes', None)
+    raw['etag'] = raw.pop('hash', None)
     return raw

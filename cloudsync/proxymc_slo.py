@@ -55,7 +55,6 @@ from swift.common import utils as swift_utils
 from cloudsync import exceptions
 from cloudsync import log as cs_log
 from cloudsync import metadata as md
-from cloudsync import propagate
 from cloudsync import providers
 from cloudsync import proxymc_objects as objects
 
@@ -231,7 +230,7 @@ def _store(objs, req, name, items):
     key = objs.key(name)
     manifest_key = objs.layout.manifest_key(name)
     manifest = json.dumps([s.internal() for s in segments]).encode('ascii')
-    meta[propagate.MANIFEST_ETAG_KEY] = hashlib.md5(
+    meta[md.MANIFEST_ETAG_KEY] = hashlib.md5(
         manifest, usedforsecurity=False).hexdigest()
     groups = _plan_parts(provider, segments)
     try:

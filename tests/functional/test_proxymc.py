@@ -463,3 +463,79 @@ def test_s3_clients_through_s3api(aio, env):
     with pytest.raises(Exception) as refused:
         s3.create_bucket(Bucket=unique_name('nope'))
     assert 'AccessDenied' in str(refused.value)
+
+
+def test_s3_clients_download_a_synced_slo_with_the_clusters_etag(aio, env):
+    """boto3's transfer manager sends If-Match with each ranged GET."""
+    from boto3.s3 import transfer
+
+    container = env['synced']
+    local = aio.swift_client()
+    local.put_container(container)
+    local.put_container(container + '_segments')
+    # NOTE: segments under S3's minimum part size: the daemon groups them
+    # into fewer remote parts than the SLO has segments.
+    segs = [os.urandom(3 * MIB), os.urandom(3 * MIB), os.urandom(1000)]
+    for i, seg in enumerate(segs):
+        local.put_object(container + '_segments', 'g%d' % i, seg)
+    local.put_object(container, 'grouped', json.dumps([
+        {'path': '/%s_segments/g%d' % (container, i)}
+        for i in range(len(segs))]), query_string='multipart-manifest=put')
+    want = aio.s3api_client().head_object(Bucket=container, Key='grouped')
+
+    run_daemon(aio, env)
+
+    s3 = aio._boto3_client(env['server'].url, 'test:tester', 'testing')
+    got = s3.head_object(Bucket=container, Key='grouped')
+    assert got['ETag'] == want['ETag']
+    assert s3.get_object(Bucket=container, Key='grouped',
+                         IfMatch=got['ETag'], Range='bytes=0-9')[
+        'Body'].read() == segs[0][:10]
+    with pytest.raises(Exception) as not_modified:
+        s3.get_object(Bucket=container, Key='grouped',
+                      IfNoneMatch=got['ETag'])
+    assert '304' in str(not_modified.value)
+    path = os.path.join(env['work_dir'], 'grouped.out')
+    s3.download_file(container, 'grouped', path,
+                     Config=transfer.TransferConfig(
+                         multipart_threshold=MIB, multipart_chunksize=MIB))
+    with open(path, 'rb') as f:
+        assert f.read() == b''.join(segs)
+    headers = env['server'].client().head_object(container, 'grouped')
+    assert headers['x-manifest-etag'] == local.head_object(
+        container, 'grouped')['x-manifest-etag']
+
+
+def test_proxymc_does_not_start_with_an_acl_swift_would_refuse(tmp_path):
+    conf = tmp_path / 'cloudsync.conf'
+    conf.write_text(textwrap.dedent('''\
+        [remote:moto]
+        provider = s3
+        endpoint = http://127.0.0.1:1
+        access_key = testing
+        secret_key = testing
+
+        [mapping:open]
+        account = AUTH_test
+        container = open
+        remote = moto
+        bucket = b
+        write_acl = .r:*
+    '''))
+    server = ProxyMCServer(str(tmp_path), str(conf))
+
+    with pytest.raises(AssertionError) as refused:
+        server.start()
+
+    server.stop()
+    assert server_exit_code(refused.value) == 1
+    assert '[mapping:open] write_acl: Referrers not allowed in write ACL' \
+        in str(refused.value)
+    assert 'Traceback' not in str(refused.value)
+
+
+def server_exit_code(error):
+    text = str(error)
+    prefix = 'cloudsync-proxymc exited with '
+    assert prefix in text, text
+    return int(text.split(prefix, 1)[1].split(':', 1)[0])

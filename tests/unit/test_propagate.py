@@ -2191,3 +2191,20 @@ def test_a_body_longer_than_its_content_length_is_streamed(world,
     assert local_requests(world, 'a') == [
         ('GET', None, None), ('GET', None, '"%s"' % record.etag)]
     assert world.remote('a').data == b'x' * 50
+
+
+def test_an_slo_keeps_the_etag_s3api_shows_for_it(world):
+    world.small_parts()
+    paths = put_segments(world, [2 * KiB, 100])
+    s3_etag = large_objects.multipart_etag(
+        [world.swift.get(ACCOUNT, *p.split('/', 1)).etag for p in paths])
+    world.swift.put_slo(ACCOUNT, CONTAINER, 'up', paths,
+                        {'X-Object-Sysmeta-S3Api-Etag': s3_etag})
+    world.swift.put_slo(ACCOUNT, CONTAINER, 'swift', paths)
+
+    assert world.handle('up') is Outcome.COPIED
+    assert world.handle('swift') is Outcome.COPIED
+
+    assert world.internal('up')[md.S3API_ETAG_KEY] == s3_etag
+    assert md.S3API_ETAG_KEY not in world.internal('swift')
+    assert world.handle('up') is Outcome.UNCHANGED

@@ -28,6 +28,7 @@ from swift.common import utils as swift_utils
 
 from cloudsync.cmd import proxymc as cmd_proxymc
 from cloudsync import conf as cs_conf
+from cloudsync import exceptions
 from cloudsync import layout as layout_mod
 from cloudsync import metadata as md
 from cloudsync import proxymc
@@ -849,3 +850,155 @@ def test_proxymc_log_lines_mask_the_remotes_secrets(tmp_path):
         logger.logger.removeHandler(handler)
     assert 'the remote said: bad key ***' in out.getvalue()
     assert secret not in out.getvalue()
+
+
+# -- ETags and conditions, as Swift's object server answers them -------------
+
+def _daemon_slo(remote, name='big', s3_etag=None):
+    """An SLO copied by the daemon: small segments grouped in one part."""
+    seg_etags = [md5_hex(b'aaaaa'), md5_hex(b'bb')]
+    slo_etag = md5_hex(''.join(seg_etags).encode('ascii'))
+    manifest = json.dumps([
+        {'name': '/segs/1', 'hash': seg_etags[0], 'bytes': 5},
+        {'name': '/segs/2', 'hash': seg_etags[1], 'bytes': 2}]).encode()
+    meta = md.swift_to_remote({'X-Static-Large-Object': 'True'})
+    meta.update({md.SLO_ETAG_KEY: slo_etag, md.TIMESTAMP_KEY: '1700000000',
+                 md.MANIFEST_ETAG_KEY: md5_hex(manifest)})
+    if s3_etag:
+        meta[md.S3API_ETAG_KEY] = s3_etag
+    remote.put_raw(BUCKET, key(name), b'aaaaabb', metadata=meta,
+                   etag='%s-1' % md5_hex(b'grouped'))
+    remote.put_raw(BUCKET, layout_mod.RemoteLayout(
+        ACCOUNT, 'photos').manifest_key(name), manifest)
+    return slo_etag, md5_hex(manifest)
+
+
+S3_ETAG_AT = {'X-Backend-Etag-Is-At': 'X-Object-Sysmeta-S3Api-Etag'}
+
+
+def test_an_slo_shows_s3api_no_etag_of_the_remotes_own_parts(app, remote):
+    slo_etag, manifest_etag = _daemon_slo(remote)
+
+    resp = call(app, '/v1/AUTH_test/photos/big', 'HEAD')
+
+    assert resp.headers['Etag'] == '"%s"' % slo_etag
+    assert 'X-Object-Sysmeta-S3Api-Etag' not in resp.headers
+    assert resp.headers['X-Manifest-Etag'] == manifest_etag
+
+
+def test_an_slo_shows_the_s3api_etag_kept_with_it(app, remote):
+    _daemon_slo(remote, s3_etag='%s-2' % md5_hex(b's3'))
+
+    resp = call(app, '/v1/AUTH_test/photos/big', 'HEAD')
+
+    assert resp.headers['X-Object-Sysmeta-S3Api-Etag'] == \
+        '%s-2' % md5_hex(b's3')
+
+
+def test_conditions_compare_the_etag_named_by_etag_is_at(app, remote):
+    s3_etag = '%s-2' % md5_hex(b's3')
+    slo_etag, _ = _daemon_slo(remote, s3_etag=s3_etag)
+    path = '/v1/AUTH_test/photos/big'
+
+    match = call(app, path, headers=dict(S3_ETAG_AT, **{
+        'If-Match': '"%s"' % s3_etag, 'Range': 'bytes=0-2'}))
+    none_match = call(app, path, headers=dict(S3_ETAG_AT, **{
+        'If-None-Match': '"%s"' % s3_etag}))
+    swift_etag = call(app, path, headers=dict(S3_ETAG_AT, **{
+        'If-Match': slo_etag}))
+    head = call(app, path, 'HEAD', headers=dict(S3_ETAG_AT, **{
+        'If-None-Match': s3_etag}))
+
+    assert (match.status_int, match.body) == (206, b'aaa')
+    assert none_match.status_int == 304
+    assert swift_etag.status_int == 412
+    assert head.status_int == 304
+
+
+def test_without_the_named_etag_conditions_compare_the_swift_etag(
+        app, remote):
+    slo_etag, _ = _daemon_slo(remote)
+    path = '/v1/AUTH_test/photos/big'
+    etag_is_at = {'X-Backend-Etag-Is-At':
+                  'X-Object-Sysmeta-S3Api-Etag,X-Object-Sysmeta-Slo-Etag'}
+
+    # s3api sends both the "-N" ETag it showed and the Swift ETag
+    match = call(app, path, headers=dict(etag_is_at, **{
+        'If-Match': '"%s-N", %s' % (slo_etag, slo_etag)}))
+    grouped = call(app, path, headers=dict(etag_is_at, **{
+        'If-Match': md5_hex(b'grouped') + '-1'}))
+
+    assert (match.status_int, match.body) == (200, b'aaaaabb')
+    assert grouped.status_int == 412
+
+
+def test_a_range_is_ignored_when_the_named_metadata_is_present(app, remote):
+    _daemon_slo(remote)
+
+    resp = call(app, '/v1/AUTH_test/photos/big', headers={
+        'Range': 'bytes=0-1', 'X-Backend-Ignore-Range-If-Metadata-Present':
+        'X-Static-Large-Object'})
+
+    assert (resp.status_int, resp.body) == (200, b'aaaaabb')
+
+
+def test_if_match_any_of_a_missing_object_is_412(app):
+    path = '/v1/AUTH_test/photos/none'
+    assert call(app, path, headers={'If-Match': '*'}).status_int == 412
+    assert call(app, path, 'HEAD',
+                headers={'If-Match': '*'}).status_int == 412
+    assert call(app, path, headers={'If-None-Match': '*'}).status_int == 404
+
+
+def test_the_manifest_is_served_as_stored_with_the_manifest_etag(
+        app, remote):
+    _, manifest_etag = _daemon_slo(remote)
+
+    resp = call(app, '/v1/AUTH_test/photos/big?multipart-manifest=get')
+    raw = call(app, '/v1/AUTH_test/photos/big?multipart-manifest=get&'
+               'format=raw')
+
+    assert resp.etag == manifest_etag
+    assert raw.body == json.dumps([
+        {'etag': md5_hex(b'aaaaa'), 'path': '/segs/1', 'size_bytes': 5},
+        {'etag': md5_hex(b'bb'), 'path': '/segs/2', 'size_bytes': 2}],
+        sort_keys=True).encode('ascii')
+
+
+# -- ACLs checked as Swift checks them ---------------------------------------
+
+@pytest.mark.parametrize('option,value', [
+    ('write_acl', '.r:*'), ('read_acl', '.r:'), ('read_acl', '.bogus:x')])
+def test_an_acl_swift_would_refuse_stops_proxymc(make_app, option, value):
+    mappings = dict(DEFAULT_MAPPINGS, open={
+        'account': ACCOUNT, 'container': 'open', option: value})
+
+    with pytest.raises(exceptions.ConfigError) as refused:
+        make_app(mappings)
+
+    assert '[mapping:open] %s: ' % option in str(refused.value)
+    assert value in str(refused.value)
+
+
+def test_the_paste_app_refuses_to_start_with_an_invalid_acl(tmp_path):
+    from swift.common import wsgi
+    path = write_conf(tmp_path, {'open': {
+        'account': ACCOUNT, 'container': 'open', 'write_acl': '.r:*'}})
+
+    with pytest.raises(wsgi.ConfigFileError) as refused:
+        proxymc.app_factory({}, conf_file=path)
+
+    assert '[mapping:open] write_acl: Referrers not allowed in write ACL' \
+        in str(refused.value)
+
+
+def test_acls_are_used_as_swift_cleans_them(make_app, remote):
+    app = make_app({'docs': {'account': ACCOUNT, 'container': 'docs',
+                             'read_acl': ' test:reader , , .r:* '}})
+    daemon_put(remote, 'o', b'x', container='docs')
+
+    head = call(app, '/v1/AUTH_test/docs', 'HEAD')
+    anonymous = call(app, '/v1/AUTH_test/docs/o', user=None)
+
+    assert head.headers['X-Container-Read'] == 'test:reader,.r:*'
+    assert (anonymous.status_int, anonymous.body) == (200, b'x')
