@@ -36,6 +36,7 @@ Ports, relative to the base port B (default 16000)::
 Command line::
 
     python tools/aio.py start [--base-dir DIR] [--base-port N] [--fresh]
+                              [--profile plain|production]
     python tools/aio.py status [--json]
     python tools/aio.py stop
     python tools/aio.py env     # shell exports for swift/aws clients
@@ -61,6 +62,26 @@ policies and constraints only from ``/etc/swift/swift.conf``, so this
 loads them from ``swift_dir`` first (see ``use_swift_dir``, which any
 other process using the cluster's rings or policies must call too).
 Nothing is ever written to ``/etc/swift``.
+
+The production profile (``--profile production``, ``AllInOne(...,
+profile='production')``) is the same cluster as a production one is set
+up, on the features cloudsync must work with:
+
+* at-rest encryption: ``keymaster`` and ``encryption`` in the proxy
+  pipeline just before the last ``proxy-logging`` (after ``slo``, ``dlo``,
+  ``versioned_writes`` and ``symlink``, as Swift documents it), the
+  keymaster reading its root secret from ``etc/keymaster.conf``
+  (``keymaster_config_path``); ``internal-client.conf`` has both filters
+  too, as Swift's documentation asks of every internal client that reads
+  objects;
+* a third storage policy ``ec``, erasure-coded with 2 data and 1 parity
+  fragments (``isa_l_rs_vand`` when pyeclib can load it, else
+  ``liberasurecode_rs_vand``), one fragment per node;
+* object versioning (``allow_object_versioning``) and symlinks, which the
+  plain profile has as well;
+* object expiry: the object servers' configuration has an
+  ``[object-expirer]`` section, and :meth:`AllInOne.run_expirer` runs
+  ``swift-object-expirer`` once.
 """
 
 import argparse
@@ -100,6 +121,16 @@ POLICIES = (
     {'index': 1, 'name': 'silver', 'default': False},
 )
 
+PROFILES = ('plain', 'production')
+#: the production profile's erasure-coded policy: 2 data + 1 parity
+#: fragments, one per node
+EC_POLICY = {'index': 2, 'name': 'ec', 'default': False,
+             'policy_type': 'erasure_coding', 'ec_num_data_fragments': 2,
+             'ec_num_parity_fragments': 1,
+             'ec_object_segment_size': 1048576}
+#: erasure code backends, best first; the first pyeclib can load is used
+EC_TYPES = ('isa_l_rs_vand', 'liberasurecode_rs_vand')
+
 SERVER_TYPES = ('object', 'container', 'account')
 PORT_OFFSETS = {'object': 0, 'container': 1, 'account': 2}
 
@@ -110,6 +141,10 @@ PIPELINE_HEAD = ('catch_errors', 'gatekeeper', 'healthcheck', 'proxy-logging',
 PIPELINE_TAIL = ('copy', 'container-quotas', 'account-quotas', 'slo', 'dlo',
                  'versioned_writes', 'symlink', 'proxy-logging',
                  'proxy-server')
+# the production profile's at-rest encryption, where Swift's documentation
+# puts it: after every middleware that splits or copies objects, just
+# before the last proxy-logging
+ENCRYPTION_FILTERS = ('keymaster', 'encryption')
 
 STOP_TIMEOUT = 10.0
 START_TIMEOUT = 60.0
@@ -150,6 +185,26 @@ def use_swift_dir(swift_dir):
         utils.validate_configuration()
     storage_policy.reload_storage_policies()
     constraints.reload_constraints()
+
+
+def ec_type():
+    """The first erasure code backend of :data:`EC_TYPES` that pyeclib
+    can load here.
+    """
+    from pyeclib import ec_iface
+
+    errors = []
+    for name in EC_TYPES:
+        try:
+            driver = ec_iface.ECDriver(
+                k=EC_POLICY['ec_num_data_fragments'],
+                m=EC_POLICY['ec_num_parity_fragments'], ec_type=name)
+            driver.encode(b'probe')
+            return name
+        except Exception as e:  # noqa: BLE001 - next backend
+            errors.append('%s: %s' % (name, e))
+    raise AioError('no erasure code backend works here (%s)'
+                   % '; '.join(errors))
 
 
 def load_state(base_dir):
@@ -285,7 +340,7 @@ def _normalize_filters(extra_filters):
         if not ('use' in opts or 'paste.filter_factory' in opts):
             raise AioError('extra filter %r needs "use" or '
                            '"paste.filter_factory"' % name)
-        if name in PIPELINE_HEAD + PIPELINE_TAIL:
+        if name in PIPELINE_HEAD + PIPELINE_TAIL + ENCRYPTION_FILTERS:
             raise AioError('extra filter name %r is taken' % name)
         result.append([name, {str(k): str(v) for k, v in opts.items()}])
     return result
@@ -308,11 +363,22 @@ class AllInOne(object):
         option: value}), ...]``
     :param proxy_workers: proxy ``workers`` (0: one process, no fork)
     :param log_level: log level of every Swift server
+    :param profile: ``plain`` (default), or ``production``: at-rest
+        encryption (a keymaster whose root secret is in
+        ``etc/keymaster.conf``, and the encryption middleware, in the proxy
+        and in ``internal-client.conf``), an erasure-coded policy ``ec``
+        (2 data + 1 parity fragments), and an ``[object-expirer]`` section
+        in the object servers' configuration for :meth:`run_expirer`.
+        Object versioning and symlinks are on in both profiles.
     """
 
     def __init__(self, base_dir=None, base_port=None, nodes=3, replicas=3,
                  part_power=10, memcache=False, extra_filters=None,
-                 proxy_workers=0, log_level='INFO'):
+                 proxy_workers=0, log_level='INFO', profile='plain'):
+        if profile not in PROFILES:
+            raise AioError('profile must be one of %s, not %r'
+                           % (', '.join(PROFILES), profile))
+        self.profile = profile
         if base_dir is None:
             base_dir = os.environ.get('CLOUDSYNC_AIO_DIR', DEFAULT_BASE_DIR)
         self.base_dir = os.path.abspath(base_dir)
@@ -348,7 +414,8 @@ class AllInOne(object):
                   memcache=opts.get('memcache', False),
                   extra_filters=opts.get('extra_filters'),
                   proxy_workers=opts.get('proxy_workers', 0),
-                  log_level=opts.get('log_level', 'INFO'))
+                  log_level=opts.get('log_level', 'INFO'),
+                  profile=opts.get('profile', 'plain'))
         aio._state = state
         return aio
 
@@ -369,10 +436,40 @@ class AllInOne(object):
                 'part_power': self.part_power, 'memcache': self.memcache,
                 'extra_filters': self.extra_filters,
                 'proxy_workers': self.proxy_workers,
-                'log_level': self.log_level}
+                'log_level': self.log_level, 'profile': self.profile}
 
     def url(self, port):
         return 'http://%s:%d' % (IP, port)
+
+    @property
+    def production(self):
+        """True for the production profile."""
+        return self.profile == 'production'
+
+    @property
+    def keymaster_conf_path(self):
+        """The keymaster's configuration (production profile): the file
+        ``keymaster_config_path`` names in the proxy and internal client,
+        with the root secret in its ``[keymaster]`` section.
+        """
+        return os.path.join(self.swift_dir, 'keymaster.conf')
+
+    def policies(self):
+        """The storage policies, as dicts (the EC one with its options)."""
+        policies = [dict(p, policy_type='replication') for p in POLICIES]
+        if self.production:
+            policies.append(dict(EC_POLICY, ec_type=ec_type()))
+        return policies
+
+    def ring_name(self, policy):
+        return 'object' if policy['index'] == 0 else \
+            'object-%d' % policy['index']
+
+    def ring_replicas(self, policy):
+        if policy['policy_type'] == 'erasure_coding':
+            return policy['ec_num_data_fragments'] + \
+                policy['ec_num_parity_fragments']
+        return self.replicas
 
     # -- layout --------------------------------------------------------------
 
@@ -417,13 +514,22 @@ class AllInOne(object):
         path = os.path.join(self.swift_dir, 'aio-secrets.json')
         try:
             with open(path) as f:
-                return json.load(f)
+                data = json.load(f)
         except FileNotFoundError:
-            pass
+            data = None
+        if data and 'encryption_root_secret' not in data:
+            # written by an older version of this tool
+            data['encryption_root_secret'] = base64.b64encode(
+                secrets.token_bytes(32)).decode('ascii')
+            _write_json(path, data)
+        if data:
+            return data
         data = {
             'hash_path_prefix': secrets.token_hex(8),
             'hash_path_suffix': secrets.token_hex(8),
             'fernet_key': base64.urlsafe_b64encode(
+                secrets.token_bytes(32)).decode('ascii'),
+            'encryption_root_secret': base64.b64encode(
                 secrets.token_bytes(32)).decode('ascii'),
         }
         _write_json(path, data)
@@ -448,13 +554,21 @@ class AllInOne(object):
             ('swift_hash_path_prefix', sec['hash_path_prefix']),
             ('swift_hash_path_suffix', sec['hash_path_suffix']),
         ])]
-        for pol in POLICIES:
-            items = [('name', pol['name']), ('policy_type', 'replication')]
+        for pol in self.policies():
+            items = [(k, pol[k]) for k in (
+                'name', 'policy_type', 'ec_type', 'ec_num_data_fragments',
+                'ec_num_parity_fragments', 'ec_object_segment_size')
+                if k in pol]
             if pol['default']:
                 items.append(('default', 'yes'))
             policies.append(('storage-policy:%d' % pol['index'], items))
         self._write(os.path.join(self.swift_dir, 'swift.conf'),
                     _ini(policies))
+        if self.production:
+            self._write(self.keymaster_conf_path, _ini([('keymaster', [
+                ('encryption_root_secret', sec['encryption_root_secret']),
+            ])]))
+            os.chmod(self.keymaster_conf_path, 0o600)
 
         for i in range(1, self.nodes + 1):
             node = self.node_info(i)
@@ -496,6 +610,16 @@ class AllInOne(object):
                 if kind == 'container':
                     sections.append(('container-sharder', [
                         ('auto_shard', 'false')]))
+                if kind == 'object' and self.production:
+                    sections.append(('object-expirer', [
+                        ('internal_client_conf_path', os.path.join(
+                            self.swift_dir, 'internal-client.conf')),
+                        # the object servers queue expiring objects in
+                        # the .expiring_objects account (the "legacy"
+                        # queue, still the only one)
+                        ('dequeue_from_legacy', 'true'),
+                        ('log_name', 'object-expirer'),
+                    ]))
                 self._write(node['%s_server_conf' % kind], _ini(sections))
 
         self._write(os.path.join(self.swift_dir, 'internal-client.conf'),
@@ -509,10 +633,23 @@ class AllInOne(object):
             ('memcache_servers', '%s:%d' % (IP, self.port('memcache'))),
         ])
 
+    def _encryption_sections(self):
+        return [
+            ('filter:keymaster', [
+                ('use', 'egg:swift#keymaster'),
+                ('keymaster_config_path', self.keymaster_conf_path),
+            ]),
+            ('filter:encryption', [('use', 'egg:swift#encryption')]),
+        ]
+
     def _internal_client_conf(self):
         pipeline = ['catch_errors', 'proxy-logging', 'cache', 'proxy-server']
         if not self.memcache:
             pipeline.remove('cache')
+        if self.production:
+            # as Swift's documentation has it for container-sync: anything
+            # that reads objects outside the proxy decrypts them too
+            pipeline[-1:-1] = ENCRYPTION_FILTERS
         sections = [
             ('DEFAULT', self._common_defaults('internal-client')),
             ('pipeline:main', [('pipeline', ' '.join(pipeline))]),
@@ -525,6 +662,8 @@ class AllInOne(object):
         ]
         if self.memcache:
             sections.append(self._cache_filter())
+        if self.production:
+            sections += self._encryption_sections()
         return _ini(sections)
 
     def proxy_conf_path(self, name='proxy'):
@@ -538,6 +677,8 @@ class AllInOne(object):
         if not self.memcache:
             pipeline.remove('cache')
         pipeline += [f[0] for f in extra_filters] + list(PIPELINE_TAIL)
+        if self.production:
+            pipeline[-2:-2] = ENCRYPTION_FILTERS
         tempauth = [
             ('use', 'egg:swift#tempauth'),
             ('fernet_key_aio', sec['fernet_key']),
@@ -589,6 +730,8 @@ class AllInOne(object):
         ]
         if self.memcache:
             sections.append(self._cache_filter())
+        if self.production:
+            sections += self._encryption_sections()
         for fname, opts in extra_filters:
             sections.append(('filter:%s' % fname, sorted(opts.items())))
         path = self.proxy_conf_path(name)
@@ -599,14 +742,17 @@ class AllInOne(object):
         """Build the rings, unless they exist for the same layout."""
         from swift.common.ring import RingBuilder
 
+        policies = self.policies()
+        replicas = {'account': self.replicas, 'container': self.replicas}
+        for policy in policies:
+            replicas[self.ring_name(policy)] = self.ring_replicas(policy)
         layout = {'nodes': self.nodes, 'replicas': self.replicas,
                   'part_power': self.part_power,
                   'base_port': self.base_port,
-                  'policies': [p['index'] for p in POLICIES]}
+                  'policies': [p['index'] for p in policies],
+                  'ring_replicas': replicas}
         layout_path = os.path.join(self.swift_dir, 'rings.json')
-        rings = ['account', 'container'] + [
-            'object' if p['index'] == 0 else 'object-%d' % p['index']
-            for p in POLICIES]
+        rings = sorted(replicas)
         try:
             with open(layout_path) as f:
                 old = json.load(f)
@@ -618,7 +764,7 @@ class AllInOne(object):
             return
         for ring in rings:
             kind = ring.split('-')[0]
-            builder = RingBuilder(self.part_power, self.replicas, 1)
+            builder = RingBuilder(self.part_power, replicas[ring], 1)
             for i in range(1, self.nodes + 1):
                 builder.add_dev({
                     'id': i - 1, 'region': 1, 'zone': i, 'ip': IP,
@@ -921,7 +1067,12 @@ class AllInOne(object):
                 'admin': '.admin' in groups,
                 'reseller_admin': '.reseller_admin' in groups,
             } for account, user, key, groups in USERS],
-            'policies': [dict(p) for p in POLICIES],
+            'policies': self.policies(),
+            'profile': self.profile,
+            'encryption': self.production,
+            'keymaster_conf': (self.keymaster_conf_path if self.production
+                               else None),
+            'ec_policy': EC_POLICY['name'] if self.production else None,
             'replicas': self.replicas,
             'part_power': self.part_power,
             'nodes': [self.node_info(i) for i in range(1, self.nodes + 1)],
@@ -1071,6 +1222,48 @@ class AllInOne(object):
         """Restart the main proxy with the given extra filters."""
         return self.start_proxy('proxy', extra_filters)
 
+    def run_expirer(self, timeout=120):
+        """Run ``swift-object-expirer`` once (production profile): every
+        object whose ``X-Delete-At`` has passed is deleted, and its
+        container rows say so.
+
+        The object servers queue an expiring object in a container of the
+        ``.expiring_objects`` account that its account learns of from the
+        container updater only: ``swift-container-updater`` is run once on
+        every node first, as it runs all the time in a real cluster.
+
+        :returns: the expirer's output
+        """
+        state = self._require_state()
+        if state.get('profile') != 'production':
+            raise AioError('the object expirer runs on the production '
+                           'profile only')
+        for node in state['nodes']:
+            self._run_once('container-updater',
+                           node['container_server_conf'], timeout)
+        return self._run_once('object-expirer',
+                              state['nodes'][0]['object_server_conf'],
+                              timeout)
+
+    def _run_once(self, kind, conf, timeout):
+        """Run one of Swift's daemons once; its output (also logged)."""
+        cmd = [sys.executable, os.path.abspath(__file__), 'serve', kind,
+               conf, '--once', '-v']
+        try:
+            proc = subprocess.run(
+                cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT, timeout=timeout,
+                cwd=self.base_dir)
+        except subprocess.TimeoutExpired:
+            raise AioError('%s did not finish within %ss' % (kind, timeout))
+        out = proc.stdout.decode('utf-8', 'replace')
+        with open(self.log_path(kind), 'a') as log:
+            log.write(out)
+        if proc.returncode != 0:
+            raise AioError('%s exited %s:\n%s'
+                           % (kind, proc.returncode, out[-4000:]))
+        return out
+
     # -- clients -------------------------------------------------------------
 
     def swift_client(self, user='test:tester', key='testing', **kwargs):
@@ -1179,6 +1372,8 @@ SERVER_MODULES = {
     'object': 'swift.obj.server',
     'container': 'swift.container.server',
     'account': 'swift.account.server',
+    'object-expirer': 'swift.obj.expirer',
+    'container-updater': 'swift.container.updater',
 }
 
 
@@ -1198,11 +1393,13 @@ def _serve(argv):
     parser.read(conf)
     use_swift_dir(parser.get('DEFAULT', 'swift_dir'))
     module = importlib.import_module(SERVER_MODULES[kind])
-    sys.argv = ['swift-%s-server' % kind] + list(argv[1:])
+    sys.argv = ['swift-%s' % kind if '-' in kind
+                else 'swift-%s-server' % kind] + list(argv[1:])
     return module.main()
 
 
 def _print_endpoints(state):
+    print('profile:         %s' % state.get('profile', 'plain'))
     print('swift_dir:       %s' % state['swift_dir'])
     print('proxy:           %s' % state['proxy_url'])
     print('auth (v1):       %s  users test:tester/testing, '
@@ -1212,6 +1409,12 @@ def _print_endpoints(state):
     print('moto S3:         %s  (any key, region %s)'
           % (state['moto_endpoint'], state['moto_region']))
     print('internal client: %s' % state['internal_client_conf'])
+    if state.get('keymaster_conf'):
+        print('keymaster:       %s  (encryption at rest)'
+              % state['keymaster_conf'])
+    print('policies:        %s' % ', '.join(
+        '%s (%s)' % (p['name'], p.get('ec_type') or p.get(
+            'policy_type', 'replication')) for p in state['policies']))
     for node in state['nodes']:
         print('node %d:          object %d container %d account %d  %s'
               % (node['index'], node['object_port'], node['container_port'],
@@ -1266,6 +1469,10 @@ def main(argv=None):
     p_start.add_argument('--proxy-workers', type=int, default=0)
     p_start.add_argument('--part-power', type=int, default=10)
     p_start.add_argument('--log-level', default='INFO')
+    p_start.add_argument('--profile', choices=PROFILES, default='plain',
+                         help='production: at-rest encryption, an '
+                              'erasure-coded policy "ec" and the object '
+                              'expirer (default: plain)')
     p_start.add_argument('--extra-filter', action='append',
                          metavar='NAME=USE',
                          help='add a filter to the proxy pipeline after '
@@ -1291,7 +1498,8 @@ def main(argv=None):
                            memcache=args.memcache,
                            extra_filters=_parse_filter_args(args),
                            proxy_workers=args.proxy_workers,
-                           log_level=args.log_level)
+                           log_level=args.log_level,
+                           profile=args.profile)
             state = aio.start(fresh=args.fresh, timeout=args.timeout)
             if state.get('reused'):
                 print('already running in %s' % aio.base_dir)

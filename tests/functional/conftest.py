@@ -28,6 +28,12 @@ Environment:
     start``): the tests use it and leave it running.
 ``CLOUDSYNC_AIO_KEEP``
     if set, the test cluster's directory (data, configs, logs) is kept.
+
+The session-scoped ``aio_production`` fixture starts a second all-in-one
+with the production profile (at-rest encryption, an erasure-coded policy
+``ec``, object versioning, symlinks, the object expirer) on ports of its
+own, for the tests that need it (``CLOUDSYNC_AIO_STATE`` does not apply to
+it), and stops it at the end.
 """
 
 import atexit
@@ -52,7 +58,7 @@ DEFAULT_TEST_BASE_PORT = 17000
 PORT_ATTEMPTS = 5
 
 
-def _start_cluster():
+def _start_cluster(prefix='cloudsync-aio-test-', **options):
     if os.environ.get('CLOUDSYNC_TEST_BASE_PORT'):
         base_port = int(os.environ['CLOUDSYNC_TEST_BASE_PORT'])
     else:
@@ -60,10 +66,11 @@ def _start_cluster():
         # one host that pick the same ports at the same moment would share
         # them; a random block makes that unlikely.
         base_port = DEFAULT_TEST_BASE_PORT + 100 * random.randrange(150)
-    base_dir = tempfile.mkdtemp(prefix='cloudsync-aio-test-')
+    base_dir = tempfile.mkdtemp(prefix=prefix)
     last_error = None
     for attempt in range(PORT_ATTEMPTS):
-        cluster = aio_tools.AllInOne(base_dir, base_port + 100 * attempt)
+        cluster = aio_tools.AllInOne(base_dir, base_port + 100 * attempt,
+                                     **options)
         # registered before start: an interrupted start is cleaned up too
         atexit.register(cluster.stop)
         try:
@@ -94,6 +101,26 @@ def aio():
         return
 
     cluster = _start_cluster()
+    try:
+        aio_tools.use_swift_dir(cluster.swift_dir)
+        yield cluster
+    finally:
+        cluster.stop()
+        if not os.environ.get('CLOUDSYNC_AIO_KEEP'):
+            shutil.rmtree(cluster.base_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope='session')
+def aio_production():
+    """A running tools/aio.AllInOne with the production profile, shared by
+    the whole session; a cluster of its own, on its own ports.
+
+    NOTE(cloudsync): a process reads one cluster's swift.conf at a time
+    (see ``use_swift_dir``): a test using both this and ``aio`` in-process
+    must call ``use_swift_dir`` for the one it talks to.
+    """
+    cluster = _start_cluster(prefix='cloudsync-aio-prod-test-',
+                             profile='production')
     try:
         aio_tools.use_swift_dir(cluster.swift_dir)
         yield cluster
