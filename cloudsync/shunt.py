@@ -958,7 +958,11 @@ class CloudShuntMiddleware(object):
                                              target.layout)
         try:
             sizer = shunt_listing.PageSizer(params.limit, len(entries))
-            remote_entries = remote.entries(params, sizer)
+            floor = None
+            if params.reverse and entries and \
+                    len(entries) >= params.limit:
+                floor = listing_mod.entry_key(entries[-1])
+            remote_entries = remote.entries(params, sizer, floor)
             if versions:
                 remote_entries = shunt_listing.null_versions(remote_entries)
             listing = shunt_listing.merge(

@@ -23,6 +23,12 @@ its own part, asks the remote for the same listing of the remote's names
 listings differ from them) and merges the two with the mapping's listing
 merger, stopping at ``limit``.
 
+A page holds ``limit`` entries and one remote page in memory. A forward
+page reads the remote lazily, in requests sized to what the page still
+needs; a reverse page reads every remote entry between its bounds (the
+remote lists in ascending order only), keeping only the last ``limit``
+(see :meth:`RemoteListing.entries`).
+
 What a remote-only entry can say is what the remote's listing says: its
 ``name`` (or ``subdir``), ``bytes``, ``hash`` (the remote's ETag: the MD5
 of a single-part object, ``<hex>-<parts>`` for a multipart one, such as an
@@ -39,6 +45,8 @@ false``: Swift's listing does not show deleted names, and finding their
 tombstones would take a Swift HEAD per remote-only entry.
 """
 
+import collections
+import copy
 import json
 
 from swift.common import utils as swift_utils
@@ -236,19 +244,41 @@ class RemoteListing(object):
                 'last_modified': swift_timestamp(entry.last_modified),
             }
 
-    def entries(self, params, sizer=None):
+    def entries(self, params, sizer=None, floor=None):
         """The remote's part of the listing, in listing order.
 
         Forward listings are read lazily, a page at a time, each request
-        sized by ``sizer`` (a :class:`PageSizer`); a reverse listing reads
-        every remote entry between its bounds first (the remote lists in
-        ascending order only).
+        sized by ``sizer`` (a :class:`PageSizer`), so that a page costs
+        remote requests in proportion to its ``limit``. The remote lists in
+        ascending order only: a reverse listing reads every remote entry
+        between its bounds, in ascending order, :attr:`page_size` at a
+        time, and keeps only the last ``limit`` of them, which it then
+        gives in descending order. Its memory is ``limit`` entries and one
+        remote page, whatever the size of the container; its requests are
+        in proportion to the remote entries between its bounds.
+
+        :param floor: for a reverse listing, a name that the page does not
+            go below (the last of Swift's part, when that part fills the
+            page: no smaller name can be on it); it narrows the remote
+            entries read.
         """
         if params.limit <= 0:
             return iter(())
         if params.reverse:
-            return iter(list(self._ascending(params))[::-1])
+            return self._descending(params, floor)
         return self._ascending(params, sizer)
+
+    def _descending(self, params, floor=None):
+        if floor is not None and floor > params.lower:
+            # NOTE(cloudsync): in a reverse listing the lower bound is the
+            # end_marker; names at or below the floor are not on the page
+            # (one equal to it is Swift's, and listed once).
+            params = copy.copy(params)
+            params.end_marker = floor
+        last = collections.deque(self._ascending(params),
+                                 maxlen=params.limit)
+        while last:
+            yield last.pop()
 
 
 class PageSizer(object):

@@ -20,6 +20,7 @@ code), in every format and with every listing parameter.
 
 import json
 import tempfile
+import tracemalloc
 
 from hypothesis import given
 from hypothesis import HealthCheck
@@ -29,6 +30,8 @@ import pytest
 from swift.common import utils as swift_utils
 
 from cloudsync import exceptions
+from cloudsync import layout as layout_mod
+from cloudsync import providers
 from cloudsync import shunt_listing
 from tests.unit import shunt_fakes
 from tests.unit.shunt_fakes import ACCOUNT
@@ -340,6 +343,104 @@ def test_a_short_swift_part_sizes_the_remote_request_exactly():
     sizer = shunt_listing.PageSizer(limit=1000, local_count=10)
 
     assert sizer.next_size() == 990
+
+
+# -- the cost of reverse pages ---------------------------------------------
+
+class GeneratedBucket(object):
+    """A remote of ``count`` objects ``o0000000``, ``o0000001``, ...
+
+    Its names are made as they are listed, so that it holds nothing in
+    memory itself. It counts the entries it lists.
+    """
+
+    def __init__(self, layout, count):
+        self.prefix = layout.key_prefix
+        self.count = count
+        self.requests = []
+        self.listed = 0
+
+    def key(self, index):
+        return '%so%07d' % (self.prefix, index)
+
+    def list_objects(self, bucket, prefix='', delimiter=None, marker=None,
+                     limit=1000):
+        assert delimiter is None and prefix.startswith(self.prefix)
+        self.requests.append(marker)
+        start = 0
+        if marker and marker >= self.key(0):
+            start = min(self.count, int(marker[len(self.prefix) + 1:]) + 1)
+        stop = min(self.count, start + limit)
+        self.listed += stop - start
+        entries = [providers.ListingEntry(key=self.key(i), size=1,
+                                          etag='e', last_modified=1.0)
+                   for i in range(start, stop)]
+        return providers.ListingPage(entries=entries,
+                                     truncated=stop < self.count)
+
+
+def reverse_page(count, **params):
+    layout = layout_mod.RemoteLayout(ACCOUNT, CONTAINER)
+    bucket = GeneratedBucket(layout, count)
+    listing = shunt_listing.RemoteListing(bucket, BUCKET, layout)
+    params = shunt_listing.ListingParams(dict(params, reverse='true'))
+    return bucket, list(listing.entries(params))
+
+
+def peak_memory(function, *args, **kwargs):
+    tracemalloc.start()
+    try:
+        function(*args, **kwargs)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_reverse_page_holds_memory_for_its_limit_not_the_bucket():
+    small = peak_memory(reverse_page, 2000, limit=1)
+    large = peak_memory(reverse_page, 40000, limit=1)
+
+    # NOTE: reading the whole listing into memory makes the large peak
+    # about 20 times the small one; what is held is one remote page.
+    assert large < 2 * small
+
+
+def test_a_reverse_page_is_the_last_names_in_descending_order():
+    bucket, got = reverse_page(2500, limit=3)
+
+    assert [e['name'] for e in got] == ['o0002499', 'o0002498', 'o0002497']
+    assert len(bucket.requests) == 3
+
+
+def test_a_reverse_page_reads_only_between_its_marker_and_end_marker():
+    bucket, got = reverse_page(100000, limit=2, marker='o0050000',
+                               end_marker='o0049000')
+
+    assert [e['name'] for e in got] == ['o0049999', 'o0049998']
+    assert bucket.listed <= 1000
+    assert len(bucket.requests) == 1
+
+
+def test_a_reverse_page_that_swift_fills_reads_the_remote_above_it(
+        tmp_path):
+    world = make_world(tmp_path, local=['x', 'y'],
+                       remote=['o%04d' % i for i in range(2500)] + ['z'])
+    limits = record_limits(world)
+
+    got = shunt_answer(world, reverse='true', limit=2)
+
+    assert [key(e) for e in got] == ['z', 'y']
+    assert len(limits) == 1
+
+
+def test_a_reverse_page_that_swift_does_not_fill_reads_the_remote_below(
+        tmp_path):
+    world = make_world(tmp_path, local=['x'],
+                       remote=['o%04d' % i for i in range(2500)])
+
+    got = shunt_answer(world, reverse='true', limit=3)
+
+    assert [key(e) for e in got] == ['x', 'o2499', 'o2498']
 
 
 def test_path_listings_pass_through(world):
