@@ -416,6 +416,35 @@ def test_a_range_fetches_only_the_bytes_asked_for(world):
     assert world.provider.counts() == {'head_object': 1, 'get_object': 1}
 
 
+def test_near_ranges_are_read_with_one_remote_get(world):
+    data = bytes(range(256)) * 40
+    archived(world, body=data)
+    spec = ','.join('%d-%d' % (i * 200, i * 200 + 9) for i in range(40))
+    world.provider.reset_calls()
+
+    resp = world.obj('obj', headers={'Range': 'bytes=' + spec})
+
+    assert resp.status_int == 206
+    for i in range(40):
+        assert b'Content-Range: bytes %d-%d/%d\r\n\r\n%s\r\n' % (
+            i * 200, i * 200 + 9, len(data),
+            data[i * 200:i * 200 + 10]) in resp.body
+    assert world.provider.counts() == {'head_object': 1, 'get_object': 1}
+
+
+def test_more_ranges_than_swift_serves_are_416_as_in_swift(world):
+    world.put('obj', b'x' * 200, content_type='text/plain')
+    spec = 'bytes=' + ','.join('%d-%d' % (i * 2, i * 2) for i in range(51))
+    local = world.obj('obj', headers={'Range': spec})
+    world.archive('obj')
+    world.provider.reset_calls()
+
+    resp = world.obj('obj', headers={'Range': spec})
+
+    assert local.status_int == resp.status_int == 416
+    assert world.provider.counts() == {'head_object': 1}
+
+
 def test_an_unsatisfiable_range_does_not_fetch_the_body(world):
     archived(world)
     world.provider.reset_calls()
