@@ -155,6 +155,10 @@ class RemoteObject(object):
         headers['Accept-Ranges'] = 'bytes'
         if self.is_slo and self.internal.get(MANIFEST_ETAG_KEY):
             headers['X-Manifest-Etag'] = self.internal[MANIFEST_ETAG_KEY]
+        if self.is_slo and self.internal.get(metadata.S3API_ETAG_KEY):
+            # NOTE(cloudsync): for s3api: the ETag it showed for its upload
+            headers['X-Object-Sysmeta-S3Api-Etag'] = self.internal[
+                metadata.S3API_ETAG_KEY]
         for key, value in self.metadata_headers().items():
             headers[swob.str_to_wsgi(key)] = swob.str_to_wsgi(value)
         return headers

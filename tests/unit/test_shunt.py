@@ -573,6 +573,23 @@ def test_slo_conditions_use_the_slo_etag_not_the_remotes(world):
         'If-None-Match': '"%s"' % slo_etag}).status_int == 304
 
 
+def test_an_slo_s3api_uploaded_keeps_its_s3_etag_and_conditions(world):
+    archived_slo(world)
+    s3_etag = '%s-3' % ('e' * 32)
+    world.remote('slo').metadata[md.S3API_ETAG_KEY] = s3_etag
+    etag_is_at = {'X-Backend-Etag-Is-At': 'X-Object-Sysmeta-S3Api-Etag'}
+
+    head = world.obj('slo', 'HEAD')
+    match = world.obj('slo', headers=dict(etag_is_at, **{
+        'If-Match': '"%s"' % s3_etag, 'Range': 'bytes=0-1'}))
+    none_match = world.obj('slo', headers=dict(etag_is_at, **{
+        'If-None-Match': s3_etag}))
+
+    assert head.headers['X-Object-Sysmeta-S3Api-Etag'] == s3_etag
+    assert (match.status_int, match.body) == (206, b''.join(PARTS)[:2])
+    assert none_match.status_int == 304
+
+
 def test_an_slo_manifest_is_returned_for_multipart_manifest_get(world):
     record = archived_slo(world)
 
