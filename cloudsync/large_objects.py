@@ -439,6 +439,82 @@ class PieceReader:
         self.close()
 
 
+#: ranges of one multi-range request at most this far apart are read with
+#: one remote GET (the bytes between them are read and dropped)
+RANGE_GAP = 1 * MiB
+
+
+def range_spans(ranges, max_gap=RANGE_GAP):
+    """The remote GETs that serve a multi-range request, in its order.
+
+    :param ranges: swob's ``[(start, stop)]`` (stop excluded), in the order
+        of the request; swob has checked them as Swift does (at most
+        ``MAX_RANGES``, few overlaps, few out of order).
+    :returns: ``([(start, stop)], [index of the span of each range])``:
+        consecutive ranges that ascend without overlapping, at most
+        ``max_gap`` bytes apart, share one span.
+    """
+    spans, owners = [], []
+    for start, stop in ranges:
+        if spans and spans[-1][1] <= start <= spans[-1][1] + max_gap:
+            spans[-1] = (spans[-1][0], stop)
+        else:
+            spans.append((start, stop))
+        owners.append(len(spans) - 1)
+    return spans, owners
+
+
+def multi_range_body(fetch, ranges, content_type, boundary, size,
+                     max_gap=RANGE_GAP):
+    """A ``multipart/byteranges`` body read with one GET per span.
+
+    :param fetch: ``fetch(start, stop)``, an iterable of the object's
+        bytes ``[start, stop)`` with a ``close()``: the caller's ranged
+        GET.
+    :param ranges: swob's ranges, as for :func:`range_spans`.
+    """
+    if not isinstance(content_type, bytes):
+        content_type = content_type.encode('utf-8')
+    if not isinstance(boundary, bytes):
+        boundary = boundary.encode('ascii')
+    spans, owners = range_spans(ranges, max_gap)
+    state = {'next': 0, 'span': None, 'body': None, 'chunks': None,
+             'pos': 0, 'buf': b''}
+
+    def close():
+        body, state['body'] = state['body'], None
+        if body is not None:
+            body.close()
+
+    def read_range(start, stop):
+        span = owners[state['next']]
+        state['next'] += 1
+        if span != state['span']:
+            close()
+            state.update(span=span, pos=spans[span][0], buf=b'')
+            state['body'] = fetch(*spans[span])
+            state['chunks'] = iter(state['body'])
+        while state['pos'] < stop:
+            if not state['buf']:
+                state['buf'] = next(state['chunks'], b'')
+                if not state['buf']:
+                    raise IOError('the remote ended the bytes %d-%d at %d'
+                                  % (spans[span][0], spans[span][1] - 1,
+                                     state['pos']))
+            take = min(len(state['buf']), stop - state['pos'])
+            piece, state['buf'] = state['buf'][:take], state['buf'][take:]
+            if state['pos'] + take > start:
+                yield piece[max(0, start - state['pos']):]
+            state['pos'] += take
+
+    try:
+        for chunk in swob.multi_range_iterator(ranges, content_type,
+                                               boundary, size, read_range):
+            yield chunk
+    finally:
+        close()
+
+
 def remove_dlo_segments(provider, bucket, layout, info,
                         local_segments_left):
     """Delete the remote segments of the DLO copy ``info`` (about to be

@@ -70,6 +70,7 @@ from swift.common import swob
 from swift.common import utils as swift_utils
 
 from cloudsync import exceptions
+from cloudsync import large_objects as lo
 from cloudsync import log as cs_log
 from cloudsync import metadata as md
 from cloudsync import providers
@@ -276,16 +277,13 @@ class RemoteObjectIter:
         return iter(self._body)
 
     def app_iter_ranges(self, ranges, content_type, boundary, size):
-        if not isinstance(content_type, bytes):
-            content_type = content_type.encode('utf-8')
-        if not isinstance(boundary, bytes):
-            boundary = boundary.encode('ascii')
-        return swob.multi_range_iterator(ranges, content_type, boundary,
-                                         size, self._range_bytes)
+        self.close()
+        return lo.multi_range_body(self._span, ranges, content_type,
+                                   boundary, size)
 
-    def _range_bytes(self, start, stop):
-        for chunk in self.app_iter_range(start, stop):
-            yield chunk
+    def _span(self, start, stop):
+        return self.provider.get_object(
+            self.bucket, self.key, range='bytes=%d-%d' % (start, stop - 1))
 
     def close(self):
         if self._body is not None:

@@ -618,7 +618,9 @@ class CloudShuntMiddleware(object):
         headers.update(local.trans_headers())
         resp = swob.Response(
             status=200, headers=headers, app_iter=app_iter, request=req,
-            conditional_response=True, conditional_etag=remote.etag)
+            conditional_response=True, conditional_etag=(
+                request_helpers.resolve_etag_is_at_header(req, headers) or
+                remote.etag))
         resp.last_modified = remote.last_modified
         return resp(req.environ, start_response)
 

@@ -25,6 +25,7 @@ from swift.common import swob
 from swift.common import utils as swift_utils
 
 from cloudsync import exceptions
+from cloudsync import large_objects
 from cloudsync import metadata
 
 #: the MD5 of an SLO's manifest (Swift's X-Manifest-Etag), as the daemon
@@ -154,6 +155,10 @@ class RemoteObject(object):
         headers['Accept-Ranges'] = 'bytes'
         if self.is_slo and self.internal.get(MANIFEST_ETAG_KEY):
             headers['X-Manifest-Etag'] = self.internal[MANIFEST_ETAG_KEY]
+        if self.is_slo and self.internal.get(metadata.S3API_ETAG_KEY):
+            # NOTE(cloudsync): for s3api: the ETag it showed for its upload
+            headers['X-Object-Sysmeta-S3Api-Etag'] = self.internal[
+                metadata.S3API_ETAG_KEY]
         for key, value in self.metadata_headers().items():
             headers[swob.str_to_wsgi(key)] = swob.str_to_wsgi(value)
         return headers
@@ -166,7 +171,8 @@ class RemoteObject(object):
 
 class RangedBody(object):
     """An object body that swob can range: only the bytes asked for are
-    fetched from the remote, one GET per range.
+    fetched from the remote, one GET per range (near ranges of a
+    multi-range request share one).
 
     :param fetch: ``fetch(range_header) -> ObjectBody``.
     """
@@ -197,8 +203,18 @@ class RangedBody(object):
         return self._range(start, stop)
 
     def app_iter_ranges(self, ranges, content_type, boundary, size):
-        return swob.multi_range_iterator(ranges, content_type, boundary,
-                                         size, self._range)
+        # NOTE(cloudsync): swob has capped the ranges as Swift does; near
+        # ones share one remote GET.
+        return large_objects.multi_range_body(
+            self._span, ranges, content_type, boundary, size)
+
+    def _span(self, start, stop):
+        try:
+            body = self.fetch('bytes=%d-%d' % (start, stop - 1))
+        except exceptions.RemoteError as exc:
+            self.on_error(exc)
+            raise
+        return GuardedBody(body, self.on_error)
 
     def close(self):
         body, self._body = self._body, None

@@ -1002,3 +1002,57 @@ def test_acls_are_used_as_swift_cleans_them(make_app, remote):
 
     assert head.headers['X-Container-Read'] == 'test:reader,.r:*'
     assert (anonymous.status_int, anonymous.body) == (200, b'x')
+
+
+# -- many ranges --------------------------------------------------------------
+
+def _ranges_body(resp, data, ranges):
+    for start, end in ranges:
+        part = b'Content-Range: bytes %d-%d/%d\r\n\r\n%s\r\n' % (
+            start, end, len(data), data[start:end + 1])
+        assert part in resp.body, (start, end)
+
+
+def test_near_ranges_are_read_with_one_remote_get(app, remote):
+    data = os.urandom(10000)
+    daemon_put(remote, 'a', data)
+    ranges = [(i * 200, i * 200 + 9) for i in range(45)]
+    remote.reset_calls()
+
+    resp = call(app, '/v1/AUTH_test/photos/a', headers={
+        'Range': 'bytes=' + ','.join('%d-%d' % r for r in ranges)})
+
+    assert resp.status_int == 206
+    _ranges_body(resp, data, ranges)
+    assert remote.counts() == {'head_object': 1, 'get_object': 1}
+
+
+def test_far_apart_overlapping_and_backward_ranges(app, remote):
+    data = os.urandom(3 * 1024 * 1024)
+    daemon_put(remote, 'a', data)
+    ranges = [(0, 9), (5, 20), (3 * 1024 * 1024 - 10, 3 * 1024 * 1024 - 1),
+              (100, 199)]
+    remote.reset_calls()
+
+    resp = call(app, '/v1/AUTH_test/photos/a', headers={
+        'Range': 'bytes=' + ','.join('%d-%d' % r for r in ranges)})
+
+    assert resp.status_int == 206
+    _ranges_body(resp, data, ranges)
+    assert remote.counts() == {'head_object': 1, 'get_object': 4}
+
+
+@pytest.mark.parametrize('spec', [
+    ','.join('%d-%d' % (i * 2, i * 2) for i in range(51)),
+    '0-9,1-9,2-9,3-9',
+    ','.join('%d-%d' % (i, i) for i in range(9, 0, -1))])
+def test_ranges_swift_would_not_serve_are_416(app, remote, spec):
+    daemon_put(remote, 'a', b'x' * 200)
+    remote.reset_calls()
+
+    resp = call(app, '/v1/AUTH_test/photos/a',
+                headers={'Range': 'bytes=' + spec})
+
+    assert resp.status_int == 416
+    assert resp.headers['Content-Range'] == 'bytes */200'
+    assert remote.counts() == {'head_object': 1}

@@ -416,6 +416,35 @@ def test_a_range_fetches_only_the_bytes_asked_for(world):
     assert world.provider.counts() == {'head_object': 1, 'get_object': 1}
 
 
+def test_near_ranges_are_read_with_one_remote_get(world):
+    data = bytes(range(256)) * 40
+    archived(world, body=data)
+    spec = ','.join('%d-%d' % (i * 200, i * 200 + 9) for i in range(40))
+    world.provider.reset_calls()
+
+    resp = world.obj('obj', headers={'Range': 'bytes=' + spec})
+
+    assert resp.status_int == 206
+    for i in range(40):
+        assert b'Content-Range: bytes %d-%d/%d\r\n\r\n%s\r\n' % (
+            i * 200, i * 200 + 9, len(data),
+            data[i * 200:i * 200 + 10]) in resp.body
+    assert world.provider.counts() == {'head_object': 1, 'get_object': 1}
+
+
+def test_more_ranges_than_swift_serves_are_416_as_in_swift(world):
+    world.put('obj', b'x' * 200, content_type='text/plain')
+    spec = 'bytes=' + ','.join('%d-%d' % (i * 2, i * 2) for i in range(51))
+    local = world.obj('obj', headers={'Range': spec})
+    world.archive('obj')
+    world.provider.reset_calls()
+
+    resp = world.obj('obj', headers={'Range': spec})
+
+    assert local.status_int == resp.status_int == 416
+    assert world.provider.counts() == {'head_object': 1}
+
+
 def test_an_unsatisfiable_range_does_not_fetch_the_body(world):
     archived(world)
     world.provider.reset_calls()
@@ -542,6 +571,23 @@ def test_slo_conditions_use_the_slo_etag_not_the_remotes(world):
         'If-Match': remote_etag}).status_int == 412
     assert world.obj('slo', headers={
         'If-None-Match': '"%s"' % slo_etag}).status_int == 304
+
+
+def test_an_slo_s3api_uploaded_keeps_its_s3_etag_and_conditions(world):
+    archived_slo(world)
+    s3_etag = '%s-3' % ('e' * 32)
+    world.remote('slo').metadata[md.S3API_ETAG_KEY] = s3_etag
+    etag_is_at = {'X-Backend-Etag-Is-At': 'X-Object-Sysmeta-S3Api-Etag'}
+
+    head = world.obj('slo', 'HEAD')
+    match = world.obj('slo', headers=dict(etag_is_at, **{
+        'If-Match': '"%s"' % s3_etag, 'Range': 'bytes=0-1'}))
+    none_match = world.obj('slo', headers=dict(etag_is_at, **{
+        'If-None-Match': s3_etag}))
+
+    assert head.headers['X-Object-Sysmeta-S3Api-Etag'] == s3_etag
+    assert (match.status_int, match.body) == (206, b''.join(PARTS)[:2])
+    assert none_match.status_int == 304
 
 
 def test_an_slo_manifest_is_returned_for_multipart_manifest_get(world):
