@@ -244,6 +244,7 @@ class _Source:
     dlo_manifest: str = None
 
     def remote_metadata(self):
+        md.check_for_remote(self.headers)
         meta = md.swift_to_remote(self.headers)
         for key, value in self.internal.items():
             meta[key] = md.encode_value(value)

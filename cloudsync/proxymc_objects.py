@@ -70,6 +70,7 @@ from swift.common import swob
 from swift.common import utils as swift_utils
 
 from cloudsync import exceptions
+from cloudsync import headers as headers_mod
 from cloudsync import log as cs_log
 from cloudsync import metadata as md
 from cloudsync import providers
@@ -130,15 +131,32 @@ def sysmeta_to_remote(headers):
     return meta
 
 
+def unsafe_metadata_response(req):
+    """A 400 for a request whose metadata could not be given back as
+    response headers (see :mod:`cloudsync.headers`), or None.
+    """
+    headers = headers_to_str(req)
+    unsafe = headers_mod.unsafe_metadata(headers)
+    for key, value in headers.items():
+        if key.lower().startswith(SWIFT_SYSMETA_PREFIX) or \
+                key.lower() == 'content-type':
+            problem = headers_mod.header_problem(key, value)
+            if problem:
+                unsafe.append((headers_mod.printable(key), problem))
+    if not unsafe:
+        return None
+    return swob.HTTPBadRequest(
+        request=req, content_type='text/plain',
+        body=('Metadata that could not be sent back as a header: %s'
+              % headers_mod.describe_dropped(unsafe)).encode('utf-8'))
+
+
 def swift_timestamp(info):
     """The Swift X-Timestamp of a remote object."""
     value = md.internal_values(info.metadata).get(md.TIMESTAMP_KEY)
-    if value:
-        try:
-            return swift_utils.Timestamp(value)
-        except ValueError:
-            pass
-    return swift_utils.Timestamp(info.last_modified)
+    return (headers_mod.timestamp(value) or
+            headers_mod.timestamp(info.last_modified) or
+            swift_utils.Timestamp(0))
 
 
 def is_slo(info):
@@ -149,17 +167,21 @@ def is_slo(info):
 def swift_etag(info):
     """The ETag Swift showed for the object the remote holds."""
     internal = md.internal_values(info.metadata)
-    if is_slo(info) and internal.get(md.SLO_ETAG_KEY):
-        return internal[md.SLO_ETAG_KEY].strip('"')
-    return internal.get(md.ETAG_KEY) or info.etag
+    candidates = [internal.get(md.ETAG_KEY), info.etag]
+    if is_slo(info):
+        candidates.insert(0, internal.get(md.SLO_ETAG_KEY))
+    for etag in candidates:
+        # NOTE: whoever writes to the bucket writes these; one that could
+        # not be sent as a header is passed over.
+        etag = headers_mod.safe_etag((etag or '').strip('"'))
+        if etag:
+            return etag
+    return None
 
 
 def delete_at(info):
-    value = md.internal_values(info.metadata).get(md.DELETE_AT_KEY)
-    try:
-        return int(float(value)) if value else None
-    except ValueError:
-        return None
+    return headers_mod.whole_seconds(
+        md.internal_values(info.metadata).get(md.DELETE_AT_KEY))
 
 
 def expiry(meta):
@@ -199,9 +221,15 @@ def object_headers(info):
     when = delete_at(info)
     if when is not None:
         headers['X-Delete-At'] = str(when)
+    headers, dropped = headers_mod.safe_headers(headers)
+    if dropped:
+        LOG.warning('%s: metadata that cannot be sent as a header, left '
+                    'out: %s', headers_mod.printable(info.key),
+                    headers_mod.describe_dropped(dropped))
     ts = swift_timestamp(info)
     headers['X-Timestamp'] = ts.normal
-    headers['Content-Type'] = info.content_type
+    headers['Content-Type'] = headers_mod.safe_content_type(
+        info.content_type)
     headers['Accept-Ranges'] = 'bytes'
     return headers
 
@@ -215,7 +243,8 @@ def swift_response(req, info, app_iter=None):
     # NOTE: as Swift answers: a plain object's ETag unquoted, an SLO's
     # quoted (the slo middleware's way).
     etag = swift_etag(info)
-    resp.headers['Etag'] = '"%s"' % etag if is_slo(info) else etag
+    if etag:
+        resp.headers['Etag'] = '"%s"' % etag if is_slo(info) else etag
     resp.last_modified = math.ceil(float(swift_timestamp(info)))
     resp.content_length = info.size
     return resp
@@ -532,7 +561,8 @@ class ObjectRequests:
         req.headers['X-Timestamp'] = timestamp.internal
         req.headers['Content-Type'] = swob.str_to_wsgi(
             self._content_type(req, name))
-        error = constraints.check_object_creation(req, name)
+        error = constraints.check_object_creation(req, name) or \
+            unsafe_metadata_response(req)
         if error:
             return error
         try:
@@ -643,7 +673,8 @@ class ObjectRequests:
     def POST(self, req, name):
         timestamp = swift_utils.Timestamp.now()
         req.headers['X-Timestamp'] = timestamp.internal
-        error = constraints.check_metadata(req, 'object')
+        error = constraints.check_metadata(req, 'object') or \
+            unsafe_metadata_response(req)
         if error:
             return error
         try:

@@ -235,6 +235,7 @@ from swift.common import wsgi as swift_wsgi
 
 from cloudsync import conf as conf_mod
 from cloudsync import exceptions
+from cloudsync import headers as headers_mod
 from cloudsync import large_objects
 from cloudsync import listing as listing_mod
 from cloudsync import log as cs_log
@@ -561,6 +562,11 @@ class CloudShuntMiddleware(object):
             return self._send(self._unavailable(req, local), req,
                               start_response)
         remote = shunt_object.RemoteObject(info)
+        if remote.dropped:
+            self.logger.warning(
+                'cloud_shunt: %s: the remote copy has metadata that cannot '
+                'be sent as a header, left out: %s', target.name,
+                headers_mod.describe_dropped(remote.dropped))
         if remote.expired() or remote.deleted_by(tombstone):
             if body is not None:
                 body.close()
@@ -857,6 +863,18 @@ class CloudShuntMiddleware(object):
         user = {swob.wsgi_to_str(k): swob.wsgi_to_str(v)
                 for k, v in req.headers.items()
                 if k.lower().startswith(metadata.OBJECT_META_PREFIX) and v}
+        unsafe = headers_mod.unsafe_metadata(user)
+        problem = headers_mod.value_problem(
+            swob.wsgi_to_str(req.headers.get('Content-Type', '')))
+        if problem:
+            unsafe.append(('Content-Type', problem))
+        if unsafe:
+            return swob.HTTPBadRequest(
+                request=req, content_type='text/plain',
+                headers=local.trans_headers(),
+                body=('Metadata that could not be sent back as a header: '
+                      '%s' % headers_mod.describe_dropped(unsafe)).encode(
+                          'utf-8'))(req.environ, start_response)
         new_meta = metadata.swift_to_remote(user)
         for key, value in remote.info.metadata.items():
             lkey = key.lower()
