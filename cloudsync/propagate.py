@@ -324,6 +324,10 @@ class RowPropagator:
         :raises RetryLater, RowFailed:
         """
         action = decision.action
+        if self.layout.name_problem(row.name):
+            self.stats.increment('errors')
+            raise RowFailed('%s: %s' % (self._what(row),
+                                        self.layout.name_problem(row.name)))
         try:
             if action is lifecycle.Action.COPY:
                 outcome = self._copy(row).outcome

@@ -71,9 +71,11 @@ from swift.common import utils as swift_utils
 
 from cloudsync import exceptions
 from cloudsync import headers as headers_mod
+from cloudsync import layout as layout_mod
 from cloudsync import log as cs_log
 from cloudsync import metadata as md
 from cloudsync import providers
+from cloudsync import remote_manifest
 
 LOG = cs_log.getLogger(__name__)
 
@@ -463,7 +465,25 @@ class ObjectRequests:
             raise exceptions.NotFound('%s has expired' % name)
         return info
 
+    def reserved(self, req, name):
+        """The answer for a name in a reserved namespace (see
+        :func:`cloudsync.layout.reserved_name_problem`), or None.
+
+        Such a key is a side object of another object (an SLO's
+        manifest): it is not found, and may not be written or deleted.
+        """
+        problem = layout_mod.reserved_name_problem(name)
+        if problem is None:
+            return None
+        if req.method in ('GET', 'HEAD'):
+            return swob.HTTPNotFound(request=req)
+        return swob.HTTPForbidden(request=req, content_type='text/plain',
+                                  body=problem.encode('utf-8'))
+
     def GETorHEAD(self, req, name):
+        refused = self.reserved(req, name)
+        if refused is not None:
+            return refused
         key = self.key(name)
         if (req.method == 'GET' and
                 req.params.get('multipart-manifest') == 'get'):
@@ -486,8 +506,10 @@ class ObjectRequests:
         return swift_response(req, body.info, RemoteObjectIter(
             self.provider, self.bucket, key, body.info.size, body=body))
 
-    def _read_manifest(self, name):
-        """The SLO manifest kept beside the object (internal format)."""
+    def _read_manifest(self, name, info):
+        """The SLO manifest kept beside the object (internal format), when
+        it may be used (see :mod:`cloudsync.remote_manifest`).
+        """
         try:
             body = self.provider.get_object(self.bucket,
                                             self.layout.manifest_key(name))
@@ -495,15 +517,17 @@ class ObjectRequests:
             return None
         data = body.read_all()
         try:
-            manifest = json.loads(data)
-        except ValueError:
-            LOG.warning('The manifest of %s is not JSON', name)
+            return remote_manifest.trusted_entries(
+                data, info, self.target.container, name)
+        except remote_manifest.UntrustedManifest as exc:
+            LOG.warning('Not using the manifest of %s on the remote: %s',
+                        headers_mod.printable(name), exc)
             return None
-        return manifest if isinstance(manifest, list) else None
 
     def _get_manifest(self, req, name):
         info = self._head(name)
-        manifest = self._read_manifest(name) if is_slo(info) else None
+        manifest = self._read_manifest(name, info) if is_slo(info) \
+            else None
         if manifest is None:
             req.params = dict(req.params, **{'multipart-manifest': 'off'})
             return self.GETorHEAD(req, name)
@@ -555,6 +579,9 @@ class ObjectRequests:
         return None
 
     def PUT(self, req, name):
+        refused = self.reserved(req, name)
+        if refused is not None:
+            return refused
         # NOTE: as Swift's proxy does before its checks: the object's
         # timestamp and, when the client sent none, a guessed content type.
         timestamp = swift_utils.Timestamp.now()
@@ -671,6 +698,9 @@ class ObjectRequests:
                         exc)
 
     def POST(self, req, name):
+        refused = self.reserved(req, name)
+        if refused is not None:
+            return refused
         timestamp = swift_utils.Timestamp.now()
         req.headers['X-Timestamp'] = timestamp.internal
         error = constraints.check_metadata(req, 'object') or \
@@ -708,6 +738,9 @@ class ObjectRequests:
         return swob.HTTPAccepted(request=req)
 
     def DELETE(self, req, name):
+        refused = self.reserved(req, name)
+        if refused is not None:
+            return refused
         try:
             info = self._head(name)
         except exceptions.RemoteError as exc:
@@ -715,7 +748,7 @@ class ObjectRequests:
         segments_too = req.params.get('multipart-manifest') == 'delete'
         manifest = None
         if is_slo(info) and segments_too:
-            manifest = self._read_manifest(name) or []
+            manifest = self._read_manifest(name, info) or []
         try:
             self.provider.delete_object(self.bucket, self.key(name))
         except exceptions.RemoteError as exc:

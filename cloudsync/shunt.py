@@ -237,10 +237,12 @@ from cloudsync import conf as conf_mod
 from cloudsync import exceptions
 from cloudsync import headers as headers_mod
 from cloudsync import large_objects
+from cloudsync import layout as layout_mod
 from cloudsync import listing as listing_mod
 from cloudsync import log as cs_log
 from cloudsync import metadata
 from cloudsync import providers
+from cloudsync import remote_manifest
 from cloudsync import restore as restore_mod
 from cloudsync import shunt_config
 from cloudsync import shunt_listing
@@ -423,6 +425,10 @@ class CloudShuntMiddleware(object):
         account = swob.wsgi_to_str(account)
         container = swob.wsgi_to_str(container)
         obj = swob.wsgi_to_str(obj) if obj else None
+        if obj is not None and layout_mod.is_reserved_name(obj):
+            # NOTE(cloudsync): its key may be a side object (an SLO's
+            # manifest): never a user object; Swift answers alone.
+            return None
         mapping = self.config.get().mapping_for(account, container)
         if mapping is None or not mapping.shunted:
             return None
@@ -614,6 +620,9 @@ class CloudShuntMiddleware(object):
             self._remote_failed(req, target, 'manifest GET', exc)
             return self._send(self._unavailable(req, local), req,
                               start_response)
+        if self._trusted_manifest(target, remote, raw) is None:
+            return self._send(self._unavailable(req, local), req,
+                              start_response)
         headers = remote.headers()
         headers.update(local.trans_headers())
         if request_helpers.get_param(req, 'format') == 'raw':
@@ -628,6 +637,20 @@ class CloudShuntMiddleware(object):
                              request=req, conditional_response=True)
         resp.last_modified = remote.last_modified
         return resp(req.environ, start_response)
+
+    def _trusted_manifest(self, target, remote, raw):
+        """The entries of an SLO's manifest read from the remote, or None
+        (logged) when it is not one to act on (see
+        :mod:`cloudsync.remote_manifest`).
+        """
+        try:
+            return remote_manifest.trusted_entries(
+                raw, remote.info, target.container, target.obj)
+        except remote_manifest.UntrustedManifest as exc:
+            self.logger.warning(
+                'cloud_shunt: not using the manifest of %s on the remote: '
+                '%s', target.name, exc)
+            return None
 
     def _restoring(self, req, target, tombstone, remote, app_iter):
         """Wrap the client's body so that it restores the object."""
@@ -790,11 +813,11 @@ class CloudShuntMiddleware(object):
             raw = provider.get_object(
                 target.bucket,
                 target.layout.manifest_key(target.obj)).read_all()
-            segments = [e['name'] for e in json.loads(raw)
-                        if isinstance(e, dict) and 'name' in e]
+            entries = self._trusted_manifest(target, remote, raw) or []
+            segments = [e['name'] for e in entries if 'name' in e]
         except exceptions.NotFound:
             segments = []
-        except (exceptions.RemoteError, ValueError) as exc:
+        except exceptions.RemoteError as exc:
             self._remote_failed(req, target, 'manifest GET', exc)
             return self._unavailable(req, local)
         for name in segments:
