@@ -683,6 +683,8 @@ class CloudShuntMiddleware(object):
                     'cloud_shunt: not restoring SLO %s: its manifest is '
                     'not on the remote', target.name)
                 return None
+            if self._trusted_manifest(target, remote, raw) is None:
+                return None
             result = restore_mod.slo_plan(
                 target.version, target.account, path, remote.size, raw,
                 headers, remote.etag)
@@ -693,9 +695,12 @@ class CloudShuntMiddleware(object):
                     target.name)
             return result
 
-        restore = restore_mod.Restore(self.app, req.environ, plan,
-                                      self.logger, name=target.name,
-                                      timeout=self.restore_timeout)
+        restore = restore_mod.Restore(
+            self.app, req.environ, plan, self.logger, name=target.name,
+            timeout=self.restore_timeout,
+            claim=lambda: restore_mod.claim(
+                req.environ, path,
+                self.restore_timeout + restore_mod.CLAIM_MARGIN))
         return restore_mod.TeeBody(app_iter, restore)
 
     def object_DELETE(self, req, target, start_response):
