@@ -43,6 +43,20 @@ two segments containers never share names there, and the segments of a
 static large object (``<object key>/<upload>/<part>``) are never in it
 (in the ``prefix`` and ``native`` layouts: unless an object's own name
 starts with ``.dlo/``, which is then reserved as ``.manifests/`` is).
+
+Reserved names
+--------------
+
+In the ``prefix`` and ``native`` layouts an object named
+``.manifests/...`` or ``.dlo/...`` would have the key of a side object:
+whoever may write such an object could replace the manifest of another
+object of the container. Names that start with one of
+:data:`RESERVED_NAMESPACES` are therefore refused in every layout (so
+that a container does not change what it accepts when its layout
+changes): the sync daemon fails their rows, proxymc refuses to write or
+delete them, and the cloud shunt never serves, changes or deletes them
+from the remote. Listings leave them out (:meth:`RemoteLayout.
+is_internal_key`).
 """
 
 import hashlib
@@ -51,6 +65,26 @@ LAYOUTS = ('hashed', 'prefix', 'native')
 MANIFEST_DIR = '.manifests'
 MANIFEST_SUFFIX = '.swift_slo_manifest'
 DLO_DIR = '.dlo'
+#: object names starting with these are side objects, never user objects
+RESERVED_NAMESPACES = (MANIFEST_DIR + '/', DLO_DIR + '/')
+
+
+def reserved_name_problem(name):
+    """Why object ``name`` may not be a user object, or None.
+
+    :returns: a sentence naming the namespace, for an error message.
+    """
+    for namespace in RESERVED_NAMESPACES:
+        if name.startswith(namespace):
+            return ('object names starting with %r are reserved for '
+                    'cloudsync\'s side objects (SLO manifests, DLO '
+                    'segments)' % namespace)
+    return None
+
+
+def is_reserved_name(name):
+    """Whether object ``name`` is in a reserved namespace."""
+    return reserved_name_problem(name) is not None
 
 
 def hashed_prefix(account, container):
@@ -99,6 +133,13 @@ class RemoteLayout:
         return 'RemoteLayout(%r, %r, %r, key_prefix=%r)' % (
             self.account, self.container, self.layout, self.key_prefix)
 
+    @staticmethod
+    def name_problem(name):
+        """Why object ``name`` may not be copied to the remote, or None
+        (see :func:`reserved_name_problem`).
+        """
+        return reserved_name_problem(name)
+
     def object_key(self, name):
         """The remote key of object ``name``."""
         return self.key_prefix + name
@@ -130,8 +171,14 @@ class RemoteLayout:
         return self._manifest_prefix
 
     def is_internal_key(self, key):
-        """True for side objects (manifests) that are not Swift objects."""
-        return key.startswith(self._manifest_prefix)
+        """True for side objects (manifests, DLO segments) that are not
+        Swift objects, and for keys whose object name is reserved (see
+        :func:`reserved_name_problem`).
+        """
+        if key.startswith((self._manifest_prefix, self._dlo_prefix)):
+            return True
+        return key.startswith(self.key_prefix) and \
+            is_reserved_name(key[len(self.key_prefix):])
 
     def dlo_key(self, container, name):
         """The remote name of the copy of local object ``container/name``

@@ -31,6 +31,10 @@ name (``X-Object-Meta-Ünïcode``) is stored percent-encoded under
 :data:`RESERVED_KEYS`); a user key that would clash with one is stored
 under ``cloudsync-user-<key>``. Both come back unchanged.
 
+What a remote gives back becomes response headers: the daemon never
+writes metadata that could not be sent as one (a control character, see
+:mod:`cloudsync.headers`); :func:`check_for_remote` refuses it.
+
 Header values passed in and returned are ``str``. Swift's WSGI layer hands
 headers over as "WSGI strings" (UTF-8 bytes decoded as latin-1): convert
 them with :func:`swift.common.swob.wsgi_to_str` first.
@@ -41,6 +45,9 @@ import binascii
 import quopri
 import re
 import urllib.parse
+
+from cloudsync import exceptions
+from cloudsync import headers as headers_mod
 
 OBJECT_META_PREFIX = 'x-object-meta-'
 
@@ -153,6 +160,24 @@ def swift_to_remote(headers):
         elif lkey in (SLO_KEY, DLO_KEY):
             meta[lkey] = encode_value(value)
     return meta
+
+
+def check_for_remote(headers):
+    """Refuse Swift headers whose metadata a remote copy must not carry.
+
+    A value (or key) with a control character round-trips through the
+    encoding above, but whatever reads it back from the remote would have
+    to leave it out of its response headers (see
+    :func:`cloudsync.headers.unsafe_metadata`): such an object is not
+    copied.
+
+    :raises cloudsync.exceptions.InvalidObject: naming the headers.
+    """
+    unsafe = headers_mod.unsafe_metadata(headers)
+    if unsafe:
+        raise exceptions.InvalidObject(
+            'metadata that could not be given back as a response header '
+            '(not copied): %s' % headers_mod.describe_dropped(unsafe))
 
 
 def remote_to_swift(metadata):

@@ -244,6 +244,7 @@ class _Source:
     dlo_manifest: str = None
 
     def remote_metadata(self):
+        md.check_for_remote(self.headers)
         meta = md.swift_to_remote(self.headers)
         for key, value in self.internal.items():
             meta[key] = md.encode_value(value)
@@ -323,6 +324,10 @@ class RowPropagator:
         :raises RetryLater, RowFailed:
         """
         action = decision.action
+        if self.layout.name_problem(row.name):
+            self.stats.increment('errors')
+            raise RowFailed('%s: %s' % (self._what(row),
+                                        self.layout.name_problem(row.name)))
         try:
             if action is lifecycle.Action.COPY:
                 outcome = self._copy(row).outcome

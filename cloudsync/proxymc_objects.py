@@ -70,10 +70,13 @@ from swift.common import swob
 from swift.common import utils as swift_utils
 
 from cloudsync import exceptions
+from cloudsync import headers as headers_mod
 from cloudsync import large_objects as lo
+from cloudsync import layout as layout_mod
 from cloudsync import log as cs_log
 from cloudsync import metadata as md
 from cloudsync import providers
+from cloudsync import remote_manifest
 
 LOG = cs_log.getLogger(__name__)
 
@@ -135,15 +138,32 @@ def sysmeta_to_remote(headers):
     return meta
 
 
+def unsafe_metadata_response(req):
+    """A 400 for a request whose metadata could not be given back as
+    response headers (see :mod:`cloudsync.headers`), or None.
+    """
+    headers = headers_to_str(req)
+    unsafe = headers_mod.unsafe_metadata(headers)
+    for key, value in headers.items():
+        if key.lower().startswith(SWIFT_SYSMETA_PREFIX) or \
+                key.lower() == 'content-type':
+            problem = headers_mod.header_problem(key, value)
+            if problem:
+                unsafe.append((headers_mod.printable(key), problem))
+    if not unsafe:
+        return None
+    return swob.HTTPBadRequest(
+        request=req, content_type='text/plain',
+        body=('Metadata that could not be sent back as a header: %s'
+              % headers_mod.describe_dropped(unsafe)).encode('utf-8'))
+
+
 def swift_timestamp(info):
     """The Swift X-Timestamp of a remote object."""
     value = md.internal_values(info.metadata).get(md.TIMESTAMP_KEY)
-    if value:
-        try:
-            return swift_utils.Timestamp(value)
-        except ValueError:
-            pass
-    return swift_utils.Timestamp(info.last_modified)
+    return (headers_mod.timestamp(value) or
+            headers_mod.timestamp(info.last_modified) or
+            swift_utils.Timestamp(0))
 
 
 def is_slo(info):
@@ -154,17 +174,21 @@ def is_slo(info):
 def swift_etag(info):
     """The ETag Swift showed for the object the remote holds."""
     internal = md.internal_values(info.metadata)
-    if is_slo(info) and internal.get(md.SLO_ETAG_KEY):
-        return internal[md.SLO_ETAG_KEY].strip('"')
-    return internal.get(md.ETAG_KEY) or info.etag
+    candidates = [internal.get(md.ETAG_KEY), info.etag]
+    if is_slo(info):
+        candidates.insert(0, internal.get(md.SLO_ETAG_KEY))
+    for etag in candidates:
+        # NOTE: whoever writes to the bucket writes these; one that could
+        # not be sent as a header is passed over.
+        etag = headers_mod.safe_etag((etag or '').strip('"'))
+        if etag:
+            return etag
+    return None
 
 
 def delete_at(info):
-    value = md.internal_values(info.metadata).get(md.DELETE_AT_KEY)
-    try:
-        return int(float(value)) if value else None
-    except ValueError:
-        return None
+    return headers_mod.whole_seconds(
+        md.internal_values(info.metadata).get(md.DELETE_AT_KEY))
 
 
 def expiry(meta):
@@ -207,9 +231,15 @@ def object_headers(info):
     when = delete_at(info)
     if when is not None:
         headers['X-Delete-At'] = str(when)
+    headers, dropped = headers_mod.safe_headers(headers)
+    if dropped:
+        LOG.warning('%s: metadata that cannot be sent as a header, left '
+                    'out: %s', headers_mod.printable(info.key),
+                    headers_mod.describe_dropped(dropped))
     ts = swift_timestamp(info)
     headers['X-Timestamp'] = ts.normal
-    headers['Content-Type'] = info.content_type
+    headers['Content-Type'] = headers_mod.safe_content_type(
+        info.content_type)
     headers['Accept-Ranges'] = 'bytes'
     return headers
 
@@ -239,7 +269,8 @@ def swift_response(req, info, app_iter=None):
                          for k, v in headers.items()})
     # NOTE: as Swift answers: a plain object's ETag unquoted, an SLO's
     # quoted (the slo middleware's way).
-    resp.headers['Etag'] = '"%s"' % etag if is_slo(info) else etag
+    if etag:
+        resp.headers['Etag'] = '"%s"' % etag if is_slo(info) else etag
     resp.last_modified = math.ceil(float(swift_timestamp(info)))
     resp.content_length = info.size
     return resp
@@ -455,7 +486,25 @@ class ObjectRequests:
             raise exceptions.NotFound('%s has expired' % name)
         return info
 
+    def reserved(self, req, name):
+        """The answer for a name in a reserved namespace (see
+        :func:`cloudsync.layout.reserved_name_problem`), or None.
+
+        Such a key is a side object of another object (an SLO's
+        manifest): it is not found, and may not be written or deleted.
+        """
+        problem = layout_mod.reserved_name_problem(name)
+        if problem is None:
+            return None
+        if req.method in ('GET', 'HEAD'):
+            return swob.HTTPNotFound(request=req)
+        return swob.HTTPForbidden(request=req, content_type='text/plain',
+                                  body=problem.encode('utf-8'))
+
     def GETorHEAD(self, req, name):
+        refused = self.reserved(req, name)
+        if refused is not None:
+            return refused
         key = self.key(name)
         if (req.method == 'GET' and
                 req.params.get('multipart-manifest') == 'get'):
@@ -478,8 +527,9 @@ class ObjectRequests:
         return swift_response(req, body.info, RemoteObjectIter(
             self.provider, self.bucket, key, body.info.size, body=body))
 
-    def _read_manifest(self, name, raw=False):
-        """The SLO manifest kept beside the object (internal format).
+    def _read_manifest(self, name, info, raw=False):
+        """The SLO manifest kept beside the object (internal format), when
+        it may be used (see :mod:`cloudsync.remote_manifest`).
 
         :param raw: return ``(stored bytes, manifest)``.
         """
@@ -490,17 +540,17 @@ class ObjectRequests:
             return (None, None) if raw else None
         data = body.read_all()
         try:
-            manifest = json.loads(data)
-        except ValueError:
-            LOG.warning('The manifest of %s is not JSON', name)
-            manifest = None
-        if not isinstance(manifest, list):
+            manifest = remote_manifest.trusted_entries(
+                data, info, self.target.container, name)
+        except remote_manifest.UntrustedManifest as exc:
+            LOG.warning('Not using the manifest of %s on the remote: %s',
+                        headers_mod.printable(name), exc)
             manifest = None
         return (data, manifest) if raw else manifest
 
     def _get_manifest(self, req, name):
         info = self._head(name)
-        body, manifest = self._read_manifest(name, raw=True) \
+        body, manifest = self._read_manifest(name, info, raw=True) \
             if is_slo(info) else (None, None)
         if manifest is None:
             req.params = dict(req.params, **{'multipart-manifest': 'off'})
@@ -555,13 +605,17 @@ class ObjectRequests:
         return None
 
     def PUT(self, req, name):
+        refused = self.reserved(req, name)
+        if refused is not None:
+            return refused
         # NOTE: as Swift's proxy does before its checks: the object's
         # timestamp and, when the client sent none, a guessed content type.
         timestamp = swift_utils.Timestamp.now()
         req.headers['X-Timestamp'] = timestamp.internal
         req.headers['Content-Type'] = swob.str_to_wsgi(
             self._content_type(req, name))
-        error = constraints.check_object_creation(req, name)
+        error = constraints.check_object_creation(req, name) or \
+            unsafe_metadata_response(req)
         if error:
             return error
         try:
@@ -670,9 +724,13 @@ class ObjectRequests:
                         exc)
 
     def POST(self, req, name):
+        refused = self.reserved(req, name)
+        if refused is not None:
+            return refused
         timestamp = swift_utils.Timestamp.now()
         req.headers['X-Timestamp'] = timestamp.internal
-        error = constraints.check_metadata(req, 'object')
+        error = constraints.check_metadata(req, 'object') or \
+            unsafe_metadata_response(req)
         if error:
             return error
         try:
@@ -706,6 +764,9 @@ class ObjectRequests:
         return swob.HTTPAccepted(request=req)
 
     def DELETE(self, req, name):
+        refused = self.reserved(req, name)
+        if refused is not None:
+            return refused
         try:
             info = self._head(name)
         except exceptions.RemoteError as exc:
@@ -713,7 +774,7 @@ class ObjectRequests:
         segments_too = req.params.get('multipart-manifest') == 'delete'
         manifest = None
         if is_slo(info) and segments_too:
-            manifest = self._read_manifest(name) or []
+            manifest = self._read_manifest(name, info) or []
         try:
             self.provider.delete_object(self.bucket, self.key(name))
         except exceptions.RemoteError as exc:

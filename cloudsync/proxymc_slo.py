@@ -53,6 +53,7 @@ from swift.common import swob
 from swift.common import utils as swift_utils
 
 from cloudsync import exceptions
+from cloudsync import layout as layout_mod
 from cloudsync import log as cs_log
 from cloudsync import metadata as md
 from cloudsync import providers
@@ -79,6 +80,9 @@ def _split_segment_path(path):
     container, _sep, obj = path.lstrip('/').partition('/')
     if not container or not obj:
         raise ValueError('%r is not /container/object' % path)
+    problem = layout_mod.reserved_name_problem(obj)
+    if problem:
+        raise ValueError(problem)
     return container, obj
 
 

@@ -36,17 +36,31 @@ a PUT that runs in its own green thread.
   ones, or none, and would hide the remote copy, which stays the object;
   writing the concatenated bytes back instead would turn the DLO into a
   plain object.
+* Only what the request asked for is written on the operator's behalf:
+  the object itself, and an SLO's manifest at the object's path. An SLO
+  is restored only from a manifest that
+  :func:`cloudsync.remote_manifest.trusted_entries` accepts, and its
+  segments, and their containers when they are missing, are written with
+  the reading client's own rights (its ``swift.authorize``): a client
+  that may not write a segment, or create its container, gets the object
+  streamed and nothing is restored. Whoever writes to the bucket decides
+  what a manifest names; a read never writes where its client could not.
+* An object is restored by one request at a time (:func:`claim`): a
+  marker in memcache (``swift.cache``) while the restore runs, and a set
+  of the objects this proxy process is restoring; a second reader is
+  served from the remote without restoring.
 * A client that disconnects before the end aborts the restore: the PUT in
   progress reads an error instead of the rest of the body and fails (so
   nothing partial is stored), and its green thread is waited for; one that
   does not end within ``restore_timeout`` seconds is killed. A restore
   that fails is logged; the client's download is not affected.
 
-The writes are made on the operator's behalf (the client was already
-allowed to read the object): they are not subject to the client's write
-permissions, and they carry ``X-Cloudsync-Shunt-Bypass: true``.
+The object's own writes are made on the operator's behalf (the client was
+already allowed to read the object): they are not subject to the client's
+write permissions. Every write carries ``X-Cloudsync-Shunt-Bypass: true``.
 """
 
+import hashlib
 import json
 
 import eventlet
@@ -62,6 +76,47 @@ QUEUE_DEPTH = 16
 #: seconds the restore may take after the client's stream ended
 RESTORE_TIMEOUT = 60.0
 SWIFT_SOURCE = 'CSR'
+#: seconds a restore marker lives in memcache beyond ``restore_timeout``
+#: (a proxy that died while restoring does not block restores longer)
+CLAIM_MARGIN = 300.0
+
+#: the objects this process is restoring
+_RESTORING = set()
+
+
+def claim(env, path, ttl):
+    """Claim the restore of the object at ``path``.
+
+    :param env: the client request's environment (its ``swift.cache``).
+    :param path: the object's quoted path.
+    :param ttl: seconds the memcache marker lives at most.
+    :returns: a function that releases the claim, or None when another
+        request restores the object already.
+    """
+    if path in _RESTORING:
+        return None
+    cache = env.get('swift.cache')
+    key = 'cloudsync/restore/%s' % hashlib.sha256(
+        path.encode('utf-8', 'surrogateescape')).hexdigest()
+    held = False
+    if cache is not None:
+        try:
+            if cache.incr(key, delta=1, time=int(ttl)) != 1:
+                return None
+            held = True
+        except Exception:  # noqa: BLE001 - memcache down: this process only
+            held = False
+    _RESTORING.add(path)
+
+    def release():
+        _RESTORING.discard(path)
+        if held:
+            try:
+                cache.delete(key)
+            except Exception:  # noqa: BLE001 - the marker expires
+                pass
+    return release
+
 
 _EOF = object()
 
@@ -153,13 +208,17 @@ class Piece(object):
     :param path: the quoted WSGI path (``/v1/AUTH_a/c/o``).
     :param present_ok: a 412 (``If-None-Match: *`` found the object
         already there) counts as success; its bytes are skipped.
+    :param as_client: written with the client's own rights, not the
+        operator's (an SLO's segments).
     """
 
-    def __init__(self, path, size, headers, present_ok=False):
+    def __init__(self, path, size, headers, present_ok=False,
+                 as_client=False):
         self.path = path
         self.size = size
         self.headers = headers
         self.present_ok = present_ok
+        self.as_client = as_client
 
 
 class Plan(object):
@@ -169,7 +228,8 @@ class Plan(object):
         #: the object's path for log lines
         self.name = name
         self.pieces = list(pieces)
-        #: quoted WSGI paths of containers to create when missing
+        #: quoted WSGI paths of containers to create when missing (with
+        #: the client's rights)
         self.containers = list(containers)
         #: ``(path, body, headers)`` of a manifest PUT, or None
         self.manifest = manifest
@@ -226,7 +286,8 @@ def slo_plan(version, account, path, size, manifest_body, headers,
         seg_headers = {'If-None-Match': '*'}
         if hash_:
             seg_headers['ETag'] = hash_
-        pieces.append(Piece(seg_path, length, seg_headers, present_ok=True))
+        pieces.append(Piece(seg_path, length, seg_headers, present_ok=True,
+                            as_client=True))
         segments.append({'path': name, 'etag': hash_,
                          'size_bytes': length})
         total += length
@@ -254,11 +315,16 @@ class Restore(object):
         so that the client's first bytes do not wait for it.
     :param name: the object's name, for log lines.
     :param logger: the shunt's logger.
+    :param claim: called when the restore would start; returns a function
+        to call when it ends, or None when the object is being restored
+        already (nothing is then written). See :func:`claim`.
     """
 
     def __init__(self, app, env, plan, logger, name='',
-                 timeout=RESTORE_TIMEOUT, depth=QUEUE_DEPTH):
+                 timeout=RESTORE_TIMEOUT, depth=QUEUE_DEPTH, claim=None):
         self.app = app
+        self.claim = claim
+        self._release = None
         self.env = env
         self.plan = plan
         self.name = name or getattr(plan, 'name', '')
@@ -274,8 +340,16 @@ class Restore(object):
     # -- the client's side -------------------------------------------------
 
     def start(self):
-        if self.thread is None:
-            self.thread = eventlet.spawn(self._run)
+        if self.thread is not None or self.done:
+            return
+        if self.claim is not None:
+            self._release = self.claim()
+            if self._release is None:
+                self.logger.info('Not restoring %s: another request is '
+                                 'restoring it', self.name)
+                self.done = True
+                return
+        self.thread = eventlet.spawn(self._run)
 
     def feed(self, chunk):
         """Queue a chunk the client was sent.
@@ -326,14 +400,23 @@ class Restore(object):
             thread.kill()
         except Exception:  # noqa: BLE001 - logged by _run already
             pass
+        finally:
+            # NOTE(cloudsync): a writer killed before it ran never released
+            # its claim.
+            self._end_claim()
 
     # -- the writer --------------------------------------------------------
 
     def _request(self, method, path, headers=None, body=None, length=None,
-                 wsgi_input=None):
+                 wsgi_input=None, as_client=False):
         headers = dict(headers or {})
         headers[BYPASS_HEADER] = 'true'
-        req = swift_wsgi.make_pre_authed_request(
+        # NOTE(cloudsync): make_subrequest keeps the client's
+        # swift.authorize (and identity): Swift authorizes the write as it
+        # would the client's own.
+        make = swift_wsgi.make_subrequest if as_client else \
+            swift_wsgi.make_pre_authed_request
+        req = make(
             self.env, method=method, path=path, body=body,
             headers=_headers(headers), agent='%(orig)s CloudShuntRestore',
             swift_source=SWIFT_SOURCE)
@@ -349,7 +432,8 @@ class Restore(object):
     def _ensure_container(self, path):
         resp = self._request('HEAD', path)
         if resp.status_int == 404:
-            resp = self._request('PUT', path)
+            # NOTE(cloudsync): only a container the client could create.
+            resp = self._request('PUT', path, as_client=True)
         if not resp.is_success:
             raise _Failed('container %s: %s' % (
                 swob.wsgi_unquote(path), resp.status))
@@ -357,7 +441,8 @@ class Restore(object):
     def _put_piece(self, piece):
         wsgi_input = _Input(self.source, piece.size)
         resp = self._request('PUT', piece.path, headers=piece.headers,
-                             length=piece.size, wsgi_input=wsgi_input)
+                             length=piece.size, wsgi_input=wsgi_input,
+                             as_client=piece.as_client)
         if piece.present_ok and resp.status_int == 412:
             wsgi_input.skip()
             return
@@ -393,6 +478,12 @@ class Restore(object):
             self.logger.exception('Failed to restore %s', self.name)
         finally:
             self.done = True
+            self._end_claim()
+
+    def _end_claim(self):
+        release, self._release = self._release, None
+        if release is not None:
+            release()
 
 
 class _Failed(Exception):

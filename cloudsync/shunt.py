@@ -247,11 +247,14 @@ from swift.common import wsgi as swift_wsgi
 
 from cloudsync import conf as conf_mod
 from cloudsync import exceptions
+from cloudsync import headers as headers_mod
 from cloudsync import large_objects
+from cloudsync import layout as layout_mod
 from cloudsync import listing as listing_mod
 from cloudsync import log as cs_log
 from cloudsync import metadata
 from cloudsync import providers
+from cloudsync import remote_manifest
 from cloudsync import restore as restore_mod
 from cloudsync import shunt_config
 from cloudsync import shunt_listing
@@ -448,6 +451,10 @@ class CloudShuntMiddleware(object):
         account = swob.wsgi_to_str(account)
         container = swob.wsgi_to_str(container)
         obj = swob.wsgi_to_str(obj) if obj else None
+        if obj is not None and layout_mod.is_reserved_name(obj):
+            # NOTE(cloudsync): its key may be a side object (an SLO's
+            # manifest): never a user object; Swift answers alone.
+            return None
         mapping = self.config.get().mapping_for(account, container)
         if mapping is None or not mapping.shunted:
             return None
@@ -587,6 +594,11 @@ class CloudShuntMiddleware(object):
             return self._send(self._unavailable(req, local), req,
                               start_response)
         remote = shunt_object.RemoteObject(info)
+        if remote.dropped:
+            self.logger.warning(
+                'cloud_shunt: %s: the remote copy has metadata that cannot '
+                'be sent as a header, left out: %s', target.name,
+                headers_mod.describe_dropped(remote.dropped))
         if remote.expired() or remote.deleted_by(tombstone):
             if body is not None:
                 body.close()
@@ -636,6 +648,9 @@ class CloudShuntMiddleware(object):
             self._remote_failed(req, target, 'manifest GET', exc)
             return self._send(self._unavailable(req, local), req,
                               start_response)
+        if self._trusted_manifest(target, remote, raw) is None:
+            return self._send(self._unavailable(req, local), req,
+                              start_response)
         headers = remote.headers()
         headers.update(local.trans_headers())
         if request_helpers.get_param(req, 'format') == 'raw':
@@ -650,6 +665,20 @@ class CloudShuntMiddleware(object):
                              request=req, conditional_response=True)
         resp.last_modified = remote.last_modified
         return resp(req.environ, start_response)
+
+    def _trusted_manifest(self, target, remote, raw):
+        """The entries of an SLO's manifest read from the remote, or None
+        (logged) when it is not one to act on (see
+        :mod:`cloudsync.remote_manifest`).
+        """
+        try:
+            return remote_manifest.trusted_entries(
+                raw, remote.info, target.container, target.obj)
+        except remote_manifest.UntrustedManifest as exc:
+            self.logger.warning(
+                'cloud_shunt: not using the manifest of %s on the remote: '
+                '%s', target.name, exc)
+            return None
 
     def _restoring(self, req, target, tombstone, remote, app_iter):
         """Wrap the client's body so that it restores the object."""
@@ -682,6 +711,8 @@ class CloudShuntMiddleware(object):
                     'cloud_shunt: not restoring SLO %s: its manifest is '
                     'not on the remote', target.name)
                 return None
+            if self._trusted_manifest(target, remote, raw) is None:
+                return None
             result = restore_mod.slo_plan(
                 target.version, target.account, path, remote.size, raw,
                 headers, remote.etag)
@@ -692,9 +723,12 @@ class CloudShuntMiddleware(object):
                     target.name)
             return result
 
-        restore = restore_mod.Restore(self.app, req.environ, plan,
-                                      self.logger, name=target.name,
-                                      timeout=self.restore_timeout)
+        restore = restore_mod.Restore(
+            self.app, req.environ, plan, self.logger, name=target.name,
+            timeout=self.restore_timeout,
+            claim=lambda: restore_mod.claim(
+                req.environ, path,
+                self.restore_timeout + restore_mod.CLAIM_MARGIN))
         return restore_mod.TeeBody(app_iter, restore)
 
     def object_DELETE(self, req, target, start_response):
@@ -812,11 +846,11 @@ class CloudShuntMiddleware(object):
             raw = provider.get_object(
                 target.bucket,
                 target.layout.manifest_key(target.obj)).read_all()
-            segments = [e['name'] for e in json.loads(raw)
-                        if isinstance(e, dict) and 'name' in e]
+            entries = self._trusted_manifest(target, remote, raw) or []
+            segments = [e['name'] for e in entries if 'name' in e]
         except exceptions.NotFound:
             segments = []
-        except (exceptions.RemoteError, ValueError) as exc:
+        except exceptions.RemoteError as exc:
             self._remote_failed(req, target, 'manifest GET', exc)
             return self._unavailable(req, local)
         for name in segments:
@@ -885,6 +919,18 @@ class CloudShuntMiddleware(object):
         user = {swob.wsgi_to_str(k): swob.wsgi_to_str(v)
                 for k, v in req.headers.items()
                 if k.lower().startswith(metadata.OBJECT_META_PREFIX) and v}
+        unsafe = headers_mod.unsafe_metadata(user)
+        problem = headers_mod.value_problem(
+            swob.wsgi_to_str(req.headers.get('Content-Type', '')))
+        if problem:
+            unsafe.append(('Content-Type', problem))
+        if unsafe:
+            return swob.HTTPBadRequest(
+                request=req, content_type='text/plain',
+                headers=local.trans_headers(),
+                body=('Metadata that could not be sent back as a header: '
+                      '%s' % headers_mod.describe_dropped(unsafe)).encode(
+                          'utf-8'))(req.environ, start_response)
         new_meta = metadata.swift_to_remote(user)
         for key, value in remote.info.metadata.items():
             lkey = key.lower()

@@ -25,6 +25,7 @@ from swift.common import swob
 from swift.common import utils as swift_utils
 
 from cloudsync import exceptions
+from cloudsync import headers as headers_mod
 from cloudsync import large_objects
 from cloudsync import metadata
 
@@ -45,54 +46,49 @@ class RemoteObject(object):
         self.internal = metadata.internal_values(meta)
         #: X-Object-Meta-*, X-Static-Large-Object, X-Object-Manifest (the
         #: local one, for a DLO the remote keeps as a DLO)
-        self.swift_headers = metadata.remote_to_swift(meta)
+        swift_headers = metadata.remote_to_swift(meta)
         local_manifest = metadata.local_dlo_manifest(meta)
         if local_manifest is not None:
             # NOTE(cloudsync): a DLO the remote keeps as a DLO: its own
             # X-Object-Manifest names the remote segments; Swift gave the
             # one the daemon copied from.
-            self.swift_headers['X-Object-Manifest'] = local_manifest
+            swift_headers['X-Object-Manifest'] = local_manifest
+        # NOTE(cloudsync): whoever writes to the bucket decides what these
+        # say; what could not be sent as a header is left out (see
+        # :mod:`cloudsync.headers`), and the caller logs it.
+        self.swift_headers, self.dropped = headers_mod.safe_headers(
+            swift_headers)
         self.is_slo = swift_utils.config_true_value(
             self.swift_headers.get('X-Static-Large-Object'))
         self.is_dlo = 'X-Object-Manifest' in self.swift_headers
-        self.timestamp = None
-        stored = self.internal.get(metadata.TIMESTAMP_KEY)
-        if stored:
-            try:
-                self.timestamp = swift_utils.Timestamp(stored)
-            except ValueError:
-                pass
+        self.timestamp = headers_mod.timestamp(
+            self.internal.get(metadata.TIMESTAMP_KEY))
         if self.timestamp is None:
-            self.timestamp = swift_utils.Timestamp(
-                max(0.0, info.last_modified or 0.0))
-        slo_etag = swob.normalize_etag(
-            self.internal.get(metadata.SLO_ETAG_KEY) or '')
-        swift_etag = swob.normalize_etag(
-            self.internal.get(metadata.ETAG_KEY) or '')
+            self.timestamp = headers_mod.timestamp(
+                max(0.0, info.last_modified or 0.0)) or \
+                swift_utils.Timestamp(0)
+        slo_etag = headers_mod.safe_etag(swob.normalize_etag(
+            self.internal.get(metadata.SLO_ETAG_KEY) or ''))
+        swift_etag = headers_mod.safe_etag(swob.normalize_etag(
+            self.internal.get(metadata.ETAG_KEY) or ''))
         if self.is_slo and slo_etag:
             self.etag = slo_etag
         elif swift_etag:
             self.etag = swift_etag
         else:
-            self.etag = info.etag
+            #: None when the remote gave none that can be sent
+            self.etag = headers_mod.safe_etag(
+                swob.normalize_etag(info.etag or ''))
         #: the delete the daemon marked the copy with (``propagate_delete``
         #: off), if any
-        self.deleted_at = None
-        value = self.internal.get(metadata.DELETED_AT_KEY)
-        if value:
-            try:
-                self.deleted_at = swift_utils.Timestamp(value)
-            except ValueError:
-                pass
+        self.deleted_at = headers_mod.timestamp(
+            self.internal.get(metadata.DELETED_AT_KEY))
         #: Swift quotes the ETag of large objects
         self.quoted = self.is_slo or self.is_dlo
-        self.delete_at = None
-        value = self.internal.get(metadata.DELETE_AT_KEY)
-        if value:
-            try:
-                self.delete_at = int(float(value))
-            except ValueError:
-                pass
+        self.delete_at = headers_mod.whole_seconds(
+            self.internal.get(metadata.DELETE_AT_KEY))
+        self.manifest_etag = headers_mod.safe_etag(
+            self.internal.get(MANIFEST_ETAG_KEY))
 
     @property
     def size(self):
@@ -100,8 +96,8 @@ class RemoteObject(object):
 
     @property
     def content_type(self):
-        return swift_utils.clean_content_type(
-            self.info.content_type or 'application/octet-stream')
+        return headers_mod.safe_content_type(swift_utils.clean_content_type(
+            self.info.content_type or 'application/octet-stream'))
 
     def expired(self, now=None):
         return self.delete_at is not None and \
@@ -136,7 +132,8 @@ class RemoteObject(object):
         return tombstone != swift_utils.Timestamp(self.timestamp, offset=1)
 
     def etag_is_md5(self):
-        return len(self.etag) == 32 and '-' not in self.etag
+        return bool(self.etag) and len(self.etag) == 32 and \
+            '-' not in self.etag
 
     def metadata_headers(self):
         """User metadata and large-object headers, as native strings."""
@@ -150,15 +147,18 @@ class RemoteObject(object):
         headers = swob.HeaderKeyDict()
         headers['Content-Type'] = swob.str_to_wsgi(self.content_type)
         headers['Content-Length'] = str(self.size)
-        headers['ETag'] = ('"%s"' % self.etag) if self.quoted else self.etag
+        if self.etag:
+            headers['ETag'] = ('"%s"' % self.etag) if self.quoted \
+                else self.etag
         headers['X-Timestamp'] = self.timestamp.normal
         headers['Accept-Ranges'] = 'bytes'
-        if self.is_slo and self.internal.get(MANIFEST_ETAG_KEY):
-            headers['X-Manifest-Etag'] = self.internal[MANIFEST_ETAG_KEY]
-        if self.is_slo and self.internal.get(metadata.S3API_ETAG_KEY):
+        if self.is_slo and self.manifest_etag:
+            headers['X-Manifest-Etag'] = self.manifest_etag
+        s3api_etag = headers_mod.safe_etag(
+            self.internal.get(metadata.S3API_ETAG_KEY))
+        if self.is_slo and s3api_etag:
             # NOTE(cloudsync): for s3api: the ETag it showed for its upload
-            headers['X-Object-Sysmeta-S3Api-Etag'] = self.internal[
-                metadata.S3API_ETAG_KEY]
+            headers['X-Object-Sysmeta-S3Api-Etag'] = s3api_etag
         for key, value in self.metadata_headers().items():
             headers[swob.str_to_wsgi(key)] = swob.str_to_wsgi(value)
         return headers
