@@ -541,3 +541,32 @@ def test_keymaster_config_path_with_an_own_pipeline_is_refused(
     assert result.returncode != 0
     assert 'keymaster_config_path' in result.stderr + result.stdout
     assert 'internal_client_conf_path' in result.stderr + result.stdout
+
+
+def test_fixing_the_setting_copies_and_archives_the_failed_rows(
+        unkeyed, pswift, aio_production):
+    unkeyed.nodes.reconfigure(
+        internal_client_conf_path='',
+        keymaster_config_path=aio_production.keymaster_conf_path)
+    codes = unkeyed.sync()
+    assert set(codes.values()) == {0}
+    body, metadata = unkeyed.remote('sync', 'secret')
+    assert body == b'never to leave as ciphertext'
+    assert md.remote_to_swift(metadata) == {'X-Object-Meta-Color': 'blue'}
+    assert unkeyed.remote('archive', 'keep-me')[0] == \
+        b'the only readable copy'
+    with pytest.raises(swiftclient.ClientException):
+        pswift.head_object(unkeyed.containers['archive'], 'keep-me')
+
+
+def test_an_own_internal_client_pipeline_with_the_keymaster(
+        aio_production, tmp_path, pswift):
+    # the all-in-one's internal-client.conf has keymaster and encryption,
+    # as Swift documents it for container-sync
+    world = Story(aio_production, tmp_path, pswift, {}, ('sync',))
+    pswift.put_object(world.containers['sync'], 'o', b'plaintext',
+                      headers={'X-Object-Meta-Color': 'blue'})
+    assert set(world.sync().values()) == {0}
+    body, metadata = world.remote('sync', 'o')
+    assert body == b'plaintext'
+    assert md.remote_to_swift(metadata) == {'X-Object-Meta-Color': 'blue'}
