@@ -138,6 +138,35 @@ def test_profile_state(aio_production):
     assert names.index('symlink') < names.index('keymaster')
 
 
+def test_the_command_line_starts_and_stops_the_profile(aio_production,
+                                                       tmp_path):
+    # NOTE: ports the production cluster's block leaves free
+    base_port = str(aio_production.base_port + 50)
+    aio_py = aio_tools.__file__
+
+    def aio_cli(*args):
+        return subprocess.run(
+            [sys.executable, aio_py, '--base-dir', str(tmp_path)] +
+            list(args), capture_output=True, text=True, timeout=120)
+
+    try:
+        started = aio_cli('start', '--base-port', base_port,
+                          '--profile', 'production')
+        assert started.returncode == 0, started.stdout + started.stderr
+        assert 'profile:         production' in started.stdout
+        assert 'keymaster:' in started.stdout
+        status = aio_cli('status', '--json')
+        assert status.returncode == 0, status.stdout + status.stderr
+        state = json.loads(status.stdout)
+        assert state['profile'] == 'production'
+        assert state['options']['profile'] == 'production'
+    finally:
+        stopped = aio_cli('stop')
+    assert stopped.returncode == 0
+    cluster = aio_tools.AllInOne.from_state(str(tmp_path))
+    assert not any(cluster.processes().values())
+
+
 def test_objects_are_encrypted_at_rest(aio_production, pswift):
     container = unique_name('enc')
     pswift.put_container(container)
