@@ -198,3 +198,18 @@ def test_verify_counts_an_encrypted_listing_as_unreadable():
         'hash': 'c2VjcmV0; swift_meta={"iv": "x"}',
         'last_modified': '2024-01-01T00:00:00.000000'})
     assert item.encrypted
+
+
+def test_an_slo_with_an_encrypted_segment_is_not_copied():
+    world = tp.World()
+    world.small_parts()
+    paths = tp.put_segments(world, [2 * tp.KiB, 2 * tp.KiB])
+    container, name = paths[1].split('/', 1)
+    record = world.swift.get(tp.ACCOUNT, container, name)
+    record.headers.update(CRYPTO)
+    world.swift.put_slo(tp.ACCOUNT, tp.CONTAINER, 'big', paths)
+    with pytest.raises(propagate.RowFailed) as info:
+        world.handle('big')
+    assert 'AUTH_test/segs/big/001' in str(info.value)
+    assert 'keymaster_config_path' in str(info.value)
+    assert world.remote('big') is None
