@@ -570,6 +570,8 @@ class _Comparer:
             return
         self.result.local += 1
         if item.encrypted:
+            if entry is not None:
+                self.result.remote += 1
             self.note('unreadable', item.name, str(local.EncryptedObject(
                 'listing %s/%s' % (self.account, self.container))))
             return

@@ -23,6 +23,7 @@ from cloudsync import local
 from cloudsync import propagate
 from cloudsync import verify
 from tests.unit import test_propagate as tp
+from tests.unit import test_verify as tv
 
 SECRET = base64.b64encode(b'k' * 32).decode('ascii')
 CRYPTO = {'X-Object-Sysmeta-Crypto-Body-Meta': '{"cipher": "AES_CTR_256"}',
@@ -213,3 +214,32 @@ def test_an_slo_with_an_encrypted_segment_is_not_copied():
     assert 'AUTH_test/segs/big/001' in str(info.value)
     assert 'keymaster_config_path' in str(info.value)
     assert world.remote('big') is None
+
+
+def test_verify_compare_names_the_setting_for_an_encrypted_listing():
+    world = tv.World()
+    world.put('x', b'x')
+    world.sync('x')
+    world.swift.objects[(tv.ACCOUNT, tv.CONTAINER, 'x')].etag = \
+        'Y2lwaGVy; swift_meta={"iv": "x"}'
+    result = world.compare()
+    assert (result.local, result.remote) == (1, 1)
+    assert (result.in_sync, result.unreadable) == (0, 1)
+    assert not result.clean
+    diff, = result.details
+    assert (diff.kind, diff.name) == ('unreadable', 'x')
+    assert 'keymaster_config_path' in diff.reason
+
+
+def test_verify_deep_compare_names_the_setting_for_an_encrypted_head():
+    world = tv.World()
+    world.put('x', b'x')
+    world.sync('x')
+    world.swift.objects[(tv.ACCOUNT, tv.CONTAINER, 'x')].headers.update(
+        CRYPTO)
+    result = world.compare(deep=True)
+    assert (result.in_sync, result.unreadable) == (0, 1)
+    diff, = result.details
+    assert diff.reason.startswith('HEAD AUTH_test/%s/x: read encrypted'
+                                  % tv.CONTAINER)
+    assert 'keymaster_config_path' in diff.reason
