@@ -251,8 +251,9 @@ def node_problems(conf):
     """What keeps this node from being synced, before anything starts.
 
     The daemon needs ``swift_dir`` with ``swift.conf`` and the container
-    ring, the ``devices`` directory, and a ``status_dir`` it can write to
-    (it is created when missing).
+    ring, the ``devices`` directory, a ``status_dir`` it can write to
+    (it is created when missing), and a keymaster configuration it can
+    use when ``keymaster_config_path`` is set.
 
     :returns: a list of problems, each naming the option.
     """
@@ -272,6 +273,7 @@ def node_problems(conf):
     problem = _writable_dir(conf.status_dir)
     if problem:
         problems.append('[DEFAULT] status_dir: %s' % problem)
+    problems += local.keymaster_problems(conf)
     return problems
 
 

@@ -117,6 +117,11 @@ against pages of the remote listing, and returns those that need
 The internal client's pipeline must not contain the ``slo`` and ``dlo``
 middlewares (Swift's ``internal-client.conf`` and cloudsync's built-in
 pipeline do not): cloudsync reads manifests raw and the segments itself.
+On a cluster that encrypts objects at rest it must decrypt them (see
+:mod:`cloudsync.local`): an object, manifest, segment or segment listing
+Swift answers with still encrypted fails its row (:class:`RowFailed`,
+naming the object and the setting), before anything is sent to the
+remote or deleted locally.
 """
 
 import dataclasses
@@ -344,12 +349,18 @@ class RowPropagator:
         except RowFailed:
             self.stats.increment('errors')
             raise
+        except local.EncryptedObject as exc:
+            self.stats.increment('errors')
+            raise RowFailed('%s: %s; nothing was sent to the remote'
+                            % (self._what(row), exc))
         except (exceptions.RemoteError, lo.LocalReadError,
                 lo.InvalidLargeObject) as exc:
             # NOTE(cloudsync): a provider may wrap an error raised while it
             # read the local object; the local error is the one that tells.
-            cause = _cause(exc, (lo.InvalidLargeObject, lo.LocalReadError))
-            if isinstance(cause, lo.InvalidLargeObject):
+            cause = _cause(exc, (lo.InvalidLargeObject, lo.LocalReadError,
+                                 local.EncryptedObject))
+            if isinstance(cause, (lo.InvalidLargeObject,
+                                  local.EncryptedObject)):
                 self.stats.increment('errors')
                 raise RowFailed('%s: %s' % (self._what(row), cause))
             if cause is not None:
@@ -544,7 +555,7 @@ class RowPropagator:
         what = '%s %s/%s%s' % (method, self.account, container,
                                '/' + obj if obj else '')
         try:
-            return self.ic.make_request(method, path, req_headers,
+            resp = self.ic.make_request(method, path, req_headers,
                                         acceptable, params=params)
         except internal_client.UnexpectedResponse as exc:
             raise lo.LocalReadError('%s: %s' % (what, exc.resp.status),
@@ -552,6 +563,15 @@ class RowPropagator:
         except _LOCAL_ERRORS as exc:
             raise lo.LocalReadError('%s: %s: %s' % (
                 what, type(exc).__name__, exc))
+        if obj is not None and method in ('GET', 'HEAD'):
+            # NOTE(cloudsync): ciphertext and no user metadata; never to be
+            # copied as the object (nor the object archived after it).
+            try:
+                local.check_not_encrypted(resp.headers, what)
+            except local.EncryptedObject:
+                swift_utils.close_if_possible(resp.app_iter)
+                raise
+        return resp
 
     def _head_local(self, row, newest_only=False):
         """The local object's headers, or None when it was deleted (or
@@ -813,6 +833,10 @@ class RowPropagator:
         seg_container, prefix = target.split('/', 1)
         entries = []
         for entry in self._list_segments(seg_container, prefix):
+            if local.is_encrypted_etag(entry.get('hash')):
+                raise local.EncryptedObject(
+                    'GET %s/%s?prefix=%s' % (self.account, seg_container,
+                                             prefix))
             if 'slo_etag' in entry or 'swift_bytes=' in (
                     entry.get('content_type') or ''):
                 raise lo.InvalidLargeObject(

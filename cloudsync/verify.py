@@ -65,7 +65,10 @@ Comparing a container with its remote copy (:func:`compare_container`)
         could not be read locally and is not counted as deleted. An
         object deleted since the listing (its 404 carries a tombstone at
         or after the listed version) is taken as gone, as the daemon
-        takes it
+        takes it. On a cluster that encrypts objects at rest, an object
+        listed (or HEADed) still encrypted, because the internal client
+        does not decrypt, is unreadable too, with the setting to fix
+        (``keymaster_config_path``, see :mod:`cloudsync.local`)
 
     With ``deep``, every object on both sides is also HEADed on both
     sides: content type, user metadata and the Swift timestamp the
@@ -361,6 +364,8 @@ class _Local:
     content_type: str
     #: the listed version's time, when the listing gives it
     timestamp: typing.Optional[swift_utils.Timestamp] = None
+    #: the listing's ETag is still encrypted (no decryption on the path)
+    encrypted: bool = False
 
 
 def _parse_listing_item(item):
@@ -383,7 +388,8 @@ def _parse_listing_item(item):
         timestamp = None
     return _Local(item['name'], int(size), lo.normalize_etag(etag.strip()),
                   lo.normalize_etag(slo_etag) if slo_etag else None,
-                  content_type, timestamp)
+                  content_type, timestamp,
+                  local.is_encrypted_etag(item.get('hash')))
 
 
 def iter_local(internal_client, account, container):
@@ -433,6 +439,10 @@ def head_local(internal_client, account, container, name, since=None):
             'could not be read locally: Swift answered 404 without a delete '
             'at or after the listed version (%s); a replica that holds it '
             'may be unreachable' % (since.isoformat if since else 'unknown'))
+    found = local.encrypted_headers(resp.headers)
+    if found:
+        raise LocalUnreadable(str(local.EncryptedObject(
+            'HEAD %s/%s/%s' % (account, container, name), found)))
     return {k.lower(): swob.wsgi_to_str(v) for k, v in resp.headers.items()}
 
 
@@ -559,6 +569,12 @@ class _Comparer:
             self.note('only_remote', self.layout.object_name(entry.key))
             return
         self.result.local += 1
+        if item.encrypted:
+            if entry is not None:
+                self.result.remote += 1
+            self.note('unreadable', item.name, str(local.EncryptedObject(
+                'listing %s/%s' % (self.account, self.container))))
+            return
         if entry is None:
             try:
                 kept_out = self.kept_out(item)

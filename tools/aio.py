@@ -1378,12 +1378,15 @@ SERVER_MODULES = {
 
 
 def _serve(argv):
-    """Run a Swift server: ``aio.py serve KIND CONF [-v]``.
+    """Run a Swift server: ``aio.py serve KIND CONF [-v]``, or one of
+    Swift's daemons (``object-expirer``, ``container-updater``, with
+    ``--once``).
 
     The Swift servers read the hash path prefix and suffix from their
     ``swift_dir``, but their storage policies and constraints only from
     ``/etc/swift/swift.conf``. This loads all of them from the config's
-    ``swift_dir`` first, then runs the server as ``swift-KIND-server``.
+    ``swift_dir`` first, then runs the server as ``swift-KIND-server``
+    (a daemon as ``swift-KIND``).
     """
     import configparser
     import importlib

@@ -191,6 +191,11 @@ def run(argv=None, stdout=None, internal_client=None):
         print('cloudsync-verify: no mapping is enabled', file=sys.stderr)
         return EXIT_USAGE
     as_json = config.conf.format == 'json'
+    if config.conf.compare and internal_client is None:
+        problems = local.keymaster_problems(config.conf)
+        if problems:
+            conf_mod.report_problems('cloudsync-verify', problems)
+            return EXIT_USAGE
     if config.conf.compare:
         return run_compare(config, mappings, out, as_json, internal_client)
     return run_checks(config, mappings, out, as_json)

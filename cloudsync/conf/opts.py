@@ -75,6 +75,18 @@ default_opts = [
                     'objects from the local cluster. When unset, a built-in '
                     'pipeline (catch_errors, proxy-logging, cache, '
                     'proxy-server) is used.'),
+    cfg.StrOpt('keymaster_config_path',
+               help='On a cluster that encrypts objects at rest: the '
+                    'keymaster configuration of the proxy (the file its '
+                    'keymaster\'s keymaster_config_path names, with a '
+                    '[keymaster], [kms_keymaster] or [kmip_keymaster] '
+                    'section). The built-in internal client pipeline then '
+                    'has that keymaster and the encryption middleware, so '
+                    'that objects are read decrypted. It cannot be set '
+                    'with internal_client_conf_path, whose pipeline must '
+                    'have both filters itself. An object read still '
+                    'encrypted is never copied or archived: its row '
+                    'fails.'),
     cfg.HostAddressOpt('statsd_host',
                        help='Send metrics to this statsd host (unset: no '
                             'metrics).'),

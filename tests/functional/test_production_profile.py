@@ -15,21 +15,41 @@
 The ``aio_production`` all-in-one encrypts objects at rest (keymaster and
 encryption in the proxy), has an erasure-coded policy ``ec``, object
 versioning, symlinks and the object expirer. The first tests prove the
-cluster is that; the others run the whole story on it.
+cluster is that; the others run the whole story on it:
+
+* the daemons (``cloudsync-sync --once`` on every container node, the
+  built-in internal client with ``keymaster_config_path`` set to the
+  proxy's keymaster configuration) copy a container in the EC policy to a
+  moto bucket (plain objects with metadata, a unicode name, an SLO), then
+  a POST, a DELETE and an expiry; they archive a second container, whose
+  objects a proxy with the cloud shunt serves, lists and restores (the
+  restored object encrypted at rest again); ``cloudsync-verify`` and
+  ``cloudsync-status`` report all is well;
+* the same daemons without the keymaster read ciphertext: each such row
+  fails with an error naming the object and ``keymaster_config_path``,
+  which ``cloudsync-status`` and ``cloudsync-verify`` show, and nothing
+  is copied, archived or deleted.
 """
 
+import contextlib
 import glob
 import hashlib
+import json
 import os
+import subprocess
+import sys
 import time
 
 import pytest
 from swift.common import internal_client
 from swift.common import utils as swift_utils
 from swift.common import wsgi
+from swiftclient import client as swiftclient
 
+from cloudsync import metadata as md
 from tests.functional.conftest import aio_tools
 from tests.functional.conftest import unique_name
+from tests.functional import daemon_helpers
 
 #: an internal client pipeline without keymaster and encryption: what
 #: reads objects the way a misconfigured internal client does
@@ -51,15 +71,23 @@ use = egg:swift#catch_errors
 """
 
 
-@pytest.fixture(autouse=True)
-def production_swift_dir(aio_production):
-    """This process reads the production cluster's swift.conf during the
-    test, and the one it read before afterwards.
+@contextlib.contextmanager
+def on_cluster(aio):
+    """This process reads ``aio``'s swift.conf meanwhile, and the one it
+    read before afterwards.
     """
     before = os.path.dirname(swift_utils.SWIFT_CONF_FILE)
-    aio_tools.use_swift_dir(aio_production.swift_dir)
-    yield
-    aio_tools.use_swift_dir(before)
+    aio_tools.use_swift_dir(aio.swift_dir)
+    try:
+        yield
+    finally:
+        aio_tools.use_swift_dir(before)
+
+
+@pytest.fixture(autouse=True)
+def production_swift_dir(aio_production):
+    with on_cluster(aio_production):
+        yield
 
 
 @pytest.fixture
@@ -108,6 +136,35 @@ def test_profile_state(aio_production):
     assert names[-4:] == ['keymaster', 'encryption', 'proxy-logging',
                           'proxy-server']
     assert names.index('symlink') < names.index('keymaster')
+
+
+def test_the_command_line_starts_and_stops_the_profile(aio_production,
+                                                       tmp_path):
+    # NOTE: ports the production cluster's block leaves free
+    base_port = str(aio_production.base_port + 50)
+    aio_py = aio_tools.__file__
+
+    def aio_cli(*args):
+        return subprocess.run(
+            [sys.executable, aio_py, '--base-dir', str(tmp_path)] +
+            list(args), capture_output=True, text=True, timeout=120)
+
+    try:
+        started = aio_cli('start', '--base-port', base_port,
+                          '--profile', 'production')
+        assert started.returncode == 0, started.stdout + started.stderr
+        assert 'profile:         production' in started.stdout
+        assert 'keymaster:' in started.stdout
+        status = aio_cli('status', '--json')
+        assert status.returncode == 0, status.stdout + status.stderr
+        state = json.loads(status.stdout)
+        assert state['profile'] == 'production'
+        assert state['options']['profile'] == 'production'
+    finally:
+        stopped = aio_cli('stop')
+    assert stopped.returncode == 0
+    cluster = aio_tools.AllInOne.from_state(str(tmp_path))
+    assert not any(cluster.processes().values())
 
 
 def test_objects_are_encrypted_at_rest(aio_production, pswift):
@@ -174,3 +231,371 @@ def test_object_expirer(aio_production, pswift):
     assert 'objects expired' in out
     names = [o['name'] for o in pswift.get_container(container)[1]]
     assert names == ['kept']
+
+
+# -- the whole story, encrypted, in an EC container --------------------------
+
+def run_command(module, *args, timeout=300):
+    return subprocess.run(
+        [sys.executable, '-m', module] + list(args), capture_output=True,
+        text=True, timeout=timeout)
+
+
+def mappings_text(aio, bucket, containers):
+    """A moto remote and one mapping per ``(name, container, options)``."""
+    state = aio.state
+    text = ['[remote:moto]', 'provider = s3',
+            'endpoint = %s' % state['moto_endpoint'],
+            'access_key = %s' % state['moto_access_key'],
+            'secret_key = %s' % state['moto_secret_key'],
+            'addressing_style = path', '']
+    for name, container, options in containers:
+        text += ['[mapping:%s]' % name, 'account = AUTH_test',
+                 'container = %s' % container, 'remote = moto',
+                 'bucket = %s' % bucket]
+        text += ['%s = %s' % item for item in sorted(options.items())]
+        text.append('')
+    return '\n'.join(text)
+
+
+def put_slo(swift, container, name, parts):
+    segments = container + '_segments'
+    swift.put_container(segments, headers={'X-Storage-Policy': 'ec'})
+    manifest = []
+    for index, data in enumerate(parts):
+        path = '%s/%d' % (name, index)
+        etag = swift.put_object(segments, path, data)
+        manifest.append({'path': '/%s/%s' % (segments, path),
+                         'etag': etag, 'size_bytes': len(data)})
+    swift.put_object(container, name, json.dumps(manifest),
+                     query_string='multipart-manifest=put',
+                     headers={'X-Object-Meta-Kind': 'slo'})
+
+
+class Story:
+    """Containers, objects, a bucket and daemons on the production
+    cluster, for one mapping configuration.
+    """
+
+    def __init__(self, aio, work_dir, swift, options, kinds):
+        self.aio = aio
+        self.swift = swift
+        self.s3 = aio.s3_client()
+        self.bucket = unique_name('prod')
+        self.s3.create_bucket(Bucket=self.bucket)
+        self.containers = {kind: unique_name(kind) for kind in kinds}
+        mappings = []
+        for kind, container in self.containers.items():
+            options_of = {'copy_after': 0}
+            if kind != 'sync':
+                options_of['lifecycle'] = 'archive'
+            if kind == 'restore':
+                options_of['restore_object'] = 'true'
+            mappings.append((kind, container, options_of))
+            swift.put_container(container, headers={
+                'X-Storage-Policy': 'ec' if kind == 'sync' else 'gold'})
+            aio.ensure_container_replicas('AUTH_test', container)
+        self.nodes = daemon_helpers.DaemonNodes(
+            aio, work_dir, mappings_text(aio, self.bucket, mappings),
+            options)
+        self.config = self.nodes.config(1)
+
+    def key(self, kind, name):
+        container = self.containers[kind]
+        mapping = self.config.mapping_for('AUTH_test', container)
+        return mapping.remote_layout(container).object_key(name)
+
+    def remote(self, kind, name):
+        """(body, metadata) of the remote copy, or None."""
+        try:
+            got = self.s3.get_object(Bucket=self.bucket,
+                                     Key=self.key(kind, name))
+        except self.s3.exceptions.NoSuchKey:
+            return None
+        return got['Body'].read(), got['Metadata']
+
+    def remote_keys(self):
+        listed = self.s3.list_objects_v2(Bucket=self.bucket)
+        return [o['Key'] for o in listed.get('Contents', [])]
+
+    def sync(self):
+        """``--once`` on every node, until every replica's rows are in."""
+        for container in self.containers.values():
+            daemon_helpers.replicate_container(self.aio, 'AUTH_test',
+                                               container)
+        return self.nodes.run_once()
+
+    def status(self, *args):
+        """cloudsync-status of every node: [(exit status, output)]."""
+        results = []
+        for index in sorted(self.nodes.confs):
+            result = run_command('cloudsync.cmd.status', '--config-file',
+                                 self.nodes.confs[index], *args)
+            results.append((result.returncode,
+                            result.stdout + result.stderr))
+        return results
+
+    def verify(self, *args):
+        result = run_command('cloudsync.cmd.verify', '--config-file',
+                             self.nodes.confs[1], *args)
+        return result.returncode, result.stdout + result.stderr
+
+
+SYNCED = {
+    'plain': (b'plain bytes of an encrypted, erasure-coded object\n' * 20,
+              {'X-Object-Meta-Color': 'blue'}),
+    'dir/ünïcødé ☃': ('välue ☃'.encode('utf-8') * 30,
+                      {'X-Object-Meta-Unicode': 'välue ☃'}),
+    'post-me': (b'metadata changes', {'X-Object-Meta-Color': 'red'}),
+    'delete-me': (b'deleted later', {}),
+    'expires': (b'expired later', {}),
+}
+SLO_PARTS = (os.urandom(3000), os.urandom(1000))
+ARCHIVED = {
+    'a': (b'archived object', {'X-Object-Meta-Color': 'green'}),
+    'b/1': (os.urandom(3000), {}),
+}
+RESTORED = b'bring me back, encrypted\n' * 10
+
+
+@pytest.fixture(scope='module')
+def story(aio_production, tmp_path_factory):
+    """Two passes of the daemons with the keymaster, and a shunt proxy."""
+    aio = aio_production
+    swift = aio.swift_client('test:tester', 'testing')
+    try:
+        with on_cluster(aio):
+            world = Story(aio, tmp_path_factory.mktemp('story'), swift, {
+                'internal_client_conf_path': '',
+                'keymaster_config_path': aio.keymaster_conf_path,
+            }, ('sync', 'archive', 'restore'))
+            sync = world.containers['sync']
+            for name, (data, headers) in SYNCED.items():
+                swift.put_object(sync, name, data, headers=headers,
+                                 content_type='text/plain')
+            put_slo(swift, sync, 'slo', SLO_PARTS)
+            for name, (data, headers) in ARCHIVED.items():
+                swift.put_object(world.containers['archive'], name, data,
+                                 headers=headers)
+            swift.put_object(world.containers['restore'], 'restored',
+                             RESTORED)
+            world.listing_before = swift.get_container(
+                world.containers['archive'])[1]
+            world.first_pass = world.sync()
+
+            swift.post_object(sync, 'post-me',
+                              {'X-Object-Meta-Color': 'purple'})
+            swift.delete_object(sync, 'delete-me')
+            swift.post_object(sync, 'expires', {'X-Delete-After': '1'})
+            time.sleep(1.5)
+            aio.run_expirer()
+            world.second_pass = world.sync()
+
+        world.shunt_url = aio.start_proxy('shunt', [('cloud_shunt', {
+            'use': 'egg:cloudsync#cloud_shunt',
+            'conf_file': world.nodes.confs[1]})])
+        try:
+            url, token = swift.get_auth()
+            world.shunt = swiftclient.Connection(
+                preauthurl=world.shunt_url + '/v1/AUTH_test',
+                preauthtoken=token, retries=0)
+            yield world
+            world.shunt.close()
+        finally:
+            aio.stop_proxy('shunt')
+    finally:
+        swift.close()
+
+
+def test_every_pass_succeeds(story):
+    assert set(story.first_pass.values()) == {0}
+    assert set(story.second_pass.values()) == {0}
+
+
+def test_the_remote_gets_plaintext_and_metadata_from_an_ec_container(story):
+    for name in ('plain', 'dir/ünïcødé ☃'):
+        data, headers = SYNCED[name]
+        body, metadata = story.remote('sync', name)
+        assert body == data, name
+        assert md.remote_to_swift(metadata) == headers
+
+
+def test_a_post_replaces_the_remote_metadata(story):
+    body, metadata = story.remote('sync', 'post-me')
+    assert body == SYNCED['post-me'][0]
+    assert md.remote_to_swift(metadata) == {'X-Object-Meta-Color': 'purple'}
+
+
+def test_a_delete_and_an_expiry_remove_the_remote_copy(story):
+    assert story.remote('sync', 'delete-me') is None
+    assert story.remote('sync', 'expires') is None
+
+
+def test_an_slo_is_copied_decrypted(story):
+    body, metadata = story.remote('sync', 'slo')
+    assert body == b''.join(SLO_PARTS)
+    assert md.remote_to_swift(metadata)['X-Object-Meta-Kind'] == 'slo'
+
+
+def test_archived_objects_leave_swift_and_the_shunt_serves_them(
+        story, pswift):
+    archive = story.containers['archive']
+    for name, (data, headers) in ARCHIVED.items():
+        with pytest.raises(swiftclient.ClientException) as info:
+            pswift.head_object(archive, name)
+        assert info.value.http_status == 404
+        body, _metadata = story.remote('archive', name)
+        assert body == data
+        got_headers, got = story.shunt.get_object(archive, name)
+        assert got == data, name
+        assert got_headers['etag'] == hashlib.md5(data).hexdigest()
+        for key, value in headers.items():
+            assert got_headers[key.lower()] == value
+
+
+def test_the_shunt_lists_archived_objects_as_swift_did(story):
+    _headers, listing = story.shunt.get_container(
+        story.containers['archive'])
+    assert [(o['name'], o['bytes'], o['hash']) for o in listing] == [
+        (o['name'], o['bytes'], o['hash']) for o in story.listing_before]
+
+
+def test_a_restored_object_is_encrypted_at_rest_again(
+        story, pswift, aio_production):
+    restore = story.containers['restore']
+    with pytest.raises(swiftclient.ClientException):
+        pswift.head_object(restore, 'restored')
+    assert story.shunt.get_object(restore, 'restored')[1] == RESTORED
+    daemon_helpers.wait_for(
+        lambda: _exists(pswift, restore, 'restored'), timeout=30,
+        what='the restored object')
+    assert pswift.get_object(restore, 'restored')[1] == RESTORED
+    raw_headers, raw_body = raw_object(aio_production, 'AUTH_test',
+                                       restore, 'restored')
+    assert 'x-object-sysmeta-crypto-body-meta' in crypto_headers(
+        raw_headers)
+    assert raw_body != RESTORED and len(raw_body) == len(RESTORED)
+
+
+def _exists(swift, container, name):
+    try:
+        swift.head_object(container, name)
+        return True
+    except swiftclient.ClientException:
+        return False
+
+
+def test_verify_finds_the_ec_container_in_sync(story):
+    status, out = story.verify('--compare', '--mapping', 'sync', '--list')
+    assert status == 0, out
+    assert '0 missing remotely, 0 differing' in out, out
+
+
+def test_status_shows_no_failure(story):
+    for status, out in story.status():
+        assert status == 0, out
+        assert 'failed rows' not in out
+
+
+# -- the daemon without the keymaster ----------------------------------------
+
+@pytest.fixture(scope='module')
+def unkeyed(aio_production, tmp_path_factory):
+    """One pass of daemons that read through an internal client without
+    keymaster and encryption (cloudsync's built-in pipeline, no
+    keymaster_config_path).
+    """
+    aio = aio_production
+    swift = aio.swift_client('test:tester', 'testing')
+    try:
+        with on_cluster(aio):
+            world = Story(aio, tmp_path_factory.mktemp('unkeyed'), swift,
+                          {'internal_client_conf_path': ''},
+                          ('sync', 'archive'))
+            swift.put_object(world.containers['sync'], 'secret',
+                             b'never to leave as ciphertext',
+                             headers={'X-Object-Meta-Color': 'blue'})
+            swift.put_object(world.containers['archive'], 'keep-me',
+                             b'the only readable copy',
+                             headers={'X-Object-Meta-Color': 'blue'})
+            world.codes = world.sync()
+        yield world
+    finally:
+        swift.close()
+
+
+def test_an_encrypted_read_fails_the_pass(unkeyed):
+    assert 'timeout' not in unkeyed.codes.values()
+    assert any(code != 0 for code in unkeyed.codes.values())
+
+
+def test_nothing_is_copied_from_an_encrypted_read(unkeyed):
+    assert unkeyed.remote_keys() == []
+
+
+def test_nothing_is_archived_from_an_encrypted_read(unkeyed, pswift):
+    headers, body = pswift.get_object(unkeyed.containers['archive'],
+                                      'keep-me')
+    assert body == b'the only readable copy'
+    assert headers['x-object-meta-color'] == 'blue'
+
+
+def test_status_names_the_object_and_the_setting(unkeyed):
+    failing = [(status, out) for status, out in unkeyed.status()
+               if 'failed rows' in out]
+    text = '\n'.join(out for _status, out in failing)
+    assert {status for status, _out in failing} == {1}
+    for name in ('secret', 'keep-me'):
+        assert name in text
+    assert 'read encrypted' in text
+    assert 'keymaster_config_path' in text
+
+
+def test_verify_reports_the_encrypted_listing(unkeyed):
+    status, out = unkeyed.verify('--compare', '--mapping', 'sync', '--list')
+    assert status == 1, out
+    assert '1 could not be read locally' in out
+    assert 'secret' in out and 'keymaster_config_path' in out
+
+
+def test_keymaster_config_path_with_an_own_pipeline_is_refused(
+        unkeyed, aio_production):
+    path = unkeyed.nodes.write_conf(
+        aio_production.state['nodes'][0], unkeyed.nodes.mappings, {
+            'internal_client_conf_path': aio_production.state[
+                'internal_client_conf'],
+            'keymaster_config_path': aio_production.keymaster_conf_path})
+    result = run_command('cloudsync.cmd.sync', '--config-file', path,
+                         '--once')
+    assert result.returncode != 0
+    assert 'keymaster_config_path' in result.stderr + result.stdout
+    assert 'internal_client_conf_path' in result.stderr + result.stdout
+
+
+def test_fixing_the_setting_copies_and_archives_the_failed_rows(
+        unkeyed, pswift, aio_production):
+    unkeyed.nodes.reconfigure(
+        internal_client_conf_path='',
+        keymaster_config_path=aio_production.keymaster_conf_path)
+    codes = unkeyed.sync()
+    assert set(codes.values()) == {0}
+    body, metadata = unkeyed.remote('sync', 'secret')
+    assert body == b'never to leave as ciphertext'
+    assert md.remote_to_swift(metadata) == {'X-Object-Meta-Color': 'blue'}
+    assert unkeyed.remote('archive', 'keep-me')[0] == \
+        b'the only readable copy'
+    with pytest.raises(swiftclient.ClientException):
+        pswift.head_object(unkeyed.containers['archive'], 'keep-me')
+
+
+def test_an_own_internal_client_pipeline_with_the_keymaster(
+        aio_production, tmp_path, pswift):
+    # the all-in-one's internal-client.conf has keymaster and encryption,
+    # as Swift documents it for container-sync
+    world = Story(aio_production, tmp_path, pswift, {}, ('sync',))
+    pswift.put_object(world.containers['sync'], 'o', b'plaintext',
+                      headers={'X-Object-Meta-Color': 'blue'})
+    assert set(world.sync().values()) == {0}
+    body, metadata = world.remote('sync', 'o')
+    assert body == b'plaintext'
+    assert md.remote_to_swift(metadata) == {'X-Object-Meta-Color': 'blue'}
