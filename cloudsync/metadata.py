@@ -66,6 +66,15 @@ DLO_KEY = 'x-object-manifest'
 #: :mod:`cloudsync.propagate`)
 DLO_SOURCE_KEY = 'cloudsync-dlo-source'
 
+#: a Swift symlink kept as an empty object (see :mod:`cloudsync.symlinks`):
+#: its target as Swift stores it (``<container>/<object>``,
+#: percent-encoded), the target's account (percent-encoded) when the link
+#: named one, and, for a static link, the target's ETag and size
+SYMLINK_TARGET_KEY = 'cloudsync-symlink-target'
+SYMLINK_ACCOUNT_KEY = 'cloudsync-symlink-target-account'
+SYMLINK_ETAG_KEY = 'cloudsync-symlink-target-etag'
+SYMLINK_BYTES_KEY = 'cloudsync-symlink-target-bytes'
+
 RESERVED_KEYS = frozenset([SLO_ETAG_KEY, SLO_KEY, DLO_KEY])
 RESERVED_PREFIX = 'cloudsync-'
 ESCAPE_PREFIX = 'cloudsync-user-'
