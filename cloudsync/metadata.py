@@ -79,6 +79,14 @@ MANIFEST_ETAG_KEY = 'cloudsync-manifest-etag'
 #: parts (its ``X-Object-Sysmeta-S3Api-Etag``); an SLO without it shows its
 #: Swift ETag with ``-N`` through s3api
 S3API_ETAG_KEY = 'cloudsync-sysmeta-s3api-etag'
+#: a Swift symlink kept as an empty object (see :mod:`cloudsync.symlinks`):
+#: its target as Swift stores it (``<container>/<object>``,
+#: percent-encoded), the target's account (percent-encoded) when the link
+#: named one, and, for a static link, the target's ETag and size
+SYMLINK_TARGET_KEY = 'cloudsync-symlink-target'
+SYMLINK_ACCOUNT_KEY = 'cloudsync-symlink-target-account'
+SYMLINK_ETAG_KEY = 'cloudsync-symlink-target-etag'
+SYMLINK_BYTES_KEY = 'cloudsync-symlink-target-bytes'
 
 RESERVED_KEYS = frozenset([SLO_ETAG_KEY, SLO_KEY, DLO_KEY])
 RESERVED_PREFIX = 'cloudsync-'

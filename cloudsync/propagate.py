@@ -144,6 +144,7 @@ from cloudsync import local
 from cloudsync import metadata as md
 from cloudsync import providers
 from cloudsync import stats as stats_mod
+from cloudsync import symlinks
 
 LOG = logging.getLogger(__name__)
 
@@ -156,7 +157,9 @@ MANIFEST_ETAG_KEY = md.RESERVED_PREFIX + 'manifest-etag'
 DLO_SOURCE_KEY = md.DLO_SOURCE_KEY
 #: cloudsync's keys compared to decide whether remote metadata is current
 COMPARED_KEYS = (md.DELETE_AT_KEY, md.SLO_ETAG_KEY, md.ETAG_KEY,
-                 MANIFEST_ETAG_KEY, DLO_SOURCE_KEY, md.S3API_ETAG_KEY)
+                 MANIFEST_ETAG_KEY, DLO_SOURCE_KEY, md.S3API_ETAG_KEY,
+                 md.SYMLINK_TARGET_KEY, md.SYMLINK_ACCOUNT_KEY,
+                 md.SYMLINK_ETAG_KEY, md.SYMLINK_BYTES_KEY)
 #: remote storage classes whose objects cannot be copied in place
 COLD_CLASSES = frozenset(['GLACIER', 'DEEP_ARCHIVE'])
 SEGMENT_DELETE_WORKERS = 10
@@ -247,6 +250,11 @@ class _Source:
     #: and the remote X-Object-Manifest (unquoted)
     dlo_prefix: str = None
     dlo_manifest: str = None
+    #: a Swift symlink: the :class:`cloudsync.symlinks.Link`
+    link: symlinks.Link = None
+    #: (container, object) holding the bytes, when they are not the
+    #: object's own: the current version of a versioned object
+    data_path: tuple = None
 
     def remote_metadata(self):
         md.check_for_remote(self.headers)
@@ -550,6 +558,9 @@ class RowPropagator:
             req_headers[POLICY_HEADER] = str(policy)
         if newest:
             req_headers['X-Newest'] = 'true'
+        if container.startswith(symlinks.RESERVED):
+            # NOTE(cloudsync): object versioning's hidden containers.
+            req_headers['X-Backend-Allow-Reserved-Names'] = 'true'
         req_headers.update(headers or {})
         path = self.ic.make_path(self.account, container, obj)
         what = '%s %s/%s%s' % (method, self.account, container,
@@ -632,6 +643,41 @@ class RowPropagator:
                         row.meta_timestamp.internal,
                         tombstone.internal if tombstone else None))
         return headers, body
+
+    def _read_version(self, row, link_headers, data_path):
+        """``(headers, body)`` of the current version of a versioned
+        object, whose link (object versioning's, see
+        :func:`cloudsync.symlinks.version_target`) has ``link_headers``:
+        the version's headers, with the link's timestamp, user metadata
+        and expiry (the link is the row's object; object versioning gives
+        both the same metadata, and the expiry to the link only); ``body``
+        as :meth:`_read_local` gives it.
+
+        :raises RetryLater: the version is not found (yet).
+        """
+        container, obj = data_path
+        size = link_headers.get(symlinks.SYSMETA_BYTES) or ''
+        get = size.isdigit() and int(size) <= SMALL_OBJECT_SIZE
+        resp = self._request(
+            'GET' if get else 'HEAD', container, obj,
+            policy=row.storage_policy_index, acceptable=(2, 404),
+            params={'multipart-manifest': 'get'} if get else None)
+        if resp.status_int == 404:
+            swift_utils.close_if_possible(resp.app_iter)
+            raise RetryLater('the current version of the object (%r) is '
+                             'not found' % obj)
+        headers = _local_headers(resp)
+        body = None
+        if get:
+            body = self._small_body(row, resp, headers)
+        else:
+            swift_utils.close_if_possible(resp.app_iter)
+        own = ('x-delete-at', 'x-timestamp', 'x-backend-timestamp')
+        merged = {k: v for k, v in headers.items()
+                  if k not in own and not k.startswith(md.OBJECT_META_PREFIX)}
+        merged.update((k, v) for k, v in link_headers.items()
+                      if k in own or k.startswith(md.OBJECT_META_PREFIX))
+        return merged, body
 
     def _small_body(self, row, resp, headers):
         """The bytes of the GET ``resp`` of a plain object of at most
@@ -734,7 +780,7 @@ class RowPropagator:
 
     # -- what the remote copy must be ---------------------------------------
 
-    def _source(self, row, headers, timestamp, body=None):
+    def _source(self, row, headers, timestamp, body=None, data_path=None):
         content_type = lo.strip_swift_bytes(
             headers.get('content-type') or 'application/octet-stream')
         want = {k: v for k, v in headers.items()
@@ -753,7 +799,13 @@ class RowPropagator:
             name=row.name, kind='plain', timestamp=timestamp,
             size=int(headers.get('content-length') or 0),
             content_type=content_type, headers=want, internal=internal,
-            pieces=[], swift_etag=etag, expires_at=expires_at)
+            pieces=[], swift_etag=etag, expires_at=expires_at,
+            link=symlinks.Link.from_headers(headers), data_path=data_path)
+        if source.link is not None:
+            # NOTE(cloudsync): a zero-byte object; its copy carries the
+            # link (see cloudsync.symlinks).
+            internal.update(source.link.metadata())
+        container, obj = data_path or (self.container, row.name)
         if swift_utils.config_true_value(
                 headers.get('x-static-large-object')):
             self._slo_source(row, headers, source)
@@ -761,7 +813,7 @@ class RowPropagator:
             self._dlo_source(headers, source)
         else:
             source.pieces = [lo.Piece(
-                container=self.container, obj=row.name, length=source.size,
+                container=container, obj=obj, length=source.size,
                 size=source.size, etag=etag, data=body,
                 policy=row.storage_policy_index)]
             if source.size <= self.provider.MAX_SINGLE_PUT:
@@ -770,6 +822,10 @@ class RowPropagator:
             # MD5: with SSE-KMS (a bucket's default encryption) it is not.
             source.etag_key = md.ETAG_KEY
             internal[md.ETAG_KEY] = etag
+        if data_path is not None:
+            # NOTE(cloudsync): the version's segments are older versions'
+            # too: archiving removes the link only.
+            source.segments = []
         return source
 
     def _load_sub_manifest(self, container, obj):
@@ -797,10 +853,14 @@ class RowPropagator:
 
     def _slo_source(self, row, headers, source):
         source.kind = 'slo'
+        container, obj = source.data_path or (self.container, row.name)
         get_headers, raw = self._get_manifest(
-            self.container, row.name, policy=row.storage_policy_index)
+            container, obj, policy=row.storage_policy_index)
         got = self._local_timestamp(get_headers)
-        if got is not None and got != source.timestamp:
+        # NOTE(cloudsync): a version is never overwritten; its timestamp
+        # is not the link's.
+        if source.data_path is None and got is not None and \
+                got != source.timestamp:
             raise RetryLater('the manifest changed while it was read (%s, '
                              'then %s)' % (source.timestamp.internal,
                                            got.internal))
@@ -815,7 +875,7 @@ class RowPropagator:
             source.internal[md.S3API_ETAG_KEY] = headers[
                 'x-object-sysmeta-s3api-etag']
         source.segments = _unique_objects(
-            source.pieces, [(self.container, row.name)])
+            source.pieces, [(container, obj)])
         for entry in entries:
             if entry.get('sub_slo'):
                 source.segments.append(
@@ -903,6 +963,11 @@ class RowPropagator:
     def _same_content(self, source, info):
         if info.size != source.size:
             return False
+        if source.link != symlinks.Link.from_metadata(
+                md.internal_values(info.metadata)):
+            # NOTE(cloudsync): another link, or an empty object that is
+            # not one: the copy is made again, not only its metadata.
+            return False
         if source.dlo_manifest is not None:
             return (info.dlo_manifest == source.dlo_manifest and
                     lo.normalize_etag(info.etag) == source.expected_etag)
@@ -945,6 +1010,9 @@ class RowPropagator:
         headers, body = self._read_local(row, small=small)
         if headers is None:
             return _CopyResult(Outcome.LOCAL_GONE)
+        data_path = symlinks.version_target(headers)
+        if data_path is not None:
+            headers, body = self._read_version(row, headers, data_path)
         timestamp = self._local_timestamp(headers)
         if timestamp is None or timestamp < row.meta_timestamp:
             raise RetryLater('the local copy (%s) is older than the row '
@@ -953,7 +1021,7 @@ class RowPropagator:
                                  row.meta_timestamp.internal))
         if not self.mapping.selects(headers):
             return _CopyResult(Outcome.SKIPPED)
-        source = self._source(row, headers, timestamp, body)
+        source = self._source(row, headers, timestamp, body, data_path)
         key = self.layout.object_key(row.name)
         info = self._head_remote(key)
         if info is not None:
@@ -1376,6 +1444,14 @@ class RowPropagator:
             return True
         if plain_match or is_slo:
             return False
+        if 'symlink_target=' in (row.etag or ''):
+            # NOTE(cloudsync): the row describes a link, not its copy,
+            # which is as new as the row: the current version's bytes
+            # (object versioning's link), or a copy carrying the link.
+            if 'symlink_target=%00versions%00' in row.etag:
+                return False
+            return md.SYMLINK_TARGET_KEY not in md.internal_values(
+                entry.metadata)
         have = md.internal_values(entry.metadata).get(md.ETAG_KEY)
         if have and entry.size == row.size and \
                 lo.normalize_etag(have) == lo.normalize_etag(row.etag):

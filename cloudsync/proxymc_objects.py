@@ -77,6 +77,7 @@ from cloudsync import log as cs_log
 from cloudsync import metadata as md
 from cloudsync import providers
 from cloudsync import remote_manifest
+from cloudsync import symlinks
 
 LOG = cs_log.getLogger(__name__)
 
@@ -515,6 +516,10 @@ class ObjectRequests:
                 'If-Unmodified-Since'))
         if conditional:
             info = self._head(name)
+            link = symlinks.Link.from_metadata(md.internal_values(
+                info.metadata))
+            if link is not None:
+                return self._link_response(req, info, link)
             app_iter = None
             if req.method == 'GET':
                 app_iter = RemoteObjectIter(self.provider, self.bucket, key,
@@ -524,8 +529,25 @@ class ObjectRequests:
         if is_expired(body.info):
             body.close()
             return swob.HTTPNotFound(request=req)
+        link = symlinks.Link.from_metadata(md.internal_values(
+            body.info.metadata))
+        if link is not None:
+            body.close()
+            return self._link_response(req, body.info, link)
         return swift_response(req, body.info, RemoteObjectIter(
             self.provider, self.bucket, key, body.info.size, body=body))
+
+    def _link_response(self, req, info, link):
+        """A symlink the daemon copied: followed through proxymc (so that
+        the target is authorized and read like any request), or, with
+        ``?symlink=get``, the link itself, as Swift answers.
+        """
+        if req.params.get('symlink') != 'get':
+            return symlinks.follow(self.app, req, link, self.target.account)
+        resp = swift_response(req, info)
+        resp.headers.update(link.headers())
+        resp.body = b''
+        return resp
 
     def _read_manifest(self, name, info, raw=False):
         """The SLO manifest kept beside the object (internal format), when

@@ -603,6 +603,14 @@ class CloudShuntMiddleware(object):
             if body is not None:
                 body.close()
             return local.respond(start_response)
+        if remote.link is not None:
+            # NOTE(cloudsync): an archived symlink, followed through the
+            # shunt; see cloudsync.symlinks.
+            if body is not None:
+                body.close()
+            return shunt_object.link_response(
+                self, req, target.account, remote, local.trans_headers())(
+                req.environ, start_response)
         if is_get and remote.is_slo and request_helpers.get_param(
                 req, 'multipart-manifest') == 'get':
             if body is not None:

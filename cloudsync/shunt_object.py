@@ -28,6 +28,7 @@ from cloudsync import exceptions
 from cloudsync import headers as headers_mod
 from cloudsync import large_objects
 from cloudsync import metadata
+from cloudsync import symlinks
 
 #: the MD5 of an SLO's manifest (Swift's X-Manifest-Etag), as the daemon
 #: stores it (see :mod:`cloudsync.propagate`)
@@ -61,6 +62,9 @@ class RemoteObject(object):
         self.is_slo = swift_utils.config_true_value(
             self.swift_headers.get('X-Static-Large-Object'))
         self.is_dlo = 'X-Object-Manifest' in self.swift_headers
+        #: the Swift symlink this copy keeps (a :class:`cloudsync.symlinks.
+        #: Link`), or None
+        self.link = symlinks.Link.from_metadata(self.internal)
         self.timestamp = headers_mod.timestamp(
             self.internal.get(metadata.TIMESTAMP_KEY))
         if self.timestamp is None:
@@ -167,6 +171,27 @@ class RemoteObject(object):
     def last_modified(self):
         # NOTE(cloudsync): as Swift's object server rounds it.
         return math.ceil(float(self.timestamp))
+
+
+def link_response(shunt, req, account, remote, trans_headers):
+    """The answer for an archived symlink ``remote``: its target, read
+    through ``shunt`` (the cloud shunt, so that the target is read where
+    it is: in Swift or on the remote), or, with ``?symlink=get``, the
+    link itself, as Swift's ``symlink`` middleware answers.
+
+    :returns: a WSGI app.
+    """
+    if req.params.get('symlink') != 'get':
+        return symlinks.follow(shunt, req, remote.link, account,
+                               extra_headers=trans_headers)
+    headers = remote.headers()
+    headers.update(trans_headers)
+    headers.update(remote.link.headers())
+    resp = swob.Response(status=200, headers=headers, body=b'',
+                         request=req, conditional_response=True,
+                         conditional_etag=remote.etag)
+    resp.last_modified = remote.last_modified
+    return resp
 
 
 class RangedBody(object):

@@ -1,0 +1,210 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Symlinks and object versioning: what the daemon copies, and how a
+copy reads back.
+"""
+
+import hashlib
+
+from swift.common import swob
+from swift.common import utils as swift_utils
+
+from cloudsync import metadata as md
+from cloudsync import propagate
+from cloudsync import shunt_object
+from cloudsync import symlinks
+from tests.unit import fakes
+from tests.unit import test_propagate as tp
+
+EMPTY_MD5 = hashlib.md5(b'', usedforsecurity=False).hexdigest()
+LINK = {'X-Object-Sysmeta-Symlink-Target': 'photos/t%C3%A4rget',
+        'X-Object-Meta-Color': 'blue'}
+STATIC = dict(LINK, **{
+    'X-Object-Sysmeta-Symlink-Target-Etag': 'abc',
+    'X-Object-Sysmeta-Symlink-Target-Bytes': '5',
+    'X-Object-Sysmeta-Symlink-Target-Account': 'AUTH_other'})
+
+
+def link_row(world, name, target='photos/target', versions=False):
+    """The container row Swift writes for a link."""
+    row = world.row(name)
+    params = '; symlink_target=%s' % target
+    if versions:
+        params = '; symlink_target=%00versions%00photos/%00o%00x'
+    row.etag = EMPTY_MD5 + params
+    return row
+
+
+def test_a_link_is_read_from_system_metadata():
+    headers = {k.lower(): v for k, v in STATIC.items()}
+    link = symlinks.Link.from_headers(headers)
+    assert link == symlinks.Link('photos/t%C3%A4rget', 'AUTH_other', 'abc',
+                                 '5')
+    assert link.container_object() == ('photos', 't\u00e4rget')
+    assert link.target_account('AUTH_test') == 'AUTH_other'
+    assert link.location('v1', 'AUTH_test') == \
+        '/v1/AUTH_other/photos/t%C3%A4rget'
+    assert symlinks.Link.from_headers({'content-type': 'x'}) is None
+
+
+def test_a_link_survives_remote_metadata():
+    link = symlinks.Link.from_headers(
+        {k.lower(): v for k, v in STATIC.items()})
+    meta = {k: md.encode_value(v) for k, v in link.metadata().items()}
+    assert symlinks.Link.from_metadata(md.internal_values(meta)) == link
+    # NOTE: cloudsync's keys never show as user metadata
+    assert md.remote_to_swift(meta) == {}
+
+
+def test_a_symlink_is_copied_as_an_empty_object_carrying_its_target():
+    world = tp.World()
+    world.put('link', b'', LINK, content_type='application/symlink')
+    assert world.propagator.handle(link_row(world, 'link'),
+                                   tp.COPY) is tp.Outcome.COPIED
+    remote = world.remote('link')
+    assert remote.data == b''
+    assert remote.content_type == 'application/symlink'
+    internal = world.internal('link')
+    assert internal[md.SYMLINK_TARGET_KEY] == 'photos/t%C3%A4rget'
+    assert world.remote_headers('link') == {'X-Object-Meta-Color': 'blue'}
+    assert world.propagator.handle(link_row(world, 'link'),
+                                   tp.COPY) is tp.Outcome.UNCHANGED
+
+
+def test_an_empty_copy_without_the_link_is_made_again():
+    world = tp.World()
+    world.put('link', b'', LINK, content_type='application/symlink')
+    world.propagator.handle(link_row(world, 'link'), tp.COPY)
+    remote = world.remote('link')
+    for key in list(remote.metadata):
+        if key.startswith('cloudsync-symlink'):
+            del remote.metadata[key]
+    row = link_row(world, 'link')
+    assert world.propagator.verify([row]) == [row]
+    assert world.propagator.handle(row, tp.COPY) is tp.Outcome.COPIED
+    assert md.SYMLINK_TARGET_KEY in world.internal('link')
+    assert world.propagator.verify([row]) == []
+
+
+def test_a_versioned_object_is_copied_from_its_current_version():
+    world = tp.World()
+    versions = '\x00versions\x00photos'
+    version = '\x00o\x00' + '9' * 16
+    world.swift.create_container(tp.ACCOUNT, versions)
+    world.put(version, b'version two', {'X-Object-Meta-Color': 'red'},
+              container=versions, content_type='text/plain')
+    world.put('o', b'', {
+        'X-Object-Sysmeta-Symlink-Target': swob.wsgi_quote(
+            '%s/%s' % (versions, version)),
+        'X-Object-Sysmeta-Symlink-Target-Etag': tp.md5(b'version two'),
+        'X-Object-Sysmeta-Symlink-Target-Bytes': '11',
+        'X-Object-Sysmeta-Versions-Symlink': 'true',
+        'X-Object-Meta-Color': 'red',
+        'X-Delete-At': '9999999999'}, content_type='text/plain')
+    row = link_row(world, 'o', versions=True)
+    assert world.propagator.handle(row, tp.COPY) is tp.Outcome.COPIED
+    remote = world.remote('o')
+    assert remote.data == b'version two'
+    assert remote.content_type == 'text/plain'
+    assert world.remote_headers('o') == {'X-Object-Meta-Color': 'red'}
+    internal = world.internal('o')
+    assert md.SYMLINK_TARGET_KEY not in internal
+    link = world.swift.get(tp.ACCOUNT, 'photos', 'o')
+    assert internal[md.TIMESTAMP_KEY] == swift_utils.Timestamp(
+        link.data_timestamp).internal
+    reserved = [r for r in world.swift.requests if r.container == versions]
+    assert reserved and all(
+        r.headers.get('x-backend-allow-reserved-names') == 'true'
+        for r in reserved)
+    assert world.propagator.handle(row, tp.COPY) is tp.Outcome.UNCHANGED
+    assert world.propagator.verify([row]) == []
+
+
+def test_archiving_a_versioned_object_removes_the_link_only():
+    world = tp.World()
+    versions = '\x00versions\x00photos'
+    version = '\x00o\x00' + '9' * 16
+    world.put(version, b'v', container=versions)
+    world.put('o', b'', {
+        'X-Object-Sysmeta-Symlink-Target': swob.wsgi_quote(
+            '%s/%s' % (versions, version)),
+        'X-Object-Sysmeta-Symlink-Target-Etag': tp.md5(b'v'),
+        'X-Object-Sysmeta-Symlink-Target-Bytes': '1',
+        'X-Object-Sysmeta-Versions-Symlink': 'true'})
+    row = link_row(world, 'o', versions=True)
+    assert world.propagator.handle(row, tp.ARCHIVE) is \
+        tp.Outcome.ARCHIVED
+    assert world.swift.get(tp.ACCOUNT, 'photos', 'o') is None
+    assert world.swift.get(tp.ACCOUNT, versions, version) is not None
+    assert world.remote('o').data == b'v'
+
+
+def test_an_archived_link_knows_its_target():
+    meta = {k: md.encode_value(v) for k, v in symlinks.Link(
+        'c/o', etag='abc').metadata().items()}
+    meta[md.TIMESTAMP_KEY] = '1700000000.00000'
+    remote = shunt_object.RemoteObject(fakes.providers.ObjectInfo(
+        key='k', size=0, etag=EMPTY_MD5, last_modified=1.0,
+        content_type='application/symlink', metadata=meta))
+    assert remote.link == symlinks.Link('c/o', etag='abc')
+    assert remote.link.headers() == {'X-Symlink-Target': 'c/o',
+                                     'X-Symlink-Target-Etag': 'abc'}
+
+
+def _link_app(calls, answers):
+    def app(env, start_response):
+        req = swob.Request(env)
+        calls.append((req.method, req.path, env.get(symlinks.SYMLOOP_ENV)))
+        return answers[req.path](env, start_response)
+    return app
+
+
+def test_following_a_link_reads_the_target_through_the_app():
+    calls = []
+    app = _link_app(calls, {'/v1/AUTH_test/c/o': swob.Response(
+        body=b'target', headers={'Etag': 'abc'},
+        conditional_response=True)})
+    req = swob.Request.blank('/v1/AUTH_test/c/link',
+                             headers={'Range': 'bytes=1-2'})
+    resp = req.get_response(symlinks.follow(
+        app, req, symlinks.Link('c/o', etag='abc'), 'AUTH_test',
+        {'X-Trans-Id': 'tx'}))
+    assert resp.status_int == 206
+    assert resp.body == b'ar'
+    assert resp.headers['Content-Location'] == '/v1/AUTH_test/c/o'
+    assert resp.headers['X-Trans-Id'] == 'tx'
+    assert calls == [('GET', '/v1/AUTH_test/c/o', 1)]
+
+
+def test_a_static_link_to_another_object_is_a_conflict():
+    app = _link_app([], {'/v1/AUTH_test/c/o': swob.Response(
+        body=b'target', headers={'Etag': 'def'})})
+    req = swob.Request.blank('/v1/AUTH_test/c/link')
+    resp = req.get_response(symlinks.follow(
+        app, req, symlinks.Link('c/o', etag='abc'), 'AUTH_test'))
+    assert resp.status_int == 409
+    assert b'does not match' in resp.body
+
+
+def test_too_many_links_in_a_row_are_a_conflict():
+    req = swob.Request.blank('/v1/AUTH_test/c/link',
+                             environ={symlinks.SYMLOOP_ENV: 2})
+    resp = req.get_response(symlinks.follow(
+        _link_app([], {}), req, symlinks.Link('c/o'), 'AUTH_test'))
+    assert resp.status_int == 409
+    assert b'Too many levels of symbolic links' in resp.body
+
+
+def test_propagate_compares_the_link_keys():
+    for key in (md.SYMLINK_TARGET_KEY, md.SYMLINK_ACCOUNT_KEY,
+                md.SYMLINK_ETAG_KEY, md.SYMLINK_BYTES_KEY):
+        assert key in propagate.COMPARED_KEYS
