@@ -48,6 +48,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from cloudsync.conf import opts
+from cloudsync.conf import overlap
 from cloudsync import exceptions
 from cloudsync import layout as layout_mod
 from cloudsync import registry
@@ -554,6 +555,8 @@ def build(conf):
             continue
         seen[key] = section
         mappings.append(mapping)
+    for _, _, message in overlap.conflicts(mappings):
+        problems.append(message)
     for section in sections:
         if section != 'DEFAULT' and not section.startswith(
                 (REMOTE_PREFIX, MAPPING_PREFIX)):

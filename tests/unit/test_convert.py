@@ -304,8 +304,8 @@ def test_custom_prefix_keeps_the_keys_swift_s3_sync_wrote(
         tmp_path, shipped_providers):
     def profile(container, prefix):
         return {'account': 'AUTH_test', 'container': container,
-                'aws_bucket': 'b', 'aws_identity': 'i', 'aws_secret': 's',
-                'custom_prefix': prefix}
+                'aws_bucket': 'b-' + container, 'aws_identity': 'i',
+                'aws_secret': 's', 'custom_prefix': prefix}
 
     data = {'containers': [profile('p', '/pre-{x}/'), profile('n', ''),
                            profile('h', None)]}
