@@ -524,3 +524,43 @@ def test_remote_containers_of_a_wildcard_can_be_another_mappings(tmp_path):
     assert len(found) == 1, found
     assert 'objects in bucket x-photos (container photos)' in found[0]
     assert overlap_problems(tmp_path, '*', 'c', text=text) == []
+
+
+def test_swift_remotes_keep_object_names_unless_told_otherwise(tmp_path):
+    text = GOOD.replace('provider = example', textwrap.dedent("""\
+        provider = swift""")).replace(
+        'endpoint = https://s3.example.com:8443',
+        'endpoint = https://swift.example.com/auth/v1.0')
+    config = load(tmp_path, text)
+    photos = config.mapping_for('AUTH_test', 'photos')
+    every = config.mapping_for('AUTH_test', 'docs')
+
+    assert photos.layout == every.layout == 'native'
+    assert photos.remote_layout('photos').object_key('a/b') == 'a/b'
+    assert every.remote_bucket('docs') == 'everythingdocs'
+    assert every.remote_layout('docs').object_key('a/b') == 'a/b'
+    hashed = load(tmp_path, text.replace('bucket = team-photos',
+                                         'bucket = team-photos\n'
+                                         'layout = hashed'))
+    kept = hashed.mapping_for('AUTH_test', 'photos')
+    assert kept.layout == 'hashed'
+    assert kept.remote_layout('photos').object_key('a').endswith(
+        '/AUTH_test/photos/a')
+
+
+def test_other_remotes_keep_the_hashed_default(tmp_path):
+    config = load(tmp_path, GOOD)
+    assert {m.layout for m in config.mappings} == {'hashed'}
+
+
+def test_a_swift_segments_container_is_part_of_its_mappings_namespace(
+        tmp_path):
+    text = OVERLAP.replace('provider = example', 'provider = swift').replace(
+        'https://s3.example.com:8443', 'https://swift.example.com/auth/v1.0')
+    text = 'bucket = shared_segments'.join(text.rsplit('bucket = shared', 1))
+
+    found = overlap_problems(tmp_path, 'photos', 'docs', text=text)
+
+    assert len(found) == 1, found
+    assert 'segments in container shared_segments' in found[0]
+    assert 'objects in bucket shared_segments' in found[0]
