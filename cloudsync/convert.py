@@ -29,7 +29,11 @@ cloudsync configuration:
   ``swift`` for ``"protocol": "swift"``;
 * every entry of ``containers`` becomes one ``[mapping:NAME]`` section,
   ``NAME`` being ``<account>-<container>`` (``all`` for ``/*``),
-  de-duplicated with ``-2``, ``-3``... in file order.
+  de-duplicated with ``-2``, ``-3``... in file order. A profile of a
+  Swift remote gets ``layout = native``: swift-s3-sync kept object names
+  in the remote container (``aws_bucket``, or ``aws_bucket`` followed by
+  the container's name for ``/*``), so cloudsync finds every object it
+  copied where it left it and copies none of them again.
 
 Each option that cannot be carried over is reported on stderr with the
 profile it came from; a profile that cannot be converted faithfully (for
@@ -512,12 +516,16 @@ class Converter:
     def _layout(self, where, profile, provider, container):
         """The layout options, or False when the profile must be left out.
         """
+        if provider == 'swift':
+            # NOTE(cloudsync): swift-s3-sync kept object names on Swift
+            # remotes; written out so that the target stays current
+            # whatever the default.
+            if profile.get('custom_prefix') is not None:
+                self.warn(where, 'custom_prefix is only used with S3; not '
+                          'carried over')
+            return [('layout', 'native')]
         if 'custom_prefix' not in profile or \
                 profile['custom_prefix'] is None:
-            return []
-        if provider == 'swift':
-            self.warn(where, 'custom_prefix is only used with S3; not '
-                      'carried over')
             return []
         prefix = str(profile['custom_prefix']).strip('/')
         if container == WILDCARD:

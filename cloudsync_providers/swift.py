@@ -35,6 +35,9 @@ and with Keystone v3::
 
 A mapping's ``bucket`` is the remote container; with ``container = *``
 each local container ``C`` goes to the remote container ``<bucket>C``.
+Objects keep their names there (the mapping's ``layout`` defaults to
+``native`` on Swift remotes), as swift-s3-sync and container-sync wrote
+them; ``layout = hashed`` keeps the hash-prefixed keys instead.
 ``remote_account`` makes cloudsync write into another account than the
 user's own (the user needs access to it, e.g. as a reseller admin).
 
@@ -479,6 +482,9 @@ class SwiftProvider(providers.Provider):
     OPTIONS = OPTIONS
     #: with ``container = *`` each container gets its own remote container
     BUCKET_PER_CONTAINER = True
+    #: objects keep their names in the remote container, as swift-s3-sync
+    #: and Swift's container-sync wrote them
+    DEFAULT_LAYOUT = 'native'
     #: dynamic large objects are copied as dynamic large objects
     KEEPS_DLO = True
     MAX_SINGLE_PUT = 5 * GiB

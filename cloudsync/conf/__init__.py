@@ -48,6 +48,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from cloudsync.conf import opts
+from cloudsync.conf import overlap
 from cloudsync import exceptions
 from cloudsync import layout as layout_mod
 from cloudsync import registry
@@ -161,6 +162,8 @@ class Mapping:
     propagate_delete: bool = True
     restore_object: bool = False
     merge_namespaces: bool = False
+    #: the mapping's layout; the loader sets the remote's default when
+    #: the section sets none
     layout: str = 'hashed'
     key_prefix: str = ''
     exclude_pattern: typing.Optional[str] = None
@@ -395,6 +398,16 @@ def _load_remote(conf, section, problems):
                   enabled=bool(values['enabled']))
 
 
+def default_layout(remote):
+    """The layout of a mapping of ``remote`` that sets none: the
+    provider's ``DEFAULT_LAYOUT`` (``native`` for Swift remotes), else
+    ``hashed``.
+    """
+    layout = getattr(remote.provider_cls, 'DEFAULT_LAYOUT', None) \
+        if remote is not None else None
+    return layout if layout in layout_mod.LAYOUTS else 'hashed'
+
+
 def _load_mapping(conf, section, remotes, disabled_remotes, problems,
                   failed_remotes=()):
     name = section[len(MAPPING_PREFIX):]
@@ -426,6 +439,8 @@ def _load_mapping(conf, section, remotes, disabled_remotes, problems,
                 '[%s] remote: no section [remote:%s]; remotes: %s' % (
                     section, values['remote'],
                     ', '.join(sorted(remotes)) or 'none'))
+    if not values['layout']:
+        values['layout'] = default_layout(remote)
     container = values['container'] or ''
     if '/' in container:
         problems.append('[%s] container: %r must not contain "/"'
@@ -554,6 +569,8 @@ def build(conf):
             continue
         seen[key] = section
         mappings.append(mapping)
+    for _, _, message in overlap.conflicts(mappings):
+        problems.append(message)
     for section in sections:
         if section != 'DEFAULT' and not section.startswith(
                 (REMOTE_PREFIX, MAPPING_PREFIX)):

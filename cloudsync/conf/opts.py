@@ -150,12 +150,15 @@ mapping_opts = [
                 help='Have the shunt serve remote objects and merge '
                      'listings for this mapping even when it does not '
                      'archive.'),
-    cfg.StrOpt('layout', default='hashed',
+    cfg.StrOpt('layout',
                choices=[('hashed', 'swift-s3-sync\'s layout: '
                                    '<hash>/<account>/<container>/<object>'),
                         ('prefix', '<key_prefix>/<object>'),
                         ('native', '<object>: the object name as the key')],
-               help='How object names become remote keys.'),
+               help='How object names become remote keys. Unset: the '
+                    'remote\'s own default, native on Swift remotes (they '
+                    'keep object names, as swift-s3-sync and '
+                    'container-sync do) and hashed on the others.'),
     cfg.StrOpt('key_prefix', default='',
                help='With layout = prefix: the key prefix. It may contain '
                     '{account} and {container}.'),

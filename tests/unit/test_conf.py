@@ -389,3 +389,178 @@ def test_an_unknown_default_option_is_a_warning(tmp_path, caplog):
         load(tmp_path, GOOD.replace('status_dir = /tmp/status',
                                     'status_dir = /tmp/status\nworkerz = 3'))
     assert '[DEFAULT] workerz: unknown option, ignored' in caplog.text
+
+
+OVERLAP = """
+[DEFAULT]
+status_dir = /tmp/status
+
+[remote:aws]
+provider = example
+endpoint = https://s3.example.com:8443
+access_key = AKIAEXAMPLE
+secret_key = very-secret-value
+
+[mapping:one]
+account = AUTH_one
+container = %s
+remote = aws
+bucket = shared
+%s
+
+[mapping:two]
+account = AUTH_two
+container = %s
+remote = aws
+bucket = shared
+%s
+"""
+
+
+def overlap_problems(tmp_path, one, two, one_layout='', two_layout='',
+                     text=OVERLAP):
+    path = tmp_path / 'cloudsync.conf'
+    path.write_text(textwrap.dedent(text % (one, one_layout, two,
+                                            two_layout)))
+    try:
+        cs_conf.load(['--config-file', str(path)])
+    except exceptions.ConfigError as exc:
+        return exc.problems
+    return []
+
+
+@pytest.mark.parametrize('one, two, one_layout, two_layout', [
+    ('*', '*', 'layout = prefix\nkey_prefix = {container}',
+     'layout = prefix\nkey_prefix = {container}'),
+    ('photos', 'photos', 'layout = native', 'layout = native'),
+    ('photos', 'docs', 'layout = native', ''),
+    ('*', 'photos', 'layout = prefix\nkey_prefix = {container}',
+     'layout = prefix\nkey_prefix = photos'),
+    ('a', 'b', 'layout = prefix\nkey_prefix = backup',
+     'layout = prefix\nkey_prefix = backup/b'),
+    ('*', '*', 'layout = prefix\nkey_prefix = x/{container}',
+     'layout = prefix\nkey_prefix = x/y-{container}'),
+    # the reserved side namespaces of the hashed layout
+    ('photos', 'p', '', 'layout = prefix\nkey_prefix = 8c7ebb/.manifests'),
+    ('*', 'p', '', 'layout = prefix\nkey_prefix = abc/.dlo'),
+])
+def test_mappings_that_can_write_the_same_key_are_refused(
+        tmp_path, one, two, one_layout, two_layout):
+    found = overlap_problems(tmp_path, one, two, one_layout, two_layout)
+
+    assert len(found) == 1, found
+    assert found[0].startswith('[mapping:one] (AUTH_one/%s' % one)
+    assert '[mapping:two] (AUTH_two/%s' % two in found[0]
+    assert 'can write the same keys of remote aws' in found[0]
+    assert 'bucket shared' in found[0]
+
+
+@pytest.mark.parametrize('one, two, one_layout, two_layout', [
+    ('*', '*', '', ''),
+    ('photos', 'photos', '', ''),
+    ('*', '*', 'layout = prefix\nkey_prefix = {account}/{container}',
+     'layout = prefix\nkey_prefix = {account}/{container}'),
+    ('*', '*', 'layout = prefix\nkey_prefix = x/{container}-1',
+     'layout = prefix\nkey_prefix = x/{container}-2'),
+    ('photos', 'photos', 'layout = prefix\nkey_prefix = one',
+     'layout = prefix\nkey_prefix = two'),
+    ('*', 'p', '', 'layout = prefix\nkey_prefix = backup/{account}'),
+    ('photos', 'p', '', 'layout = prefix\nkey_prefix = 8c7ebb/.other'),
+])
+def test_mappings_that_keep_apart_share_a_bucket(
+        tmp_path, one, two, one_layout, two_layout):
+    assert overlap_problems(tmp_path, one, two, one_layout,
+                            two_layout) == []
+
+
+def test_the_hashed_prefix_in_the_overlap_test_is_the_real_one():
+    from cloudsync import layout
+    assert layout.hashed_prefix('AUTH_one', 'photos') == '8c7ebb'
+
+
+def test_an_exact_mapping_beside_its_accounts_wildcard_may_share_a_bucket(
+        tmp_path):
+    text = OVERLAP.replace('AUTH_two', 'AUTH_one')
+    assert overlap_problems(
+        tmp_path, '*', 'photos', 'layout = prefix\nkey_prefix = {container}',
+        'layout = prefix\nkey_prefix = photos', text=text) == []
+    assert overlap_problems(tmp_path, '*', 'photos', text=text) == []
+
+
+def test_two_remote_sections_of_one_store_are_one_store(tmp_path):
+    text = OVERLAP.replace('[mapping:two]', textwrap.dedent("""
+        [remote:again]
+        provider = example
+        endpoint = https://S3.example.com:8443/
+        access_key = OTHER
+        secret_key = other-secret
+
+        [mapping:two]""")).replace('remote = aws\nbucket = shared\n%s\n\n',
+                                   'remote = aws\nbucket = shared\n%s\n\n', 1)
+    text = text.rsplit('remote = aws', 1)
+    text = 'remote = again'.join(text)
+
+    found = overlap_problems(tmp_path, 'photos', 'photos', 'layout = native',
+                             'layout = native', text=text)
+
+    assert len(found) == 1
+    assert 'remotes aws and again (the same store' in found[0]
+    other = text.replace('https://S3.example.com:8443/',
+                         'https://elsewhere.example.com')
+    assert overlap_problems(tmp_path, 'photos', 'photos', 'layout = native',
+                            'layout = native', text=other) == []
+
+
+def test_remote_containers_of_a_wildcard_can_be_another_mappings(tmp_path):
+    text = OVERLAP.replace('provider = example', 'provider = containers')
+    text = text.replace('bucket = shared\n%s\n\n[mapping:two]',
+                        'bucket = x-\n%s\n\n[mapping:two]')
+    text = text.rsplit('bucket = shared', 1)
+    text = 'bucket = x-photos'.join(text)
+
+    found = overlap_problems(tmp_path, '*', 'c', 'layout = native',
+                             'layout = native', text=text)
+
+    assert len(found) == 1, found
+    assert 'objects in bucket x-photos (container photos)' in found[0]
+    assert overlap_problems(tmp_path, '*', 'c', text=text) == []
+
+
+def test_swift_remotes_keep_object_names_unless_told_otherwise(tmp_path):
+    text = GOOD.replace('provider = example', textwrap.dedent("""\
+        provider = swift""")).replace(
+        'endpoint = https://s3.example.com:8443',
+        'endpoint = https://swift.example.com/auth/v1.0')
+    config = load(tmp_path, text)
+    photos = config.mapping_for('AUTH_test', 'photos')
+    every = config.mapping_for('AUTH_test', 'docs')
+
+    assert photos.layout == every.layout == 'native'
+    assert photos.remote_layout('photos').object_key('a/b') == 'a/b'
+    assert every.remote_bucket('docs') == 'everythingdocs'
+    assert every.remote_layout('docs').object_key('a/b') == 'a/b'
+    hashed = load(tmp_path, text.replace('bucket = team-photos',
+                                         'bucket = team-photos\n'
+                                         'layout = hashed'))
+    kept = hashed.mapping_for('AUTH_test', 'photos')
+    assert kept.layout == 'hashed'
+    assert kept.remote_layout('photos').object_key('a').endswith(
+        '/AUTH_test/photos/a')
+
+
+def test_other_remotes_keep_the_hashed_default(tmp_path):
+    config = load(tmp_path, GOOD)
+    assert {m.layout for m in config.mappings} == {'hashed'}
+
+
+def test_a_swift_segments_container_is_part_of_its_mappings_namespace(
+        tmp_path):
+    text = OVERLAP.replace('provider = example', 'provider = swift').replace(
+        'https://s3.example.com:8443', 'https://swift.example.com/auth/v1.0')
+    text = 'bucket = shared_segments'.join(text.rsplit('bucket = shared', 1))
+
+    found = overlap_problems(tmp_path, 'photos', 'docs', text=text)
+
+    assert len(found) == 1, found
+    assert 'segments in container shared_segments' in found[0]
+    assert 'objects in bucket shared_segments' in found[0]

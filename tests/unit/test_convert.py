@@ -179,6 +179,27 @@ def test_wildcard_container_becomes_star(tmp_path, shipped_providers):
     assert mapping.name == 'AUTH_test-all'
     assert mapping.container == '*'
     assert mapping.remote_bucket('slashc1') == 'crazy-target:slashc1'
+    # swift-s3-sync kept the names in each remote container
+    assert mapping.layout == 'native'
+    assert mapping.remote_layout('slashc1').object_key('d/o') == 'd/o'
+
+
+def test_swift_targets_keep_object_names_whatever_the_default(
+        tmp_path, shipped_providers):
+    data = {'containers': [{
+        'account': 'AUTH_test', 'container': 'photos', 'protocol': 'swift',
+        'aws_endpoint': 'http://127.0.0.1:8080/auth/v1.0',
+        'aws_bucket': 'bkt', 'aws_identity': 'u:t', 'aws_secret': 's',
+        'custom_prefix': 'ignored'}]}
+
+    result, config = convert_and_load(tmp_path, data)
+
+    assert ('layout', 'native') in result.mappings[0].options
+    m, = config.mappings
+    assert m.remote_bucket('photos') == 'bkt'
+    assert m.remote_layout('photos').object_key('a/b') == 'a/b'
+    assert any('custom_prefix is only used with S3' in w
+               for w in result.warnings)
 
 
 def test_endpoints_choose_the_provider_and_remotes_are_shared(
@@ -304,8 +325,8 @@ def test_custom_prefix_keeps_the_keys_swift_s3_sync_wrote(
         tmp_path, shipped_providers):
     def profile(container, prefix):
         return {'account': 'AUTH_test', 'container': container,
-                'aws_bucket': 'b', 'aws_identity': 'i', 'aws_secret': 's',
-                'custom_prefix': prefix}
+                'aws_bucket': 'b-' + container, 'aws_identity': 'i',
+                'aws_secret': 's', 'custom_prefix': prefix}
 
     data = {'containers': [profile('p', '/pre-{x}/'), profile('n', ''),
                            profile('h', None)]}
