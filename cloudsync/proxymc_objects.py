@@ -19,8 +19,10 @@ data like any other:
 
 * GET and HEAD answer the Swift headers: ETag (the Swift one: the MD5, or
   the SLO ETag kept in ``swift-slo-etag``), Content-Type, user metadata,
-  ``X-Static-Large-Object``, ``X-Timestamp`` and ``Last-Modified`` from
-  ``cloudsync-timestamp``. A DLO the daemon copied reads as its
+  ``X-Static-Large-Object``, ``X-Manifest-Etag`` (``cloudsync-manifest-etag``),
+  ``X-Timestamp`` and ``Last-Modified`` from ``cloudsync-timestamp``, and
+  the system metadata kept with the object (s3api's ETag of its uploads,
+  ``cloudsync-sysmeta-s3api-etag``). A DLO the daemon copied reads as its
   concatenated segments, with the cluster's ``X-Object-Manifest``: the
   one kept in metadata, or, for a DLO a Swift remote keeps as a DLO of
   its own, the one kept in ``cloudsync-dlo-source`` (percent-encoded),
@@ -29,8 +31,11 @@ data like any other:
   of the remote's account, whose keys are not in that layout. Ranges
   (several ranges too, as ``multipart/byteranges``) and ``If-Match``,
   ``If-None-Match``, ``If-Modified-Since`` and ``If-Unmodified-Since`` are
-  answered as Swift's object server answers them; a request with a Range
-  or a condition costs a HEAD, then a GET of only the bytes needed.
+  answered as Swift's object server answers them (``X-Backend-Etag-Is-At``
+  included, see :func:`swift_response`); a request with a Range or a
+  condition costs a HEAD, then a GET of only the bytes needed (one GET
+  for the near ranges of a multi-range request, see
+  :func:`cloudsync.large_objects.multi_range_body`).
 * PUT writes one remote object with ``cloudsync-timestamp``. A body of
   known length up to ``multipart_threshold`` is streamed straight to the
   remote (with Content-MD5 when the client sent an ETag); a larger body, or
