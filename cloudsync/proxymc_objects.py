@@ -510,19 +510,25 @@ class ObjectRequests:
         if manifest is None:
             req.params = dict(req.params, **{'multipart-manifest': 'off'})
             return self.GETorHEAD(req, name)
+        # NOTE: as Swift's slo middleware answers: the manifest as stored
+        # (its ETag is the SLO's X-Manifest-Etag) in JSON, or, raw, in the
+        # format it was PUT in with the object's own Content-Type (so that
+        # a copy of it is an SLO again).
+        content_type = 'application/json; charset=utf-8'
         if request_helpers.get_param(req, 'format') == 'raw':
             body = json.dumps([_raw_segment(seg) for seg in manifest],
                               sort_keys=True).encode('ascii')
-        # NOTE: else the manifest as stored, as Swift serves it: its ETag
-        # is the SLO's X-Manifest-Etag.
+            content_type = info.content_type
         resp = swob.Response(request=req, body=body,
                              conditional_response=True)
         for key, value in object_headers(info).items():
             if key.lower().startswith('x-object-meta-') or \
                     key.lower() in ('x-static-large-object', 'x-timestamp'):
                 resp.headers[key] = swob.str_to_wsgi(value)
-        resp.headers['Content-Type'] = 'application/json; charset=utf-8'
-        resp.etag = hashlib.md5(body, usedforsecurity=False).hexdigest()
+        resp.headers['Content-Type'] = swob.str_to_wsgi(content_type)
+        # NOTE: unquoted, as Swift gives a manifest's ETag
+        resp.headers['Etag'] = hashlib.md5(
+            body, usedforsecurity=False).hexdigest()
         resp.last_modified = math.ceil(float(swift_timestamp(info)))
         return resp
 
