@@ -200,11 +200,11 @@ def object_headers(info):
         if key.startswith(SYSMETA_PREFIX):
             headers['X-Object-Sysmeta-' + key[len(SYSMETA_PREFIX):].title()] \
                 = md.decode_value(value)
+    # NOTE: s3api shows an SLO's X-Object-Sysmeta-S3Api-Etag (kept above
+    # when s3api uploaded it), else its Swift ETag with "-N"; never the
+    # remote's multipart ETag, which depends on how the parts were cut.
     if is_slo(info):
-        # NOTE: as Swift's slo middleware answers; s3api's ETag of an SLO
-        # is the one it recorded when it uploaded it (kept with the other
-        # sysmeta), else the Swift ETag with "-N": never the remote's own
-        # multipart ETag, which depends on how the parts were cut.
+        # as Swift's slo middleware answers
         manifest_etag = md.internal_values(info.metadata).get(
             md.MANIFEST_ETAG_KEY)
         if manifest_etag:
