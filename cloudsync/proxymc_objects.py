@@ -19,8 +19,10 @@ data like any other:
 
 * GET and HEAD answer the Swift headers: ETag (the Swift one: the MD5, or
   the SLO ETag kept in ``swift-slo-etag``), Content-Type, user metadata,
-  ``X-Static-Large-Object``, ``X-Timestamp`` and ``Last-Modified`` from
-  ``cloudsync-timestamp``. A DLO the daemon copied reads as its
+  ``X-Static-Large-Object``, ``X-Manifest-Etag`` (``cloudsync-manifest-etag``),
+  ``X-Timestamp`` and ``Last-Modified`` from ``cloudsync-timestamp``, and
+  the system metadata kept with the object (s3api's ETag of its uploads,
+  ``cloudsync-sysmeta-s3api-etag``). A DLO the daemon copied reads as its
   concatenated segments, with the cluster's ``X-Object-Manifest``: the
   one kept in metadata, or, for a DLO a Swift remote keeps as a DLO of
   its own, the one kept in ``cloudsync-dlo-source`` (percent-encoded),
@@ -29,8 +31,11 @@ data like any other:
   of the remote's account, whose keys are not in that layout. Ranges
   (several ranges too, as ``multipart/byteranges``) and ``If-Match``,
   ``If-None-Match``, ``If-Modified-Since`` and ``If-Unmodified-Since`` are
-  answered as Swift's object server answers them; a request with a Range
-  or a condition costs a HEAD, then a GET of only the bytes needed.
+  answered as Swift's object server answers them (``X-Backend-Etag-Is-At``
+  included, see :func:`swift_response`); a request with a Range or a
+  condition costs a HEAD, then a GET of only the bytes needed (one GET
+  for the near ranges of a multi-range request, see
+  :func:`cloudsync.large_objects.multi_range_body`).
 * PUT writes one remote object with ``cloudsync-timestamp``. A body of
   known length up to ``multipart_threshold`` is streamed straight to the
   remote (with Content-MD5 when the client sent an ETag); a larger body, or
@@ -220,11 +225,11 @@ def object_headers(info):
         if key.startswith(SYSMETA_PREFIX):
             headers['X-Object-Sysmeta-' + key[len(SYSMETA_PREFIX):].title()] \
                 = md.decode_value(value)
+    # NOTE: s3api shows an SLO's X-Object-Sysmeta-S3Api-Etag (kept above
+    # when s3api uploaded it), else its Swift ETag with "-N"; never the
+    # remote's multipart ETag, which depends on how the parts were cut.
     if is_slo(info):
-        # NOTE: as Swift's slo middleware answers; s3api's ETag of an SLO
-        # is the one it recorded when it uploaded it (kept with the other
-        # sysmeta), else the Swift ETag with "-N": never the remote's own
-        # multipart ETag, which depends on how the parts were cut.
+        # as Swift's slo middleware answers
         manifest_etag = md.internal_values(info.metadata).get(
             md.MANIFEST_ETAG_KEY)
         if manifest_etag:
@@ -577,19 +582,25 @@ class ObjectRequests:
         if manifest is None:
             req.params = dict(req.params, **{'multipart-manifest': 'off'})
             return self.GETorHEAD(req, name)
+        # NOTE: as Swift's slo middleware answers: the manifest as stored
+        # (its ETag is the SLO's X-Manifest-Etag) in JSON, or, raw, in the
+        # format it was PUT in with the object's own Content-Type (so that
+        # a copy of it is an SLO again).
+        content_type = 'application/json; charset=utf-8'
         if request_helpers.get_param(req, 'format') == 'raw':
             body = json.dumps([_raw_segment(seg) for seg in manifest],
                               sort_keys=True).encode('ascii')
-        # NOTE: else the manifest as stored, as Swift serves it: its ETag
-        # is the SLO's X-Manifest-Etag.
+            content_type = info.content_type
         resp = swob.Response(request=req, body=body,
                              conditional_response=True)
         for key, value in object_headers(info).items():
             if key.lower().startswith('x-object-meta-') or \
                     key.lower() in ('x-static-large-object', 'x-timestamp'):
                 resp.headers[key] = swob.str_to_wsgi(value)
-        resp.headers['Content-Type'] = 'application/json; charset=utf-8'
-        resp.etag = hashlib.md5(body, usedforsecurity=False).hexdigest()
+        resp.headers['Content-Type'] = swob.str_to_wsgi(content_type)
+        # NOTE: unquoted, as Swift gives a manifest's ETag
+        resp.headers['Etag'] = hashlib.md5(
+            body, usedforsecurity=False).hexdigest()
         resp.last_modified = math.ceil(float(swift_timestamp(info)))
         return resp
 

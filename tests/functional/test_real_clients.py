@@ -180,6 +180,17 @@ def swift_objects(conn, container, objects):
             seen['%s %s' % (label, name)] = (
                 got_headers.get('content-range'),
                 multipart_parts(got_headers, body))
+        for label, query in (('manifest', 'multipart-manifest=get'),
+                             ('raw manifest',
+                              'multipart-manifest=get&format=raw')):
+            got_headers, body = conn.get_object(container, name,
+                                                query_string=query)
+            seen['%s %s' % (label, name)] = (
+                got_headers['etag'], got_headers['content-type'],
+                got_headers.get('x-static-large-object'), md5_hex(body))
+        seen['head if-none-match ' + name] = _status(
+            lambda: conn.head_object(container, name,
+                                     headers={'If-None-Match': etag}))
         seen['if-match any missing ' + name] = _status(
             lambda: conn.head_object(container, name + '.missing',
                                      headers={'If-Match': '*'}))

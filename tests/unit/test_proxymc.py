@@ -958,7 +958,9 @@ def test_the_manifest_is_served_as_stored_with_the_manifest_etag(
     raw = call(app, '/v1/AUTH_test/photos/big?multipart-manifest=get&'
                'format=raw')
 
-    assert resp.etag == manifest_etag
+    assert resp.headers['Etag'] == manifest_etag
+    assert resp.headers['Content-Type'] == 'application/json; charset=utf-8'
+    assert raw.headers['Content-Type'] == 'application/octet-stream'
     assert raw.body == json.dumps([
         {'etag': md5_hex(b'aaaaa'), 'path': '/segs/1', 'size_bytes': 5},
         {'etag': md5_hex(b'bb'), 'path': '/segs/2', 'size_bytes': 2}],
