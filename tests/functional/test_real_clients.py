@@ -53,9 +53,6 @@ SWIFT_OBJECT_HEADERS = ('etag', 'content-type', 'content-length',
 TOO_MANY_RANGES = 'bytes=' + ','.join('%d-%d' % (i * 3, i * 3)
                                       for i in range(51))
 ENDPOINTS = ('shunt', 'proxymc')
-SHUNT_S3_LISTINGS = pytest.mark.xfail(
-    strict=False, reason='S3 listings through the shunt are being fixed '
-    'separately (shunt_listing.py)')
 
 
 def md5_hex(data):
@@ -432,7 +429,7 @@ def test_s3_objects_read_back_as_before(env, endpoint):
 
 
 @pytest.mark.parametrize('endpoint', [
-    pytest.param('shunt', marks=SHUNT_S3_LISTINGS), 'proxymc'])
+    'shunt', 'proxymc'])
 def test_s3_listings_read_back_as_before(env, endpoint):
     _, s3 = env['clients'][endpoint]
     got = s3_listings(s3, env['container'])
