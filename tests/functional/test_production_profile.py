@@ -497,6 +497,26 @@ def test_status_shows_no_failure(story):
         assert 'failed rows' not in out
 
 
+def test_verifying_the_other_replicas_rows_finds_the_copies_current(
+        story, aio_production):
+    # NOTE: last of the story: every daemon now also checks the rows the
+    # other replicas handled, whose ETags in the container databases are
+    # encrypted
+    logs = {index: len(story.nodes.log(index)) for index in story.nodes.confs}
+    story.nodes.reconfigure(
+        internal_client_conf_path='',
+        keymaster_config_path=aio_production.keymaster_conf_path,
+        verification_slack=0)
+    assert set(story.sync().values()) == {0}
+    label = 'sync AUTH_test/%s ' % story.containers['sync']
+    for index, start in logs.items():
+        new = story.nodes.log(index)[start:]
+        found = [line for line in new.splitlines()
+                 if label in line and 'verification found' in line]
+        assert found == [], found
+    assert story.remote('sync', 'plain')[0] == SYNCED['plain'][0]
+
+
 # -- the daemon without the keymaster ----------------------------------------
 
 @pytest.fixture(scope='module')
