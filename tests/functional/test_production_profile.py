@@ -379,6 +379,8 @@ def story(aio_production, tmp_path_factory):
                                  headers=headers)
             swift.put_object(world.containers['restore'], 'restored',
                              RESTORED)
+            put_slo(swift, world.containers['restore'], 'restored-slo',
+                    SLO_PARTS)
             world.listing_before = swift.get_container(
                 world.containers['archive'])[1]
             world.first_pass = world.sync()
@@ -475,6 +477,28 @@ def test_a_restored_object_is_encrypted_at_rest_again(
     assert 'x-object-sysmeta-crypto-body-meta' in crypto_headers(
         raw_headers)
     assert raw_body != RESTORED and len(raw_body) == len(RESTORED)
+
+
+def test_a_restored_slo_is_encrypted_at_rest_again(
+        story, pswift, aio_production):
+    restore = story.containers['restore']
+    segments = restore + '_segments'
+    with pytest.raises(swiftclient.ClientException):
+        pswift.head_object(segments, 'restored-slo/0')
+    assert story.shunt.get_object(restore, 'restored-slo')[1] == \
+        b''.join(SLO_PARTS)
+    daemon_helpers.wait_for(
+        lambda: _exists(pswift, restore, 'restored-slo'), timeout=30,
+        what='the restored SLO')
+    assert pswift.get_object(restore, 'restored-slo')[1] == \
+        b''.join(SLO_PARTS)
+    for container, name in ((restore, 'restored-slo'),
+                            (segments, 'restored-slo/0'),
+                            (segments, 'restored-slo/1')):
+        raw_headers, _raw_body = raw_object(aio_production, 'AUTH_test',
+                                            container, name)
+        assert 'x-object-sysmeta-crypto-body-meta' in crypto_headers(
+            raw_headers), name
 
 
 def _exists(swift, container, name):
