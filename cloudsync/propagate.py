@@ -388,6 +388,9 @@ class RowPropagator:
         ``propagate_delete`` off, when its remote copy, HEADed, is older
         than the delete and not marked deleted yet).
         Names too sparse for listing pages to pay off are HEADed.
+        On a cluster that encrypts objects at rest, rows carry encrypted
+        ETags: such a row is current when its remote copy (HEADed) was made
+        from the row's version or a newer one and has the row's size.
         """
         todo = []
         for row in rows:
@@ -1455,6 +1458,11 @@ class RowPropagator:
         have = md.internal_values(entry.metadata).get(md.ETAG_KEY)
         if have and entry.size == row.size and \
                 lo.normalize_etag(have) == lo.normalize_etag(row.etag):
+            return False
+        if local.is_encrypted_etag(row.etag) and entry.size == row.size:
+            # NOTE(cloudsync): encrypted at rest, the row's ETag is not the
+            # object's: a copy of the row's version (or a newer one) and of
+            # its size is current.
             return False
         # NOTE(cloudsync): a DLO's remote copy is its concatenation, which
         # neither the row's size nor its ETag describe.

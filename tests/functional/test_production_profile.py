@@ -379,6 +379,8 @@ def story(aio_production, tmp_path_factory):
                                  headers=headers)
             swift.put_object(world.containers['restore'], 'restored',
                              RESTORED)
+            put_slo(swift, world.containers['restore'], 'restored-slo',
+                    SLO_PARTS)
             world.listing_before = swift.get_container(
                 world.containers['archive'])[1]
             world.first_pass = world.sync()
@@ -477,6 +479,28 @@ def test_a_restored_object_is_encrypted_at_rest_again(
     assert raw_body != RESTORED and len(raw_body) == len(RESTORED)
 
 
+def test_a_restored_slo_is_encrypted_at_rest_again(
+        story, pswift, aio_production):
+    restore = story.containers['restore']
+    segments = restore + '_segments'
+    with pytest.raises(swiftclient.ClientException):
+        pswift.head_object(segments, 'restored-slo/0')
+    assert story.shunt.get_object(restore, 'restored-slo')[1] == \
+        b''.join(SLO_PARTS)
+    daemon_helpers.wait_for(
+        lambda: _exists(pswift, restore, 'restored-slo'), timeout=30,
+        what='the restored SLO')
+    assert pswift.get_object(restore, 'restored-slo')[1] == \
+        b''.join(SLO_PARTS)
+    for container, name in ((restore, 'restored-slo'),
+                            (segments, 'restored-slo/0'),
+                            (segments, 'restored-slo/1')):
+        raw_headers, _raw_body = raw_object(aio_production, 'AUTH_test',
+                                            container, name)
+        assert 'x-object-sysmeta-crypto-body-meta' in crypto_headers(
+            raw_headers), name
+
+
 def _exists(swift, container, name):
     try:
         swift.head_object(container, name)
@@ -495,6 +519,26 @@ def test_status_shows_no_failure(story):
     for status, out in story.status():
         assert status == 0, out
         assert 'failed rows' not in out
+
+
+def test_verifying_the_other_replicas_rows_finds_the_copies_current(
+        story, aio_production):
+    # NOTE: last of the story: every daemon now also checks the rows the
+    # other replicas handled, whose ETags in the container databases are
+    # encrypted
+    logs = {index: len(story.nodes.log(index)) for index in story.nodes.confs}
+    story.nodes.reconfigure(
+        internal_client_conf_path='',
+        keymaster_config_path=aio_production.keymaster_conf_path,
+        verification_slack=0)
+    assert set(story.sync().values()) == {0}
+    label = 'sync AUTH_test/%s ' % story.containers['sync']
+    for index, start in logs.items():
+        new = story.nodes.log(index)[start:]
+        found = [line for line in new.splitlines()
+                 if label in line and 'verification found' in line]
+        assert found == [], found
+    assert story.remote('sync', 'plain')[0] == SYNCED['plain'][0]
 
 
 # -- the daemon without the keymaster ----------------------------------------

@@ -13,6 +13,7 @@
 
 import base64
 import configparser
+import dataclasses
 import types
 
 import pytest
@@ -243,3 +244,17 @@ def test_verify_deep_compare_names_the_setting_for_an_encrypted_head():
     assert diff.reason.startswith('HEAD AUTH_test/%s/x: read encrypted'
                                   % tv.CONTAINER)
     assert 'keymaster_config_path' in diff.reason
+
+
+def test_verifying_a_row_whose_etag_is_encrypted_reads_nothing_local():
+    world = tp.World()
+    world.put('x', b'data')
+    world.handle('x')
+    row = dataclasses.replace(world.row('x'),
+                              etag='Y2lwaGVy; swift_meta={"iv": "x"}')
+    world.swift.requests.clear()
+    assert world.propagator.verify([row]) == []
+    assert world.swift.requests == []
+    # a remote copy of another size is not current
+    world.remote('x').data += b'!'
+    assert world.propagator.verify([row]) == [row]
