@@ -36,7 +36,8 @@ proxymc, and check that:
 
 A provider author runs them by writing each case with
 :func:`write_case` into a bucket that a cloud shunt (``merge_namespaces =
-true``) and a proxymc serve, and making the same requests.
+true``) and a proxymc serve, making the same requests, and checking each
+answer with :func:`answer_problems`.
 """
 
 import base64
@@ -177,6 +178,32 @@ def write_case(provider, bucket, layout, case):
                         content_type=case.content_type,
                         metadata=dict(case.metadata))
     return key
+
+
+def answer_problems(case, method, status, headers, body):
+    """What is wrong with the answer to a GET or HEAD of ``case``.
+
+    :param method: ``GET`` or ``HEAD``.
+    :param headers: ``(name, value)`` pairs as sent (see
+        :func:`header_problems`).
+    :returns: a list of descriptions; empty when the answer is right.
+    """
+    out = []
+    if status != case.status:
+        out.append('%s %s: status %s, not %s' % (
+            method, case.id, status, case.status))
+    out.extend(header_problems(headers))
+    names = {name.lower(): value for name, value in headers}
+    for name in case.absent:
+        if name in names:
+            out.append('%s %s: %s was sent' % (method, case.id, name))
+    for name, value in case.present.items():
+        if names.get(name) != value:
+            out.append('%s %s: %s is %r, not %r' % (
+                method, case.id, name, names.get(name), value))
+    if method == 'GET' and case.status == 200 and body != case.body:
+        out.append('GET %s: not the object\'s bytes' % case.id)
+    return out
 
 
 def header_problems(headers):

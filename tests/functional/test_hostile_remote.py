@@ -66,15 +66,6 @@ class Answer:
         self.body = body
         self.raw_head = raw_head
 
-    def header(self, name):
-        for key, value in self.headers:
-            if key.lower() == name:
-                return value
-        return None
-
-    def names(self):
-        return {k.lower() for k, _v in self.headers}
-
 
 def _connect(url):
     parsed = urllib.parse.urlparse(url)
@@ -346,15 +337,9 @@ def written(env):
 
 
 def _check_case(case, answer, method):
-    assert answer.status == case.status, (case.id, answer.raw_head)
-    assert hostile.header_problems(answer.headers) == [], case.id
-    assert not (set(case.absent) & answer.names()), (case.id,
-                                                     answer.raw_head)
-    for name, value in case.present.items():
-        assert answer.header(name) == value, (case.id, name,
-                                              answer.raw_head)
-    if method == 'GET' and case.status == 200:
-        assert answer.body == case.body, case.id
+    assert hostile.answer_problems(
+        case, method, answer.status, answer.headers, answer.body) == [], \
+        answer.raw_head
 
 
 @pytest.mark.parametrize('case', hostile.CASES + hostile.RESERVED_CASES,
@@ -378,6 +363,7 @@ def test_metadata_left_out_is_logged_without_a_traceback(env, written):
 def test_listings_of_hostile_objects_are_clean(env, written):
     hdr = env['names']['hdr']
     want = sorted(case.name for case in hostile.CASES)
+    assert plain(env, 'GET', hdr).body == b''
     for server in (shunt, proxymc):
         answer = server(env, 'GET', hdr, None)
         assert answer.status == 200
