@@ -129,3 +129,22 @@ def test_proxymc_listings_leave_out_what_swift_could_not_list():
 
     assert [(e['name'], e['hash']) for e in entries] == [
         ('good', 'a' * 32), ('odd-etag', '')]
+
+
+def test_a_swift_s3_sync_gcs_manifest_is_bound_by_its_md5():
+    legacy = providers.ObjectInfo(
+        key='k', size=5, etag='e' * 32, last_modified=1.0,
+        metadata={md.SLO_KEY: 'True', md.SLO_ETAG_KEY: md5(RAW)})
+    assert rm.trusted_entries(RAW, legacy, 'c', 'big') == SEGMENTS
+
+
+def test_a_swift_s3_sync_s3_manifest_is_bound_by_the_multipart_etag():
+    from cloudsync import large_objects
+
+    legacy = providers.ObjectInfo(
+        key='k', size=5, last_modified=1.0, metadata={md.SLO_KEY: 'True'},
+        etag=large_objects.multipart_etag(['a' * 32, 'b' * 32]))
+    assert rm.trusted_entries(RAW, legacy, 'c', 'big') == SEGMENTS
+    swapped = json.dumps([SEGMENTS[1], SEGMENTS[0]]).encode('ascii')
+    with pytest.raises(rm.UntrustedManifest):
+        rm.trusted_entries(swapped, legacy, 'c', 'big')
