@@ -653,3 +653,28 @@ def test_a_remote_that_answers_garbage_or_stalls_gets_a_clean_503(env, kind):
     assert 'cloud_shunt: GET of AUTH_test/%s/obj failed' % container in \
         shunt_log(env)
     no_tracebacks(env)
+
+
+RESTORED_CASES = ('crlf-value', 'crlf-key', 'crlf-etag', 'timestamp-inf',
+                  'delete-at-1e400', 'c1-value')
+
+
+def test_a_hostile_object_is_restored_with_what_could_be_sent(env):
+    rst = env['names']['rst']
+    provider, bucket, layout = remote(env, rst)
+    cases = [c for c in hostile.CASES if c.id in RESTORED_CASES]
+    for case in cases:
+        hostile.write_case(provider, bucket, layout, case)
+
+    for case in cases:
+        answer = shunt(env, 'GET', rst, case.name)
+        assert hostile.answer_problems(
+            case, 'GET', answer.status, answer.headers, answer.body) == []
+        name = 'AUTH_test/%s/%s' % (rst, case.name)
+        log = wait_for_log(env, 'Restored %s' % name,
+                           'Failed to restore %s' % name)
+        assert 'Restored %s into Swift' % name in log, case.id
+        local = plain(env, 'GET', rst, case.name)
+        assert hostile.answer_problems(
+            case, 'GET', local.status, local.headers, local.body) == []
+    no_tracebacks(env)
