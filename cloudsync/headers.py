@@ -84,6 +84,14 @@ def name_problem(name):
 
 def header_problem(name, value):
     """Why ``name: value`` may not be sent, or None."""
+    if isinstance(name, str) and isinstance(value, str) and \
+            name.isascii() and value.isascii() and name.isprintable() and \
+            value.isprintable() and name and ' ' not in name and \
+            ':' not in name:
+        # NOTE(cloudsync): the common case, in C: printable ASCII.
+        if len(name) + 2 + len(value) > MAX_HEADER_LINE:
+            return 'longer than %d bytes' % MAX_HEADER_LINE
+        return None
     problem = name_problem(name) or value_problem(value)
     if problem:
         return problem

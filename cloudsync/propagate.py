@@ -338,6 +338,10 @@ class RowPropagator:
         """
         action = decision.action
         if self.layout.name_problem(row.name):
+            # NOTE(cloudsync): its key may be a side object; a delete has
+            # nothing of the user's to remove there.
+            if action is lifecycle.Action.REMOVE_REMOTE:
+                return Outcome.SKIPPED
             self.stats.increment('errors')
             raise RowFailed('%s: %s' % (self._what(row),
                                         self.layout.name_problem(row.name)))

@@ -39,7 +39,11 @@ from swift.common import request_helpers
 from swift.common import swob
 from swift.common import utils as swift_utils
 
+from cloudsync import headers as headers_mod
 from cloudsync import layout as layout_mod
+from cloudsync import log as cs_log
+
+LOG = cs_log.getLogger(__name__)
 
 DEFAULT_CONTENT_TYPE = 'application/octet-stream'
 EPOCH_ISO = swift_utils.Timestamp(0).isoformat
@@ -131,7 +135,10 @@ def object_entry(name, entry):
     """A Swift container listing entry for a remote listing entry."""
     return {
         'name': name,
-        'hash': entry.etag,
+        # NOTE: the remote's ETag goes into XML listings as it is; one
+        # that is not an ETag (whoever writes to the bucket chooses) is
+        # left empty.
+        'hash': headers_mod.safe_etag(entry.etag) or '',
         'bytes': entry.size,
         'content_type': DEFAULT_CONTENT_TYPE,
         'last_modified': swift_utils.Timestamp(
@@ -165,6 +172,13 @@ class ContainerLister:
             except ValueError:
                 continue
             if not name:
+                continue
+            if not constraints.check_utf8(name):
+                # NOTE: not a name Swift can hold (NUL, not UTF-8): it
+                # would break plain and XML listings.
+                LOG.warning('Listing %s: leaving out remote key %s, not a '
+                            'Swift object name', self.bucket,
+                            headers_mod.printable(entry.key))
                 continue
             yield name, entry
 

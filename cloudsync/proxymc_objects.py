@@ -59,6 +59,12 @@ data like any other:
   bucket until they are deleted (by a lifecycle rule, for instance).
 * DELETE removes the object and, for an SLO, its manifest;
   ``?multipart-manifest=delete`` removes its segments too.
+* Names under ``.manifests/`` and ``.dlo/`` are side objects' keys in
+  some layouts: reading one is a 404, writing or deleting one a 403.
+  Headers built from what the bucket holds are checked first
+  (:mod:`cloudsync.headers`), a PUT or POST of metadata that could not be
+  sent back is a 400, and an SLO manifest is used only when its object
+  names it (:mod:`cloudsync.remote_manifest`).
 """
 
 import hashlib

@@ -23,9 +23,12 @@ Whoever may write to the bucket may also write that key. A manifest is
 therefore used only when :func:`trusted_entries` accepts it:
 
 * it is the manifest the object names: its MD5 is the object's
-  ``cloudsync-manifest-etag`` (objects that swift-s3-sync wrote carry
-  none: their manifest's segment ETags must then give the object's SLO
-  ETag, ``swift-slo-etag``); an object with neither has no manifest;
+  ``cloudsync-manifest-etag``. Objects that swift-s3-sync wrote carry
+  none; their manifest must then be the one their own metadata gives:
+  its MD5 is their ``swift-slo-etag`` (what swift-s3-sync stored on
+  GCS), or its segments' ETags give the object's SLO ETag
+  (``swift-slo-etag``) or the object's multipart ETag (an S3 upload of
+  one part per segment). An object with none of these has no manifest;
 * it is a JSON list of at most :data:`MAX_SEGMENTS` entries and
   :data:`MAX_SIZE` bytes, whose segments are ``/<container>/<object>``
   paths of the object's own account (a manifest holds no account), with
@@ -45,6 +48,7 @@ import json
 from swift.common import swob
 
 from cloudsync import headers as headers_mod
+from cloudsync import large_objects as lo
 from cloudsync import layout as layout_mod
 from cloudsync import metadata as md
 
@@ -88,6 +92,29 @@ def _segment_problem(entry, own_path):
     return None
 
 
+def _legacy_bound(raw, entries, info, internal):
+    """Whether an object without ``cloudsync-manifest-etag`` names the
+    manifest ``raw`` in the ways swift-s3-sync left.
+    """
+    slo_etag = swob.normalize_etag(internal.get(md.SLO_ETAG_KEY) or '')
+    if slo_etag and slo_etag == hashlib.md5(
+            raw, usedforsecurity=False).hexdigest():
+        return True
+    if any('data' in e for e in entries):
+        return False
+    hashes = [e['hash'] for e in entries]
+    hashes = [swob.normalize_etag(h).lower() for h in hashes]
+    if slo_etag and slo_etag == hashlib.md5(
+            ''.join(hashes).encode('utf-8', 'surrogateescape'),
+            usedforsecurity=False).hexdigest():
+        return True
+    try:
+        return lo.is_multipart_etag(info.etag) and \
+            lo.multipart_etag(hashes) == info.etag
+    except (ValueError, TypeError):
+        return False
+
+
 def trusted_entries(raw, info, container, obj):
     """The entries of the manifest ``raw`` of the object ``info``, when
     they may be used (see the module doc).
@@ -110,8 +137,6 @@ def trusted_entries(raw, info, container, obj):
                 'the manifest is not the one the object names (its MD5 is '
                 '%s, the object names %s)' % (
                     digest, headers_mod.printable(bound)))
-    elif not internal.get(md.SLO_ETAG_KEY):
-        raise UntrustedManifest('the object names no manifest')
     try:
         entries = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
@@ -126,19 +151,9 @@ def trusted_entries(raw, info, container, obj):
         problem = _segment_problem(entry, own_path)
         if problem:
             raise UntrustedManifest(problem)
-    if not bound:
-        # NOTE(cloudsync): swift-s3-sync recorded no manifest ETag; the
-        # SLO ETag is the MD5 of the segments' ETags.
-        try:
-            etags = ''.join(swob.normalize_etag(e['hash']) for e in entries)
-        except (KeyError, TypeError, AttributeError):
-            raise UntrustedManifest('the manifest has inline segments the '
-                                    'object does not name')
-        want = swob.normalize_etag(internal[md.SLO_ETAG_KEY])
-        if hashlib.md5(etags.encode('utf-8', 'surrogateescape'),
-                       usedforsecurity=False).hexdigest() != want:
-            raise UntrustedManifest('the manifest does not give the '
-                                    "object's SLO ETag")
+    if not bound and not _legacy_bound(raw, entries, info, internal):
+        raise UntrustedManifest('the object names no manifest, or not '
+                                'this one')
     if all('data' not in e and not e.get('range') and not e.get('sub_slo')
            for e in entries):
         total = sum(e['bytes'] for e in entries)

@@ -233,6 +233,13 @@ before it looks for the object: a client that may not read the container
 gets Swift's 401 or 403, never an archived object; one that may not
 write gets Swift's 403 to a DELETE or POST. The remote is reached with
 the mapping's credentials, which no client ever sees.
+
+What the remote holds is data, never authority: whoever writes to the
+bucket may have written it. Headers built from it are checked
+(:mod:`cloudsync.headers`), names under ``.manifests/`` and ``.dlo/``
+are left to Swift, an SLO manifest is used only when its object names it
+(:mod:`cloudsync.remote_manifest`), and a restore writes anything but the
+object asked for with the client's own rights (:mod:`cloudsync.restore`).
 """
 
 import json

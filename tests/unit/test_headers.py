@@ -124,3 +124,15 @@ def test_the_daemon_refuses_metadata_a_remote_could_not_give_back():
     assert 'control character' in str(err.value)
     metadata.check_for_remote({'X-Object-Meta-Fine': 'h\u00e9llo',
                                'X-Object-Meta-Tab': 'a\tb'})
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=('Cs',)),
+               max_size=20),
+       st.text(alphabet=st.characters(blacklist_categories=('Cs',))))
+def test_a_header_that_passes_carries_nothing_a_client_splits_on(name, value):
+    if headers.header_problem(name, value) is None:
+        assert name and ':' not in name and ' ' not in name
+        for text in (name, value):
+            assert not any(ord(c) < 0x20 and c != '\t' for c in text)
+            assert '\x7f' not in text and '\x85' not in text
+            assert '\u2028' not in text and '\u2029' not in text

@@ -100,3 +100,51 @@ def test_other_names_are_not(name):
     assert not layout.is_reserved_name(name)
     lay = layout.RemoteLayout('AUTH_a', 'c', 'native')
     assert not lay.is_internal_key(lay.object_key(name))
+
+
+class _Lister:
+    def __init__(self, entries):
+        self.entries = entries
+
+    def list_all(self, bucket, prefix='', delimiter=None, marker=None):
+        return [e for e in self.entries if e.key.startswith(prefix)]
+
+
+def test_proxymc_listings_leave_out_what_swift_could_not_list():
+    from swift.common import swob
+
+    from cloudsync import proxymc_listing
+
+    lay = layout.RemoteLayout('AUTH_a', 'c', 'prefix', key_prefix='c')
+    lister = proxymc_listing.ContainerLister(_Lister([
+        providers.ListingEntry(key='c/.dlo/c/seg', etag='a' * 32),
+        providers.ListingEntry(key='c/.manifests/x', etag='a' * 32),
+        providers.ListingEntry(key='c/good', etag='a' * 32),
+        providers.ListingEntry(key='c/nul\x00name', etag='a' * 32),
+        providers.ListingEntry(key='c/odd-etag', etag='x"\r\ny'),
+    ]), 'bucket', lay)
+    params = proxymc_listing.ListingParams(swob.Request.blank('/'), 100)
+
+    entries = lister.entries(params)
+
+    assert [(e['name'], e['hash']) for e in entries] == [
+        ('good', 'a' * 32), ('odd-etag', '')]
+
+
+def test_a_swift_s3_sync_gcs_manifest_is_bound_by_its_md5():
+    legacy = providers.ObjectInfo(
+        key='k', size=5, etag='e' * 32, last_modified=1.0,
+        metadata={md.SLO_KEY: 'True', md.SLO_ETAG_KEY: md5(RAW)})
+    assert rm.trusted_entries(RAW, legacy, 'c', 'big') == SEGMENTS
+
+
+def test_a_swift_s3_sync_s3_manifest_is_bound_by_the_multipart_etag():
+    from cloudsync import large_objects
+
+    legacy = providers.ObjectInfo(
+        key='k', size=5, last_modified=1.0, metadata={md.SLO_KEY: 'True'},
+        etag=large_objects.multipart_etag(['a' * 32, 'b' * 32]))
+    assert rm.trusted_entries(RAW, legacy, 'c', 'big') == SEGMENTS
+    swapped = json.dumps([SEGMENTS[1], SEGMENTS[0]]).encode('ascii')
+    with pytest.raises(rm.UntrustedManifest):
+        rm.trusted_entries(swapped, legacy, 'c', 'big')
