@@ -296,6 +296,12 @@ def _local_headers(resp):
             for k, v in resp.headers.items()}
 
 
+def write_acl_entries(value):
+    """The entries of a container's X-Container-Write, as a set."""
+    return frozenset(
+        item.strip() for item in (value or '').split(',') if item.strip())
+
+
 class RowPropagator:
     """Turns rows of one container into remote operations.
 
@@ -1232,7 +1238,72 @@ class RowPropagator:
         self.stats.increment('archived_objects')
         return Outcome.ARCHIVED
 
+    def _write_acl(self, container):
+        """The entries of ``container``'s X-Container-Write, a set.
+
+        :raises LocalReadError: when Swift does not answer 2xx.
+        """
+        # NOTE(cloudsync): Swift's proxy shows a container's ACLs only to
+        # its owner (``swift_owner``), which the internal client's requests
+        # are not; this request never leaves the daemon's own pipeline.
+        path = self.ic.make_path(self.account, container)
+        req = swob.Request.blank(path, environ={
+            'REQUEST_METHOD': 'HEAD', 'swift_owner': True},
+            headers={'User-Agent': self.ic.user_agent,
+                     local.SHUNT_BYPASS_HEADER: 'true'})
+        try:
+            resp = req.get_response(self.ic.app)
+        except _LOCAL_ERRORS as exc:
+            raise lo.LocalReadError('HEAD %s/%s: %s: %s' % (
+                self.account, container, type(exc).__name__, exc))
+        swift_utils.close_if_possible(resp.app_iter)
+        if not resp.is_success:
+            raise lo.LocalReadError('HEAD %s/%s: %s' % (
+                self.account, container, resp.status),
+                status=resp.status_int)
+        return write_acl_entries(resp.headers.get('X-Container-Write'))
+
+    def _deletable_segments(self, row, segments):
+        """The ``segments`` whoever could write the manifest could also
+        have deleted: those in its own container, and those in containers
+        whose write ACL grants at least what the manifest's container
+        grants. The daemon deletes with the operator's rights; a manifest
+        written by a user who may only read a segments container (as
+        Swift's SLO allows) must not make the daemon delete in it.
+
+        :returns: ``(deletable, kept containers)``.
+        """
+        acls = {}
+        deletable, kept = [], set()
+        for container, obj in segments:
+            if container != self.container:
+                if container not in acls:
+                    try:
+                        if self.container not in acls:
+                            acls[self.container] = self._write_acl(
+                                self.container)
+                        acls[container] = \
+                            acls[self.container] <= self._write_acl(
+                                container)
+                    except lo.LocalReadError as exc:
+                        self.logger.warning(
+                            '%s: keeping its segments in %s: %s',
+                            self._what(row), container, exc)
+                        acls[container] = False
+                if not acls[container]:
+                    kept.add(container)
+                    continue
+            deletable.append((container, obj))
+        return deletable, kept
+
     def _delete_segments(self, row, segments):
+        segments, kept = self._deletable_segments(row, segments)
+        if kept:
+            self.logger.warning(
+                '%s: archived; its segments in %s are kept: that container '
+                'grants writes to fewer users than %s', self._what(row),
+                ', '.join(sorted(kept)), self.container)
+
         def delete(segment):
             container, obj = segment
             try:

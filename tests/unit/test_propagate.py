@@ -2208,3 +2208,45 @@ def test_an_slo_keeps_the_etag_s3api_shows_for_it(world):
     assert world.internal('up')[md.S3API_ETAG_KEY] == s3_etag
     assert md.S3API_ETAG_KEY not in world.internal('swift')
     assert world.handle('up') is Outcome.UNCHANGED
+
+
+def _set_write_acl(world, container, acl):
+    world.swift.create_container(ACCOUNT, container)
+    world.swift.containers[(ACCOUNT, container)]['headers'] = {
+        'X-Container-Write': acl}
+
+
+def test_archive_keeps_segments_its_writers_could_not_delete(
+        archive, caplog):
+    # NOTE: Swift's SLO lets a user who may only read "segs" name its
+    # objects as segments; archiving the manifest must not delete them.
+    paths = put_segments(archive, [10, 20])
+    _set_write_acl(archive, CONTAINER, 'test:reader-writer')
+    archive.swift.put_slo(ACCOUNT, CONTAINER, 'big', paths)
+    assert archive.handle('big', ARCHIVE) is Outcome.ARCHIVED
+    assert archive.swift.get(ACCOUNT, CONTAINER, 'big') is None
+    for path in paths:
+        assert archive.swift.get(ACCOUNT, *path.split('/', 1)) is not None
+    assert any('segments in segs are kept' in r.getMessage()
+               for r in caplog.records)
+
+
+def test_archive_deletes_segments_that_grant_as_much_as_the_manifest(
+        archive):
+    paths = put_segments(archive, [10, 20])
+    _set_write_acl(archive, CONTAINER, 'test:writer')
+    _set_write_acl(archive, 'segs', 'test:writer, test:other')
+    archive.swift.put_slo(ACCOUNT, CONTAINER, 'big', paths)
+    assert archive.handle('big', ARCHIVE) is Outcome.ARCHIVED
+    for path in paths:
+        assert archive.swift.get(ACCOUNT, *path.split('/', 1)) is None
+
+
+def test_archive_deletes_segments_when_only_admins_write_the_manifest(
+        archive):
+    paths = put_segments(archive, [10, 20])
+    _set_write_acl(archive, 'segs', '')
+    archive.swift.put_slo(ACCOUNT, CONTAINER, 'big', paths)
+    assert archive.handle('big', ARCHIVE) is Outcome.ARCHIVED
+    for path in paths:
+        assert archive.swift.get(ACCOUNT, *path.split('/', 1)) is None
