@@ -261,3 +261,64 @@ def test_archived_links_are_followed_by_proxymc(env):
         assert caught.value.http_status == 404
     finally:
         conn.close()
+
+
+# -- symlinks on a Swift remote ---------------------------------------------
+
+def test_links_stay_links_on_a_swift_remote(env):
+    layout = layout_mod.RemoteLayout('AUTH_test', env['swift_archived'])
+    remote = env['remote_container']
+    swift2 = env['swift2']
+    target = '%s/%s' % (remote, layout.object_key('target'))
+    for name in ('dyn', 'static'):
+        headers = swift2.head_object(remote, layout.object_key(name),
+                                     query_string='symlink=get')
+        assert urllib.parse.unquote(headers['x-symlink-target']) == target
+        headers, body = swift2.get_object(remote, layout.object_key(name))
+        assert body == TARGET, name
+        assert headers['x-object-meta-color'] == 'Red'
+    static = swift2.head_object(remote, layout.object_key('static'),
+                                query_string='symlink=get')
+    assert static['x-symlink-target-etag'] == md5_hex(TARGET)
+    dyn = swift2.head_object(remote, layout.object_key('dyn'),
+                             query_string='symlink=get')
+    assert 'x-symlink-target-etag' not in dyn
+    assert dyn['x-object-meta-color'] == 'Link'
+    # NOTE: a link to an object outside the mapped container: the remote
+    # has no copy of its target, so it keeps an empty object carrying the
+    # link.
+    out = swift2.head_object(remote, layout.object_key('out'),
+                             query_string='symlink=get')
+    assert 'x-symlink-target' not in out
+    assert out['x-object-meta-' + md.SYMLINK_TARGET_KEY] == \
+        '%s/local' % env['other']
+
+
+def test_links_archived_to_swift_are_followed_by_the_shunt(env):
+    for name in ('dyn', 'static', 'chain', 'out'):
+        status, headers, body = env['shunt'].request(
+            'GET', '%s/%s' % (env['swift_archived'], name))
+        assert status == 200, (name, body)
+        want_body, want = env['before'][name]
+        assert body == want_body, name
+        want = dict(want, **{'content-location': want[
+            'content-location'].replace(env['archived'],
+                                        env['swift_archived'])})
+        assert followed(headers) == want, name
+    status, headers, body = env['shunt'].request(
+        'GET', '%s/static' % env['swift_archived'], query={'symlink': 'get'})
+    assert (status, body) == (200, b'')
+    assert headers['x-symlink-target'] == \
+        '%s/target' % env['swift_archived']
+    assert headers['x-symlink-target-etag'] == md5_hex(TARGET)
+
+
+def test_links_archived_to_swift_are_followed_by_proxymc(env):
+    conn = env['proxymc'].client()
+    try:
+        for name in ('dyn', 'static', 'chain'):
+            headers, body = conn.get_object(env['swift_archived'], name)
+            assert body == TARGET, name
+            assert headers['x-object-meta-color'] == 'Red'
+    finally:
+        conn.close()

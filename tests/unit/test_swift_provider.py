@@ -924,3 +924,39 @@ def test_remote_delete_after_is_x_delete_at_from_the_swift_time(
     provider.put_multipart('c', 'p/old', parts_of([b'a', b'b']),
                            metadata=old)
     assert provider.head_object('c', 'p/old').expires_at > time.time()
+
+
+# -- symlinks ----------------------------------------------------------------
+
+def test_put_symlink_makes_a_swift_symlink(provider, server):
+    meta = {metadata_mod.SYMLINK_TARGET_KEY: 'photos/t%C3%A4rget'}
+    provider.put_object('c', 'pre/t\u00e4rget', b'data', 4, md5=md5(b'data'))
+    etag = provider.put_symlink('c', 'pre/link', 'c/pre/t\u00e4rget',
+                                target_etag=md5(b'data'),
+                                content_type='text/plain', metadata=meta)
+    assert etag == md5(b'')
+    put = [c for c in server.calls if c[0] == 'PUT'][-1]
+    assert put[2] == 'pre/link'
+    assert put[4]['x-symlink-target'] == 'c/pre/t%C3%A4rget'
+    assert put[4]['x-symlink-target-etag'] == md5(b'data')
+    assert put[4]['x-object-meta-' + metadata_mod.SYMLINK_TARGET_KEY] == \
+        'photos/t%C3%A4rget'
+    assert put[4]['content-length'] == '0'
+
+
+def test_reads_answer_for_a_link_itself(provider, server):
+    provider.put_object('c', 'k', b'data', 4)
+    provider.head_object('c', 'k')
+    provider.get_object('c', 'k').close()
+    reads = [c for c in server.calls
+             if c[0] in ('HEAD', 'GET') and c[2] is not None]
+    assert reads and all(c[3].get('symlink') == 'get' for c in reads)
+
+
+def test_a_post_to_a_link_answered_with_307_succeeds(provider, server):
+    provider.put_object('c', 'k', b'', 0)
+    server.fail('POST', 307)
+    provider.update_metadata('c', 'k', metadata={'new': 'Value'})
+    server.fail('POST', 409)
+    with pytest.raises(exceptions.RemoteError):
+        provider.update_metadata('c', 'k', metadata={'new': 'Value'})

@@ -15,6 +15,8 @@ copy reads back.
 
 import hashlib
 
+import pytest
+
 from swift.common import swob
 from swift.common import utils as swift_utils
 
@@ -208,3 +210,68 @@ def test_propagate_compares_the_link_keys():
     for key in (md.SYMLINK_TARGET_KEY, md.SYMLINK_ACCOUNT_KEY,
                 md.SYMLINK_ETAG_KEY, md.SYMLINK_BYTES_KEY):
         assert key in propagate.COMPARED_KEYS
+
+
+class LinkKeepingProvider(fakes.FakeProvider):
+    """A remote that keeps symlinks (as Swift does)."""
+
+    KEEPS_SYMLINKS = True
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.links = {}
+
+    def put_symlink(self, bucket, key, target, target_etag=None,
+                    content_type=None, metadata=None, expires_at=None):
+        self.links[key] = (target, target_etag)
+        return self.put_object(bucket, key, b'', 0, content_type=content_type,
+                               metadata=metadata, expires_at=expires_at)
+
+
+def test_on_a_remote_keeping_links_a_link_points_at_the_targets_copy():
+    world = tp.World(provider_cls=LinkKeepingProvider)
+    world.put('target', b'data')
+    world.handle('target')
+    world.put('dyn', b'', {'X-Object-Sysmeta-Symlink-Target':
+                           'photos/target'})
+    world.put('static', b'', {
+        'X-Object-Sysmeta-Symlink-Target': 'photos/target',
+        'X-Object-Sysmeta-Symlink-Target-Etag': tp.md5(b'data'),
+        'X-Object-Sysmeta-Symlink-Target-Bytes': '4'})
+    world.put('out', b'', {'X-Object-Sysmeta-Symlink-Target':
+                           'elsewhere/target'})
+    for name in ('dyn', 'static', 'out'):
+        assert world.propagator.handle(link_row(world, name), tp.COPY) is \
+            tp.Outcome.COPIED
+    links = world.provider.links
+    target = '%s/%s' % (tp.BUCKET, world.key('target'))
+    assert links[world.key('dyn')] == (target, None)
+    assert links[world.key('static')] == (target, tp.md5(b'data'))
+    # NOTE: a target outside the mapped container: an empty object
+    # carrying the link
+    assert world.key('out') not in links
+    assert world.internal('out')[md.SYMLINK_TARGET_KEY] == \
+        'elsewhere/target'
+
+
+def test_a_static_link_waits_for_its_target_to_be_copied():
+    world = tp.World(provider_cls=LinkKeepingProvider)
+    world.put('target', b'data')
+    world.put('static', b'', {
+        'X-Object-Sysmeta-Symlink-Target': 'photos/target',
+        'X-Object-Sysmeta-Symlink-Target-Etag': tp.md5(b'data')})
+    with pytest.raises(propagate.RetryLater):
+        world.propagator.handle(link_row(world, 'static'), tp.COPY)
+    world.handle('target')
+    world.propagator.handle(link_row(world, 'static'), tp.COPY)
+    assert world.provider.links[world.key('static')][1] == tp.md5(b'data')
+
+
+def test_a_static_link_to_a_gone_target_is_copied_as_a_dynamic_one():
+    world = tp.World(provider_cls=LinkKeepingProvider)
+    world.put('static', b'', {
+        'X-Object-Sysmeta-Symlink-Target': 'photos/gone',
+        'X-Object-Sysmeta-Symlink-Target-Etag': tp.md5(b'data')})
+    world.propagator.handle(link_row(world, 'static'), tp.COPY)
+    assert world.provider.links[world.key('static')][1] is None
+    assert world.internal('static')[md.SYMLINK_ETAG_KEY] == tp.md5(b'data')
