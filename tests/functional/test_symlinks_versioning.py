@@ -142,6 +142,13 @@ def env(aio):
     swift.put_object(names['other'], 'local', b'not archived',
                      content_type='text/x-local')
     put_links(swift, names['archived'], names['other'])
+    swift.put_container(names['versioned'],
+                        headers={'X-Versions-Enabled': 'true'})
+    aio.ensure_container_replicas('AUTH_test', names['versioned'])
+    for version in (1, 2):
+        swift.put_object(names['versioned'], 'o', b'version %d' % version,
+                         content_type='text/x-v%d' % version,
+                         headers={'X-Object-Meta-Version': str(version)})
     put_links(swift, names['swift_archived'], names['other'])
     before = {'chain3': plain.request(
         'GET', '%s/chain3' % names['archived'])}
@@ -156,7 +163,11 @@ def env(aio):
     nodes = helpers.DaemonNodes(aio, work_dir, mappings)
     server = None
     try:
+        # NOTE: a static link whose target the daemon is still copying
+        # (rows are handled in parallel) waits for the next pass.
         codes = nodes.run_once()
+        if set(codes.values()) != {0}:
+            codes = nodes.run_once()
         assert set(codes.values()) == {0}, codes
         shunt_url = aio.start_proxy('shunt', [('cloud_shunt', {
             'use': 'egg:cloudsync#cloud_shunt', 'conf_file': conf})])
@@ -322,3 +333,63 @@ def test_links_archived_to_swift_are_followed_by_proxymc(env):
             assert headers['x-object-meta-color'] == 'Red'
     finally:
         conn.close()
+
+
+# -- object versioning ------------------------------------------------------
+
+def remote_keys(env, container):
+    layout = layout_mod.RemoteLayout('AUTH_test', container)
+    s3 = env['aio'].s3_client()
+    listed = s3.list_objects_v2(Bucket=env['bucket'],
+                                Prefix=layout.listing_prefix())
+    return {layout.object_name(o['Key']) for o in listed.get('Contents', [])}
+
+
+def remote_object(env, container, name):
+    layout = layout_mod.RemoteLayout('AUTH_test', container)
+    return env['aio'].s3_client().get_object(
+        Bucket=env['bucket'], Key=layout.object_key(name))
+
+
+def test_a_versioned_container_syncs_its_current_objects(env):
+    container = env['versioned']
+    # NOTE: what Swift keeps: a link to the current version, which is in
+    # a hidden container, as the older one is.
+    _, listing = env['swift'].get_container(container,
+                                            query_string='versions')
+    assert len(listing) == 2
+    got = remote_object(env, container, 'o')
+    assert got['Body'].read() == b'version 2'
+    assert got['ContentType'] == 'text/x-v2'
+    assert got['Metadata']['version'] == '2'
+    assert md.SYMLINK_TARGET_KEY not in got['Metadata']
+    assert remote_keys(env, container) == {'o'}
+    hidden = layout_mod.RemoteLayout('AUTH_test',
+                                     '\x00versions\x00' + container)
+    listed = env['aio'].s3_client().list_objects_v2(
+        Bucket=env['bucket'], Prefix=hidden.listing_prefix())
+    assert listed['KeyCount'] == 0
+
+
+def test_a_post_and_a_delete_of_a_versioned_object_reach_the_remote(env):
+    container = env['versioned']
+    swift = env['swift']
+    for version in (1, 2):
+        swift.put_object(container, 'gone', b'gone %d' % version,
+                         headers={'X-Object-Meta-Version': str(version)})
+    assert set(env['nodes'].run_once().values()) == {0}
+    assert remote_object(env, container, 'gone')['Body'].read() == b'gone 2'
+    swift.post_object(container, 'gone',
+                      headers={'X-Object-Meta-Version': 'posted'})
+    assert set(env['nodes'].run_once().values()) == {0}
+    got = remote_object(env, container, 'gone')
+    assert got['Metadata']['version'] == 'posted'
+    assert got['Body'].read() == b'gone 2'
+    swift.delete_object(container, 'gone')
+    # NOTE: the versions stay in Swift, with a delete marker on top
+    _, listing = swift.get_container(container, query_string='versions')
+    assert [v['content_type'] for v in listing if v['name'] == 'gone'][0] \
+        == 'application/x-deleted;swift_versions_deleted=1'
+    assert set(env['nodes'].run_once().values()) == {0}
+    assert 'gone' not in remote_keys(env, container)
+    assert 'o' in remote_keys(env, container)
