@@ -67,6 +67,7 @@ remote = moto
 bucket = %(bucket)s
 lifecycle = archive
 copy_after = 0
+exclude_pattern = ^kept-
 
 [mapping:to-swift]
 account = AUTH_test
@@ -96,12 +97,21 @@ def put_links(swift, container, other):
     swift.put_object(container, 'static', b'', headers={
         'X-Symlink-Target': '%s/target' % container,
         'X-Symlink-Target-Etag': md5_hex(TARGET)})
+    swift.put_object(container, 'posted', b'', headers={
+        'X-Symlink-Target': '%s/target' % container,
+        'X-Symlink-Target-Etag': md5_hex(TARGET)})
     swift.put_object(container, 'chain', b'', headers={
         'X-Symlink-Target': '%s/dyn' % container})
     swift.put_object(container, 'chain3', b'', headers={
         'X-Symlink-Target': '%s/chain' % container})
     swift.put_object(container, 'out', b'', headers={
         'X-Symlink-Target': '%s/local' % other})
+    # NOTE: not archived (excluded), unlike their target
+    swift.put_object(container, 'kept-dyn', b'', headers={
+        'X-Symlink-Target': '%s/target' % container})
+    swift.put_object(container, 'kept-static', b'', headers={
+        'X-Symlink-Target': '%s/target' % container,
+        'X-Symlink-Target-Etag': md5_hex(TARGET)})
 
 
 def followed(headers):
@@ -219,6 +229,41 @@ def test_archived_links_are_followed_by_the_shunt_as_swift_did(env):
             'HEAD', '%s/%s' % (env['archived'], name))
         assert (status, body) == (200, b''), name
         assert followed(headers) == env['before'][name][1], name
+
+
+def test_a_link_left_in_swift_reads_its_archived_target(env):
+    container = env['archived']
+    for name in ('kept-dyn', 'kept-static'):
+        status, _, _ = env['plain'].request(
+            'HEAD', '%s/%s' % (container, name), query={'symlink': 'get'})
+        assert status == 200, name
+        status, headers, body = env['plain'].request(
+            'GET', '%s/%s' % (container, name))
+        assert status == 404, name
+        status, headers, body = env['shunt'].request(
+            'GET', '%s/%s' % (container, name))
+        assert (status, body) == (200, TARGET), name
+        assert headers['content-location'] == \
+            '/v1/AUTH_test/%s/target' % container
+        assert headers['x-object-meta-color'] == 'Red'
+
+
+def test_a_post_to_an_archived_link_is_applied_to_it_and_redirected(env):
+    container = env['archived']
+    status, headers, _ = env['shunt'].request(
+        'POST', '%s/posted' % container,
+        headers={'X-Object-Meta-Color': 'Posted'})
+    assert status == 307
+    assert headers['location'] == '/v1/AUTH_test/%s/target' % container
+    assert headers['x-symlink-target-etag'] == md5_hex(TARGET)
+    status, headers, _ = env['shunt'].request(
+        'HEAD', '%s/posted' % container, query={'symlink': 'get'})
+    assert (status, headers['x-object-meta-color']) == (200, 'Posted')
+    assert headers['x-symlink-target'] == '%s/target' % container
+    status, headers, body = env['shunt'].request(
+        'GET', '%s/posted' % container)
+    assert (status, body) == (200, TARGET)
+    assert headers['x-object-meta-color'] == 'Red'
 
 
 def test_a_range_of_an_archived_link_is_a_range_of_its_target(env):

@@ -25,6 +25,7 @@ from cloudsync import propagate
 from cloudsync import shunt_object
 from cloudsync import symlinks
 from tests.unit import fakes
+from tests.unit import shunt_fakes
 from tests.unit import test_propagate as tp
 
 EMPTY_MD5 = hashlib.md5(b'', usedforsecurity=False).hexdigest()
@@ -275,3 +276,60 @@ def test_a_static_link_to_a_gone_target_is_copied_as_a_dynamic_one():
     world.propagator.handle(link_row(world, 'static'), tp.COPY)
     assert world.provider.links[world.key('static')][1] is None
     assert world.internal('static')[md.SYMLINK_ETAG_KEY] == tp.md5(b'data')
+
+
+# -- the cloud shunt ---------------------------------------------------------
+
+def archived_link(tmp_path, **target_headers):
+    world = shunt_fakes.ShuntWorld(tmp_path)
+    world.put('target', b'target bytes', {'X-Object-Meta-Color': 'red'},
+              content_type='text/plain')
+    world.put('link', b'', dict({
+        'X-Object-Sysmeta-Symlink-Target': '%s/target' % shunt_fakes.
+        CONTAINER, 'X-Object-Meta-Color': 'link'}, **target_headers),
+        content_type='application/symlink')
+    world.archive('target', 'link')
+    return world
+
+
+def test_the_shunt_follows_an_archived_link_to_its_archived_target(
+        tmp_path):
+    world = archived_link(tmp_path)
+    resp = world.obj('link')
+    assert (resp.status_int, resp.body) == (200, b'target bytes')
+    assert resp.headers['X-Object-Meta-Color'] == 'red'
+    assert resp.headers['Content-Location'] == '/v1/%s/%s/target' % (
+        shunt_fakes.ACCOUNT, shunt_fakes.CONTAINER)
+    resp = world.obj('link', method='HEAD')
+    assert (resp.status_int, resp.body) == (200, b'')
+    assert resp.headers['Content-Length'] == str(len(b'target bytes'))
+
+
+def test_the_shunt_answers_symlink_get_with_the_archived_link(tmp_path):
+    world = archived_link(tmp_path)
+    resp = world.obj('link', query_string='symlink=get')
+    assert (resp.status_int, resp.body) == (200, b'')
+    assert resp.headers['X-Symlink-Target'] == '%s/target' % \
+        shunt_fakes.CONTAINER
+    assert resp.headers['X-Object-Meta-Color'] == 'link'
+    assert resp.headers['Content-Type'] == 'application/symlink'
+
+
+def test_the_shunt_checks_a_static_links_etag(tmp_path):
+    world = archived_link(tmp_path, **{
+        'X-Object-Sysmeta-Symlink-Target-Etag': tp.md5(b'other bytes')})
+    resp = world.obj('link')
+    assert resp.status_int == 409
+    assert b'does not match' in resp.body
+
+
+def test_a_post_to_an_archived_link_is_redirected_to_its_target(tmp_path):
+    world = archived_link(tmp_path)
+    resp = world.obj('link', method='POST',
+                     headers={'X-Object-Meta-Color': 'posted'})
+    assert resp.status_int == 307
+    assert resp.headers['Location'].endswith(
+        '/v1/%s/%s/target' % (shunt_fakes.ACCOUNT, shunt_fakes.CONTAINER))
+    assert md.internal_values(world.remote('link').metadata)[
+        md.SYMLINK_TARGET_KEY] == '%s/target' % shunt_fakes.CONTAINER
+    assert world.remote('link').metadata['color'] == 'posted'
