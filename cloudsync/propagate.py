@@ -39,6 +39,16 @@ copy
     A remote copy made from a newer version of the object than the local
     one is left alone.
 
+    A Swift symlink is copied as a link (see :mod:`cloudsync.symlinks`):
+    on a remote with :attr:`~cloudsync.providers.Provider.KEEPS_SYMLINKS`
+    (Swift), a link to an object of the same mapped container becomes a
+    link to that object's remote copy (:meth:`~cloudsync.providers.
+    Provider.put_symlink`); otherwise an empty object whose metadata
+    carries the link. An object of a container with object versioning
+    (object versioning's link to its current version) is copied from that
+    version: its bytes, with the link's timestamp, user metadata and
+    expiry. Older versions are not copied.
+
     The remote copy carries the Swift user metadata, the content type and
     cloudsync's own keys: ``cloudsync-timestamp`` (the X-Timestamp of the
     copied version, so that an older DELETE never removes a newer copy),
