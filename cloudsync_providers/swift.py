@@ -67,7 +67,10 @@ How Swift objects are written:
   ``X-Symlink-Target-Etag``). Objects are read with ``?symlink=get``, so
   that a link is answered for itself (its metadata carries its local
   target), never as its target; a POST to a link, which Swift answers
-  with 307 after applying it, succeeds.
+  with 307 after applying it, succeeds. A link is deleted with a plain
+  DELETE (Swift's ``?multipart-manifest=delete`` would remove the
+  segments of a large object it points to), which costs a HEAD first
+  where the container has a segments container.
 * Metadata is stored as ``X-Object-Meta-*`` with its case and its bytes:
   a user of the remote cluster reads exactly the values written to the
   local one. A value HTTP cannot carry as it is (white space at either
@@ -1383,7 +1386,8 @@ class SwiftProvider(providers.Provider):
         what = self._what('HEAD', bucket, key)
         try:
             with self._connection(what) as conn:
-                headers, _ = conn.raw('HEAD', bucket, key)
+                headers, _ = conn.raw('HEAD', bucket, key,
+                                      query_string=SYMLINK_GET)
                 if not _true(headers.get('x-static-large-object')):
                     return []
                 segments = self._manifest(conn, bucket, key)
@@ -1487,7 +1491,8 @@ class SwiftProvider(providers.Provider):
         :returns: False when there was no such object.
         """
         what = self._what('DELETE', bucket, key)
-        if self._may_have_segments(bucket):
+        if self._may_have_segments(bucket) and \
+                not self._is_link(bucket, key):
             with self._connection(what) as conn:
                 _, body = conn.raw(
                     'DELETE', bucket, key, headers={
@@ -1506,6 +1511,22 @@ class SwiftProvider(providers.Provider):
         except exceptions.NotFound:
             return False
         return True
+
+    def _is_link(self, bucket, key):
+        """Whether the object at ``key`` is a symlink.
+
+        NOTE: Swift's SLO middleware reads the manifest of a
+        ``?multipart-manifest=delete`` through the symlink middleware: a
+        link to a large object would lose its target's segments.
+        """
+        what = self._what('HEAD', bucket, key)
+        try:
+            with self._connection(what) as conn:
+                headers, _ = conn.raw('HEAD', bucket, key,
+                                      query_string=SYMLINK_GET)
+        except exceptions.NotFound:
+            return False
+        return 'x-symlink-target' in headers
 
     @staticmethod
     def _deleted(what, result):

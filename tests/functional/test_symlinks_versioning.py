@@ -21,6 +21,7 @@ synced to moto: two versions of an object, then a delete.
 """
 
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -38,6 +39,8 @@ from tests.functional import test_proxymc
 from tests.functional import test_shunt
 
 TARGET = b'the target object'
+#: the segments of a static large object
+BIG = [b'a' * 1000, b'b' * 10]
 #: the headers Swift gives a followed link that the shunt must give too
 FOLLOWED = ('etag', 'content-type', 'content-length', 'content-location',
             'x-object-meta-color')
@@ -160,6 +163,15 @@ def env(aio):
                          content_type='text/x-v%d' % version,
                          headers={'X-Object-Meta-Version': str(version)})
     put_links(swift, names['swift_archived'], names['other'])
+    segments = names['swift_archived'] + '_segments'
+    swift.put_container(segments)
+    for index, data in enumerate(BIG):
+        swift.put_object(segments, 'big/%d' % index, data)
+    swift.put_object(names['swift_archived'], 'big', json.dumps([
+        {'path': '/%s/big/%d' % (segments, i)} for i in range(len(BIG))]),
+        query_string='multipart-manifest=put')
+    swift.put_object(names['swift_archived'], 'big-link', b'', headers={
+        'X-Symlink-Target': '%s/big' % names['swift_archived']})
     before = {'chain3': plain.request(
         'GET', '%s/chain3' % names['archived'])}
     for name in ('dyn', 'static', 'chain', 'out'):
@@ -367,6 +379,22 @@ def test_links_archived_to_swift_are_followed_by_the_shunt(env):
     assert headers['x-symlink-target'] == \
         '%s/target' % env['swift_archived']
     assert headers['x-symlink-target-etag'] == md5_hex(TARGET)
+
+
+def test_deleting_a_link_to_a_large_object_leaves_the_large_object(env):
+    container = env['swift_archived']
+    status, _, body = env['shunt'].request('GET', '%s/big-link' % container)
+    assert (status, body) == (200, b''.join(BIG))
+    status, _, _ = env['shunt'].request('DELETE', '%s/big-link' % container)
+    assert status == 204
+    status, _, _ = env['shunt'].request('GET', '%s/big-link' % container)
+    assert status == 404
+    status, _, body = env['shunt'].request('GET', '%s/big' % container)
+    assert (status, body) == (200, b''.join(BIG))
+    layout = layout_mod.RemoteLayout('AUTH_test', container)
+    _, body = env['swift2'].get_object(env['remote_container'],
+                                       layout.object_key('big'))
+    assert body == b''.join(BIG)
 
 
 def test_links_archived_to_swift_are_followed_by_proxymc(env):

@@ -212,7 +212,7 @@ class FakeSwift(adapters.BaseAdapter):
                                             'application/octet-stream')}
         for key, value in headers.items():
             if key.startswith('x-object-meta-') or key in (
-                    'x-delete-at', 'x-object-manifest'):
+                    'x-delete-at', 'x-object-manifest', 'x-symlink-target'):
                 meta[key.title()] = value
         return meta
 
@@ -960,3 +960,14 @@ def test_a_post_to_a_link_answered_with_307_succeeds(provider, server):
     server.fail('POST', 409)
     with pytest.raises(exceptions.RemoteError):
         provider.update_metadata('c', 'k', metadata={'new': 'Value'})
+
+
+def test_a_link_is_deleted_without_multipart_manifest_delete(provider,
+                                                             server):
+    provider.put_multipart('c', 'big', parts_of([b'a' * 10, b'b']))
+    provider.put_symlink('c', 'link', 'c/big')
+    del server.calls[:]
+    provider.delete_object('c', 'link')
+    deletes = [c for c in server.calls if c[0] == 'DELETE']
+    assert [(c[2], c[3]) for c in deletes] == [('link', {})]
+    assert ('c', 'big') in server.objects
