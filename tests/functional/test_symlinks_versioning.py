@@ -24,6 +24,8 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import textwrap
 import urllib.parse
@@ -466,3 +468,14 @@ def test_a_post_and_a_delete_of_a_versioned_object_reach_the_remote(env):
     assert set(env['nodes'].run_once().values()) == {0}
     assert 'gone' not in remote_keys(env, container)
     assert 'o' in remote_keys(env, container)
+
+
+def test_verify_finds_versioned_objects_and_links_in_sync(env):
+    result = subprocess.run(
+        [sys.executable, '-m', 'cloudsync.cmd.verify', '--config-file',
+         env['nodes'].confs[1], '--mapping', 'versioned', '--compare',
+         '--deep', '--read-only'],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert ', 0 missing remotely, 0 differing, 0 only remotely' in \
+        result.stdout, result.stdout

@@ -24,6 +24,7 @@ from cloudsync import metadata as md
 from cloudsync import propagate
 from cloudsync import shunt_object
 from cloudsync import symlinks
+from cloudsync import verify
 from tests.unit import fakes
 from tests.unit import shunt_fakes
 from tests.unit import test_propagate as tp
@@ -333,3 +334,15 @@ def test_a_post_to_an_archived_link_is_redirected_to_its_target(tmp_path):
     assert md.internal_values(world.remote('link').metadata)[
         md.SYMLINK_TARGET_KEY] == '%s/target' % shunt_fakes.CONTAINER
     assert world.remote('link').metadata['color'] == 'posted'
+
+
+def test_verify_compares_a_versioned_object_with_its_current_version():
+    item = verify._parse_listing_item({
+        'name': 'o', 'bytes': 0, 'content_type': 'text/plain',
+        'hash': EMPTY_MD5 + '; symlink_target=%00versions%00c/%00o%00x; '
+        'symlink_target_etag=abc; symlink_target_bytes=11'})
+    assert (item.size, item.etag) == (11, 'abc')
+    item = verify._parse_listing_item({
+        'name': 'link', 'bytes': 0, 'content_type': 'application/symlink',
+        'hash': EMPTY_MD5 + '; symlink_target=c/o'})
+    assert (item.size, item.etag) == (0, EMPTY_MD5)
