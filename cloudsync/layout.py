@@ -153,6 +153,15 @@ class RemoteLayout:
             raise ValueError('%r is not under %r' % (key, self.key_prefix))
         return key[len(self.key_prefix):]
 
+    def key_of(self, account, container, name):
+        """The remote key of object ``account/container/name`` when it is
+        an object of this layout's container (a symlink's target), else
+        None.
+        """
+        if (account, container) != (self.account, self.container):
+            return None
+        return self.object_key(name)
+
     def listing_prefix(self, prefix=''):
         """The remote prefix listing the objects that start with ``prefix``.
         """

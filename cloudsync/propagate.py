@@ -39,6 +39,16 @@ copy
     A remote copy made from a newer version of the object than the local
     one is left alone.
 
+    A Swift symlink is copied as a link (see :mod:`cloudsync.symlinks`):
+    on a remote with :attr:`~cloudsync.providers.Provider.KEEPS_SYMLINKS`
+    (Swift), a link to an object of the same mapped container becomes a
+    link to that object's remote copy (:meth:`~cloudsync.providers.
+    Provider.put_symlink`); otherwise an empty object whose metadata
+    carries the link. An object of a container with object versioning
+    (object versioning's link to its current version) is copied from that
+    version: its bytes, with the link's timestamp, user metadata and
+    expiry. Older versions are not copied.
+
     The remote copy carries the Swift user metadata, the content type and
     cloudsync's own keys: ``cloudsync-timestamp`` (the X-Timestamp of the
     copied version, so that an older DELETE never removes a newer copy),
@@ -1087,11 +1097,16 @@ class RowPropagator:
         meta = source.remote_metadata()
         common = dict(content_type=source.content_type, metadata=meta,
                       expires_at=source.expires_at)
+        link_target = self._remote_link_target(source)
         if source.manifest is not None:
             # NOTE(cloudsync): the manifest goes first: a remote SLO whose
             # metadata names this manifest's ETag always has its manifest.
             self._put_manifest(source)
-        if source.dlo_manifest is not None:
+        if link_target is not None:
+            provider.put_symlink(self.bucket, key, '%s/%s' % (
+                self.bucket, link_target[0]), target_etag=link_target[1],
+                **common)
+        elif source.dlo_manifest is not None:
             segments = [providers.Segment(
                 self.layout.dlo_key(piece.container, piece.obj),
                 piece.length,
@@ -1124,6 +1139,48 @@ class RowPropagator:
             self._upload_cut(source, key, common)
         self.stats.increment('copied_objects')
         self.stats.increment('bytes', source.size)
+
+    def _remote_link_target(self, source):
+        """``(key, etag)`` of the remote copy of a symlink's target, for a
+        remote that keeps symlinks (``etag`` None: a dynamic link), or
+        None when the link is copied as an empty object carrying it: the
+        remote keeps no symlinks, or the target is not an object of this
+        mapped container, or is excluded.
+
+        A static link stays static when the remote copy of its target has
+        the link's ETag; otherwise (a large object, whose copy is another
+        manifest) the link is kept dynamic, with its ETag in its metadata
+        (the shunt and proxymc check it).
+
+        :raises RetryLater: the target of a static link is in Swift but
+            not copied yet (its row comes first).
+        """
+        link = source.link
+        if link is None or not getattr(self.provider, 'KEEPS_SYMLINKS',
+                                       False):
+            return None
+        container, obj = link.container_object()
+        key = self.layout.key_of(link.target_account(self.account),
+                                 container, obj)
+        if key is None or not obj or self.mapping.excludes(obj):
+            return None
+        if not link.is_static:
+            return key, None
+        info = self._head_remote(key)
+        if info is None:
+            resp = self._request('HEAD', container, obj, acceptable=(2, 404))
+            swift_utils.close_if_possible(resp.app_iter)
+            if resp.is_success:
+                raise RetryLater('the target of static link %s is not on '
+                                 'the remote yet' % source.name)
+        elif lo.normalize_etag(info.etag) == lo.normalize_etag(link.etag):
+            return key, link.etag
+        self.logger.info(
+            'mapping %s: the remote copy of %s, the target of static link '
+            '%s, is %s: the link is copied as a dynamic one',
+            self.mapping.name, obj, source.name,
+            'missing' if info is None else 'another object')
+        return key, None
 
     def _plan(self, size):
         plan = getattr(self.provider, 'plan_parts', None)

@@ -256,6 +256,15 @@ class Provider(abc.ABC):
     #: of the segments, with ``x-object-manifest`` kept as metadata.
     KEEPS_DLO = False
 
+    #: True when the store keeps Swift symlinks as such: the daemon then
+    #: copies a symlink whose target is in the same mapped container (and
+    #: not excluded) with :meth:`put_symlink`, and the provider's
+    #: :meth:`head_object` and :meth:`get_object` answer for a link itself,
+    #: never for its target. Other stores (and other links) get an empty
+    #: object whose metadata carries the link (see
+    #: :mod:`cloudsync.symlinks`).
+    KEEPS_SYMLINKS = False
+
     #: the largest object a single :meth:`put_object` may carry; larger
     #: streams go through :meth:`put_multipart`
     MAX_SINGLE_PUT = 5 * 1024 ** 3
@@ -442,6 +451,23 @@ class Provider(abc.ABC):
         """
         raise exceptions.NotSupported(
             'provider %s keeps no dynamic large objects' % self.name)
+
+    def put_symlink(self, bucket, key, target, target_etag=None,
+                    content_type=None, metadata=None, expires_at=None):
+        """Store a symlink to ``target``, the name (unquoted) of an object
+        of the store, as ``<bucket>/<key>``.
+
+        Only for providers with :attr:`KEEPS_SYMLINKS`. With
+        ``target_etag`` the link is static: the store refuses it when the
+        target does not have that ETag (the daemon checks first).
+        ``content_type``, ``metadata`` (which carries cloudsync's link
+        keys, kept as for :meth:`put_object`) and ``expires_at`` are as
+        for :meth:`put_object`.
+
+        :returns: the link's own ETag (the MD5 of no bytes), unquoted.
+        """
+        raise exceptions.NotSupported(
+            'provider %s keeps no symlinks' % self.name)
 
     def delete_dlo_segments(self, bucket, manifest):
         """Delete the segments a DLO of ``bucket`` stored with

@@ -568,6 +568,15 @@ class CloudShuntMiddleware(object):
             return local.respond(start_response)
         else:
             tombstone = local.tombstone()
+            location = local.headers.get('Content-Location')
+            if location and req.params.get('symlink') != 'get':
+                # NOTE(cloudsync): a link in Swift whose target is not:
+                # maybe archived; see cloudsync.symlinks.
+                answer = shunt_object.follow_local_link(
+                    self, req, location, local.trans_headers())
+                if answer is not None:
+                    local.read()
+                    return answer(req.environ, start_response)
         return self._serve(req, target, local.read(), tombstone,
                            start_response)
 
@@ -977,6 +986,10 @@ class CloudShuntMiddleware(object):
             self._remote_failed(req, target, 'POST', exc)
             return self._send(self._unavailable(req, local), req,
                               start_response)
+        if remote.link is not None:
+            return shunt_object.link_post_response(
+                req, target.account, remote.link, local.trans_headers())(
+                req.environ, start_response)
         return swob.HTTPAccepted(request=req, headers=local.trans_headers())(
             req.environ, start_response)
 

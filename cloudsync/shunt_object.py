@@ -194,6 +194,37 @@ def link_response(shunt, req, account, remote, trans_headers):
     return resp
 
 
+def link_post_response(req, account, link, trans_headers):
+    """Swift's answer to a POST to a symlink, which it applies to the
+    link itself: ``307 Temporary Redirect`` to the target.
+    """
+    version = req.split_path(1, 4, True)[0]
+    headers = dict(trans_headers, Location=link.location(version, account))
+    if link.etag:
+        headers['X-Symlink-Target-Etag'] = link.etag
+    req.environ['swift.leave_relative_location'] = True
+    return swob.HTTPTemporaryRedirect(
+        request=req, headers=headers, content_type='text/plain',
+        body='The requested POST was applied to a symlink. POST directly '
+        'to the target to apply requested metadata.')
+
+
+def follow_local_link(shunt, req, location, trans_headers):
+    """For Swift's 404 to a GET or HEAD that followed a link (not
+    archived) to a target Swift does not have (``location``, Swift's
+    ``Content-Location``): the target read through ``shunt``, so that an
+    archived target is served from the remote; or None (Swift's 404
+    stands) when the requested object is not itself the link to it.
+
+    :returns: a WSGI app, or None.
+    """
+    is_link, etag = symlinks.local_link_target(shunt.app, req, location)
+    if not is_link:
+        return None
+    return symlinks.follow_location(shunt, req, location, etag,
+                                    extra_headers=trans_headers)
+
+
 class RangedBody(object):
     """An object body that swob can range: only the bytes asked for are
     fetched from the remote, one GET per range (near ranges of a

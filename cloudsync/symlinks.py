@@ -173,6 +173,32 @@ def version_target(headers):
     return container, obj
 
 
+def local_link_target(app, req, location):
+    """For Swift's 404 to a GET or HEAD of a link (not archived) whose
+    target Swift does not have (the ``symlink`` middleware then gives the
+    target's path as ``Content-Location``): the ETag the link requires of
+    its target, as ``(True, etag)`` (``etag`` None for a dynamic link),
+    or ``(False, None)`` when the requested object is not a link to
+    ``location`` (a chain of links: Swift followed more than one).
+
+    :param app: the rest of the pipeline (below the shunt).
+    """
+    sub = swift_wsgi.make_subrequest(
+        req.environ, method='HEAD', swift_source='CS',
+        path=swob.wsgi_quote(req.path_info) + '?symlink=get')
+    resp = sub.get_response(app)
+    swift_utils.close_if_possible(resp.app_iter)
+    target = resp.headers.get('X-Symlink-Target')
+    if not resp.is_success or not target:
+        return False, None
+    version, account, _rest = req.split_path(2, 3, True)
+    account = resp.headers.get('X-Symlink-Target-Account') or \
+        swob.wsgi_quote(account)
+    if os.path.join('/', version, account, target) != location:
+        return False, None
+    return True, resp.headers.get('X-Symlink-Target-Etag')
+
+
 def symloop_max():
     """The ``symloop_max`` of the process's ``symlink`` middleware, or
     Swift's default where there is none.
@@ -207,7 +233,14 @@ def follow(app, req, link, account, extra_headers=None):
     :returns: a WSGI app (a response) to answer the client with.
     """
     version = req.split_path(1, 4, True)[0]
-    location = link.location(version, account)
+    return follow_location(app, req, link.location(version, account),
+                           link.etag, extra_headers)
+
+
+def follow_location(app, req, location, etag=None, extra_headers=None):
+    """As :func:`follow`, for a link to ``location`` (a path, as in
+    ``Content-Location``) with ``etag`` for a static link.
+    """
     count = req.environ.get(SYMLOOP_ENV, 0)
     limit = symloop_max()
     if count >= limit:
@@ -223,15 +256,15 @@ def follow(app, req, link, account, extra_headers=None):
     sub.environ[SYMLOOP_ENV] = count + 1
     status, resp_headers, exc_info, body = _Followed(app).call(sub.environ)
     resp_headers = swob.HeaderKeyDict(resp_headers)
-    if link.is_static and status.startswith('2'):
+    if etag and status.startswith('2'):
         found = swob.normalize_etag(resp_headers.get(
             'X-Manifest-Etag') or resp_headers.get('Etag'))
-        if found != swob.normalize_etag(link.etag):
+        if found != swob.normalize_etag(etag):
             swift_utils.close_if_possible(body)
             return swob.HTTPConflict(
                 request=req, content_type='text/plain',
                 body='Object Etag %r does not match X-Symlink-Target-Etag '
-                'header %r' % (found, link.etag),
+                'header %r' % (found, etag),
                 headers=dict(extra_headers or {},
                              **{'Content-Location': location}))
     if 'Content-Location' not in resp_headers:

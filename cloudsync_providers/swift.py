@@ -65,6 +65,15 @@ How Swift objects are written:
   manifest leaves its segments, as in Swift;
   :meth:`SwiftProvider.delete_dlo_segments` removes them. cloudsync only
   ever writes, expires or removes DLO segments in that namespace.
+* A symlink (``KEEPS_SYMLINKS``) stays one: :meth:`SwiftProvider.
+  put_symlink` PUTs it with ``X-Symlink-Target`` (and, for a static link,
+  ``X-Symlink-Target-Etag``). Objects are read with ``?symlink=get``, so
+  that a link is answered for itself (its metadata carries its local
+  target), never as its target; a POST to a link, which Swift answers
+  with 307 after applying it, succeeds. A link is deleted with a plain
+  DELETE (Swift's ``?multipart-manifest=delete`` would remove the
+  segments of a large object it points to), which costs a HEAD first
+  where the container has a segments container.
 * Metadata is stored as ``X-Object-Meta-*`` with its case and its bytes:
   a user of the remote cluster reads exactly the values written to the
   local one. A value HTTP cannot carry as it is (white space at either
@@ -139,6 +148,8 @@ MAX_PART_WORKERS = 4
 MAX_OBJECT_NAME_LENGTH = 1024
 OBJECT_META = 'x-object-meta-'
 DLO_KEY = metadata_mod.DLO_KEY
+#: reads answer for a symlink itself, never for its target
+SYMLINK_GET = 'symlink=get'
 CONTAINER_META = 'x-container-meta-'
 ACL_HEADERS = ('x-container-read', 'x-container-write')
 
@@ -487,6 +498,8 @@ class SwiftProvider(providers.Provider):
     DEFAULT_LAYOUT = 'native'
     #: dynamic large objects are copied as dynamic large objects
     KEEPS_DLO = True
+    #: symlinks are copied as symlinks
+    KEEPS_SYMLINKS = True
     MAX_SINGLE_PUT = 5 * GiB
     MIN_PART_SIZE = 1
     MAX_PART_SIZE = 5 * GiB
@@ -844,7 +857,8 @@ class SwiftProvider(providers.Provider):
         for _attempt in (1, 2, 3):
             try:
                 with self._connection(what) as conn:
-                    headers, _ = conn.raw('HEAD', bucket, key)
+                    headers, _ = conn.raw('HEAD', bucket, key,
+                                          query_string=SYMLINK_GET)
                     return self._info(conn, bucket, key, headers)
             except _ManifestChanged:
                 continue
@@ -880,7 +894,7 @@ class SwiftProvider(providers.Provider):
             try:
                 resp_headers, resp = conn.raw(
                     'GET', bucket, key, headers=headers, stream=True,
-                    response_dict=response)
+                    response_dict=response, query_string=SYMLINK_GET)
             except BaseException as exc:
                 self._give(conn, broken=not isinstance(
                     exc, swift_exc.ClientException))
@@ -1116,6 +1130,23 @@ class SwiftProvider(providers.Provider):
             raise exceptions.ChecksumMismatch(
                 '%s: the remote stored ETag %s, not the MD5 of the bytes '
                 'sent (%s)' % (what, etag, data.md5.hexdigest()))
+        self._delete_segments(old_segments)
+        return etag
+
+    def put_symlink(self, bucket, key, target, target_etag=None,
+                    content_type=None, metadata=None, expires_at=None):
+        """A Swift symlink to ``target`` (``<container>/<object>`` of the
+        remote account); see :meth:`Provider.put_symlink`.
+        """
+        what = self._what('PUT', bucket, key)
+        expires_at = self._expiry(bucket, key, metadata, expires_at)
+        old_segments = self._our_segments(bucket, key)
+        headers = self._object_headers(content_type, metadata, expires_at)
+        headers['X-Symlink-Target'] = urllib.parse.quote(target, safe='/')
+        if target_etag:
+            headers['X-Symlink-Target-Etag'] = target_etag
+        etag = self._put(what, bucket, key, io.BytesIO(b''),
+                         content_length=0, headers=headers)
         self._delete_segments(old_segments)
         return etag
 
@@ -1361,7 +1392,8 @@ class SwiftProvider(providers.Provider):
         what = self._what('HEAD', bucket, key)
         try:
             with self._connection(what) as conn:
-                headers, _ = conn.raw('HEAD', bucket, key)
+                headers, _ = conn.raw('HEAD', bucket, key,
+                                      query_string=SYMLINK_GET)
                 if not _true(headers.get('x-static-large-object')):
                     return []
                 segments = self._manifest(conn, bucket, key)
@@ -1442,7 +1474,13 @@ class SwiftProvider(providers.Provider):
                                        metadata, expiry,
                                        dlo_manifest=info.dlo_manifest)
         with self._connection(self._what('POST', bucket, key)) as conn:
-            conn.post_object(bucket, key, headers)
+            try:
+                conn.post_object(bucket, key, headers)
+            except swift_exc.ClientException as exc:
+                # NOTE: Swift applies a POST to a symlink, then answers
+                # 307 to point at its target.
+                if exc.http_status != 307:
+                    raise
         return info.etag
 
     def _expire_segments(self, bucket, key, expires_at):
@@ -1459,7 +1497,8 @@ class SwiftProvider(providers.Provider):
         :returns: False when there was no such object.
         """
         what = self._what('DELETE', bucket, key)
-        if self._may_have_segments(bucket):
+        if self._may_have_segments(bucket) and \
+                not self._is_link(bucket, key):
             with self._connection(what) as conn:
                 _, body = conn.raw(
                     'DELETE', bucket, key, headers={
@@ -1478,6 +1517,22 @@ class SwiftProvider(providers.Provider):
         except exceptions.NotFound:
             return False
         return True
+
+    def _is_link(self, bucket, key):
+        """Whether the object at ``key`` is a symlink.
+
+        NOTE: Swift's SLO middleware reads the manifest of a
+        ``?multipart-manifest=delete`` through the symlink middleware: a
+        link to a large object would lose its target's segments.
+        """
+        what = self._what('HEAD', bucket, key)
+        try:
+            with self._connection(what) as conn:
+                headers, _ = conn.raw('HEAD', bucket, key,
+                                      query_string=SYMLINK_GET)
+        except exceptions.NotFound:
+            return False
+        return 'x-symlink-target' in headers
 
     @staticmethod
     def _deleted(what, result):

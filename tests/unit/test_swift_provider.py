@@ -212,7 +212,7 @@ class FakeSwift(adapters.BaseAdapter):
                                             'application/octet-stream')}
         for key, value in headers.items():
             if key.startswith('x-object-meta-') or key in (
-                    'x-delete-at', 'x-object-manifest'):
+                    'x-delete-at', 'x-object-manifest', 'x-symlink-target'):
                 meta[key.title()] = value
         return meta
 
@@ -924,3 +924,50 @@ def test_remote_delete_after_is_x_delete_at_from_the_swift_time(
     provider.put_multipart('c', 'p/old', parts_of([b'a', b'b']),
                            metadata=old)
     assert provider.head_object('c', 'p/old').expires_at > time.time()
+
+
+# -- symlinks ----------------------------------------------------------------
+
+def test_put_symlink_makes_a_swift_symlink(provider, server):
+    meta = {metadata_mod.SYMLINK_TARGET_KEY: 'photos/t%C3%A4rget'}
+    provider.put_object('c', 'pre/t\u00e4rget', b'data', 4, md5=md5(b'data'))
+    etag = provider.put_symlink('c', 'pre/link', 'c/pre/t\u00e4rget',
+                                target_etag=md5(b'data'),
+                                content_type='text/plain', metadata=meta)
+    assert etag == md5(b'')
+    put = [c for c in server.calls if c[0] == 'PUT'][-1]
+    assert put[2] == 'pre/link'
+    assert put[4]['x-symlink-target'] == 'c/pre/t%C3%A4rget'
+    assert put[4]['x-symlink-target-etag'] == md5(b'data')
+    assert put[4]['x-object-meta-' + metadata_mod.SYMLINK_TARGET_KEY] == \
+        'photos/t%C3%A4rget'
+    assert put[4]['content-length'] == '0'
+
+
+def test_reads_answer_for_a_link_itself(provider, server):
+    provider.put_object('c', 'k', b'data', 4)
+    provider.head_object('c', 'k')
+    provider.get_object('c', 'k').close()
+    reads = [c for c in server.calls
+             if c[0] in ('HEAD', 'GET') and c[2] is not None]
+    assert reads and all(c[3].get('symlink') == 'get' for c in reads)
+
+
+def test_a_post_to_a_link_answered_with_307_succeeds(provider, server):
+    provider.put_object('c', 'k', b'', 0)
+    server.fail('POST', 307)
+    provider.update_metadata('c', 'k', metadata={'new': 'Value'})
+    server.fail('POST', 409)
+    with pytest.raises(exceptions.RemoteError):
+        provider.update_metadata('c', 'k', metadata={'new': 'Value'})
+
+
+def test_a_link_is_deleted_without_multipart_manifest_delete(provider,
+                                                             server):
+    provider.put_multipart('c', 'big', parts_of([b'a' * 10, b'b']))
+    provider.put_symlink('c', 'link', 'c/big')
+    del server.calls[:]
+    provider.delete_object('c', 'link')
+    deletes = [c for c in server.calls if c[0] == 'DELETE']
+    assert [(c[2], c[3]) for c in deletes] == [('link', {})]
+    assert ('c', 'big') in server.objects

@@ -15,6 +15,8 @@ copy reads back.
 
 import hashlib
 
+import pytest
+
 from swift.common import swob
 from swift.common import utils as swift_utils
 
@@ -22,7 +24,9 @@ from cloudsync import metadata as md
 from cloudsync import propagate
 from cloudsync import shunt_object
 from cloudsync import symlinks
+from cloudsync import verify
 from tests.unit import fakes
+from tests.unit import shunt_fakes
 from tests.unit import test_propagate as tp
 
 EMPTY_MD5 = hashlib.md5(b'', usedforsecurity=False).hexdigest()
@@ -208,3 +212,137 @@ def test_propagate_compares_the_link_keys():
     for key in (md.SYMLINK_TARGET_KEY, md.SYMLINK_ACCOUNT_KEY,
                 md.SYMLINK_ETAG_KEY, md.SYMLINK_BYTES_KEY):
         assert key in propagate.COMPARED_KEYS
+
+
+class LinkKeepingProvider(fakes.FakeProvider):
+    """A remote that keeps symlinks (as Swift does)."""
+
+    KEEPS_SYMLINKS = True
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.links = {}
+
+    def put_symlink(self, bucket, key, target, target_etag=None,
+                    content_type=None, metadata=None, expires_at=None):
+        self.links[key] = (target, target_etag)
+        return self.put_object(bucket, key, b'', 0, content_type=content_type,
+                               metadata=metadata, expires_at=expires_at)
+
+
+def test_on_a_remote_keeping_links_a_link_points_at_the_targets_copy():
+    world = tp.World(provider_cls=LinkKeepingProvider)
+    world.put('target', b'data')
+    world.handle('target')
+    world.put('dyn', b'', {'X-Object-Sysmeta-Symlink-Target':
+                           'photos/target'})
+    world.put('static', b'', {
+        'X-Object-Sysmeta-Symlink-Target': 'photos/target',
+        'X-Object-Sysmeta-Symlink-Target-Etag': tp.md5(b'data'),
+        'X-Object-Sysmeta-Symlink-Target-Bytes': '4'})
+    world.put('out', b'', {'X-Object-Sysmeta-Symlink-Target':
+                           'elsewhere/target'})
+    for name in ('dyn', 'static', 'out'):
+        assert world.propagator.handle(link_row(world, name), tp.COPY) is \
+            tp.Outcome.COPIED
+    links = world.provider.links
+    target = '%s/%s' % (tp.BUCKET, world.key('target'))
+    assert links[world.key('dyn')] == (target, None)
+    assert links[world.key('static')] == (target, tp.md5(b'data'))
+    # NOTE: a target outside the mapped container: an empty object
+    # carrying the link
+    assert world.key('out') not in links
+    assert world.internal('out')[md.SYMLINK_TARGET_KEY] == \
+        'elsewhere/target'
+
+
+def test_a_static_link_waits_for_its_target_to_be_copied():
+    world = tp.World(provider_cls=LinkKeepingProvider)
+    world.put('target', b'data')
+    world.put('static', b'', {
+        'X-Object-Sysmeta-Symlink-Target': 'photos/target',
+        'X-Object-Sysmeta-Symlink-Target-Etag': tp.md5(b'data')})
+    with pytest.raises(propagate.RetryLater):
+        world.propagator.handle(link_row(world, 'static'), tp.COPY)
+    world.handle('target')
+    world.propagator.handle(link_row(world, 'static'), tp.COPY)
+    assert world.provider.links[world.key('static')][1] == tp.md5(b'data')
+
+
+def test_a_static_link_to_a_gone_target_is_copied_as_a_dynamic_one():
+    world = tp.World(provider_cls=LinkKeepingProvider)
+    world.put('static', b'', {
+        'X-Object-Sysmeta-Symlink-Target': 'photos/gone',
+        'X-Object-Sysmeta-Symlink-Target-Etag': tp.md5(b'data')})
+    world.propagator.handle(link_row(world, 'static'), tp.COPY)
+    assert world.provider.links[world.key('static')][1] is None
+    assert world.internal('static')[md.SYMLINK_ETAG_KEY] == tp.md5(b'data')
+
+
+# -- the cloud shunt ---------------------------------------------------------
+
+def archived_link(tmp_path, **target_headers):
+    world = shunt_fakes.ShuntWorld(tmp_path)
+    world.put('target', b'target bytes', {'X-Object-Meta-Color': 'red'},
+              content_type='text/plain')
+    world.put('link', b'', dict({
+        'X-Object-Sysmeta-Symlink-Target': '%s/target' % shunt_fakes.
+        CONTAINER, 'X-Object-Meta-Color': 'link'}, **target_headers),
+        content_type='application/symlink')
+    world.archive('target', 'link')
+    return world
+
+
+def test_the_shunt_follows_an_archived_link_to_its_archived_target(
+        tmp_path):
+    world = archived_link(tmp_path)
+    resp = world.obj('link')
+    assert (resp.status_int, resp.body) == (200, b'target bytes')
+    assert resp.headers['X-Object-Meta-Color'] == 'red'
+    assert resp.headers['Content-Location'] == '/v1/%s/%s/target' % (
+        shunt_fakes.ACCOUNT, shunt_fakes.CONTAINER)
+    resp = world.obj('link', method='HEAD')
+    assert (resp.status_int, resp.body) == (200, b'')
+    assert resp.headers['Content-Length'] == str(len(b'target bytes'))
+
+
+def test_the_shunt_answers_symlink_get_with_the_archived_link(tmp_path):
+    world = archived_link(tmp_path)
+    resp = world.obj('link', query_string='symlink=get')
+    assert (resp.status_int, resp.body) == (200, b'')
+    assert resp.headers['X-Symlink-Target'] == '%s/target' % \
+        shunt_fakes.CONTAINER
+    assert resp.headers['X-Object-Meta-Color'] == 'link'
+    assert resp.headers['Content-Type'] == 'application/symlink'
+
+
+def test_the_shunt_checks_a_static_links_etag(tmp_path):
+    world = archived_link(tmp_path, **{
+        'X-Object-Sysmeta-Symlink-Target-Etag': tp.md5(b'other bytes')})
+    resp = world.obj('link')
+    assert resp.status_int == 409
+    assert b'does not match' in resp.body
+
+
+def test_a_post_to_an_archived_link_is_redirected_to_its_target(tmp_path):
+    world = archived_link(tmp_path)
+    resp = world.obj('link', method='POST',
+                     headers={'X-Object-Meta-Color': 'posted'})
+    assert resp.status_int == 307
+    assert resp.headers['Location'].endswith(
+        '/v1/%s/%s/target' % (shunt_fakes.ACCOUNT, shunt_fakes.CONTAINER))
+    assert md.internal_values(world.remote('link').metadata)[
+        md.SYMLINK_TARGET_KEY] == '%s/target' % shunt_fakes.CONTAINER
+    assert world.remote('link').metadata['color'] == 'posted'
+
+
+def test_verify_compares_a_versioned_object_with_its_current_version():
+    item = verify._parse_listing_item({
+        'name': 'o', 'bytes': 0, 'content_type': 'text/plain',
+        'hash': EMPTY_MD5 + '; symlink_target=%00versions%00c/%00o%00x; '
+        'symlink_target_etag=abc; symlink_target_bytes=11'})
+    assert (item.size, item.etag) == (11, 'abc')
+    item = verify._parse_listing_item({
+        'name': 'link', 'bytes': 0, 'content_type': 'application/symlink',
+        'hash': EMPTY_MD5 + '; symlink_target=c/o'})
+    assert (item.size, item.etag) == (0, EMPTY_MD5)
