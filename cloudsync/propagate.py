@@ -91,20 +91,21 @@ remove-remote
     remote DLO's segments, first, when none are left under the local
     segments container and prefix it was copied from), unless the
     remote copy is newer than the delete (by its ``cloudsync-timestamp``,
-    or, for an object another writer put there, by the time the remote
-    stored it), or the delete is the tombstone
-    that archiving this very copy left (its timestamp is the copy's with
-    the offset increased by one, see :func:`archive_timestamp`).
+    the Swift timestamp of the version copied, never by the remote's
+    Last-Modified, which has whole seconds and the remote's clock), or the
+    delete is the tombstone that archiving this very copy left (its
+    timestamp is the copy's with the offset increased by one, see
+    :func:`archive_timestamp`). A remote object without
+    ``cloudsync-timestamp`` is not a copy cloudsync wrote (another
+    writer's, or one swift-s3-sync archived): a delete leaves it.
 
     With ``propagate_delete = false`` on a mapping the cloud shunt serves
     (``lifecycle = archive`` or ``merge_namespaces``) the remote copy is
     kept but marked deleted, under the same conditions: its metadata is
     replaced in place (no data is sent) with the same metadata plus
-    ``cloudsync-deleted-at``, the delete's timestamp (and, for an object
-    another writer put there without ``cloudsync-timestamp``, that key set
-    to the time the remote stored it, so that the marker still compares
-    with it). The shunt never serves a copy marked at or after its own
-    timestamp, also once Swift has reclaimed the tombstone. A copy marked
+    ``cloudsync-deleted-at``, the delete's timestamp. The shunt never
+    serves a copy marked at or after its own timestamp, also once Swift
+    has reclaimed the tombstone. A copy marked
     already is left alone; a later local write of the object is copied as
     usual, and its copy no longer has the marker. A copy in a cold
     storage class (``GLACIER``, ``DEEP_ARCHIVE``) cannot be changed in
@@ -1177,21 +1178,23 @@ class RowPropagator:
         left this tombstone.
         """
         remote_ts = self._remote_timestamp(info)
-        if remote_ts is None and info.last_modified and \
-                info.last_modified > float(row.timestamp):
-            # NOTE(cloudsync): another writer's object (it has no
-            # cloudsync-timestamp), written after the delete.
-            self.logger.debug('%s: the remote object was written after the '
-                              'delete (%s); leaving it', self._what(row),
-                              row.timestamp.internal)
+        if remote_ts is None:
+            # NOTE(cloudsync): not a copy cloudsync wrote (every copy and
+            # every metadata update of one carries cloudsync-timestamp):
+            # another writer's object, or one swift-s3-sync archived. The
+            # remote's Last-Modified (whole seconds, the remote's clock)
+            # cannot say whether it is older than the delete.
+            self.logger.info('%s: the remote object has no %s: not a copy '
+                             'cloudsync wrote; the delete (%s) leaves it',
+                             self._what(row), md.TIMESTAMP_KEY,
+                             row.timestamp.internal)
             return False
-        if remote_ts is not None and remote_ts > row.timestamp:
+        if remote_ts > row.timestamp:
             self.logger.debug('%s: the remote copy (%s) is newer than the '
                               'delete (%s); leaving it', self._what(row),
                               remote_ts.internal, row.timestamp.internal)
             return False
-        if remote_ts is not None and row.timestamp == archive_timestamp(
-                remote_ts):
+        if row.timestamp == archive_timestamp(remote_ts):
             # NOTE(cloudsync): this tombstone is the one archiving left
             # when it removed the local copy of exactly this remote copy:
             # the remote copy is now the object, never delete it.
@@ -1228,11 +1231,6 @@ class RowPropagator:
                 'forgets the delete', self._what(row), info.storage_class)
             return Outcome.UNCHANGED
         meta = {k.lower(): v for k, v in (info.metadata or {}).items()}
-        if self._remote_timestamp(info) is None:
-            # NOTE(cloudsync): another writer's object: the shunt dates it
-            # by the time the remote stored it, which this update changes.
-            meta[md.TIMESTAMP_KEY] = swift_utils.Timestamp(
-                max(0.0, info.last_modified or 0.0)).internal
         meta[md.DELETED_AT_KEY] = row.timestamp.internal
         self.provider.update_metadata(self.bucket, key,
                                       content_type=info.content_type,

@@ -644,20 +644,33 @@ def test_a_delete_never_removes_a_newer_remote_copy(world):
     assert world.provider.count('delete_object') == 0
 
 
-def test_a_delete_never_removes_another_writers_newer_object(world):
+@pytest.mark.parametrize('stored', [60, -60, -0.5, 0.5])
+def test_a_delete_never_acts_on_an_object_cloudsync_did_not_write(
+        world, stored):
     # NOTE: objects written by another writer (swift-s3-sync, an
-    # application using the bucket) carry no cloudsync-timestamp.
+    # application using the bucket) carry no cloudsync-timestamp; the
+    # remote's Last-Modified (whole seconds, its own clock) says nothing
+    # about their order with the delete.
     world.put('a')
     world.swift.delete(ACCOUNT, CONTAINER, 'a')
     delete_row = world.row('a')
-    world.provider.clock = lambda: float(delete_row.timestamp) + 60
-    world.provider.put_raw(BUCKET, world.key('a'), b'written after')
-    assert world.propagator.handle(delete_row, REMOVE) is Outcome.UNCHANGED
-    assert world.remote('a').data == b'written after'
+    world.provider.clock = lambda: float(delete_row.timestamp) + stored
+    world.provider.put_raw(BUCKET, world.key('a'), b'another writer')
 
-    world.provider.clock = lambda: float(delete_row.timestamp) - 60
-    world.provider.put_raw(BUCKET, world.key('a'), b'written before')
-    assert world.propagator.handle(delete_row, REMOVE) is Outcome.DELETED
+    assert world.propagator.handle(delete_row, REMOVE) is Outcome.UNCHANGED
+    assert world.remote('a').data == b'another writer'
+    assert world.provider.count('delete_object') == 0
+
+
+def test_a_delete_compares_cloudsyncs_timestamp_not_last_modified(world):
+    world.put('a')
+    world.handle('a')
+    world.swift.delete(ACCOUNT, CONTAINER, 'a')
+    delete_row = world.row('a')
+    # the remote's clock is a minute ahead: its Last-Modified is after
+    # the delete, the copy it holds is not
+    world.provider.clock = lambda: float(delete_row.timestamp) + 60
+    world.handle('a', REMOVE)
     assert world.remote('a') is None
 
 
@@ -747,33 +760,24 @@ def test_a_kept_delete_never_marks_a_newer_remote_copy(keeping):
     assert served(keeping, 'a')
 
 
-def test_a_kept_delete_marks_another_writers_older_object():
+@pytest.mark.parametrize('stored', [60, -60])
+def test_a_kept_delete_leaves_another_writers_object_unmarked(stored):
+    # NOTE: only copies cloudsync wrote (with cloudsync-timestamp) are
+    # marked; the remote's Last-Modified cannot order another writer's
+    # object with the delete.
     world = World(merge_namespaces=True, propagate_delete=False)
     world.put('a')
     world.swift.delete(ACCOUNT, CONTAINER, 'a')
     delete_row = world.row('a')
     assert world.mapping.policy.decide(delete_row, 1e9).action is \
         lifecycle.Action.REMOVE_REMOTE
-    world.provider.clock = lambda: float(delete_row.timestamp) + 60
-    world.provider.put_raw(BUCKET, world.key('a'), b'written after')
-    assert world.propagator.handle(delete_row, REMOVE) is Outcome.UNCHANGED
-    assert served(world, 'a')
+    world.provider.clock = lambda: float(delete_row.timestamp) + stored
+    world.provider.put_raw(BUCKET, world.key('a'), b'another writer')
 
-    written = float(delete_row.timestamp) - 60
-    world.provider.clock = lambda: written
-    world.provider.put_raw(BUCKET, world.key('a'), b'written before')
-    assert world.propagator.verify([delete_row]) == [delete_row]
-    # NOTE: the update moves the remote's own time past the delete
-    world.provider.clock = lambda: float(delete_row.timestamp) + 120
-
-    assert world.propagator.handle(delete_row, REMOVE) is \
-        Outcome.METADATA_UPDATED
-
-    assert world.remote('a').data == b'written before'
-    assert world.internal('a')[md.TIMESTAMP_KEY] == \
-        swift_utils.Timestamp(written).internal
-    assert not served(world, 'a')
     assert world.propagator.verify([delete_row]) == []
+    assert world.propagator.handle(delete_row, REMOVE) is Outcome.UNCHANGED
+    assert world.remote('a').data == b'another writer'
+    assert served(world, 'a')
 
 
 def test_a_local_write_after_a_kept_delete_drops_the_marker(keeping):
