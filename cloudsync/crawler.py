@@ -318,7 +318,13 @@ class ContainerPass(object):
             LOG.error('Failed to sync %r of %s/%s (mapping %s): %s',
                       row.name, self.db.account, self.db.container,
                       self.mapping.name, exc)
-            return self.failed(row, exc)
+            # NOTE(cloudsync): a row that cannot succeed as it is (a name
+            # the remote cannot hold) is tried again only after the
+            # longest backoff; its next row (a rename, a delete) replaces
+            # it at once.
+            return self.failed(row, exc, self.conf.retry_interval_max
+                               if getattr(exc, 'permanent', False)
+                               else None)
         except (Exception, concurrency.Timeout) as exc:  # noqa: BLE001
             # NOTE(cloudsync): one row never stops a pass, nor does an
             # eventlet Timeout (not an Exception) that escaped it.

@@ -211,6 +211,11 @@ class RowFailed(Exception):
     remote's (or Swift's) answer.
     """
 
+    #: trying again cannot help until the object or the mapping changes
+    #: (a name the remote cannot hold): the daemon waits its longest
+    #: backoff before it does
+    permanent = False
+
 
 @dataclasses.dataclass
 class _Source:
@@ -350,7 +355,12 @@ class RowPropagator:
                 raise RowFailed('%s: %s' % (self._what(row), cause))
             if cause is not None:
                 raise self._local_failure(row, cause)
-            raise self._remote_failure(row, exc)
+            failure = self._remote_failure(row, exc)
+            if isinstance(exc, exceptions.InvalidObject):
+                # NOTE(cloudsync): trying again changes nothing until the
+                # object (or the mapping) does: its new row replaces this.
+                failure.permanent = True
+            raise failure
         self.logger.debug('%s: %s', self._what(row), outcome.value)
         return outcome
 
@@ -902,9 +912,21 @@ class RowPropagator:
 
     # -- copy ---------------------------------------------------------------
 
+    def _check_key(self, key):
+        """Whether the remote can hold ``key``; raises
+        :class:`~cloudsync.exceptions.InvalidObject` (the provider's
+        ``check_key``, without any request) when it cannot.
+        """
+        check = getattr(self.provider, 'check_key', None)
+        if check is not None:
+            check(self.bucket, key)
+
     def _copy(self, row):
         if self.mapping.excludes(row.name):
             return _CopyResult(Outcome.SKIPPED)
+        # NOTE(cloudsync): before anything is read: a name the remote
+        # cannot hold fails at no cost, however often it is tried.
+        self._check_key(self.layout.object_key(row.name))
         # NOTE(cloudsync): an SLO manifest's row says so (swift_bytes); its
         # manifest is read by _slo_source, so it is only HEADed here.
         small = (row.size or 0) <= SMALL_OBJECT_SIZE and \
@@ -1153,6 +1175,11 @@ class RowPropagator:
         if self.mapping.excludes(row.name):
             return Outcome.SKIPPED
         key = self.layout.object_key(row.name)
+        try:
+            self._check_key(key)
+        except exceptions.InvalidObject:
+            # NOTE(cloudsync): never copied, so there is nothing to delete.
+            return Outcome.NOT_FOUND_REMOTE
         info = self._head_remote(key)
         if info is None:
             return Outcome.NOT_FOUND_REMOTE

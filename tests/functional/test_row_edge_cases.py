@@ -94,3 +94,29 @@ def test_a_row_dated_in_the_future_waits_alone(aio, swift, s3, container,
     assert nodes.run_once() == {1: 0, 2: 0, 3: 0}
     assert remote_keys(nodes, s3, container) == ['a-before', 'c-after',
                                                  'd-later']
+
+
+def test_a_name_too_long_for_the_remote_fails_alone_naming_the_limit(
+        aio, swift, s3, container, nodes_factory):
+    # NOTE: Swift takes names of up to 1,024 bytes; with the hashed
+    # layout's prefix the key is longer than the 1,024 bytes S3 takes.
+    long_name = 'l' * 1000
+    for name in ('a-first', long_name, 'z-last'):
+        swift.put_object(container, name, name.encode('ascii')[:10])
+    helpers.replicate_container(aio, 'AUTH_test', container)
+    nodes = nodes_factory(retry_interval=0, retry_interval_max=3600)
+
+    codes = nodes.run_once()
+
+    assert sorted(codes.values()) == [0, 0, 1]
+    assert remote_keys(nodes, s3, container) == ['a-first', 'z-last']
+    failed = [entry for index in (1, 2, 3)
+              for status in nodes.statuses(index)
+              for name, entry in status['failed'].items()
+              if name == long_name]
+    assert len(failed) == 1
+    error = failed[0]['last_error']
+    assert 'more than the 1024 bytes this store takes' in error
+    assert container in error
+    # tried again only after the longest backoff, not on every pass
+    assert failed[0]['next_try'] - failed[0]['last_failure'] >= 3600

@@ -716,3 +716,24 @@ def test_a_future_row_of_another_replica_does_not_stop_verification(
     assert node.verified == [[theirs[0], theirs[2]]]
     assert node.status().last_verified_row == 3
     assert theirs[1] in node.status().failed
+
+
+def test_a_row_that_cannot_succeed_waits_the_longest_backoff(tmp_path):
+    node = fakes.Node(tmp_path)   # retry_interval = 10
+    failure = RowFailed('the key is 1100 bytes long, more than the 1024 '
+                        'bytes this store takes')
+    failure.permanent = True
+    node.script['long'] = failure
+    for name in ('a', 'long', 'c'):
+        node.put(name)
+
+    result = node.crawl()
+
+    assert (result.failed, result.copied) == (1, 2)
+    entry = node.status().failed['long']
+    assert entry['next_try'] == node.clock.now + \
+        node.crawler.conf.retry_interval_max
+    assert '1024 bytes' in entry['last_error']
+    node.clock.now += 99
+    node.crawl()
+    assert node.handled_names() == ['a', 'long', 'c']   # not before

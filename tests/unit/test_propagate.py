@@ -2195,3 +2195,29 @@ def test_a_body_longer_than_its_content_length_is_streamed(world,
     assert local_requests(world, 'a') == [
         ('GET', None, None), ('GET', None, '"%s"' % record.etag)]
     assert world.remote('a').data == b'x' * 50
+
+
+# -- names the remote cannot hold ---------------------------------------------
+
+def test_a_name_the_remote_cannot_hold_fails_before_anything_is_read(world):
+    def check_key(bucket, key):
+        if len(key.encode('utf-8')) > 20:
+            raise exceptions.InvalidObject(
+                'remote fake: %s/%s: the key is %d bytes long' % (
+                    bucket, key, len(key.encode('utf-8'))))
+    world.provider.check_key = check_key
+    world.put('a-name-much-too-long-for-it')
+    before = len(world.swift.requests)
+
+    with pytest.raises(propagate.RowFailed) as caught:
+        world.handle('a-name-much-too-long-for-it')
+
+    assert caught.value.permanent
+    assert 'AUTH_test/photos/a-name-much-too-long-for-it' in str(caught.value)
+    assert 'bytes long' in str(caught.value)
+    assert len(world.swift.requests) == before
+    assert world.provider.calls == []
+    world.swift.delete(ACCOUNT, CONTAINER, 'a-name-much-too-long-for-it')
+    assert world.handle('a-name-much-too-long-for-it', REMOVE) is \
+        Outcome.NOT_FOUND_REMOTE
+    assert world.provider.calls == []
