@@ -276,9 +276,12 @@ def archive_timestamp(timestamp):
 
 
 def _timestamp(value):
+    """A Swift timestamp, or None for none or garbage (``inf``,
+    ``1e400``, ``nan``, out of range, not a number).
+    """
     try:
         return swift_utils.Timestamp(value) if value else None
-    except ValueError:
+    except (ValueError, OverflowError, TypeError):
         return None
 
 
@@ -1205,6 +1208,15 @@ class RowPropagator:
         left this tombstone.
         """
         remote_ts = self._remote_timestamp(info)
+        stored = md.internal_values(info.metadata).get(md.TIMESTAMP_KEY)
+        if remote_ts is None and stored:
+            self.logger.warning(
+                '%s: the remote object\'s %s is %r, not a Swift timestamp: '
+                'cloudsync cannot tell whether it is older than the delete '
+                '(%s); it is left alone. A copy of the object (any local '
+                'write of it) replaces it', self._what(row),
+                md.TIMESTAMP_KEY, stored[:64], row.timestamp.internal)
+            return False
         if remote_ts is None:
             # NOTE(cloudsync): not a copy cloudsync wrote (every copy and
             # every metadata update of one carries cloudsync-timestamp):

@@ -14,6 +14,7 @@
 import dataclasses
 import hashlib
 import json
+import logging
 
 import pytest
 from swift.common import exceptions as swift_exceptions
@@ -2221,3 +2222,64 @@ def test_a_name_the_remote_cannot_hold_fails_before_anything_is_read(world):
     assert world.handle('a-name-much-too-long-for-it', REMOVE) is \
         Outcome.NOT_FOUND_REMOTE
     assert world.provider.calls == []
+
+
+# -- garbage in remote metadata ---------------------------------------------
+
+@pytest.mark.parametrize('value', ['inf', '1e400', 'nan', '-1', 'soon',
+                                   '1e20'])
+def test_a_garbage_remote_timestamp_is_overwritten_by_a_copy(world, value):
+    world.put('a', b'data')
+    world.handle('a')
+    key = world.key('a')
+    world.provider.buckets[BUCKET][key].metadata[md.TIMESTAMP_KEY] = value
+
+    assert world.handle('a') is Outcome.METADATA_UPDATED
+
+    swift_utils.Timestamp(world.internal('a')[md.TIMESTAMP_KEY])
+    assert world.handle('a') is Outcome.UNCHANGED
+
+
+@pytest.mark.parametrize('value', ['inf', '1e400', 'nan'])
+def test_a_delete_leaves_a_copy_with_a_garbage_timestamp_saying_why(
+        world, value, caplog):
+    world.put('a', b'data')
+    world.handle('a')
+    key = world.key('a')
+    world.provider.buckets[BUCKET][key].metadata[md.TIMESTAMP_KEY] = value
+    world.swift.delete(ACCOUNT, CONTAINER, 'a')
+
+    with caplog.at_level(logging.WARNING):
+        assert world.handle('a', REMOVE) is Outcome.UNCHANGED
+
+    assert world.remote('a') is not None
+    assert any(md.TIMESTAMP_KEY in r.getMessage() and
+               repr(value) in r.getMessage() and
+               'not a Swift timestamp' in r.getMessage()
+               for r in caplog.records)
+
+
+def test_a_garbage_deleted_marker_is_marked_again():
+    world = World(merge_namespaces=True, propagate_delete=False)
+    world.put('a', b'data')
+    world.handle('a')
+    world.swift.delete(ACCOUNT, CONTAINER, 'a')
+    assert world.handle('a', REMOVE) is Outcome.METADATA_UPDATED
+    key = world.key('a')
+    world.provider.buckets[BUCKET][key].metadata[md.DELETED_AT_KEY] = '1e400'
+
+    assert world.handle('a', REMOVE) is Outcome.METADATA_UPDATED
+    assert world.handle('a', REMOVE) is Outcome.UNCHANGED
+
+
+@pytest.mark.parametrize('etag', ['', None])
+def test_a_copy_the_remote_gives_no_etag_for_is_not_sent_again(world, etag):
+    world.put('a', b'data')
+    world.handle('a')
+    world.provider.buckets[BUCKET][world.key('a')].etag = etag
+
+    assert world.handle('a') is Outcome.UNCHANGED
+    assert world.provider.count('put_object') == 1
+    # another version is sent, of course
+    world.put('a', b'other')
+    assert world.handle('a') is Outcome.COPIED
