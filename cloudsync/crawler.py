@@ -50,7 +50,10 @@ Splitting the work
        the mapping's lifecycle policy about each owned row and hands those
        to copy, update or delete to the row pool (``workers`` at once). A
        row that is not ready yet (``copy_after``) ends the scan for this
-       pass: later rows are younger. A row that fails is remembered in the
+       pass: later rows are younger. A row dated in the future (a proxy
+       whose clock is ahead, rows container-sync wrote) does not: it waits
+       alone in the failed set, as a waiting row, until it is due, and the
+       rows after it go on. A row that fails is remembered in the
        failed set and the scan goes on; the pointer moves over rows owned
        by other replicas as well. Progress is saved after every chunk.
     b. retries the failed rows whose time has come (re-reading the row: if
@@ -315,7 +318,13 @@ class ContainerPass(object):
             LOG.error('Failed to sync %r of %s/%s (mapping %s): %s',
                       row.name, self.db.account, self.db.container,
                       self.mapping.name, exc)
-            return self.failed(row, exc)
+            # NOTE(cloudsync): a row that cannot succeed as it is (a name
+            # the remote cannot hold) is tried again only after the
+            # longest backoff; its next row (a rename, a delete) replaces
+            # it at once.
+            return self.failed(row, exc, self.conf.retry_interval_max
+                               if getattr(exc, 'permanent', False)
+                               else None)
         except (Exception, concurrency.Timeout) as exc:  # noqa: BLE001
             # NOTE(cloudsync): one row never stops a pass, nor does an
             # eventlet Timeout (not an Exception) that escaped it.
@@ -388,9 +397,13 @@ class ContainerPass(object):
             row = row_from_db(raw)
             decision = self.decide(row)
             if decision.action == lifecycle.Action.NOT_YET:
+                self.result.not_yet += 1
+                if self.wait_alone(row, decision.retry_after,
+                                   decision.reason):
+                    order.append((row, True))
+                    continue
                 LOG.debug('%s: %r not yet (%s)', self.db.label, row.name,
                           decision.reason)
-                self.result.not_yet += 1
                 blocked = True
                 break
             if decision.action not in HANDLED_ACTIONS:
@@ -414,6 +427,27 @@ class ContainerPass(object):
                 return last, True
             last = row.row_id
         return last, blocked
+
+    def wait_alone(self, row, retry_after, reason):
+        """Set aside a row dated in the future (a proxy whose clock is
+        ahead, rows container-sync wrote), so that the rows after it, which
+        may well be older, keep flowing: it waits in the failed set (as a
+        waiting row, not a failure) until it is due.
+
+        :returns: False when it is not dated in the future, or the set is
+            full: the caller must then wait for it.
+        """
+        ahead = float(row.meta_timestamp) - self.clock()
+        if ahead <= 0:
+            return False
+        LOG.info('%s: %r (row %d) is dated %.1fs in the future; it waits '
+                 'alone while the rows after it go on', self.db.label,
+                 row.name, row.row_id, ahead)
+        return self.status.postpone(
+            row.name, row.row_id, max(retry_after or 0.0, ahead),
+            'dated %.1fs in the future (%s); %s' % (
+                ahead, row.meta_timestamp.isoformat, reason or 'waiting'),
+            float(row.meta_timestamp))
 
     def skip(self, row, decision):
         LOG.debug('%s: skipping %r: %s', self.db.label, row.name,
@@ -460,9 +494,12 @@ class ContainerPass(object):
                 continue
             decision = self.decide(row)
             if decision.action == lifecycle.Action.NOT_YET:
-                self.status.postpone(name, row.row_id, decision.retry_after,
-                                     decision.reason,
-                                     float(row.meta_timestamp))
+                if not self.wait_alone(row, decision.retry_after,
+                                       decision.reason):
+                    self.status.postpone(name, row.row_id,
+                                         decision.retry_after,
+                                         decision.reason,
+                                         float(row.meta_timestamp))
                 continue
             if decision.action not in HANDLED_ACTIONS:
                 self.skip(row, decision)
@@ -490,12 +527,17 @@ class ContainerPass(object):
             last = self.status.last_verified_row
             blocked = False
             for row in (row_from_db(r) for r in raws):
-                if float(row.meta_timestamp) > cutoff:
-                    blocked = True
-                    break
                 if self.db.owns(row):
                     last = row.row_id
                     continue
+                if float(row.meta_timestamp) > cutoff:
+                    if self.wait_alone(
+                            row, float(row.meta_timestamp) - cutoff,
+                            'verified once older than verification_slack'):
+                        last = row.row_id
+                        continue
+                    blocked = True
+                    break
                 decision = self.decide(row)
                 if decision.action == lifecycle.Action.NOT_YET:
                     blocked = True

@@ -101,20 +101,21 @@ remove-remote
     remote DLO's segments, first, when none are left under the local
     segments container and prefix it was copied from), unless the
     remote copy is newer than the delete (by its ``cloudsync-timestamp``,
-    or, for an object another writer put there, by the time the remote
-    stored it), or the delete is the tombstone
-    that archiving this very copy left (its timestamp is the copy's with
-    the offset increased by one, see :func:`archive_timestamp`).
+    the Swift timestamp of the version copied, never by the remote's
+    Last-Modified, which has whole seconds and the remote's clock), or the
+    delete is the tombstone that archiving this very copy left (its
+    timestamp is the copy's with the offset increased by one, see
+    :func:`archive_timestamp`). A remote object without
+    ``cloudsync-timestamp`` is not a copy cloudsync wrote (another
+    writer's, or one swift-s3-sync archived): a delete leaves it.
 
     With ``propagate_delete = false`` on a mapping the cloud shunt serves
     (``lifecycle = archive`` or ``merge_namespaces``) the remote copy is
     kept but marked deleted, under the same conditions: its metadata is
     replaced in place (no data is sent) with the same metadata plus
-    ``cloudsync-deleted-at``, the delete's timestamp (and, for an object
-    another writer put there without ``cloudsync-timestamp``, that key set
-    to the time the remote stored it, so that the marker still compares
-    with it). The shunt never serves a copy marked at or after its own
-    timestamp, also once Swift has reclaimed the tombstone. A copy marked
+    ``cloudsync-deleted-at``, the delete's timestamp. The shunt never
+    serves a copy marked at or after its own timestamp, also once Swift
+    has reclaimed the tombstone. A copy marked
     already is left alone; a later local write of the object is copied as
     usual, and its copy no longer has the marker. A copy in a cold
     storage class (``GLACIER``, ``DEEP_ARCHIVE``) cannot be changed in
@@ -228,6 +229,11 @@ class RowFailed(Exception):
     remote's (or Swift's) answer.
     """
 
+    #: trying again cannot help until the object or the mapping changes
+    #: (a name the remote cannot hold): the daemon waits its longest
+    #: backoff before it does
+    permanent = False
+
 
 @dataclasses.dataclass
 class _Source:
@@ -294,9 +300,12 @@ def archive_timestamp(timestamp):
 
 
 def _timestamp(value):
+    """A Swift timestamp, or None for none or garbage (``inf``,
+    ``1e400``, ``nan``, out of range, not a number).
+    """
     try:
         return swift_utils.Timestamp(value) if value else None
-    except ValueError:
+    except (ValueError, OverflowError, TypeError):
         return None
 
 
@@ -393,7 +402,12 @@ class RowPropagator:
                 raise RowFailed('%s: %s' % (self._what(row), cause))
             if cause is not None:
                 raise self._local_failure(row, cause)
-            raise self._remote_failure(row, exc)
+            failure = self._remote_failure(row, exc)
+            if isinstance(exc, exceptions.InvalidObject):
+                # NOTE(cloudsync): trying again changes nothing until the
+                # object (or the mapping) does: its new row replaces this.
+                failure.permanent = True
+            raise failure
         self.logger.debug('%s: %s', self._what(row), outcome.value)
         return outcome
 
@@ -1023,9 +1037,21 @@ class RowPropagator:
 
     # -- copy ---------------------------------------------------------------
 
+    def _check_key(self, key):
+        """Whether the remote can hold ``key``; raises
+        :class:`~cloudsync.exceptions.InvalidObject` (the provider's
+        ``check_key``, without any request) when it cannot.
+        """
+        check = getattr(self.provider, 'check_key', None)
+        if check is not None:
+            check(self.bucket, key)
+
     def _copy(self, row):
         if self.mapping.excludes(row.name):
             return _CopyResult(Outcome.SKIPPED)
+        # NOTE(cloudsync): before anything is read: a name the remote
+        # cannot hold fails at no cost, however often it is tried.
+        self._check_key(self.layout.object_key(row.name))
         # NOTE(cloudsync): an SLO manifest's row says so (swift_bytes); its
         # manifest is read by _slo_source, so it is only HEADed here.
         small = (row.size or 0) <= SMALL_OBJECT_SIZE and \
@@ -1389,6 +1415,11 @@ class RowPropagator:
         if self.mapping.excludes(row.name):
             return Outcome.SKIPPED
         key = self.layout.object_key(row.name)
+        try:
+            self._check_key(key)
+        except exceptions.InvalidObject:
+            # NOTE(cloudsync): never copied, so there is nothing to delete.
+            return Outcome.NOT_FOUND_REMOTE
         info = self._head_remote(key)
         if info is None:
             return Outcome.NOT_FOUND_REMOTE
@@ -1414,21 +1445,32 @@ class RowPropagator:
         left this tombstone.
         """
         remote_ts = self._remote_timestamp(info)
-        if remote_ts is None and info.last_modified and \
-                info.last_modified > float(row.timestamp):
-            # NOTE(cloudsync): another writer's object (it has no
-            # cloudsync-timestamp), written after the delete.
-            self.logger.debug('%s: the remote object was written after the '
-                              'delete (%s); leaving it', self._what(row),
-                              row.timestamp.internal)
+        stored = md.internal_values(info.metadata).get(md.TIMESTAMP_KEY)
+        if remote_ts is None and stored:
+            self.logger.warning(
+                '%s: the remote object\'s %s is %r, not a Swift timestamp: '
+                'cloudsync cannot tell whether it is older than the delete '
+                '(%s); it is left alone. A copy of the object (any local '
+                'write of it) replaces it', self._what(row),
+                md.TIMESTAMP_KEY, stored[:64], row.timestamp.internal)
             return False
-        if remote_ts is not None and remote_ts > row.timestamp:
+        if remote_ts is None:
+            # NOTE(cloudsync): not a copy cloudsync wrote (every copy and
+            # every metadata update of one carries cloudsync-timestamp):
+            # another writer's object, or one swift-s3-sync archived. The
+            # remote's Last-Modified (whole seconds, the remote's clock)
+            # cannot say whether it is older than the delete.
+            self.logger.info('%s: the remote object has no %s: not a copy '
+                             'cloudsync wrote; the delete (%s) leaves it',
+                             self._what(row), md.TIMESTAMP_KEY,
+                             row.timestamp.internal)
+            return False
+        if remote_ts > row.timestamp:
             self.logger.debug('%s: the remote copy (%s) is newer than the '
                               'delete (%s); leaving it', self._what(row),
                               remote_ts.internal, row.timestamp.internal)
             return False
-        if remote_ts is not None and row.timestamp == archive_timestamp(
-                remote_ts):
+        if row.timestamp == archive_timestamp(remote_ts):
             # NOTE(cloudsync): this tombstone is the one archiving left
             # when it removed the local copy of exactly this remote copy:
             # the remote copy is now the object, never delete it.
@@ -1465,11 +1507,6 @@ class RowPropagator:
                 'forgets the delete', self._what(row), info.storage_class)
             return Outcome.UNCHANGED
         meta = {k.lower(): v for k, v in (info.metadata or {}).items()}
-        if self._remote_timestamp(info) is None:
-            # NOTE(cloudsync): another writer's object: the shunt dates it
-            # by the time the remote stored it, which this update changes.
-            meta[md.TIMESTAMP_KEY] = swift_utils.Timestamp(
-                max(0.0, info.last_modified or 0.0)).internal
         meta[md.DELETED_AT_KEY] = row.timestamp.internal
         self.provider.update_metadata(self.bucket, key,
                                       content_type=info.content_type,

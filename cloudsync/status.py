@@ -107,6 +107,17 @@ def _scrub(text):
     return text
 
 
+def _shorten(text, limit=MAX_ERROR_LENGTH):
+    """``text`` in at most ``limit`` characters, its beginning and its
+    end kept: an error about a long object name ends with what is wrong.
+    """
+    if len(text) <= limit:
+        return text
+    cut = ' [...] '
+    head = (limit - len(cut)) // 2
+    return text[:head] + cut + text[len(text) - (limit - len(cut) - head):]
+
+
 def _fsync_dir(path):
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -342,7 +353,7 @@ class SyncStatus(object):
         if retry_after is not None:
             delay = max(0.0, float(retry_after))
         entry['next_try'] = now + delay
-        entry['last_error'] = _scrub(error)[:MAX_ERROR_LENGTH]
+        entry['last_error'] = _shorten(_scrub(error))
         entry['last_failure'] = now
         return True
 
@@ -354,7 +365,7 @@ class SyncStatus(object):
         if entry is None:
             return False
         entry['next_try'] = now + max(0.0, float(retry_after or 0))
-        entry['last_error'] = _scrub(reason)[:MAX_ERROR_LENGTH]
+        entry['last_error'] = _shorten(_scrub(reason))
         return True
 
     def clear_failure(self, name):

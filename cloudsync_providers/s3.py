@@ -496,6 +496,9 @@ class S3Provider(providers.Provider):
     #: the largest source of one CopyObject; larger objects are copied
     #: part by part (tests lower it to exercise that path)
     MAX_COPY_SIZE = MAX_COPY_SIZE
+    #: the longest key the store takes, in bytes of UTF-8 (S3 and GCS:
+    #: 1,024), key prefix included
+    MAX_KEY_BYTES = 1024
 
     def __init__(self, name, conf, max_connections=10, sleep=None,
                  client=None):
@@ -885,6 +888,26 @@ class S3Provider(providers.Provider):
             if exc.code != 'BucketAlreadyOwnedByYou':
                 raise
         LOG.info('remote %s: created bucket %s', self.name, bucket)
+
+    def check_key(self, bucket, key):
+        """Raise :class:`~cloudsync.exceptions.InvalidObject` when the
+        store cannot hold an object under ``key``: longer than
+        :attr:`MAX_KEY_BYTES` bytes of UTF-8, or (on clones that say so)
+        a name it refuses. Costs no request: the daemon asks before it
+        reads anything.
+        """
+        size = len(key.encode('utf-8', 'surrogatepass'))
+        if size > self.MAX_KEY_BYTES:
+            # NOTE(cloudsync): the key is not repeated: the caller names
+            # the object, and a key this long would fill the message.
+            raise exceptions.InvalidObject(
+                'remote %s: bucket %s: the key is %d bytes long (UTF-8), '
+                'more than the %d bytes this store takes (the key prefix '
+                'of the layout included); the object is not copied' % (
+                    self.name, bucket, size, self.MAX_KEY_BYTES))
+        refuse = getattr(self, '_refuse_name', None)
+        if refuse is not None:
+            refuse(bucket, key)
 
     def put_object(self, bucket, key, body, size, content_type=None,
                    metadata=None, md5=None, expires_at=None):

@@ -663,3 +663,77 @@ def test_replicas_together_cover_every_row(tmp_path, replicas):
         node.crawl()
         handled.extend(node.handled_names())
     assert sorted(handled) == sorted(names)
+
+
+def test_a_row_dated_in_the_future_waits_alone(tmp_path):
+    node = fakes.Node(tmp_path)
+    node.put('before', when=node.clock.now - 60)
+    node.put('future', when=node.clock.now + 3600)
+    node.put('after', when=node.clock.now - 30)
+
+    result = node.crawl()
+
+    assert node.handled_names() == ['before', 'after']
+    assert node.status().last_row == 3
+    entry = node.status().failed['future']
+    assert entry['attempts'] == 0      # waiting, not failed
+    assert 'dated 3600.0s in the future' in entry['last_error']
+    assert result.failed == 0
+
+    node.put('later', when=node.clock.now - 1)
+    node.crawl()
+    assert node.handled_names() == ['before', 'after', 'later']
+
+    node.clock.now += 3601
+    node.crawl()
+    assert node.handled_names() == ['before', 'after', 'later', 'future']
+    assert node.status().failed == {}
+
+
+def test_a_future_row_with_copy_after_waits_alone_too(tmp_path):
+    node = fakes.Node(tmp_path, mapping_options={'copy_after': 600})
+    node.put('future', when=node.clock.now + 3600)
+    node.put('old', when=node.clock.now - 3600)
+
+    node.crawl()
+
+    assert node.handled_names() == ['old']
+    assert node.status().failed['future']['next_try'] >= \
+        node.clock.now + 3600 + 600
+
+
+def test_a_future_row_of_another_replica_does_not_stop_verification(
+        tmp_path):
+    node = fakes.Node(tmp_path, replicas=3, my_index=0,
+                      options={'verification_slack': 600})
+    theirs = names_owned_by(1, 3, 3, prefix='t')
+    node.put(theirs[0], when=node.clock.now - 3600)
+    node.put(theirs[1], when=node.clock.now + 86400)
+    node.put(theirs[2], when=node.clock.now - 3000)
+
+    node.crawl()
+
+    assert node.verified == [[theirs[0], theirs[2]]]
+    assert node.status().last_verified_row == 3
+    assert theirs[1] in node.status().failed
+
+
+def test_a_row_that_cannot_succeed_waits_the_longest_backoff(tmp_path):
+    node = fakes.Node(tmp_path)   # retry_interval = 10
+    failure = RowFailed('the key is 1100 bytes long, more than the 1024 '
+                        'bytes this store takes')
+    failure.permanent = True
+    node.script['long'] = failure
+    for name in ('a', 'long', 'c'):
+        node.put(name)
+
+    result = node.crawl()
+
+    assert (result.failed, result.copied) == (1, 2)
+    entry = node.status().failed['long']
+    assert entry['next_try'] == node.clock.now + \
+        node.crawler.conf.retry_interval_max
+    assert '1024 bytes' in entry['last_error']
+    node.clock.now += 99
+    node.crawl()
+    assert node.handled_names() == ['a', 'long', 'c']   # not before

@@ -14,6 +14,7 @@
 import dataclasses
 import hashlib
 import json
+import logging
 
 import pytest
 from swift.common import exceptions as swift_exceptions
@@ -644,20 +645,33 @@ def test_a_delete_never_removes_a_newer_remote_copy(world):
     assert world.provider.count('delete_object') == 0
 
 
-def test_a_delete_never_removes_another_writers_newer_object(world):
+@pytest.mark.parametrize('stored', [60, -60, -0.5, 0.5])
+def test_a_delete_never_acts_on_an_object_cloudsync_did_not_write(
+        world, stored):
     # NOTE: objects written by another writer (swift-s3-sync, an
-    # application using the bucket) carry no cloudsync-timestamp.
+    # application using the bucket) carry no cloudsync-timestamp; the
+    # remote's Last-Modified (whole seconds, its own clock) says nothing
+    # about their order with the delete.
     world.put('a')
     world.swift.delete(ACCOUNT, CONTAINER, 'a')
     delete_row = world.row('a')
-    world.provider.clock = lambda: float(delete_row.timestamp) + 60
-    world.provider.put_raw(BUCKET, world.key('a'), b'written after')
-    assert world.propagator.handle(delete_row, REMOVE) is Outcome.UNCHANGED
-    assert world.remote('a').data == b'written after'
+    world.provider.clock = lambda: float(delete_row.timestamp) + stored
+    world.provider.put_raw(BUCKET, world.key('a'), b'another writer')
 
-    world.provider.clock = lambda: float(delete_row.timestamp) - 60
-    world.provider.put_raw(BUCKET, world.key('a'), b'written before')
-    assert world.propagator.handle(delete_row, REMOVE) is Outcome.DELETED
+    assert world.propagator.handle(delete_row, REMOVE) is Outcome.UNCHANGED
+    assert world.remote('a').data == b'another writer'
+    assert world.provider.count('delete_object') == 0
+
+
+def test_a_delete_compares_cloudsyncs_timestamp_not_last_modified(world):
+    world.put('a')
+    world.handle('a')
+    world.swift.delete(ACCOUNT, CONTAINER, 'a')
+    delete_row = world.row('a')
+    # the remote's clock is a minute ahead: its Last-Modified is after
+    # the delete, the copy it holds is not
+    world.provider.clock = lambda: float(delete_row.timestamp) + 60
+    world.handle('a', REMOVE)
     assert world.remote('a') is None
 
 
@@ -747,33 +761,24 @@ def test_a_kept_delete_never_marks_a_newer_remote_copy(keeping):
     assert served(keeping, 'a')
 
 
-def test_a_kept_delete_marks_another_writers_older_object():
+@pytest.mark.parametrize('stored', [60, -60])
+def test_a_kept_delete_leaves_another_writers_object_unmarked(stored):
+    # NOTE: only copies cloudsync wrote (with cloudsync-timestamp) are
+    # marked; the remote's Last-Modified cannot order another writer's
+    # object with the delete.
     world = World(merge_namespaces=True, propagate_delete=False)
     world.put('a')
     world.swift.delete(ACCOUNT, CONTAINER, 'a')
     delete_row = world.row('a')
     assert world.mapping.policy.decide(delete_row, 1e9).action is \
         lifecycle.Action.REMOVE_REMOTE
-    world.provider.clock = lambda: float(delete_row.timestamp) + 60
-    world.provider.put_raw(BUCKET, world.key('a'), b'written after')
-    assert world.propagator.handle(delete_row, REMOVE) is Outcome.UNCHANGED
-    assert served(world, 'a')
+    world.provider.clock = lambda: float(delete_row.timestamp) + stored
+    world.provider.put_raw(BUCKET, world.key('a'), b'another writer')
 
-    written = float(delete_row.timestamp) - 60
-    world.provider.clock = lambda: written
-    world.provider.put_raw(BUCKET, world.key('a'), b'written before')
-    assert world.propagator.verify([delete_row]) == [delete_row]
-    # NOTE: the update moves the remote's own time past the delete
-    world.provider.clock = lambda: float(delete_row.timestamp) + 120
-
-    assert world.propagator.handle(delete_row, REMOVE) is \
-        Outcome.METADATA_UPDATED
-
-    assert world.remote('a').data == b'written before'
-    assert world.internal('a')[md.TIMESTAMP_KEY] == \
-        swift_utils.Timestamp(written).internal
-    assert not served(world, 'a')
     assert world.propagator.verify([delete_row]) == []
+    assert world.propagator.handle(delete_row, REMOVE) is Outcome.UNCHANGED
+    assert world.remote('a').data == b'another writer'
+    assert served(world, 'a')
 
 
 def test_a_local_write_after_a_kept_delete_drops_the_marker(keeping):
@@ -2250,3 +2255,89 @@ def test_archive_deletes_segments_when_only_admins_write_the_manifest(
     assert archive.handle('big', ARCHIVE) is Outcome.ARCHIVED
     for path in paths:
         assert archive.swift.get(ACCOUNT, *path.split('/', 1)) is None
+
+# -- names the remote cannot hold ---------------------------------------------
+
+def test_a_name_the_remote_cannot_hold_fails_before_anything_is_read(world):
+    def check_key(bucket, key):
+        if len(key.encode('utf-8')) > 20:
+            raise exceptions.InvalidObject(
+                'remote fake: %s/%s: the key is %d bytes long' % (
+                    bucket, key, len(key.encode('utf-8'))))
+    world.provider.check_key = check_key
+    world.put('a-name-much-too-long-for-it')
+    before = len(world.swift.requests)
+
+    with pytest.raises(propagate.RowFailed) as caught:
+        world.handle('a-name-much-too-long-for-it')
+
+    assert caught.value.permanent
+    assert 'AUTH_test/photos/a-name-much-too-long-for-it' in str(caught.value)
+    assert 'bytes long' in str(caught.value)
+    assert len(world.swift.requests) == before
+    assert world.provider.calls == []
+    world.swift.delete(ACCOUNT, CONTAINER, 'a-name-much-too-long-for-it')
+    assert world.handle('a-name-much-too-long-for-it', REMOVE) is \
+        Outcome.NOT_FOUND_REMOTE
+    assert world.provider.calls == []
+
+
+# -- garbage in remote metadata ---------------------------------------------
+
+@pytest.mark.parametrize('value', ['inf', '1e400', 'nan', '-1', 'soon',
+                                   '1e20'])
+def test_a_garbage_remote_timestamp_is_overwritten_by_a_copy(world, value):
+    world.put('a', b'data')
+    world.handle('a')
+    key = world.key('a')
+    world.provider.buckets[BUCKET][key].metadata[md.TIMESTAMP_KEY] = value
+
+    assert world.handle('a') is Outcome.METADATA_UPDATED
+
+    swift_utils.Timestamp(world.internal('a')[md.TIMESTAMP_KEY])
+    assert world.handle('a') is Outcome.UNCHANGED
+
+
+@pytest.mark.parametrize('value', ['inf', '1e400', 'nan'])
+def test_a_delete_leaves_a_copy_with_a_garbage_timestamp_saying_why(
+        world, value, caplog):
+    world.put('a', b'data')
+    world.handle('a')
+    key = world.key('a')
+    world.provider.buckets[BUCKET][key].metadata[md.TIMESTAMP_KEY] = value
+    world.swift.delete(ACCOUNT, CONTAINER, 'a')
+
+    with caplog.at_level(logging.WARNING):
+        assert world.handle('a', REMOVE) is Outcome.UNCHANGED
+
+    assert world.remote('a') is not None
+    assert any(md.TIMESTAMP_KEY in r.getMessage() and
+               repr(value) in r.getMessage() and
+               'not a Swift timestamp' in r.getMessage()
+               for r in caplog.records)
+
+
+def test_a_garbage_deleted_marker_is_marked_again():
+    world = World(merge_namespaces=True, propagate_delete=False)
+    world.put('a', b'data')
+    world.handle('a')
+    world.swift.delete(ACCOUNT, CONTAINER, 'a')
+    assert world.handle('a', REMOVE) is Outcome.METADATA_UPDATED
+    key = world.key('a')
+    world.provider.buckets[BUCKET][key].metadata[md.DELETED_AT_KEY] = '1e400'
+
+    assert world.handle('a', REMOVE) is Outcome.METADATA_UPDATED
+    assert world.handle('a', REMOVE) is Outcome.UNCHANGED
+
+
+@pytest.mark.parametrize('etag', ['', None])
+def test_a_copy_the_remote_gives_no_etag_for_is_not_sent_again(world, etag):
+    world.put('a', b'data')
+    world.handle('a')
+    world.provider.buckets[BUCKET][world.key('a')].etag = etag
+
+    assert world.handle('a') is Outcome.UNCHANGED
+    assert world.provider.count('put_object') == 1
+    # another version is sent, of course
+    world.put('a', b'other')
+    assert world.handle('a') is Outcome.COPIED

@@ -188,3 +188,12 @@ def test_ranged_stream_reads_in_any_size():
 def test_four_byte_characters():
     assert s3_clone.four_byte_characters('a\u2603\U0001F600') == [
         '\U0001F600']
+
+
+def test_a_name_the_clone_refuses_is_found_before_any_request(make, store):
+    provider = make(allow_4byte_utf8=False)
+    with pytest.raises(exceptions.InvalidObject) as info:
+        provider.check_key('bucket', 'a/\U0001F600')
+    assert 'U+1F600' in str(info.value)
+    assert store.sent == []
+    provider.check_key('bucket', 'a/\u2603')

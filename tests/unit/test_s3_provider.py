@@ -1236,3 +1236,18 @@ def test_timestamps_parse_as_botocore_parses_them(value):
     from botocore import utils as botocore_utils
     assert s3._parse_timestamp(value).timestamp() == \
         botocore_utils.parse_timestamp(value).timestamp()
+
+
+# -- names the store cannot hold ------------------------------------------
+
+def test_a_key_longer_than_the_store_takes_is_refused_without_a_request(h):
+    fits = 'p/' + 'k' * 1022
+    h.provider.check_key('bkt', fits)
+    too_long = 'p/' + '\u00e9' * 512     # 1,026 bytes of UTF-8
+    with pytest.raises(exceptions.InvalidObject) as info:
+        h.provider.check_key('bkt', too_long)
+    message = str(info.value)
+    assert 'bucket bkt' in message
+    assert '1026 bytes' in message
+    assert '1024 bytes' in message
+    assert h.fake.sent == []

@@ -229,3 +229,13 @@ def test_a_secret_in_an_error_never_reaches_the_file(path, clock):
         text = f.read()
     assert 's3cr3t' not in text
     assert load(path, clock).failed['o']['last_error'] == 'auth failed: ***'
+
+
+def test_a_long_error_keeps_its_beginning_and_what_is_wrong(path, clock):
+    status = load(path, clock)
+    status.record_failure('l' * 1000, 1, 'mapping m: AUTH_test/c/%s: the '
+                          'key is 1032 bytes long' % ('l' * 1000))
+    error = status.failed['l' * 1000]['last_error']
+    assert len(error) == status_mod.MAX_ERROR_LENGTH
+    assert error.startswith('mapping m: AUTH_test/c/lll')
+    assert error.endswith('the key is 1032 bytes long')

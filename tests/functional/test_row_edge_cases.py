@@ -1,0 +1,122 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Rows that real clusters produce, which must neither stall nor loop:
+rows dated in the future, names the remote cannot store, a POST that
+lands while an object is archived.
+"""
+
+import io
+import time
+
+import pytest
+from swift.common import utils as swift_utils
+
+from tests.functional import daemon_helpers as helpers
+
+MOTO_MAPPING = '''\
+[remote:moto]
+provider = s3
+endpoint = %(endpoint)s
+access_key = testing
+secret_key = testing
+
+[mapping:edge]
+account = AUTH_test
+container = %(container)s
+remote = moto
+bucket = %(bucket)s
+%(extra)s
+'''
+
+
+@pytest.fixture
+def nodes_factory(aio, tmp_path, container, bucket):
+    made = []
+
+    def make(extra='', **options):
+        nodes = helpers.DaemonNodes(aio, tmp_path, MOTO_MAPPING % {
+            'endpoint': aio.state['moto_endpoint'], 'container': container,
+            'bucket': bucket, 'extra': extra}, options)
+        made.append(nodes)
+        return nodes
+    yield make
+    for nodes in made:
+        nodes.stop_all()
+
+
+def remote_keys(nodes, s3, container):
+    mapping = nodes.config().mappings[0]
+    prefix = mapping.remote_layout(container).listing_prefix()
+    listed = s3.list_objects_v2(Bucket=mapping.bucket, Prefix=prefix)
+    return sorted(o['Key'][len(prefix):] for o in listed.get('Contents', []))
+
+
+def test_a_row_dated_in_the_future_waits_alone(aio, swift, s3, container,
+                                               nodes_factory):
+    swift.put_object(container, 'a-before', b'before')
+    # NOTE: as a proxy whose clock is an hour ahead (or container-sync,
+    # which keeps the source's timestamps) would write it.
+    # The proxy's gatekeeper drops a client's X-Timestamp; the internal
+    # client (no gatekeeper) keeps it, as container-sync's middleware does.
+    future = swift_utils.Timestamp(time.time() + 3600)
+    aio.internal_client().upload_object(
+        io.BytesIO(b'future'), 'AUTH_test', container, 'b-future',
+        headers={'X-Timestamp': future.internal})
+    assert swift.head_object(container, 'b-future')['x-timestamp'] == \
+        future.internal
+    swift.put_object(container, 'c-after', b'after')
+    helpers.replicate_container(aio, 'AUTH_test', container)
+    nodes = nodes_factory()
+
+    assert nodes.run_once() == {1: 0, 2: 0, 3: 0}
+
+    assert remote_keys(nodes, s3, container) == ['a-before', 'c-after']
+    waiting = [entry for index in (1, 2, 3)
+               for status in nodes.statuses(index)
+               for name, entry in status['failed'].items()
+               if name == 'b-future']
+    # waiting (on its owner, and on the replicas that verify it), not
+    # failed
+    assert waiting
+    assert all(entry['attempts'] == 0 for entry in waiting)
+    assert all('in the future' in entry['last_error'] for entry in waiting)
+
+    swift.put_object(container, 'd-later', b'later')
+    assert nodes.run_once() == {1: 0, 2: 0, 3: 0}
+    assert remote_keys(nodes, s3, container) == ['a-before', 'c-after',
+                                                 'd-later']
+
+
+def test_a_name_too_long_for_the_remote_fails_alone_naming_the_limit(
+        aio, swift, s3, container, nodes_factory):
+    # NOTE: Swift takes names of up to 1,024 bytes; with the hashed
+    # layout's prefix the key is longer than the 1,024 bytes S3 takes.
+    long_name = 'l' * 1000
+    for name in ('a-first', long_name, 'z-last'):
+        swift.put_object(container, name, name.encode('ascii')[:10])
+    helpers.replicate_container(aio, 'AUTH_test', container)
+    nodes = nodes_factory(retry_interval=0, retry_interval_max=3600)
+
+    codes = nodes.run_once()
+
+    assert sorted(codes.values()) == [0, 0, 1]
+    assert remote_keys(nodes, s3, container) == ['a-first', 'z-last']
+    failed = [entry for index in (1, 2, 3)
+              for status in nodes.statuses(index)
+              for name, entry in status['failed'].items()
+              if name == long_name]
+    assert len(failed) == 1
+    error = failed[0]['last_error']
+    assert 'more than the 1024 bytes this store takes' in error
+    assert container in error
+    # tried again only after the longest backoff, not on every pass
+    assert failed[0]['next_try'] - failed[0]['last_failure'] >= 3600
