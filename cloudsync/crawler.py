@@ -73,6 +73,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import time
 import urllib.parse
 
@@ -102,6 +103,8 @@ MIN_TROUBLE_STREAK = 10
 #: share of container_pass_time the scan of new rows may use, so that
 #: retries and verification are not starved by a large backlog
 SCAN_SHARE = 0.6
+
+_SWIFT_BYTES = re.compile(r';\s*swift_bytes=(\d+)', re.IGNORECASE)
 
 HANDLED_ACTIONS = (lifecycle.Action.COPY, lifecycle.Action.ARCHIVE,
                    lifecycle.Action.REMOVE_REMOTE)
@@ -197,6 +200,8 @@ class PassResult:
     rows_behind: int = 0
     lag: float = 0.0
     error: str = ''
+    #: bytes of the objects copied (a large object's whole size)
+    bytes_copied: int = 0
 
     def summary(self):
         return ('%d rows scanned; handled %d (copied %d, metadata %d, '
@@ -338,6 +343,10 @@ class ContainerPass(object):
         counter = _OUTCOME_COUNTERS.get(getattr(outcome, 'name', ''),
                                         'unchanged')
         setattr(self.result, counter, getattr(self.result, counter) + 1)
+        if counter == 'copied':
+            size = _SWIFT_BYTES.search(row.content_type or '')
+            self.result.bytes_copied += int(size.group(1) if size
+                                            else row.size or 0)
         self.result.handled += 1
         self.status.count(counter)
         self.status.count('rows_handled')
@@ -607,6 +616,8 @@ class ContainerPass(object):
         if self.status.reset_reason:
             LOG.info('%s: starting from row 0 (%s)', self.db.label,
                      self.status.reset_reason)
+        if self.crawler.progress is not None:
+            self.crawler.progress.started(self)
         try:
             self.propagator = self.crawler.make_propagator(self.db)
             self.propagator.prepare()
@@ -639,6 +650,8 @@ class ContainerPass(object):
                              error=self.result.error or None)
         self.status.save()
         LOG.info('Pass over %s: %s', self.db.label, self.result.summary())
+        if self.crawler.progress is not None:
+            self.crawler.progress.finished(self)
 
 
 class ContainerCrawler(object):
@@ -668,6 +681,9 @@ class ContainerCrawler(object):
         self.max_failed = max_failed
         self.trouble_streak = max(MIN_TROUBLE_STREAK, 2 * self.conf.workers)
         self.swift_logger = None
+        #: told when a pass over a database starts and ends (``--once``
+        #: in a terminal shows progress with it)
+        self.progress = None
         self._stats = {}
         self._known = {}
         self._listed = {}

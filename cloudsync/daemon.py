@@ -293,9 +293,17 @@ def _writable_dir(path):
     return None
 
 
-def main(argv=None):
-    """``cloudsync-sync``: the entry point (after monkey-patching)."""
-    config = conf_mod.load_or_report('cloudsync-sync', argv, cli_opts=cli_opts)
+def main(argv=None, config=None, progress=None):
+    """``cloudsync-sync``: the entry point (after monkey-patching).
+
+    :param config: the configuration, when the command line was already
+        read (see :mod:`cloudsync.cmd.sync`).
+    :param progress: told when every pass over a database starts and ends
+        (see :class:`cloudsync.cmd.sync.TerminalProgress`).
+    """
+    if config is None:
+        config = conf_mod.load_or_report('cloudsync-sync', argv,
+                                         cli_opts=cli_opts)
     if config is None:
         return EXIT_CONFIG
     problems = node_problems(config.conf)
@@ -309,4 +317,6 @@ def main(argv=None):
     stop = concurrency.StopFlag()
     install_signal_handlers(stop)
     daemon = SyncDaemon(config, stop=stop)
+    if progress is not None:
+        daemon.crawler.progress = progress
     return run(daemon, config.conf.once)

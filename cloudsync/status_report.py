@@ -101,6 +101,8 @@ class DatabaseStatus:
     last_pass_start: typing.Optional[float] = None
     last_pass_end: typing.Optional[float] = None
     last_pass_error: typing.Optional[str] = None
+    #: when the daemon last saved this progress (every chunk of rows)
+    saved_at: typing.Optional[float] = None
     counters: dict = dataclasses.field(default_factory=dict)
     history: list = dataclasses.field(default_factory=list)
     #: why the numbers may be off (mapping changed, database unreadable...)
@@ -414,6 +416,7 @@ def database_status(mapping, data, path=None, db_path=None, now=None,
         status.history = list(data.get('history') or [])
         status.last_pass_start = data.get('last_pass_start')
         status.last_pass_end = data.get('last_pass_end')
+        status.saved_at = data.get('saved_at')
         if status.history:
             status.last_pass_error = status.history[-1].get('error') or None
     counts = None

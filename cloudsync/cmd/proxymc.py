@@ -20,6 +20,12 @@ configuration and exit, SIGHUP for a graceful restart. The app is the last
 element of ``[pipeline:main]`` (name it ``proxy-server`` when s3api is in
 the pipeline).
 
+A paste configuration that does not exist or cannot be read, and a
+cloudsync configuration (the app's ``conf_file``, default
+``/etc/cloudsync/cloudsync.conf``) that does not exist, cannot be read or
+has errors, are reported naming the file, and the command exits 2 before
+anything starts.
+
 proxymc holds no ring, so it needs no ``swift.conf``; when ``swift_dir``
 (default ``/etc/swift``) has one, its constraints (largest object, longest
 name, ...) apply, as they would in Swift.
@@ -31,6 +37,8 @@ import os
 import sys
 
 DEFAULT_SWIFT_DIR = '/etc/swift'
+DEFAULT_CONFIG_FILE = '/etc/cloudsync/cloudsync.conf'
+EXIT_CONFIG = 2
 #: the hash suffix used when there is no swift.conf: proxymc hashes no
 #: path, but Swift's WSGI server refuses to start without one
 NO_RING_HASH_SUFFIX = b'cloudsync-proxymc'
@@ -79,13 +87,70 @@ def prepare_swift_dir(conf_path, section):
             utils.HASH_PATH_SUFFIX = NO_RING_HASH_SUFFIX
 
 
+def cloudsync_conf_file(conf_path, section):
+    """The ``conf_file`` the app of ``section`` reads."""
+    parser = configparser.ConfigParser(
+        interpolation=None,
+        defaults={'here': os.path.dirname(os.path.abspath(conf_path))})
+    try:
+        parser.read(conf_path)
+    except configparser.Error:
+        return DEFAULT_CONFIG_FILE
+    for name in ('app:%s' % section, 'DEFAULT'):
+        if parser.has_option(name, 'conf_file'):
+            value = parser.get(name, 'conf_file')
+            return value.replace('%(here)s', parser.defaults()['here'])
+    return DEFAULT_CONFIG_FILE
+
+
+def config_problems(conf_path, section):
+    """What keeps proxymc from starting, each line naming the file."""
+    from cloudsync import conf as cs_conf
+    from cloudsync import exceptions
+    path = cloudsync_conf_file(conf_path, section)
+    if not os.path.isfile(path):
+        return ['configuration file %s (conf_file of [app:%s] in %s) does '
+                'not exist' % (path, section, conf_path)]
+    try:
+        cs_conf.load_file(path)
+    except exceptions.ConfigError as exc:
+        return ['the configuration in %s has errors:' % path] + [
+            '  %s' % p for p in exc.problems]
+    except OSError as exc:
+        return ['cannot read configuration file %s: %s' % (
+            path, exc.strerror or exc)]
+    return []
+
+
+def _paste_conf_problem(argv):
+    args = sys.argv[1:] if argv is None else argv
+    paths = [a for a in args if not a.startswith('-')]
+    if not paths:
+        return None
+    path = paths[0]
+    if not os.path.exists(path):
+        return 'paste configuration %s does not exist' % path
+    if not os.path.isfile(path) or not os.access(path, os.R_OK):
+        return 'cannot read paste configuration %s' % path
+    return None
+
+
 def main(argv=None):
     from swift.common import utils
     from swift.common import wsgi
+    problem = _paste_conf_problem(argv)
+    if problem:
+        print('cloudsync-proxymc: %s' % problem, file=sys.stderr)
+        sys.exit(EXIT_CONFIG)
     parser = optparse.OptionParser(usage='%prog PASTE_CONF [options]')
     conf_file, options = utils.parse_options(
         parser=parser, test_config=True, test_args=argv)
     section = app_section(conf_file)
+    problems = config_problems(conf_file, section)
+    if problems:
+        for line in problems:
+            print('cloudsync-proxymc: %s' % line, file=sys.stderr)
+        sys.exit(EXIT_CONFIG)
     prepare_swift_dir(conf_file, section)
     sys.exit(wsgi.run_wsgi(conf_file, section, **options))
 

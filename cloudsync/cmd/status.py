@@ -37,11 +37,35 @@ container databases); the remote is never contacted. The numbers are this
 node's: every container node runs its own daemon and reports its own
 share.
 
+The table ends with the configuration file it was read from. A missing
+or unreadable configuration file, or none at all, is an error naming the
+path (exit 2), and so is a configuration without any enabled mapping:
+the command never reports on an empty configuration as if all were well.
+
+``--check`` is for monitoring (a Nagios, Icinga or Sensu check, or any
+tool that reads the exit status): one verdict line with performance data,
+then one line per problem, and the usual exit status, 0 OK, 1 WARNING, 2
+CRITICAL::
+
+    $ cloudsync-status --config-file /etc/cloudsync/cloudsync.conf --check
+    CLOUDSYNC WARNING - 1 problem in 3 mappings (/etc/cloudsync/...) | ...
+    WARNING: photos AUTH_test/photos: 2 failed rows (warning at 1, ...)
+
+Each container of each mapping is checked against thresholds, all
+options with defaults: failed rows (``--failed-warning`` 1,
+``--failed-critical`` 10), lag beyond the mapping's ``copy_after``
+(``--lag-warning`` 1h, ``--lag-critical`` 6h), and stale progress, the
+time since the daemon last recorded progress or a pass for the container
+(``--stale-warning`` 30m, ``--stale-critical`` 2h: the daemon is not
+running, or stuck). A last pass that could not reach the remote, or no
+enabled mapping, is CRITICAL; a mapping with no pass recorded yet, or a
+database that cannot be read, is a WARNING.
+
 Exit status: 1 when a mapping is failing (a row failed, or the last pass
 could not reach the remote), 0 otherwise, 2 for a configuration or usage
-error. ``--watch`` stopped with Ctrl-C exits with the status of its last
-report, or 130 when interrupted before the first one. See
-:mod:`cloudsync.status_report` for what each figure means.
+error (``--check``: see above). ``--watch`` stopped with Ctrl-C exits
+with the status of its last report, or 130 when interrupted before the
+first one. See :mod:`cloudsync.status_report` for what each figure means.
 """
 
 import json
@@ -50,13 +74,14 @@ import time
 
 from oslo_config import cfg
 
-from cloudsync import conf as conf_mod
+from cloudsync import cmd
+from cloudsync.cmd import status_check as check_mod
 from cloudsync import status_plot
 from cloudsync import status_report
 
 EXIT_OK = 0
 EXIT_FAILING = 1
-EXIT_USAGE = 2
+EXIT_USAGE = cmd.EXIT_CONFIG
 #: ``--watch`` interrupted (Ctrl-C) before its first report: 128 + SIGINT
 EXIT_INTERRUPTED = 130
 
@@ -79,6 +104,27 @@ cli_opts = [
                     'recorded passes.'),
     cfg.IntOpt('errors', default=5, min=0,
                help='Failed rows shown per container in the table.'),
+    cfg.BoolOpt('check', default=False,
+                help='Monitoring mode: one verdict line and one line per '
+                     'problem; exit 0 OK, 1 WARNING, 2 CRITICAL.'),
+    cfg.IntOpt('failed-warning', default=1, min=1,
+               help='With --check: failed rows in a container that make '
+                    'a WARNING.'),
+    cfg.IntOpt('failed-critical', default=10, min=1,
+               help='With --check: failed rows in a container that make '
+                    'it CRITICAL.'),
+    cfg.FloatOpt('lag-warning', default=3600.0, min=0,
+                 help='With --check: seconds of lag beyond the mapping\'s '
+                      'copy_after that make a WARNING.'),
+    cfg.FloatOpt('lag-critical', default=6 * 3600.0, min=0,
+                 help='With --check: seconds of lag beyond the mapping\'s '
+                      'copy_after that make it CRITICAL.'),
+    cfg.FloatOpt('stale-warning', default=1800.0, min=0,
+                 help='With --check: seconds without any progress or pass '
+                      'recorded for a container that make a WARNING.'),
+    cfg.FloatOpt('stale-critical', default=7200.0, min=0,
+                 help='With --check: seconds without any progress or pass '
+                      'recorded for a container that make it CRITICAL.'),
 ]
 
 
@@ -170,9 +216,10 @@ def _when(at, now):
     return 'in %s' % duration(at - now)
 
 
-def report(statuses):
+def report(statuses, config_files=()):
     """The JSON report (a dict)."""
     return {'generated_at': time.time(),
+            'config_files': list(config_files),
             'ok': not any(m.failing for m in statuses),
             'mappings': [m.to_dict() for m in statuses]}
 
@@ -236,21 +283,40 @@ def exit_status(statuses):
 def run(argv=None, stdout=None, sleep=time.sleep, clock=time.time):
     """The command, without process set-up; returns the exit status."""
     stdout = stdout or sys.stdout
-    config = conf_mod.load_or_report('cloudsync-status', argv, cli_opts)
+    config = cmd.load_config('cloudsync-status', argv, cli_opts)
     if config is None:
         return EXIT_USAGE
     conf = config.conf
+    source = cmd.config_source(config)
+    if not config.mappings:
+        if conf.check:
+            print('CLOUDSYNC CRITICAL - no mapping is enabled in %s'
+                  % source, file=stdout)
+        print('cloudsync-status: no mapping is enabled in %s: nothing '
+              'to report ([mapping:NAME] sections, without enabled = '
+              'false)' % source, file=sys.stderr)
+        return EXIT_USAGE
     known = {m.name for m in config.mappings}
     unknown = [n for n in conf.mapping if n not in known]
     if unknown:
-        print('cloudsync-status: no enabled mapping named %s; mappings: %s'
-              % (', '.join(unknown), ', '.join(sorted(known)) or 'none'),
+        print('cloudsync-status: no enabled mapping named %s in %s; '
+              'mappings: %s' % (', '.join(unknown), source,
+                                ', '.join(sorted(known)) or 'none'),
               file=sys.stderr)
         return EXIT_USAGE
 
     def collect():
         return status_report.collect(config, conf.mapping or None,
                                      now=clock())
+
+    if conf.check:
+        thresholds = check_mod.Thresholds.from_conf(conf)
+        verdict = check_mod.evaluate(
+            collect(), {m.name: m for m in config.mappings}, thresholds,
+            clock())
+        for line in verdict.lines(source):
+            print(line, file=stdout)
+        return verdict.code
 
     if conf.watch:
         watch = ProgressWatch()
@@ -286,11 +352,14 @@ def run(argv=None, stdout=None, sleep=time.sleep, clock=time.time):
             conf.plot, size, sum(len(s[1]) for s in series)),
             file=sys.stderr)
     if conf.format == 'json':
-        print(json.dumps(report(statuses), indent=2, sort_keys=True,
-                         ensure_ascii=False), file=stdout)
+        print(json.dumps(report(statuses, cmd.config_files(conf)),
+                         indent=2, sort_keys=True, ensure_ascii=False),
+              file=stdout)
     else:
         for line in table(statuses, clock(), conf.errors):
             print(line, file=stdout)
+        print('Configuration: %s; progress files: %s' % (
+            source, conf.status_dir), file=stdout)
     return exit_status(statuses)
 
 

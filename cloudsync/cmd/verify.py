@@ -29,7 +29,9 @@ never printed. ``--format json`` prints one JSON document instead.
 
 Exit status: 0 when every check passed (and, with ``--compare``, nothing
 is missing remotely, differs or could not be read locally), 1 otherwise,
-2 for a configuration or usage error. See :mod:`cloudsync.verify` for
+2 for a configuration or usage error (a configuration file that is
+missing or unreadable, none at all, or one without an enabled mapping:
+the message names the file). See :mod:`cloudsync.verify` for
 what each step and category means.
 """
 
@@ -38,8 +40,8 @@ import sys
 
 from oslo_config import cfg
 
+from cloudsync import cmd
 from cloudsync import concurrency
-from cloudsync import conf as conf_mod
 from cloudsync import exceptions
 from cloudsync import local
 from cloudsync import log as log_mod
@@ -47,7 +49,7 @@ from cloudsync import verify
 
 EXIT_OK = 0
 EXIT_FAILED = 1
-EXIT_USAGE = 2
+EXIT_USAGE = cmd.EXIT_CONFIG
 
 cli_opts = [
     cfg.MultiStrOpt('mapping', default=[],
@@ -175,20 +177,23 @@ def run_compare(config, mappings, out, as_json, internal_client=None):
 def run(argv=None, stdout=None, internal_client=None):
     """The command, without process set-up; returns the exit status."""
     stdout = stdout or sys.stdout
-    config = conf_mod.load_or_report('cloudsync-verify', argv, cli_opts)
+    config = cmd.load_config('cloudsync-verify', argv, cli_opts)
     if config is None:
         return EXIT_USAGE
     log_mod.add_secrets(config.secrets())
     out = _Output(config.secrets(), stdout)
     mappings, unknown = _selected(config, config.conf.mapping)
     if unknown:
-        print('cloudsync-verify: no enabled mapping named %s; mappings: %s'
-              % (', '.join(unknown),
-                 ', '.join(m.name for m in config.mappings) or 'none'),
+        print('cloudsync-verify: no enabled mapping named %s in %s; '
+              'mappings: %s' % (
+                  ', '.join(unknown), cmd.config_source(config),
+                  ', '.join(m.name for m in config.mappings) or 'none'),
               file=sys.stderr)
         return EXIT_USAGE
     if not mappings:
-        print('cloudsync-verify: no mapping is enabled', file=sys.stderr)
+        print('cloudsync-verify: no mapping is enabled in %s: nothing to '
+              'verify ([mapping:NAME] sections, without enabled = false)'
+              % cmd.config_source(config), file=sys.stderr)
         return EXIT_USAGE
     as_json = config.conf.format == 'json'
     if config.conf.compare and internal_client is None:

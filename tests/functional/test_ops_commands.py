@@ -349,3 +349,136 @@ def test_a_converted_swift_s3_sync_configuration_works(
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert 'mapping AUTH_test-converted: list: ok: prefix \'from-sync/\'' \
         in verified.stdout
+
+
+# -- the truth, to people and to monitoring ----------------------------------
+
+def test_commands_without_a_configuration_file_exit_2_naming_it(
+        tmp_path):
+    missing = str(tmp_path / 'cloudsync.conf')
+
+    results = {module: run_command(module, '--config-file', missing)
+               for module in ('cloudsync.cmd.status', 'cloudsync.cmd.verify',
+                              'cloudsync.cmd.sync')}
+
+    for module, result in results.items():
+        assert result.returncode == 2, (module, result.stderr)
+        assert result.stdout == ''
+        assert 'configuration file %s does not exist' % missing in \
+            result.stderr
+
+
+def test_status_check_is_ok_for_the_healthy_mapping(ops):
+    result = ops.status(ops.configs[0], '--check', '--mapping', 'healthy')
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith('CLOUDSYNC OK - 1 mapping, 1 container: '
+                                    'no problem (%s) | ' % ops.configs[0])
+
+
+def test_status_check_names_the_broken_mappings(ops):
+    result = ops.status(ops.configs[0], '--check')
+
+    assert result.returncode in (1, 2), result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith('CLOUDSYNC %s - ' % (
+        'WARNING' if result.returncode == 1 else 'CRITICAL'))
+    problems = ' '.join(lines[1:])
+    assert 'badcreds AUTH_test/%s: ' % ops.containers['badcreds'] in \
+        problems
+    assert 'unreachable AUTH_test/%s: ' % ops.containers['unreachable'] in \
+        problems
+    assert 'healthy AUTH_test' not in problems
+    assert 'not-the-key' not in result.stdout
+
+
+def test_status_check_is_critical_when_the_daemon_stopped_long_ago(ops):
+    result = ops.status(ops.configs[0], '--check', '--mapping', 'healthy',
+                        '--stale-warning', '0', '--stale-critical', '0')
+
+    assert result.returncode == 2
+    assert 'is cloudsync-sync running on this node?' in result.stdout
+
+
+def _run_in_a_terminal(args, timeout=300):
+    """Run ``args`` with standard error on a pseudo-terminal; (exit
+    status, what the terminal showed).
+    """
+    import pty
+    import select
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL,
+                                stderr=slave, stdin=subprocess.DEVNULL)
+        os.close(slave)
+        slave = None
+        shown = b''
+        while True:
+            ready, _w, _x = select.select([master], [], [], timeout)
+            if not ready:
+                proc.kill()
+                break
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not data:
+                break
+            shown += data
+        return proc.wait(timeout), shown.decode('utf-8', 'replace')
+    finally:
+        if slave is not None:
+            os.close(slave)
+        os.close(master)
+
+
+def test_sync_once_in_a_terminal_shows_progress_and_a_summary(
+        aio, tmp_path, swift, bucket):
+    container = unique_name('progress')
+    swift.put_container(container)
+    aio.ensure_container_replicas('AUTH_test', container)
+    for n in range(5):
+        swift.put_object(container, 'obj-%d' % n, b'x' * 1000)
+    node = aio.state['nodes'][0]
+    conf = tmp_path / 'node.conf'
+    log = tmp_path / 'sync.log'
+    conf.write_text('\n'.join([
+        '[DEFAULT]',
+        'devices = %s' % node['devices'],
+        'swift_dir = %s' % aio.state['swift_dir'],
+        'bind_ip = %s' % node['ip'],
+        'bind_port = %d' % node['container_port'],
+        'mount_check = false',
+        'status_dir = %s' % (tmp_path / 'status'),
+        'internal_client_conf_path = %s' % aio.state['internal_client_conf'],
+        'log_file = %s' % log,
+        '',
+        '[remote:moto]', 'provider = s3',
+        'endpoint = %s' % aio.state['moto_endpoint'],
+        'access_key = %s' % aio.state['moto_access_key'],
+        'secret_key = %s' % aio.state['moto_secret_key'],
+        'addressing_style = path', '',
+        '[mapping:progress]', 'account = AUTH_test',
+        'container = %s' % container, 'remote = moto',
+        'bucket = %s' % bucket, '']))
+    args = [sys.executable, '-m', 'cloudsync.cmd.sync', '--config-file',
+            str(conf), '--once']
+
+    code, shown = _run_in_a_terminal(args)
+    quiet = subprocess.run(args, capture_output=True, text=True,
+                           timeout=300)
+
+    assert code == 0, shown
+    lines = shown.splitlines()
+    assert 'progress AUTH_test/%s: starting at row 0 of 5' % container in \
+        lines
+    done = [line for line in lines if line.startswith(
+        'progress AUTH_test/%s: done in ' % container)]
+    assert len(done) == 1, shown
+    assert ', 5/5 rows (100%), ' in done[0]
+    assert lines[-1].startswith('cloudsync-sync: pass done in ')
+    assert ': 1 container, 5/5 rows, ' in lines[-1]
+    assert lines[-1].endswith(' rows failed')
+    assert quiet.returncode == 0
+    assert quiet.stderr == ''
+    assert log.exists()

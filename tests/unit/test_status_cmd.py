@@ -414,3 +414,102 @@ def test_progress_of_this_database_counts(node):
 
     assert (c.state, c.rows_done, c.rows_behind) == ('in-sync', 2, 0)
     assert c.databases[0].notes == []
+
+
+# -- --check, for monitoring -------------------------------------------------
+
+def test_the_table_says_which_configuration_it_read(node):
+    node.status.last_row = node.put('a', NOW - 100)
+    node.save()
+
+    _code, out = node.run()
+
+    assert out.splitlines()[-1] == (
+        'Configuration: %s; progress files: %s' % (node.conf_path,
+                                                   node.status_dir))
+
+
+def test_check_of_a_container_in_sync_is_ok(node):
+    node.status.last_row = node.put('a', NOW - 100)
+    node.save()
+
+    code, out = node.run('--check', '--mapping', 'photos')
+
+    assert code == 0
+    first, = out.splitlines()
+    assert first.startswith('CLOUDSYNC OK - 1 mapping, 1 container: no '
+                            'problem (%s) | rows_behind=0 failed_rows=0;'
+                            '1;10 lag=0s;3600;21600' % node.conf_path)
+
+
+def test_check_warns_of_failed_rows_then_is_critical(node):
+    rows = [node.put('bad%d' % n, NOW - 90) for n in range(3)]
+    node.status.last_row = rows[-1]
+    for n, row in enumerate(rows):
+        node.status.record_failure('bad%d' % n, row, '403 AccessDenied',
+                                   timestamp=NOW - 90)
+    node.save()
+
+    warning = node.run('--check', '--mapping', 'photos')
+    critical = node.run('--check', '--mapping', 'photos',
+                        '--failed-critical', '3')
+
+    assert warning[0] == 1
+    assert warning[1].splitlines()[0].startswith('CLOUDSYNC WARNING - 1 '
+                                                 'problem in 1 mapping')
+    assert warning[1].splitlines()[1] == (
+        'WARNING: photos AUTH_test/photos: 3 failed rows (warning at 1, '
+        'critical at 10); latest error: 403 AccessDenied')
+    assert critical[0] == 2
+    assert critical[1].startswith('CLOUDSYNC CRITICAL - ')
+
+
+def test_check_is_critical_when_the_last_pass_could_not_reach_the_remote(
+        node):
+    node.put('a', NOW - 100)
+    node.save(rows_behind=1, lag=100, error='connection refused')
+
+    code, out = node.run('--check', '--mapping', 'photos')
+
+    assert code == 2
+    assert 'CRITICAL: photos AUTH_test/photos: last pass: connection ' \
+           'refused' in out.splitlines()
+
+
+def test_check_measures_lag_beyond_copy_after(node):
+    node.put('a', NOW - 100)
+    node.status.last_row = node.put('b', NOW - 7200)
+    node.put('c', NOW - 5000)
+    node.save()
+
+    code, out = node.run('--check', '--mapping', 'photos',
+                         '--lag-warning', '4000', '--lag-critical', '9000')
+
+    assert code == 1
+    assert ('WARNING: photos AUTH_test/photos: lag 1h23m, 1 rows behind '
+            '(warning at 1h6m, critical at 2h30m)') in out.splitlines()
+
+
+def test_check_warns_then_is_critical_when_progress_is_stale(node):
+    node.status.last_row = node.put('a', NOW - 100)
+    node.save()
+
+    later = node.run('--check', '--mapping', 'photos',
+                     clock=lambda: NOW + 1900)
+    much_later = node.run('--check', '--mapping', 'photos',
+                          clock=lambda: NOW + 7300)
+
+    assert later[0] == 1
+    assert ('WARNING: photos AUTH_test/photos: no progress recorded for '
+            '31m40s (warning at 30m0s, critical at 2h0m): is cloudsync-sync '
+            'running on this node?') in later[1].splitlines()
+    assert much_later[0] == 2
+
+
+def test_check_warns_of_a_mapping_never_synced(node):
+    code, out = node.run('--check', '--mapping', 'idle')
+
+    assert code == 1
+    assert out.splitlines()[1] == (
+        'WARNING: idle AUTH_test/idle: no pass recorded yet: is '
+        'cloudsync-sync running on this node?')

@@ -457,8 +457,9 @@ def test_cli_unknown_mapping_is_a_usage_error(cli, capsys):
     code, _out = cli('--mapping', 'nope')
 
     assert code == 2
-    assert 'no enabled mapping named nope; mappings: other, photos' in \
-        capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert 'no enabled mapping named nope in ' in err
+    assert 'cloudsync.conf; mappings: other, photos' in err
 
 
 def test_cli_compare_lists_what_is_not_in_sync(cli):
