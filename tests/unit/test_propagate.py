@@ -2256,7 +2256,9 @@ def test_archive_deletes_segments_when_only_admins_write_the_manifest(
     for path in paths:
         assert archive.swift.get(ACCOUNT, *path.split('/', 1)) is None
 
+
 # -- names the remote cannot hold ---------------------------------------------
+
 
 def test_a_name_the_remote_cannot_hold_fails_before_anything_is_read(world):
     def check_key(bucket, key):
