@@ -42,6 +42,7 @@ from oslo_config import cfg
 
 from cloudsync import cmd
 from cloudsync import concurrency
+from cloudsync import conf as conf_mod
 from cloudsync import exceptions
 from cloudsync import local
 from cloudsync import log as log_mod
