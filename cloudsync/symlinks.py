@@ -47,7 +47,11 @@ from swift.common import swob
 from swift.common import utils as swift_utils
 from swift.common import wsgi as swift_wsgi
 
+from cloudsync import headers as headers_mod
+from cloudsync import log as cs_log
 from cloudsync import metadata as md
+
+LOG = cs_log.getLogger(__name__)
 
 SYSMETA_TARGET = 'x-object-sysmeta-symlink-target'
 SYSMETA_ACCOUNT = 'x-object-sysmeta-symlink-target-account'
@@ -103,10 +107,29 @@ class Link:
         target = internal.get(md.SYMLINK_TARGET_KEY)
         if not target:
             return None
-        return cls(target=target,
+        link = cls(target=target,
                    account=internal.get(md.SYMLINK_ACCOUNT_KEY) or None,
                    etag=internal.get(md.SYMLINK_ETAG_KEY) or None,
                    bytes=internal.get(md.SYMLINK_BYTES_KEY) or None)
+        # NOTE(cloudsync): these become response headers and a request
+        # path: a link whose values could not come from Swift (control
+        # characters, an ETag or size that is not one, a target without a
+        # container) is not followed nor shown.
+        problem = None
+        for name, value in link.headers().items():
+            problem = problem or headers_mod.header_problem(name, value)
+        if '/' not in target.lstrip('/'):
+            problem = problem or 'a target without a container'
+        if link.etag is not None and not headers_mod.safe_etag(link.etag):
+            problem = problem or 'an ETag that is not one'
+        if link.bytes is not None and not link.bytes.isdigit():
+            problem = problem or 'a size that is not a number'
+        if problem:
+            LOG.warning('Ignoring the symlink kept in remote metadata: '
+                        '%s (target %s)', problem,
+                        headers_mod.printable(target))
+            return None
+        return link
 
     @property
     def is_static(self):

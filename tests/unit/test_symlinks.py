@@ -69,6 +69,19 @@ def test_a_link_survives_remote_metadata():
     assert md.remote_to_swift(meta) == {}
 
 
+@pytest.mark.parametrize('values', [
+    {md.SYMLINK_TARGET_KEY: 'photos/x\r\nSet-Cookie: a=b'},
+    {md.SYMLINK_TARGET_KEY: 'no-container'},
+    {md.SYMLINK_TARGET_KEY: 'photos/x', md.SYMLINK_ETAG_KEY: 'a b'},
+    {md.SYMLINK_TARGET_KEY: 'photos/x', md.SYMLINK_BYTES_KEY: '1e400'},
+    {md.SYMLINK_TARGET_KEY: 'photos/x',
+     md.SYMLINK_ACCOUNT_KEY: 'AUTH_a\nX: y'},
+])
+def test_a_link_the_remote_could_not_have_from_swift_is_ignored(values):
+    meta = {k: md.encode_value(v) for k, v in values.items()}
+    assert symlinks.Link.from_metadata(md.internal_values(meta)) is None
+
+
 def test_a_symlink_is_copied_as_an_empty_object_carrying_its_target():
     world = tp.World()
     world.put('link', b'', LINK, content_type='application/symlink')
