@@ -38,12 +38,16 @@ STATIC = dict(LINK, **{
     'X-Object-Sysmeta-Symlink-Target-Account': 'AUTH_other'})
 
 
-def link_row(world, name, target='photos/target', versions=False):
-    """The container row Swift writes for a link."""
+def link_row(world, name, target='photos/target', versions=None):
+    """The container row Swift writes for a link (``versions``: the
+    version's bytes, for object versioning's link).
+    """
     row = world.row(name)
     params = '; symlink_target=%s' % target
-    if versions:
-        params = '; symlink_target=%00versions%00photos/%00o%00x'
+    if versions is not None:
+        params = ('; symlink_target=%%00versions%%00photos/%%00o%%00x; '
+                  'symlink_target_etag=%s; symlink_target_bytes=%d' % (
+                      tp.md5(versions), len(versions)))
     row.etag = EMPTY_MD5 + params
     return row
 
@@ -114,7 +118,7 @@ def test_a_versioned_object_is_copied_from_its_current_version():
         'X-Object-Sysmeta-Versions-Symlink': 'true',
         'X-Object-Meta-Color': 'red',
         'X-Delete-At': '9999999999'}, content_type='text/plain')
-    row = link_row(world, 'o', versions=True)
+    row = link_row(world, 'o', versions=b'version two')
     assert world.propagator.handle(row, tp.COPY) is tp.Outcome.COPIED
     remote = world.remote('o')
     assert remote.data == b'version two'
@@ -144,7 +148,7 @@ def test_archiving_a_versioned_object_removes_the_link_only():
         'X-Object-Sysmeta-Symlink-Target-Etag': tp.md5(b'v'),
         'X-Object-Sysmeta-Symlink-Target-Bytes': '1',
         'X-Object-Sysmeta-Versions-Symlink': 'true'})
-    row = link_row(world, 'o', versions=True)
+    row = link_row(world, 'o', versions=b'v')
     assert world.propagator.handle(row, tp.ARCHIVE) is \
         tp.Outcome.ARCHIVED
     assert world.swift.get(tp.ACCOUNT, 'photos', 'o') is None
@@ -346,3 +350,23 @@ def test_verify_compares_a_versioned_object_with_its_current_version():
         'name': 'link', 'bytes': 0, 'content_type': 'application/symlink',
         'hash': EMPTY_MD5 + '; symlink_target=c/o'})
     assert (item.size, item.etag) == (0, EMPTY_MD5)
+
+
+def test_verify_lists_a_versioned_object_against_its_current_version():
+    world = tp.World()
+    versions = '\x00versions\x00photos'
+    version = '\x00o\x00' + '9' * 16
+    world.put(version, b'version two', container=versions)
+    world.put('o', b'', {
+        'X-Object-Sysmeta-Symlink-Target': swob.wsgi_quote(
+            '%s/%s' % (versions, version)),
+        'X-Object-Sysmeta-Symlink-Target-Etag': tp.md5(b'version two'),
+        'X-Object-Sysmeta-Symlink-Target-Bytes': '11',
+        'X-Object-Sysmeta-Versions-Symlink': 'true'})
+    row = link_row(world, 'o', versions=b'version two')
+    world.provider.put_raw(tp.BUCKET, world.key('o'), b'')
+    assert world.propagator.verify([row]) == [row]
+    world.propagator.handle(row, tp.COPY)
+    world.provider.reset_calls()
+    assert world.propagator.verify([row]) == []
+    assert world.provider.counts() == {'list_objects': 1}
