@@ -82,6 +82,21 @@ bucket = %(remote_container)s
 lifecycle = archive
 copy_after = 0
 
+[remote:clone]
+provider = s3-clone
+endpoint = %(s3api)s
+access_key = test:tester
+secret_key = testing
+signature_version = s3
+
+[mapping:to-clone]
+account = AUTH_test
+container = %(clone_archived)s
+remote = clone
+bucket = %(clone_bucket)s
+lifecycle = archive
+copy_after = 0
+
 [mapping:versioned]
 account = AUTH_test
 container = %(versioned)s
@@ -133,10 +148,14 @@ def env(aio):
              'versioned': unique_name('versioned'),
              'remote_container': unique_name('remote'),
              'bucket': unique_name('links'),
-             'other': unique_name('local')}
+             'other': unique_name('local'),
+             'clone_archived': unique_name('clonelinks'),
+             'clone_bucket': unique_name('clone')}
     aio.s3_client().create_bucket(Bucket=names['bucket'])
+    aio.s3api_client().create_bucket(Bucket=names['clone_bucket'])
     mappings = MAPPINGS % dict(names, moto=aio.state['moto_endpoint'],
-                               auth_url=aio.state['auth_url'])
+                               auth_url=aio.state['auth_url'],
+                               s3api=aio.state['s3api_endpoint'])
     conf = os.path.join(work_dir, 'cloudsync.conf')
     with open(conf, 'w') as f:
         f.write(textwrap.dedent('''\
@@ -151,7 +170,7 @@ def env(aio):
     url, token = swift.get_auth()
     account_path = urllib.parse.urlparse(url).path
     plain = test_shunt.Client(url, account_path, token)
-    for name in ('archived', 'swift_archived', 'other'):
+    for name in ('archived', 'swift_archived', 'other', 'clone_archived'):
         swift.put_container(names[name])
         aio.ensure_container_replicas('AUTH_test', names[name])
     swift.put_object(names['other'], 'local', b'not archived',
@@ -165,6 +184,7 @@ def env(aio):
                          content_type='text/x-v%d' % version,
                          headers={'X-Object-Meta-Version': str(version)})
     put_links(swift, names['swift_archived'], names['other'])
+    put_links(swift, names['clone_archived'], names['other'])
     segments = names['swift_archived'] + '_segments'
     swift.put_container(segments)
     for index, data in enumerate(BIG):
@@ -331,6 +351,25 @@ def test_archived_links_are_followed_by_proxymc(env):
         assert caught.value.http_status == 404
     finally:
         conn.close()
+
+
+def test_links_archived_to_an_s3_clone_are_followed_by_the_shunt(env):
+    container = env['clone_archived']
+    for name in ('dyn', 'static', 'chain', 'out'):
+        status, _, _ = env['plain'].request('HEAD',
+                                            '%s/%s' % (container, name))
+        assert status == 404, name
+        status, headers, body = env['shunt'].request(
+            'GET', '%s/%s' % (container, name))
+        assert (status, body) == (200, env['before'][name][0]), name
+        assert headers['content-location'] == \
+            env['before'][name][1]['content-location'].replace(
+                env['archived'], container), name
+    status, headers, body = env['shunt'].request(
+        'HEAD', '%s/static' % container, query={'symlink': 'get'})
+    assert status == 200
+    assert headers['x-symlink-target'] == '%s/target' % container
+    assert headers['x-symlink-target-etag'] == md5_hex(TARGET)
 
 
 # -- symlinks on a Swift remote ---------------------------------------------
