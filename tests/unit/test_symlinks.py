@@ -370,3 +370,34 @@ def test_verify_lists_a_versioned_object_against_its_current_version():
     world.provider.reset_calls()
     assert world.propagator.verify([row]) == []
     assert world.provider.counts() == {'list_objects': 1}
+
+
+def test_archiving_a_large_current_version_keeps_its_segments():
+    world = tp.World()
+    world.small_parts()
+    versions = '\x00versions\x00photos'
+    version = '\x00big\x00' + '9' * 16
+    paths = tp.put_segments(world, [2 * tp.KiB, 100])
+    manifest = world.swift.put_slo(tp.ACCOUNT, versions, version, paths,
+                                   {'X-Object-Meta-K': 'v'},
+                                   content_type='video/mp4')
+    size = 2 * tp.KiB + 100
+    world.put('big', b'', {
+        'X-Object-Sysmeta-Symlink-Target': swob.wsgi_quote(
+            '%s/%s' % (versions, version)),
+        'X-Object-Sysmeta-Symlink-Target-Etag': manifest.etag,
+        'X-Object-Sysmeta-Symlink-Target-Bytes': str(size),
+        'X-Object-Sysmeta-Versions-Symlink': 'true',
+        'X-Object-Meta-K': 'v'}, content_type='video/mp4')
+    row = world.row('big')
+    row.etag = EMPTY_MD5 + '; symlink_target=%00versions%00photos/x'
+    assert world.propagator.handle(row, tp.ARCHIVE) is \
+        tp.Outcome.ARCHIVED
+    stored = world.remote('big')
+    assert stored.data == tp.content_of(world, paths)
+    assert world.remote_headers('big') == {
+        'X-Object-Meta-K': 'v', 'X-Static-Large-Object': 'True'}
+    assert world.swift.get(tp.ACCOUNT, 'photos', 'big') is None
+    for path in paths:
+        assert world.swift.get(tp.ACCOUNT, *path.split('/', 1)) is not None
+    assert world.swift.get(tp.ACCOUNT, versions, version) is not None
