@@ -191,9 +191,10 @@ Container GET
     ``reverse`` answered as Swift answers them, ``subdir`` entries
     included; see :mod:`cloudsync.shunt_listing` for what remote-only
     entries say (they carry ``content_location``). A name on both sides
-    is listed once, as Swift has it. ``path=`` listings pass through. When
-    the remote cannot be listed, the failure is logged and the client
-    gets Swift's own listing.
+    is listed once, as Swift has it. ``path=`` listings pass through, and
+    so do ``?versions`` listings (object versioning's): archived objects
+    are not versions. When the remote cannot be listed, the failure is
+    logged and the client gets Swift's own listing.
 Container HEAD
     Passes through: ``X-Container-Object-Count`` and
     ``X-Container-Bytes-Used`` count the objects that are in Swift, not
@@ -915,7 +916,9 @@ class CloudShuntMiddleware(object):
     # -- containers --------------------------------------------------------
 
     def container_GET(self, req, target, start_response):
-        if 'path' in req.params:
+        if 'path' in req.params or 'versions' in req.params:
+            # NOTE(cloudsync): an object versioning listing lists Swift's
+            # versions; archived objects are not versions.
             return self.app(req.environ, start_response)
         own_format = not req.environ.get('swift.format_listing')
         out_content_type = 'application/json'

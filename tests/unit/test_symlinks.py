@@ -14,6 +14,7 @@ copy reads back.
 """
 
 import hashlib
+import json
 
 import pytest
 
@@ -401,3 +402,11 @@ def test_archiving_a_large_current_version_keeps_its_segments():
     for path in paths:
         assert world.swift.get(tp.ACCOUNT, *path.split('/', 1)) is not None
     assert world.swift.get(tp.ACCOUNT, versions, version) is not None
+
+
+def test_a_versions_listing_is_swifts_own(tmp_path):
+    world = archived_link(tmp_path)
+    merged = world.listing(format='json')
+    assert [e['name'] for e in json.loads(merged.body)] == ['link', 'target']
+    versions = world.listing(format='json', versions='')
+    assert json.loads(versions.body) == []
