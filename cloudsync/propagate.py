@@ -1590,13 +1590,19 @@ class RowPropagator:
         row_ct = row.content_type or ''
         is_slo = 'swift_bytes=' in row_ct or 'slo_etag=' in (row.etag or '')
         size = row.size
+        row_etag = row.etag
+        version = symlinks.listed_version(row.etag)
+        if version is not None:
+            # NOTE(cloudsync): object versioning's link; the copy is of
+            # the version it names.
+            row_etag, size = version
         if is_slo:
             _, swift_bytes = swift_utils.extract_swift_bytes(row_ct)
             if swift_bytes is not None:
                 size = int(swift_bytes)
-        plain_match = (not is_slo and entry.size == row.size and
+        plain_match = (not is_slo and entry.size == size and
                        lo.normalize_etag(entry.etag) ==
-                       lo.normalize_etag(row.etag))
+                       lo.normalize_etag(row_etag))
         # NOTE(cloudsync): the same bytes PUT again with other metadata
         # list the same; a copy stored before the row was written cannot
         # be of the row's version. Remotes give whole seconds.
@@ -1620,8 +1626,8 @@ class RowPropagator:
             # NOTE(cloudsync): the row describes a link, not its copy,
             # which is as new as the row: the current version's bytes
             # (object versioning's link), or a copy carrying the link.
-            if 'symlink_target=%00versions%00' in row.etag:
-                return False
+            if version is not None:
+                return entry.size != size
             return md.SYMLINK_TARGET_KEY not in md.internal_values(
                 entry.metadata)
         have = md.internal_values(entry.metadata).get(md.ETAG_KEY)

@@ -222,6 +222,28 @@ def local_link_target(app, req, location):
     return True, resp.headers.get('X-Symlink-Target-Etag')
 
 
+def listed_version(etag):
+    """``(etag, size)`` of the current version that object versioning's
+    link names in its container row (or listing ``hash``), or None for
+    any other row.
+
+    Swift keeps a link's target in its row's ETag parameters
+    (``symlink_target``, ``symlink_target_etag``, ``symlink_target_bytes``);
+    the link's own ETag and size are those of no bytes.
+    """
+    _, _, params = (etag or '').partition(';')
+    found = {}
+    for param in params.split(';'):
+        key, _, value = param.strip().partition('=')
+        found[key] = value
+    if not found.get('symlink_target', '').startswith(
+            swob.wsgi_quote(VERSIONS_PREFIX)) or \
+            not found.get('symlink_target_bytes', '').isdigit():
+        return None
+    return (swob.normalize_etag(found.get('symlink_target_etag') or ''),
+            int(found['symlink_target_bytes']))
+
+
 def symloop_max():
     """The ``symloop_max`` of the process's ``symlink`` middleware, or
     Swift's default where there is none.

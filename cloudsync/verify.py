@@ -89,6 +89,7 @@ from cloudsync import exceptions
 from cloudsync import large_objects as lo
 from cloudsync import local
 from cloudsync import metadata as md
+from cloudsync import symlinks
 
 PROBE_PREFIX = '.cloudsync-verify-probe-'
 PROBE_BODY = b'cloudsync verify probe\n'
@@ -371,21 +372,17 @@ class _Local:
 def _parse_listing_item(item):
     etag, _, params = (item.get('hash') or '').partition(';')
     slo_etag = item.get('slo_etag')
-    link = {}
     for param in params.split(';'):
         key, _, value = param.strip().partition('=')
         if key == 'slo_etag':
             slo_etag = value
-        elif key.startswith('symlink_target'):
-            link[key] = value
     content_type = item.get('content_type') or ''
     size = item.get('bytes') or 0
-    if link.get('symlink_target', '').startswith('%00versions%00') and \
-            link.get('symlink_target_bytes', '').isdigit():
+    version = symlinks.listed_version(item.get('hash'))
+    if version is not None:
         # NOTE(cloudsync): object versioning's link to the current
         # version, which is what the remote copy holds.
-        etag = link.get('symlink_target_etag') or etag
-        size = int(link['symlink_target_bytes'])
+        etag, size = version
     if 'swift_bytes=' in content_type:
         base, _, swift_bytes = content_type.partition(';swift_bytes=')
         content_type = base

@@ -82,11 +82,34 @@ bucket = %(remote_container)s
 lifecycle = archive
 copy_after = 0
 
+[remote:clone]
+provider = s3-clone
+endpoint = %(s3api)s
+access_key = test:tester
+secret_key = testing
+signature_version = s3
+
+[mapping:to-clone]
+account = AUTH_test
+container = %(clone_archived)s
+remote = clone
+bucket = %(clone_bucket)s
+lifecycle = archive
+copy_after = 0
+
 [mapping:versioned]
 account = AUTH_test
 container = %(versioned)s
 remote = moto
 bucket = %(bucket)s
+
+[mapping:versioned-archive]
+account = AUTH_test
+container = %(versioned_archived)s
+remote = moto
+bucket = %(bucket)s
+lifecycle = archive
+copy_after = 0
 '''
 
 
@@ -133,10 +156,15 @@ def env(aio):
              'versioned': unique_name('versioned'),
              'remote_container': unique_name('remote'),
              'bucket': unique_name('links'),
-             'other': unique_name('local')}
+             'other': unique_name('local'),
+             'clone_archived': unique_name('clonelinks'),
+             'clone_bucket': unique_name('clone'),
+             'versioned_archived': unique_name('versarch')}
     aio.s3_client().create_bucket(Bucket=names['bucket'])
+    aio.s3api_client().create_bucket(Bucket=names['clone_bucket'])
     mappings = MAPPINGS % dict(names, moto=aio.state['moto_endpoint'],
-                               auth_url=aio.state['auth_url'])
+                               auth_url=aio.state['auth_url'],
+                               s3api=aio.state['s3api_endpoint'])
     conf = os.path.join(work_dir, 'cloudsync.conf')
     with open(conf, 'w') as f:
         f.write(textwrap.dedent('''\
@@ -151,20 +179,30 @@ def env(aio):
     url, token = swift.get_auth()
     account_path = urllib.parse.urlparse(url).path
     plain = test_shunt.Client(url, account_path, token)
-    for name in ('archived', 'swift_archived', 'other'):
+    before = {}
+    for name in ('archived', 'swift_archived', 'other', 'clone_archived'):
         swift.put_container(names[name])
         aio.ensure_container_replicas('AUTH_test', names[name])
     swift.put_object(names['other'], 'local', b'not archived',
                      content_type='text/x-local')
     put_links(swift, names['archived'], names['other'])
-    swift.put_container(names['versioned'],
-                        headers={'X-Versions-Enabled': 'true'})
-    aio.ensure_container_replicas('AUTH_test', names['versioned'])
-    for version in (1, 2):
-        swift.put_object(names['versioned'], 'o', b'version %d' % version,
-                         content_type='text/x-v%d' % version,
-                         headers={'X-Object-Meta-Version': str(version)})
+    # NOTE: an object written before versioning was enabled: its only
+    # version is the "null" one, the object itself
+    swift.put_container(names['versioned_archived'])
+    swift.put_object(names['versioned_archived'], 'plain', b'unversioned')
+    for name in ('versioned', 'versioned_archived'):
+        swift.put_container(names[name],
+                            headers={'X-Versions-Enabled': 'true'})
+        aio.ensure_container_replicas('AUTH_test', names[name])
+        for version in (1, 2):
+            swift.put_object(names[name], 'o', b'version %d' % version,
+                             content_type='text/x-v%d' % version,
+                             headers={'X-Object-Meta-Version': str(version)})
+    before['versions'] = plain.request(
+        'GET', names['versioned_archived'],
+        query={'versions': '', 'format': 'json'})
     put_links(swift, names['swift_archived'], names['other'])
+    put_links(swift, names['clone_archived'], names['other'])
     segments = names['swift_archived'] + '_segments'
     swift.put_container(segments)
     for index, data in enumerate(BIG):
@@ -174,8 +212,7 @@ def env(aio):
         query_string='multipart-manifest=put')
     swift.put_object(names['swift_archived'], 'big-link', b'', headers={
         'X-Symlink-Target': '%s/big' % names['swift_archived']})
-    before = {'chain3': plain.request(
-        'GET', '%s/chain3' % names['archived'])}
+    before['chain3'] = plain.request('GET', '%s/chain3' % names['archived'])
     for name in ('dyn', 'static', 'chain', 'out'):
         status, headers, body = plain.request(
             'GET', '%s/%s' % (names['archived'], name))
@@ -333,6 +370,25 @@ def test_archived_links_are_followed_by_proxymc(env):
         conn.close()
 
 
+def test_links_archived_to_an_s3_clone_are_followed_by_the_shunt(env):
+    container = env['clone_archived']
+    for name in ('dyn', 'static', 'chain', 'out'):
+        status, _, _ = env['plain'].request('HEAD',
+                                            '%s/%s' % (container, name))
+        assert status == 404, name
+        status, headers, body = env['shunt'].request(
+            'GET', '%s/%s' % (container, name))
+        assert (status, body) == (200, env['before'][name][0]), name
+        assert headers['content-location'] == \
+            env['before'][name][1]['content-location'].replace(
+                env['archived'], container), name
+    status, headers, body = env['shunt'].request(
+        'HEAD', '%s/static' % container, query={'symlink': 'get'})
+    assert status == 200
+    assert headers['x-symlink-target'] == '%s/target' % container
+    assert headers['x-symlink-target-etag'] == md5_hex(TARGET)
+
+
 # -- symlinks on a Swift remote ---------------------------------------------
 
 def test_links_stay_links_on_a_swift_remote(env):
@@ -479,3 +535,32 @@ def test_verify_finds_versioned_objects_and_links_in_sync(env):
     assert result.returncode == 0, result.stdout + result.stderr
     assert ', 0 missing remotely, 0 differing, 0 only remotely' in \
         result.stdout, result.stdout
+
+
+def test_an_archived_versioned_object_reads_back_and_keeps_its_versions(env):
+    container = env['versioned_archived']
+    for name, data in (('o', b'version 2'), ('plain', b'unversioned')):
+        status, _, _ = env['plain'].request('HEAD',
+                                            '%s/%s' % (container, name))
+        assert status == 404
+        status, headers, body = env['shunt'].request(
+            'GET', '%s/%s' % (container, name))
+        assert (status, body) == (200, data)
+    assert headers['content-type'] == 'application/octet-stream'
+    status, headers, _ = env['shunt'].request('HEAD', '%s/o' % container)
+    assert headers['x-object-meta-version'] == '2'
+    assert headers['content-type'] == 'text/x-v2'
+    # NOTE: the versions of "o" stay in Swift and are listed as Swift
+    # lists them (``version-id`` requests never reach the remote); "plain",
+    # which has no versions, is listed as before archiving: its ``null``
+    # version.
+    was_status, _, was = env['before']['versions']
+    assert was_status == 200
+    assert [(v['name'], v['version_id']) for v in json.loads(was)] == [
+        ('o', json.loads(was)[0]['version_id']),
+        ('o', json.loads(was)[1]['version_id']), ('plain', 'null')]
+    status, _, body = env['shunt'].request(
+        'GET', container, query={'versions': '', 'format': 'json'})
+    assert status == 200
+    assert [(v['name'], v['version_id']) for v in json.loads(body)] == [
+        (v['name'], v['version_id']) for v in json.loads(was)]
