@@ -14,6 +14,7 @@ and says which file it means."""
 
 import io
 import os
+from unittest import mock
 
 import pytest
 
@@ -148,8 +149,12 @@ def test_configuration_errors_name_the_file(tmp_path, capsys):
 
 
 def _proxymc(argv):
-    with pytest.raises(SystemExit) as exc:
+    # NOTE: the command patches the process for eventlet as Swift's
+    # servers do; not this test process.
+    with mock.patch('swift.common.utils.monkey_patch') as patch, \
+            pytest.raises(SystemExit) as exc:
         proxymc_cmd.main(argv)
+    assert patch.called
     return exc.value.code
 
 
