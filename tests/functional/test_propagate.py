@@ -49,6 +49,10 @@ def md5(data):
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
+#: provider methods that send no request (checks made before one)
+LOCAL_CHECKS = frozenset(['check_key'])
+
+
 class CountingProvider:
     """The real provider, counting the calls made to it."""
 
@@ -59,7 +63,8 @@ class CountingProvider:
 
     def __getattr__(self, name):
         attr = getattr(self._provider, name)
-        if not callable(attr) or name.startswith('_'):
+        if not callable(attr) or name.startswith('_') or \
+                name in LOCAL_CHECKS:
             return attr
 
         def call(*args, **kwargs):
