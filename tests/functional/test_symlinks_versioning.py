@@ -392,7 +392,9 @@ def test_links_archived_to_an_s3_clone_are_followed_by_the_shunt(env):
 # -- symlinks on a Swift remote ---------------------------------------------
 
 def test_links_stay_links_on_a_swift_remote(env):
-    layout = layout_mod.RemoteLayout('AUTH_test', env['swift_archived'])
+    # NOTE: Swift remotes keep names (layout native) by default
+    layout = layout_mod.RemoteLayout('AUTH_test', env['swift_archived'],
+                                     'native')
     remote = env['remote_container']
     swift2 = env['swift2']
     target = '%s/%s' % (remote, layout.object_key('target'))
@@ -449,7 +451,7 @@ def test_deleting_a_link_to_a_large_object_leaves_the_large_object(env):
     assert status == 404
     status, _, body = env['shunt'].request('GET', '%s/big' % container)
     assert (status, body) == (200, b''.join(BIG))
-    layout = layout_mod.RemoteLayout('AUTH_test', container)
+    layout = layout_mod.RemoteLayout('AUTH_test', container, 'native')
     _, body = env['swift2'].get_object(env['remote_container'],
                                        layout.object_key('big'))
     assert body == b''.join(BIG)
