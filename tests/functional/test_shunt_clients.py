@@ -450,6 +450,20 @@ def test_a_name_that_is_not_utf8_gets_swifts_answer(env, path, method,
         assert got[0] == 412
 
 
+@pytest.mark.parametrize('query', ['prefix=%FF', 'marker=a%C3',
+                                   'end_marker=%FF&format=json',
+                                   'delimiter=%FF', 'format=%FF',
+                                   'limit=%FF'])
+def test_listing_parameters_that_are_not_utf8_get_swifts_answer(env, query):
+    full = '%s/%s?%s' % (env['account_path'], env['names']['copies'], query)
+    expected = env['plain'].request('GET', full)
+
+    got = env['shunt'].request('GET', full)
+
+    assert (got[0], got[2]) == (expected[0], expected[2])
+    assert got[0] != 500
+
+
 @pytest.mark.parametrize('token', [True, False])
 @pytest.mark.parametrize('method', ['GET', 'HEAD'])
 def test_an_account_name_that_is_not_utf8_gets_swifts_answer(env, method,
