@@ -92,6 +92,8 @@ USERS = (
     ('test', 'tester', 'testing', ('.admin',)),
     ('test2', 'tester2', 'testing2', ('.admin',)),
     ('test', 'reader', 'reading', ()),
+    # the user without admin rights that Swift's functional tests need
+    ('test', 'tester3', 'testing3', ()),
     ('admin', 'admin', 'admin', ('.admin', '.reseller_admin')),
 )
 
