@@ -122,7 +122,10 @@ def extract_tests(sdist, work_dir):
                 members.append(member)
         if not members:
             raise RunnerError('%s has no test/ folder' % sdist)
-        tar.extractall(root, members=members)
+        kwargs = {}
+        if hasattr(tarfile, 'data_filter'):
+            kwargs['filter'] = 'data'
+        tar.extractall(root, members=members, **kwargs)
     return root
 
 
@@ -250,6 +253,39 @@ def passed(outcomes):
     return sorted(n for n, o in outcomes.items() if o == 'passed')
 
 
+def suspects(shunt, plain):
+    """The tests that fail through the shunt and pass without it."""
+    return [n for n in failed(shunt) if plain.get(n) == 'passed']
+
+
+def judge(shunt, plain, again):
+    """The verdict of the runs.
+
+    :param shunt: ``{node id: outcome}`` of every test through the shunt.
+    :param plain: the same, through the plain proxy (of every test, or of
+        the shunt's failures only).
+    :param again: the same, through the shunt again, of :func:`suspects`.
+    :returns: a dict: ``passed`` and ``failed``, the counts of the closing
+        line (a test that fails through both proxies counts as passed: it
+        is not the shunt's doing; one that fails through the shunt twice
+        and passes through the plain proxy, or was not run through the
+        plain proxy, as failed), and the names behind them: ``both
+        failed``, ``regressions``, ``not compared``, ``passed again``.
+    """
+    both_failed = [n for n in failed(shunt) if plain.get(n) == 'failed']
+    suspected = suspects(shunt, plain)
+    regressions = [n for n in suspected if again.get(n) != 'passed']
+    passed_again = [n for n in suspected if n not in regressions]
+    not_compared = [n for n in failed(shunt)
+                    if n not in both_failed and n not in suspected]
+    return {
+        'passed': len(passed(shunt)) + len(both_failed) + len(passed_again),
+        'failed': len(regressions) + len(not_compared),
+        'both failed': both_failed, 'regressions': regressions,
+        'not compared': not_compared, 'passed again': passed_again,
+    }
+
+
 def summary(outcomes):
     return ', '.join('%d %s' % (n, k) for k, n in counts(outcomes).items())
 
@@ -316,19 +352,16 @@ def main(argv=None):
         else:
             plain = {}
         print('through the plain proxy: %s' % summary(plain))
-        both_failed = [n for n in failed(shunt) if plain.get(n) == 'failed']
-        suspects = [n for n in failed(shunt) if plain.get(n) == 'passed']
-        regressions = []
-        if suspects:
+        again = {}
+        if suspects(shunt, plain):
             again = run('the failures only the shunt has, through the '
-                        'shunt again', 'shunt', suspects)
-            regressions = [n for n in suspects if again.get(n) != 'passed']
-            for name in suspects:
-                if name not in regressions:
-                    print('passed through the shunt when run again: %s'
-                          % name)
-        unknown = [n for n in failed(shunt)
-                   if n not in both_failed and n not in suspects]
+                        'shunt again', 'shunt', suspects(shunt, plain))
+        result = judge(shunt, plain, again)
+        both_failed, unknown, regressions = (
+            result['both failed'], result['not compared'],
+            result['regressions'])
+        for name in result['passed again']:
+            print('passed through the shunt when run again: %s' % name)
         if both_failed:
             print("failed through both proxies (not the shunt's doing):")
             for name in both_failed:
@@ -345,11 +378,8 @@ def main(argv=None):
             print(cluster.log_tail('shunt', 40))
         if not passed(shunt):
             raise RunnerError('no test passed through the shunt')
-        bad = len(regressions) + len(unknown)
-        good = len(passed(shunt)) + len(both_failed) + (
-            len(suspects) - len(regressions))
-        print('%d passed, %d failed' % (good, bad))
-        return 1 if bad else 0
+        print('%d passed, %d failed' % (result['passed'], result['failed']))
+        return 1 if result['failed'] else 0
     except (RunnerError, aio_tools.AioError) as exc:
         print('error: %s' % exc, file=sys.stderr)
         return 2
