@@ -193,10 +193,8 @@ def env(aio):
             'account_path': account_path, 'token': token,
             'plain_url': plain_url, 'shunt_url': shunt_url,
             'plain': Raw(plain_url, token), 'shunt': Raw(shunt_url, token),
-            's3_plain': aio._boto3_client(plain_url, 'test:tester',
-                                          'testing'),
-            's3_shunt': aio._boto3_client(shunt_url, 'test:tester',
-                                          'testing'),
+            's3_plain': aio.s3api_client(endpoint=plain_url),
+            's3_shunt': aio.s3api_client(endpoint=shunt_url),
         }
     finally:
         for proxy in ('clients-plain', 'clients-shunt'):
