@@ -44,6 +44,10 @@ object middlewares, because an archived SLO is stored on the remote as one
 object and served as one. Requests that arrive through ``s3api`` or
 ``tempurl`` go through the shunt too. Server-side copies (``copy``) of an
 archived object only find it when the shunt is placed after ``copy``.
+``listing_formats`` must come before the shunt (Swift's proxy puts it at
+the head of the pipeline when the pipeline does not name it): the shunt
+answers listings in JSON, as Swift's proxy app does, and leaves the
+client's format to it.
 
 Options
 -------

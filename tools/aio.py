@@ -113,6 +113,8 @@ USERS = (
     ('test', 'tester', 'testing', ('.admin',)),
     ('test2', 'tester2', 'testing2', ('.admin',)),
     ('test', 'reader', 'reading', ()),
+    # the user without admin rights that Swift's functional tests need
+    ('test', 'tester3', 'testing3', ()),
     ('admin', 'admin', 'admin', ('.admin', '.reseller_admin')),
 )
 
@@ -1295,9 +1297,13 @@ class AllInOne(object):
         return self._boto3_client(self.state['moto_endpoint'],
                                   MOTO_ACCESS_KEY, MOTO_SECRET_KEY)
 
-    def s3api_client(self, user='test:tester', key='testing'):
-        """A boto3 S3 client for Swift's s3api (access key account:user)."""
-        return self._boto3_client(self.state['s3api_endpoint'], user, key)
+    def s3api_client(self, user='test:tester', key='testing', endpoint=None):
+        """A boto3 S3 client for Swift's s3api (access key account:user).
+
+        It talks to the main proxy, or to the proxy at ``endpoint``.
+        """
+        return self._boto3_client(endpoint or self.state['s3api_endpoint'],
+                                  user, key)
 
     def internal_client(self, user_agent='cloudsync-aio', request_tries=3):
         """A Swift InternalClient using ``internal-client.conf``."""

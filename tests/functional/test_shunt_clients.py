@@ -193,10 +193,8 @@ def env(aio):
             'account_path': account_path, 'token': token,
             'plain_url': plain_url, 'shunt_url': shunt_url,
             'plain': Raw(plain_url, token), 'shunt': Raw(shunt_url, token),
-            's3_plain': aio._boto3_client(plain_url, 'test:tester',
-                                          'testing'),
-            's3_shunt': aio._boto3_client(shunt_url, 'test:tester',
-                                          'testing'),
+            's3_plain': aio.s3api_client(endpoint=plain_url),
+            's3_shunt': aio.s3api_client(endpoint=shunt_url),
         }
     finally:
         for proxy in ('clients-plain', 'clients-shunt'):
@@ -448,6 +446,20 @@ def test_a_name_that_is_not_utf8_gets_swifts_answer(env, path, method,
     assert got[0] != 500
     if token:
         assert got[0] == 412
+
+
+@pytest.mark.parametrize('query', ['prefix=%FF', 'marker=a%C3',
+                                   'end_marker=%FF&format=json',
+                                   'delimiter=%FF', 'format=%FF',
+                                   'limit=%FF'])
+def test_listing_parameters_that_are_not_utf8_get_swifts_answer(env, query):
+    full = '%s/%s?%s' % (env['account_path'], env['names']['copies'], query)
+    expected = env['plain'].request('GET', full)
+
+    got = env['shunt'].request('GET', full)
+
+    assert (got[0], got[2]) == (expected[0], expected[2])
+    assert got[0] != 500
 
 
 @pytest.mark.parametrize('token', [True, False])
