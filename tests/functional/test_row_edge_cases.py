@@ -195,3 +195,26 @@ def test_an_archive_whose_delete_fails_gives_the_object_its_metadata_back(
     assert newer.meta_timestamp > row.meta_timestamp, (newer, row)
     assert env.propagator.handle(newer, tp.ARCHIVE) is tp.Outcome.ARCHIVED
     assert env.local_head('obj') is None
+
+
+def test_a_local_delete_leaves_an_object_cloudsync_did_not_write(
+        aio, swift, s3, container, bucket, nodes_factory):
+    # NOTE: another writer's object (no cloudsync-timestamp), stored before
+    # the local object of the same name was written and deleted: the
+    # remote's Last-Modified would call it older than the delete.
+    nodes = nodes_factory()
+    key = nodes.config().mappings[0].remote_layout(container).object_key(
+        'shared-name')
+    s3.put_object(Bucket=bucket, Key=key, Body=b'another writer')
+    swift.put_object(container, 'shared-name', b'local')
+    swift.delete_object(container, 'shared-name')
+    swift.put_object(container, 'mine', b'mine')
+    swift.delete_object(container, 'mine')
+    swift.put_object(container, 'mine', b'mine again')
+    helpers.replicate_container(aio, 'AUTH_test', container)
+
+    assert nodes.run_once() == {1: 0, 2: 0, 3: 0}
+
+    body = s3.get_object(Bucket=bucket, Key=key)['Body'].read()
+    assert body == b'another writer'
+    assert remote_keys(nodes, s3, container) == ['mine', 'shared-name']
