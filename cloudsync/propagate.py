@@ -90,7 +90,15 @@ archive
     Copy as above, verify the remote copy, then remove the local object
     with a DELETE whose timestamp is just after the row's, so that Swift
     refuses it (409) when the object was overwritten since the row. A
-    metadata change (POST) since the row also keeps the object. Unless
+    metadata change (POST) since the row also keeps the object: Swift
+    refuses a DELETE only for a newer PUT, so the object's own metadata is
+    first POSTed again at the DELETE's timestamp with ``X-Delete-At`` set
+    to :data:`ARCHIVE_FENCE` (Swift refuses that POST when any POST landed
+    since the copied version), and the DELETE carries ``X-If-Delete-At``
+    (Swift refuses it, 412, when a POST landed in between). The object
+    then stays, and the row of that POST archives it with its metadata.
+    When the DELETE fails otherwise, the object gets its own
+    ``X-Delete-At`` back. Unless
     ``retain_local_segments`` is set, a large object's segments are deleted
     once its manifest is: never when the manifest was overwritten (409) or
     deleted by someone else meanwhile. Segments that cannot be deleted are
@@ -177,6 +185,17 @@ SEGMENT_DELETE_WORKERS = 10
 #: verify: listing pages that may be read for every 10 rows
 ROWS_PER_PAGE = 10
 LIST_LIMIT = 1000
+#: the X-Delete-At archiving gives an object (POSTing its own metadata
+#: again) just before its DELETE, which is conditional on it: a POST that
+#: lands in between replaces it, and Swift refuses the DELETE (412)
+ARCHIVE_FENCE = 9999999999
+#: seconds after the copied version at which a failed archive gives the
+#: object its X-Delete-At back (Swift's timestamp resolution)
+RESTORE_TICK = 0.00001
+#: headers a POST replaces, which the archive's fence sends again (the
+#: object server's default allowed_headers, but X-Delete-At)
+POST_KEPT = ('content-disposition', 'content-encoding', 'x-object-manifest',
+             'cache-control', 'content-language', 'expires', 'x-robots-tag')
 #: seconds a remote's Last-Modified may lag behind (whole seconds, clocks)
 LAST_MODIFIED_SLACK = 2.0
 #: objects whose row says they are at most this large are read with one
@@ -1297,11 +1316,25 @@ class RowPropagator:
                              now.internal if now else None)
             return Outcome.UNCHANGED
         delete_ts = archive_timestamp(row.meta_timestamp)
-        resp = self._request('DELETE', self.container, row.name,
-                             headers={'X-Timestamp': delete_ts.internal},
-                             policy=row.storage_policy_index,
-                             acceptable=(2, 404, 409))
+        kept = self._fence(row, headers, delete_ts)
+        if kept is not None:
+            return kept
+        try:
+            resp = self._request(
+                'DELETE', self.container, row.name,
+                headers={'X-Timestamp': delete_ts.internal,
+                         'X-If-Delete-At': str(ARCHIVE_FENCE)},
+                policy=row.storage_policy_index,
+                acceptable=(2, 404, 409, 412))
+        except lo.LocalReadError:
+            self._unfence(row, headers)
+            raise
         swift_utils.close_if_possible(resp.app_iter)
+        if resp.status_int == 412:
+            self.logger.info('%s: its metadata changed (a POST) while it '
+                             'was archived; kept, the newer row archives '
+                             'it', self._what(row))
+            return Outcome.UNCHANGED
         if resp.status_int == 409:
             self.logger.info('%s: overwritten since its row (%s); the newer '
                              'object is kept', self._what(row),
@@ -1378,6 +1411,78 @@ class RowPropagator:
                     continue
             deletable.append((container, obj))
         return deletable, kept
+
+    def _fence_headers(self, headers):
+        """What a POST must send again to keep the object's metadata."""
+        post = {}
+        for key, value in headers.items():
+            if key.startswith('x-object-meta-') or key in POST_KEPT or (
+                    key.startswith('x-object-transient-sysmeta-') and
+                    not key.startswith(
+                        'x-object-transient-sysmeta-crypto-')):
+                post[swob.str_to_wsgi(key)] = swob.str_to_wsgi(value)
+        return post
+
+    def _fence(self, row, headers, fence_ts):
+        """Make the archive's DELETE conditional on the metadata.
+
+        Swift refuses a DELETE only for a newer PUT, never for a newer
+        POST, and a POST's metadata dies with the object. So the object's
+        own metadata is POSTed again, unchanged but for ``X-Delete-At``,
+        set to :data:`ARCHIVE_FENCE`, at ``fence_ts`` (just after the
+        copied version): Swift refuses that POST (409) when any POST or
+        PUT landed since the copied version, and a POST that lands after
+        it replaces (or removes) ``X-Delete-At``, so that the DELETE with
+        ``X-If-Delete-At`` is refused (412). Either way the object stays,
+        and the row of that POST archives it with its metadata.
+
+        :returns: None, or the :class:`Outcome` when the object is kept
+            or gone.
+        """
+        post = self._fence_headers(headers)
+        post.update({'X-Timestamp': fence_ts.internal,
+                     'X-Delete-At': str(ARCHIVE_FENCE)})
+        resp = self._request('POST', self.container, row.name, headers=post,
+                             policy=row.storage_policy_index,
+                             acceptable=(2, 404, 409))
+        swift_utils.close_if_possible(resp.app_iter)
+        if resp.status_int == 409:
+            self.logger.info('%s: changed (a POST or PUT) while it was '
+                             'archived; kept, the newer row archives it',
+                             self._what(row))
+            return Outcome.UNCHANGED
+        if resp.status_int == 404:
+            return Outcome.LOCAL_GONE
+        return None
+
+    def _unfence(self, row, headers):
+        """After a DELETE that failed: give the object its own
+        ``X-Delete-At`` (or none) back, just after the fence (the row of
+        that POST archives the object on a later pass).
+        """
+        post = self._fence_headers(headers)
+        if headers.get('x-delete-at'):
+            post['X-Delete-At'] = headers['x-delete-at']
+        else:
+            post['X-Remove-Delete-At'] = 'x'
+        # NOTE(cloudsync): one tick after the copied version, not an
+        # offset: container rows keep no offset in a metadata timestamp,
+        # and the object needs a newer row to be archived again. A POST
+        # that landed since is newer still, and Swift refuses this one.
+        post['X-Timestamp'] = swift_utils.Timestamp(
+            float(row.meta_timestamp) + RESTORE_TICK).internal
+        try:
+            resp = self._request('POST', self.container, row.name,
+                                 headers=post,
+                                 policy=row.storage_policy_index,
+                                 acceptable=(2, 404, 409))
+            swift_utils.close_if_possible(resp.app_iter)
+        except lo.LocalReadError as exc:
+            self.logger.error(
+                '%s: the archive could not delete it, nor restore its '
+                'X-Delete-At (%s) after marking it %d for the delete: %s',
+                self._what(row), headers.get('x-delete-at') or 'none',
+                ARCHIVE_FENCE, exc)
 
     def _delete_segments(self, row, segments):
         segments, kept = self._deletable_segments(row, segments)

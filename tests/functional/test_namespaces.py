@@ -13,6 +13,7 @@
 object names as swift-s3-sync and container-sync do.
 """
 
+import hashlib
 import json
 import subprocess
 
@@ -215,3 +216,42 @@ def test_every_container_keeps_its_names_on_a_swift_remote(
                 headers, body = swift2.get_object(prefix + cont, name)
                 assert body == data
                 assert headers['content-type'] == ctype
+
+
+def put_slo(client, container, segments_container, name, datas,
+            headers=None):
+    client.put_container(segments_container)
+    manifest = []
+    for number, data in enumerate(datas):
+        seg = '%s/%08d' % (name, number)
+        client.put_object(segments_container, seg, data)
+        manifest.append({'path': '/%s/%s' % (segments_container, seg),
+                         'etag': hashlib.md5(
+                             data, usedforsecurity=False).hexdigest(),
+                         'size_bytes': len(data)})
+    client.put_object(container, name, json.dumps(manifest),
+                      query_string='multipart-manifest=put',
+                      headers=headers, content_type='video/x-large')
+
+
+def test_a_converted_swift_s3_sync_slo_is_current(
+        aio, swift, swift2, container, tmp_path, nodes_factory, statsd):
+    bucket = conftest.unique_name('old')
+    datas = [b'a' * 2048, b'b' * 2048, b'tail']
+    meta = {'X-Object-Meta-Kind': 'large'}
+    put_slo(swift, container, container + '-segs', 'large', datas, meta)
+    # NOTE: swift-s3-sync copied each segment, under its own name, to
+    # "<remote container>_segments", then the manifest.
+    swift2.put_container(bucket)
+    put_slo(swift2, bucket, bucket + '_segments', 'large', datas, meta)
+    before = swift2.head_object(bucket, 'large')
+    nodes = nodes_factory(converted_sections(aio, tmp_path, [
+        swift_profile(aio, 'AUTH_test', container, bucket)]))
+
+    assert nodes.run_once() == {1: 0, 2: 0, 3: 0}
+
+    statsd.settle()
+    assert statsd.counter('copied_objects') == 0
+    after = swift2.head_object(bucket, 'large')
+    assert after['etag'] == before['etag']
+    assert swift2.get_object(bucket, 'large')[1] == b''.join(datas)

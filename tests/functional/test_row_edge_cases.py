@@ -120,3 +120,101 @@ def test_a_name_too_long_for_the_remote_fails_alone_naming_the_limit(
     assert container in error
     # tried again only after the longest backoff, not on every pass
     assert failed[0]['next_try'] - failed[0]['last_failure'] >= 3600
+
+
+@pytest.mark.parametrize('before', ['POST', 'DELETE'])
+def test_a_post_while_an_object_is_archived_is_never_lost(
+        aio, tmp_path, swift, s3, container, bucket, before):
+    # NOTE: deterministic: the user's POST is sent from a hook, just before
+    # the archive's own request ``before`` (its fence POST, or its final
+    # DELETE) reaches the cluster.
+    from tests.functional import test_propagate as tp
+    env = tp.make_env(aio, tmp_path, swift, s3, container, bucket,
+                      lifecycle='archive')
+    env.put('obj', b'cold data', {
+        'X-Object-Meta-Color': 'blue',
+        'X-Object-Meta-Dish': 'cr\u00e8me br\u00fbl\u00e9e'})
+    row = env.row('obj')
+    real_request = env.propagator._request
+    posted = []
+
+    def request(method, cont, obj=None, headers=None, **kwargs):
+        if method == before and obj == 'obj' and not posted:
+            swift.post_object(cont, obj,
+                              headers={'X-Object-Meta-Color': 'red'})
+            posted.append(method)
+        return real_request(method, cont, obj, headers=headers, **kwargs)
+    env.propagator._request = request
+
+    outcome = env.propagator.handle(row, tp.ARCHIVE)
+
+    assert posted == [before]
+    assert outcome is tp.Outcome.UNCHANGED
+    local = env.local_head('obj')
+    assert local is not None
+    assert local['x-object-meta-color'] == 'red'
+    assert 'x-delete-at' not in local
+    # the POST's own row archives it, with the POST's metadata
+    env.propagator._request = real_request
+    assert env.handle('obj', tp.ARCHIVE) is tp.Outcome.ARCHIVED
+    resp, body = env.remote('obj')
+    assert body == b'cold data'
+    assert resp['Metadata']['color'] == 'red'
+    assert env.local_head('obj') is None
+
+
+def test_an_archive_whose_delete_fails_gives_the_object_its_metadata_back(
+        aio, tmp_path, swift, s3, container, bucket):
+    from tests.functional import test_propagate as tp
+    env = tp.make_env(aio, tmp_path, swift, s3, container, bucket,
+                      lifecycle='archive')
+    expires = str(int(time.time()) + 86400)
+    meta = {'X-Object-Meta-Color': 'blue',
+            'X-Object-Meta-Dish': 'cr\u00e8me br\u00fbl\u00e9e',
+            'X-Delete-At': expires}
+    env.put('obj', b'cold data', meta)
+    row = env.row('obj')
+    real_request = env.propagator._request
+
+    def request(method, cont, obj=None, **kwargs):
+        if method == 'DELETE':
+            raise tp.large_objects.LocalReadError('DELETE: 503', status=503)
+        return real_request(method, cont, obj, **kwargs)
+    env.propagator._request = request
+
+    with pytest.raises(tp.propagate.RetryLater):
+        env.propagator.handle(row, tp.ARCHIVE)
+
+    local = env.local_head('obj')
+    assert local.get('x-delete-at') == expires, local
+    assert local['x-object-meta-color'] == 'blue'
+    assert local['x-object-meta-dish'] == 'cr\u00e8me br\u00fbl\u00e9e'
+    # its newer row archives it on a later pass
+    env.propagator._request = real_request
+    newer = env.row('obj')
+    assert newer.meta_timestamp > row.meta_timestamp, (newer, row)
+    assert env.propagator.handle(newer, tp.ARCHIVE) is tp.Outcome.ARCHIVED
+    assert env.local_head('obj') is None
+
+
+def test_a_local_delete_leaves_an_object_cloudsync_did_not_write(
+        aio, swift, s3, container, bucket, nodes_factory):
+    # NOTE: another writer's object (no cloudsync-timestamp), stored before
+    # the local object of the same name was written and deleted: the
+    # remote's Last-Modified would call it older than the delete.
+    nodes = nodes_factory()
+    key = nodes.config().mappings[0].remote_layout(container).object_key(
+        'shared-name')
+    s3.put_object(Bucket=bucket, Key=key, Body=b'another writer')
+    swift.put_object(container, 'shared-name', b'local')
+    swift.delete_object(container, 'shared-name')
+    swift.put_object(container, 'mine', b'mine')
+    swift.delete_object(container, 'mine')
+    swift.put_object(container, 'mine', b'mine again')
+    helpers.replicate_container(aio, 'AUTH_test', container)
+
+    assert nodes.run_once() == {1: 0, 2: 0, 3: 0}
+
+    body = s3.get_object(Bucket=bucket, Key=key)['Body'].read()
+    assert body == b'another writer'
+    assert remote_keys(nodes, s3, container) == ['mine', 'shared-name']

@@ -743,11 +743,17 @@ class FakeSwift:
         return swob.HTTPCreated(request=req, etag=md5_hex(body))
 
     def _object_POST(self, req, account, container, obj, params):
-        if self.get(account, container, obj) is None:
+        record = self.get(account, container, obj)
+        if record is None:
             return swob.HTTPNotFound(request=req)
+        ts = self._request_timestamp(req)
+        if 'X-Timestamp' in req.headers and ts <= record.meta_timestamp:
+            # as Swift's object server: an older POST than the metadata
+            return swob.HTTPConflict(request=req)
         headers = {k: swob.wsgi_to_str(v) for k, v in req.headers.items()}
-        self.post(account, container, obj, headers,
-                  self._request_timestamp(req))
+        if 'X-Remove-Delete-At' in req.headers:
+            headers.pop('X-Remove-Delete-At', None)
+        self.post(account, container, obj, headers, ts)
         return swob.HTTPAccepted(request=req)
 
     def _object_DELETE(self, req, account, container, obj, params):
@@ -759,6 +765,10 @@ class FakeSwift:
             if record.data_timestamp >= ts:
                 return swob.HTTPConflict(request=req, headers={
                     'X-Backend-Timestamp': record.data_timestamp.internal})
+            if 'X-If-Delete-At' in req.headers and int(
+                    req.headers['X-If-Delete-At']) != int(
+                    record.headers.get('X-Delete-At') or 0):
+                return swob.HTTPPreconditionFailed(request=req)
             self.delete(account, container, obj, ts)
             return swob.HTTPNoContent(request=req)
         if record is None or record.timestamp < ts:

@@ -596,3 +596,20 @@ def test_validate_returns_the_loaders_problems_and_nothing_for_a_good_file(
     assert convert.validate(good) == []
     assert convert.validate(bad) == ['[mapping:x] remote: missing',
                                      '[mapping:x] bucket: missing']
+
+
+def test_profiles_that_would_overwrite_each_other_are_not_written(
+        tmp_path, shipped_providers):
+    def profile(container):
+        return {'account': 'AUTH_test', 'container': container,
+                'aws_bucket': 'shared', 'aws_identity': 'i',
+                'aws_secret': 's', 'custom_prefix': ''}
+
+    code, _out, err = run_cli(tmp_path, {'containers': [profile('a'),
+                                                        profile('b')]})
+
+    assert code == 2
+    assert '[mapping:AUTH_test-a]' in err
+    assert '[mapping:AUTH_test-b]' in err
+    assert 'can write the same keys' in err
+    assert not (tmp_path / 'out.conf').exists()

@@ -1301,14 +1301,19 @@ def archive():
 
 
 def test_archive_copies_verifies_then_deletes_locally(archive):
-    record = archive.put('a', b'cold data')
+    archive.put('a', b'cold data')
     row = archive.row('a')
     assert archive.propagator.handle(row, ARCHIVE) is Outcome.ARCHIVED
     assert archive.swift.get(ACCOUNT, CONTAINER, 'a') is None
     assert archive.remote('a').data == b'cold data'
     delete, = archive.swift.requests_for('DELETE', 'a')
     assert delete.headers['x-timestamp'] == swift_utils.Timestamp(
-        record.meta_timestamp, offset=1).internal
+        row.meta_timestamp, offset=1).internal
+    # conditional on the fence POSTed just before, with the same metadata
+    fence, = archive.swift.requests_for('POST', 'a')
+    assert fence.headers['x-timestamp'] == delete.headers['x-timestamp']
+    assert fence.headers['x-delete-at'] == str(propagate.ARCHIVE_FENCE)
+    assert delete.headers['x-if-delete-at'] == str(propagate.ARCHIVE_FENCE)
     assert archive.stats.totals['archived_objects'] == 1
     # the remote copy was read back before the local one went
     assert archive.provider.count('head_object') == 2
@@ -2343,3 +2348,56 @@ def test_a_copy_the_remote_gives_no_etag_for_is_not_sent_again(world, etag):
     # another version is sent, of course
     world.put('a', b'other')
     assert world.handle('a') is Outcome.COPIED
+
+
+# -- a POST while an object is archived ---------------------------------------
+
+def _post_before(world, name, method, headers):
+    """A user's POST, sent just before the propagator's ``method``."""
+    real = world.propagator._request
+    sent = []
+
+    def request(m, container, obj=None, **kwargs):
+        if m == method and obj == name and not sent:
+            world.swift.post(ACCOUNT, CONTAINER, name, headers)
+            sent.append(m)
+        return real(m, container, obj, **kwargs)
+    world.propagator._request = request
+    return sent
+
+
+@pytest.mark.parametrize('method', ['POST', 'DELETE'])
+def test_a_post_while_archiving_keeps_the_object(archive, method):
+    archive.put('a', b'cold data', {'X-Object-Meta-Color': 'blue',
+                                    'X-Delete-At': '2000000000'})
+    row = archive.row('a')
+    sent = _post_before(archive, 'a', method, {'X-Object-Meta-Color': 'red'})
+
+    assert archive.propagator.handle(row, ARCHIVE) is Outcome.UNCHANGED
+
+    assert sent == [method]
+    local = archive.swift.get(ACCOUNT, CONTAINER, 'a')
+    assert local.headers['X-Object-Meta-Color'] == 'red'
+    assert archive.stats.totals.get('archived_objects', 0) == 0
+
+
+def test_the_fence_keeps_the_objects_metadata(archive):
+    archive.put('a', b'cold data', {'X-Object-Meta-Color': 'Blue',
+                                    'X-Object-Meta-Caf\u00e9': 'cr\u00e8me',
+                                    'X-Delete-At': '2000000000'})
+    archive.swift.hooks.append(
+        lambda r: swob.HTTPServiceUnavailable()
+        if r.method == 'DELETE' else None)
+
+    with pytest.raises(propagate.RetryLater):
+        archive.handle('a', ARCHIVE)
+
+    fence, unfence = archive.swift.requests_for('POST', 'a')
+    assert fence.headers['x-object-meta-color'] == 'Blue'
+    assert [swob.wsgi_to_str(v) for k, v in fence.headers.items()
+            if k.startswith('x-object-meta-caf')] == ['cr\u00e8me']
+    # the DELETE failed: the object's own X-Delete-At is given back
+    assert unfence.headers['x-delete-at'] == '2000000000'
+    local = archive.swift.get(ACCOUNT, CONTAINER, 'a')
+    assert local.headers['X-Delete-At'] == '2000000000'
+    assert local.headers['X-Object-Meta-Color'] == 'Blue'
