@@ -310,3 +310,34 @@ def test_users_without_a_swift_role_on_the_project_are_refused(
     assert not any(data in body for (_s, body), data in zip(
         answers, OBJECTS.values()))
     assert listing[0] == 403
+
+
+# -- the all-in-one with Keystone instead of tempauth -----------------------
+
+def test_the_all_in_one_starts_with_keystone_instead_of_tempauth():
+    from tests.functional import conftest
+    cluster = conftest._start_cluster(prefix='cloudsync-aio-keystone-',
+                                      auth='keystone')
+    try:
+        state = cluster.state
+        tester = swiftclient.Connection(
+            authurl=state['keystone']['url'], user='tester', key='testing',
+            auth_version='3', retries=2, timeout=30,
+            os_options={'project_name': 'test',
+                        'project_domain_name': 'Default',
+                        'user_domain_name': 'Default',
+                        'region_name': 'RegionOne'})
+        tester.put_container('c')
+        tester.put_object('c', 'o', b'through keystoneauth')
+        _h, body = tester.get_object('c', 'o')
+        tempauth = request(state['proxy_url'], 'GET', '/auth/v1.0')
+    finally:
+        cluster.stop()
+        import shutil
+        shutil.rmtree(cluster.base_dir, ignore_errors=True)
+
+    assert body == b'through keystoneauth'
+    assert tester.url == '%s/v1/%s' % (state['proxy_url'],
+                                       state['keystone']['accounts']['test'])
+    # no tempauth to hand out tokens
+    assert tempauth[0] >= 400
