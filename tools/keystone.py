@@ -330,6 +330,11 @@ class Keystone(object):
     def _api(self, method, path, body=None, ok=(200, 201, 204)):
         status, _h, data = self._request(method, path, body,
                                          token=self.admin_token())
+        if status == 401:
+            # NOTE: the admin token expired (tokens may be short-lived)
+            self._admin_token = None
+            status, _h, data = self._request(method, path, body,
+                                             token=self.admin_token())
         if status not in ok:
             raise KeystoneError('%s %s: %s %s' % (method, path, status, data))
         return data
@@ -385,9 +390,9 @@ class Keystone(object):
         """Register Swift's proxy ``url`` (``http://host:port``) as the
         ``object-store`` service of ``region``, public interface.
         """
-        status, _h, _b = self._request('GET', '/v3/regions/%s' % region,
-                                       token=self.admin_token())
-        if status == 404:
+        try:
+            self._api('GET', '/v3/regions/%s' % region)
+        except KeystoneError:
             self._api('POST', '/v3/regions', {'region': {'id': region}})
         services = self._api('GET', '/v3/services?type=object-store')
         if services['services']:
