@@ -29,6 +29,7 @@ Ports, relative to the base port B (default 16000)::
     B+1      moto S3 server
     B+2      memcached (only with --memcache)
     B+3..9   additional proxies (AllInOne.start_proxy(name=...))
+    B+90     Keystone (only with --auth keystone)
     B+10*N   object server of node N
     B+10*N+1 container server of node N
     B+10*N+2 account server of node N
@@ -37,6 +38,7 @@ Command line::
 
     python tools/aio.py start [--base-dir DIR] [--base-port N] [--fresh]
                               [--profile plain|production]
+                              [--auth tempauth|keystone]
     python tools/aio.py status [--json]
     python tools/aio.py stop
     python tools/aio.py env     # shell exports for swift/aws clients
@@ -62,6 +64,17 @@ policies and constraints only from ``/etc/swift/swift.conf``, so this
 loads them from ``swift_dir`` first (see ``use_swift_dir``, which any
 other process using the cluster's rings or policies must call too).
 Nothing is ever written to ``/etc/swift``.
+
+With ``--auth keystone`` (``AllInOne(..., auth='keystone')``) the proxy
+authenticates with a real Keystone instead of tempauth: ``tools/keystone.py``
+sets one up under ``keystone/`` (SQLite, fernet tokens, bootstrapped with
+``keystone-manage bootstrap``) and serves it on B+90; the proxy's pipeline
+has ``s3token authtoken keystoneauth`` where tempauth was, and the users of
+``keystone.USERS`` (``tester``/``testing`` in project ``test``, ...) are
+created, with Swift registered in the catalog as ``object-store`` in
+``RegionOne``. Their accounts are ``AUTH_<project id>`` (``aio.py status``
+prints them). An additional proxy can use a Keystone too, whatever the
+main one does: ``start_proxy(name, auth='keystone', keystone_url=...)``.
 
 The production profile (``--profile production``, ``AllInOne(...,
 profile='production')``) is the same cluster as a production one is set
@@ -124,6 +137,11 @@ POLICIES = (
 )
 
 PROFILES = ('plain', 'production')
+AUTHS = ('tempauth', 'keystone')
+KEYSTONE_PORT_OFFSET = 90
+#: the roles keystoneauth gives Swift access to
+KEYSTONE_OPERATOR_ROLES = 'admin, member'
+KEYSTONE_READER_ROLES = 'reader'
 #: the production profile's erasure-coded policy: 2 data + 1 parity
 #: fragments, one per node
 EC_POLICY = {'index': 2, 'name': 'ec', 'default': False,
@@ -165,6 +183,22 @@ class PortsInUse(AioError):
 
 
 # -- helpers for in-process users -------------------------------------------
+
+def keystone_tool():
+    """``tools/keystone.py``, imported under a name of its own.
+
+    The file is named like the ``keystone`` package it starts.
+    """
+    import importlib.util
+    name = 'cloudsync_aio_keystone'
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, os.path.join(
+            os.path.dirname(os.path.abspath(__file__)), 'keystone.py'))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
 
 def use_swift_dir(swift_dir):
     """Make this process use the cluster's swift.conf, rings and policies.
@@ -372,11 +406,18 @@ class AllInOne(object):
         (2 data + 1 parity fragments), and an ``[object-expirer]`` section
         in the object servers' configuration for :meth:`run_expirer`.
         Object versioning and symlinks are on in both profiles.
+    :param auth: ``tempauth`` (default) or ``keystone``: a Keystone of
+        the cluster's own (see the module doc) authenticates the proxy.
     """
 
     def __init__(self, base_dir=None, base_port=None, nodes=3, replicas=3,
                  part_power=10, memcache=False, extra_filters=None,
-                 proxy_workers=0, log_level='INFO', profile='plain'):
+                 proxy_workers=0, log_level='INFO', profile='plain',
+                 auth='tempauth'):
+        if auth not in AUTHS:
+            raise AioError('auth must be one of %s, not %r'
+                           % (', '.join(AUTHS), auth))
+        self.auth = auth
         if profile not in PROFILES:
             raise AioError('profile must be one of %s, not %r'
                            % (', '.join(PROFILES), profile))
@@ -417,7 +458,8 @@ class AllInOne(object):
                   extra_filters=opts.get('extra_filters'),
                   proxy_workers=opts.get('proxy_workers', 0),
                   log_level=opts.get('log_level', 'INFO'),
-                  profile=opts.get('profile', 'plain'))
+                  profile=opts.get('profile', 'plain'),
+                  auth=opts.get('auth', 'tempauth'))
         aio._state = state
         return aio
 
@@ -438,7 +480,8 @@ class AllInOne(object):
                 'part_power': self.part_power, 'memcache': self.memcache,
                 'extra_filters': self.extra_filters,
                 'proxy_workers': self.proxy_workers,
-                'log_level': self.log_level, 'profile': self.profile}
+                'log_level': self.log_level, 'profile': self.profile,
+                'auth': self.auth}
 
     def url(self, port):
         return 'http://%s:%d' % (IP, port)
@@ -482,6 +525,8 @@ class AllInOne(object):
             return self.base_port + 1
         if what == 'memcache':
             return self.base_port + 2
+        if what == 'keystone':
+            return self.base_port + KEYSTONE_PORT_OFFSET
         return self.base_port + 10 * node + PORT_OFFSETS[what]
 
     def node_info(self, index):
@@ -502,6 +547,8 @@ class AllInOne(object):
         ports = [self.port('proxy'), self.port('moto')]
         if self.memcache:
             ports.append(self.port('memcache'))
+        if self.auth == 'keystone':
+            ports.append(self.port('keystone'))
         for i in range(1, self.nodes + 1):
             ports.extend(self.port(k, i) for k in SERVER_TYPES)
         return ports
@@ -673,11 +720,17 @@ class AllInOne(object):
             return os.path.join(self.swift_dir, 'proxy-server.conf')
         return os.path.join(self.swift_dir, 'proxy-server-%s.conf' % name)
 
-    def _write_proxy_conf(self, name, port, extra_filters):
+    def _write_proxy_conf(self, name, port, extra_filters, auth=None,
+                          keystone_url=None):
         sec = self._secrets()
+        auth = auth or self.auth
         pipeline = list(PIPELINE_HEAD)
         if not self.memcache:
             pipeline.remove('cache')
+        if auth == 'keystone':
+            where = pipeline.index('tempauth')
+            pipeline[where:where + 1] = ['s3token', 'authtoken',
+                                         'keystoneauth']
         pipeline += [f[0] for f in extra_filters] + list(PIPELINE_TAIL)
         if self.production:
             pipeline[-2:-2] = ENCRYPTION_FILTERS
@@ -734,11 +787,57 @@ class AllInOne(object):
             sections.append(self._cache_filter())
         if self.production:
             sections += self._encryption_sections()
+        if auth == 'keystone':
+            sections += self._keystone_sections(
+                keystone_url or self.keystone_url)
         for fname, opts in extra_filters:
             sections.append(('filter:%s' % fname, sorted(opts.items())))
         path = self.proxy_conf_path(name)
         self._write(path, _ini(sections))
         return path
+
+    @property
+    def keystone_url(self):
+        """The identity v3 URL of the cluster's own Keystone."""
+        return 'http://%s:%d/v3' % (IP, self.port('keystone'))
+
+    def keystone(self):
+        """The cluster's own Keystone (``tools/keystone.py``)."""
+        return keystone_tool().Keystone(
+            os.path.join(self.base_dir, 'keystone'), self.port('keystone'))
+
+    @staticmethod
+    def _keystone_sections(url):
+        """The auth filters for the Keystone at ``url``.
+
+        authtoken validates tokens as the ``swift`` service user.
+        """
+        ks = keystone_tool()
+        project, user, password, _roles = ks.USERS[0]
+        return [
+            ('filter:s3token', [('use', 'egg:swift#s3token'),
+                                ('auth_uri', url)]),
+            ('filter:authtoken', [
+                ('paste.filter_factory',
+                 'keystonemiddleware.auth_token:filter_factory'),
+                ('www_authenticate_uri', url),
+                ('auth_url', url),
+                ('auth_type', 'password'),
+                ('interface', 'public'),
+                ('username', user),
+                ('password', password),
+                ('project_name', project),
+                ('user_domain_id', 'default'),
+                ('project_domain_id', 'default'),
+                ('delay_auth_decision', 'true'),
+            ]),
+            ('filter:keystoneauth', [
+                ('use', 'egg:swift#keystoneauth'),
+                ('operator_roles', KEYSTONE_OPERATOR_ROLES),
+                ('project_reader_roles', KEYSTONE_READER_ROLES),
+                ('reseller_admin_role', 'ResellerAdmin'),
+            ]),
+        ]
 
     def _build_rings(self):
         """Build the rings, unless they exist for the same layout."""
@@ -825,6 +924,13 @@ class AllInOne(object):
                 cmd += ['-u', 'root']
             specs['memcache'] = {'cmd': cmd, 'port': self.port('memcache'),
                                  'check': 'memcache'}
+        if self.auth == 'keystone':
+            ks = self.keystone()
+            specs['keystone'] = {
+                'cmd': [sys.executable, os.path.join(
+                    os.path.dirname(os.path.abspath(__file__)),
+                    'keystone.py'), 'serve', ks.conf, str(ks.port)],
+                'port': ks.port, 'check': 'http'}
         specs['proxy'] = self._proxy_spec('proxy', self.port('proxy'))
         return specs
 
@@ -1018,6 +1124,11 @@ class AllInOne(object):
         os.makedirs(self.log_dir, exist_ok=True)
         self._write_configs()
         self._build_rings()
+        if self.auth == 'keystone':
+            try:
+                self.keystone().prepare()
+            except keystone_tool().KeystoneError as exc:
+                raise AioError(str(exc))
         specs = self._process_specs()
         self._state = self._initial_state()
         try:
@@ -1025,6 +1136,8 @@ class AllInOne(object):
                 self._spawn(name, specs[name])
             self._save_state()
             self._wait_ready(specs, timeout)
+            if self.auth == 'keystone':
+                self._state['keystone'] = self._setup_keystone()
         except BaseException:
             self.stop()
             raise
@@ -1086,6 +1199,20 @@ class AllInOne(object):
             'processes': {},
         }
 
+    def _setup_keystone(self):
+        """Users, projects and the catalog in the cluster's Keystone."""
+        ks = self.keystone()
+        accounts = ks.setup_swift_users()
+        ks.add_object_store(self.url(self.port('proxy')))
+        tool = keystone_tool()
+        return {'url': ks.url, 'region': tool.REGION,
+                'admin_password': tool.ADMIN_PASSWORD,
+                'accounts': accounts,
+                'users': [{'project': project, 'name': user,
+                           'password': pw, 'roles': list(roles),
+                           'account': accounts[project]}
+                          for project, user, pw, roles in tool.USERS]}
+
     def stop(self, timeout=STOP_TIMEOUT):
         """Stop every process this cluster started. Safe to call twice."""
         self._state = None
@@ -1099,7 +1226,7 @@ class AllInOne(object):
 
     def wipe(self):
         """Remove the cluster's files (it must be stopped)."""
-        for sub in ('etc', 'srv', 'log', 'cache'):
+        for sub in ('etc', 'srv', 'log', 'cache', 'keystone'):
             shutil.rmtree(os.path.join(self.base_dir, sub),
                           ignore_errors=True)
         try:
@@ -1177,7 +1304,8 @@ class AllInOne(object):
             self._state['processes'].pop(name, None)
             self._save_state()
 
-    def start_proxy(self, name='proxy', extra_filters=None, port=None):
+    def start_proxy(self, name='proxy', extra_filters=None, port=None,
+                    auth=None, keystone_url=None):
         """Start (or restart) a proxy with extra filters in its pipeline.
 
         ``name='proxy'`` is the main proxy (base port); any other name
@@ -1188,6 +1316,9 @@ class AllInOne(object):
             aio.start_proxy('shunt', [('cloud_shunt', {
                 'use': 'egg:cloudsync#cloud_shunt',
                 'conf_file': '/path/to/cloudsync.conf'})])
+
+        ``auth='keystone'`` authenticates it with the Keystone at
+        ``keystone_url`` (default: the cluster's own) instead of tempauth.
 
         :returns: the proxy's URL
         """
@@ -1211,9 +1342,11 @@ class AllInOne(object):
                     raise AioError('no free port for another proxy')
         if name in state['processes']:
             self._terminate([name])
-        conf = self._write_proxy_conf(name, port, filters)
+        conf = self._write_proxy_conf(name, port, filters, auth,
+                                      keystone_url)
         state['proxies'][name] = {'port': port, 'url': self.url(port),
-                                  'conf': conf, 'extra_filters': filters}
+                                  'conf': conf, 'extra_filters': filters,
+                                  'auth': auth or self.auth}
         if name == 'proxy':
             self.extra_filters = filters
             state['options'] = self._options()
@@ -1411,16 +1544,26 @@ def _print_endpoints(state):
     print('profile:         %s' % state.get('profile', 'plain'))
     print('swift_dir:       %s' % state['swift_dir'])
     print('proxy:           %s' % state['proxy_url'])
-    print('auth (v1):       %s  users test:tester/testing, '
-          'test2:tester2/testing2, test:reader/reading' % state['auth_url'])
-    print('s3api:           %s  (access key test:tester, secret testing)'
-          % state['s3api_endpoint'])
+    if not state.get('keystone'):
+        print('auth (v1):       %s  users test:tester/testing, '
+              'test2:tester2/testing2, test:reader/reading'
+              % state['auth_url'])
+        print('s3api:           %s  (access key test:tester, secret '
+              'testing)' % state['s3api_endpoint'])
     print('moto S3:         %s  (any key, region %s)'
           % (state['moto_endpoint'], state['moto_region']))
     print('internal client: %s' % state['internal_client_conf'])
     if state.get('keymaster_conf'):
         print('keymaster:       %s  (encryption at rest)'
               % state['keymaster_conf'])
+    if state.get('keystone'):
+        ks = state['keystone']
+        print('keystone:        %s  (admin/%s; the proxy authenticates '
+              'with it)' % (ks['url'], ks['admin_password']))
+        for user in ks['users']:
+            print('                 %s/%s in project %s (%s): %s' % (
+                user['name'], user['password'], user['project'],
+                user['account'], ', '.join(user['roles'])))
     print('policies:        %s' % ', '.join(
         '%s (%s)' % (p['name'], p.get('ec_type') or p.get(
             'policy_type', 'replication')) for p in state['policies']))
@@ -1482,6 +1625,10 @@ def main(argv=None):
                          help='production: at-rest encryption, an '
                               'erasure-coded policy "ec" and the object '
                               'expirer (default: plain)')
+    p_start.add_argument('--auth', choices=AUTHS, default='tempauth',
+                         help='keystone: start a Keystone too, and '
+                              'authenticate the proxy with it instead of '
+                              'tempauth (default: tempauth)')
     p_start.add_argument('--extra-filter', action='append',
                          metavar='NAME=USE',
                          help='add a filter to the proxy pipeline after '
@@ -1508,7 +1655,7 @@ def main(argv=None):
                            extra_filters=_parse_filter_args(args),
                            proxy_workers=args.proxy_workers,
                            log_level=args.log_level,
-                           profile=args.profile)
+                           profile=args.profile, auth=args.auth)
             state = aio.start(fresh=args.fresh, timeout=args.timeout)
             if state.get('reused'):
                 print('already running in %s' % aio.base_dir)

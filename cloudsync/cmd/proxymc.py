@@ -151,6 +151,10 @@ def main(argv=None):
     conf_file, options = utils.parse_options(
         parser=parser, test_config=True, test_args=argv)
     section = app_section(conf_file)
+    # NOTE(cloudsync): as run_wsgi does before it loads the app: checking
+    # the configuration loads providers, and with them ssl, which must be
+    # imported after eventlet patched the standard library.
+    utils.monkey_patch()
     problems = config_problems(conf_file, section)
     if problems:
         for line in problems:

@@ -186,7 +186,10 @@ def evaluate(statuses, mappings, thresholds, now):
             containers += 1
             rows_behind += container.rows_behind or 0
             failed_rows += len(container.failed)
-            lag = max(lag, container.lag or 0.0)
+            # NOTE(cloudsync): as the thresholds: lag beyond copy_after,
+            # which archive mappings wait for on purpose
+            lag = max(lag, (container.lag or 0.0) - (mapping.copy_after or
+                                                     0.0))
             problems.extend(check_container(mapping, container, thresholds,
                                             now))
     return Verdict(problems, len(statuses), containers, rows_behind,

@@ -114,7 +114,8 @@ class _Tracked(object):
                 parts.append('ETA %s' % duration((self.total - done) / rate))
             else:
                 parts.append('ETA ?')
-        for name in ('metadata_updated', 'deleted', 'archived', 'failed'):
+        for name in ('unchanged', 'metadata_updated', 'deleted', 'archived',
+                     'failed'):
             value = getattr(result, name)
             if value:
                 parts.append('%d %s' % (value, name.replace('_', ' ')))

@@ -130,6 +130,32 @@ def aio_production():
             shutil.rmtree(cluster.base_dir, ignore_errors=True)
 
 
+#: seconds a token of the ``keystone`` fixture lives: short enough for a
+#: test to see one expire
+KEYSTONE_TOKEN_EXPIRATION = 20
+
+
+@pytest.fixture(scope='session')
+def keystone(tmp_path_factory):
+    """A real Keystone (``tools/keystone.py``) on a free loopback port, with
+    the users of its ``USERS``, shared by the whole session; tokens live
+    :data:`KEYSTONE_TOKEN_EXPIRATION` seconds.
+    """
+    import socket
+    tool = aio_tools.keystone_tool()
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        port = sock.getsockname()[1]
+    server = tool.Keystone(str(tmp_path_factory.mktemp('keystone')), port,
+                           token_expiration=KEYSTONE_TOKEN_EXPIRATION)
+    try:
+        server.start()
+        server.setup_swift_users()
+        yield server
+    finally:
+        server.stop()
+
+
 def unique_name(prefix='t'):
     return '%s-%s' % (prefix, uuid.uuid4().hex[:12])
 

@@ -148,6 +148,14 @@ def test_configuration_errors_name_the_file(tmp_path, capsys):
                           'errors:\n  [mapping:m] ' % path), err
 
 
+@pytest.fixture(autouse=True)
+def no_monkey_patching(monkeypatch):
+    # NOTE: cloudsync-proxymc patches the standard library as Swift's
+    # servers do; not in the test process.
+    from swift.common import utils
+    monkeypatch.setattr(utils, 'monkey_patch', lambda: None)
+
+
 def _proxymc(argv):
     # NOTE: the command patches the process for eventlet as Swift's
     # servers do; not this test process.
