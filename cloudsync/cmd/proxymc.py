@@ -138,11 +138,6 @@ def _paste_conf_problem(argv):
 def main(argv=None):
     from swift.common import utils
     from swift.common import wsgi
-    # NOTE(cloudsync): before checking the configuration, which imports the
-    # providers (and with them ssl): Swift's server patches at start-up,
-    # and ssl imported unpatched before that fails every TLS connection
-    # the workers make (RecursionError in SSLContext).
-    utils.monkey_patch()
     problem = _paste_conf_problem(argv)
     if problem:
         print('cloudsync-proxymc: %s' % problem, file=sys.stderr)
