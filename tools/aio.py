@@ -128,6 +128,8 @@ USERS = (
     ('test', 'reader', 'reading', ()),
     # the user without admin rights that Swift's functional tests need
     ('test', 'tester3', 'testing3', ()),
+    # a service user: what its token adds opens SERVICE_ accounts
+    ('test5', 'tester5', 'testing5', ('.service',)),
     ('admin', 'admin', 'admin', ('.admin', '.reseller_admin')),
 )
 
@@ -738,6 +740,9 @@ class AllInOne(object):
             ('use', 'egg:swift#tempauth'),
             ('fernet_key_aio', sec['fernet_key']),
             ('active_fernet_key_id', 'aio'),
+            # SERVICE_<project> accounts need a service token as well
+            ('reseller_prefix', 'AUTH, SERVICE'),
+            ('SERVICE_require_group', '.service'),
         ]
         for account, user, key, groups in USERS:
             tempauth.append(('user_%s_%s' % (account, user),

@@ -186,6 +186,10 @@ def write_test_conf(path, proxy_url):
             password2 = testing2
             username3 = tester3
             password3 = testing3
+            account5 = test5
+            username5 = tester5
+            password5 = testing5
+            service_prefix = SERVICE
             collate = C
             insecure = no
         ''') % proxy_url)
