@@ -11,239 +11,13 @@
 # under the License.
 """The cloud shunt: archived objects stay readable through Swift.
 
-When a mapping archives a container (``lifecycle = archive``), the sync
-daemon copies old objects to the remote and removes them from Swift. The
-cloud shunt is a Swift proxy middleware that keeps them where users expect
-them: reads, listings and headers through the Swift API stay what they
-were.
-
-It serves the mappings of the cloudsync configuration file that archive,
-or that ask for ``merge_namespaces = true`` (the remote then holds objects
-that Swift never had, written by proxymc or another cluster). Every other
-request passes through untouched.
-
-Pipeline
---------
-
-Place the shunt **after the auth middleware** and **before** ``slo``,
-``dlo`` and ``versioned_writes``::
-
-    [pipeline:main]
-    pipeline = catch_errors gatekeeper healthcheck proxy-logging cache
-               listing_formats bulk tempurl s3api tempauth cloud_shunt
-               copy container-quotas account-quotas slo dlo
-               versioned_writes symlink proxy-logging proxy-server
-
-    [filter:cloud_shunt]
-    use = egg:cloudsync#cloud_shunt
-    conf_file = /etc/cloudsync/cloudsync.conf
-
-After auth, because the shunt never decides who may do what: it only acts
-on what Swift answered, after Swift's own authorization. Before the large
-object middlewares, because an archived SLO is stored on the remote as one
-object and served as one. Requests that arrive through ``s3api`` or
-``tempurl`` go through the shunt too. Server-side copies (``copy``) of an
-archived object only find it when the shunt is placed after ``copy``.
-``listing_formats`` must come before the shunt (Swift's proxy puts it at
-the head of the pipeline when the pipeline does not name it): the shunt
-answers listings in JSON, as Swift's proxy app does, and leaves the
-client's format to it.
-
-Options
--------
-
-``conf_file`` (default ``/etc/cloudsync/cloudsync.conf``)
-    The cloudsync configuration file, the one the daemon reads. A missing
-    or invalid file stops the proxy from starting, with the problems
-    listed. The file's modification time is checked at most every
-    ``reload_interval`` seconds and the file read again when it changed;
-    a changed file that is invalid is logged and the previous
-    configuration kept.
-``reload_interval`` (default ``15``)
-    Seconds between two checks of ``conf_file``.
-``max_connections`` (default ``10``)
-    Connections to each remote, per proxy worker.
-``remote_max_retries`` (default ``1``)
-    How many times a failed remote request is sent again before the
-    client gets a 503. It replaces the remote's own ``max_retries`` (a
-    client is waiting; the daemon can afford to be patient).
-``remote_connect_timeout``, ``remote_read_timeout``
-    Seconds to wait for a connection to the remote, and for its answer
-    (default: the remote's own ``connect_timeout`` and ``read_timeout``).
-``restore_timeout`` (default ``60``)
-    Seconds a restore may still take once its client was sent the last
-    byte, before it is stopped.
-
-What the shunt does, for a mapped container
--------------------------------------------
-
-Object GET and HEAD
-    When Swift answers 404 (or 412 to ``If-Match: *`` for an object it
-    does not have), the object is looked up on the remote (bucket and key
-    as the daemon wrote them). If it is there, the client gets it with the
-    headers Swift gave it: ``ETag`` (the MD5; for an SLO the quoted SLO
-    ETag; for a DLO the quoted DLO ETag), ``Content-Type``,
-    ``Content-Length``, ``Last-Modified`` and ``X-Timestamp`` (from the
-    Swift timestamp the daemon stored), the user metadata,
-    ``X-Static-Large-Object``, ``X-Object-Manifest``, ``X-Delete-At``,
-    ``Accept-Ranges``, and Swift's ``X-Trans-Id``. ``Range`` (one or
-    several ranges, answered as ``multipart/byteranges`` as Swift does),
-    ``If-Match``, ``If-None-Match``, ``If-Modified-Since`` and
-    ``If-Unmodified-Since`` are evaluated against Swift's ETag and
-    timestamp, exactly as Swift's object server evaluates them. An object
-    whose stored ``X-Delete-At`` has passed is not found, as in Swift.
-    Nor is an object that Swift deleted after the remote copy was written:
-    when Swift's 404 carries a tombstone (``X-Backend-Timestamp``) newer
-    than the remote copy's Swift timestamp, the client gets that 404, so
-    an archived object overwritten and then deleted, or a remote copy
-    that ``propagate_delete = false`` keeps, does not come back. The
-    tombstone archiving itself leaves (one offset step after the archived
-    version, see :func:`cloudsync.propagate.archive_timestamp`) does not
-    hide the object. Swift forgets tombstones after its ``reclaim_age``
-    (a week by default); a copy that ``propagate_delete = false`` keeps
-    therefore carries the delete itself: the daemon, when it handles the
-    delete, marks the copy with the delete's timestamp
-    (``cloudsync-deleted-at``, a metadata update, no data sent), and a
-    copy marked at or after its own timestamp is never served. A delete
-    the daemon has not handled within ``reclaim_age`` (stopped for that
-    long) is not marked, and the copy is served again.
-    ``?multipart-manifest=get`` on an archived SLO returns its manifest.
-    An SLO's ``X-Manifest-Etag`` is given back (the daemon stores it).
-    A DLO's ``X-Object-Manifest`` is the local one, the container and
-    prefix of its segments in Swift, also when the remote keeps the DLO
-    as a DLO of its own (a Swift remote), whose manifest names the
-    segments copied to the remote: the daemon keeps the local value in
-    ``cloudsync-dlo-source`` (decoded; it is given back percent-encoded,
-    as python-swiftclient sends it, which names the same segments for
-    Swift's ``dlo`` middleware). Its body is the concatenation of the
-    segments the remote holds.
-    Not restored: system metadata, and headers that the daemon does not
-    copy (``Content-Encoding``, ``Content-Disposition``, ...). Not found
-    on the remote: Swift's 404.
-    The remote unreachable or failing: ``503 Service Unavailable``; the
-    cause is logged, never sent to the client.
-Restore (``restore_object = true`` on the mapping)
-    A GET of the whole object (no ``Range``) also writes it back into
-    Swift as it streams; see :mod:`cloudsync.restore`. The object keeps
-    its original ``X-Timestamp``: with ``lifecycle = archive`` the daemon
-    therefore archives it again on its next pass (its age is its age), so
-    restore suits ``merge_namespaces`` mappings best. A DLO is served
-    but never restored: archiving removed its local segments (unless
-    ``retain_local_segments``), so its manifest written back would read
-    other bytes than the archived ones, or none, and would hide the
-    remote copy; written back as one plain object it would stop being a
-    DLO. Its remote copy stays the object.
-Object DELETE
-    When Swift answers 404 and the remote copy was served until then (it
-    is on the remote, not expired, and not hidden by an earlier delete):
-    the client gets ``204 No Content``, as Swift answers for an object it
-    had. With ``propagate_delete = true`` the remote copy (and an SLO's
-    manifest) is deleted first; otherwise the remote copy stays. Swift
-    records the delete either way (its tombstone is newer than the remote
-    copy), so the object is no longer served; with ``propagate_delete =
-    false`` the daemon then marks the copy deleted (see GET above), so that
-    it stays deleted once Swift has reclaimed the tombstone. A DELETE of
-    an object that was not served (an earlier delete already hides it, or
-    it is on neither side) gets Swift's 404 and leaves the remote alone;
-    the daemon removes (``propagate_delete = true``) or marks a hidden copy
-    when it handles that earlier delete. Since Swift's 404 to a DELETE carries
-    the tombstone the DELETE wrote, not the one before it, the shunt asks
-    Swift first with a HEAD (made on the operator's behalf, so that a
-    client that may delete but not read is answered the same; the
-    client's DELETE is still authorized by Swift). Segments that an
-    archived SLO left in Swift (``retain_local_segments``) are not
-    deleted. The remote copy of a DLO (on a remote that keeps DLOs)
-    loses its remote segments first, under the daemon's rule: only when
-    Swift lists no local segments under the container and prefix it was
-    copied from (see :func:`cloudsync.large_objects.remove_dlo_segments`).
-Object POST
-    When Swift answers 404 and the object is on the remote (and not
-    hidden by a newer delete, which a HEAD to Swift tells; the HEAD is
-    made on the operator's behalf, as for a DELETE, so that a client that
-    may write but not read cannot stamp a deleted copy as new; when that
-    HEAD fails, the client gets ``503`` and the remote is left alone):
-    the remote copy's metadata is replaced as Swift replaces it (user
-    metadata as sent, ``Content-Type`` when sent; ``X-Timestamp`` and
-    ``Last-Modified`` become the POST's time) and the client gets
-    ``202 Accepted``. As in Swift, the POST replaces the object's expiry
-    too: ``X-Delete-At`` or ``X-Delete-After`` set it (from then on the
-    object is not found), and a POST without either removes it. On a
-    remote with per-object expiry (a Swift remote) the remote copy gets
-    the same ``X-Delete-At``, so the remote deletes it then, or loses the
-    expiry cloudsync gave it. ``propagate_expiration_offset`` is not
-    added: this is the object's own expiry, not that of a copy. S3 and
-    GCS have no per-object expiry: the expiry is kept in the copy's
-    metadata and the shunt stops serving the object at that time, but
-    the bytes stay in the bucket until they are deleted (by the bucket's
-    lifecycle rule, ``remote_delete_after``, for instance).
-Object versions (``?version-id=``)
-    A request for one version of an object (Swift's ``object_versioning``
-    API) passes through untouched, whatever Swift answers: the remote copy
-    is the object as it was archived, not one of its versions, so a
-    ``GET`` or ``DELETE`` of a version that Swift does not have gets
-    Swift's 404 and never serves or deletes the archived copy. This holds
-    for ``version-id=null`` too, although it may name the unversioned
-    object: an archived object is read, changed and deleted without
-    ``version-id``.
-Object PUT, COPY
-    Pass through: a PUT makes a new local object, newer than the archived
-    one, which the daemon archives in turn.
-Container GET
-    Swift's listing and the remote's are merged by the mapping's
-    ``listing`` merger, with ``prefix``, ``delimiter``, ``marker``,
-    ``end_marker``, ``limit`` and ``reverse`` answered as Swift answers
-    them, ``subdir`` entries included; see :mod:`cloudsync.shunt_listing`
-    for what remote-only entries say (they carry ``content_location``). A
-    name on both sides is listed once, as Swift has it. The shunt answers
-    as Swift's proxy app does, in JSON whatever ``format`` or ``Accept``
-    the request gives, or none: ``listing_formats``, which Swift's proxy
-    always runs at the head of its pipeline, gives clients the format they
-    asked for (json, xml, plain), and the middlewares that list on their
-    own (``s3api``, ``staticweb``, ``bulk``, versioning) get the JSON they
-    parse. A ``?versions`` listing (``object_versioning``) shows a
-    remote-only object as Swift shows an object that has no versions: its
-    ``null`` version, the latest. ``path=`` listings pass through, and so
-    does a listing that Swift did not answer in JSON (a ``staticweb``
-    page placed below the shunt). When the remote cannot be listed, the
-    failure is logged and the client gets Swift's own listing.
-Container HEAD
-    Passes through: ``X-Container-Object-Count`` and
-    ``X-Container-Bytes-Used`` count the objects that are in Swift, not
-    the archived ones.
-Account requests
-    Pass through.
-Names Swift refuses
-    A request whose path is not valid UTF-8, or holds a NUL, passes
-    through untouched, whatever its verb: Swift's proxy answers it ``412
-    Precondition Failed``, before any authorization, as it does without
-    the shunt.
-
-Bypass
-------
-
-A request with ``X-Cloudsync-Shunt-Bypass: true`` is never shunted: it
-gets exactly what Swift alone answers. The sync daemon sends it on every
-request it makes, so that it sees Swift's own state. The header is
-honoured for every client: it can only take the remote's objects away
-from a response, never give access to anything, so there is nothing to
-protect (Swift's gatekeeper does not remove it).
-
-Access
-------
-
-The shunt never widens access. It acts only on answers from further down
-the pipeline, and Swift's proxy authorizes a request (``swift.authorize``)
-before it looks for the object: a client that may not read the container
-gets Swift's 401 or 403, never an archived object; one that may not
-write gets Swift's 403 to a DELETE or POST. The remote is reached with
-the mapping's credentials, which no client ever sees.
-
-What the remote holds is data, never authority: whoever writes to the
-bucket may have written it. Headers built from it are checked
-(:mod:`cloudsync.headers`), names under ``.manifests/`` and ``.dlo/``
-are left to Swift, an SLO manifest is used only when its object names it
-(:mod:`cloudsync.remote_manifest`), and a restore writes anything but the
-object asked for with the client's own rights (:mod:`cloudsync.restore`).
+The proxy middleware (``egg:cloudsync#cloud_shunt``): it routes each
+request of a mapped container to what answers it when Swift answers 404 or
+lists: object reads (:mod:`cloudsync.shunt.objects`), listings
+(:mod:`cloudsync.shunt.listing`), restores (:mod:`cloudsync.shunt.restore`),
+with the configuration of :mod:`cloudsync.shunt.config`. Every other
+request passes through untouched. What the shunt does, for operators, is
+documented in the guide's page on the shunt (``doc/source/shunt.rst``).
 """
 
 import json
@@ -266,10 +40,10 @@ from cloudsync import log as cs_log
 from cloudsync import metadata
 from cloudsync import providers
 from cloudsync import remote_manifest
-from cloudsync import restore as restore_mod
-from cloudsync import shunt_config
-from cloudsync import shunt_listing
-from cloudsync import shunt_object
+from cloudsync.shunt import config as shunt_config
+from cloudsync.shunt import listing as shunt_listing
+from cloudsync.shunt import objects as shunt_object
+from cloudsync.shunt import restore as restore_mod
 
 BYPASS_HEADER = restore_mod.BYPASS_HEADER
 DEFAULT_MAX_CONNECTIONS = 10
@@ -395,7 +169,7 @@ class CloudShuntMiddleware(object):
 
     :param app: the next WSGI app of the pipeline.
     :param conf: the filter's paste options.
-    :param config: a :class:`~cloudsync.shunt_config.ShuntConfig`.
+    :param config: a :class:`~cloudsync.shunt.config.ShuntConfig`.
     """
 
     def __init__(self, app, conf, config, logger=None):
