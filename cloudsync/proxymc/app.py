@@ -49,15 +49,15 @@ What is served:
 
 * ``GET``/``HEAD`` of an account that a mapping names: the mapped
   containers (a ``container = *`` mapping adds the containers found in the
-  bucket, see :func:`cloudsync.proxymc_listing.discover_containers`);
+  bucket, see :func:`cloudsync.proxymc.listing.discover_containers`);
 * ``GET``/``HEAD`` of a mapped container: its listing, in json, xml or
   plain text, with Swift's listing parameters
-  (:mod:`cloudsync.proxymc_listing`); ``PUT`` of a mapped container is a
+  (:mod:`cloudsync.proxymc.listing`); ``PUT`` of a mapped container is a
   ``202`` (it exists), ``DELETE`` is a ``204`` when it holds no object and
   a ``409`` otherwise (the mapping, not the bucket, makes it exist);
   ``POST`` is a ``405``: container metadata is not kept;
 * object ``GET``, ``HEAD``, ``PUT``, ``POST``, ``DELETE`` and static large
-  objects (:mod:`cloudsync.proxymc_objects`, :mod:`cloudsync.proxymc_slo`);
+  objects (:mod:`cloudsync.proxymc.objects`, :mod:`cloudsync.proxymc.slo`);
 * anything else is a ``404`` (an account or container no mapping covers)
   or a ``405``. With ``container = *`` every container name of the account
   is mapped, so every one exists (empty until something is written).
@@ -127,9 +127,9 @@ from cloudsync import conf as cs_conf
 from cloudsync import exceptions
 from cloudsync import layout as layout_mod
 from cloudsync import log as cs_log
-from cloudsync import proxymc_listing as listing
-from cloudsync import proxymc_objects as objects
-from cloudsync import proxymc_slo
+from cloudsync.proxymc import listing
+from cloudsync.proxymc import objects
+from cloudsync.proxymc import slo as proxymc_slo
 
 #: options proxymc reads from each ``[mapping:NAME]`` section
 MAPPING_OPTS = [
