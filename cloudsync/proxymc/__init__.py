@@ -11,10 +11,10 @@
 # under the License.
 """proxymc: a Swift API endpoint in the cloud, over the remote bucket.
 
-What lives here: the paste app and its routing (:mod:`.app`, which hands
-each request to the controller of its resource: accounts and containers
-to :mod:`.listing`, objects to :mod:`.objects`), objects
-(:mod:`.objects`), static large objects (:mod:`.slo`), listings
+What lives here: the paste app and its routing (:mod:`.app`), which hands
+each request to the controller of its resource, as Swift's s3api does:
+accounts (:mod:`.account`), containers (:mod:`.container`) and objects
+(:mod:`.objects`, static large objects in :mod:`.slo`); listings
 (:mod:`.listing`), and what objects and SLOs both read of a remote object
 (:mod:`.remote`). The command ``cloudsync-proxymc`` is
 :mod:`cloudsync.cmd.proxymc`.

@@ -775,3 +775,32 @@ def _raw_segment(seg):
     raw['size_bytes'] = raw.pop('bytes', None)
     raw['etag'] = raw.pop('hash', None)
     return raw
+
+
+def handle(app, req, account, container, obj):
+    """An object request: checked, authorized, then answered by
+    :class:`ObjectRequests`.
+    """
+    method = req.method
+    allowed = ('GET', 'HEAD', 'PUT', 'POST', 'DELETE')
+    if method not in allowed:
+        return swob.HTTPMethodNotAllowed(
+            request=req, headers={'Allow': ', '.join(allowed)})
+    target = app.resolve(account, container)
+    acl = None
+    if target is not None:
+        acl = target.read_acl if method in ('GET', 'HEAD') \
+            else target.write_acl
+    denied = app.authorize(req, acl)
+    if denied:
+        return denied
+    if target is None:
+        return swob.HTTPNotFound(request=req)
+    if len(obj) > constraints.MAX_OBJECT_NAME_LENGTH:
+        return swob.HTTPBadRequest(
+            request=req, body='Object name length of %d longer than %d'
+            % (len(obj), constraints.MAX_OBJECT_NAME_LENGTH))
+    ops = ObjectRequests(app, target)
+    if method in ('GET', 'HEAD'):
+        return ops.GETorHEAD(req, obj)
+    return getattr(ops, method)(req, obj)
