@@ -12,10 +12,13 @@
 """The cloud shunt, a middleware of Swift's proxy
 (``egg:cloudsync#cloud_shunt``).
 
-What lives here: the middleware and its routing (:mod:`.middleware`), the
+What lives here: the middleware and its routing (:mod:`.middleware`),
+which hands each request to the controller of its resource, objects
+(:mod:`.object_requests`) or containers (:mod:`.container_requests`);
 archived objects read back as Swift showed them (:mod:`.objects`), merged
-listings (:mod:`.listing`), restores into Swift (:mod:`.restore`) and the
-shunt's configuration (:mod:`.config`).
+listings (:mod:`.listing`), restores into Swift (:mod:`.restore`), Swift's
+own answers as the shunt replays them (:mod:`.answers`) and the shunt's
+configuration (:mod:`.config`).
 
 What it may import: the core modules of ``cloudsync`` (``metadata``,
 ``layout``, ``large_objects``, ``symlinks``, ``headers``,
