@@ -10,7 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 """``cloudsync-proxymc PASTE_CONF``: serve proxymc (see
-:mod:`cloudsync.proxymc`).
+:mod:`cloudsync.proxymc.app`).
 
 It serves a paste configuration exactly as ``swift-proxy-server`` serves
 ``proxy-server.conf``: Swift's WSGI server, ``bind_ip``, ``bind_port``,

@@ -42,8 +42,8 @@ from cloudsync import lifecycle
 from cloudsync import listing
 from cloudsync import propagate
 from cloudsync import providers
-from cloudsync import shunt
-from cloudsync import shunt_config
+from cloudsync.shunt import config as shunt_config
+from cloudsync.shunt import middleware as shunt
 from tests.unit import fakes
 
 ACCOUNT = 'AUTH_test'

@@ -18,7 +18,7 @@ from cloudsync import exceptions
 from cloudsync import headers
 from cloudsync import metadata
 from cloudsync import providers
-from cloudsync import shunt_object
+from cloudsync.shunt import objects as shunt_object
 
 SMUGGLED = 'x\r\nSet-Cookie: a=b'
 

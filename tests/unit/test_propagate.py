@@ -28,7 +28,7 @@ from cloudsync import lifecycle
 from cloudsync import metadata as md
 from cloudsync import propagate
 from cloudsync import providers
-from cloudsync import shunt_object
+from cloudsync.shunt import objects as shunt_object
 from cloudsync import stats as stats_mod
 from tests.unit import fakes
 

@@ -31,7 +31,7 @@ from cloudsync import conf as cs_conf
 from cloudsync import exceptions
 from cloudsync import layout as layout_mod
 from cloudsync import metadata as md
-from cloudsync import proxymc
+from cloudsync.proxymc import app as proxymc
 from tests.unit import fakes
 
 ACCOUNT = 'AUTH_test'

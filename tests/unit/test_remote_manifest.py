@@ -113,7 +113,7 @@ class _Lister:
 def test_proxymc_listings_leave_out_what_swift_could_not_list():
     from swift.common import swob
 
-    from cloudsync import proxymc_listing
+    from cloudsync.proxymc import listing as proxymc_listing
 
     lay = layout.RemoteLayout('AUTH_a', 'c', 'prefix', key_prefix='c')
     lister = proxymc_listing.ContainerLister(_Lister([

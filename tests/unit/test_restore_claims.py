@@ -14,7 +14,7 @@ import logging
 
 from swift.common.memcached import MemcacheConnectionError
 
-from cloudsync import restore
+from cloudsync.shunt import restore
 
 
 class FakeMemcache:

@@ -29,10 +29,10 @@ from cloudsync import large_objects
 from cloudsync import lifecycle
 from cloudsync import metadata as md
 from cloudsync import propagate
-from cloudsync import restore
-from cloudsync import shunt
-from cloudsync import shunt_config
-from cloudsync import shunt_object
+from cloudsync.shunt import config as shunt_config
+from cloudsync.shunt import middleware as shunt
+from cloudsync.shunt import objects as shunt_object
+from cloudsync.shunt import restore
 from tests.unit import fakes
 from tests.unit import shunt_fakes
 from tests.unit.shunt_fakes import ACCOUNT

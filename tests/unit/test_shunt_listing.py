@@ -32,7 +32,7 @@ from swift.common import utils as swift_utils
 from cloudsync import exceptions
 from cloudsync import layout as layout_mod
 from cloudsync import providers
-from cloudsync import shunt_listing
+from cloudsync.shunt import listing as shunt_listing
 from tests.unit import shunt_fakes
 from tests.unit.shunt_fakes import ACCOUNT
 from tests.unit.shunt_fakes import BUCKET

@@ -23,7 +23,7 @@ from swift.common import utils as swift_utils
 
 from cloudsync import metadata as md
 from cloudsync import propagate
-from cloudsync import shunt_object
+from cloudsync.shunt import objects as shunt_object
 from cloudsync import symlinks
 from cloudsync import verify
 from tests.unit import fakes

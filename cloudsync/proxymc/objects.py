@@ -71,7 +71,6 @@ import hashlib
 import json
 import math
 import mimetypes
-import re
 import tempfile
 import time
 
@@ -87,6 +86,8 @@ from cloudsync import layout as layout_mod
 from cloudsync import log as cs_log
 from cloudsync import metadata as md
 from cloudsync import providers
+from cloudsync.proxymc import remote
+from cloudsync.proxymc import slo as proxymc_slo
 from cloudsync import remote_manifest
 from cloudsync import symlinks
 
@@ -98,7 +99,6 @@ SYSMETA_PREFIX = 'cloudsync-sysmeta-'
 SWIFT_SYSMETA_PREFIX = 'x-object-sysmeta-'
 SLO_ETAG_HEADER = 'X-Object-Sysmeta-Slo-Etag'
 READ_CHUNK = 64 * 1024
-_HEX_MD5 = re.compile(r'^[0-9a-f]{32}$')
 
 #: metadata kept by a POST: everything that is not user metadata
 _KEPT_BY_POST = (md.SLO_KEY, md.DLO_KEY, md.SLO_ETAG_KEY)
@@ -178,39 +178,9 @@ def swift_timestamp(info):
             swift_utils.Timestamp(0))
 
 
-def is_slo(info):
-    return swift_utils.config_true_value(
-        md.decode_value(info.metadata.get(md.SLO_KEY, '')))
-
-
-def swift_etag(info):
-    """The ETag Swift showed for the object the remote holds."""
-    internal = md.internal_values(info.metadata)
-    candidates = [internal.get(md.ETAG_KEY), info.etag]
-    if is_slo(info):
-        candidates.insert(0, internal.get(md.SLO_ETAG_KEY))
-    for etag in candidates:
-        # NOTE: whoever writes to the bucket writes these; one that could
-        # not be sent as a header is passed over.
-        etag = headers_mod.safe_etag((etag or '').strip('"'))
-        if etag:
-            return etag
-    return None
-
-
 def delete_at(info):
     return headers_mod.whole_seconds(
         md.internal_values(info.metadata).get(md.DELETE_AT_KEY))
-
-
-def expiry(meta):
-    """The remote expiry of an object written with metadata ``meta``.
-
-    Its ``X-Delete-At``, as :meth:`ObjectsHandler._new_metadata` kept it
-    (a checked whole number), or None.
-    """
-    value = meta.get(md.DELETE_AT_KEY)
-    return int(value) if value else None
 
 
 def is_expired(info):
@@ -234,7 +204,7 @@ def object_headers(info):
     # NOTE: s3api shows an SLO's X-Object-Sysmeta-S3Api-Etag (kept above
     # when s3api uploaded it), else its Swift ETag with "-N"; never the
     # remote's multipart ETag, which depends on how the parts were cut.
-    if is_slo(info):
+    if remote.is_slo(info):
         # as Swift's slo middleware answers
         manifest_etag = md.internal_values(info.metadata).get(
             md.MANIFEST_ETAG_KEY)
@@ -267,10 +237,10 @@ def swift_response(req, info, app_iter=None):
     ``X-Backend-Ignore-Range-If-Metadata-Present``.
     """
     headers = object_headers(info)
-    etag = swift_etag(info)
+    etag = remote.swift_etag(info)
     backend = swob.HeaderKeyDict(headers)
     backend['Etag'] = etag
-    if is_slo(info):
+    if remote.is_slo(info):
         backend[SLO_ETAG_HEADER] = etag
     request_helpers.resolve_ignore_range_header(req, backend)
     resp = swob.Response(
@@ -282,7 +252,7 @@ def swift_response(req, info, app_iter=None):
     # NOTE: as Swift answers: a plain object's ETag unquoted, an SLO's
     # quoted (the slo middleware's way).
     if etag:
-        resp.headers['Etag'] = '"%s"' % etag if is_slo(info) else etag
+        resp.headers['Etag'] = '"%s"' % etag if remote.is_slo(info) else etag
     resp.last_modified = math.ceil(float(swift_timestamp(info)))
     resp.content_length = info.size
     return resp
@@ -435,48 +405,10 @@ class _Spool:
         self.files = []
 
 
-class _SegmentStream:
-    """The bytes of several remote objects in a row, for one part or PUT."""
-
-    def __init__(self, sources):
-        self._sources = list(sources)
-        self._body = None
-        self._buf = b''
-
-    def read(self, size=-1):
-        out = []
-        want = None if size is None or size < 0 else size
-        while want is None or want > 0:
-            if self._buf:
-                take = self._buf if want is None else self._buf[:want]
-                self._buf = self._buf[len(take):]
-                out.append(take)
-                if want is not None:
-                    want -= len(take)
-                continue
-            if self._body is None:
-                if not self._sources:
-                    break
-                provider, bucket, key = self._sources.pop(0)
-                self._body = provider.get_object(bucket, key)
-            chunk = next(self._body, b'')
-            if not chunk:
-                self._body.close()
-                self._body = None
-                continue
-            self._buf = chunk
-        return b''.join(out)
-
-    def close(self):
-        if self._body is not None:
-            self._body.close()
-            self._body = None
-
-
 class ObjectRequests:
     """Object GET, HEAD, PUT, POST and DELETE on one mapped container.
 
-    :param app: the :class:`cloudsync.proxymc.ProxyMC` serving them.
+    :param app: the :class:`cloudsync.proxymc.app.ProxyMC` serving them.
     :param target: the resolved container (provider, bucket, layout).
     """
 
@@ -584,7 +516,7 @@ class ObjectRequests:
     def _get_manifest(self, req, name):
         info = self._head(name)
         body, manifest = self._read_manifest(name, info, raw=True) \
-            if is_slo(info) else (None, None)
+            if remote.is_slo(info) else (None, None)
         if manifest is None:
             req.params = dict(req.params, **{'multipart-manifest': 'off'})
             return self.GETorHEAD(req, name)
@@ -665,7 +597,6 @@ class ObjectRequests:
         if error:
             return error
         if req.params.get('multipart-manifest') == 'put':
-            from cloudsync import proxymc_slo
             return proxymc_slo.put_manifest(self, req, name)
         if 'X-Object-Manifest' in req.headers:
             return swob.HTTPBadRequest(
@@ -679,7 +610,7 @@ class ObjectRequests:
         client_etag = swob.normalize_etag(req.headers.get('ETag'))
         if client_etag is not None:
             client_etag = client_etag.lower()
-            if not _HEX_MD5.match(client_etag):
+            if not remote.HEX_MD5.match(client_etag):
                 return swob.HTTPUnprocessableEntity(request=req)
         meta = self._new_metadata(req, timestamp)
         content_type = swob.wsgi_to_str(req.headers['Content-Type'])
@@ -709,7 +640,7 @@ class ObjectRequests:
         try:
             remote_etag = self.provider.put_object(
                 self.bucket, key, reader, length, content_type=content_type,
-                metadata=meta, md5=client_etag, expires_at=expiry(meta))
+                metadata=meta, md5=client_etag, expires_at=remote.expiry(meta))
         except exceptions.RemoteError:
             if reader.count < length:
                 raise swob.HTTPClientDisconnect(request=req)
@@ -744,13 +675,13 @@ class ObjectRequests:
                 self.provider.put_object(
                     self.bucket, key, spool.single(), spool.size,
                     content_type=content_type, metadata=meta, md5=etag,
-                    expires_at=expiry(meta))
+                    expires_at=remote.expiry(meta))
             else:
                 meta[md.ETAG_KEY] = etag
                 self.provider.put_multipart(
                     self.bucket, key, spool.parts(),
                     content_type=content_type, metadata=meta,
-                    expires_at=expiry(meta))
+                    expires_at=remote.expiry(meta))
             return etag
         finally:
             spool.close()
@@ -793,7 +724,7 @@ class ObjectRequests:
             content_type = self._content_type(req, name)
         kwargs = {}
         if providers.takes_expiry(self.provider):
-            kwargs['expires_at'] = expiry(meta)
+            kwargs['expires_at'] = remote.expiry(meta)
         try:
             self.provider.update_metadata(self.bucket, self.key(name),
                                           content_type=content_type,
@@ -812,13 +743,13 @@ class ObjectRequests:
             return error_response(req, exc)
         segments_too = req.params.get('multipart-manifest') == 'delete'
         manifest = None
-        if is_slo(info) and segments_too:
+        if remote.is_slo(info) and segments_too:
             manifest = self._read_manifest(name, info) or []
         try:
             self.provider.delete_object(self.bucket, self.key(name))
         except exceptions.RemoteError as exc:
             return error_response(req, exc)
-        if is_slo(info):
+        if remote.is_slo(info):
             try:
                 self.provider.delete_object(self.bucket,
                                             self.layout.manifest_key(name))
@@ -827,7 +758,6 @@ class ObjectRequests:
                             req.path, exc)
         if not segments_too:
             return swob.HTTPNoContent(request=req)
-        from cloudsync import proxymc_slo
         return proxymc_slo.delete_segments(self, req, manifest or [])
 
 
@@ -845,3 +775,32 @@ def _raw_segment(seg):
     raw['size_bytes'] = raw.pop('bytes', None)
     raw['etag'] = raw.pop('hash', None)
     return raw
+
+
+def handle(app, req, account, container, obj):
+    """An object request: checked, authorized, then answered by
+    :class:`ObjectRequests`.
+    """
+    method = req.method
+    allowed = ('GET', 'HEAD', 'PUT', 'POST', 'DELETE')
+    if method not in allowed:
+        return swob.HTTPMethodNotAllowed(
+            request=req, headers={'Allow': ', '.join(allowed)})
+    target = app.resolve(account, container)
+    acl = None
+    if target is not None:
+        acl = target.read_acl if method in ('GET', 'HEAD') \
+            else target.write_acl
+    denied = app.authorize(req, acl)
+    if denied:
+        return denied
+    if target is None:
+        return swob.HTTPNotFound(request=req)
+    if len(obj) > constraints.MAX_OBJECT_NAME_LENGTH:
+        return swob.HTTPBadRequest(
+            request=req, body='Object name length of %d longer than %d'
+            % (len(obj), constraints.MAX_OBJECT_NAME_LENGTH))
+    ops = ObjectRequests(app, target)
+    if method in ('GET', 'HEAD'):
+        return ops.GETorHEAD(req, obj)
+    return getattr(ops, method)(req, obj)

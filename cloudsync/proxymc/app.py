@@ -49,15 +49,15 @@ What is served:
 
 * ``GET``/``HEAD`` of an account that a mapping names: the mapped
   containers (a ``container = *`` mapping adds the containers found in the
-  bucket, see :func:`cloudsync.proxymc_listing.discover_containers`);
+  bucket, see :func:`cloudsync.proxymc.listing.discover_containers`);
 * ``GET``/``HEAD`` of a mapped container: its listing, in json, xml or
   plain text, with Swift's listing parameters
-  (:mod:`cloudsync.proxymc_listing`); ``PUT`` of a mapped container is a
+  (:mod:`cloudsync.proxymc.listing`); ``PUT`` of a mapped container is a
   ``202`` (it exists), ``DELETE`` is a ``204`` when it holds no object and
   a ``409`` otherwise (the mapping, not the bucket, makes it exist);
   ``POST`` is a ``405``: container metadata is not kept;
 * object ``GET``, ``HEAD``, ``PUT``, ``POST``, ``DELETE`` and static large
-  objects (:mod:`cloudsync.proxymc_objects`, :mod:`cloudsync.proxymc_slo`);
+  objects (:mod:`cloudsync.proxymc.objects`, :mod:`cloudsync.proxymc.slo`);
 * anything else is a ``404`` (an account or container no mapping covers)
   or a ``405``. With ``container = *`` every container name of the account
   is mapped, so every one exists (empty until something is written).
@@ -127,9 +127,10 @@ from cloudsync import conf as cs_conf
 from cloudsync import exceptions
 from cloudsync import layout as layout_mod
 from cloudsync import log as cs_log
-from cloudsync import proxymc_listing as listing
-from cloudsync import proxymc_objects as objects
-from cloudsync import proxymc_slo
+from cloudsync.proxymc import account as account_mod
+from cloudsync.proxymc import container as container_mod
+from cloudsync.proxymc import objects
+from cloudsync.proxymc import slo as proxymc_slo
 
 #: options proxymc reads from each ``[mapping:NAME]`` section
 MAPPING_OPTS = [
@@ -327,13 +328,13 @@ class ProxyMC:
             req.environ['swift.trans_id'] = swift_utils.generate_trans_id('')
         account = swob.wsgi_to_str(account)
         if obj is not None:
-            return self.handle_object(req, account,
-                                      swob.wsgi_to_str(container),
-                                      swob.wsgi_to_str(obj))
+            return objects.handle(self, req, account,
+                                  swob.wsgi_to_str(container),
+                                  swob.wsgi_to_str(obj))
         if container is not None:
-            return self.handle_container(req, account,
-                                         swob.wsgi_to_str(container))
-        return self.handle_account(req, account)
+            return container_mod.handle(self, req, account,
+                                        swob.wsgi_to_str(container))
+        return account_mod.handle(self, req, account)
 
     def info(self, req):
         if req.method not in ('GET', 'HEAD'):
@@ -394,137 +395,6 @@ class ProxyMC:
         acl = target.read_acl if method in ('GET', 'HEAD') \
             else target.write_acl
         return self.authorize(sub, acl)
-
-    # -- accounts ------------------------------------------------------------
-
-    def _container_names(self, account, discover):
-        names = set()
-        for mapping in self.account_mappings(account):
-            if not mapping.is_wildcard:
-                names.add(mapping.container)
-            elif discover:
-                names.update(listing.discover_containers(
-                    self.provider_for(mapping), mapping))
-        return names
-
-    def handle_account(self, req, account):
-        if req.method not in ('GET', 'HEAD'):
-            return swob.HTTPMethodNotAllowed(request=req,
-                                             headers={'Allow': 'GET, HEAD'})
-        denied = self.authorize(req)
-        if denied:
-            return denied
-        mappings = self.account_mappings(account)
-        if not mappings:
-            return swob.HTTPNotFound(request=req)
-        wildcard = any(m.is_wildcard for m in mappings)
-        headers = {'Accept-Ranges': 'bytes',
-                   'Content-Type': 'application/json; charset=utf-8'}
-        if req.method == 'HEAD':
-            if not wildcard:
-                headers['X-Account-Container-Count'] = str(len(
-                    self._container_names(account, False)))
-            return swob.HTTPNoContent(request=req, headers=headers)
-        params = listing.ListingParams(req, constraints.ACCOUNT_LISTING_LIMIT)
-        names = self._container_names(account, True)
-        headers['X-Account-Container-Count'] = str(len(names))
-        entries = listing.filter_names(names, params)
-        total_count = total_bytes = 0
-        for entry in entries:
-            if 'name' not in entry:
-                continue
-            count = used = 0
-            if self.count_objects:
-                target = self.resolve(account, entry['name'])
-                count, used = listing.ContainerLister(
-                    target.provider, target.bucket, target.layout).totals()
-            total_count += count
-            total_bytes += used
-            entry.update(count=count, bytes=used,
-                         last_modified=listing.EPOCH_ISO)
-        if self.count_objects:
-            headers['X-Account-Object-Count'] = str(total_count)
-            headers['X-Account-Bytes-Used'] = str(total_bytes)
-        return swob.HTTPOk(request=req, headers=headers,
-                           body=json.dumps(entries).encode('ascii'))
-
-    # -- containers ----------------------------------------------------------
-
-    def handle_container(self, req, account, container):
-        method = req.method
-        allowed = ('GET', 'HEAD', 'PUT', 'DELETE')
-        if method not in allowed:
-            return swob.HTTPMethodNotAllowed(
-                request=req, headers={'Allow': ', '.join(allowed)})
-        target = self.resolve(account, container)
-        reading = method in ('GET', 'HEAD')
-        acl = None
-        if target is not None:
-            acl = target.read_acl if reading else target.write_acl
-        denied = self.authorize(req, acl)
-        if denied:
-            return denied
-        if target is None:
-            if method == 'PUT':
-                return swob.HTTPForbidden(
-                    request=req, body=b'proxymc serves only the containers '
-                    b'that cloudsync maps; map it in cloudsync.conf')
-            return swob.HTTPNotFound(request=req)
-        lister = listing.ContainerLister(target.provider, target.bucket,
-                                         target.layout)
-        if method == 'PUT':
-            return swob.HTTPAccepted(request=req)
-        if method == 'DELETE':
-            if lister.has_objects():
-                return swob.HTTPConflict(
-                    request=req, body=b'There was a conflict when trying to '
-                    b'complete your request.')
-            return swob.HTTPNoContent(request=req)
-        headers = {'Accept-Ranges': 'bytes',
-                   'Content-Type': 'application/json; charset=utf-8'}
-        if req.environ.get('swift_owner'):
-            if target.read_acl:
-                headers['X-Container-Read'] = target.read_acl
-            if target.write_acl:
-                headers['X-Container-Write'] = target.write_acl
-        if self.count_objects:
-            count, used = lister.totals()
-            headers['X-Container-Object-Count'] = str(count)
-            headers['X-Container-Bytes-Used'] = str(used)
-        if method == 'HEAD':
-            return swob.HTTPNoContent(request=req, headers=headers)
-        params = listing.ListingParams(req,
-                                       constraints.CONTAINER_LISTING_LIMIT)
-        entries = lister.entries(params)
-        return swob.HTTPOk(request=req, headers=headers,
-                           body=json.dumps(entries).encode('ascii'))
-
-    # -- objects -------------------------------------------------------------
-
-    def handle_object(self, req, account, container, obj):
-        method = req.method
-        allowed = ('GET', 'HEAD', 'PUT', 'POST', 'DELETE')
-        if method not in allowed:
-            return swob.HTTPMethodNotAllowed(
-                request=req, headers={'Allow': ', '.join(allowed)})
-        target = self.resolve(account, container)
-        acl = None
-        if target is not None:
-            acl = target.read_acl if method in ('GET', 'HEAD') \
-                else target.write_acl
-        denied = self.authorize(req, acl)
-        if denied:
-            return denied
-        if target is None:
-            return swob.HTTPNotFound(request=req)
-        if len(obj) > constraints.MAX_OBJECT_NAME_LENGTH:
-            return swob.HTTPBadRequest(
-                request=req, body='Object name length of %d longer than %d'
-                % (len(obj), constraints.MAX_OBJECT_NAME_LENGTH))
-        ops = objects.ObjectRequests(self, target)
-        if method in ('GET', 'HEAD'):
-            return ops.GETorHEAD(req, obj)
-        return getattr(ops, method)(req, obj)
 
 
 def app_factory(global_conf, **local_conf):

@@ -57,7 +57,7 @@ from cloudsync import layout as layout_mod
 from cloudsync import log as cs_log
 from cloudsync import metadata as md
 from cloudsync import providers
-from cloudsync import proxymc_objects as objects
+from cloudsync.proxymc import remote
 
 LOG = cs_log.getLogger(__name__)
 
@@ -123,7 +123,7 @@ class _Segment:
         self.target = target
         self.name = name
         self.info = info
-        self.etag = objects.swift_etag(info)
+        self.etag = remote.swift_etag(info)
 
     @property
     def source(self):
@@ -242,24 +242,24 @@ def _store(objs, req, name, items):
                             content_type='application/json')
         if len(groups) == 1 and total <= provider.MAX_SINGLE_PUT:
             provider.put_object(
-                bucket, key, objects._SegmentStream(
+                bucket, key, remote.SegmentStream(
                     [s.source for s in segments]), total,
                 content_type=content_type, metadata=meta,
-                expires_at=objects.expiry(meta))
+                expires_at=remote.expiry(meta))
         else:
             parts = []
             for number, group in enumerate(groups, 1):
                 sources = [s.source for s in group]
-                plain = len(group) == 1 and objects._HEX_MD5.match(
+                plain = len(group) == 1 and remote.HEX_MD5.match(
                     group[0].info.etag)
                 parts.append(providers.Part(
                     number=number, size=sum(s.info.size for s in group),
                     open=(lambda srcs=sources:
-                          objects._SegmentStream(srcs)),
+                          remote.SegmentStream(srcs)),
                     md5=group[0].info.etag if plain else None))
             provider.put_multipart(bucket, key, parts,
                                    content_type=content_type, metadata=meta,
-                                   expires_at=objects.expiry(meta))
+                                   expires_at=remote.expiry(meta))
     except exceptions.RemoteError as exc:
         LOG.error('PUT of large object %s failed: %s', req.path, exc)
         objs._delete_quietly(manifest_key)

@@ -39,10 +39,11 @@ unaffordable). It also carries ``content_location``: a list with the
 remote's label, ``<endpoint>;<bucket>;<key prefix>``.
 
 A remote copy that Swift deleted after it was written (a GET of it
-answers 404, see :mod:`cloudsync.shunt`) is still listed as a remote-only
-entry until the daemon removes it, and for good with ``propagate_delete =
-false``: Swift's listing does not show deleted names, and finding their
-tombstones would take a Swift HEAD per remote-only entry.
+answers 404, see :mod:`cloudsync.shunt.middleware`) is still listed as a
+remote-only entry until the daemon removes it, and for good with
+``propagate_delete = false``: Swift's listing does not show deleted
+names, and finding their tombstones would take a Swift HEAD per
+remote-only entry.
 """
 
 import collections
