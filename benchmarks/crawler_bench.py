@@ -183,7 +183,7 @@ def make_crawler(config, propagator_factory):
     :returns: a callable (db path, replicas, node index) -> what the pass
         did, as a dict.
     """
-    from cloudsync import crawler as crawler_mod
+    from cloudsync.sync import crawler as crawler_mod
 
     crawler = crawler_mod.ContainerCrawler(
         config, internal_client=object(), my_ips=['127.0.0.1'],

@@ -31,7 +31,7 @@ import argparse
 import os
 import sys
 
-from cloudsync import convert
+from cloudsync.ops import convert
 
 
 def parse_args(argv):

@@ -76,8 +76,8 @@ from oslo_config import cfg
 
 from cloudsync import cmd
 from cloudsync.cmd import status_check as check_mod
-from cloudsync import status_plot
-from cloudsync import status_report
+from cloudsync.ops import status_plot
+from cloudsync.ops import status_report
 
 EXIT_OK = 0
 EXIT_FAILING = 1

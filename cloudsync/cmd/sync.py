@@ -71,7 +71,7 @@ class _Tracked(object):
         self.shown = None
         self.last_shown_at = now
         try:
-            from cloudsync import status_report
+            from cloudsync.ops import status_report
             counts = status_report.measure_database(
                 db.path, container_pass.status.last_row)
             self.total = counts['rows_total']
@@ -228,7 +228,7 @@ class TerminalProgress(object):
 def run(argv=None, stderr=None):
     """The command, after monkey-patching; returns the exit status."""
     from cloudsync import cmd
-    from cloudsync import daemon
+    from cloudsync.sync import daemon
     stderr = stderr or sys.stderr
     config = cmd.load_config('cloudsync-sync', argv, daemon.cli_opts)
     if config is None:

@@ -46,7 +46,7 @@ from cloudsync import conf as conf_mod
 from cloudsync import exceptions
 from cloudsync import local
 from cloudsync import log as log_mod
-from cloudsync import verify
+from cloudsync.ops import verify
 
 EXIT_OK = 0
 EXIT_FAILED = 1

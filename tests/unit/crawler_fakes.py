@@ -23,7 +23,7 @@ from swift.common import utils as swift_utils
 from swift.container import backend
 
 from cloudsync import conf as conf_mod
-from cloudsync import crawler as crawler_mod
+from cloudsync.sync import crawler as crawler_mod
 
 ACCOUNT = 'AUTH_test'
 CONTAINER = 'pics'
@@ -213,7 +213,7 @@ class Node:
 
     def status(self, db=None):
         db = db or self.dbs()[0]
-        from cloudsync import status as status_mod
+        from cloudsync.sync import status as status_mod
         return status_mod.SyncStatus.load(
             self.crawler.status_path(db), self.mapping.fingerprint())
 

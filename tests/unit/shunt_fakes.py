@@ -40,10 +40,10 @@ from cloudsync import conf as conf_mod
 from cloudsync import large_objects
 from cloudsync import lifecycle
 from cloudsync import listing
-from cloudsync import propagate
 from cloudsync import providers
 from cloudsync import shunt
 from cloudsync import shunt_config
+from cloudsync.sync import propagate
 from tests.unit import fakes
 
 ACCOUNT = 'AUTH_test'

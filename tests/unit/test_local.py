@@ -21,8 +21,8 @@ import pytest
 from cloudsync import exceptions
 from cloudsync import lifecycle
 from cloudsync import local
-from cloudsync import propagate
-from cloudsync import verify
+from cloudsync.ops import verify
+from cloudsync.sync import propagate
 from tests.unit import test_propagate as tp
 from tests.unit import test_verify as tv
 

@@ -26,10 +26,10 @@ from cloudsync import large_objects
 from cloudsync import layout
 from cloudsync import lifecycle
 from cloudsync import metadata as md
-from cloudsync import propagate
 from cloudsync import providers
 from cloudsync import shunt_object
-from cloudsync import stats as stats_mod
+from cloudsync.sync import propagate
+from cloudsync.sync import stats as stats_mod
 from tests.unit import fakes
 
 ACCOUNT = 'AUTH_test'

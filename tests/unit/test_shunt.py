@@ -28,11 +28,11 @@ from cloudsync import exceptions
 from cloudsync import large_objects
 from cloudsync import lifecycle
 from cloudsync import metadata as md
-from cloudsync import propagate
 from cloudsync import restore
 from cloudsync import shunt
 from cloudsync import shunt_config
 from cloudsync import shunt_object
+from cloudsync.sync import propagate
 from tests.unit import fakes
 from tests.unit import shunt_fakes
 from tests.unit.shunt_fakes import ACCOUNT

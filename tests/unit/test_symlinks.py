@@ -22,10 +22,10 @@ from swift.common import swob
 from swift.common import utils as swift_utils
 
 from cloudsync import metadata as md
-from cloudsync import propagate
+from cloudsync.ops import verify
 from cloudsync import shunt_object
 from cloudsync import symlinks
-from cloudsync import verify
+from cloudsync.sync import propagate
 from tests.unit import fakes
 from tests.unit import shunt_fakes
 from tests.unit import test_propagate as tp

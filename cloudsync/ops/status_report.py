@@ -63,7 +63,7 @@ import sqlite3
 import time
 import typing
 
-from cloudsync import status as status_mod
+from cloudsync.sync import status as status_mod
 
 STATES = ('failing', 'behind', 'not-started', 'in-sync')
 #: how bad each state is, for a mapping's overall state

@@ -55,11 +55,12 @@ from oslo_log import log as logging
 
 from cloudsync import concurrency
 from cloudsync import conf as conf_mod
-from cloudsync import crawler as crawler_mod
 from cloudsync import local
 from cloudsync import log as log_mod
+from cloudsync.sync import crawler as crawler_mod
 
-LOG = logging.getLogger(__name__)
+#: the logger keeps the name it has always had, for operators' filters
+LOG = logging.getLogger('cloudsync.daemon')
 
 #: seconds rows in flight get to finish after SIGTERM
 STOP_GRACE = 60.0

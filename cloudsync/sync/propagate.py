@@ -162,10 +162,11 @@ from cloudsync import lifecycle
 from cloudsync import local
 from cloudsync import metadata as md
 from cloudsync import providers
-from cloudsync import stats as stats_mod
 from cloudsync import symlinks
+from cloudsync.sync import stats as stats_mod
 
-LOG = logging.getLogger(__name__)
+#: the logger keeps the name it has always had, for operators' filters
+LOG = logging.getLogger('cloudsync.propagate')
 
 POLICY_HEADER = 'X-Backend-Storage-Policy-Index'
 #: what a request to the local cluster, or reading its answer, may raise

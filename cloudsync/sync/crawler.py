@@ -88,10 +88,11 @@ from swift.container import backend
 from cloudsync import concurrency
 from cloudsync import lifecycle
 from cloudsync import local
-from cloudsync import stats as stats_mod
-from cloudsync import status as status_mod
+from cloudsync.sync import stats as stats_mod
+from cloudsync.sync import status as status_mod
 
-LOG = logging.getLogger(__name__)
+#: the logger keeps the name it has always had, for operators' filters
+LOG = logging.getLogger('cloudsync.crawler')
 
 #: hex digits of the name's sha1 that decide the owning replica
 OWNER_DIGITS = 6
@@ -229,14 +230,14 @@ _OUTCOME_COUNTERS = {
 
 def default_propagator_factory(mapping, account, container, provider,
                                internal_client, stats, logger):
-    from cloudsync import propagate
+    from cloudsync.sync import propagate
     return propagate.RowPropagator(mapping, account, container, provider,
                                    internal_client, stats=stats,
                                    logger=logger)
 
 
 def _propagate_errors():
-    from cloudsync import propagate
+    from cloudsync.sync import propagate
     return propagate.RetryLater, propagate.RowFailed
 
 
