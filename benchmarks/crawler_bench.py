@@ -40,7 +40,6 @@ The target (not a test): peak RSS stays flat as rows grow, under 200 MB at
 """
 
 import argparse
-import enum
 import json
 import os
 import shutil
@@ -146,18 +145,6 @@ def build(db_path, swift_dir, rows):
 
 # -- one crawl (a child process) ----------------------------------------------
 
-class Outcome(enum.Enum):
-    UNCHANGED = 'unchanged'
-
-
-class RetryLater(Exception):
-    pass
-
-
-class RowFailed(Exception):
-    pass
-
-
 class NoopPropagator(object):
     """Every row is already on the remote; nothing is ever sent."""
 
@@ -170,7 +157,8 @@ class NoopPropagator(object):
 
     def handle(self, row, decision):
         self.handled += 1
-        return Outcome.UNCHANGED
+        from cloudsync.sync import outcomes
+        return outcomes.Outcome.UNCHANGED
 
     def verify(self, rows):
         self.verified += len(rows)
@@ -187,8 +175,7 @@ def make_crawler(config, propagator_factory):
 
     crawler = crawler_mod.ContainerCrawler(
         config, internal_client=object(), my_ips=['127.0.0.1'],
-        propagator_factory=propagator_factory,
-        errors=(RetryLater, RowFailed))
+        propagator_factory=propagator_factory)
     mapping = config.mappings[0]
 
     def crawl(db_path, replicas, node_index):

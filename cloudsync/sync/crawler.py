@@ -88,6 +88,8 @@ from swift.container import backend
 from cloudsync import concurrency
 from cloudsync import lifecycle
 from cloudsync import local
+from cloudsync.sync import outcomes
+from cloudsync.sync import propagate
 from cloudsync.sync import stats as stats_mod
 from cloudsync.sync import status as status_mod
 
@@ -215,30 +217,11 @@ class PassResult:
                            self.rows_behind, self.lag))
 
 
-#: Outcome name -> PassResult / status counter
-_OUTCOME_COUNTERS = {
-    'COPIED': 'copied',
-    'METADATA_UPDATED': 'metadata_updated',
-    'UNCHANGED': 'unchanged',
-    'DELETED': 'deleted',
-    'NOT_FOUND_REMOTE': 'unchanged',
-    'ARCHIVED': 'archived',
-    'SKIPPED': 'skipped',
-    'LOCAL_GONE': 'skipped',
-}
-
-
 def default_propagator_factory(mapping, account, container, provider,
                                internal_client, stats, logger):
-    from cloudsync.sync import propagate
     return propagate.RowPropagator(mapping, account, container, provider,
                                    internal_client, stats=stats,
                                    logger=logger)
-
-
-def _propagate_errors():
-    from cloudsync.sync import propagate
-    return propagate.RetryLater, propagate.RowFailed
 
 
 class ContainerPass(object):
@@ -259,7 +242,6 @@ class ContainerPass(object):
         self.stats = crawler.stats(self.mapping)
         self.trouble_streak = 0
         self.remote_trouble = False
-        self.retry_later, self.row_failed = crawler.propagate_errors()
         self.status = status_mod.SyncStatus.load(
             crawler.status_path(db), self.mapping.fingerprint(),
             info=crawler.status_info(db),
@@ -310,7 +292,7 @@ class ContainerPass(object):
                   decision.action.value, row.name, row.row_id)
         try:
             outcome = self.propagator.handle(row, decision)
-        except self.retry_later as exc:
+        except outcomes.RetryLater as exc:
             self.trouble_streak += 1
             if self.trouble_streak >= self.crawler.trouble_streak:
                 self.remote_trouble = True
@@ -319,7 +301,7 @@ class ContainerPass(object):
                         self.mapping.name,
                         getattr(exc, 'reason', None) or exc)
             return self.failed(row, exc, getattr(exc, 'retry_after', None))
-        except self.row_failed as exc:
+        except outcomes.RowFailed as exc:
             self.trouble_streak = 0
             LOG.error('Failed to sync %r of %s/%s (mapping %s): %s',
                       row.name, self.db.account, self.db.container,
@@ -341,8 +323,8 @@ class ContainerPass(object):
             self.stats.increment('errors')
             return self.failed(row, '%s: %s' % (type(exc).__name__, exc))
         self.trouble_streak = 0
-        counter = _OUTCOME_COUNTERS.get(getattr(outcome, 'name', ''),
-                                        'unchanged')
+        counter = (outcome.counter if isinstance(outcome, outcomes.Outcome)
+                   else 'unchanged')
         setattr(self.result, counter, getattr(self.result, counter) + 1)
         if counter == 'copied':
             size = _SWIFT_BYTES.search(row.content_type or '')
@@ -665,10 +647,8 @@ class ContainerCrawler(object):
 
     def __init__(self, config, internal_client=None, ring=None, my_ips=None,
                  propagator_factory=None, row_pool=None, stop=None,
-                 clock=time.time, max_failed=status_mod.MAX_FAILED,
-                 errors=None):
+                 clock=time.time, max_failed=status_mod.MAX_FAILED):
         self.config = config
-        self._errors = errors
         self.conf = config.conf
         self.clock = clock
         self.stop = stop if stop is not None else concurrency.StopFlag()
@@ -703,10 +683,6 @@ class ContainerCrawler(object):
         if self._ring is None:
             self._ring = Ring(self.conf.swift_dir, ring_name='container')
         return self._ring
-
-    def propagate_errors(self):
-        """(RetryLater, RowFailed) of :mod:`cloudsync.propagate`."""
-        return self._errors or _propagate_errors()
 
     def stats(self, mapping):
         if mapping.name not in self._stats:

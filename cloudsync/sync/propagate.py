@@ -144,7 +144,6 @@ remote or deleted locally.
 """
 
 import dataclasses
-import enum
 import functools
 import hashlib
 import json
@@ -163,7 +162,12 @@ from cloudsync import local
 from cloudsync import metadata as md
 from cloudsync import providers
 from cloudsync import symlinks
+from cloudsync.sync import outcomes
 from cloudsync.sync import stats as stats_mod
+
+Outcome = outcomes.Outcome
+RetryLater = outcomes.RetryLater
+RowFailed = outcomes.RowFailed
 
 #: the logger keeps the name it has always had, for operators' filters
 LOG = logging.getLogger('cloudsync.propagate')
@@ -208,51 +212,6 @@ SMALL_OBJECT_SIZE = 1 * lo.MiB
 # bound caps the memory this takes: each of the ``workers`` rows in flight
 # holds at most one such body, so at most workers x SMALL_OBJECT_SIZE bytes
 # in all. Larger objects are streamed from a second GET, as before.
-
-
-class Outcome(enum.Enum):
-    #: the object's data was sent to the remote
-    COPIED = 'copied'
-    #: only the remote's metadata was replaced
-    METADATA_UPDATED = 'metadata-updated'
-    #: the remote was already right (or newer); nothing was sent
-    UNCHANGED = 'unchanged'
-    #: the remote copy was deleted
-    DELETED = 'deleted'
-    #: a delete found nothing on the remote
-    NOT_FOUND_REMOTE = 'not-found-remote'
-    #: copied, verified, and removed locally
-    ARCHIVED = 'archived'
-    #: excluded by the mapping (exclude_pattern, selection_criteria)
-    SKIPPED = 'skipped'
-    #: the local object was deleted (or expired) at or after the row: the
-    #: row of that change follows
-    LOCAL_GONE = 'local-gone'
-
-
-class RetryLater(Exception):
-    """The row is not ready, or a passing failure; try it again later.
-
-    :param reason: why, for the log.
-    :param retry_after: seconds after which trying again makes sense, or
-        None to use the daemon's backoff.
-    """
-
-    def __init__(self, reason, retry_after=None):
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
-
-
-class RowFailed(Exception):
-    """The row failed; the message names the object, the mapping and the
-    remote's (or Swift's) answer.
-    """
-
-    #: trying again cannot help until the object or the mapping changes
-    #: (a name the remote cannot hold): the daemon waits its longest
-    #: backoff before it does
-    permanent = False
 
 
 @dataclasses.dataclass
