@@ -340,11 +340,10 @@ def _unknown_options(conf, section, known, problems):
 
 def _mapping_option_names():
     """Every option a mapping section may hold, whoever reads it."""
-    from cloudsync import proxymc  # noqa: E402 - it imports this module
     known = _option_names(opts.mapping_opts)
     for cls in registry.all_plugins(registry.LIFECYCLE).values():
         known |= _option_names(cls.OPTIONS)
-    return known | _option_names(proxymc.MAPPING_OPTS)
+    return known | _option_names(opts.proxymc_mapping_opts)
 
 
 def _check_endpoint(section, value, problems):

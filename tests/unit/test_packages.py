@@ -64,3 +64,12 @@ def test_kits_keep_their_published_import_path(published, home):
     assert module is importlib.import_module(home)
     # ``from cloudsync import <kit>`` is what a provider package writes
     assert getattr(cloudsync, published.rsplit('.', 1)[1]) is module
+
+
+@pytest.mark.parametrize('path', sorted((ROOT / 'conf').glob('*.py')),
+                         ids=lambda p: p.name)
+def test_the_configuration_imports_no_program(path):
+    programs = ('cloudsync.sync', 'cloudsync.ops', 'cloudsync.cmd',
+                'cloudsync.shunt', 'cloudsync.proxymc')
+    imports = imported_modules(path)
+    assert not [m for m in imports if m.startswith(programs)]
