@@ -37,8 +37,37 @@ COLD_CLASSES = frozenset(['GLACIER', 'DEEP_ARCHIVE'])
 
 
 def remote_timestamp(info):
+    """The Swift timestamp of the version the remote copy was made from,
+    or None (not a copy cloudsync wrote, or garbage).
+    """
     return source_mod.parse_timestamp(md.internal_values(info.metadata).get(
         md.TIMESTAMP_KEY))
+
+
+def listed_copy_matches(entry, size, etag):
+    """Whether the remote listing entry (or HEAD answer) ``entry`` has the
+    ``size`` and ``etag`` of a local object: its bytes, as far as a
+    listing tells (a large object's or an encrypted object's ETag is not
+    its remote copy's; see :func:`kept_etag_matches`).
+    """
+    return (entry.size == size and
+            lo.normalize_etag(entry.etag) == lo.normalize_etag(etag))
+
+
+def kept_etag(info, key):
+    """The Swift ETag the remote copy ``info`` keeps under ``key``
+    (``swift-slo-etag`` or ``cloudsync-etag``), normalized; None without.
+    """
+    have = md.internal_values(info.metadata).get(key)
+    return None if have is None else lo.normalize_etag(have)
+
+
+def kept_etag_matches(info, key, etag):
+    """Whether the remote copy ``info`` keeps ``etag`` under ``key``: the
+    copy of an object whose remote ETag cannot be compared with Swift's.
+    """
+    have = kept_etag(info, key)
+    return have is not None and have == lo.normalize_etag(etag)
 
 
 class RemoteComparison(part.Part):

@@ -19,7 +19,6 @@ not current, for the propagator to handle.
 
 from swift.common import utils as swift_utils
 
-from cloudsync import large_objects as lo
 from cloudsync import local
 from cloudsync import metadata as md
 from cloudsync import symlinks
@@ -99,9 +98,8 @@ class ReplicaCheck(part.Part):
             _, swift_bytes = swift_utils.extract_swift_bytes(row_ct)
             if swift_bytes is not None:
                 size = int(swift_bytes)
-        plain_match = (not is_slo and entry.size == size and
-                       lo.normalize_etag(entry.etag) ==
-                       lo.normalize_etag(row_etag))
+        plain_match = (not is_slo and
+                       current.listed_copy_matches(entry, size, row_etag))
         # NOTE(cloudsync): the same bytes PUT again with other metadata
         # list the same; a copy stored before the row was written cannot
         # be of the row's version. Remotes give whole seconds.
@@ -129,9 +127,8 @@ class ReplicaCheck(part.Part):
                 return entry.size != size
             return md.SYMLINK_TARGET_KEY not in md.internal_values(
                 entry.metadata)
-        have = md.internal_values(entry.metadata).get(md.ETAG_KEY)
-        if have and entry.size == row.size and \
-                lo.normalize_etag(have) == lo.normalize_etag(row.etag):
+        if entry.size == row.size and \
+                current.kept_etag_matches(entry, md.ETAG_KEY, row.etag):
             return False
         if local.is_encrypted_etag(row.etag) and entry.size == row.size:
             # NOTE(cloudsync): encrypted at rest, the row's ETag is not the
