@@ -1,0 +1,570 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""One pass over one container database.
+
+:class:`ContainerPass` reads a database's rows after its progress
+pointer, hands the rows this replica owns (:func:`row_owner`) to the row
+propagator with the lifecycle policy's decision, retries the rows that
+failed, and verifies the rows other replicas own; :class:`PassResult`
+counts what it did. :mod:`cloudsync.sync.crawler` finds the databases and
+runs a pass over each (the whole cycle is described there).
+"""
+
+import dataclasses
+import hashlib
+import os
+import re
+
+from oslo_log import log as logging
+from swift.common import db as swift_db
+from swift.common import utils as swift_utils
+from swift.container import backend
+
+from cloudsync import concurrency
+from cloudsync import lifecycle
+from cloudsync.sync import outcomes
+from cloudsync.sync import status as status_mod
+
+
+#: the logger keeps the name it has always had, for operators' filters
+LOG = logging.getLogger('cloudsync.crawler')
+
+#: hex digits of the name's sha1 that decide the owning replica
+OWNER_DIGITS = 6
+#: RetryLater answers in a row after which a pass stops taking new rows
+#: (the remote is probably down; the failed set would only fill up)
+MIN_TROUBLE_STREAK = 10
+#: share of container_pass_time the scan of new rows may use, so that
+#: retries and verification are not starved by a large backlog
+SCAN_SHARE = 0.6
+
+_SWIFT_BYTES = re.compile(r';\s*swift_bytes=(\d+)', re.IGNORECASE)
+
+HANDLED_ACTIONS = (lifecycle.Action.COPY, lifecycle.Action.ARCHIVE,
+                   lifecycle.Action.REMOVE_REMOTE)
+
+
+def row_owner(name, replicas):
+    """The replica index (0 .. replicas - 1) that owns object ``name``."""
+    digest = hashlib.sha1(name.encode('utf-8', 'surrogatepass'),
+                          usedforsecurity=False).hexdigest()
+    return int(digest[-OWNER_DIGITS:], 16) % replicas
+
+
+def _raw(timestamp):
+    return timestamp.raw
+
+
+def row_from_db(raw):
+    """A :class:`cloudsync.lifecycle.Row` from a container DB row dict."""
+    timestamp, ctype_ts, meta_ts = swift_utils.decode_timestamps(
+        raw['created_at'])
+    # NOTE(cloudsync): compare the raw integers; Timestamp's rich
+    # comparisons cost more than the rest of this function.
+    last_change = max((timestamp, ctype_ts, meta_ts), key=_raw)
+    name = raw['name']
+    if isinstance(name, bytes):
+        name = name.decode('utf-8', 'surrogateescape')
+    return lifecycle.Row(
+        name=name,
+        row_id=raw['ROWID'],
+        timestamp=timestamp,
+        meta_timestamp=last_change,
+        deleted=bool(raw['deleted']),
+        size=raw['size'],
+        etag=raw['etag'],
+        content_type=raw['content_type'],
+        storage_policy_index=raw.get('storage_policy_index') or 0)
+
+
+class _RowId(object):
+    __slots__ = ('row_id',)
+
+    def __init__(self, row_id):
+        self.row_id = row_id
+
+
+@dataclasses.dataclass
+class LocalDB:
+    """One container database file on this node, for one mapping."""
+
+    mapping: object
+    #: the root account and container: what the rows belong to remotely
+    account: str
+    container: str
+    #: the account and container of this database (a shard's own names)
+    db_account: str
+    db_container: str
+    path: str
+    db_id: str
+    node_index: int
+    replicas: int
+    is_shard: bool = False
+    #: the old file of a database that is sharding: read it, never write
+    retiring: bool = False
+
+    @property
+    def label(self):
+        where = '%s/%s' % (self.account, self.container)
+        if self.is_shard:
+            where += ' shard %s' % self.db_container
+        return '%s %s (db %s)' % (self.mapping.name, where, self.db_id)
+
+    def owns(self, row):
+        return row_owner(row.name, self.replicas) == self.node_index
+
+
+@dataclasses.dataclass
+class PassResult:
+    """What one pass over one database did."""
+
+    label: str = ''
+    scanned: int = 0
+    handled: int = 0
+    copied: int = 0
+    metadata_updated: int = 0
+    deleted: int = 0
+    archived: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    failed: int = 0
+    retried: int = 0
+    verified: int = 0
+    not_yet: int = 0
+    rows_behind: int = 0
+    lag: float = 0.0
+    error: str = ''
+    #: bytes of the objects copied (a large object's whole size)
+    bytes_copied: int = 0
+
+    def summary(self):
+        return ('%d rows scanned; handled %d (copied %d, metadata %d, '
+                'deleted %d, archived %d, unchanged %d); skipped %d; '
+                'failed %d; retried %d; verified %d; %d rows behind, lag '
+                '%.0fs' % (self.scanned, self.handled, self.copied,
+                           self.metadata_updated, self.deleted,
+                           self.archived, self.unchanged, self.skipped,
+                           self.failed, self.retried, self.verified,
+                           self.rows_behind, self.lag))
+
+
+class ContainerPass(object):
+    """One pass over one :class:`LocalDB`."""
+
+    def __init__(self, crawler, db, deadline=None, once=False):
+        self.crawler = crawler
+        self.db = db
+        self.mapping = db.mapping
+        self.conf = crawler.conf
+        self.clock = crawler.clock
+        self.deadline = deadline
+        #: ``--once``: rows that failed before this pass are all retried
+        self.once = once
+        #: names of the rows that failed in this pass
+        self.failed_now = set()
+        self.result = PassResult(label=db.label)
+        self.stats = crawler.stats(self.mapping)
+        self.trouble_streak = 0
+        self.remote_trouble = False
+        self.status = status_mod.SyncStatus.load(
+            crawler.status_path(db), self.mapping.fingerprint(),
+            info=crawler.status_info(db),
+            retry_interval=self.conf.retry_interval,
+            retry_interval_max=self.conf.retry_interval_max,
+            max_failed=crawler.max_failed, clock=self.clock)
+        self.broker = None
+        self.propagator = None
+
+    # -- helpers ------------------------------------------------------------
+
+    def stopping(self, deadline=None):
+        if self.crawler.stop.is_set() or self.remote_trouble:
+            return True
+        deadline = deadline if deadline is not None else self.deadline
+        return deadline is not None and self.clock() >= deadline
+
+    def decide(self, row):
+        if self.mapping.excludes(row.name):
+            return lifecycle.Decision(lifecycle.Action.SKIP,
+                                      reason='matches exclude_pattern')
+        age = self.clock() - float(row.meta_timestamp)
+        return self.mapping.policy.decide(row, age)
+
+    def open_broker(self):
+        db = self.db
+        if not os.path.exists(db.path):
+            return None
+        return backend.ContainerBroker(
+            db.path, account=db.db_account, container=db.db_container,
+            force_db_file=True, skip_commits=db.retiring,
+            logger=self.crawler.swift_logger)
+
+    def current_row(self, name):
+        """The newest row for object ``name`` in this database, or None."""
+        with self.broker.get() as conn:
+            curs = conn.execute(
+                'SELECT * FROM object WHERE deleted IN (0, 1) AND name = ? '
+                'ORDER BY ROWID DESC LIMIT 1', (name,))
+            curs.row_factory = swift_db.dict_factory
+            found = curs.fetchone()
+        return row_from_db(found) if found else None
+
+    # -- handling one row (runs in the row pool; never raises) -------------
+
+    def handle(self, row, decision):
+        LOG.debug('%s: %s %r (row %d)', self.db.label,
+                  decision.action.value, row.name, row.row_id)
+        try:
+            outcome = self.propagator.handle(row, decision)
+        except outcomes.RetryLater as exc:
+            self.trouble_streak += 1
+            if self.trouble_streak >= self.crawler.trouble_streak:
+                self.remote_trouble = True
+            LOG.warning('Will retry %r of %s/%s (mapping %s): %s',
+                        row.name, self.db.account, self.db.container,
+                        self.mapping.name,
+                        getattr(exc, 'reason', None) or exc)
+            return self.failed(row, exc, getattr(exc, 'retry_after', None))
+        except outcomes.RowFailed as exc:
+            self.trouble_streak = 0
+            LOG.error('Failed to sync %r of %s/%s (mapping %s): %s',
+                      row.name, self.db.account, self.db.container,
+                      self.mapping.name, exc)
+            # NOTE(cloudsync): a row that cannot succeed as it is (a name
+            # the remote cannot hold) is tried again only after the
+            # longest backoff; its next row (a rename, a delete) replaces
+            # it at once.
+            return self.failed(row, exc, self.conf.retry_interval_max
+                               if getattr(exc, 'permanent', False)
+                               else None)
+        except (Exception, concurrency.Timeout) as exc:  # noqa: BLE001
+            # NOTE(cloudsync): one row never stops a pass, nor does an
+            # eventlet Timeout (not an Exception) that escaped it.
+            self.trouble_streak = 0
+            LOG.exception('Failed to sync %r of %s/%s (mapping %s): '
+                          'unexpected error', row.name, self.db.account,
+                          self.db.container, self.mapping.name)
+            self.stats.increment('errors')
+            return self.failed(row, '%s: %s' % (type(exc).__name__, exc))
+        self.trouble_streak = 0
+        counter = (outcome.counter if isinstance(outcome, outcomes.Outcome)
+                   else 'unchanged')
+        setattr(self.result, counter, getattr(self.result, counter) + 1)
+        if counter == 'copied':
+            size = _SWIFT_BYTES.search(row.content_type or '')
+            self.result.bytes_copied += int(size.group(1) if size
+                                            else row.size or 0)
+        self.result.handled += 1
+        self.status.count(counter)
+        self.status.count('rows_handled')
+        self.stats.increment('rows_handled')
+        entry = self.status.failed.get(row.name)
+        if entry is not None and entry['row_id'] <= row.row_id:
+            self.status.clear_failure(row.name)
+        LOG.debug('%s: %r -> %s', self.db.label, row.name,
+                  getattr(outcome, 'name', outcome))
+        return True
+
+    def failed(self, row, error, retry_after=None):
+        self.result.failed += 1
+        self.failed_now.add(row.name)
+        self.status.count('errors')
+        return self.status.record_failure(
+            row.name, row.row_id, error, retry_after=retry_after,
+            timestamp=float(row.meta_timestamp))
+
+    def run_batch(self, work):
+        """Handle [(row, decision)] in the row pool; results in order."""
+        batch = self.crawler.row_pool.batch()
+        for row, decision in work:
+            batch.spawn(self.handle, row, decision)
+        return batch.results()
+
+    # -- a. new rows ---------------------------------------------------------
+
+    def scan(self, deadline):
+        chunk = self.conf.items_chunk
+        while not self.stopping(deadline):
+            raws = self.broker.get_items_since(self.status.last_row, chunk)
+            if not raws:
+                return
+            last, blocked = self.scan_chunk(raws, deadline)
+            if last > self.status.last_row:
+                self.status.last_row = last
+            self.status.save()
+            if blocked or len(raws) < chunk:
+                return
+
+    def scan_chunk(self, raws, deadline):
+        order = []   # (row, True) when done, (row, None) when handed out
+        batch = self.crawler.row_pool.batch()
+        blocked = False
+        replicas, index = self.db.replicas, self.db.node_index
+        for raw in raws:
+            if self.stopping(deadline):
+                blocked = True
+                break
+            self.result.scanned += 1
+            if row_owner(raw['name'], replicas) != index:
+                # NOTE(cloudsync): only the ROWID of another replica's row
+                # matters here; decoding it would cost more than the rest.
+                order.append((_RowId(raw['ROWID']), True))
+                continue
+            row = row_from_db(raw)
+            decision = self.decide(row)
+            if decision.action == lifecycle.Action.NOT_YET:
+                self.result.not_yet += 1
+                if self.wait_alone(row, decision.retry_after,
+                                   decision.reason):
+                    order.append((row, True))
+                    continue
+                LOG.debug('%s: %r not yet (%s)', self.db.label, row.name,
+                          decision.reason)
+                blocked = True
+                break
+            if decision.action not in HANDLED_ACTIONS:
+                self.skip(row, decision)
+                order.append((row, True))
+                continue
+            # NOTE(cloudsync): spawning blocks while the row pool is full,
+            # so a stop request or the deadline is noticed between rows.
+            batch.spawn(self.handle, row, decision)
+            order.append((row, None))
+        results = iter(batch.results())
+        last = self.status.last_row
+        for row, done in order:
+            if done is None:
+                done = next(results)
+            if not done:
+                LOG.warning('%s: %d failed rows are waiting for a retry; not '
+                            'moving past row %d until some succeed',
+                            self.db.label, len(self.status.failed),
+                            row.row_id)
+                return last, True
+            last = row.row_id
+        return last, blocked
+
+    def wait_alone(self, row, retry_after, reason):
+        """Set aside a row dated in the future (a proxy whose clock is
+        ahead, rows container-sync wrote), so that the rows after it, which
+        may well be older, keep flowing: it waits in the failed set (as a
+        waiting row, not a failure) until it is due.
+
+        :returns: False when it is not dated in the future, or the set is
+            full: the caller must then wait for it.
+        """
+        ahead = float(row.meta_timestamp) - self.clock()
+        if ahead <= 0:
+            return False
+        LOG.info('%s: %r (row %d) is dated %.1fs in the future; it waits '
+                 'alone while the rows after it go on', self.db.label,
+                 row.name, row.row_id, ahead)
+        return self.status.postpone(
+            row.name, row.row_id, max(retry_after or 0.0, ahead),
+            'dated %.1fs in the future (%s); %s' % (
+                ahead, row.meta_timestamp.isoformat, reason or 'waiting'),
+            float(row.meta_timestamp))
+
+    def skip(self, row, decision):
+        LOG.debug('%s: skipping %r: %s', self.db.label, row.name,
+                  decision.reason)
+        self.result.skipped += 1
+        self.status.count('skipped')
+        entry = self.status.failed.get(row.name)
+        if entry is not None and entry['row_id'] <= row.row_id:
+            self.status.clear_failure(row.name)
+
+    # -- b. failed rows ------------------------------------------------------
+
+    def due_failures(self):
+        if not self.once:
+            return self.status.due_failures(self.clock())
+        # NOTE(cloudsync): a --once run answers for every row (its exit
+        # status says whether all are synced), so it cannot leave a row
+        # that failed on an earlier run to its backoff.
+        return [(name, entry)
+                for name, entry in self.status.due_failures(float('inf'))
+                if name not in self.failed_now]
+
+    def retry(self):
+        work = []
+        for name, entry in self.due_failures():
+            if self.stopping():
+                break
+            row = self.current_row(name)
+            if row is None:
+                LOG.info('%s: %r is no longer in the database; dropping its '
+                         'failed row %d', self.db.label, name,
+                         entry['row_id'])
+                self.status.clear_failure(name)
+                continue
+            # NOTE(cloudsync): only a row ahead of the pointer that will
+            # reach it may be left to that pointer: the scan handles this
+            # node's rows, verification the other replicas'.
+            if self.db.owns(row):
+                ahead = row.row_id > self.status.last_row
+            else:
+                ahead = row.row_id > self.status.last_verified_row
+            if ahead:
+                self.status.clear_failure(name)
+                continue
+            decision = self.decide(row)
+            if decision.action == lifecycle.Action.NOT_YET:
+                if not self.wait_alone(row, decision.retry_after,
+                                       decision.reason):
+                    self.status.postpone(name, row.row_id,
+                                         decision.retry_after,
+                                         decision.reason,
+                                         float(row.meta_timestamp))
+                continue
+            if decision.action not in HANDLED_ACTIONS:
+                self.skip(row, decision)
+                self.status.clear_failure(name)
+                continue
+            self.result.retried += 1
+            work.append((row, decision))
+        if work:
+            self.run_batch(work)
+        self.status.save()
+
+    # -- c. verification of the other replicas' rows -----------------------
+
+    def verify(self):
+        if self.db.replicas < 2:
+            return
+        chunk = self.conf.items_chunk
+        while not self.stopping():
+            cutoff = self.clock() - self.conf.verification_slack
+            raws = self.broker.get_items_since(
+                self.status.last_verified_row, chunk)
+            if not raws:
+                return
+            candidates = []
+            last = self.status.last_verified_row
+            blocked = False
+            for row in (row_from_db(r) for r in raws):
+                if self.db.owns(row):
+                    last = row.row_id
+                    continue
+                if float(row.meta_timestamp) > cutoff:
+                    if self.wait_alone(
+                            row, float(row.meta_timestamp) - cutoff,
+                            'verified once older than verification_slack'):
+                        last = row.row_id
+                        continue
+                    blocked = True
+                    break
+                decision = self.decide(row)
+                if decision.action == lifecycle.Action.NOT_YET:
+                    blocked = True
+                    break
+                if decision.action in HANDLED_ACTIONS:
+                    candidates.append((row, decision))
+                last = row.row_id
+            if candidates:
+                try:
+                    needed = self.propagator.verify(
+                        [row for row, _d in candidates])
+                except Exception as exc:  # noqa: BLE001
+                    LOG.error('%s: verification failed, will try again: %s',
+                              self.db.label, exc)
+                    self.status.save()
+                    return
+                self.result.verified += len(candidates)
+                self.status.count('verified', len(candidates))
+                wanted = {row.row_id for row in needed}
+                work = [(row, d) for row, d in candidates
+                        if row.row_id in wanted]
+                if work:
+                    LOG.info('%s: verification found %d of %d rows of other '
+                             'replicas missing or different on the remote',
+                             self.db.label, len(work), len(candidates))
+                for (row, _d), done in zip(work, self.run_batch(work)):
+                    if not done:
+                        last = min(last, row.row_id - 1)
+                        blocked = True
+                        break
+            if last > self.status.last_verified_row:
+                self.status.last_verified_row = last
+            self.status.save()
+            if blocked or len(raws) < chunk:
+                return
+
+    # -- the whole pass -------------------------------------------------------
+
+    def measure(self):
+        """Rows behind and the age of the oldest unsynced change."""
+        last_row = self.status.last_row
+        with self.broker.get() as conn:
+            behind = conn.execute(
+                'SELECT COUNT(*) FROM object WHERE ROWID > ?',
+                (last_row,)).fetchone()[0]
+        oldest = None
+        first = self.broker.get_items_since(last_row, 1)
+        if first:
+            oldest = float(row_from_db(first[0]).meta_timestamp)
+        for entry in self.status.failed.values():
+            if entry.get('timestamp') is not None:
+                oldest = (entry['timestamp'] if oldest is None
+                          else min(oldest, entry['timestamp']))
+        self.result.rows_behind = behind + len(self.status.failed)
+        self.result.lag = (max(0.0, self.clock() - oldest)
+                           if oldest is not None else 0.0)
+
+    def run(self):
+        started = self.clock()
+        self.status.start_pass()
+        self.broker = self.open_broker()
+        if self.broker is None:
+            LOG.info('%s: the database is no longer on this node; stopping',
+                     self.db.label)
+            return self.result
+        self.status.check_database(self.broker.get_info()['id'])
+        if self.status.reset_reason:
+            LOG.info('%s: starting from row 0 (%s)', self.db.label,
+                     self.status.reset_reason)
+        if self.crawler.progress is not None:
+            self.crawler.progress.started(self)
+        try:
+            self.propagator = self.crawler.make_propagator(self.db)
+            self.propagator.prepare()
+        except Exception as exc:  # noqa: BLE001
+            self.result.error = str(exc)
+            LOG.error('%s: cannot sync to the remote now: %s',
+                      self.db.label, exc)
+            self.measure()
+            self.finish(started)
+            return self.result
+        scan_deadline = None
+        if self.deadline is not None:
+            scan_deadline = started + SCAN_SHARE * (self.deadline - started)
+        self.scan(scan_deadline)
+        self.retry()
+        self.verify()
+        if self.remote_trouble:
+            self.result.error = 'the remote kept failing; pass cut short'
+            LOG.warning('%s: %d rows in a row could not be synced; leaving '
+                        'the rest of this database for the next pass',
+                        self.db.label, self.trouble_streak)
+        self.measure()
+        self.finish(started)
+        return self.result
+
+    def finish(self, started):
+        self.status.end_pass(self.result.rows_behind, self.result.lag,
+                             start=started, handled=self.result.handled,
+                             failed=self.result.failed,
+                             error=self.result.error or None)
+        self.status.save()
+        LOG.info('Pass over %s: %s', self.db.label, self.result.summary())
+        if self.crawler.progress is not None:
+            self.crawler.progress.finished(self)
