@@ -220,8 +220,8 @@ class LocalSource(part.Part):
         With ``small``, the replica asked first is asked with a GET instead
         of a HEAD, and ``body`` is its bytes when they are those of a plain
         object of at most :data:`SMALL_OBJECT_SIZE` bytes whose MD5 is its
-        ETag (see :meth:`_small_body`); otherwise ``body`` is None and the
-        bytes are read with :meth:`_fetch`.
+        ETag (see :meth:`small_body`); otherwise ``body`` is None and the
+        bytes are read with :meth:`fetch`.
 
         :raises RetryLater: on a 404 that shows no such delete.
         """
@@ -272,7 +272,7 @@ class LocalSource(part.Part):
         the version's headers, with the link's timestamp, user metadata
         and expiry (the link is the row's object; object versioning gives
         both the same metadata, and the expiry to the link only); ``body``
-        as :meth:`_read_local` gives it.
+        as :meth:`read_local` gives it.
 
         :raises RetryLater: the version is not found (yet).
         """
