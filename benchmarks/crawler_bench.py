@@ -15,7 +15,7 @@
 A container database is grown to 10,000, 100,000 and 1,000,000 rows
 (``--quick``: up to 100,000), rows inserted directly with Swift's
 ``ContainerBroker.merge_items`` in batches. At each size, a fresh process
-makes one complete pass of the real crawler (``cloudsync.crawler``:
+makes one complete pass of the real crawler (``cloudsync.sync.crawler``:
 ``ContainerCrawler.crawl`` of the database, with its progress file in a
 throwaway ``status_dir``) with a propagator that does nothing (every row
 "unchanged"), and reports:
@@ -166,7 +166,7 @@ class NoopPropagator(object):
 
 
 def make_crawler(config, propagator_factory):
-    """The adapter between this benchmark and cloudsync.crawler.
+    """The adapter between this benchmark and cloudsync.sync.crawler.
 
     :returns: a callable (db path, replicas, node index) -> what the pass
         did, as a dict.

@@ -70,7 +70,7 @@ DLO_KEY = 'x-object-manifest'
 #: the local X-Object-Manifest (container/prefix, percent-decoded) of a DLO
 #: that a remote keeping DLOs stores as a DLO of its own, whose
 #: ``x-object-manifest`` names the remote segments (see
-#: :mod:`cloudsync.propagate`)
+#: :mod:`cloudsync.sync.propagate`)
 DLO_SOURCE_KEY = 'cloudsync-dlo-source'
 
 #: the MD5 of an SLO's stored manifest (the X-Manifest-Etag Swift gives)

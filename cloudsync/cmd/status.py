@@ -65,7 +65,7 @@ Exit status: 1 when a mapping is failing (a row failed, or the last pass
 could not reach the remote), 0 otherwise, 2 for a configuration or usage
 error (``--check``: see above). ``--watch`` stopped with Ctrl-C exits
 with the status of its last report, or 130 when interrupted before the
-first one. See :mod:`cloudsync.status_report` for what each figure means.
+first one. See :mod:`cloudsync.ops.status_report` for what each figure means.
 """
 
 import json

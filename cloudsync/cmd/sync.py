@@ -10,7 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 """``cloudsync-sync``: the sync daemon's command (see
-:mod:`cloudsync.daemon`).
+:mod:`cloudsync.sync.daemon`).
 
 ``cloudsync-sync --once`` run in a terminal (its standard error is one)
 shows on standard error, whatever the logging configuration says, a
@@ -128,7 +128,7 @@ class TerminalProgress(object):
     """Shows the progress of ``cloudsync-sync --once`` on a terminal.
 
     The crawler tells it when a pass over a database starts and ends
-    (:attr:`cloudsync.crawler.ContainerCrawler.progress`); a green thread
+    (:attr:`cloudsync.sync.crawler.ContainerCrawler.progress`); a green thread
     prints a line for each database still running every ``interval``
     seconds, when it moved.
     """

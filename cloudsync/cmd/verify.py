@@ -31,7 +31,7 @@ Exit status: 0 when every check passed (and, with ``--compare``, nothing
 is missing remotely, differs or could not be read locally), 1 otherwise,
 2 for a configuration or usage error (a configuration file that is
 missing or unreadable, none at all, or one without an enabled mapping:
-the message names the file). See :mod:`cloudsync.verify` for
+the message names the file). See :mod:`cloudsync.ops.verify` for
 what each step and category means.
 """
 

@@ -17,7 +17,7 @@ server's ``devices``, ``bind_ip`` and ``bind_port``)::
     cloudsync-sync --config-file /etc/cloudsync/cloudsync.conf [--once]
 
 Every pass goes over every mapping's container databases on this node,
-``container_workers`` databases at once (see :mod:`cloudsync.crawler`),
+``container_workers`` databases at once (see :mod:`cloudsync.sync.crawler`),
 then the daemon sleeps for what is left of ``poll_interval``. A database
 still busy ``container_pass_time`` after the pass started its last one
 (copying a very large object, say) carries on in the background: the

@@ -18,7 +18,7 @@ prefix, delimiter, markers, limit and reverse are Swift's), and SLO
 manifest PUTs (``?multipart-manifest=put``) checked and stored as Swift's
 SLO middleware does. :class:`ShuntWorld` puts a shunt in front of it,
 with a :class:`ChunkedProvider` remote, and archives objects with the
-daemon's own :class:`~cloudsync.propagate.RowPropagator`.
+daemon's own :class:`~cloudsync.sync.propagate.RowPropagator`.
 """
 
 import atexit
