@@ -15,7 +15,7 @@
 A container database is grown to 10,000, 100,000 and 1,000,000 rows
 (``--quick``: up to 100,000), rows inserted directly with Swift's
 ``ContainerBroker.merge_items`` in batches. At each size, a fresh process
-makes one complete pass of the real crawler (``cloudsync.crawler``:
+makes one complete pass of the real crawler (``cloudsync.sync.crawler``:
 ``ContainerCrawler.crawl`` of the database, with its progress file in a
 throwaway ``status_dir``) with a propagator that does nothing (every row
 "unchanged"), and reports:
@@ -40,7 +40,6 @@ The target (not a test): peak RSS stays flat as rows grow, under 200 MB at
 """
 
 import argparse
-import enum
 import json
 import os
 import shutil
@@ -146,18 +145,6 @@ def build(db_path, swift_dir, rows):
 
 # -- one crawl (a child process) ----------------------------------------------
 
-class Outcome(enum.Enum):
-    UNCHANGED = 'unchanged'
-
-
-class RetryLater(Exception):
-    pass
-
-
-class RowFailed(Exception):
-    pass
-
-
 class NoopPropagator(object):
     """Every row is already on the remote; nothing is ever sent."""
 
@@ -170,7 +157,8 @@ class NoopPropagator(object):
 
     def handle(self, row, decision):
         self.handled += 1
-        return Outcome.UNCHANGED
+        from cloudsync.sync import outcomes
+        return outcomes.Outcome.UNCHANGED
 
     def verify(self, rows):
         self.verified += len(rows)
@@ -178,17 +166,16 @@ class NoopPropagator(object):
 
 
 def make_crawler(config, propagator_factory):
-    """The adapter between this benchmark and cloudsync.crawler.
+    """The adapter between this benchmark and cloudsync.sync.crawler.
 
     :returns: a callable (db path, replicas, node index) -> what the pass
         did, as a dict.
     """
-    from cloudsync import crawler as crawler_mod
+    from cloudsync.sync import crawler as crawler_mod
 
     crawler = crawler_mod.ContainerCrawler(
         config, internal_client=object(), my_ips=['127.0.0.1'],
-        propagator_factory=propagator_factory,
-        errors=(RetryLater, RowFailed))
+        propagator_factory=propagator_factory)
     mapping = config.mappings[0]
 
     def crawl(db_path, replicas, node_index):

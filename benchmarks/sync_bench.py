@@ -178,7 +178,7 @@ class IterReader(object):
 
 def cloudsync_missing():
     """Why the cloudsync column cannot run, or None when it can."""
-    for module in ('cloudsync.cmd.sync', 'cloudsync.propagate',
+    for module in ('cloudsync.cmd.sync', 'cloudsync.sync.propagate',
                    'cloudsync_providers.s3'):
         try:
             found = importlib.util.find_spec(module)

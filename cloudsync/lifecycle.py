@@ -20,7 +20,7 @@ namespace) decides what to do with it. cloudsync ships two:
     seconds old; delete the remote copy when the local object is deleted
     and ``propagate_delete`` is on. With ``propagate_delete`` off, on a
     mapping the cloud shunt serves (``merge_namespaces``), the remote copy
-    is marked deleted instead (see :mod:`cloudsync.propagate`).
+    is marked deleted instead (see :mod:`cloudsync.sync.propagate`).
 ``archive``
     tier data out: once an object is ``copy_after`` seconds old, copy it,
     verify the copy, then remove the local object (unless it changed in the

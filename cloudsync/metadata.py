@@ -46,6 +46,8 @@ import quopri
 import re
 import urllib.parse
 
+from swift.common import utils as swift_utils
+
 from cloudsync import exceptions
 from cloudsync import headers as headers_mod
 
@@ -70,7 +72,7 @@ DLO_KEY = 'x-object-manifest'
 #: the local X-Object-Manifest (container/prefix, percent-decoded) of a DLO
 #: that a remote keeping DLOs stores as a DLO of its own, whose
 #: ``x-object-manifest`` names the remote segments (see
-#: :mod:`cloudsync.propagate`)
+#: :mod:`cloudsync.sync.propagate`)
 DLO_SOURCE_KEY = 'cloudsync-dlo-source'
 
 #: the MD5 of an SLO's stored manifest (the X-Manifest-Etag Swift gives)
@@ -265,3 +267,14 @@ def same_metadata(local_headers, remote_metadata):
     have = {k.lower(): v for k, v in
             remote_to_swift(remote_metadata).items()}
     return want == have
+
+
+def archive_timestamp(timestamp):
+    """The X-Timestamp of the DELETE that archives the object version of
+    ``timestamp``: just after it, so that Swift refuses the DELETE (409)
+    when a newer version was written since, and so that its tombstone is
+    recognisably archiving's, not a user's delete. The sync daemon writes
+    it and the cloud shunt recognises it.
+    """
+    # NOTE(cloudsync): Timestamp adds ``offset`` to the one it is given.
+    return swift_utils.Timestamp(timestamp, offset=1)

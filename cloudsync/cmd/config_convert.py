@@ -24,14 +24,14 @@ includes a converted configuration that cloudsync's configuration loader
 refuses (its problems are printed; the output is left alone). An
 existing output file is only replaced with ``--force``; ``-o -`` prints
 the configuration, credentials included, on stdout. See
-:mod:`cloudsync.convert` for what becomes what.
+:mod:`cloudsync.ops.convert` for what becomes what.
 """
 
 import argparse
 import os
 import sys
 
-from cloudsync import convert
+from cloudsync.ops import convert
 
 
 def parse_args(argv):

@@ -65,7 +65,7 @@ Exit status: 1 when a mapping is failing (a row failed, or the last pass
 could not reach the remote), 0 otherwise, 2 for a configuration or usage
 error (``--check``: see above). ``--watch`` stopped with Ctrl-C exits
 with the status of its last report, or 130 when interrupted before the
-first one. See :mod:`cloudsync.status_report` for what each figure means.
+first one. See :mod:`cloudsync.ops.status_report` for what each figure means.
 """
 
 import json
@@ -76,8 +76,8 @@ from oslo_config import cfg
 
 from cloudsync import cmd
 from cloudsync.cmd import status_check as check_mod
-from cloudsync import status_plot
-from cloudsync import status_report
+from cloudsync.ops import status_plot
+from cloudsync.ops import status_report
 
 EXIT_OK = 0
 EXIT_FAILING = 1

@@ -11,7 +11,7 @@
 # under the License.
 """``cloudsync-status --check``: a verdict for monitoring.
 
-Turns what :func:`cloudsync.status_report.collect` found into the output
+Turns what :func:`cloudsync.ops.status_report.collect` found into the output
 and exit status monitoring plugins share (Nagios, Icinga, Sensu, ...): a
 first line ``CLOUDSYNC OK|WARNING|CRITICAL - summary | perfdata``, then
 one line per problem, worst first; exit 0, 1 or 2.
@@ -167,7 +167,7 @@ def check_container(mapping, container, thresholds, now):
 
 def evaluate(statuses, mappings, thresholds, now):
     """The :class:`Verdict` over ``statuses`` (from
-    :func:`cloudsync.status_report.collect`).
+    :func:`cloudsync.ops.status_report.collect`).
 
     :param mappings: ``{name: Mapping}`` of the configuration.
     """

@@ -10,7 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 """``cloudsync-sync``: the sync daemon's command (see
-:mod:`cloudsync.daemon`).
+:mod:`cloudsync.sync.daemon`).
 
 ``cloudsync-sync --once`` run in a terminal (its standard error is one)
 shows on standard error, whatever the logging configuration says, a
@@ -71,7 +71,7 @@ class _Tracked(object):
         self.shown = None
         self.last_shown_at = now
         try:
-            from cloudsync import status_report
+            from cloudsync.ops import status_report
             counts = status_report.measure_database(
                 db.path, container_pass.status.last_row)
             self.total = counts['rows_total']
@@ -128,7 +128,7 @@ class TerminalProgress(object):
     """Shows the progress of ``cloudsync-sync --once`` on a terminal.
 
     The crawler tells it when a pass over a database starts and ends
-    (:attr:`cloudsync.crawler.ContainerCrawler.progress`); a green thread
+    (:attr:`cloudsync.sync.crawler.ContainerCrawler.progress`); a green thread
     prints a line for each database still running every ``interval``
     seconds, when it moved.
     """
@@ -228,7 +228,7 @@ class TerminalProgress(object):
 def run(argv=None, stderr=None):
     """The command, after monkey-patching; returns the exit status."""
     from cloudsync import cmd
-    from cloudsync import daemon
+    from cloudsync.sync import daemon
     stderr = stderr or sys.stderr
     config = cmd.load_config('cloudsync-sync', argv, daemon.cli_opts)
     if config is None:

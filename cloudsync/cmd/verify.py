@@ -31,7 +31,7 @@ Exit status: 0 when every check passed (and, with ``--compare``, nothing
 is missing remotely, differs or could not be read locally), 1 otherwise,
 2 for a configuration or usage error (a configuration file that is
 missing or unreadable, none at all, or one without an enabled mapping:
-the message names the file). See :mod:`cloudsync.verify` for
+the message names the file). See :mod:`cloudsync.ops.verify` for
 what each step and category means.
 """
 
@@ -46,7 +46,7 @@ from cloudsync import conf as conf_mod
 from cloudsync import exceptions
 from cloudsync import local
 from cloudsync import log as log_mod
-from cloudsync import verify
+from cloudsync.ops import verify
 
 EXIT_OK = 0
 EXIT_FAILED = 1

@@ -35,6 +35,10 @@ at once in a :class:`~cloudsync.exceptions.ConfigError` whose lines name the
 section and the option.
 """
 
+# NOTE(cloudsync): over 600 lines on purpose: the loader reads and checks
+# every section in one pass, so that all problems of a file are reported
+# together; the option declarations live in cloudsync.conf.opts.
+
 import dataclasses
 import difflib
 import json
@@ -340,11 +344,10 @@ def _unknown_options(conf, section, known, problems):
 
 def _mapping_option_names():
     """Every option a mapping section may hold, whoever reads it."""
-    from cloudsync import proxymc  # noqa: E402 - it imports this module
     known = _option_names(opts.mapping_opts)
     for cls in registry.all_plugins(registry.LIFECYCLE).values():
         known |= _option_names(cls.OPTIONS)
-    return known | _option_names(proxymc.MAPPING_OPTS)
+    return known | _option_names(opts.proxymc_mapping_opts)
 
 
 def _check_endpoint(section, value, problems):

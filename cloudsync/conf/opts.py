@@ -191,3 +191,17 @@ mapping_opts = [
                 help='Swift remote: also copy X-Container-Read and '
                      'X-Container-Write.'),
 ]
+
+#: options proxymc reads from each ``[mapping:NAME]`` section (listed by
+#: proxymc's own ``oslo.config.opts`` entry point)
+proxymc_mapping_opts = [
+    cfg.StrOpt('read_acl',
+               help='proxymc: who besides the account\'s owners may list '
+                    'and read the mapped containers, in the syntax of '
+                    'X-Container-Read (e.g. "test:reader,.r:*"). Unset: '
+                    'only the owners.'),
+    cfg.StrOpt('write_acl',
+               help='proxymc: who besides the account\'s owners may write '
+                    'and delete objects, in the syntax of X-Container-Write. '
+                    'Unset: only the owners.'),
+]

@@ -133,17 +133,7 @@ from cloudsync.proxymc import objects
 from cloudsync.proxymc import slo as proxymc_slo
 
 #: options proxymc reads from each ``[mapping:NAME]`` section
-MAPPING_OPTS = [
-    cfg.StrOpt('read_acl',
-               help='proxymc: who besides the account\'s owners may list '
-                    'and read the mapped containers, in the syntax of '
-                    'X-Container-Read (e.g. "test:reader,.r:*"). Unset: '
-                    'only the owners.'),
-    cfg.StrOpt('write_acl',
-               help='proxymc: who besides the account\'s owners may write '
-                    'and delete objects, in the syntax of X-Container-Write. '
-                    'Unset: only the owners.'),
-]
+MAPPING_OPTS = cs_conf.opts.proxymc_mapping_opts
 
 #: filters proxymc inserts when a pipeline lacks them, after the first of
 #: the named filters present (the placement Swift's proxy uses)

@@ -31,7 +31,7 @@ from cloudsync import metadata
 from cloudsync import symlinks
 
 #: the MD5 of an SLO's manifest (Swift's X-Manifest-Etag), as the daemon
-#: stores it (see :mod:`cloudsync.propagate`)
+#: stores it (see :mod:`cloudsync.sync.propagate`)
 MANIFEST_ETAG_KEY = metadata.RESERVED_PREFIX + 'manifest-etag'
 
 
@@ -115,7 +115,7 @@ class RemoteObject(object):
         user's delete, maybe of a version written over the archived
         one): the object is deleted. The one exception is the tombstone
         archiving left: the archive DELETE of a version is one offset step
-        after it (see :func:`cloudsync.propagate.archive_timestamp`), and
+        after it (see :func:`cloudsync.metadata.archive_timestamp`), and
         the remote copy is then the object.
 
         A copy that the daemon marked deleted (``cloudsync-deleted-at``, at
@@ -131,9 +131,7 @@ class RemoteObject(object):
             return True
         if tombstone is None or tombstone <= self.timestamp:
             return False
-        # NOTE(cloudsync): propagate.archive_timestamp, not imported: the
-        # proxy has no use for the daemon's module.
-        return tombstone != swift_utils.Timestamp(self.timestamp, offset=1)
+        return tombstone != metadata.archive_timestamp(self.timestamp)
 
     def etag_is_md5(self):
         return bool(self.etag) and len(self.etag) == 32 and \

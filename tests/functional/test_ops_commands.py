@@ -35,7 +35,7 @@ import sys
 
 import pytest
 
-from cloudsync import crawler
+from cloudsync.sync import crawler
 from tests.functional.conftest import unique_name
 
 NODE_COUNT = 3

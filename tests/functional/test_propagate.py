@@ -28,13 +28,13 @@ from swift.common import utils as swift_utils
 from swiftclient import client as swiftclient
 
 from cloudsync import conf
-from cloudsync import crawler
 from cloudsync import large_objects
 from cloudsync import lifecycle
 from cloudsync import local
 from cloudsync import metadata as md
-from cloudsync import propagate
-from cloudsync import stats as stats_mod
+from cloudsync.sync import crawler
+from cloudsync.sync import propagate
+from cloudsync.sync import stats as stats_mod
 
 ACCOUNT = 'AUTH_test'
 MiB = 1024 * 1024

@@ -135,7 +135,7 @@ def test_a_post_while_an_object_is_archived_is_never_lost(
         'X-Object-Meta-Color': 'blue',
         'X-Object-Meta-Dish': 'cr\u00e8me br\u00fbl\u00e9e'})
     row = env.row('obj')
-    real_request = env.propagator._request
+    real_request = env.propagator.reader.request
     posted = []
 
     def request(method, cont, obj=None, headers=None, **kwargs):
@@ -144,7 +144,7 @@ def test_a_post_while_an_object_is_archived_is_never_lost(
                               headers={'X-Object-Meta-Color': 'red'})
             posted.append(method)
         return real_request(method, cont, obj, headers=headers, **kwargs)
-    env.propagator._request = request
+    env.propagator.reader.request = request
 
     outcome = env.propagator.handle(row, tp.ARCHIVE)
 
@@ -155,7 +155,7 @@ def test_a_post_while_an_object_is_archived_is_never_lost(
     assert local['x-object-meta-color'] == 'red'
     assert 'x-delete-at' not in local
     # the POST's own row archives it, with the POST's metadata
-    env.propagator._request = real_request
+    env.propagator.reader.request = real_request
     assert env.handle('obj', tp.ARCHIVE) is tp.Outcome.ARCHIVED
     resp, body = env.remote('obj')
     assert body == b'cold data'
@@ -174,13 +174,13 @@ def test_an_archive_whose_delete_fails_gives_the_object_its_metadata_back(
             'X-Delete-At': expires}
     env.put('obj', b'cold data', meta)
     row = env.row('obj')
-    real_request = env.propagator._request
+    real_request = env.propagator.reader.request
 
     def request(method, cont, obj=None, **kwargs):
         if method == 'DELETE':
             raise tp.large_objects.LocalReadError('DELETE: 503', status=503)
         return real_request(method, cont, obj, **kwargs)
-    env.propagator._request = request
+    env.propagator.reader.request = request
 
     with pytest.raises(tp.propagate.RetryLater):
         env.propagator.handle(row, tp.ARCHIVE)
@@ -190,7 +190,7 @@ def test_an_archive_whose_delete_fails_gives_the_object_its_metadata_back(
     assert local['x-object-meta-color'] == 'blue'
     assert local['x-object-meta-dish'] == 'cr\u00e8me br\u00fbl\u00e9e'
     # its newer row archives it on a later pass
-    env.propagator._request = real_request
+    env.propagator.reader.request = real_request
     newer = env.row('obj')
     assert newer.meta_timestamp > row.meta_timestamp, (newer, row)
     assert env.propagator.handle(newer, tp.ARCHIVE) is tp.Outcome.ARCHIVED

@@ -30,8 +30,8 @@ from swift.common import utils as swift_utils
 from swift.container import backend
 import swiftclient
 
-from cloudsync import crawler as crawler_mod
 from cloudsync import metadata as metadata_mod
+from cloudsync.sync import crawler as crawler_mod
 from tests.functional import conftest
 from tests.functional import daemon_helpers as helpers
 

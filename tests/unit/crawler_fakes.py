@@ -15,7 +15,6 @@ The container databases are real (Swift's ``ContainerBroker`` in a
 temporary directory); the ring and the remote side are fakes.
 """
 
-import enum
 import os
 import textwrap
 
@@ -23,7 +22,8 @@ from swift.common import utils as swift_utils
 from swift.container import backend
 
 from cloudsync import conf as conf_mod
-from cloudsync import crawler as crawler_mod
+from cloudsync.sync import crawler as crawler_mod
+from cloudsync.sync import outcomes
 
 ACCOUNT = 'AUTH_test'
 CONTAINER = 'pics'
@@ -32,29 +32,9 @@ MY_PORT = 6201
 DEVICE = 'sdb1'
 
 
-class Outcome(enum.Enum):
-    COPIED = 'copied'
-    METADATA_UPDATED = 'metadata-updated'
-    UNCHANGED = 'unchanged'
-    DELETED = 'deleted'
-    NOT_FOUND_REMOTE = 'not-found-remote'
-    ARCHIVED = 'archived'
-    SKIPPED = 'skipped'
-    LOCAL_GONE = 'local-gone'
-
-
-class RetryLater(Exception):
-    def __init__(self, reason='not ready', retry_after=None):
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
-
-
-class RowFailed(Exception):
-    pass
-
-
-ERRORS = (RetryLater, RowFailed)
+Outcome = outcomes.Outcome
+RetryLater = outcomes.RetryLater
+RowFailed = outcomes.RowFailed
 
 
 class Clock:
@@ -188,7 +168,7 @@ class Node:
             self.config, internal_client=internal_client or NoCluster(),
             ring=self.ring,
             my_ips=[MY_IP], propagator_factory=self.factory,
-            clock=self.clock, max_failed=max_failed, errors=ERRORS, **kw)
+            clock=self.clock, max_failed=max_failed, **kw)
 
     def broker(self, account=ACCOUNT, container=CONTAINER):
         broker, _ = backend.ContainerBroker.create_broker(
@@ -213,7 +193,7 @@ class Node:
 
     def status(self, db=None):
         db = db or self.dbs()[0]
-        from cloudsync import status as status_mod
+        from cloudsync.sync import status as status_mod
         return status_mod.SyncStatus.load(
             self.crawler.status_path(db), self.mapping.fingerprint())
 

@@ -18,7 +18,7 @@ prefix, delimiter, markers, limit and reverse are Swift's), and SLO
 manifest PUTs (``?multipart-manifest=put``) checked and stored as Swift's
 SLO middleware does. :class:`ShuntWorld` puts a shunt in front of it,
 with a :class:`ChunkedProvider` remote, and archives objects with the
-daemon's own :class:`~cloudsync.propagate.RowPropagator`.
+daemon's own :class:`~cloudsync.sync.propagate.RowPropagator`.
 """
 
 import atexit
@@ -40,10 +40,10 @@ from cloudsync import conf as conf_mod
 from cloudsync import large_objects
 from cloudsync import lifecycle
 from cloudsync import listing
-from cloudsync import propagate
 from cloudsync import providers
 from cloudsync.shunt import config as shunt_config
 from cloudsync.shunt import middleware as shunt
+from cloudsync.sync import propagate
 from tests.unit import fakes
 
 ACCOUNT = 'AUTH_test'

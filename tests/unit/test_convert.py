@@ -22,7 +22,7 @@ import pytest
 
 from cloudsync.cmd import config_convert
 from cloudsync import conf as conf_mod
-from cloudsync import convert
+from cloudsync.ops import convert
 from cloudsync import providers
 from cloudsync import registry
 

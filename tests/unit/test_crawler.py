@@ -20,8 +20,8 @@ from swift.common import exceptions as swift_exceptions
 from swift.common import swob
 from swift.common import utils as swift_utils
 
-from cloudsync import crawler as crawler_mod
 from cloudsync import lifecycle
+from cloudsync.sync import crawler as crawler_mod
 from tests.unit import crawler_fakes as fakes
 
 Outcome = fakes.Outcome
@@ -430,7 +430,7 @@ def test_a_row_whose_object_404s_without_a_newer_delete_is_kept(tmp_path):
     # NOTE: the real propagator, on an in-memory cluster and remote: the
     # replicas holding 'lost' do not answer; 'gone' was deleted after its
     # row (the delete's row has not reached this database yet).
-    from cloudsync import propagate
+    from cloudsync.sync import propagate
     from tests.unit import fakes as cluster
     swift = cluster.FakeSwift()
     provider = cluster.FakeProvider()

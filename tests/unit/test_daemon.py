@@ -21,8 +21,8 @@ import sys
 import pytest
 
 from cloudsync import concurrency
-from cloudsync import daemon as daemon_mod
-from cloudsync import stats as stats_mod
+from cloudsync.sync import daemon as daemon_mod
+from cloudsync.sync import stats as stats_mod
 from tests.unit import crawler_fakes as fakes
 
 

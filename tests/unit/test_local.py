@@ -21,8 +21,9 @@ import pytest
 from cloudsync import exceptions
 from cloudsync import lifecycle
 from cloudsync import local
-from cloudsync import propagate
-from cloudsync import verify
+from cloudsync.ops import verify
+from cloudsync.sync import propagate
+from cloudsync.sync import source as source_mod
 from tests.unit import test_propagate as tp
 from tests.unit import test_verify as tv
 
@@ -172,7 +173,7 @@ def test_an_object_read_encrypted_is_not_archived():
 
 
 def test_a_large_object_read_encrypted_is_not_copied(monkeypatch):
-    monkeypatch.setattr(propagate, 'SMALL_OBJECT_SIZE', -1)
+    monkeypatch.setattr(source_mod, 'SMALL_OBJECT_SIZE', -1)
     world = tp.World()
     world.put('big', b'x' * 100, CRYPTO)
     with pytest.raises(propagate.RowFailed):

@@ -26,10 +26,12 @@ from cloudsync import large_objects
 from cloudsync import layout
 from cloudsync import lifecycle
 from cloudsync import metadata as md
-from cloudsync import propagate
 from cloudsync import providers
 from cloudsync.shunt import objects as shunt_object
-from cloudsync import stats as stats_mod
+from cloudsync.sync import propagate
+from cloudsync.sync import remove
+from cloudsync.sync import source as source_mod
+from cloudsync.sync import stats as stats_mod
 from tests.unit import fakes
 
 ACCOUNT = 'AUTH_test'
@@ -118,7 +120,7 @@ def world():
 @pytest.fixture
 def streamed(monkeypatch):
     """Every object is read as a large one: a HEAD, then a GET."""
-    monkeypatch.setattr(propagate, 'SMALL_OBJECT_SIZE', -1)
+    monkeypatch.setattr(source_mod, 'SMALL_OBJECT_SIZE', -1)
 
 
 # -- plain objects ----------------------------------------------------------
@@ -551,7 +553,7 @@ def test_a_read_timeout_in_the_middle_of_an_object_is_retried(
     # node after a ChunkReadTimeout: it raises it out of the body, and it
     # is an eventlet Timeout, not an Exception.
     if not small:
-        monkeypatch.setattr(propagate, 'SMALL_OBJECT_SIZE', -1)
+        monkeypatch.setattr(source_mod, 'SMALL_OBJECT_SIZE', -1)
     world.put('a', b'x' * 100)
     real_get = world.swift._object_GET
 
@@ -1096,7 +1098,7 @@ def test_a_dlo_stays_a_dlo_on_a_remote_that_keeps_them(dlo_world):
         '.dlo/' + p: world.swift.get(ACCOUNT, *p.split('/', 1)).body
         for p in paths}
     assert world.remote_headers('dlo') == {'X-Object-Meta-K': 'v'}
-    assert world.internal('dlo')[propagate.DLO_SOURCE_KEY] == 'segs/parts/'
+    assert world.internal('dlo')[source_mod.DLO_SOURCE_KEY] == 'segs/parts/'
     assert md.ETAG_KEY not in world.internal('dlo')
     body = world.provider.get_object(BUCKET, world.key('dlo'))
     assert body.read_all() == content_of(world, paths)
@@ -1312,8 +1314,8 @@ def test_archive_copies_verifies_then_deletes_locally(archive):
     # conditional on the fence POSTed just before, with the same metadata
     fence, = archive.swift.requests_for('POST', 'a')
     assert fence.headers['x-timestamp'] == delete.headers['x-timestamp']
-    assert fence.headers['x-delete-at'] == str(propagate.ARCHIVE_FENCE)
-    assert delete.headers['x-if-delete-at'] == str(propagate.ARCHIVE_FENCE)
+    assert fence.headers['x-delete-at'] == str(remove.ARCHIVE_FENCE)
+    assert delete.headers['x-if-delete-at'] == str(remove.ARCHIVE_FENCE)
     assert archive.stats.totals['archived_objects'] == 1
     # the remote copy was read back before the local one went
     assert archive.provider.count('head_object') == 2
@@ -1972,7 +1974,7 @@ def test_prepare_leaves_s3_buckets_alone():
 
 def test_the_archive_delete_is_just_after_a_version_with_an_offset():
     version = swift_utils.Timestamp(1700000000.5, offset=3)
-    delete = propagate.archive_timestamp(version)
+    delete = remove.archive_timestamp(version)
     assert delete.offset == 4
     assert delete > version
     assert delete < swift_utils.Timestamp(1700000000.50001)
@@ -2161,7 +2163,7 @@ def test_a_body_not_matching_its_etag_is_retried_never_uploaded(world):
 
 
 def test_a_large_object_is_headed_then_streamed(world, monkeypatch):
-    monkeypatch.setattr(propagate, 'SMALL_OBJECT_SIZE', 100)
+    monkeypatch.setattr(source_mod, 'SMALL_OBJECT_SIZE', 100)
     world.put('small', b's' * 100)
     world.put('large', b'l' * 101)
     assert world.handle('small') is Outcome.COPIED
@@ -2173,7 +2175,7 @@ def test_a_large_object_is_headed_then_streamed(world, monkeypatch):
 
 
 def test_an_object_larger_than_its_row_says_is_streamed(world, monkeypatch):
-    monkeypatch.setattr(propagate, 'SMALL_OBJECT_SIZE', 100)
+    monkeypatch.setattr(source_mod, 'SMALL_OBJECT_SIZE', 100)
     world.put('a', b'x' * 10)
     row = world.row('a')
     world.put('a', b'y' * 1000)
@@ -2185,7 +2187,7 @@ def test_an_object_larger_than_its_row_says_is_streamed(world, monkeypatch):
 
 def test_a_body_longer_than_its_content_length_is_streamed(world,
                                                            monkeypatch):
-    monkeypatch.setattr(propagate, 'SMALL_OBJECT_SIZE', 100)
+    monkeypatch.setattr(source_mod, 'SMALL_OBJECT_SIZE', 100)
     record = world.put('a', b'x' * 50)
 
     def too_long(request):
@@ -2354,7 +2356,7 @@ def test_a_copy_the_remote_gives_no_etag_for_is_not_sent_again(world, etag):
 
 def _post_before(world, name, method, headers):
     """A user's POST, sent just before the propagator's ``method``."""
-    real = world.propagator._request
+    real = world.propagator.reader.request
     sent = []
 
     def request(m, container, obj=None, **kwargs):
@@ -2362,7 +2364,7 @@ def _post_before(world, name, method, headers):
             world.swift.post(ACCOUNT, CONTAINER, name, headers)
             sent.append(m)
         return real(m, container, obj, **kwargs)
-    world.propagator._request = request
+    world.propagator.reader.request = request
     return sent
 
 

@@ -13,8 +13,8 @@
 
 import pytest
 
-from cloudsync import propagate
-from cloudsync.propagate import Outcome
+from cloudsync.sync.outcomes import Outcome
+from cloudsync.sync import propagate
 from tests.unit.test_propagate import COPY
 from tests.unit.test_propagate import REMOVE
 from tests.unit.test_propagate import World

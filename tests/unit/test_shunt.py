@@ -28,11 +28,11 @@ from cloudsync import exceptions
 from cloudsync import large_objects
 from cloudsync import lifecycle
 from cloudsync import metadata as md
-from cloudsync import propagate
 from cloudsync.shunt import config as shunt_config
 from cloudsync.shunt import middleware as shunt
 from cloudsync.shunt import objects as shunt_object
 from cloudsync.shunt import restore
+from cloudsync.sync import propagate
 from tests.unit import fakes
 from tests.unit import shunt_fakes
 from tests.unit.shunt_fakes import ACCOUNT

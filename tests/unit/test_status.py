@@ -16,7 +16,7 @@ import os
 import pytest
 
 from cloudsync import log as log_mod
-from cloudsync import status as status_mod
+from cloudsync.sync import status as status_mod
 
 FINGERPRINT = {'remote': 'aws', 'bucket': 'b', 'lifecycle': 'sync'}
 

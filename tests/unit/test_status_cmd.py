@@ -24,9 +24,9 @@ from swift.container import backend
 
 from cloudsync.cmd import status as status_cmd
 from cloudsync import conf as conf_mod
-from cloudsync import status as status_mod
-from cloudsync import status_plot
-from cloudsync import status_report
+from cloudsync.ops import status_plot
+from cloudsync.ops import status_report
+from cloudsync.sync import status as status_mod
 
 ACCOUNT = 'AUTH_test'
 CONTAINER = 'photos'

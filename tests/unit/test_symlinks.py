@@ -22,10 +22,11 @@ from swift.common import swob
 from swift.common import utils as swift_utils
 
 from cloudsync import metadata as md
-from cloudsync import propagate
+from cloudsync.ops import verify
 from cloudsync.shunt import objects as shunt_object
 from cloudsync import symlinks
-from cloudsync import verify
+from cloudsync.sync import current
+from cloudsync.sync import propagate
 from tests.unit import fakes
 from tests.unit import shunt_fakes
 from tests.unit import test_propagate as tp
@@ -229,7 +230,7 @@ def test_too_many_links_in_a_row_are_a_conflict():
 def test_propagate_compares_the_link_keys():
     for key in (md.SYMLINK_TARGET_KEY, md.SYMLINK_ACCOUNT_KEY,
                 md.SYMLINK_ETAG_KEY, md.SYMLINK_BYTES_KEY):
-        assert key in propagate.COMPARED_KEYS
+        assert key in current.COMPARED_KEYS
 
 
 class LinkKeepingProvider(fakes.FakeProvider):

@@ -18,7 +18,7 @@ from swift.common import utils as swift_utils
 from swift.container import backend
 
 from cloudsync.cmd import sync as sync_cmd
-from cloudsync import crawler
+from cloudsync.sync import crawler
 
 
 class Clock:

@@ -22,9 +22,9 @@ from swift.common import utils as swift_utils
 from cloudsync.cmd import verify as verify_cmd
 from cloudsync import exceptions
 from cloudsync import lifecycle
-from cloudsync import propagate
+from cloudsync.ops import verify
 from cloudsync import registry
-from cloudsync import verify
+from cloudsync.sync import propagate
 from tests.unit import fakes
 
 ACCOUNT = 'AUTH_test'

@@ -63,7 +63,8 @@ from oslo_log import log as logging
 
 from cloudsync import log as log_mod
 
-LOG = logging.getLogger(__name__)
+#: the logger keeps the name it has always had, for operators' filters
+LOG = logging.getLogger('cloudsync.status')
 
 FORMAT_VERSION = 1
 MAX_FAILED = 10000

@@ -17,7 +17,7 @@ server's ``devices``, ``bind_ip`` and ``bind_port``)::
     cloudsync-sync --config-file /etc/cloudsync/cloudsync.conf [--once]
 
 Every pass goes over every mapping's container databases on this node,
-``container_workers`` databases at once (see :mod:`cloudsync.crawler`),
+``container_workers`` databases at once (see :mod:`cloudsync.sync.crawler`),
 then the daemon sleeps for what is left of ``poll_interval``. A database
 still busy ``container_pass_time`` after the pass started its last one
 (copying a very large object, say) carries on in the background: the
@@ -55,11 +55,12 @@ from oslo_log import log as logging
 
 from cloudsync import concurrency
 from cloudsync import conf as conf_mod
-from cloudsync import crawler as crawler_mod
 from cloudsync import local
 from cloudsync import log as log_mod
+from cloudsync.sync import crawler as crawler_mod
 
-LOG = logging.getLogger(__name__)
+#: the logger keeps the name it has always had, for operators' filters
+LOG = logging.getLogger('cloudsync.daemon')
 
 #: seconds rows in flight get to finish after SIGTERM
 STOP_GRACE = 60.0

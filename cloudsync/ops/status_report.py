@@ -14,7 +14,7 @@
 ``cloudsync-status`` reads two things, both local, and never contacts the
 remote:
 
-* the daemon's progress files (:mod:`cloudsync.status`) under
+* the daemon's progress files (:mod:`cloudsync.sync.status`) under
   ``status_dir``: the row pointer, the failed rows with their last error,
   and the time and outcome of recent passes;
 * the container databases themselves, read-only: how many rows there are,
@@ -63,7 +63,7 @@ import sqlite3
 import time
 import typing
 
-from cloudsync import status as status_mod
+from cloudsync.sync import status as status_mod
 
 STATES = ('failing', 'behind', 'not-started', 'in-sync')
 #: how bad each state is, for a mapping's overall state
@@ -221,7 +221,7 @@ class MappingStatus:
 # -- reading what the daemon wrote ----------------------------------------
 
 class StatusFileReader:
-    """Reads the daemon's progress files (see :mod:`cloudsync.status`).
+    """Reads the daemon's progress files (see :mod:`cloudsync.sync.status`).
 
     The one place that knows their layout: everything else gets plain
     dicts.

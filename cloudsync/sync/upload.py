@@ -1,0 +1,281 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Copying a row's object to the remote.
+
+:class:`Uploader` reads the local source (:mod:`cloudsync.sync.source`),
+leaves a current remote copy alone (:mod:`cloudsync.sync.current`),
+replaces only the metadata when only that changed, and otherwise sends
+the object: in one request, as a multipart upload (one part per segment
+of a large object when the segments allow it), as a DLO or as a symlink,
+with its manifest side object first.
+"""
+
+import dataclasses
+import functools
+import hashlib
+
+from swift.common import utils as swift_utils
+
+from cloudsync import exceptions
+from cloudsync import large_objects as lo
+from cloudsync import metadata as md
+from cloudsync import providers
+from cloudsync import symlinks
+from cloudsync.sync import current
+from cloudsync.sync.outcomes import Outcome
+from cloudsync.sync.outcomes import RetryLater
+from cloudsync.sync import part
+from cloudsync.sync import source as source_mod
+
+
+@dataclasses.dataclass
+class CopyResult:
+    outcome: Outcome
+    source: source_mod.Source = None
+    remote: providers.ObjectInfo = None
+    #: the remote holds a newer version than the local one
+    remote_newer: bool = False
+
+
+class Uploader(part.Part):
+    """Copies a row's object version to the remote."""
+
+    def check_key(self, key):
+        """Whether the remote can hold ``key``; raises
+        :class:`~cloudsync.exceptions.InvalidObject` (the provider's
+        ``check_key``, without any request) when it cannot.
+        """
+        check = getattr(self.provider, 'check_key', None)
+        if check is not None:
+            check(self.bucket, key)
+
+    def copy(self, row):
+        if self.mapping.excludes(row.name):
+            return CopyResult(Outcome.SKIPPED)
+        # NOTE(cloudsync): before anything is read: a name the remote
+        # cannot hold fails at no cost, however often it is tried.
+        self.check_key(self.layout.object_key(row.name))
+        # NOTE(cloudsync): an SLO manifest's row says so (swift_bytes); its
+        # manifest is read by _slo_source, so it is only HEADed here.
+        small = (row.size or 0) <= source_mod.SMALL_OBJECT_SIZE and \
+            'swift_bytes=' not in (row.content_type or '')
+        headers, body = self.reader.read_local(row, small=small)
+        if headers is None:
+            return CopyResult(Outcome.LOCAL_GONE)
+        data_path = symlinks.version_target(headers)
+        if data_path is not None:
+            headers, body = self.reader.read_version(row, headers, data_path)
+        timestamp = source_mod.local_timestamp(headers)
+        if timestamp is None or timestamp < row.meta_timestamp:
+            raise RetryLater('the local copy (%s) is older than the row '
+                             '(%s): a stale replica answered' % (
+                                 timestamp.internal if timestamp else None,
+                                 row.meta_timestamp.internal))
+        if not self.mapping.selects(headers):
+            return CopyResult(Outcome.SKIPPED)
+        source = self.reader.source(row, headers, timestamp, body, data_path)
+        key = self.layout.object_key(row.name)
+        info = self.compare.head_remote(key)
+        if info is not None:
+            remote_ts = current.remote_timestamp(info)
+            if remote_ts is not None and remote_ts > timestamp:
+                self.logger.debug(
+                    '%s: the remote copy (%s) is newer than the local one '
+                    '(%s); leaving it', self.what(row), remote_ts.internal,
+                    timestamp.internal)
+                return CopyResult(Outcome.UNCHANGED, source, info, True)
+            if self.compare.same_content(source, info):
+                if self.compare.same_metadata(source, info):
+                    return CopyResult(Outcome.UNCHANGED, source, info)
+                # NOTE(cloudsync): an object in a cold storage class cannot
+                # be copied onto itself; it is sent again instead.
+                cold = (info.storage_class or '').upper() in \
+                    current.COLD_CLASSES
+                if not cold:
+                    self.update_metadata(source, info)
+                    return CopyResult(Outcome.METADATA_UPDATED, source)
+        self.upload(source)
+        return CopyResult(Outcome.COPIED, source)
+
+    def put_manifest(self, source):
+        self.provider.put_object(
+            self.bucket, self.layout.manifest_key(source.name),
+            source.manifest, len(source.manifest),
+            content_type='application/json',
+            metadata={md.TIMESTAMP_KEY: source.timestamp.internal},
+            md5=source.internal[source_mod.MANIFEST_ETAG_KEY])
+
+    def update_metadata(self, source, info):
+        if source.manifest is not None and md.internal_values(
+                info.metadata).get(source_mod.MANIFEST_ETAG_KEY) != \
+                source.internal[source_mod.MANIFEST_ETAG_KEY]:
+            self.put_manifest(source)
+        kwargs = {}
+        if self.mapping.propagate_expiration and \
+                providers.takes_expiry(self.provider):
+            # NOTE(cloudsync): the local X-Delete-At may have been changed
+            # or removed by the POST; None removes the propagated one.
+            kwargs['expires_at'] = source.expires_at
+        self.provider.update_metadata(
+            self.bucket, self.layout.object_key(source.name),
+            content_type=source.content_type,
+            metadata=source.remote_metadata(), **kwargs)
+        self.stats.increment('metadata_updates')
+
+    def upload(self, source):
+        provider = self.provider
+        key = self.layout.object_key(source.name)
+        meta = source.remote_metadata()
+        common = dict(content_type=source.content_type, metadata=meta,
+                      expires_at=source.expires_at)
+        link_target = self.remote_link_target(source)
+        if source.manifest is not None:
+            # NOTE(cloudsync): the manifest goes first: a remote SLO whose
+            # metadata names this manifest's ETag always has its manifest.
+            self.put_manifest(source)
+        if link_target is not None:
+            provider.put_symlink(self.bucket, key, '%s/%s' % (
+                self.bucket, link_target[0]), target_etag=link_target[1],
+                **common)
+        elif source.dlo_manifest is not None:
+            segments = [providers.Segment(
+                self.layout.dlo_key(piece.container, piece.obj),
+                piece.length,
+                functools.partial(self.reader.pieces_reader, [piece]),
+                piece.etag)
+                for piece in source.pieces]
+            provider.put_dlo(self.bucket, key, source.dlo_prefix, segments,
+                             **common)
+        elif source.part_per_segment:
+            # NOTE(cloudsync): each part's MD5 is its segment's ETag from
+            # the manifest, sent as Content-MD5 (and the segment is read
+            # with If-Match on it): the parts are not hashed here again.
+            parts = [providers.Part(
+                number, piece.length,
+                functools.partial(self.reader.pieces_reader, [piece],
+                                  digest=False),
+                md5=piece.etag)
+                for number, piece in enumerate(source.pieces, 1)]
+            etag = provider.put_multipart(self.bucket, key, parts, **common)
+            self.check_etag(source, key, etag, source.expected_etag)
+        elif source.expected_etag is not None:
+            reader = self.reader.pieces_reader(source.pieces, digest=False)
+            with reader as body:
+                provider.put_object(self.bucket, key, body, source.size,
+                                    md5=source.expected_etag, **common)
+        elif source.size < provider.MIN_PART_SIZE:
+            data = self.reader.pieces_reader(source.pieces).read_all()
+            provider.put_object(
+                self.bucket, key, data, len(data),
+                md5=hashlib.md5(data, usedforsecurity=False).hexdigest(),
+                **common)
+        else:
+            self.upload_cut(source, key, common)
+        self.stats.increment('copied_objects')
+        self.stats.increment('bytes', source.size)
+
+    def remote_link_target(self, source):
+        """``(key, etag)`` of the remote copy of a symlink's target, for a
+        remote that keeps symlinks (``etag`` None: a dynamic link), or
+        None when the link is copied as an empty object carrying it: the
+        remote keeps no symlinks, or the target is not an object of this
+        mapped container, or is excluded.
+
+        A static link stays static when the remote copy of its target has
+        the link's ETag; otherwise (a large object, whose copy is another
+        manifest) the link is kept dynamic, with its ETag in its metadata
+        (the shunt and proxymc check it).
+
+        :raises RetryLater: the target of a static link is in Swift but
+            not copied yet (its row comes first).
+        """
+        link = source.link
+        if link is None or not getattr(self.provider, 'KEEPS_SYMLINKS',
+                                       False):
+            return None
+        container, obj = link.container_object()
+        key = self.layout.key_of(link.target_account(self.account),
+                                 container, obj)
+        if key is None or not obj or self.mapping.excludes(obj):
+            return None
+        if not link.is_static:
+            return key, None
+        info = self.compare.head_remote(key)
+        if info is None:
+            resp = self.reader.request('HEAD', container, obj,
+                                       acceptable=(2, 404))
+            swift_utils.close_if_possible(resp.app_iter)
+            if resp.is_success:
+                raise RetryLater('the target of static link %s is not on '
+                                 'the remote yet' % source.name)
+        elif lo.normalize_etag(info.etag) == lo.normalize_etag(link.etag):
+            return key, link.etag
+        self.logger.info(
+            'mapping %s: the remote copy of %s, the target of static link '
+            '%s, is %s: the link is copied as a dynamic one',
+            self.mapping.name, obj, source.name,
+            'missing' if info is None else 'another object')
+        return key, None
+
+    def plan(self, size):
+        plan = getattr(self.provider, 'plan_parts', None)
+        if plan is not None:
+            return plan(size)
+        p = self.provider
+        return lo.plan_parts(size, p.MIN_PART_SIZE, p.MAX_PART_SIZE,
+                             p.MAX_PARTS)
+
+    def upload_cut(self, source, key, common):
+        """Upload bytes cut into new parts; their MD5s are computed while
+        they are read and the remote ETag is checked against them.
+        """
+        md5s = {}
+
+        def opener(number, offset, length):
+            reader = self.reader.pieces_reader(source.pieces, offset, length)
+            md5s[number] = reader
+            return reader
+
+        parts = [providers.Part(number, length,
+                                functools.partial(opener, number, offset,
+                                                  length))
+                 for number, (offset, length) in enumerate(
+                     self.plan(source.size), 1)]
+        etag = self.provider.put_multipart(self.bucket, key, parts,
+                                           **common)
+        digests = [md5s[p.number].md5 if p.number in md5s else None
+                   for p in parts]
+        if all(digests):
+            self.check_etag(source, key, etag, lo.multipart_etag(digests))
+
+    def etag_is_md5(self):
+        for name in ('etag_is_md5', '_etag_is_md5', 'ETAG_IS_MD5'):
+            value = getattr(self.provider, name, None)
+            if value is not None and not callable(value):
+                return bool(value)
+        return True
+
+    def check_etag(self, source, key, etag, expected):
+        etag = lo.normalize_etag(etag)
+        if not lo.is_multipart_etag(etag) or not self.etag_is_md5() or \
+                etag == expected:
+            return
+        # NOTE(cloudsync): the remote copy claims (in its metadata) to be
+        # the local object but holds other bytes: never leave it behind.
+        try:
+            self.provider.delete_object(self.bucket, key)
+        except exceptions.RemoteError as exc:
+            self.logger.warning('could not remove the bad copy %s/%s: %s',
+                                self.bucket, key, exc)
+        raise exceptions.ChecksumMismatch(
+            'the remote stored %s with ETag %s, not the expected %s'
+            % (key, etag, expected))
