@@ -51,9 +51,6 @@ FORBIDDEN = {
 #: importing and the imported module's names (so that a module moved into
 #: another package keeps its entry): (importer, imported): reason
 ALLOWED_LATE = {
-    ('conf', 'proxymc'):
-        'conf checks the mapping options proxymc reads (MAPPING_OPTS), '
-        'until they are defined in cloudsync.conf.opts',
     ('status_check', 'status'):
         'the status command imports its checks; the checks use the '
         'command\'s formatting of durations',
