@@ -150,6 +150,7 @@ import pytest
 
 from cloudsync.conf import opts
 from cloudsync import exceptions
+from cloudsync import large_objects
 from cloudsync import metadata as metadata_mod
 from cloudsync import providers
 from cloudsync import registry
@@ -315,12 +316,8 @@ def md5_hex(data):
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
-def multipart_etag(md5_hex_list):
-    """The ETag of a multipart object: md5(binary part MD5s)-N."""
-    digest = hashlib.md5(usedforsecurity=False)
-    for md5 in md5_hex_list:
-        digest.update(bytes.fromhex(md5))
-    return '%s-%d' % (digest.hexdigest(), len(md5_hex_list))
+#: the ETag of a multipart object: md5(binary part MD5s)-N
+multipart_etag = large_objects.multipart_etag
 
 
 class OneWayStream:

@@ -55,7 +55,8 @@ from oslo_log import log as logging
 
 from cloudsync import exceptions
 from cloudsync import providers
-from cloudsync_providers import s3
+from cloudsync_providers.s3 import client as s3_client
+from cloudsync_providers.s3 import provider as s3_provider
 
 LOG = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ _CLONE_DEFAULTS = {'addressing_style': 'path'}
 
 def _clone_options():
     options = []
-    for opt in s3.OPTIONS:
+    for opt in s3_client.OPTIONS:
         if opt.dest in _NOT_FOR_CLONES:
             continue
         if opt.dest in _CLONE_DEFAULTS:
@@ -143,7 +144,7 @@ class RangeReader:
             close()
 
 
-class S3CloneProvider(s3.S3Provider):
+class S3CloneProvider(s3_provider.S3Provider):
     """An S3-compatible store that is not AWS."""
 
     OPTIONS = OPTIONS
@@ -243,7 +244,7 @@ class S3CloneProvider(s3.S3Provider):
         LOG.info('remote %s: %s/%s: the store does not copy parts; '
                  'uploading its %d bytes again to replace its metadata',
                  self.name, bucket, key, info.size)
-        return s3.S3Provider.put_multipart(
+        return s3_provider.S3Provider.put_multipart(
             self, bucket, key, parts, content_type=content_type,
             metadata=metadata)
 
