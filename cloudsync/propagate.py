@@ -480,7 +480,7 @@ class RowPropagator:
         process; an unchanged rule is not sent again, so the expiry never
         slides).
         """
-        if getattr(self.provider, 'BUCKET_PER_CONTAINER', False):
+        if self.provider.BUCKET_PER_CONTAINER:
             self._prepare_container()
         self._prepare_expiration()
 
@@ -532,12 +532,8 @@ class RowPropagator:
         with self._class_lock:
             if key in self._containers_checked:
                 return
-        # NOTE(cloudsync): a provider without the option creates; oslo's
-        # NoSuchOptError is an AttributeError, which getattr answers.
-        create = getattr(getattr(self.provider, 'conf', None),
-                         'create_containers', True)
         self.provider.check_target(
-            self.bucket, create=create is not False,
+            self.bucket, create=self.provider.creates_containers,
             storage_policy=self.mapping.storage_policy)
         with self._class_lock:
             self._containers_checked.add(key)
@@ -579,7 +575,7 @@ class RowPropagator:
 
     def _remote_label(self):
         remote = getattr(self.mapping.remote, 'name', None) or \
-            getattr(self.provider, 'name', 'remote')
+            self.provider.name
         return 'remote %s bucket %s' % (remote, self.bucket)
 
     def _what(self, row):
@@ -970,8 +966,7 @@ class RowPropagator:
         source.segments = [(seg_container, e['name']) for e in entries
                            if (seg_container, e['name']) !=
                            (self.container, source.name)]
-        if getattr(self.provider, 'KEEPS_DLO', False) and \
-                not self.mapping.convert_dlo:
+        if self.provider.KEEPS_DLO and not self.mapping.convert_dlo:
             # NOTE(cloudsync): the remote keeps DLOs: the segments go to its
             # segments container, in the layout's DLO namespace of their
             # local container and prefix, which holds nothing else; the
@@ -1061,9 +1056,7 @@ class RowPropagator:
         :class:`~cloudsync.exceptions.InvalidObject` (the provider's
         ``check_key``, without any request) when it cannot.
         """
-        check = getattr(self.provider, 'check_key', None)
-        if check is not None:
-            check(self.bucket, key)
+        self.provider.check_key(self.bucket, key)
 
     def _copy(self, row):
         if self.mapping.excludes(row.name):
@@ -1201,8 +1194,7 @@ class RowPropagator:
             not copied yet (its row comes first).
         """
         link = source.link
-        if link is None or not getattr(self.provider, 'KEEPS_SYMLINKS',
-                                       False):
+        if link is None or not self.provider.KEEPS_SYMLINKS:
             return None
         container, obj = link.container_object()
         key = self.layout.key_of(link.target_account(self.account),
@@ -1228,12 +1220,7 @@ class RowPropagator:
         return key, None
 
     def _plan(self, size):
-        plan = getattr(self.provider, 'plan_parts', None)
-        if plan is not None:
-            return plan(size)
-        p = self.provider
-        return lo.plan_parts(size, p.MIN_PART_SIZE, p.MAX_PART_SIZE,
-                             p.MAX_PARTS)
+        return self.provider.plan_parts(size)
 
     def _upload_cut(self, source, key, common):
         """Upload bytes cut into new parts; their MD5s are computed while
@@ -1259,11 +1246,7 @@ class RowPropagator:
             self._check_etag(source, key, etag, lo.multipart_etag(digests))
 
     def _etag_is_md5(self):
-        for name in ('etag_is_md5', '_etag_is_md5', 'ETAG_IS_MD5'):
-            value = getattr(self.provider, name, None)
-            if value is not None and not callable(value):
-                return bool(value)
-        return True
+        return bool(self.provider.etag_is_md5)
 
     def _check_etag(self, source, key, etag, expected):
         etag = lo.normalize_etag(etag)
@@ -1532,7 +1515,7 @@ class RowPropagator:
             return Outcome.UNCHANGED
         if not self.mapping.propagate_delete:
             return self._mark_deleted(row, key, info)
-        if info.dlo_manifest and getattr(self.provider, 'KEEPS_DLO', False):
+        if info.dlo_manifest and self.provider.KEEPS_DLO:
             self._remove_dlo_segments(row, info)
         if swift_utils.config_true_value(md.decode_value(
                 info.metadata.get(md.SLO_KEY, ''))):

@@ -20,8 +20,8 @@ import re
 
 from oslo_config import cfg
 
-from cloudsync import exceptions
 from cloudsync import large_objects
+from cloudsync import providers
 
 #: a hex MD5, either case
 HEX_MD5 = re.compile(r'^[0-9a-fA-F]{32}$')
@@ -94,23 +94,8 @@ def check_retry_options(get):
 # -- parts ---------------------------------------------------------------
 
 
-def check_part_numbers(what, parts, max_parts, too_many):
-    """Raise InvalidObject unless ``parts`` (sorted) are numbered 1 to N,
-    N at most ``max_parts``.
-
-    :param too_many: the message for more than ``max_parts`` parts, with
-        ``%(count)d`` and ``%(max)d``.
-    """
-    if not parts:
-        raise exceptions.InvalidObject('%s: no parts' % what)
-    if len(parts) > max_parts:
-        raise exceptions.InvalidObject('%s: %s' % (what, too_many % dict(
-            count=len(parts), max=max_parts)))
-    for index, part in enumerate(parts, 1):
-        if part.number != index:
-            raise exceptions.InvalidObject(
-                '%s: parts must be numbered 1 to %d without gaps'
-                % (what, len(parts)))
+#: see :func:`cloudsync.providers.check_part_numbers`
+check_part_numbers = providers.check_part_numbers
 
 
 # -- secrets -------------------------------------------------------------

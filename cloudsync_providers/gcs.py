@@ -245,6 +245,12 @@ class GCSProvider(s3_provider.S3Provider):
                 % size)
         return [(0, size)]
 
+    def check_parts(self, bucket, key, parts):
+        """Parts within this store's limits, not S3's: see
+        :meth:`cloudsync.providers.Provider.check_parts`.
+        """
+        providers.Provider.check_parts(self, bucket, key, parts)
+
     # -- reading -----------------------------------------------------------
 
     def _info(self, key, resp):

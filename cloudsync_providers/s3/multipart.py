@@ -125,6 +125,12 @@ class S3Multipart:
             self._abort(bucket, key, upload_id)
             raise
 
+    def check_parts(self, bucket, key, parts):
+        """Refuse parts S3 would refuse; see
+        :meth:`cloudsync.providers.Provider.check_parts`.
+        """
+        self._check_parts(bucket, key, parts)
+
     def _check_parts(self, bucket, key, parts):
         what = 'remote %s: %s/%s' % (self.name, bucket, key)
         common.check_part_numbers(what, parts, s3_client.MAX_PARTS,

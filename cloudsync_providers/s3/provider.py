@@ -107,6 +107,8 @@ class S3Provider(s3_client.S3Client, s3_multipart.S3Multipart,
     #: the longest key the store takes, in bytes of UTF-8 (S3 and GCS:
     #: 1,024), key prefix included
     MAX_KEY_BYTES = 1024
+    #: the argument is taken (and ignored: S3 has no per-object expiry)
+    UPDATE_METADATA_TAKES_EXPIRY = True
 
     def __init__(self, name, conf, max_connections=10, sleep=None,
                  client=None):
@@ -272,9 +274,17 @@ class S3Provider(s3_client.S3Client, s3_multipart.S3Multipart,
                 'more than the %d bytes this store takes (the key prefix '
                 'of the layout included); the object is not copied' % (
                     self.name, bucket, size, self.MAX_KEY_BYTES))
-        refuse = getattr(self, '_refuse_name', None)
-        if refuse is not None:
-            refuse(bucket, key)
+        self._refuse_name(bucket, key)
+
+    def _refuse_name(self, bucket, key):
+        """Raise InvalidObject for a key the store refuses; S3 refuses
+        none but too long ones (S3 clones may).
+        """
+
+    @property
+    def etag_is_md5(self):
+        """:attr:`_etag_is_md5`, what this remote knows now."""
+        return self._etag_is_md5
 
     def put_object(self, bucket, key, body, size, content_type=None,
                    metadata=None, md5=None, expires_at=None):

@@ -165,6 +165,8 @@ class SwiftProvider(swift_conn.SwiftConnection, swift_reads.SwiftReads,
     MAX_PARTS = 1000
     #: seconds a segments container found missing is believed missing
     SEGMENTS_RECHECK = 60.0
+    #: X-Delete-At is per object: :meth:`update_metadata` sets it
+    UPDATE_METADATA_TAKES_EXPIRY = True
 
     def __init__(self, name, conf, max_connections=10,
                  connection_class=swift_conn._Connection):
@@ -177,6 +179,10 @@ class SwiftProvider(swift_conn.SwiftConnection, swift_reads.SwiftReads,
         self._session = None
         self._segments_seen = {}
         self._expirations = {}
+
+    def check_parts(self, bucket, key, parts):
+        """Refuse parts that cannot be the segments of one SLO."""
+        self._check_parts(self._what('PUT', bucket, key), parts)
 
     @classmethod
     def validate_conf(cls, conf):
