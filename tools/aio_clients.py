@@ -20,6 +20,7 @@ class AioClients(object):
     """Clients of an :class:`~aio_cluster.AllInOne`, and its container
     replicas.
     """
+
     def swift_client(self, user='test:tester', key='testing', **kwargs):
         """A swiftclient Connection to the proxy, with tempauth (v1)."""
         from swiftclient import client as swiftclient

@@ -22,6 +22,7 @@ import aio_common as common
 
 class AioConfig(object):
     """How an :class:`~aio_cluster.AllInOne` writes its configuration."""
+
     def _secrets(self):
         path = os.path.join(self.swift_dir, 'aio-secrets.json')
         try:

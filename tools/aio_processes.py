@@ -24,6 +24,7 @@ import aio_common as common
 
 class AioProcesses(object):
     """How an :class:`~aio_cluster.AllInOne` runs its processes."""
+
     def _server_cmd(self, kind, conf):
         # through "aio.py serve": see _serve()
         return [sys.executable, common.AIO_COMMAND, 'serve', kind,

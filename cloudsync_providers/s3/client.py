@@ -282,6 +282,7 @@ class S3Client:
     """The botocore client of an :class:`S3Provider`, and how its requests
     are sent, retried and their errors translated.
     """
+
     def part_workers(self):
         """How many parts of one multipart upload or copy go at once."""
         return max(1, min(self.max_connections, MAX_PART_WORKERS))

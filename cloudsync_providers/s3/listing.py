@@ -43,6 +43,7 @@ def _rule_prefix(rule):
 
 class S3Listing:
     """Listings and expiration rules of an :class:`S3Provider`."""
+
     def list_objects(self, bucket, prefix='', delimiter=None, marker=None,
                      limit=1000):
         """One page of keys; see :meth:`Provider.list_objects`.

@@ -54,6 +54,7 @@ class S3Multipart:
     """Multipart uploads and part-by-part copies of an
     :class:`S3Provider`.
     """
+
     def plan_parts(self, size):
         """:func:`plan_parts` with this remote's ``part_size``."""
         return plan_parts(size, self.conf.part_size)

@@ -23,7 +23,6 @@ from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1.identity import v3 as ks_v3
 from keystoneauth1 import session as ks_session
 from oslo_config import cfg
-from oslo_log import log as logging
 import requests
 from swiftclient import client as swift_client
 from swiftclient import exceptions as swift_exc
@@ -32,8 +31,6 @@ from cloudsync import exceptions
 from cloudsync import metadata as metadata_mod
 from cloudsync_providers import common
 from cloudsync_providers.swift import body as swift_body
-
-LOG = logging.getLogger(__name__)
 
 
 KiB = 1024
@@ -279,6 +276,7 @@ class SwiftConnection:
     """The connections of a :class:`SwiftProvider` and how their errors
     become :mod:`cloudsync.exceptions`.
     """
+
     def _keystone_session(self):
         with self._lock:
             if self._session is None:

@@ -25,6 +25,7 @@ class SwiftContainers:
     """The containers of a :class:`SwiftProvider`: listings, creation,
     expiration and metadata.
     """
+
     def list_objects(self, bucket, prefix='', delimiter=None, marker=None,
                      limit=1000):
         """One page of a container listing.

@@ -121,7 +121,6 @@ import threading
 import time
 import urllib.parse
 
-from oslo_log import log as logging
 from swiftclient import exceptions as swift_exc
 
 from cloudsync import exceptions
@@ -134,8 +133,6 @@ from cloudsync_providers.swift import containers as swift_containers
 from cloudsync_providers.swift import reads as swift_reads
 from cloudsync_providers.swift import segments as swift_segments
 from cloudsync_providers.swift import symlinks as swift_symlinks
-
-LOG = logging.getLogger(__name__)
 
 
 class SwiftProvider(swift_conn.SwiftConnection, swift_reads.SwiftReads,

@@ -16,7 +16,6 @@ import email.utils
 import json
 import urllib.parse
 
-from oslo_log import log as logging
 import requests
 from swiftclient import exceptions as swift_exc
 from urllib3 import exceptions as urllib3_exc
@@ -27,11 +26,10 @@ from cloudsync_providers import common
 from cloudsync_providers.swift import body as swift_body
 from cloudsync_providers.swift import connection as swift_conn
 
-LOG = logging.getLogger(__name__)
-
 
 class SwiftReads:
     """How a :class:`SwiftProvider` reads objects."""
+
     def _info(self, conn, bucket, key, headers):
         """The :class:`ObjectInfo` of HEAD or GET response headers.
 

@@ -45,6 +45,7 @@ class SwiftSegments:
     """How a :class:`SwiftProvider` writes, expires and deletes the segments
     of large objects (SLO and DLO).
     """
+
     def put_multipart(self, bucket, key, parts, content_type=None,
                       metadata=None, expires_at=None):
         """Store a static large object: its segments, then its manifest.

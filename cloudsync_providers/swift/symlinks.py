@@ -14,16 +14,13 @@
 import io
 import urllib.parse
 
-from oslo_log import log as logging
-
 from cloudsync import exceptions
 from cloudsync_providers.swift import connection as swift_conn
-
-LOG = logging.getLogger(__name__)
 
 
 class SwiftSymlinks:
     """How a :class:`SwiftProvider` writes and recognises symlinks."""
+
     def put_symlink(self, bucket, key, target, target_etag=None,
                     content_type=None, metadata=None, expires_at=None):
         """A Swift symlink to ``target`` (``<container>/<object>`` of the
