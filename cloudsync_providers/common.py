@@ -15,6 +15,7 @@ part checks and the scrubbing of secrets out of messages.
 
 import base64
 import binascii
+import copy
 import hashlib
 import re
 
@@ -89,6 +90,30 @@ def check_retry_options(get):
         return ['retry_backoff_max: %s is less than retry_backoff (%s)'
                 % (backoff_max, backoff)]
     return []
+
+
+def derived_options(options, leave_out=(), defaults=None, helps=None):
+    """The options of a provider that builds on another one's.
+
+    :param options: the other provider's ``OPTIONS``; they are not changed.
+    :param leave_out: the names of the options not taken.
+    :param defaults: ``{name: default}`` for the options whose default
+        differs.
+    :param helps: ``{name: help}`` for the options whose help differs.
+    """
+    defaults, helps = defaults or {}, helps or {}
+    derived = []
+    for opt in options:
+        if opt.dest in leave_out:
+            continue
+        if opt.dest in defaults or opt.dest in helps:
+            opt = copy.deepcopy(opt)
+            if opt.dest in defaults:
+                opt.default = defaults[opt.dest]
+            if opt.dest in helps:
+                opt.help = helps[opt.dest]
+        derived.append(opt)
+    return derived
 
 
 # -- parts ---------------------------------------------------------------

@@ -58,7 +58,6 @@ provider follows:
 
 import base64
 import binascii
-import copy
 import hashlib
 import re
 
@@ -88,22 +87,9 @@ _NOT_FOR_GCS = ('server_side_encryption', 'sse_kms_key_id',
 _GCS_DEFAULTS = {'addressing_style': 'path', 'region': 'auto'}
 
 
-def _gcs_options():
-    options = []
-    for opt in s3_client.OPTIONS:
-        if opt.dest in _NOT_FOR_GCS:
-            continue
-        if opt.dest in _GCS_DEFAULTS:
-            opt = copy.deepcopy(opt)
-            opt.default = _GCS_DEFAULTS[opt.dest]
-            if opt.dest == 'region':
-                opt.help = ('The region in request signatures; GCS takes '
-                            '"auto".')
-        options.append(opt)
-    return options
-
-
-OPTIONS = _gcs_options()
+OPTIONS = common.derived_options(
+    s3_client.OPTIONS, _NOT_FOR_GCS, _GCS_DEFAULTS,
+    {'region': 'The region in request signatures; GCS takes "auto".'})
 
 
 def goog_hash_md5(value):

@@ -48,13 +48,12 @@ cloudsync never uses multi-object delete, which some clones lack.
 Proven against Swift's s3api (``tox -e functional``).
 """
 
-import copy
-
 from oslo_config import cfg
 from oslo_log import log as logging
 
 from cloudsync import exceptions
 from cloudsync import providers
+from cloudsync_providers import common
 from cloudsync_providers.s3 import client as s3_client
 from cloudsync_providers.s3 import provider as s3_provider
 
@@ -67,14 +66,8 @@ _CLONE_DEFAULTS = {'addressing_style': 'path'}
 
 
 def _clone_options():
-    options = []
-    for opt in s3_client.OPTIONS:
-        if opt.dest in _NOT_FOR_CLONES:
-            continue
-        if opt.dest in _CLONE_DEFAULTS:
-            opt = copy.deepcopy(opt)
-            opt.default = _CLONE_DEFAULTS[opt.dest]
-        options.append(opt)
+    options = common.derived_options(s3_client.OPTIONS, _NOT_FOR_CLONES,
+                                     _CLONE_DEFAULTS)
     return options + [
         cfg.BoolOpt('multipart_copy', default=True,
                     help='Whether the store copies parts of objects '
