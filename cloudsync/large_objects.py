@@ -533,7 +533,7 @@ def remove_dlo_segments(provider, bucket, layout, info,
         lists objects under ``prefix`` in local ``container``.
     :returns: how many remote segments were deleted.
     """
-    if not info.dlo_manifest or not getattr(provider, 'KEEPS_DLO', False):
+    if not info.dlo_manifest or not provider.KEEPS_DLO:
         return 0
     source = md.internal_values(info.metadata).get(md.DLO_SOURCE_KEY)
     if not source or '/' not in source:

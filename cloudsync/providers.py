@@ -51,11 +51,13 @@ endpoint:
 import abc
 import concurrent.futures
 import dataclasses
-import inspect
 import threading
 import typing
 
+from oslo_config import cfg
+
 from cloudsync import exceptions
+from cloudsync import large_objects
 
 
 class _KeepExpiry:
@@ -68,13 +70,10 @@ KEEP_EXPIRY = _KeepExpiry()
 
 
 def takes_expiry(provider):
-    """Whether ``provider.update_metadata`` takes ``expires_at``."""
-    try:
-        params = inspect.signature(provider.update_metadata).parameters
-    except (TypeError, ValueError):
-        return False
-    return 'expires_at' in params or any(
-        p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    """Whether ``provider.update_metadata`` takes ``expires_at``: its
+    declared :attr:`Provider.UPDATE_METADATA_TAKES_EXPIRY`.
+    """
+    return bool(provider.UPDATE_METADATA_TAKES_EXPIRY)
 
 
 @dataclasses.dataclass
@@ -275,6 +274,23 @@ class Provider(abc.ABC):
     #: the most parts a multipart upload may have
     MAX_PARTS = 10000
 
+    #: the key layout (see :mod:`cloudsync.layout`) of a mapping of this
+    #: remote that sets none: ``native`` keeps the local names (Swift
+    #: remotes); None means cloudsync's default, ``hashed``
+    DEFAULT_LAYOUT = None
+
+    #: True when the ETag the store gives an object written in one request
+    #: (and each part of a multipart upload) is the MD5 of its bytes, so
+    #: that the daemon may check a multipart ETag against the part MD5s.
+    #: A provider that learns otherwise at run time (S3 with SSE-KMS)
+    #: answers through :attr:`etag_is_md5` instead.
+    ETAG_IS_MD5 = True
+
+    #: True when :meth:`update_metadata` takes ``expires_at``; cloudsync
+    #: passes it only then, so that a provider written before the
+    #: parameter existed keeps working
+    UPDATE_METADATA_TAKES_EXPIRY = False
+
     def __init__(self, name, conf, max_connections=10):
         self.name = name
         self.conf = conf
@@ -287,6 +303,73 @@ class Provider(abc.ABC):
         :returns: a list of problems, each a sentence naming the option.
         """
         return []
+
+    @property
+    def etag_is_md5(self):
+        """Whether the ETags of this remote's writes are MD5s now.
+
+        :attr:`ETAG_IS_MD5` unless the provider knows better (an S3 bucket
+        found to encrypt with KMS).
+        """
+        return self.ETAG_IS_MD5
+
+    @property
+    def creates_containers(self):
+        """Whether :meth:`check_target` may create a missing container at
+        the start of a pass (providers with :attr:`BUCKET_PER_CONTAINER`).
+
+        The default: the remote's ``create_containers`` option when the
+        provider has one (the ``swift`` provider does), else True.
+        """
+        try:
+            value = self.conf.create_containers
+        except (AttributeError, cfg.NoSuchOptError):
+            # NOTE(cloudsync): oslo's NoSuchOptError is an AttributeError
+            # too; a provider without the option creates.
+            return True
+        return value is not False
+
+    def check_key(self, bucket, key):
+        """Raise :class:`~cloudsync.exceptions.InvalidObject` when the store
+        cannot hold an object under ``key`` (too long, a name it refuses).
+
+        Sends no request: the daemon asks before it reads anything. The
+        default accepts every key.
+        """
+
+    def plan_parts(self, size):
+        """Split ``size`` bytes into parts this store accepts.
+
+        The default cuts parts of cloudsync's default part size, kept
+        within :attr:`MIN_PART_SIZE` and :attr:`MAX_PART_SIZE`, larger
+        when the object would need more than :attr:`MAX_PARTS` of them.
+
+        :returns: a list of ``(offset, length)``, part 1 first; an empty
+            object is one empty part.
+        :raises InvalidObject: the object needs more than
+            :attr:`MAX_PARTS` parts (the default raises
+            :class:`~cloudsync.large_objects.InvalidLargeObject`).
+        """
+        return large_objects.plan_parts(size, self.MIN_PART_SIZE,
+                                        self.MAX_PART_SIZE, self.MAX_PARTS)
+
+    def check_parts(self, bucket, key, parts):
+        """Raise :class:`~cloudsync.exceptions.InvalidObject` unless
+        ``parts`` (sorted :class:`Part`) can make one multipart object:
+        numbered 1 to N, N at most :attr:`MAX_PARTS`, each within
+        :attr:`MIN_PART_SIZE` (the last excepted) and :attr:`MAX_PART_SIZE`.
+        """
+        what = 'remote %s: %s/%s' % (self.name, bucket, key)
+        check_part_numbers(what, parts, self.MAX_PARTS,
+                           '%(count)d parts, more than %(max)d')
+        for index, part in enumerate(parts, 1):
+            if part.size > self.MAX_PART_SIZE or (
+                    index < len(parts) and part.size < self.MIN_PART_SIZE):
+                raise exceptions.InvalidObject(
+                    '%s: part %d is %d bytes, outside %d to %d (the last '
+                    'part may be smaller)' % (
+                        what, part.number, part.size, self.MIN_PART_SIZE,
+                        self.MAX_PART_SIZE))
 
     def location(self, bucket):
         """A label of the remote for people: where a copy lives.
@@ -349,8 +432,8 @@ class Provider(abc.ABC):
             :meth:`set_expiration`'s, applies); :data:`KEEP_EXPIRY`, the
             default, to leave it as it is. Stores without per-object
             expiry ignore it (cloudsync keeps the Swift ``X-Delete-At`` in
-            the metadata). cloudsync passes it only to providers whose
-            method takes it (see :func:`takes_expiry`), so a provider
+            the metadata). cloudsync passes it only to providers that
+            declare :attr:`UPDATE_METADATA_TAKES_EXPIRY`, so a provider
             written before it existed still works.
         :raises NotFound: the object does not exist.
         """
@@ -511,6 +594,26 @@ class Provider(abc.ABC):
 
     def close(self):
         """Release connections. The provider is not used afterwards."""
+
+
+def check_part_numbers(what, parts, max_parts, too_many):
+    """A helper for :meth:`Provider.check_parts`: raise
+    :class:`~cloudsync.exceptions.InvalidObject` unless ``parts`` (sorted)
+    are numbered 1 to N, N at most ``max_parts``.
+
+    :param too_many: the message for more than ``max_parts`` parts, with
+        ``%(count)d`` and ``%(max)d``.
+    """
+    if not parts:
+        raise exceptions.InvalidObject('%s: no parts' % what)
+    if len(parts) > max_parts:
+        raise exceptions.InvalidObject('%s: %s' % (what, too_many % dict(
+            count=len(parts), max=max_parts)))
+    for index, part in enumerate(parts, 1):
+        if part.number != index:
+            raise exceptions.InvalidObject(
+                '%s: parts must be numbered 1 to %d without gaps'
+                % (what, len(parts)))
 
 
 class _Cancelled(Exception):

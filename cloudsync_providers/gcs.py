@@ -58,7 +58,6 @@ provider follows:
 
 import base64
 import binascii
-import copy
 import hashlib
 import re
 
@@ -66,7 +65,10 @@ from oslo_log import log as logging
 
 from cloudsync import exceptions
 from cloudsync import providers
-from cloudsync_providers import s3
+from cloudsync_providers import common
+from cloudsync_providers.s3 import body as s3_body
+from cloudsync_providers.s3 import client as s3_client
+from cloudsync_providers.s3 import provider as s3_provider
 from cloudsync_providers import s3_clone
 
 LOG = logging.getLogger(__name__)
@@ -85,22 +87,9 @@ _NOT_FOR_GCS = ('server_side_encryption', 'sse_kms_key_id',
 _GCS_DEFAULTS = {'addressing_style': 'path', 'region': 'auto'}
 
 
-def _gcs_options():
-    options = []
-    for opt in s3.OPTIONS:
-        if opt.dest in _NOT_FOR_GCS:
-            continue
-        if opt.dest in _GCS_DEFAULTS:
-            opt = copy.deepcopy(opt)
-            opt.default = _GCS_DEFAULTS[opt.dest]
-            if opt.dest == 'region':
-                opt.help = ('The region in request signatures; GCS takes '
-                            '"auto".')
-        options.append(opt)
-    return options
-
-
-OPTIONS = _gcs_options()
+OPTIONS = common.derived_options(
+    s3_client.OPTIONS, _NOT_FOR_GCS, _GCS_DEFAULTS,
+    {'region': 'The region in request signatures; GCS takes "auto".'})
 
 
 def goog_hash_md5(value):
@@ -156,7 +145,7 @@ class _Concatenation:
         if part.md5 and self._part_md5.hexdigest() != part.md5.lower():
             self.failure = 'part %d has MD5 %s, not %s' % (
                 part.number, self._part_md5.hexdigest(), part.md5)
-            raise s3._BodyError(self.failure)
+            raise s3_body._BodyError(self.failure)
 
     def read(self, size=-1):
         chunks = []
@@ -171,7 +160,7 @@ class _Concatenation:
             if not data:
                 self.failure = 'part %d ended %d bytes early' % (
                     self._parts[self._index].number, self._left)
-                raise s3._BodyError(self.failure)
+                raise s3_body._BodyError(self.failure)
             self._left -= len(data)
             self._part_md5.update(data)
             self.md5.update(data)
@@ -192,7 +181,7 @@ class _Concatenation:
                 close()
 
 
-class GCSProvider(s3.S3Provider):
+class GCSProvider(s3_provider.S3Provider):
     """Google Cloud Storage through its S3 interoperability API."""
 
     OPTIONS = OPTIONS
@@ -208,7 +197,7 @@ class GCSProvider(s3.S3Provider):
                  client=None):
         conf = s3_clone.ConfWithDefaults(conf, {
             'endpoint': GCS_ENDPOINT, 'list_version': 2,
-            'part_size': s3.DEFAULT_PART_SIZE,
+            'part_size': s3_client.DEFAULT_PART_SIZE,
             'server_side_encryption': None, 'sse_kms_key_id': None,
             'session_token': None})
         super().__init__(name, conf, max_connections=max_connections,
@@ -241,6 +230,12 @@ class GCSProvider(s3.S3Provider):
                 'an object of %d bytes is larger than the 5 TiB GCS takes'
                 % size)
         return [(0, size)]
+
+    def check_parts(self, bucket, key, parts):
+        """Parts within this store's limits, not S3's: see
+        :meth:`cloudsync.providers.Provider.check_parts`.
+        """
+        providers.Provider.check_parts(self, bucket, key, parts)
 
     # -- reading -----------------------------------------------------------
 
@@ -313,7 +308,7 @@ class GCSProvider(s3.S3Provider):
         params.update(self._write_params())
         if content_type:
             params['ContentType'] = content_type
-        body = s3._Body(size, opener=opener)
+        body = s3_body._Body(size, opener=opener)
         try:
             resp = self._call('put_object', bucket, key, body=body, **params)
         except (_PartsRefused, exceptions.RemoteError) as exc:
@@ -325,7 +320,7 @@ class GCSProvider(s3.S3Provider):
             raise
         finally:
             body.close()
-        etag = s3.unquote_etag(resp.get('ETag'))
+        etag = common.unquote_etag(resp.get('ETag'))
         sent = streams[-1].md5.hexdigest()
         if etag != sent:
             try:

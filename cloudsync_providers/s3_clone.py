@@ -48,14 +48,14 @@ cloudsync never uses multi-object delete, which some clones lack.
 Proven against Swift's s3api (``tox -e functional``).
 """
 
-import copy
-
 from oslo_config import cfg
 from oslo_log import log as logging
 
 from cloudsync import exceptions
 from cloudsync import providers
-from cloudsync_providers import s3
+from cloudsync_providers import common
+from cloudsync_providers.s3 import client as s3_client
+from cloudsync_providers.s3 import provider as s3_provider
 
 LOG = logging.getLogger(__name__)
 
@@ -66,14 +66,8 @@ _CLONE_DEFAULTS = {'addressing_style': 'path'}
 
 
 def _clone_options():
-    options = []
-    for opt in s3.OPTIONS:
-        if opt.dest in _NOT_FOR_CLONES:
-            continue
-        if opt.dest in _CLONE_DEFAULTS:
-            opt = copy.deepcopy(opt)
-            opt.default = _CLONE_DEFAULTS[opt.dest]
-        options.append(opt)
+    options = common.derived_options(s3_client.OPTIONS, _NOT_FOR_CLONES,
+                                     _CLONE_DEFAULTS)
     return options + [
         cfg.BoolOpt('multipart_copy', default=True,
                     help='Whether the store copies parts of objects '
@@ -143,7 +137,7 @@ class RangeReader:
             close()
 
 
-class S3CloneProvider(s3.S3Provider):
+class S3CloneProvider(s3_provider.S3Provider):
     """An S3-compatible store that is not AWS."""
 
     OPTIONS = OPTIONS
@@ -243,7 +237,7 @@ class S3CloneProvider(s3.S3Provider):
         LOG.info('remote %s: %s/%s: the store does not copy parts; '
                  'uploading its %d bytes again to replace its metadata',
                  self.name, bucket, key, info.size)
-        return s3.S3Provider.put_multipart(
+        return s3_provider.S3Provider.put_multipart(
             self, bucket, key, parts, content_type=content_type,
             metadata=metadata)
 

@@ -218,8 +218,8 @@ class Mapping:
         A provider whose buckets are containers (Swift) gets one per local
         container when the mapping covers every container.
         """
-        if self.is_wildcard and getattr(
-                self.remote.provider_cls, 'BUCKET_PER_CONTAINER', False):
+        if self.is_wildcard and \
+                self.remote.provider_cls.BUCKET_PER_CONTAINER:
             return self.bucket + container
         return self.bucket
 
@@ -406,7 +406,7 @@ def default_layout(remote):
     provider's ``DEFAULT_LAYOUT`` (``native`` for Swift remotes), else
     ``hashed``.
     """
-    layout = getattr(remote.provider_cls, 'DEFAULT_LAYOUT', None) \
+    layout = remote.provider_cls.DEFAULT_LAYOUT \
         if remote is not None else None
     return layout if layout in layout_mod.LAYOUTS else 'hashed'
 
@@ -467,8 +467,8 @@ def _load_mapping(conf, section, remotes, disabled_remotes, problems,
         except ValueError as exc:
             problems.append('[%s] selection_criteria: %s'
                             % (section, exc))
-    per_container = bool(remote and getattr(
-        remote.provider_cls, 'BUCKET_PER_CONTAINER', False))
+    per_container = bool(remote and
+                         remote.provider_cls.BUCKET_PER_CONTAINER)
     if remote and not per_container:
         for key in ('storage_policy', 'sync_container_metadata',
                     'sync_container_acl'):

@@ -101,7 +101,7 @@ def store_of(remote):
     else:
         where = ''
     family = _S3_FAMILY.get(remote.provider_name, remote.provider_name)
-    if not getattr(remote.provider_cls, 'BUCKET_PER_CONTAINER', False):
+    if not remote.provider_cls.BUCKET_PER_CONTAINER:
         return (family, where)
     conf = remote.conf
 
@@ -131,8 +131,7 @@ def addresses(mapping, container=None):
     if container is None and not mapping.is_wildcard:
         container = mapping.container
     name = _MARK if container is None else container
-    per_container = getattr(mapping.remote.provider_cls,
-                            'BUCKET_PER_CONTAINER', False)
+    per_container = mapping.remote.provider_cls.BUCKET_PER_CONTAINER
     bucket = mapping.bucket + name if (
         per_container and mapping.is_wildcard) else mapping.bucket
     if mapping.layout == 'hashed':

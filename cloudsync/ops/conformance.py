@@ -128,6 +128,14 @@ What is checked
   neither the message nor the traceback holds the secret.
 * One provider instance serves several threads at once; closing a body
   early leaves the provider usable.
+* The declared capabilities (see :class:`cloudsync.providers.Provider`)
+  are consistent: the flags are booleans, ``DEFAULT_LAYOUT`` is a layout
+  or None, the part limits make sense; a provider that declares
+  ``KEEPS_DLO``, ``KEEPS_SYMLINKS`` or ``BUCKET_PER_CONTAINER``
+  implements the methods that go with it; every plan of
+  ``plan_parts`` passes ``check_parts``; ``check_key`` takes an ordinary
+  key; with ``UPDATE_METADATA_TAKES_EXPIRY``, ``update_metadata`` takes
+  ``expires_at=KEEP_EXPIRY`` and keeps the object.
 
 The kit needs pytest, which cloudsync itself does not.
 """
@@ -155,6 +163,8 @@ import pytest
 
 from cloudsync.conf import opts
 from cloudsync import exceptions
+from cloudsync import large_objects
+from cloudsync import layout as layout_mod
 from cloudsync import metadata as metadata_mod
 from cloudsync import providers
 from cloudsync import registry
@@ -320,12 +330,8 @@ def md5_hex(data):
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
-def multipart_etag(md5_hex_list):
-    """The ETag of a multipart object: md5(binary part MD5s)-N."""
-    digest = hashlib.md5(usedforsecurity=False)
-    for md5 in md5_hex_list:
-        digest.update(bytes.fromhex(md5))
-    return '%s-%d' % (digest.hexdigest(), len(md5_hex_list))
+#: the ETag of a multipart object: md5(binary part MD5s)-N
+multipart_etag = large_objects.multipart_etag
 
 
 class OneWayStream:
@@ -514,6 +520,67 @@ class ProviderConformance:
         assert self.get(provider, key) == b'second'
 
     # -- multipart ---------------------------------------------------------
+
+    # -- declared capabilities ---------------------------------------------
+
+    def test_declared_capabilities(self, provider):
+        for name in ('BUCKET_PER_CONTAINER', 'KEEPS_DLO', 'KEEPS_SYMLINKS',
+                     'ETAG_IS_MD5', 'UPDATE_METADATA_TAKES_EXPIRY'):
+            value = getattr(provider, name)
+            assert isinstance(value, bool), (
+                '%s must be True or False, not %r' % (name, value))
+        assert isinstance(provider.etag_is_md5, bool)
+        assert isinstance(provider.creates_containers, bool)
+        assert provider.DEFAULT_LAYOUT in (None,) + layout_mod.LAYOUTS, (
+            'DEFAULT_LAYOUT %r is not a layout' % (provider.DEFAULT_LAYOUT,))
+        assert 0 < provider.MIN_PART_SIZE <= provider.MAX_PART_SIZE
+        assert provider.MAX_PARTS >= 1 and provider.MAX_SINGLE_PUT > 0
+        implemented = {name for name in (
+            'dlo_manifest', 'put_dlo', 'delete_dlo_segments', 'put_symlink',
+            'update_container_metadata')
+            if getattr(type(provider), name) is not
+            getattr(providers.Provider, name)}
+        needed = set()
+        if provider.KEEPS_DLO:
+            needed |= {'dlo_manifest', 'put_dlo', 'delete_dlo_segments'}
+        if provider.KEEPS_SYMLINKS:
+            needed.add('put_symlink')
+        if provider.BUCKET_PER_CONTAINER:
+            needed.add('update_container_metadata')
+        assert needed <= implemented, (
+            'declared capabilities without their methods: %s'
+            % ', '.join(sorted(needed - implemented)))
+
+    def test_planned_parts_pass_the_part_check(self, provider, prefix):
+        low = provider.MIN_PART_SIZE
+        sizes = [0, 1, 3 * low + 7,
+                 (provider.MAX_PARTS + 1) * max(low, MiB)]
+        for size in sizes:
+            plan = provider.plan_parts(size)
+            assert 1 <= len(plan) <= provider.MAX_PARTS, size
+            offset = 0
+            for start, length in plan:
+                assert start == offset, (size, plan[:3])
+                offset += length
+            assert offset == size
+            provider.check_parts(self.bucket, prefix + 'planned', [
+                providers.Part(number=n, size=length, open=io.BytesIO)
+                for n, (_start, length) in enumerate(plan, 1)])
+
+    def test_check_key_takes_an_ordinary_key(self, provider, prefix):
+        provider.check_key(self.bucket, prefix + 'a/b c.txt')
+
+    def test_update_metadata_takes_expiry_as_declared(self, provider,
+                                                      prefix):
+        if not provider.UPDATE_METADATA_TAKES_EXPIRY:
+            pytest.skip('update_metadata takes no expires_at')
+        key = prefix + 'expiry kept'
+        etag = self.put(provider, key, b'kept', metadata={'a': 'b'})
+        provider.update_metadata(self.bucket, key, content_type='text/new',
+                                 metadata={'c': 'd'},
+                                 expires_at=providers.KEEP_EXPIRY)
+        info = provider.head_object(self.bucket, key)
+        assert info.etag == etag and info.metadata == {'c': 'd'}
 
     def _parts(self, datas, md5s=None):
         md5s = md5s or [md5_hex(d) for d in datas]

@@ -246,7 +246,7 @@ def discover_containers(provider, mapping):
     ``key_prefix`` before ``{container}``. Native keys and providers with a
     bucket per container cannot be discovered: an empty set.
     """
-    if getattr(mapping.remote.provider_cls, 'BUCKET_PER_CONTAINER', False):
+    if mapping.remote.provider_cls.BUCKET_PER_CONTAINER:
         return set()
     bucket = mapping.bucket
     names = set()

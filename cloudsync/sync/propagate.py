@@ -327,7 +327,7 @@ class RowPropagator:
         process; an unchanged rule is not sent again, so the expiry never
         slides).
         """
-        if getattr(self.provider, 'BUCKET_PER_CONTAINER', False):
+        if self.provider.BUCKET_PER_CONTAINER:
             self._prepare_container()
         self._prepare_expiration()
 
@@ -379,12 +379,8 @@ class RowPropagator:
         with self._class_lock:
             if key in self._containers_checked:
                 return
-        # NOTE(cloudsync): a provider without the option creates; oslo's
-        # NoSuchOptError is an AttributeError, which getattr answers.
-        create = getattr(getattr(self.provider, 'conf', None),
-                         'create_containers', True)
         self.provider.check_target(
-            self.bucket, create=create is not False,
+            self.bucket, create=self.provider.creates_containers,
             storage_policy=self.mapping.storage_policy)
         with self._class_lock:
             self._containers_checked.add(key)
@@ -424,7 +420,7 @@ class RowPropagator:
 
     def _remote_label(self):
         remote = getattr(self.mapping.remote, 'name', None) or \
-            getattr(self.provider, 'name', 'remote')
+            self.provider.name
         return 'remote %s bucket %s' % (remote, self.bucket)
 
     def _what(self, row):

@@ -321,7 +321,7 @@ class Remover(part.Part):
             return Outcome.UNCHANGED
         if not self.mapping.propagate_delete:
             return self.mark_deleted(row, key, info)
-        if info.dlo_manifest and getattr(self.provider, 'KEEPS_DLO', False):
+        if info.dlo_manifest and self.provider.KEEPS_DLO:
             self.remove_dlo_segments(row, info)
         if swift_utils.config_true_value(md.decode_value(
                 info.metadata.get(md.SLO_KEY, ''))):

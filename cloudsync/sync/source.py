@@ -528,7 +528,7 @@ class LocalSource(part.Part):
         source.segments = [(seg_container, e['name']) for e in entries
                            if (seg_container, e['name']) !=
                            (self.container, source.name)]
-        if getattr(self.provider, 'KEEPS_DLO', False) and \
+        if self.provider.KEEPS_DLO and \
                 not self.mapping.convert_dlo:
             # NOTE(cloudsync): the remote keeps DLOs: the segments go to its
             # segments container, in the layout's DLO namespace of their

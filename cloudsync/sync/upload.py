@@ -54,9 +54,7 @@ class Uploader(part.Part):
         :class:`~cloudsync.exceptions.InvalidObject` (the provider's
         ``check_key``, without any request) when it cannot.
         """
-        check = getattr(self.provider, 'check_key', None)
-        if check is not None:
-            check(self.bucket, key)
+        self.provider.check_key(self.bucket, key)
 
     def copy(self, row):
         if self.mapping.excludes(row.name):
@@ -199,8 +197,7 @@ class Uploader(part.Part):
             not copied yet (its row comes first).
         """
         link = source.link
-        if link is None or not getattr(self.provider, 'KEEPS_SYMLINKS',
-                                       False):
+        if link is None or not self.provider.KEEPS_SYMLINKS:
             return None
         container, obj = link.container_object()
         key = self.layout.key_of(link.target_account(self.account),
@@ -227,12 +224,7 @@ class Uploader(part.Part):
         return key, None
 
     def plan(self, size):
-        plan = getattr(self.provider, 'plan_parts', None)
-        if plan is not None:
-            return plan(size)
-        p = self.provider
-        return lo.plan_parts(size, p.MIN_PART_SIZE, p.MAX_PART_SIZE,
-                             p.MAX_PARTS)
+        return self.provider.plan_parts(size)
 
     def upload_cut(self, source, key, common):
         """Upload bytes cut into new parts; their MD5s are computed while
@@ -258,11 +250,7 @@ class Uploader(part.Part):
             self.check_etag(source, key, etag, lo.multipart_etag(digests))
 
     def etag_is_md5(self):
-        for name in ('etag_is_md5', '_etag_is_md5', 'ETAG_IS_MD5'):
-            value = getattr(self.provider, name, None)
-            if value is not None and not callable(value):
-                return bool(value)
-        return True
+        return bool(self.provider.etag_is_md5)
 
     def check_etag(self, source, key, etag, expected):
         etag = lo.normalize_etag(etag)

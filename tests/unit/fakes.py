@@ -491,6 +491,8 @@ class ExpiringProvider(FakeProvider):
     Its ``update_metadata`` takes ``expires_at``.
     """
 
+    UPDATE_METADATA_TAKES_EXPIRY = True
+
     def update_metadata(self, bucket, key, content_type=None, metadata=None,
                         expires_at=providers.KEEP_EXPIRY):
         super().update_metadata(bucket, key, content_type, metadata)

@@ -425,6 +425,8 @@ class ExpiringProvider(fakes.FakeProvider):
     they give a new one (as Swift's provider does).
     """
 
+    UPDATE_METADATA_TAKES_EXPIRY = True
+
     def update_metadata(self, bucket, key, content_type=None, metadata=None,
                         expires_at=providers.KEEP_EXPIRY):
         super().update_metadata(bucket, key, content_type, metadata)
@@ -492,6 +494,8 @@ def test_which_providers_take_an_expiry_with_metadata_updates():
     assert not providers.takes_expiry(fakes.FakeProvider())
 
     class Open(fakes.FakeProvider):
+        UPDATE_METADATA_TAKES_EXPIRY = True
+
         def update_metadata(self, bucket, key, **kwargs):
             pass
     assert providers.takes_expiry(Open())

@@ -24,6 +24,7 @@ from cloudsync.conf import opts
 from cloudsync import exceptions
 from cloudsync import providers
 from cloudsync_providers import s3
+from cloudsync_providers.s3 import client as s3_client
 from cloudsync_providers import s3_clone
 from tests.unit import test_gcs_provider as recorded_s3
 
@@ -166,11 +167,11 @@ class _one_part_at_a_time:
     """The scripted answers come in order: send parts one by one."""
 
     def __enter__(self):
-        self.saved = s3.MAX_PART_WORKERS
-        s3.MAX_PART_WORKERS = 1
+        self.saved = s3_client.MAX_PART_WORKERS
+        s3_client.MAX_PART_WORKERS = 1
 
     def __exit__(self, *exc):
-        s3.MAX_PART_WORKERS = self.saved
+        s3_client.MAX_PART_WORKERS = self.saved
 
 
 def test_ranged_stream_reads_in_any_size():
