@@ -91,6 +91,26 @@ def bin_path(name):
     return here if os.path.exists(here) else shutil.which(name)
 
 
+def run_daemon(aio, conf, work_dir):
+    """``cloudsync-sync --once`` with ``conf`` on every container node of
+    ``aio``, one after the other; each node's own options (devices, port,
+    status directory) go in a second configuration file in ``work_dir``.
+    """
+    for node in aio.state['nodes']:
+        node_conf = os.path.join(work_dir, 'node%d.conf' % node['index'])
+        with open(node_conf, 'w') as f:
+            f.write('[DEFAULT]\ndevices = %s\nbind_port = %d\n'
+                    'status_dir = %s\n' % (
+                        node['devices'], node['container_port'],
+                        os.path.join(work_dir, 'status%d' % node['index'])))
+        proc = subprocess.run(
+            [bin_path('cloudsync-sync'), '--config-file', conf,
+             '--config-file', node_conf, '--once'],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, timeout=300)
+        assert proc.returncode == 0, proc.stdout.decode('utf-8', 'replace')
+
+
 class StatsdListener(object):
     """A UDP statsd server on loopback that sums counters by name."""
 

@@ -22,7 +22,6 @@ at least as much.
 import json
 import os
 import shutil
-import subprocess
 import tempfile
 import textwrap
 
@@ -30,24 +29,7 @@ import pytest
 import swiftclient
 
 from tests.functional.conftest import unique_name
-from tests.functional.daemon_helpers import bin_path
-
-
-def run_daemon(aio, conf, work_dir):
-    """``cloudsync-sync --once`` on every container node."""
-    for node in aio.state['nodes']:
-        node_conf = os.path.join(work_dir, 'node%d.conf' % node['index'])
-        with open(node_conf, 'w') as f:
-            f.write('[DEFAULT]\ndevices = %s\nbind_port = %d\n'
-                    'status_dir = %s\n' % (
-                        node['devices'], node['container_port'],
-                        os.path.join(work_dir, 'status%d' % node['index'])))
-        proc = subprocess.run(
-            [bin_path('cloudsync-sync'), '--config-file', conf,
-             '--config-file', node_conf, '--once'],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, timeout=300)
-        assert proc.returncode == 0, proc.stdout.decode('utf-8', 'replace')
+from tests.functional.daemon_helpers import run_daemon
 
 
 @pytest.fixture

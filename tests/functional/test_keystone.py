@@ -46,6 +46,7 @@ from swiftclient import client as swiftclient
 from cloudsync import conf as conf_mod
 from tests.functional.conftest import aio_tools
 from tests.functional.conftest import unique_name
+from tests.functional.daemon_helpers import run_daemon
 from tests.functional import test_proxymc
 
 OBJECTS = {
@@ -82,23 +83,6 @@ def request(url, method, path, token=None, body=None):
         return resp.status, resp.read()
     finally:
         conn.close()
-
-
-def run_daemon(aio, conf, work_dir):
-    """``cloudsync-sync --once`` on every container node."""
-    for node in aio.state['nodes']:
-        node_conf = os.path.join(work_dir, 'node%d.conf' % node['index'])
-        with open(node_conf, 'w') as f:
-            f.write('[DEFAULT]\ndevices = %s\nbind_port = %d\n'
-                    'status_dir = %s\n' % (
-                        node['devices'], node['container_port'],
-                        os.path.join(work_dir, 'status%d' % node['index'])))
-        proc = subprocess.run(
-            [sys.executable, '-m', 'cloudsync.cmd.sync', '--config-file',
-             conf, '--config-file', node_conf, '--once'],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, timeout=300)
-        assert proc.returncode == 0, proc.stdout.decode('utf-8', 'replace')
 
 
 @pytest.fixture(scope='module')

@@ -30,7 +30,6 @@ import http.client
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -43,6 +42,7 @@ from swift.common import utils as swift_utils
 
 from cloudsync import layout as layout_mod
 from tests.functional.conftest import unique_name
+from tests.functional.daemon_helpers import run_daemon
 
 MIB = 1024 * 1024
 MANY_HEADERS = 80
@@ -160,23 +160,6 @@ def write_conf(aio, path, bucket, container, restoring, kept):
                 'moto': aio.state['moto_endpoint'], 'bucket': bucket,
                 'container': container, 'restoring': restoring,
                 'kept': kept})
-
-
-def run_daemon(aio, conf, work_dir):
-    """``cloudsync-sync --once`` on every container node."""
-    for node in aio.state['nodes']:
-        node_conf = os.path.join(work_dir, 'node%d.conf' % node['index'])
-        with open(node_conf, 'w') as f:
-            f.write('[DEFAULT]\ndevices = %s\nbind_port = %d\n'
-                    'status_dir = %s\n' % (
-                        node['devices'], node['container_port'],
-                        os.path.join(work_dir, 'status%d' % node['index'])))
-        proc = subprocess.run(
-            [bin_path('cloudsync-sync'), '--config-file', conf,
-             '--config-file', node_conf, '--once'],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, timeout=300)
-        assert proc.returncode == 0, proc.stdout.decode('utf-8', 'replace')
 
 
 def make_objects(swift, container):
