@@ -14,6 +14,7 @@
 import ast
 import importlib
 import pathlib
+import types
 
 import pytest
 
@@ -73,3 +74,18 @@ def test_the_configuration_imports_no_program(path):
                 'cloudsync.shunt', 'cloudsync.proxymc')
     imports = imported_modules(path)
     assert not [m for m in imports if m.startswith(programs)]
+
+
+def test_verify_takes_the_daemons_decision_on_a_copys_bytes():
+    imports = imported_modules(ROOT / 'ops' / 'verify.py')
+    assert 'cloudsync.sync.current' in imports
+
+
+def test_a_listed_copy_matches_by_size_and_normalized_etag():
+    from cloudsync.sync import current
+    entry = types.SimpleNamespace(size=3, etag='"ABC"', metadata={})
+    assert current.listed_copy_matches(entry, 3, 'abc')
+    assert not current.listed_copy_matches(entry, 4, 'abc')
+    assert not current.listed_copy_matches(entry, 3, 'abd')
+    assert current.kept_etag(entry, 'cloudsync-etag') is None
+    assert not current.kept_etag_matches(entry, 'cloudsync-etag', 'abc')
