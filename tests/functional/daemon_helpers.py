@@ -31,6 +31,7 @@ import signal
 import socket
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 import uuid
@@ -89,6 +90,39 @@ def scratch_account(aio):
 def bin_path(name):
     here = os.path.join(os.path.dirname(sys.executable), name)
     return here if os.path.exists(here) else shutil.which(name)
+
+
+def write_archive_conf(aio, path, bucket, container, copy_after=0):
+    """A cloudsync.conf that archives ``AUTH_test/container`` to the
+    all-in-one's moto ``bucket`` (mapping ``archive``), for
+    :func:`run_daemon` and a proxy with the cloud shunt.
+    """
+    with open(path, 'w') as f:
+        f.write(textwrap.dedent('''\
+            [DEFAULT]
+            swift_dir = %(swift_dir)s
+            internal_client_conf_path = %(ic)s
+            mount_check = false
+            bind_ip = 127.0.0.1
+            poll_interval = 0
+
+            [remote:moto]
+            provider = s3
+            endpoint = %(moto)s
+            access_key = testing
+            secret_key = testing
+
+            [mapping:archive]
+            account = AUTH_test
+            container = %(container)s
+            remote = moto
+            bucket = %(bucket)s
+            lifecycle = archive
+            copy_after = %(copy_after)d
+        ''') % {'swift_dir': aio.swift_dir,
+                'ic': aio.state['internal_client_conf'],
+                'moto': aio.state['moto_endpoint'], 'bucket': bucket,
+                'container': container, 'copy_after': copy_after})
 
 
 def run_daemon(aio, conf, work_dir):

@@ -23,13 +23,13 @@ import json
 import os
 import shutil
 import tempfile
-import textwrap
 
 import pytest
 import swiftclient
 
 from tests.functional.conftest import unique_name
 from tests.functional.daemon_helpers import run_daemon
+from tests.functional.daemon_helpers import write_archive_conf
 
 
 @pytest.fixture
@@ -37,35 +37,6 @@ def work_dir():
     path = tempfile.mkdtemp(prefix='archive-segments-')
     yield path
     shutil.rmtree(path, ignore_errors=True)
-
-
-def write_conf(aio, path, bucket, container):
-    with open(path, 'w') as f:
-        f.write(textwrap.dedent('''\
-            [DEFAULT]
-            swift_dir = %(swift_dir)s
-            internal_client_conf_path = %(ic)s
-            mount_check = false
-            bind_ip = 127.0.0.1
-            poll_interval = 0
-
-            [remote:moto]
-            provider = s3
-            endpoint = %(moto)s
-            access_key = testing
-            secret_key = testing
-
-            [mapping:archive]
-            account = AUTH_test
-            container = %(container)s
-            remote = moto
-            bucket = %(bucket)s
-            lifecycle = archive
-            copy_after = 0
-        ''') % {'swift_dir': aio.swift_dir,
-                'ic': aio.state['internal_client_conf'],
-                'moto': aio.state['moto_endpoint'], 'bucket': bucket,
-                'container': container})
 
 
 def archive_slo(aio, work_dir, segments_write_acl):
@@ -94,7 +65,7 @@ def archive_slo(aio, work_dir, segments_write_acl):
             {'path': '/%s/part/%d' % (segs, i)} for i in range(2)]),
         query_string='multipart-manifest=put')
     conf = os.path.join(work_dir, 'cloudsync.conf')
-    write_conf(aio, conf, bucket, container)
+    write_archive_conf(aio, conf, bucket, container)
     run_daemon(aio, conf, work_dir)
     # the manifest is archived either way
     with pytest.raises(swiftclient.ClientException) as caught:

@@ -24,40 +24,16 @@ import json
 import os
 import shutil
 import tempfile
-import textwrap
 import urllib.parse
 
 import pytest
 
 from cloudsync import layout as layout_mod
 from tests.functional.conftest import unique_name
+from tests.functional.daemon_helpers import write_archive_conf
 
 #: remote-only objects: three S3 listing pages of 1,000
 REMOTE_ONLY = 2100
-
-
-def write_conf(aio, path, bucket, container):
-    with open(path, 'w') as f:
-        f.write(textwrap.dedent('''\
-            [DEFAULT]
-            swift_dir = %(swift_dir)s
-
-            [remote:moto]
-            provider = s3
-            endpoint = %(moto)s
-            access_key = testing
-            secret_key = testing
-
-            [mapping:cost]
-            account = AUTH_test
-            container = %(container)s
-            remote = moto
-            bucket = %(bucket)s
-            lifecycle = archive
-            copy_after = 86400
-        ''') % {'swift_dir': aio.swift_dir, 'bucket': bucket,
-                'container': container,
-                'moto': aio.state['moto_endpoint']})
 
 
 def list_requests(aio, bucket):
@@ -90,7 +66,7 @@ def env(aio):
     for name in ('zz1', 'zz2'):
         swift.put_object(container, name, b'in swift')
     conf = os.path.join(work_dir, 'cloudsync.conf')
-    write_conf(aio, conf, bucket, container)
+    write_archive_conf(aio, conf, bucket, container, copy_after=86400)
     try:
         url = aio.start_proxy('cost-shunt', [('cloud_shunt', {
             'use': 'egg:cloudsync#cloud_shunt', 'conf_file': conf})])
