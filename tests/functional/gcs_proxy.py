@@ -126,6 +126,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 f.write(json.dumps([self.command, self.path, status]) +
                         '\n')
 
+    def _fail(self, status, message):
+        body = message.encode('utf-8', 'replace')
+        self.send_response(status)
+        self.send_header('Content-Type', 'text/plain; charset=UTF-8')
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
     def _refuse(self):
         self.send_response(501)
         self.send_header('Content-Type', 'application/xml; charset=UTF-8')
@@ -155,6 +163,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                                            quote)
         target = path + ('?' + query if query else '')
         conn = http.client.HTTPConnection(*self.backend, timeout=60)
+        left = length
         try:
             conn.putrequest(self.command, target, skip_host=True,
                             skip_accept_encoding=True)
@@ -162,7 +171,6 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 if name.lower() not in HOP_BY_HOP:
                     conn.putheader(name, value)
             conn.endheaders()
-            left = length
             while left > 0:
                 data = self.rfile.read(min(CHUNK, left))
                 if not data:
@@ -171,9 +179,23 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     self.close_connection = True
                     self._record(None)
                     return
-                conn.send(data)
                 left -= len(data)
+                conn.send(data)
             resp = conn.getresponse()
+        except (OSError, http.client.HTTPException) as exc:
+            # NOTE: answer, as a real front end would, rather than drop
+            # the client's connection with no answer at all.
+            conn.close()
+            while left > 0:
+                data = self.rfile.read(min(CHUNK, left))
+                if not data:
+                    self.close_connection = True
+                    break
+                left -= len(data)
+            self._record(503)
+            self._fail(503, 'the S3 server did not answer: %s' % exc)
+            return
+        try:
             self._record(resp.status)
             self._answer(resp)
         finally:
@@ -184,7 +206,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         etag = None
         for name, value in resp.getheaders():
             lname = name.lower()
-            if lname in HOP_BY_HOP:
+            if lname in HOP_BY_HOP or lname in ('server', 'date'):
+                # NOTE: send_response() gave the proxy's own
                 continue
             if lname.startswith('x-amz-meta-'):
                 name = 'x-goog-meta-' + name[len('x-amz-meta-'):]
@@ -198,17 +221,27 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                                  'crc32c=AAAAAA==,md5=%s' % md5)
             except (binascii.Error, ValueError):
                 pass
-        if self.command != 'HEAD' and resp.getheader(
-                'Content-Length') is None:
-            self.close_connection = True
+        # NOTE: the client keeps its connection for the next request, so
+        # the end of every answer must be clear without closing it: no
+        # body where HTTP has none, otherwise a length or chunks.
+        bodiless = (self.command == 'HEAD' or resp.status in (204, 304) or
+                    100 <= resp.status < 200)
+        chunked = not bodiless and resp.getheader('Content-Length') is None
+        if chunked:
+            self.send_header('Transfer-Encoding', 'chunked')
         self.end_headers()
-        if self.command == 'HEAD':
+        if bodiless:
             return
         while True:
             data = resp.read(CHUNK)
             if not data:
                 break
-            self.wfile.write(data)
+            if chunked:
+                self.wfile.write(b'%x\r\n%s\r\n' % (len(data), data))
+            else:
+                self.wfile.write(data)
+        if chunked:
+            self.wfile.write(b'0\r\n\r\n')
 
     do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = _proxy
 

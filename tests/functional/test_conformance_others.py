@@ -24,12 +24,17 @@ and the checks particular to its store:
 """
 
 import hashlib
+import http.client
 import io
 import json
 import os
 import time
+import urllib.parse
 import uuid
 
+from botocore import auth
+from botocore import awsrequest
+from botocore import credentials
 import pytest
 
 from cloudsync import conformance
@@ -312,6 +317,39 @@ class TestGCSConformance(gcs_checks.GCSSemantics,
                         retry_backoff=0.1)
         settings.update(options)
         return conformance.build_provider('gcs', **settings)
+
+    def _signed(self, conn, method, path):
+        request = awsrequest.AWSRequest(method=method,
+                                        url=self.proxy.url + path)
+        auth.S3SigV4Auth(credentials.Credentials('GOOG1ETEST', 'gcs-secret'),
+                         's3', 'us-east-1').add_auth(request)
+        conn.request(method, path, headers=dict(request.headers.items()))
+        resp = conn.getresponse()
+        return resp, resp.read()
+
+    def test_the_proxy_keeps_connections_it_does_not_close(self, provider,
+                                                           prefix):
+        # A client reuses its connection after a bodiless answer (204 to
+        # a DELETE): the proxy must not close it under the client, or the
+        # next request, a one-way stream included, meets a closed socket.
+        key = prefix + 'deleted'
+        self.put(provider, key, b'x')
+        conn = http.client.HTTPConnection('127.0.0.1', self.proxy.port,
+                                          timeout=30)
+        try:
+            resp, _ = self._signed(conn, 'DELETE',
+                                   '/%s/%s' % (self.bucket, key))
+            assert resp.status == 204
+            assert resp.getheader('Connection') != 'close'
+            resp, _ = self._signed(conn, 'HEAD',
+                                   '/%s/%s' % (self.bucket, key))
+            assert resp.status == 404
+            resp, body = self._signed(conn, 'GET', '/%s?prefix=%s' % (
+                self.bucket, urllib.parse.quote(prefix, safe='')))
+            assert resp.status == 200
+            assert b'ListBucketResult' in body
+        finally:
+            conn.close()
 
     def test_quirks_seen_on_the_wire(self, provider, prefix):
         before = len(self.proxy.requests)
