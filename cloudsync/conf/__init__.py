@@ -206,6 +206,15 @@ class Mapping:
         """True when an object's headers match ``selection_criteria``."""
         return match_criteria(self.selection_criteria, headers)
 
+    def target(self, container):
+        """The :class:`Target` of local ``container``: where its objects go.
+
+        The one place that decides which bucket and which key layout serve
+        a container; the daemon, the shunt, proxymc and the tools all ask
+        here.
+        """
+        return Target.of(self, container)
+
     def remote_layout(self, container):
         """The :class:`~cloudsync.layout.RemoteLayout` of ``container``."""
         return layout_mod.RemoteLayout(self.account, container,
@@ -243,6 +252,34 @@ class Mapping:
             'layout': self.layout,
             'key_prefix': self.key_prefix,
         }
+
+
+@dataclasses.dataclass
+class Target:
+    """A mapped local container, resolved: which bucket, which key layout.
+
+    Made by :meth:`Mapping.target`. The shunt and proxymc extend it with
+    what a request adds (the object, the provider, the ACLs); the fields
+    here are the same for every program.
+    """
+
+    mapping: Mapping
+    account: str
+    container: str
+    bucket: str
+    layout: layout_mod.RemoteLayout
+
+    @classmethod
+    def of(cls, mapping, container, **extra):
+        """``cls`` for ``container`` of ``mapping``, with ``extra`` fields."""
+        return cls(mapping=mapping, account=mapping.account,
+                   container=container,
+                   bucket=mapping.remote_bucket(container),
+                   layout=mapping.remote_layout(container), **extra)
+
+    def object_key(self, obj):
+        """The remote key of object ``obj`` of this container."""
+        return self.layout.object_key(obj)
 
 
 class Config:

@@ -201,8 +201,8 @@ def check_mapping(mapping, provider=None, container=None, read_only=False):
     """
     provider = provider or mapping.remote.provider(max_connections=2)
     container = probe_container(mapping, container)
-    bucket = mapping.remote_bucket(container)
-    layout = mapping.remote_layout(container)
+    where = mapping.target(container)
+    bucket, layout = where.bucket, where.layout
     checker = _Checker(mapping, provider, bucket, layout)
     prefix = layout.listing_prefix()
 
@@ -485,8 +485,8 @@ class _Comparer:
         self.ic = internal_client
         self.deep = deep
         self.keep_details = keep_details
-        self.bucket = mapping.remote_bucket(container)
-        self.layout = mapping.remote_layout(container)
+        where = mapping.target(container)
+        self.bucket, self.layout = where.bucket, where.layout
         self.result = Comparison(
             mapping.name, self.account, container, self.bucket,
             self.layout.listing_prefix(),

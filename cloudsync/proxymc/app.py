@@ -125,7 +125,6 @@ from swift.common import wsgi
 
 from cloudsync import conf as cs_conf
 from cloudsync import exceptions
-from cloudsync import layout as layout_mod
 from cloudsync import log as cs_log
 from cloudsync.proxymc import account as account_mod
 from cloudsync.proxymc import container as container_mod
@@ -197,16 +196,14 @@ def mapping_acls(config):
 
 
 @dataclasses.dataclass
-class Target:
-    """A mapped container, resolved: where its objects live."""
+class Target(cs_conf.Target):
+    """A mapped container as proxymc serves it.
 
-    mapping: typing.Any
-    account: str
-    container: str
-    provider: typing.Any
-    bucket: str
-    layout: layout_mod.RemoteLayout
-    #: the mapping's ACLs, as Swift's clean_acl() keeps them
+    With its provider and the mapping's ACLs, as Swift's clean_acl()
+    keeps them.
+    """
+
+    provider: typing.Any = None
     read_acl: typing.Optional[str] = None
     write_acl: typing.Optional[str] = None
 
@@ -350,11 +347,9 @@ class ProxyMC:
         if mapping is None:
             return None
         read_acl, write_acl = self.acls.get(mapping.section, (None, None))
-        return Target(mapping=mapping, account=account, container=container,
-                      provider=self.provider_for(mapping),
-                      bucket=mapping.remote_bucket(container),
-                      layout=mapping.remote_layout(container),
-                      read_acl=read_acl, write_acl=write_acl)
+        return Target.of(mapping, container,
+                         provider=self.provider_for(mapping),
+                         read_acl=read_acl, write_acl=write_acl)
 
     def account_mappings(self, account):
         return [m for m in self.config.mappings if m.account == account]

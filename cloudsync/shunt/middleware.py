@@ -19,6 +19,9 @@ through untouched. What the shunt answers, for operators, is on the
 shunt's page of the documentation (``doc/source/shunt.rst``).
 """
 
+import dataclasses
+import typing
+
 from swift.common import constraints
 from swift.common import registry as swift_registry
 from swift.common import swob
@@ -50,22 +53,17 @@ def _valid_path(req):
         return False
 
 
-class Target(object):
-    """A request's mapped object or container."""
+@dataclasses.dataclass
+class Target(conf_mod.Target):
+    """A request's mapped container, and its object if it names one."""
 
-    def __init__(self, mapping, version, account, container, obj):
-        self.mapping = mapping
-        self.version = version
-        #: native strings
-        self.account = account
-        self.container = container
-        self.obj = obj
-        self.bucket = mapping.remote_bucket(container)
-        self.layout = mapping.remote_layout(container)
+    version: str = 'v1'
+    #: the object's name (a native string), or None for the container
+    obj: typing.Optional[str] = None
 
     @property
     def key(self):
-        return self.layout.object_key(self.obj)
+        return self.object_key(self.obj)
 
     @property
     def name(self):
@@ -153,7 +151,7 @@ class CloudShuntMiddleware(object):
         mapping = self.config.get().mapping_for(account, container)
         if mapping is None or not mapping.shunted:
             return None
-        return Target(mapping, version, account, container, obj)
+        return Target.of(mapping, container, version=version, obj=obj)
 
     def __call__(self, env, start_response):
         req = swob.Request(env)

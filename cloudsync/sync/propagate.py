@@ -211,8 +211,8 @@ class RowPropagator:
         self.ic = internal_client
         self.stats = stats if stats is not None else stats_mod.NullStats()
         self.logger = logger or LOG
-        self.bucket = mapping.remote_bucket(container)
-        self.layout = mapping.remote_layout(container)
+        where = mapping.target(container)
+        self.bucket, self.layout = where.bucket, where.layout
         #: the collaborators, one job each
         self.reader = source_mod.LocalSource(self)
         self.compare = current.RemoteComparison(self)

@@ -27,6 +27,7 @@ are read with :mod:`ast` (nothing is imported), and:
 
 import ast
 import os
+import re
 
 import pytest
 
@@ -316,3 +317,19 @@ def test_the_rules_find_what_they_forbid(tmp_path):
         ('cloudsync.shunt.objects', 1,
          ['cloudsync.shunt.objects', 'cloudsync.metadata',
           'cloudsync.propagate'])]
+
+
+def test_only_the_configuration_decides_where_a_container_goes():
+    # NOTE: which bucket and which key layout serve a container is decided
+    # once, by Mapping.target(); a program that asks the two questions
+    # itself could answer them differently from the others.
+    pattern = re.compile(r'\.remote_(bucket|layout)\(')
+    found = []
+    for module, (path, _) in sorted(_module_files(_repo_root()).items()):
+        if module == 'cloudsync.conf':
+            continue
+        with open(path) as fobj:
+            for number, line in enumerate(fobj, 1):
+                if pattern.search(line):
+                    found.append('%s line %d' % (module, number))
+    assert found == []

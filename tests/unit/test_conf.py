@@ -303,6 +303,11 @@ def test_remotes_that_keep_containers_take_native_keys_for_every_container(
     assert mapping.remote_bucket('docs') == 'everything-docs'
     assert mapping.remote_layout('docs').object_key('a/b') == 'a/b'
     assert mapping.storage_policy == 'gold'
+    target = mapping.target('docs')
+    assert (target.mapping, target.account, target.container,
+            target.bucket) == (mapping, 'AUTH_test', 'docs',
+                               'everything-docs')
+    assert target.object_key('a/b') == 'a/b'
 
 
 def test_a_providers_own_secret_options_are_secrets_too(tmp_path):
