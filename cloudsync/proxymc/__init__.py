@@ -15,8 +15,10 @@ What lives here: the paste app and its routing (:mod:`.app`), which hands
 each request to the controller of its resource, as Swift's s3api does:
 accounts (:mod:`.account`), containers (:mod:`.container`) and objects
 (:mod:`.objects`, static large objects in :mod:`.slo`); listings
-(:mod:`.listing`), and what objects and SLOs both read of a remote object
-(:mod:`.remote`). The command ``cloudsync-proxymc`` is
+(:mod:`.listing`), what objects and SLOs both read of a remote object
+(:mod:`.remote`), the Swift answers built from remote objects
+(:mod:`.responses`) and request bodies spooled for an upload
+(:mod:`.spool`). The command ``cloudsync-proxymc`` is
 :mod:`cloudsync.cmd.proxymc`.
 
 What it may import: the core modules of ``cloudsync`` (``metadata``,

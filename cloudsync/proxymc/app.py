@@ -129,6 +129,7 @@ from cloudsync import log as cs_log
 from cloudsync.proxymc import account as account_mod
 from cloudsync.proxymc import container as container_mod
 from cloudsync.proxymc import objects
+from cloudsync.proxymc import responses
 from cloudsync.proxymc import slo as proxymc_slo
 
 #: options proxymc reads from each ``[mapping:NAME]`` section
@@ -266,7 +267,7 @@ class ProxyMC:
         except swob.HTTPException as err:
             resp = err
         except exceptions.RemoteError as exc:
-            resp = objects.error_response(req, exc)
+            resp = responses.error_response(req, exc)
         except Exception:  # noqa: BLE001 - a 500 is the answer
             self.logger.exception('ERROR Unhandled exception in request')
             resp = swob.HTTPServerError(request=req)

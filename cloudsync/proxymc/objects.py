@@ -71,8 +71,6 @@ import hashlib
 import json
 import math
 import mimetypes
-import tempfile
-import time
 
 from swift.common import constraints
 from swift.common import request_helpers
@@ -81,328 +79,21 @@ from swift.common import utils as swift_utils
 
 from cloudsync import exceptions
 from cloudsync import headers as headers_mod
-from cloudsync import large_objects as lo
 from cloudsync import layout as layout_mod
 from cloudsync import log as cs_log
 from cloudsync import metadata as md
 from cloudsync import providers
 from cloudsync.proxymc import remote
+from cloudsync.proxymc import responses
 from cloudsync.proxymc import slo as proxymc_slo
+from cloudsync.proxymc import spool as spool_mod
 from cloudsync import remote_manifest
 from cloudsync import symlinks
 
 LOG = cs_log.getLogger(__name__)
 
-#: remote metadata keys that keep a Swift object's system metadata
-#: (``X-Object-Sysmeta-*``), such as what s3api records on an upload
-SYSMETA_PREFIX = 'cloudsync-sysmeta-'
-SWIFT_SYSMETA_PREFIX = 'x-object-sysmeta-'
-SLO_ETAG_HEADER = 'X-Object-Sysmeta-Slo-Etag'
-READ_CHUNK = 64 * 1024
-
 #: metadata kept by a POST: everything that is not user metadata
 _KEPT_BY_POST = (md.SLO_KEY, md.DLO_KEY, md.SLO_ETAG_KEY)
-
-
-def error_response(req, exc):
-    """The Swift answer for a provider's :class:`RemoteError`."""
-    if isinstance(exc, exceptions.NotFound):
-        if req.method in ('GET', 'HEAD') and req.if_match and \
-                '*' in req.if_match:
-            # NOTE: as Swift's object server answers (RFC 7232 3.1)
-            return swob.HTTPPreconditionFailed(request=req)
-        return swob.HTTPNotFound(request=req)
-    if isinstance(exc, exceptions.PreconditionFailed):
-        return swob.HTTPPreconditionFailed(request=req)
-    if isinstance(exc, exceptions.NotModified):
-        return swob.HTTPNotModified(request=req)
-    if isinstance(exc, exceptions.RangeNotSatisfiable):
-        return swob.HTTPRequestedRangeNotSatisfiable(request=req)
-    if isinstance(exc, exceptions.InvalidObject):
-        return swob.HTTPBadRequest(request=req, body=str(exc))
-    if isinstance(exc, exceptions.NotSupported):
-        return swob.HTTPNotImplemented(request=req, body=str(exc))
-    LOG.error('%s %s: the remote failed: %s', req.method, req.path, exc)
-    return swob.HTTPServiceUnavailable(request=req)
-
-
-def headers_to_str(req):
-    """The request headers as native strings (not WSGI strings)."""
-    return {k: swob.wsgi_to_str(v) for k, v in req.headers.items()}
-
-
-def sysmeta_to_remote(headers):
-    """Remote metadata keeping a request's object system metadata.
-
-    Container update overrides are left out: they tell Swift's object
-    server what to put in the container listing, which a bucket does not
-    keep.
-    """
-    meta = {}
-    for key, value in headers.items():
-        lkey = key.lower()
-        if not lkey.startswith(SWIFT_SYSMETA_PREFIX):
-            continue
-        rest = lkey[len(SWIFT_SYSMETA_PREFIX):]
-        if rest.startswith('container-update-override-'):
-            continue
-        meta[SYSMETA_PREFIX + rest] = md.encode_value(value)
-    return meta
-
-
-def unsafe_metadata_response(req):
-    """A 400 for a request whose metadata could not be given back as
-    response headers (see :mod:`cloudsync.headers`), or None.
-    """
-    headers = headers_to_str(req)
-    unsafe = headers_mod.unsafe_metadata(headers)
-    for key, value in headers.items():
-        if key.lower().startswith(SWIFT_SYSMETA_PREFIX) or \
-                key.lower() == 'content-type':
-            problem = headers_mod.header_problem(key, value)
-            if problem:
-                unsafe.append((headers_mod.printable(key), problem))
-    if not unsafe:
-        return None
-    return swob.HTTPBadRequest(
-        request=req, content_type='text/plain',
-        body=('Metadata that could not be sent back as a header: %s'
-              % headers_mod.describe_dropped(unsafe)).encode('utf-8'))
-
-
-def swift_timestamp(info):
-    """The Swift X-Timestamp of a remote object."""
-    value = md.internal_values(info.metadata).get(md.TIMESTAMP_KEY)
-    return (headers_mod.timestamp(value) or
-            headers_mod.timestamp(info.last_modified) or
-            swift_utils.Timestamp(0))
-
-
-def delete_at(info):
-    return headers_mod.whole_seconds(
-        md.internal_values(info.metadata).get(md.DELETE_AT_KEY))
-
-
-def is_expired(info):
-    when = delete_at(info)
-    return when is not None and when <= time.time()
-
-
-def object_headers(info):
-    """Swift response headers for a remote object (its metadata)."""
-    headers = md.remote_to_swift(info.metadata)
-    local_manifest = md.local_dlo_manifest(info.metadata)
-    if local_manifest is not None:
-        # NOTE: proxymc's containers are the cluster's (the daemon's
-        # layout): the remote's own manifest names a container of the
-        # remote's account, outside that layout.
-        headers['X-Object-Manifest'] = local_manifest
-    for key, value in info.metadata.items():
-        if key.startswith(SYSMETA_PREFIX):
-            headers['X-Object-Sysmeta-' + key[len(SYSMETA_PREFIX):].title()] \
-                = md.decode_value(value)
-    # NOTE: s3api shows an SLO's X-Object-Sysmeta-S3Api-Etag (kept above
-    # when s3api uploaded it), else its Swift ETag with "-N"; never the
-    # remote's multipart ETag, which depends on how the parts were cut.
-    if remote.is_slo(info):
-        # as Swift's slo middleware answers
-        manifest_etag = md.internal_values(info.metadata).get(
-            md.MANIFEST_ETAG_KEY)
-        if manifest_etag:
-            headers['X-Manifest-Etag'] = manifest_etag
-    when = delete_at(info)
-    if when is not None:
-        headers['X-Delete-At'] = str(when)
-    headers, dropped = headers_mod.safe_headers(headers)
-    if dropped:
-        LOG.warning('%s: metadata that cannot be sent as a header, left '
-                    'out: %s', headers_mod.printable(info.key),
-                    headers_mod.describe_dropped(dropped))
-    ts = swift_timestamp(info)
-    headers['X-Timestamp'] = ts.normal
-    headers['Content-Type'] = headers_mod.safe_content_type(
-        info.content_type)
-    headers['Accept-Ranges'] = 'bytes'
-    return headers
-
-
-def swift_response(req, info, app_iter=None):
-    """A conditional swob response for a remote object.
-
-    Conditions and ranges follow the conventions of Swift's object server:
-    ``If-Match`` and ``If-None-Match`` compare the ETag found under the
-    first name in ``X-Backend-Etag-Is-At`` that the object has (s3api
-    names its own ETag there), else the object's ETag; a Range is ignored
-    when the object has a header named in
-    ``X-Backend-Ignore-Range-If-Metadata-Present``.
-    """
-    headers = object_headers(info)
-    etag = remote.swift_etag(info)
-    backend = swob.HeaderKeyDict(headers)
-    backend['Etag'] = etag
-    if remote.is_slo(info):
-        backend[SLO_ETAG_HEADER] = etag
-    request_helpers.resolve_ignore_range_header(req, backend)
-    resp = swob.Response(
-        request=req, conditional_response=True, app_iter=app_iter,
-        conditional_etag=request_helpers.resolve_etag_is_at_header(
-            req, backend))
-    resp.headers.update({k: swob.str_to_wsgi(v)
-                         for k, v in headers.items()})
-    # NOTE: as Swift answers: a plain object's ETag unquoted, an SLO's
-    # quoted (the slo middleware's way).
-    if etag:
-        resp.headers['Etag'] = '"%s"' % etag if remote.is_slo(info) else etag
-    resp.last_modified = math.ceil(float(swift_timestamp(info)))
-    resp.content_length = info.size
-    return resp
-
-
-class RemoteObjectIter:
-    """A remote object's body for swob: whole, one range or several.
-
-    The GET is sent only when swob asks for the bytes, for the ranges it
-    asks for, so that a request that ends in a 304 or a 412 never reads
-    the object.
-    """
-
-    def __init__(self, provider, bucket, key, size, body=None):
-        self.provider = provider
-        self.bucket = bucket
-        self.key = key
-        self.size = size
-        self._body = body
-        self._iter = None
-
-    def __iter__(self):
-        if self._body is None:
-            self._body = self.provider.get_object(self.bucket, self.key)
-        return iter(self._body)
-
-    def app_iter_range(self, start, stop):
-        self.close()
-        if stop is None:
-            stop = self.size
-        if stop <= start:
-            return iter([b''])
-        self._body = self.provider.get_object(
-            self.bucket, self.key, range='bytes=%d-%d' % (start, stop - 1))
-        return iter(self._body)
-
-    def app_iter_ranges(self, ranges, content_type, boundary, size):
-        self.close()
-        return lo.multi_range_body(self._span, ranges, content_type,
-                                   boundary, size)
-
-    def _span(self, start, stop):
-        return self.provider.get_object(
-            self.bucket, self.key, range='bytes=%d-%d' % (start, stop - 1))
-
-    def close(self):
-        if self._body is not None:
-            self._body.close()
-            self._body = None
-
-
-class _HashingReader:
-    """Reads a request body, counting and hashing what it hands out."""
-
-    def __init__(self, stream, limit=None):
-        self.stream = stream
-        self.limit = limit
-        self.md5 = hashlib.md5(usedforsecurity=False)
-        self.count = 0
-
-    def read(self, size=-1):
-        if self.limit is not None:
-            left = self.limit - self.count
-            if left <= 0:
-                return b''
-            size = left if size is None or size < 0 else min(size, left)
-        data = self.stream.read(size)
-        self.md5.update(data)
-        self.count += len(data)
-        return data
-
-
-class _FileView:
-    """A spooled part handed to a provider: it rewinds, never closes."""
-
-    def __init__(self, fobj):
-        self._f = fobj
-        self._f.seek(0)
-
-    def read(self, size=-1):
-        return self._f.read(size)
-
-    def seek(self, offset, whence=0):
-        return self._f.seek(offset, whence)
-
-    def tell(self):
-        return self._f.tell()
-
-    def seekable(self):
-        return True
-
-    def close(self):
-        pass
-
-
-class _Spool:
-    """A request body spooled to disk in part-sized files."""
-
-    def __init__(self, spool_dir, part_size):
-        self.spool_dir = spool_dir
-        self.part_size = part_size
-        self.files = []
-        self.sizes = []
-        self.md5 = hashlib.md5(usedforsecurity=False)
-        self.size = 0
-
-    def fill(self, stream, max_size):
-        """Read ``stream`` to its end.
-
-        :raises swob.HTTPException: 413 past ``max_size``; 499 when the
-            client goes away.
-        """
-        current = None
-        while True:
-            try:
-                chunk = stream.read(READ_CHUNK)
-            except (IOError, ValueError) as exc:
-                raise swob.HTTPClientDisconnect(body=str(exc))
-            if not chunk:
-                break
-            self.size += len(chunk)
-            if self.size > max_size:
-                raise swob.HTTPRequestEntityTooLarge()
-            self.md5.update(chunk)
-            while chunk:
-                if current is None or self.sizes[-1] == self.part_size:
-                    current = tempfile.TemporaryFile(dir=self.spool_dir)
-                    self.files.append(current)
-                    self.sizes.append(0)
-                room = self.part_size - self.sizes[-1]
-                piece, chunk = chunk[:room], chunk[room:]
-                current.write(piece)
-                self.sizes[-1] += len(piece)
-        for fobj in self.files:
-            fobj.flush()
-
-    def parts(self):
-        return [providers.Part(number=i + 1, size=size,
-                               open=(lambda f=fobj: _FileView(f)))
-                for i, (fobj, size) in enumerate(zip(self.files, self.sizes))]
-
-    def single(self):
-        if not self.files:
-            return b''
-        return _FileView(self.files[0])
-
-    def close(self):
-        for fobj in self.files:
-            fobj.close()
-        self.files = []
 
 
 class ObjectRequests:
@@ -426,7 +117,7 @@ class ObjectRequests:
 
     def _head(self, name):
         info = self.provider.head_object(self.bucket, self.key(name))
-        if is_expired(info):
+        if responses.is_expired(info):
             raise exceptions.NotFound('%s has expired' % name)
         return info
 
@@ -465,11 +156,11 @@ class ObjectRequests:
                 return self._link_response(req, info, link)
             app_iter = None
             if req.method == 'GET':
-                app_iter = RemoteObjectIter(self.provider, self.bucket, key,
-                                            info.size)
-            return swift_response(req, info, app_iter)
+                app_iter = responses.RemoteObjectIter(
+                    self.provider, self.bucket, key, info.size)
+            return responses.swift_response(req, info, app_iter)
         body = self.provider.get_object(self.bucket, key)
-        if is_expired(body.info):
+        if responses.is_expired(body.info):
             body.close()
             return swob.HTTPNotFound(request=req)
         link = symlinks.Link.from_metadata(md.internal_values(
@@ -477,8 +168,9 @@ class ObjectRequests:
         if link is not None:
             body.close()
             return self._link_response(req, body.info, link)
-        return swift_response(req, body.info, RemoteObjectIter(
-            self.provider, self.bucket, key, body.info.size, body=body))
+        return responses.swift_response(
+            req, body.info, responses.RemoteObjectIter(
+                self.provider, self.bucket, key, body.info.size, body=body))
 
     def _link_response(self, req, info, link):
         """A symlink the daemon copied: followed through proxymc (so that
@@ -487,7 +179,7 @@ class ObjectRequests:
         """
         if req.params.get('symlink') != 'get':
             return symlinks.follow(self.app, req, link, self.target.account)
-        resp = swift_response(req, info)
+        resp = responses.swift_response(req, info)
         resp.headers.update(link.headers())
         resp.body = b''
         return resp
@@ -531,7 +223,7 @@ class ObjectRequests:
             content_type = info.content_type
         resp = swob.Response(request=req, body=body,
                              conditional_response=True)
-        for key, value in object_headers(info).items():
+        for key, value in responses.object_headers(info).items():
             if key.lower().startswith('x-object-meta-') or \
                     key.lower() in ('x-static-large-object', 'x-timestamp'):
                 resp.headers[key] = swob.str_to_wsgi(value)
@@ -539,17 +231,17 @@ class ObjectRequests:
         # NOTE: unquoted, as Swift gives a manifest's ETag
         resp.headers['Etag'] = hashlib.md5(
             body, usedforsecurity=False).hexdigest()
-        resp.last_modified = math.ceil(float(swift_timestamp(info)))
+        resp.last_modified = math.ceil(float(responses.swift_timestamp(info)))
         return resp
 
     # -- writes --------------------------------------------------------------
 
     def _new_metadata(self, req, timestamp):
-        headers = headers_to_str(req)
+        headers = responses.headers_to_str(req)
         meta = md.swift_to_remote(
             {k: v for k, v in headers.items()
              if k.lower().startswith(md.OBJECT_META_PREFIX)})
-        meta.update(sysmeta_to_remote(headers))
+        meta.update(responses.sysmeta_to_remote(headers))
         meta[md.TIMESTAMP_KEY] = timestamp.internal
         if 'X-Delete-At' in req.headers:
             meta[md.DELETE_AT_KEY] = req.headers['X-Delete-At']
@@ -586,7 +278,7 @@ class ObjectRequests:
         req.headers['Content-Type'] = swob.str_to_wsgi(
             self._content_type(req, name))
         error = constraints.check_object_creation(req, name) or \
-            unsafe_metadata_response(req)
+            responses.unsafe_metadata_response(req)
         if error:
             return error
         try:
@@ -629,14 +321,15 @@ class ObjectRequests:
             LOG.warning('PUT %s: %s', req.path, exc)
             return swob.HTTPUnprocessableEntity(request=req)
         except exceptions.RemoteError as exc:
-            return error_response(req, exc)
+            return responses.error_response(req, exc)
         resp = swob.HTTPCreated(request=req, headers={'Etag': etag})
         resp.last_modified = math.ceil(float(timestamp))
         return resp
 
     def _put_streamed(self, req, key, length, content_type, meta,
                       client_etag):
-        reader = _HashingReader(req.environ['wsgi.input'], limit=length)
+        reader = spool_mod.HashingReader(req.environ['wsgi.input'],
+                                         limit=length)
         try:
             remote_etag = self.provider.put_object(
                 self.bucket, key, reader, length, content_type=content_type,
@@ -663,7 +356,7 @@ class ObjectRequests:
 
     def _put_spooled(self, req, key, content_type, meta, client_etag):
         part_size = max(self.app.part_size, self.provider.MIN_PART_SIZE)
-        spool = _Spool(self.app.spool_dir, part_size)
+        spool = spool_mod.Spool(self.app.spool_dir, part_size)
         try:
             spool.fill(req.environ['wsgi.input'], min(
                 constraints.MAX_FILE_SIZE,
@@ -700,7 +393,7 @@ class ObjectRequests:
         timestamp = swift_utils.Timestamp.now()
         req.headers['X-Timestamp'] = timestamp.internal
         error = constraints.check_metadata(req, 'object') or \
-            unsafe_metadata_response(req)
+            responses.unsafe_metadata_response(req)
         if error:
             return error
         try:
@@ -710,9 +403,10 @@ class ObjectRequests:
         try:
             info = self._head(name)
         except exceptions.RemoteError as exc:
-            return error_response(req, exc)
+            return responses.error_response(req, exc)
         meta = {k: v for k, v in info.metadata.items()
-                if k in _KEPT_BY_POST or k.startswith(SYSMETA_PREFIX) or (
+                if k in _KEPT_BY_POST or
+                k.startswith(responses.SYSMETA_PREFIX) or (
                     k.startswith(md.RESERVED_PREFIX) and
                     not k.startswith(md.ESCAPE_PREFIX))}
         # NOTE: as Swift's object server does, a POST replaces the expiry:
@@ -730,7 +424,7 @@ class ObjectRequests:
                                           content_type=content_type,
                                           metadata=meta, **kwargs)
         except exceptions.RemoteError as exc:
-            return error_response(req, exc)
+            return responses.error_response(req, exc)
         return swob.HTTPAccepted(request=req)
 
     def DELETE(self, req, name):
@@ -740,7 +434,7 @@ class ObjectRequests:
         try:
             info = self._head(name)
         except exceptions.RemoteError as exc:
-            return error_response(req, exc)
+            return responses.error_response(req, exc)
         segments_too = req.params.get('multipart-manifest') == 'delete'
         manifest = None
         if remote.is_slo(info) and segments_too:
@@ -748,7 +442,7 @@ class ObjectRequests:
         try:
             self.provider.delete_object(self.bucket, self.key(name))
         except exceptions.RemoteError as exc:
-            return error_response(req, exc)
+            return responses.error_response(req, exc)
         if remote.is_slo(info):
             try:
                 self.provider.delete_object(self.bucket,
