@@ -71,6 +71,11 @@ class ObjectRequests(object):
         routed the request.
     """
 
+    # NOTE(cloudsync): over 400 lines: one controller per resource, as in
+    # Swift's proxy; GET (with manifests and restore on read) and DELETE
+    # (with the segments of large objects) share the remote lookup and
+    # the checks of a forged manifest.
+
     def __init__(self, shunt):
         self.shunt = shunt
         self.app = shunt.app

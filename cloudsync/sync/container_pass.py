@@ -160,6 +160,11 @@ class PassResult:
 class ContainerPass(object):
     """One pass over one :class:`LocalDB`."""
 
+    # NOTE(cloudsync): over 400 lines: a pass is one sequence (scan the
+    # rows, retry due failures, verify the other replicas' rows, measure,
+    # finish) over state it shares: the deadline, the rows that failed
+    # and the progress it saves; what each row costs is in the propagator.
+
     def __init__(self, crawler, db, deadline=None, once=False):
         self.crawler = crawler
         self.db = db
