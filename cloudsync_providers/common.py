@@ -10,7 +10,8 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 """What every shipped provider needs: ETag helpers, configuration checks,
-part checks and the scrubbing of secrets out of messages.
+part checks, reading request bodies of an announced size and the
+scrubbing of secrets out of messages.
 """
 
 import base64
@@ -124,6 +125,31 @@ check_part_numbers = providers.check_part_numbers
 
 
 # -- secrets -------------------------------------------------------------
+
+
+# -- request bodies --------------------------------------------------------
+
+
+class BodyError(Exception):
+    """The caller's stream did not yield the bytes it promised."""
+
+
+def read_announced(stream, n, remaining, size):
+    """Read at most ``n`` (all when negative) of the ``remaining`` bytes of
+    a body announced as ``size`` bytes.
+
+    :raises BodyError: the stream ended early, or handed out more than
+        asked for.
+    """
+    want = remaining if n is None or n < 0 else min(n, remaining)
+    data = stream.read(want)
+    if not data:
+        raise BodyError('the body ended after %d of %d bytes'
+                        % (size - remaining, size))
+    if len(data) > want:
+        raise BodyError('the body stream returned %d bytes when asked '
+                        'for %d' % (len(data), want))
+    return bytes(data)
 
 
 def scrub(text, secrets):

@@ -208,12 +208,6 @@ class GCSProvider(s3_provider.S3Provider):
             return '%s;%s' % (GCS_LOCATION, bucket)
         return '%s;%s' % (self.conf.endpoint, bucket)
 
-    def _write_params(self):
-        params = {}
-        if self.conf.storage_class:
-            params['StorageClass'] = self.conf.storage_class
-        return params
-
     @property
     def _etag_is_md5(self):
         return True

@@ -148,12 +148,6 @@ class S3CloneProvider(s3_provider.S3Provider):
         super().__init__(name, conf, max_connections=max_connections,
                          sleep=sleep, client=client)
 
-    def _write_params(self):
-        params = {}
-        if self.conf.storage_class:
-            params['StorageClass'] = self.conf.storage_class
-        return params
-
     @property
     def _etag_is_md5(self):
         return self.ETAG_IS_MD5

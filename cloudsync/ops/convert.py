@@ -74,6 +74,7 @@ import tempfile
 import urllib.parse
 
 from cloudsync.conf import WILDCARD
+from cloudsync import files
 
 AWS_SUFFIX = 'amazonaws.com'
 GCS_ENDPOINT = 'https://storage.googleapis.com'
@@ -621,18 +622,4 @@ def validate(text):
 
 def write_private(path, text):
     """Write ``text`` to ``path`` with mode 0600, atomically."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix='.cloudsync-convert-', dir=directory)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, 'w', encoding='utf-8') as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    files.replace_file(path, text, mode=0o600)

@@ -61,6 +61,7 @@ import time
 
 from oslo_log import log as logging
 
+from cloudsync import files
 from cloudsync import log as log_mod
 
 #: the logger keeps the name it has always had, for operators' filters
@@ -119,38 +120,11 @@ def _shorten(text, limit=MAX_ERROR_LENGTH):
     return text[:head] + cut + text[len(text) - (limit - len(cut) - head):]
 
 
-def _fsync_dir(path):
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def write_atomically(path, data):
     """Replace ``path`` with ``data`` (JSON), all or nothing."""
-    directory = os.path.dirname(path)
-    os.makedirs(directory, exist_ok=True)
-    tmp = os.path.join(directory, '.%s.%d.tmp' % (
-        os.path.basename(path), os.getpid()))
-    try:
-        with open(tmp, 'w', encoding='utf-8') as f:
-            json.dump(data, f, sort_keys=True, separators=(',', ':'))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_dir(directory)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    files.replace_file(path, json.dumps(data, sort_keys=True,
+                                        separators=(',', ':')))
 
 
 class CorruptStatus(ValueError):

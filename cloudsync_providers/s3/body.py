@@ -16,12 +16,12 @@ import io
 from oslo_log import log as logging
 
 from cloudsync import exceptions
+from cloudsync_providers import common
 
 LOG = logging.getLogger(__name__)
 
 
-class _BodyError(Exception):
-    """The caller's stream did not yield the bytes it promised."""
+_BodyError = common.BodyError
 
 
 class _SizedReader:
@@ -46,17 +46,8 @@ class _SizedReader:
                     raise _BodyError('the body holds more than the %d '
                                      'bytes announced' % self._size)
             return b''
-        want = self._remaining if n is None or n < 0 else min(
-            n, self._remaining)
-        data = self._stream.read(want)
-        if not data:
-            raise _BodyError('the body ended after %d of %d bytes'
-                             % (self.consumed, self._size))
-        if len(data) > want:
-            raise _BodyError('the body stream returned %d bytes when asked '
-                             'for %d' % (len(data), want))
-        if not isinstance(data, bytes):
-            data = bytes(data)
+        data = common.read_announced(self._stream, n, self._remaining,
+                                     self._size)
         self.consumed += len(data)
         self._remaining -= len(data)
         return data

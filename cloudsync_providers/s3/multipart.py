@@ -111,12 +111,8 @@ class S3Multipart:
         """
         parts = sorted(parts, key=lambda p: p.number)
         self._check_parts(bucket, key, parts)
-        params = dict(Metadata=dict(metadata or {}))
-        params.update(self._write_params())
-        if content_type:
-            params['ContentType'] = content_type
-        resp = self._call('create_multipart_upload', bucket, key, **params)
-        upload_id = resp['UploadId']
+        upload_id = self._create_upload(bucket, key, content_type,
+                                        metadata)
         try:
             etags = self._run_parts(
                 parts, lambda part: self._put_part(bucket, key, upload_id,
@@ -125,6 +121,15 @@ class S3Multipart:
         except BaseException:
             self._abort(bucket, key, upload_id)
             raise
+
+    def _create_upload(self, bucket, key, content_type, metadata):
+        """Start a multipart upload with the object's metadata; its id."""
+        params = dict(Metadata=dict(metadata or {}))
+        params.update(self._write_params())
+        if content_type:
+            params['ContentType'] = content_type
+        resp = self._call('create_multipart_upload', bucket, key, **params)
+        return resp['UploadId']
 
     def check_parts(self, bucket, key, parts):
         """Refuse parts S3 would refuse; see
@@ -200,12 +205,8 @@ class S3Multipart:
         the same ETag; an object that was one PUT gets a ``hex-N`` ETag.
         """
         ranges = self._part_ranges(bucket, key, info)
-        params = dict(Metadata=dict(metadata or {}))
-        params.update(self._write_params())
-        if content_type:
-            params['ContentType'] = content_type
-        resp = self._call('create_multipart_upload', bucket, key, **params)
-        upload_id = resp['UploadId']
+        upload_id = self._create_upload(bucket, key, content_type,
+                                        metadata)
 
         def copy(item):
             number, (offset, length) = item

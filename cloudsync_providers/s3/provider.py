@@ -163,7 +163,11 @@ class S3Provider(s3_client.S3Client, s3_multipart.S3Multipart,
     # -- shared pieces -----------------------------------------------------
 
     def _write_params(self):
-        """Parameters every object write carries (encryption, class)."""
+        """Parameters every object write carries (encryption, class).
+
+        GCS and the clones have no server-side encryption options: their
+        configurations answer None for them.
+        """
         params = {}
         sse = self.conf.server_side_encryption
         if sse:

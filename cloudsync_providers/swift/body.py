@@ -18,12 +18,12 @@ import io
 from oslo_log import log as logging
 
 from cloudsync import exceptions
+from cloudsync_providers import common
 
 LOG = logging.getLogger(__name__)
 
 
-class _BodyError(Exception):
-    """The caller's stream did not yield the bytes it promised."""
+_BodyError = common.BodyError
 
 
 class _NotRewindable(Exception):
@@ -87,16 +87,8 @@ class _Body:
     def read(self, n=-1):
         if self._remaining <= 0:
             return b''
-        want = self._remaining if n is None or n < 0 else min(
-            n, self._remaining)
-        data = self._stream.read(want)
-        if not data:
-            raise _BodyError('the body ended after %d of %d bytes'
-                             % (self.size - self._remaining, self.size))
-        if len(data) > want:
-            raise _BodyError('the body stream returned %d bytes when asked '
-                             'for %d' % (len(data), want))
-        data = bytes(data)
+        data = common.read_announced(self._stream, n, self._remaining,
+                                     self.size)
         self._remaining -= len(data)
         self.md5.update(data)
         if self._remaining == 0 and self._stream.read(1):
