@@ -72,6 +72,14 @@ class RetryLater(Exception):
         self.retry_after = retry_after
 
 
+class StaleAnswer(RetryLater):
+    """A replica answered with an older version than another one did.
+
+    Read again asking every replica (``X-Newest``) before the row is left
+    for later.
+    """
+
+
 class RowFailed(Exception):
     """The row failed; the message names the object, the mapping and the
     remote's (or Swift's) answer.

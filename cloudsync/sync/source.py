@@ -34,6 +34,7 @@ from cloudsync import local
 from cloudsync import metadata as md
 from cloudsync import symlinks
 from cloudsync.sync.outcomes import RetryLater
+from cloudsync.sync.outcomes import StaleAnswer
 from cloudsync.sync import part
 
 
@@ -475,9 +476,12 @@ class LocalSource(part.Part):
         # is not the link's.
         if source.data_path is None and got is not None and \
                 got != source.timestamp:
-            raise RetryLater('the manifest changed while it was read (%s, '
-                             'then %s)' % (source.timestamp.internal,
-                                           got.internal))
+            # NOTE(cloudsync): a newer manifest than the HEAD's is, more
+            # often than not, a HEAD that one stale replica answered.
+            error = StaleAnswer if got > source.timestamp else RetryLater
+            raise error('the manifest changed while it was read (%s, '
+                        'then %s)' % (source.timestamp.internal,
+                                      got.internal))
         entries = lo.load_manifest(raw)
         source.pieces = lo.manifest_pieces(entries, self.load_sub_manifest)
         source.manifest = raw

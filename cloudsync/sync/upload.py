@@ -33,6 +33,7 @@ from cloudsync import symlinks
 from cloudsync.sync import current
 from cloudsync.sync.outcomes import Outcome
 from cloudsync.sync.outcomes import RetryLater
+from cloudsync.sync.outcomes import StaleAnswer
 from cloudsync.sync import part
 from cloudsync.sync import source as source_mod
 
@@ -66,21 +67,14 @@ class Uploader(part.Part):
         # manifest is read by _slo_source, so it is only HEADed here.
         small = (row.size or 0) <= source_mod.SMALL_OBJECT_SIZE and \
             'swift_bytes=' not in (row.content_type or '')
-        headers, body = self.reader.read_local(row, small=small)
-        if headers is None:
-            return CopyResult(Outcome.LOCAL_GONE)
-        data_path = symlinks.version_target(headers)
-        if data_path is not None:
-            headers, body = self.reader.read_version(row, headers, data_path)
-        timestamp = source_mod.local_timestamp(headers)
-        if timestamp is None or timestamp < row.meta_timestamp:
-            raise RetryLater('the local copy (%s) is older than the row '
-                             '(%s): a stale replica answered' % (
-                                 timestamp.internal if timestamp else None,
-                                 row.meta_timestamp.internal))
-        if not self.mapping.selects(headers):
-            return CopyResult(Outcome.SKIPPED)
-        source = self.reader.source(row, headers, timestamp, body, data_path)
+        try:
+            read = self.read(row, small)
+        except StaleAnswer:
+            read = self.read(row, small, newest_only=True)
+        if not isinstance(read, source_mod.Source):
+            return read
+        source = read
+        timestamp = source.timestamp
         key = self.layout.object_key(row.name)
         info = self.compare.head_remote(key)
         if info is not None:
@@ -103,6 +97,30 @@ class Uploader(part.Part):
                     return CopyResult(Outcome.METADATA_UPDATED, source)
         self.upload(source)
         return CopyResult(Outcome.COPIED, source)
+
+    def read(self, row, small, newest_only=False):
+        """The row's :class:`~cloudsync.sync.source.Source`, or the
+        :class:`CopyResult` of a row with nothing to copy.
+
+        :raises StaleAnswer: the replica asked first answered with an older
+            version than the others; read again with ``newest_only``.
+        """
+        headers, body = self.reader.read_local(row, newest_only=newest_only,
+                                               small=small)
+        if headers is None:
+            return CopyResult(Outcome.LOCAL_GONE)
+        data_path = symlinks.version_target(headers)
+        if data_path is not None:
+            headers, body = self.reader.read_version(row, headers, data_path)
+        timestamp = source_mod.local_timestamp(headers)
+        if timestamp is None or timestamp < row.meta_timestamp:
+            raise RetryLater('the local copy (%s) is older than the row '
+                             '(%s): a stale replica answered' % (
+                                 timestamp.internal if timestamp else None,
+                                 row.meta_timestamp.internal))
+        if not self.mapping.selects(headers):
+            return CopyResult(Outcome.SKIPPED)
+        return self.reader.source(row, headers, timestamp, body, data_path)
 
     def put_manifest(self, source):
         self.provider.put_object(

@@ -899,6 +899,42 @@ def test_slo_parts_with_an_md5_from_the_manifest_are_not_hashed_again(
     assert [r.md5 for r in readers] == [None, None, None]
 
 
+def test_an_slo_head_from_a_stale_replica_is_read_again_from_every_one(
+        world):
+    # NOTE: one replica still has the manifest of the row; the others, and
+    # so the manifest GET (X-Newest), a newer one. The row is read again
+    # asking every replica, not left for later.
+    world.small_parts()
+    key = (ACCOUNT, CONTAINER, 'big')
+    world.swift.put_slo(ACCOUNT, CONTAINER, 'big',
+                        put_segments(world, [2 * KiB, 10]))
+    row = world.row('big')
+    old = world.swift.objects[key]
+    paths = put_segments(world, [2 * KiB, 20], prefix='new/')
+    world.swift.put_slo(ACCOUNT, CONTAINER, 'big', paths)
+
+    def stale_replica(request):
+        if request.obj == 'big' and request.method == 'HEAD' and \
+                'x-newest' not in request.headers:
+            current = world.swift.objects[key]
+            world.swift.objects[key] = old
+            try:
+                return world.swift._object_GET(
+                    swob.Request.blank('/v1/%s/%s/big' % (
+                        ACCOUNT, CONTAINER),
+                        environ={'REQUEST_METHOD': 'HEAD'}),
+                    ACCOUNT, CONTAINER, 'big', {})
+            finally:
+                world.swift.objects[key] = current
+    world.swift.hooks.append(stale_replica)
+
+    assert world.propagator.handle(row, COPY) is Outcome.COPIED
+    assert world.remote('big').data == content_of(world, paths)
+    assert [(r.method, r.headers.get('x-newest'))
+            for r in world.swift.requests_for('HEAD', 'big')] == [
+        ('HEAD', None), ('HEAD', 'true')]
+
+
 def test_an_slo_post_updates_metadata_only(world):
     world.small_parts()
     paths = put_segments(world, [2 * KiB, 10])
