@@ -56,7 +56,7 @@ class Uploader(part.Part):
         """
         self.provider.check_key(self.bucket, key)
 
-    def copy(self, row):
+    def copy(self, row, fresh=False):
         if self.mapping.excludes(row.name):
             return CopyResult(Outcome.SKIPPED)
         # NOTE(cloudsync): before anything is read: a name the remote
@@ -82,7 +82,7 @@ class Uploader(part.Part):
             return CopyResult(Outcome.SKIPPED)
         source = self.reader.source(row, headers, timestamp, body, data_path)
         key = self.layout.object_key(row.name)
-        if self.create_first(row, source):
+        if fresh and self.create_first(row, source):
             try:
                 self.upload(source, create_only=True)
                 return CopyResult(Outcome.COPIED, source)
