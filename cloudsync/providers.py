@@ -74,6 +74,20 @@ class _KeepExpiry:
 KEEP_EXPIRY = _KeepExpiry()
 
 
+def creates_only(provider):
+    """Whether ``provider.put_object`` takes ``create_only``: its declared
+    :attr:`Provider.PUT_CREATE_ONLY`.
+    """
+    return bool(provider.PUT_CREATE_ONLY)
+
+
+def takes_info(provider):
+    """Whether ``provider.update_metadata`` takes ``info``: its declared
+    :attr:`Provider.UPDATE_METADATA_TAKES_INFO`.
+    """
+    return bool(provider.UPDATE_METADATA_TAKES_INFO)
+
+
 def takes_expiry(provider):
     """Whether ``provider.update_metadata`` takes ``expires_at``: its
     declared :attr:`Provider.UPDATE_METADATA_TAKES_EXPIRY`.
@@ -295,6 +309,21 @@ class Provider(abc.ABC):
     #: passes it only then, so that a provider written before the
     #: parameter existed keeps working
     UPDATE_METADATA_TAKES_EXPIRY = False
+
+    #: True when :meth:`put_object` takes ``create_only``: with
+    #: ``create_only=True`` the store writes the object only when the key
+    #: holds none, in the same request (S3's ``If-None-Match: *``), and
+    #: the call raises :class:`~cloudsync.exceptions.PreconditionFailed`
+    #: otherwise, having changed nothing. The daemon then sends a small
+    #: object without asking the remote first whether it holds a copy
+    #: (and asks only when the write is refused). A store that might ignore
+    #: the condition, and overwrite, must leave this False.
+    PUT_CREATE_ONLY = False
+
+    #: True when :meth:`update_metadata` takes ``info``, the
+    #: :class:`ObjectInfo` of the object the caller just read (a HEAD),
+    #: so that the provider need not read it again.
+    UPDATE_METADATA_TAKES_INFO = False
 
     def __init__(self, name, conf, max_connections=10):
         self.name = name

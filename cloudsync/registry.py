@@ -14,12 +14,20 @@
 Providers, lifecycle policies and listing mergers are found through
 stevedore in their entry point namespaces. The daemon, the shunt and
 proxymc all load them here, so that a name means the same everywhere.
+
+A plugin is imported when its name is first asked for (:func:`load`),
+not before: a configuration that names only the ``s3`` provider never
+imports the Swift provider's client libraries, nor any other installed
+plugin. Only :func:`available` and :func:`all_plugins` (an unknown name's
+error message, ``oslo-config-generator``) import every plugin of a
+namespace.
 """
 
 import importlib
 import threading
 
 from stevedore import extension
+from stevedore import named
 
 from cloudsync import exceptions
 
@@ -45,15 +53,46 @@ _cache = {}
 
 
 class _Namespace:
+    """The plugins of one namespace, imported one name at a time."""
+
     def __init__(self, namespace):
         self.namespace = namespace
+        #: name -> class, for the names imported so far
         self.plugins = {}
+        #: name -> why it failed to load
         self.failures = {}
+        #: the names looked up one by one already
+        self.tried = set()
+        #: whether every entry point of the namespace was imported
+        self.complete = False
+
+    def find(self, name):
+        """Import the plugin(s) called ``name``, once."""
+        if name in self.plugins or name in self.failures or \
+                name in self.tried or self.complete:
+            return
+        self.tried.add(name)
+        manager = named.NamedExtensionManager(
+            self.namespace, names=[name], invoke_on_load=False,
+            on_load_failure_callback=self._failed,
+            on_missing_entrypoints_callback=None)
+        self._accept(manager)
+
+    def find_all(self):
+        """Import every plugin of the namespace, once."""
+        if self.complete:
+            return
         manager = extension.ExtensionManager(
-            namespace, invoke_on_load=False,
+            self.namespace, invoke_on_load=False,
             on_load_failure_callback=self._failed)
-        interface = _interface(namespace)
+        self._accept(manager)
+        self.complete = True
+
+    def _accept(self, manager):
+        interface = _interface(self.namespace)
         for ext in manager:
+            if ext.name in self.plugins:
+                continue
             plugin = ext.plugin
             if interface is not None and not (
                     isinstance(plugin, type) and
@@ -91,8 +130,10 @@ def reset():
 
 
 def available(namespace):
-    """The sorted names that load in ``namespace``."""
-    return sorted(_namespace(namespace).plugins)
+    """The sorted names that load in ``namespace`` (imports them all)."""
+    ns = _namespace(namespace)
+    ns.find_all()
+    return sorted(ns.plugins)
 
 
 def load(namespace, name, where=None):
@@ -104,6 +145,11 @@ def load(namespace, name, where=None):
         the message names the entry point and lists the names available.
     """
     ns = _namespace(namespace)
+    ns.find(name)
+    if name not in ns.plugins and name not in ns.failures:
+        # NOTE(cloudsync): only on the way to an error: the message
+        # lists every name that loads.
+        ns.find_all()
     if name in ns.plugins:
         return ns.plugins[name]
     prefix = '%s: ' % where if where else ''
@@ -118,5 +164,10 @@ def load(namespace, name, where=None):
 
 
 def all_plugins(namespace):
-    """``{name: class}`` of every plugin that loads in ``namespace``."""
-    return dict(_namespace(namespace).plugins)
+    """``{name: class}`` of every plugin that loads in ``namespace``.
+
+    Imports them all.
+    """
+    ns = _namespace(namespace)
+    ns.find_all()
+    return dict(ns.plugins)

@@ -186,6 +186,8 @@ class GCSProvider(s3_provider.S3Provider):
 
     OPTIONS = OPTIONS
     LIST_URL_ENCODING = False
+    #: GCS's XML API has no If-None-Match on writes
+    PUT_CREATE_ONLY = False
     MAX_SINGLE_PUT = MAX_OBJECT_SIZE
     MAX_COPY_SIZE = MAX_COPY_SIZE
     #: one PUT takes what S3 would need parts for

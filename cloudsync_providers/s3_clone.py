@@ -141,6 +141,9 @@ class S3CloneProvider(s3_provider.S3Provider):
     """An S3-compatible store that is not AWS."""
 
     OPTIONS = OPTIONS
+    # NOTE(cloudsync): a clone may ignore If-None-Match, and overwrite: the
+    # daemon asks with a HEAD first instead.
+    PUT_CREATE_ONLY = False
 
     def __init__(self, name, conf, max_connections=10, sleep=None,
                  client=None):

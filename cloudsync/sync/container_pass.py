@@ -225,11 +225,17 @@ class ContainerPass(object):
 
     # -- handling one row (runs in the row pool; never raises) -------------
 
-    def handle(self, row, decision):
+    def handle(self, row, decision, fresh=False):
+        """Hand ``row`` to the propagator; ``fresh``: a new row of this
+        node's, seen for the first time (not a retry, not verification).
+        """
         LOG.debug('%s: %s %r (row %d)', self.db.label,
                   decision.action.value, row.name, row.row_id)
         try:
-            outcome = self.propagator.handle(row, decision)
+            if fresh and getattr(self.propagator, 'TAKES_FRESH', False):
+                outcome = self.propagator.handle(row, decision, fresh=True)
+            else:
+                outcome = self.propagator.handle(row, decision)
         except outcomes.RetryLater as exc:
             self.trouble_streak += 1
             if self.trouble_streak >= self.crawler.trouble_streak:
@@ -342,7 +348,7 @@ class ContainerPass(object):
                 continue
             # NOTE(cloudsync): spawning blocks while the row pool is full,
             # so a stop request or the deadline is noticed between rows.
-            batch.spawn(self.handle, row, decision)
+            batch.spawn(self.handle, row, decision, True)
             order.append((row, None))
         results = iter(batch.results())
         last = self.status.last_row

@@ -201,6 +201,8 @@ class RowPropagator:
     _containers_checked = set()
     _container_metadata = {}
     _class_lock = threading.Lock()
+    #: :meth:`handle` takes ``fresh``
+    TAKES_FRESH = True
 
     def __init__(self, mapping, account, container, provider,
                  internal_client, stats=None, logger=None):
@@ -221,8 +223,13 @@ class RowPropagator:
         self.remover = remove.Remover(self)
         self.replicas = replicas.ReplicaCheck(self)
 
-    def handle(self, row, decision):
+    def handle(self, row, decision, fresh=False):
         """Carry out ``decision`` (COPY, ARCHIVE, REMOVE_REMOTE) for ``row``.
+
+        :param fresh: a row of this node's seen for the first time: a
+            small new object is then sent with a write that only creates
+            (see :meth:`cloudsync.sync.upload.Uploader.create_first`)
+            before any HEAD. Retries and verification HEAD first.
 
         :returns: an :class:`Outcome`.
         :raises RetryLater, RowFailed:
@@ -238,7 +245,7 @@ class RowPropagator:
                                         self.layout.name_problem(row.name)))
         try:
             if action is lifecycle.Action.COPY:
-                outcome = self.uploader.copy(row).outcome
+                outcome = self.uploader.copy(row, fresh=fresh).outcome
             elif action is lifecycle.Action.ARCHIVE:
                 outcome = self.archiver.archive(row)
             elif action is lifecycle.Action.REMOVE_REMOTE:

@@ -28,6 +28,7 @@ from cloudsync import exceptions
 from cloudsync import large_objects as lo
 from cloudsync import local
 from cloudsync import metadata as md
+from cloudsync import providers
 from cloudsync.sync import current
 from cloudsync.sync.outcomes import Outcome
 from cloudsync.sync.outcomes import RetryLater
@@ -395,9 +396,11 @@ class Remover(part.Part):
             return Outcome.UNCHANGED
         meta = {k.lower(): v for k, v in (info.metadata or {}).items()}
         meta[md.DELETED_AT_KEY] = row.timestamp.internal
+        kwargs = {'info': info} if providers.takes_info(self.provider) \
+            else {}
         self.provider.update_metadata(self.bucket, key,
                                       content_type=info.content_type,
-                                      metadata=meta)
+                                      metadata=meta, **kwargs)
         self.stats.increment('metadata_updates')
         self.logger.debug('%s: the remote copy is kept, marked deleted',
                           self.what(row))

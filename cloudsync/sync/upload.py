@@ -57,7 +57,7 @@ class Uploader(part.Part):
         """
         self.provider.check_key(self.bucket, key)
 
-    def copy(self, row):
+    def copy(self, row, fresh=False):
         if self.mapping.excludes(row.name):
             return CopyResult(Outcome.SKIPPED)
         # NOTE(cloudsync): before anything is read: a name the remote
@@ -76,6 +76,14 @@ class Uploader(part.Part):
         source = read
         timestamp = source.timestamp
         key = self.layout.object_key(row.name)
+        if fresh and self.create_first(row, source):
+            try:
+                self.upload(source, create_only=True)
+                return CopyResult(Outcome.COPIED, source)
+            except exceptions.PreconditionFailed:
+                # NOTE(cloudsync): the remote holds an object under that
+                # key, maybe a newer one: it is compared as usual.
+                pass
         info = self.compare.head_remote(key)
         if info is not None:
             remote_ts = current.remote_timestamp(info)
@@ -93,7 +101,7 @@ class Uploader(part.Part):
                 cold = (info.storage_class or '').upper() in \
                     current.COLD_CLASSES
                 if not cold:
-                    self.update_metadata(source, info)
+                    self.update_metadata(source, info, known=True)
                     return CopyResult(Outcome.METADATA_UPDATED, source)
         self.upload(source)
         return CopyResult(Outcome.COPIED, source)
@@ -122,6 +130,26 @@ class Uploader(part.Part):
             return CopyResult(Outcome.SKIPPED)
         return self.reader.source(row, headers, timestamp, body, data_path)
 
+    def create_first(self, row, source):
+        """Whether ``source`` is sent with a write that only creates, before
+        any HEAD: a small object written in one request, whose row is new
+        data (not a metadata change, whose data the remote most likely has
+        already), to a remote whose writes can be conditional on the key
+        being free (:attr:`~cloudsync.providers.Provider.PUT_CREATE_ONLY`).
+
+        Such a write changes nothing when the key holds any object, newer
+        or not, another writer's or not: then the remote copy is HEADed and
+        compared as for every other object. A new object thus costs one
+        remote request instead of a HEAD and a PUT.
+        """
+        return (providers.creates_only(self.provider) and
+                row.meta_timestamp == row.timestamp and
+                source.size <= source_mod.SMALL_OBJECT_SIZE and
+                source.size < self.provider.MIN_PART_SIZE and
+                source.manifest is None and source.link is None and
+                source.dlo_manifest is None and
+                not source.part_per_segment)
+
     def put_manifest(self, source):
         self.provider.put_object(
             self.bucket, self.layout.manifest_key(source.name),
@@ -130,7 +158,12 @@ class Uploader(part.Part):
             metadata={md.TIMESTAMP_KEY: source.timestamp.internal},
             md5=source.internal[source_mod.MANIFEST_ETAG_KEY])
 
-    def update_metadata(self, source, info):
+    def update_metadata(self, source, info, known=False):
+        """Replace the remote copy's metadata with the source's.
+
+        :param known: ``info`` was just read from the remote (a HEAD): a
+            provider that takes it does not read it again.
+        """
         if source.manifest is not None and md.internal_values(
                 info.metadata).get(source_mod.MANIFEST_ETAG_KEY) != \
                 source.internal[source_mod.MANIFEST_ETAG_KEY]:
@@ -141,18 +174,26 @@ class Uploader(part.Part):
             # NOTE(cloudsync): the local X-Delete-At may have been changed
             # or removed by the POST; None removes the propagated one.
             kwargs['expires_at'] = source.expires_at
+        if known and providers.takes_info(self.provider):
+            kwargs['info'] = info
         self.provider.update_metadata(
             self.bucket, self.layout.object_key(source.name),
             content_type=source.content_type,
             metadata=source.remote_metadata(), **kwargs)
         self.stats.increment('metadata_updates')
 
-    def upload(self, source):
+    def upload(self, source, create_only=False):
+        """Send ``source``; with ``create_only`` (see :meth:`create_first`)
+        in a write that fails with
+        :class:`~cloudsync.exceptions.PreconditionFailed` when the key
+        holds an object.
+        """
         provider = self.provider
         key = self.layout.object_key(source.name)
         meta = source.remote_metadata()
         common = dict(content_type=source.content_type, metadata=meta,
                       expires_at=source.expires_at)
+        single = dict(common, create_only=True) if create_only else common
         link_target = self.remote_link_target(source)
         if source.manifest is not None:
             # NOTE(cloudsync): the manifest goes first: a remote SLO whose
@@ -187,13 +228,13 @@ class Uploader(part.Part):
             reader = self.reader.pieces_reader(source.pieces, digest=False)
             with reader as body:
                 provider.put_object(self.bucket, key, body, source.size,
-                                    md5=source.expected_etag, **common)
+                                    md5=source.expected_etag, **single)
         elif source.size < provider.MIN_PART_SIZE:
             data = self.reader.pieces_reader(source.pieces).read_all()
             provider.put_object(
                 self.bucket, key, data, len(data),
                 md5=hashlib.md5(data, usedforsecurity=False).hexdigest(),
-                **common)
+                **single)
         else:
             self.upload_cut(source, key, common)
         self.stats.increment('copied_objects')

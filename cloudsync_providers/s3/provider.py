@@ -109,6 +109,9 @@ class S3Provider(s3_client.S3Client, s3_multipart.S3Multipart,
     MAX_KEY_BYTES = 1024
     #: the argument is taken (and ignored: S3 has no per-object expiry)
     UPDATE_METADATA_TAKES_EXPIRY = True
+    #: S3 honours If-None-Match on PUT; clones and GCS say for themselves
+    PUT_CREATE_ONLY = True
+    UPDATE_METADATA_TAKES_INFO = True
 
     def __init__(self, name, conf, max_connections=10, sleep=None,
                  client=None):
@@ -291,8 +294,13 @@ class S3Provider(s3_client.S3Client, s3_multipart.S3Multipart,
         return self._etag_is_md5
 
     def put_object(self, bucket, key, body, size, content_type=None,
-                   metadata=None, md5=None, expires_at=None):
+                   metadata=None, md5=None, expires_at=None,
+                   create_only=False):
         """Store one object; see :meth:`Provider.put_object`.
+
+        With ``create_only`` the PUT carries ``If-None-Match: *``: S3 (and
+        moto) refuse it with 412 when the key holds an object
+        (:class:`~cloudsync.exceptions.PreconditionFailed`).
 
         The body is streamed once per attempt and verified by the store
         with Content-MD5 when ``md5`` is given. S3 has no per-object
@@ -310,6 +318,8 @@ class S3Provider(s3_client.S3Client, s3_multipart.S3Multipart,
             params['ContentType'] = content_type
         if md5:
             params['ContentMD5'] = common.content_md5(md5)
+        if create_only:
+            params['IfNoneMatch'] = '*'
         resp = self._call('put_object', bucket, key,
                           body=s3_body._Body(size, source=body), **params)
         etag = common.unquote_etag(resp.get('ETag'))

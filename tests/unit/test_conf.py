@@ -51,15 +51,18 @@ class ContainerProvider(ExampleProvider):
     BUCKET_PER_CONTAINER = True
 
 
-class _Namespace:
+class _Namespace(registry._Namespace):
     def __init__(self, plugins, failures=None):
+        super().__init__(registry.PROVIDERS)
         self.plugins = plugins
         self.failures = failures or {}
+        self.complete = True
 
 
 @pytest.fixture(autouse=True)
 def example_provider(monkeypatch):
     real = registry._namespace(registry.PROVIDERS)
+    real.find_all()
     plugins = dict(real.plugins, example=ExampleProvider,
                    containers=ContainerProvider)
     failures = dict(real.failures,

@@ -75,6 +75,7 @@ def _stand_in(name):
 def shipped_providers():
     """Every provider the converter names, real when installed."""
     ns = registry._namespace(registry.PROVIDERS)
+    ns.find_all()
     added = []
     for name in ('s3', 's3-clone', 'gcs', 'swift'):
         if name not in ns.plugins:

@@ -11,6 +11,10 @@
 # under the License.
 """The plugin interfaces and their loader."""
 
+import os
+import subprocess
+import sys
+import textwrap
 import types
 
 from hypothesis import given
@@ -32,6 +36,48 @@ def test_shipped_plugins_load_by_name():
     for name in ('s3',):
         assert issubclass(registry.load(registry.PROVIDERS, name),
                           providers.Provider)
+
+
+def _run(code):
+    env = {k: v for k, v in os.environ.items()
+           if k != 'EVENTLET_NO_GREENDNS'}
+    out = subprocess.run([sys.executable, '-c', textwrap.dedent(code)],
+                         check=True, stdout=subprocess.PIPE, env=env)
+    return out.stdout.decode().split()
+
+
+def test_loading_one_provider_imports_no_other():
+    # NOTE: in a new process: other tests import every provider
+    loaded = _run('''
+        import sys
+        from cloudsync import registry
+        registry.load(registry.PROVIDERS, 's3')
+        print(*sorted(registry._namespace(registry.PROVIDERS).plugins))
+        print('swift' if 'cloudsync_providers.swift' in sys.modules
+              else 'no-swift')
+        print('gcs' if 'cloudsync_providers.gcs' in sys.modules
+              else 'no-gcs')
+    ''')
+    assert loaded == ['s3', 'no-swift', 'no-gcs']
+
+
+def test_an_unknown_name_still_lists_every_name_that_loads():
+    registry.reset()
+    with pytest.raises(exceptions.PluginError) as err:
+        registry.load(registry.PROVIDERS, 'nope')
+    assert "unknown provider 'nope'; available: " in str(err.value)
+    for name in ('gcs', 's3', 's3-clone', 'swift'):
+        assert name in str(err.value)
+
+
+def test_the_daemon_does_not_import_the_green_resolver():
+    found = _run('''
+        import sys
+        from cloudsync import concurrency
+        concurrency.monkey_patch()
+        print('eventlet.support.greendns' in sys.modules, 'dns' in sys.modules)
+    ''')
+    assert found == ['False', 'False']
 
 
 def test_an_unknown_name_lists_the_available_ones():

@@ -1,0 +1,131 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""What one synced change costs the remote, counted in moto's own log.
+
+A new small object is sent with one PUT (conditional on the key being
+free, so that nothing already there is overwritten unseen); a metadata
+change is a HEAD and a copy onto itself; a delete a HEAD and a DELETE.
+Another writer's newer object under the same key is left alone.
+"""
+
+import os
+import re
+import time
+
+from swift.common import utils as swift_utils
+
+from cloudsync import layout as layout_mod
+from cloudsync import metadata as md
+from tests.functional import daemon_helpers as helpers
+
+OBJECTS = 12
+COLOURS = re.compile(r'\x1b\[[0-9;]*m')
+
+MAPPING = """\
+[remote:moto]
+provider = s3
+endpoint = %(moto)s
+access_key = testing
+secret_key = testing
+
+[mapping:counted]
+account = AUTH_test
+container = %(container)s
+remote = moto
+bucket = %(bucket)s
+"""
+
+
+class MotoLog(object):
+    """The requests moto logged for one bucket since the last look."""
+
+    def __init__(self, aio, bucket):
+        self.path = aio.log_path('moto')
+        self.bucket = bucket
+        self.offset = os.path.getsize(self.path)
+
+    def since(self):
+        time.sleep(0.3)
+        with open(self.path, 'rb') as f:
+            f.seek(self.offset)
+            data = f.read()
+            self.offset = f.tell()
+        found = []
+        for line in data.decode('utf-8', 'replace').splitlines():
+            line = COLOURS.sub('', line)
+            match = re.search(r'"([A-Z]+) /%s[/? ]' % re.escape(self.bucket),
+                              line)
+            if match:
+                found.append(match.group(1))
+        return found
+
+
+def _nodes(aio, tmp_path, container, bucket):
+    return helpers.DaemonNodes(aio, tmp_path, MAPPING % {
+        'moto': aio.state['moto_endpoint'], 'container': container,
+        'bucket': bucket})
+
+
+def test_one_request_per_new_object_two_per_post_and_delete(
+        aio, swift, s3, container, bucket, tmp_path):
+    nodes = _nodes(aio, tmp_path, container, bucket)
+    names = ['o%02d' % i for i in range(OBJECTS)]
+    log = MotoLog(aio, bucket)
+
+    for name in names:
+        swift.put_object(container, name, b'data of ' + name.encode())
+    log.since()
+    assert set(nodes.run_once().values()) == {0}
+    puts = log.since()
+    assert sorted(puts) == ['PUT'] * OBJECTS
+    listed = s3.list_objects_v2(Bucket=bucket).get('Contents', [])
+    assert len(listed) == OBJECTS
+
+    for name in names:
+        swift.post_object(container, name, {'X-Object-Meta-Color': 'blue'})
+    log.since()
+    assert set(nodes.run_once().values()) == {0}
+    posts = log.since()
+    # a HEAD (is the remote copy ours, and older?) and the copy onto itself
+    assert sorted(posts) == sorted(['HEAD', 'PUT'] * OBJECTS)
+    layout = layout_mod.RemoteLayout('AUTH_test', container)
+    head = s3.head_object(Bucket=bucket, Key=layout.object_key(names[0]))
+    assert head['Metadata'].get('color') == 'blue' or any(
+        v == 'blue' for v in head['Metadata'].values())
+
+    for name in names:
+        swift.delete_object(container, name)
+    log.since()
+    assert set(nodes.run_once().values()) == {0}
+    deletes = log.since()
+    assert sorted(deletes) == sorted(['DELETE', 'HEAD'] * OBJECTS)
+    assert not s3.list_objects_v2(Bucket=bucket).get('Contents')
+
+
+def test_a_newer_object_of_another_writer_is_not_overwritten(
+        aio, swift, s3, container, bucket, tmp_path):
+    nodes = _nodes(aio, tmp_path, container, bucket)
+    layout = layout_mod.RemoteLayout('AUTH_test', container)
+    key = layout.object_key('shared')
+    swift.put_object(container, 'shared', b'older, from Swift')
+    # another writer (proxymc, say) stores a newer version first
+    newer = swift_utils.Timestamp(time.time() + 60).internal
+    s3.put_object(Bucket=bucket, Key=key, Body=b'newer, from the cloud',
+                  Metadata={md.TIMESTAMP_KEY: newer})
+    log = MotoLog(aio, bucket)
+    assert set(nodes.run_once().values()) == {0}
+    requests = log.since()
+    body = s3.get_object(Bucket=bucket, Key=key)['Body'].read()
+    assert body == b'newer, from the cloud'
+    # the write that only creates was refused, then the copy was HEADed
+    assert sorted(requests) == ['HEAD', 'PUT']
