@@ -73,7 +73,8 @@ class RetryLater(Exception):
 
 
 class StaleAnswer(RetryLater):
-    """A replica answered with an older version than another one did.
+    """A replica answered with an older version than another one did, or
+    with an object that the others no longer have.
 
     Read again asking every replica (``X-Newest``) before the row is left
     for later.

@@ -128,7 +128,16 @@ class Uploader(part.Part):
                                  row.meta_timestamp.internal))
         if not self.mapping.selects(headers):
             return CopyResult(Outcome.SKIPPED)
-        return self.reader.source(row, headers, timestamp, body, data_path)
+        try:
+            return self.reader.source(row, headers, timestamp, body,
+                                      data_path)
+        except lo.LocalReadError as exc:
+            if exc.status != 404 or newest_only:
+                raise
+            # NOTE(cloudsync): a manifest or segment read with X-Newest is
+            # gone although the replica asked first had the object: it
+            # was deleted (or archived) since. Every replica is asked.
+            raise StaleAnswer(str(exc))
 
     def create_first(self, row, source):
         """Whether ``source`` is sent with a write that only creates, before

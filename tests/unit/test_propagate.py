@@ -935,6 +935,28 @@ def test_an_slo_head_from_a_stale_replica_is_read_again_from_every_one(
         ('HEAD', None), ('HEAD', 'true')]
 
 
+def test_an_slo_deleted_since_a_replica_answered_is_gone_not_retried(
+        world):
+    # NOTE: the replica asked first still has the manifest; the others,
+    # asked for it with X-Newest, have the newer delete (an archive of the
+    # object by another node, for instance).
+    world.small_parts()
+    world.swift.put_slo(ACCOUNT, CONTAINER, 'big',
+                        put_segments(world, [2 * KiB, 10]))
+    row = world.row('big')
+    tombstone = world.swift.timestamp()
+
+    def deleted_since(request):
+        if request.obj == 'big' and 'x-newest' in request.headers:
+            return swob.HTTPNotFound(headers={
+                'X-Backend-Timestamp': tombstone.internal})
+    world.swift.hooks.append(deleted_since)
+
+    assert world.propagator.handle(row, COPY) is Outcome.LOCAL_GONE
+    assert world.provider.count('put_object') == 0
+    assert world.provider.count('put_multipart') == 0
+
+
 def test_an_slo_post_updates_metadata_only(world):
     world.small_parts()
     paths = put_segments(world, [2 * KiB, 10])
