@@ -65,6 +65,15 @@ def import_aio():
     return aio
 
 
+def import_aio_cloudsync():
+    """The ``tools/aio_cloudsync.py`` module: the cloudsync configurations
+    of the all-in-one, as the functional tests write them.
+    """
+    import_aio()
+    import aio_cloudsync
+    return aio_cloudsync
+
+
 def install_signal_handlers():
     """SIGTERM and SIGHUP unwind like Ctrl-C, so cleanup always runs."""
     def handler(signum, _frame):

@@ -59,7 +59,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import textwrap
 import time
 import urllib.parse
 
@@ -129,51 +128,19 @@ class Proxy(object):
 
 
 def write_conf(cluster, path):
-    with open(path, 'w') as f:
-        f.write(textwrap.dedent('''\
-            [DEFAULT]
-            swift_dir = %(swift_dir)s
-            internal_client_conf_path = %(ic)s
-            mount_check = false
-            bind_ip = 127.0.0.1
-            poll_interval = 0
-            workers = 16
-
-            [remote:moto]
-            provider = s3
-            endpoint = %(moto)s
-            access_key = testing
-            secret_key = testing
-
-            [mapping:objects]
-            account = AUTH_test
-            container = %(objects)s
-            remote = moto
-            bucket = %(bucket)s
-            lifecycle = archive
-
-            [mapping:listing]
-            account = AUTH_test
-            container = %(listed)s
-            remote = moto
-            bucket = %(bucket)s
-            lifecycle = archive
-            selection_criteria = {"x-object-meta-tier": "cold"}
-        ''') % {'swift_dir': cluster.swift_dir,
-                'ic': cluster.state['internal_client_conf'],
-                'moto': cluster.state['moto_endpoint'], 'bucket': BUCKET,
-                'objects': OBJECTS, 'listed': LISTED})
+    archive = {'bucket': BUCKET, 'lifecycle': 'archive'}
+    common.import_aio_cloudsync().write_conf(path, cluster.state, {
+        'objects': dict(archive, container=OBJECTS),
+        'listing': dict(archive, container=LISTED,
+                        selection_criteria='{"x-object-meta-tier": "cold"}'),
+    }, workers=16)
 
 
 def run_daemon(cluster, children, conf, work_dir):
     procs = []
     for node in cluster.state['nodes']:
-        node_conf = os.path.join(work_dir, 'node%d.conf' % node['index'])
-        with open(node_conf, 'w') as f:
-            f.write('[DEFAULT]\ndevices = %s\nbind_port = %d\n'
-                    'status_dir = %s\n' % (
-                        node['devices'], node['container_port'],
-                        os.path.join(work_dir, 'status%d' % node['index'])))
+        node_conf = common.import_aio_cloudsync().write_node_conf(
+            node, work_dir)
         log_file = open(os.path.join(work_dir, 'daemon%d.log'
                                      % node['index']), 'ab')
         procs.append(children.popen(

@@ -370,32 +370,25 @@ class SyncBench(object):
     # -- cloudsync ------------------------------------------------------------
 
     def cloudsync_confs(self, tag, container, bucket):
+        aio_cloudsync = common.import_aio_cloudsync()
+        mappings = {'bench': {'account': ACCOUNT, 'container': container,
+                              'bucket': bucket}}
+        remotes = {'moto': aio_cloudsync.remote(
+            self.state, region=self.state['moto_region'],
+            addressing_style='path')}
         paths = []
         base = os.path.join(self.workdir, 'cloudsync', tag)
         for node in self.state['nodes']:
             status_dir = os.path.join(base, 'status-node%d' % node['index'])
             os.makedirs(status_dir, exist_ok=True)
-            path = os.path.join(base, 'node%d.conf' % node['index'])
-            with open(path, 'w') as f:
-                f.write(CLOUDSYNC_CONF % {
-                    'devices': node['devices'],
-                    'swift_dir': self.state['swift_dir'],
-                    'bind_ip': self.state['ip'],
-                    'bind_port': node['container_port'],
-                    'status_dir': status_dir,
-                    'ic_conf': self.state['internal_client_conf'],
-                    'workers': self.concurrency,
-                    'log_file': os.path.join(
-                        base, 'node%d.log' % node['index']),
-                    'endpoint': self.state['moto_endpoint'],
-                    'access_key': self.state['moto_access_key'],
-                    'secret_key': self.state['moto_secret_key'],
-                    'region': self.state['moto_region'],
-                    'account': ACCOUNT,
-                    'container': container,
-                    'bucket': bucket,
-                })
-            paths.append(path)
+            options = aio_cloudsync.node_options(node, base)
+            options.update(
+                status_dir=status_dir, poll_interval=None,
+                workers=self.concurrency,
+                log_file=os.path.join(base, 'node%d.log' % node['index']))
+            paths.append(aio_cloudsync.write_conf(
+                os.path.join(base, 'node%d.conf' % node['index']),
+                self.state, mappings, remotes, **options))
         return paths
 
     def cloudsync_pass(self, confs):
@@ -564,33 +557,6 @@ class SyncBench(object):
         self.drop_bucket(bucket)
         return result
 
-
-CLOUDSYNC_CONF = """\
-[DEFAULT]
-devices = %(devices)s
-swift_dir = %(swift_dir)s
-bind_ip = %(bind_ip)s
-bind_port = %(bind_port)s
-mount_check = false
-status_dir = %(status_dir)s
-internal_client_conf_path = %(ic_conf)s
-workers = %(workers)s
-log_file = %(log_file)s
-
-[remote:moto]
-provider = s3
-endpoint = %(endpoint)s
-access_key = %(access_key)s
-secret_key = %(secret_key)s
-region = %(region)s
-addressing_style = path
-
-[mapping:bench]
-account = %(account)s
-container = %(container)s
-remote = moto
-bucket = %(bucket)s
-"""
 
 RCLONE_CONF = """\
 [swift]

@@ -31,7 +31,6 @@ import signal
 import socket
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 import uuid
@@ -41,6 +40,10 @@ from cloudsync import conf as conf_mod
 TOOLS_DIR = os.path.join(
     os.path.dirname(os.path.dirname(os.path.dirname(
         os.path.abspath(__file__)))), 'tools')
+if TOOLS_DIR not in sys.path:
+    sys.path.insert(0, TOOLS_DIR)
+
+import aio_cloudsync  # noqa: E402
 
 # NOTE(cloudsync): Swift's commands read the storage policies and the hash
 # path prefix and suffix from /etc/swift/swift.conf; as "aio.py serve"
@@ -97,52 +100,31 @@ def write_archive_conf(aio, path, bucket, container, copy_after=0):
     all-in-one's moto ``bucket`` (mapping ``archive``), for
     :func:`run_daemon` and a proxy with the cloud shunt.
     """
-    with open(path, 'w') as f:
-        f.write(textwrap.dedent('''\
-            [DEFAULT]
-            swift_dir = %(swift_dir)s
-            internal_client_conf_path = %(ic)s
-            mount_check = false
-            bind_ip = 127.0.0.1
-            poll_interval = 0
-
-            [remote:moto]
-            provider = s3
-            endpoint = %(moto)s
-            access_key = testing
-            secret_key = testing
-
-            [mapping:archive]
-            account = AUTH_test
-            container = %(container)s
-            remote = moto
-            bucket = %(bucket)s
-            lifecycle = archive
-            copy_after = %(copy_after)d
-        ''') % {'swift_dir': aio.swift_dir,
-                'ic': aio.state['internal_client_conf'],
-                'moto': aio.state['moto_endpoint'], 'bucket': bucket,
-                'container': container, 'copy_after': copy_after})
+    aio_cloudsync.write_conf(path, aio.state, {'archive': {
+        'container': container, 'bucket': bucket, 'lifecycle': 'archive',
+        'copy_after': copy_after}})
 
 
-def run_daemon(aio, conf, work_dir):
+def daemon_passes(aio, conf, work_dir):
     """``cloudsync-sync --once`` with ``conf`` on every container node of
     ``aio``, one after the other; each node's own options (devices, port,
     status directory) go in a second configuration file in ``work_dir``.
+    Yields ``(exit code, output)`` of each node, once it is done.
     """
     for node in aio.state['nodes']:
-        node_conf = os.path.join(work_dir, 'node%d.conf' % node['index'])
-        with open(node_conf, 'w') as f:
-            f.write('[DEFAULT]\ndevices = %s\nbind_port = %d\n'
-                    'status_dir = %s\n' % (
-                        node['devices'], node['container_port'],
-                        os.path.join(work_dir, 'status%d' % node['index'])))
+        node_conf = aio_cloudsync.write_node_conf(node, work_dir)
         proc = subprocess.run(
             [bin_path('cloudsync-sync'), '--config-file', conf,
              '--config-file', node_conf, '--once'],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, timeout=300)
-        assert proc.returncode == 0, proc.stdout.decode('utf-8', 'replace')
+        yield proc.returncode, proc.stdout.decode('utf-8', 'replace')
+
+
+def run_daemon(aio, conf, work_dir):
+    """:func:`daemon_passes`, each of which must succeed."""
+    for code, output in daemon_passes(aio, conf, work_dir):
+        assert code == 0, output
 
 
 class StatsdListener(object):
@@ -196,16 +178,23 @@ class StatsdListener(object):
 class DaemonNodes(object):
     """One cloudsync-sync configuration (and process) per container node.
 
-    :param mappings: the ``[remote:...]`` and ``[mapping:...]`` sections.
+    :param mappings: the ``[mapping:...]`` sections, as
+        :func:`aio_cloudsync.sections` takes them (``{name: options}``), or
+        the text of the ``[remote:...]`` and ``[mapping:...]`` sections.
     :param options: extra ``[DEFAULT]`` options for every node.
+    :param remotes: the ``[remote:...]`` sections of dict ``mappings``
+        (default: the moto server as ``moto``).
     """
 
-    def __init__(self, aio, work_dir, mappings, options=None, statsd=None):
+    def __init__(self, aio, work_dir, mappings, options=None, statsd=None,
+                 remotes=None):
         self.aio = aio
         self.work_dir = str(work_dir)
         self.statsd = statsd
         self.procs = {}
         self.confs = {}
+        if not isinstance(mappings, str):
+            mappings = aio_cloudsync.sections(aio.state, mappings, remotes)
         self.mappings = mappings
         self.reconfigure(**(options or {}))
 
@@ -219,15 +208,9 @@ class DaemonNodes(object):
         return os.path.join(self.work_dir, 'status%d' % index)
 
     def write_conf(self, node, mappings, options):
-        defaults = {
-            'devices': node['devices'],
-            'swift_dir': self.aio.swift_dir,
-            'internal_client_conf_path': self.aio.state[
-                'internal_client_conf'],
-            'bind_ip': node['ip'],
-            'bind_port': node['container_port'],
-            'mount_check': 'false',
-            'status_dir': self.status_dir(node['index']),
+        defaults = aio_cloudsync.defaults(self.aio.state)
+        defaults.update(aio_cloudsync.node_options(node, self.work_dir))
+        defaults.update({
             'poll_interval': 0.5,
             'workers': 4,
             'verification_slack': 3600,
@@ -236,7 +219,7 @@ class DaemonNodes(object):
             'debug': 'true',
             'log_file': os.path.join(self.work_dir,
                                      'sync%d.log' % node['index']),
-        }
+        })
         if self.statsd is not None:
             defaults.update(statsd_host='127.0.0.1',
                             statsd_port=self.statsd.port,
@@ -244,9 +227,7 @@ class DaemonNodes(object):
         defaults.update(options)
         path = os.path.join(self.work_dir, 'sync%d.conf' % node['index'])
         with open(path, 'w') as f:
-            f.write('[DEFAULT]\n')
-            for key, value in defaults.items():
-                f.write('%s = %s\n' % (key, value))
+            f.write(aio_cloudsync.section('DEFAULT', defaults))
             f.write('\n' + mappings)
         return path
 

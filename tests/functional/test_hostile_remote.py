@@ -26,10 +26,7 @@ import json
 import os
 import shutil
 import socket
-import subprocess
-import sys
 import tempfile
-import textwrap
 import threading
 import time
 import urllib.parse
@@ -41,6 +38,8 @@ from cloudsync import conf as conf_mod
 from cloudsync import hostile
 from cloudsync import metadata as md
 from tests.functional.conftest import unique_name
+from tests.functional import daemon_helpers as helpers
+from tests.functional.daemon_helpers import aio_cloudsync
 from tests.functional.test_proxymc import ProxyMCServer
 
 MIB = 1024 * 1024
@@ -52,10 +51,6 @@ BIG = 24 * MIB
 
 def md5_hex(data):
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
-
-
-def bin_path(name):
-    return os.path.join(os.path.dirname(sys.executable), name)
 
 
 class Answer:
@@ -115,77 +110,25 @@ def raw_request(url, method, path, token=None, headers=None, query=None):
 
 
 def write_conf(aio, path, names, buckets, remotes):
-    with open(path, 'w') as f:
-        f.write(textwrap.dedent('''\
-            [DEFAULT]
-            swift_dir = %(swift_dir)s
-            internal_client_conf_path = %(ic)s
-            mount_check = false
-            bind_ip = 127.0.0.1
-            poll_interval = 0
-
-            [remote:moto]
-            provider = s3
-            endpoint = %(moto)s
-            access_key = testing
-            secret_key = testing
-
-            [mapping:hdr]
-            account = AUTH_test
-            container = %(hdr)s
-            remote = moto
-            bucket = %(shared)s
-            layout = prefix
-            key_prefix = {container}
-            merge_namespaces = true
-
-            [mapping:rst]
-            account = AUTH_test
-            container = %(rst)s
-            remote = moto
-            bucket = %(shared)s
-            layout = prefix
-            key_prefix = {container}
-            merge_namespaces = true
-            restore_object = true
-
-            [mapping:nat]
-            account = AUTH_test
-            container = %(nat)s
-            remote = moto
-            bucket = %(native)s
-            layout = native
-            merge_namespaces = true
-            restore_object = true
-
-            [mapping:natd]
-            account = AUTH_test
-            container = %(natd)s
-            remote = moto
-            bucket = %(daemon)s
-            layout = native
-        ''') % dict(names, swift_dir=aio.swift_dir,
-                    ic=aio.state['internal_client_conf'],
-                    moto=aio.state['moto_endpoint'], **buckets))
-        for kind in ('garbage', 'stall'):
-            f.write(textwrap.dedent('''
-                [remote:%(kind)s]
-                provider = s3
-                endpoint = %(endpoint)s
-                access_key = testing
-                secret_key = testing
-                max_retries = 0
-                connect_timeout = 5
-                read_timeout = 5
-
-                [mapping:%(kind)s]
-                account = AUTH_test
-                container = %(container)s
-                remote = %(kind)s
-                bucket = hostile
-                merge_namespaces = true
-            ''') % {'kind': kind, 'endpoint': remotes[kind].url,
-                    'container': names[kind]})
+    shared = {'bucket': buckets['shared'], 'layout': 'prefix',
+              'key_prefix': '{container}', 'merge_namespaces': 'true'}
+    mappings = {
+        'hdr': dict(shared, container=names['hdr']),
+        'rst': dict(shared, container=names['rst'], restore_object='true'),
+        'nat': {'container': names['nat'], 'bucket': buckets['native'],
+                'layout': 'native', 'merge_namespaces': 'true',
+                'restore_object': 'true'},
+        'natd': {'container': names['natd'], 'bucket': buckets['daemon'],
+                 'layout': 'native'},
+    }
+    sections = {'moto': 'moto'}
+    for kind in ('garbage', 'stall'):
+        sections[kind] = aio_cloudsync.remote(
+            aio.state, 'moto', endpoint=remotes[kind].url, max_retries=0,
+            connect_timeout=5, read_timeout=5)
+        mappings[kind] = {'container': names[kind], 'remote': kind,
+                          'bucket': 'hostile', 'merge_namespaces': 'true'}
+    aio_cloudsync.write_conf(path, aio.state, mappings, sections)
 
 
 class BadRemote:
@@ -545,24 +488,10 @@ def run_daemon(env):
     """``cloudsync-sync --once`` on every container node: (exit codes,
     output).
     """
-    codes, output = [], []
-    for node in env['aio'].state['nodes']:
-        node_conf = os.path.join(env['work_dir'],
-                                 'node%d.conf' % node['index'])
-        with open(node_conf, 'w') as f:
-            f.write('[DEFAULT]\ndevices = %s\nbind_port = %d\n'
-                    'status_dir = %s\n' % (
-                        node['devices'], node['container_port'],
-                        os.path.join(env['work_dir'],
-                                     'status%d' % node['index'])))
-        proc = subprocess.run(
-            [bin_path('cloudsync-sync'), '--config-file', env['conf'],
-             '--config-file', node_conf, '--once'],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, timeout=300)
-        codes.append(proc.returncode)
-        output.append(proc.stdout.decode('utf-8', 'replace'))
-    return codes, '\n'.join(output)
+    passes = list(helpers.daemon_passes(env['aio'], env['conf'],
+                                        env['work_dir']))
+    return ([code for code, _output in passes],
+            '\n'.join(output for _code, output in passes))
 
 
 def test_the_daemon_refuses_reserved_names_and_unsafe_metadata(env):

@@ -36,7 +36,6 @@ import http.client
 import os
 import subprocess
 import sys
-import textwrap
 import time
 import urllib.parse
 
@@ -46,6 +45,7 @@ from swiftclient import client as swiftclient
 from cloudsync import conf as conf_mod
 from tests.functional.conftest import aio_tools
 from tests.functional.conftest import unique_name
+from tests.functional.daemon_helpers import aio_cloudsync
 from tests.functional.daemon_helpers import run_daemon
 from tests.functional import test_proxymc
 
@@ -96,56 +96,23 @@ def env(aio, keystone, tmp_path_factory):
     }
     aio.s3_client().create_bucket(Bucket=names['bucket'])
     conf = os.path.join(work, 'cloudsync.conf')
-    with open(conf, 'w') as f:
-        f.write(textwrap.dedent('''\
-            [DEFAULT]
-            swift_dir = %(swift_dir)s
-            internal_client_conf_path = %(ic)s
-            mount_check = false
-            bind_ip = 127.0.0.1
-
-            [remote:moto]
-            provider = s3
-            endpoint = %(moto)s
-            access_key = testing
-            secret_key = testing
-
-            [remote:keystone-swift]
-            provider = swift
-            endpoint = %(keystone)s
-            access_key = tester
-            secret_key = testing
-            auth_version = 3
-            project_name = test
-            project_domain_name = Default
-            user_domain_name = Default
-            region_name = RegionOne
-            max_retries = 2
-            retry_backoff = 0.1
-
-            [mapping:to-keystone]
-            account = AUTH_test
-            container = %(source)s
-            remote = keystone-swift
-            bucket = %(target)s
-
-            [mapping:archive]
-            account = %(account)s
-            container = %(archived)s
-            remote = moto
-            bucket = %(bucket)s
-            lifecycle = archive
-            copy_after = 0
-
-            [mapping:proxymc]
-            account = %(account)s
-            container = %(pmc)s
-            remote = moto
-            bucket = %(bucket)s
-        ''') % dict(names, swift_dir=aio.swift_dir,
-                    ic=aio.state['internal_client_conf'],
-                    moto=aio.state['moto_endpoint'], keystone=keystone.url,
-                    account=accounts['test']))
+    aio_cloudsync.write_conf(conf, aio.state, {
+        'to-keystone': {'container': names['source'],
+                        'remote': 'keystone-swift',
+                        'bucket': names['target']},
+        'archive': {'account': accounts['test'],
+                    'container': names['archived'],
+                    'bucket': names['bucket'], 'lifecycle': 'archive',
+                    'copy_after': 0},
+        'proxymc': {'account': accounts['test'], 'container': names['pmc'],
+                    'bucket': names['bucket']},
+    }, {'moto': 'moto', 'keystone-swift': {
+        'provider': 'swift', 'endpoint': keystone.url,
+        'access_key': 'tester', 'secret_key': 'testing',
+        'auth_version': 3, 'project_name': 'test',
+        'project_domain_name': 'Default', 'user_domain_name': 'Default',
+        'region_name': 'RegionOne', 'max_retries': 2,
+        'retry_backoff': 0.1}}, poll_interval=None)
     proxy_url = aio.start_proxy('keystone', [('cloud_shunt', {
         'use': 'egg:cloudsync#cloud_shunt', 'conf_file': conf})],
         auth='keystone', keystone_url=keystone.url)

@@ -37,6 +37,7 @@ import pytest
 
 from cloudsync.sync import crawler
 from tests.functional.conftest import unique_name
+from tests.functional.daemon_helpers import aio_cloudsync
 
 NODE_COUNT = 3
 
@@ -100,62 +101,36 @@ class Ops:
                               query_string='multipart-manifest=put')
 
     def write_config(self, node):
-        n = node['index']
         state = self.state
-        path = os.path.join(self.tmp, 'node%d.conf' % n)
-        account = 'AUTH_test'
-        text = [
-            '[DEFAULT]',
-            'devices = %s' % node['devices'],
-            'swift_dir = %s' % state['swift_dir'],
-            'bind_ip = %s' % node['ip'],
-            'bind_port = %d' % node['container_port'],
-            'mount_check = false',
-            'status_dir = %s' % os.path.join(self.tmp, 'status%d' % n),
-            'internal_client_conf_path = %s' % state[
-                'internal_client_conf'],
-            'workers = 4',
-            'retry_interval = 600',
-            '',
-            '[remote:moto]',
-            'provider = s3',
-            'endpoint = %s' % state['moto_endpoint'],
-            'access_key = %s' % state['moto_access_key'],
-            'secret_key = %s' % state['moto_secret_key'],
-            'addressing_style = path',
-            'max_retries = 1',
-            'retry_backoff = 0.1',
-            '',
-            '[remote:s3api-badkey]',
-            'provider = s3',
-            'endpoint = %s' % state['s3api_endpoint'],
-            'access_key = test:tester',
-            'secret_key = not-the-key',
-            'addressing_style = path',
-            'max_retries = 0',
-            '',
-            '[remote:nowhere]',
-            'provider = s3',
-            'endpoint = http://127.0.0.1:%d' % self.dead_port,
-            'access_key = a',
-            'secret_key = not-a-real-secret',
-            'addressing_style = path',
-            'max_retries = 0',
-            'connect_timeout = 2',
-            '',
-        ]
-        remotes = {'healthy': ('moto', self.bucket),
+        remotes = {
+            'moto': aio_cloudsync.remote(
+                state, addressing_style='path', max_retries=1,
+                retry_backoff=0.1),
+            's3api-badkey': aio_cloudsync.remote(
+                state, 's3api', access_key='test:tester',
+                secret_key='not-the-key', addressing_style='path',
+                max_retries=0),
+            'nowhere': {
+                'provider': 's3',
+                'endpoint': 'http://127.0.0.1:%d' % self.dead_port,
+                'access_key': 'a', 'secret_key': 'not-a-real-secret',
+                'addressing_style': 'path', 'max_retries': 0,
+                'connect_timeout': 2},
+        }
+        targets = {'healthy': ('moto', self.bucket),
                    'behind': ('moto', self.bucket),
                    'badcreds': ('s3api-badkey', self.s3api_bucket),
                    'unreachable': ('nowhere', 'bucket')}
+        mappings = {}
         for kind, container in self.containers.items():
-            remote, bucket = remotes[kind]
-            text += ['[mapping:%s]' % kind, 'account = %s' % account,
-                     'container = %s' % container, 'remote = %s' % remote,
-                     'bucket = %s' % bucket, '']
-        with open(path, 'w') as f:
-            f.write('\n'.join(text))
-        return path
+            remote, bucket = targets[kind]
+            mappings[kind] = {'container': container, 'remote': remote,
+                              'bucket': bucket}
+        options = aio_cloudsync.node_options(node, self.tmp)
+        options.update(workers=4, retry_interval=600, poll_interval=None)
+        return aio_cloudsync.write_conf(
+            os.path.join(self.tmp, 'node%d.conf' % node['index']), state,
+            mappings, remotes, **options)
 
     dead_port = _free_port()
 
@@ -442,25 +417,14 @@ def test_sync_once_in_a_terminal_shows_progress_and_a_summary(
     node = aio.state['nodes'][0]
     conf = tmp_path / 'node.conf'
     log = tmp_path / 'sync.log'
-    conf.write_text('\n'.join([
-        '[DEFAULT]',
-        'devices = %s' % node['devices'],
-        'swift_dir = %s' % aio.state['swift_dir'],
-        'bind_ip = %s' % node['ip'],
-        'bind_port = %d' % node['container_port'],
-        'mount_check = false',
-        'status_dir = %s' % (tmp_path / 'status'),
-        'internal_client_conf_path = %s' % aio.state['internal_client_conf'],
-        'log_file = %s' % log,
-        '',
-        '[remote:moto]', 'provider = s3',
-        'endpoint = %s' % aio.state['moto_endpoint'],
-        'access_key = %s' % aio.state['moto_access_key'],
-        'secret_key = %s' % aio.state['moto_secret_key'],
-        'addressing_style = path', '',
-        '[mapping:progress]', 'account = AUTH_test',
-        'container = %s' % container, 'remote = moto',
-        'bucket = %s' % bucket, '']))
+    options = aio_cloudsync.node_options(node, tmp_path)
+    options.update(status_dir=tmp_path / 'status', log_file=log,
+                   poll_interval=None)
+    aio_cloudsync.write_conf(
+        conf, aio.state,
+        {'progress': {'container': container, 'bucket': bucket}},
+        {'moto': aio_cloudsync.remote(aio.state, addressing_style='path')},
+        **options)
     args = [sys.executable, '-m', 'cloudsync.cmd.sync', '--config-file',
             str(conf), '--once']
 

@@ -241,23 +241,6 @@ def run_command(module, *args, timeout=300):
         text=True, timeout=timeout)
 
 
-def mappings_text(aio, bucket, containers):
-    """A moto remote and one mapping per ``(name, container, options)``."""
-    state = aio.state
-    text = ['[remote:moto]', 'provider = s3',
-            'endpoint = %s' % state['moto_endpoint'],
-            'access_key = %s' % state['moto_access_key'],
-            'secret_key = %s' % state['moto_secret_key'],
-            'addressing_style = path', '']
-    for name, container, options in containers:
-        text += ['[mapping:%s]' % name, 'account = AUTH_test',
-                 'container = %s' % container, 'remote = moto',
-                 'bucket = %s' % bucket]
-        text += ['%s = %s' % item for item in sorted(options.items())]
-        text.append('')
-    return '\n'.join(text)
-
-
 def put_slo(swift, container, name, parts):
     segments = container + '_segments'
     swift.put_container(segments, headers={'X-Storage-Policy': 'ec'})
@@ -284,20 +267,21 @@ class Story:
         self.bucket = unique_name('prod')
         self.s3.create_bucket(Bucket=self.bucket)
         self.containers = {kind: unique_name(kind) for kind in kinds}
-        mappings = []
+        mappings = {}
         for kind, container in self.containers.items():
-            options_of = {'copy_after': 0}
+            mappings[kind] = {'container': container, 'bucket': self.bucket,
+                              'copy_after': 0}
             if kind != 'sync':
-                options_of['lifecycle'] = 'archive'
+                mappings[kind]['lifecycle'] = 'archive'
             if kind == 'restore':
-                options_of['restore_object'] = 'true'
-            mappings.append((kind, container, options_of))
+                mappings[kind]['restore_object'] = 'true'
             swift.put_container(container, headers={
                 'X-Storage-Policy': 'ec' if kind == 'sync' else 'gold'})
             aio.ensure_container_replicas('AUTH_test', container)
         self.nodes = daemon_helpers.DaemonNodes(
-            aio, work_dir, mappings_text(aio, self.bucket, mappings),
-            options)
+            aio, work_dir, mappings, options, remotes={
+                'moto': daemon_helpers.aio_cloudsync.remote(
+                    aio.state, addressing_style='path')})
         self.config = self.nodes.config(1)
 
     def key(self, kind, name):

@@ -19,7 +19,6 @@ provider to moto, exactly as the daemon does, one row at a time.
 import hashlib
 import json
 import os
-import textwrap
 
 import pytest
 from swift.common import direct_client
@@ -35,6 +34,7 @@ from cloudsync import metadata as md
 from cloudsync.sync import crawler
 from cloudsync.sync import propagate
 from cloudsync.sync import stats as stats_mod
+from tests.functional.daemon_helpers import aio_cloudsync
 
 ACCOUNT = 'AUTH_test'
 MiB = 1024 * 1024
@@ -90,38 +90,16 @@ class Env:
         self.s3 = s3
         self.container = container
         self.bucket = bucket
-        extra = ''.join('%s = %s\n' % item for item in options.items())
         path = tmp_path / 'cloudsync.conf'
-        path.write_text(textwrap.dedent("""\
-            [DEFAULT]
-            swift_dir = {swift_dir}
-            devices = {devices}
-            status_dir = {status}
-            internal_client_conf_path = {ic_conf}
-
-            [remote:moto]
-            provider = s3
-            endpoint = {endpoint}
-            access_key = {access}
-            secret_key = {secret}
-            addressing_style = path
-            max_retries = 2
-            retry_backoff = 0.1
-
-            [mapping:fn]
-            account = {account}
-            container = {container}
-            remote = moto
-            bucket = {bucket}
-            """).format(
-            swift_dir=aio.swift_dir,
+        aio_cloudsync.write_conf(
+            path, aio.state,
+            {'fn': dict(options, account=ACCOUNT, container=container,
+                        bucket=bucket)},
+            {'moto': aio_cloudsync.remote(
+                aio.state, addressing_style='path', max_retries=2,
+                retry_backoff=0.1)},
             devices=aio.state['nodes'][0]['devices'],
-            status=tmp_path / 'status',
-            ic_conf=aio.state['internal_client_conf'],
-            endpoint=aio.state['moto_endpoint'],
-            access=aio.state['moto_access_key'],
-            secret=aio.state['moto_secret_key'],
-            account=ACCOUNT, container=container, bucket=bucket) + extra)
+            status_dir=tmp_path / 'status')
         self.config = conf.load_file(str(path))
         self.mapping = self.config.mapping_for(ACCOUNT, container)
         self.ic = local.make_internal_client(self.config.conf)

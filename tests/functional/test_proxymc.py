@@ -41,6 +41,8 @@ from swiftclient import client as swiftclient
 from cloudsync import layout as layout_mod
 from cloudsync import metadata as md
 from tests.functional.conftest import unique_name
+from tests.functional import daemon_helpers as helpers
+from tests.functional.daemon_helpers import aio_cloudsync
 
 START_TIMEOUT = 60
 STOP_TIMEOUT = 15
@@ -192,44 +194,13 @@ def _user():
 
 
 def write_cloudsync_conf(aio, path, bucket, synced, shared, aclled):
-    with open(path, 'w') as f:
-        f.write(textwrap.dedent('''\
-            [DEFAULT]
-            swift_dir = %(swift_dir)s
-            internal_client_conf_path = %(ic)s
-            mount_check = false
-            bind_ip = 127.0.0.1
-            poll_interval = 0
-
-            [remote:moto]
-            provider = s3
-            endpoint = %(moto)s
-            access_key = testing
-            secret_key = testing
-
-            [mapping:synced]
-            account = AUTH_test
-            container = %(synced)s
-            remote = moto
-            bucket = %(bucket)s
-
-            [mapping:shared]
-            account = AUTH_test
-            container = %(shared)s
-            remote = moto
-            bucket = %(bucket)s
-            merge_namespaces = true
-
-            [mapping:aclled]
-            account = AUTH_test
-            container = %(aclled)s
-            remote = moto
-            bucket = %(bucket)s
-            read_acl = test:reader
-        ''') % {'swift_dir': aio.swift_dir,
-                'ic': aio.state['internal_client_conf'],
-                'moto': aio.state['moto_endpoint'], 'bucket': bucket,
-                'synced': synced, 'shared': shared, 'aclled': aclled})
+    aio_cloudsync.write_conf(path, aio.state, {
+        'synced': {'container': synced, 'bucket': bucket},
+        'shared': {'container': shared, 'bucket': bucket,
+                   'merge_namespaces': 'true'},
+        'aclled': {'container': aclled, 'bucket': bucket,
+                   'read_acl': 'test:reader'},
+    })
 
 
 @pytest.fixture(scope='module')
@@ -256,21 +227,7 @@ def env(aio):
 
 def run_daemon(aio, env):
     """``cloudsync-sync --once`` on every container node."""
-    for node in aio.state['nodes']:
-        node_conf = os.path.join(env['work_dir'],
-                                 'node%d.conf' % node['index'])
-        with open(node_conf, 'w') as f:
-            f.write('[DEFAULT]\ndevices = %s\nbind_port = %d\n'
-                    'status_dir = %s\n' % (
-                        node['devices'], node['container_port'],
-                        os.path.join(env['work_dir'],
-                                     'status%d' % node['index'])))
-        proc = subprocess.run(
-            [bin_path('cloudsync-sync'), '--config-file', env['conf'],
-             '--config-file', node_conf, '--once'],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, timeout=300)
-        assert proc.returncode == 0, proc.stdout.decode('utf-8', 'replace')
+    helpers.run_daemon(aio, env['conf'], env['work_dir'])
 
 
 COMPARED = ('etag', 'content-type', 'content-length', 'x-timestamp',

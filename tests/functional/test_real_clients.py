@@ -32,7 +32,6 @@ import json
 import os
 import shutil
 import tempfile
-import textwrap
 import urllib.parse
 
 import pytest
@@ -268,36 +267,6 @@ def capture(swift, s3, container, objects, work_dir):
     return seen
 
 
-def write_conf(aio, path, bucket, container):
-    with open(path, 'w') as f:
-        f.write(textwrap.dedent('''\
-            [DEFAULT]
-            swift_dir = %(swift_dir)s
-            internal_client_conf_path = %(ic)s
-            mount_check = false
-            bind_ip = 127.0.0.1
-            poll_interval = 0
-
-            [remote:moto]
-            provider = s3
-            endpoint = %(moto)s
-            access_key = testing
-            secret_key = testing
-            part_size = 5242880
-
-            [mapping:archive]
-            account = AUTH_test
-            container = %(container)s
-            remote = moto
-            bucket = %(bucket)s
-            lifecycle = archive
-            copy_after = 0
-        ''') % {'swift_dir': aio.swift_dir,
-                'ic': aio.state['internal_client_conf'],
-                'moto': aio.state['moto_endpoint'], 'bucket': bucket,
-                'container': container})
-
-
 @pytest.fixture(scope='module')
 def env(aio):
     """The views before archiving, and the endpoints that serve after."""
@@ -306,7 +275,9 @@ def env(aio):
     container = unique_name('clients')
     aio.s3_client().create_bucket(Bucket=bucket)
     conf = os.path.join(work_dir, 'cloudsync.conf')
-    write_conf(aio, conf, bucket, container)
+    test_shunt.write_conf(aio, conf, {'archive': {
+        'container': container, 'bucket': bucket, 'lifecycle': 'archive',
+        'copy_after': 0}})
     swift = aio.swift_client()
     objects = make_objects(aio, swift, container)
     before = capture(swift, aio.s3api_client(), container, objects,

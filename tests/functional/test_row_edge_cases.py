@@ -22,30 +22,14 @@ from swift.common import utils as swift_utils
 
 from tests.functional import daemon_helpers as helpers
 
-MOTO_MAPPING = '''\
-[remote:moto]
-provider = s3
-endpoint = %(endpoint)s
-access_key = testing
-secret_key = testing
-
-[mapping:edge]
-account = AUTH_test
-container = %(container)s
-remote = moto
-bucket = %(bucket)s
-%(extra)s
-'''
-
 
 @pytest.fixture
 def nodes_factory(aio, tmp_path, container, bucket):
     made = []
 
-    def make(extra='', **options):
-        nodes = helpers.DaemonNodes(aio, tmp_path, MOTO_MAPPING % {
-            'endpoint': aio.state['moto_endpoint'], 'container': container,
-            'bucket': bucket, 'extra': extra}, options)
+    def make(**options):
+        nodes = helpers.DaemonNodes(aio, tmp_path, {'edge': {
+            'container': container, 'bucket': bucket}}, options)
         made.append(nodes)
         return nodes
     yield make

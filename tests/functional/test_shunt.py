@@ -32,7 +32,6 @@ import os
 import shutil
 import sys
 import tempfile
-import textwrap
 import time
 import urllib.parse
 from xml.etree import ElementTree
@@ -42,6 +41,7 @@ from swift.common import utils as swift_utils
 
 from cloudsync import layout as layout_mod
 from tests.functional.conftest import unique_name
+from tests.functional.daemon_helpers import aio_cloudsync
 from tests.functional.daemon_helpers import run_daemon
 
 MIB = 1024 * 1024
@@ -113,53 +113,19 @@ class Client(object):
             conn.close()
 
 
-def write_conf(aio, path, bucket, container, restoring, kept):
-    with open(path, 'w') as f:
-        f.write(textwrap.dedent('''\
-            [DEFAULT]
-            swift_dir = %(swift_dir)s
-            internal_client_conf_path = %(ic)s
-            mount_check = false
-            bind_ip = 127.0.0.1
-            poll_interval = 0
+def shunt_mappings(bucket, container, restoring, kept):
+    archive = {'bucket': bucket, 'lifecycle': 'archive', 'copy_after': 0}
+    return {
+        'archive': dict(archive, container=container),
+        'restore': dict(archive, container=restoring,
+                        restore_object='true'),
+        'kept': dict(archive, container=kept, propagate_delete='false'),
+    }
 
-            [remote:moto]
-            provider = s3
-            endpoint = %(moto)s
-            access_key = testing
-            secret_key = testing
-            part_size = 5242880
 
-            [mapping:archive]
-            account = AUTH_test
-            container = %(container)s
-            remote = moto
-            bucket = %(bucket)s
-            lifecycle = archive
-            copy_after = 0
-
-            [mapping:restore]
-            account = AUTH_test
-            container = %(restoring)s
-            remote = moto
-            bucket = %(bucket)s
-            lifecycle = archive
-            copy_after = 0
-            restore_object = true
-
-            [mapping:kept]
-            account = AUTH_test
-            container = %(kept)s
-            remote = moto
-            bucket = %(bucket)s
-            lifecycle = archive
-            copy_after = 0
-            propagate_delete = false
-        ''') % {'swift_dir': aio.swift_dir,
-                'ic': aio.state['internal_client_conf'],
-                'moto': aio.state['moto_endpoint'], 'bucket': bucket,
-                'container': container, 'restoring': restoring,
-                'kept': kept})
+def write_conf(aio, path, mappings):
+    aio_cloudsync.write_conf(path, aio.state, mappings, {
+        'moto': aio_cloudsync.remote(aio.state, part_size=5242880)})
 
 
 def make_objects(swift, container):
@@ -231,7 +197,8 @@ def env(aio):
         kept = unique_name('kept')
         aio.s3_client().create_bucket(Bucket=bucket)
         conf = os.path.join(work_dir, 'cloudsync.conf')
-        write_conf(aio, conf, bucket, container, restoring, kept)
+        write_conf(aio, conf,
+                   shunt_mappings(bucket, container, restoring, kept))
         swift = aio.swift_client()
         url, token = swift.get_auth()
         storage_path = urllib.parse.urlparse(url).path + '/' + container
@@ -544,15 +511,12 @@ def test_a_kept_delete_marks_the_remote_copy_deleted(env):
     assert shunt.request('DELETE', path)[0] == 204
     assert shunt.request('GET', path)[0] == 404
     # NOTE: the daemon's pass over the delete, for this mapping only
-    with open(env['conf']) as f:
-        text = f.read()
-    head, _, rest = text.partition('[mapping:')
-    kept_only = head + '[mapping:' + rest[rest.index('kept]'):]
     work_dir = os.path.join(env['work_dir'], 'kept')
     os.mkdir(work_dir)
     conf = os.path.join(work_dir, 'cloudsync.conf')
-    with open(conf, 'w') as f:
-        f.write(kept_only)
+    mappings = shunt_mappings(env['bucket'], env['container'],
+                              env['restoring'], env['kept'])
+    write_conf(env['aio'], conf, {'kept': mappings['kept']})
 
     run_daemon(env['aio'], conf, work_dir)
 

@@ -45,13 +45,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import textwrap
 import urllib.parse
 
 import pytest
 
 from cloudsync import layout as layout_mod
 from tests.functional.conftest import unique_name
+from tests.functional.daemon_helpers import aio_cloudsync
 
 COPIES = {
     'a': b'first',
@@ -125,26 +125,9 @@ def quote(name):
 
 
 def write_conf(aio, path, bucket):
-    with open(path, 'w') as f:
-        f.write(textwrap.dedent('''\
-            [DEFAULT]
-            swift_dir = %(swift_dir)s
-
-            [remote:moto]
-            provider = s3
-            endpoint = %(moto)s
-            access_key = testing
-            secret_key = testing
-
-            [mapping:test]
-            account = AUTH_test
-            container = *
-            remote = moto
-            bucket = %(bucket)s
-            lifecycle = archive
-            copy_after = 86400
-        ''') % {'swift_dir': aio.swift_dir, 'bucket': bucket,
-                'moto': aio.state['moto_endpoint']})
+    aio_cloudsync.write_conf(path, aio.state, {'test': {
+        'container': '*', 'bucket': bucket, 'lifecycle': 'archive',
+        'copy_after': 86400}})
 
 
 def put_remote(s3, bucket, container, objects):

@@ -27,7 +27,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import textwrap
 import urllib.parse
 
 import pytest
@@ -37,6 +36,7 @@ from cloudsync import layout as layout_mod
 from cloudsync import metadata as md
 from tests.functional.conftest import unique_name
 from tests.functional import daemon_helpers as helpers
+from tests.functional.daemon_helpers import aio_cloudsync
 from tests.functional import test_proxymc
 from tests.functional import test_shunt
 
@@ -52,65 +52,27 @@ def md5_hex(data):
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
-MAPPINGS = '''\
-[remote:moto]
-provider = s3
-endpoint = %(moto)s
-access_key = testing
-secret_key = testing
+#: the remotes of :func:`mappings`: moto, account test2 through the Swift
+#: API, account test through s3api as an S3 clone
+REMOTES = {'moto': 'moto', 'dr': 'swift', 'clone': 'clone'}
 
-[remote:dr]
-provider = swift
-endpoint = %(auth_url)s
-access_key = test2:tester2
-secret_key = testing2
 
-[mapping:to-s3]
-account = AUTH_test
-container = %(archived)s
-remote = moto
-bucket = %(bucket)s
-lifecycle = archive
-copy_after = 0
-exclude_pattern = ^kept-
-
-[mapping:to-swift]
-account = AUTH_test
-container = %(swift_archived)s
-remote = dr
-bucket = %(remote_container)s
-lifecycle = archive
-copy_after = 0
-
-[remote:clone]
-provider = s3-clone
-endpoint = %(s3api)s
-access_key = test:tester
-secret_key = testing
-signature_version = s3
-
-[mapping:to-clone]
-account = AUTH_test
-container = %(clone_archived)s
-remote = clone
-bucket = %(clone_bucket)s
-lifecycle = archive
-copy_after = 0
-
-[mapping:versioned]
-account = AUTH_test
-container = %(versioned)s
-remote = moto
-bucket = %(bucket)s
-
-[mapping:versioned-archive]
-account = AUTH_test
-container = %(versioned_archived)s
-remote = moto
-bucket = %(bucket)s
-lifecycle = archive
-copy_after = 0
-'''
+def mappings(names):
+    """The mappings of the test's containers, by the names of ``env``."""
+    archive = {'lifecycle': 'archive', 'copy_after': 0}
+    return {
+        'to-s3': dict(archive, container=names['archived'],
+                      bucket=names['bucket'], exclude_pattern='^kept-'),
+        'to-swift': dict(archive, container=names['swift_archived'],
+                         remote='dr', bucket=names['remote_container']),
+        'to-clone': dict(archive, container=names['clone_archived'],
+                         remote='clone', bucket=names['clone_bucket']),
+        'versioned': {'container': names['versioned'],
+                      'bucket': names['bucket']},
+        'versioned-archive': dict(archive,
+                                  container=names['versioned_archived'],
+                                  bucket=names['bucket']),
+    }
 
 
 def put_links(swift, container, other):
@@ -162,20 +124,8 @@ def env(aio):
              'versioned_archived': unique_name('versarch')}
     aio.s3_client().create_bucket(Bucket=names['bucket'])
     aio.s3api_client().create_bucket(Bucket=names['clone_bucket'])
-    mappings = MAPPINGS % dict(names, moto=aio.state['moto_endpoint'],
-                               auth_url=aio.state['auth_url'],
-                               s3api=aio.state['s3api_endpoint'])
     conf = os.path.join(work_dir, 'cloudsync.conf')
-    with open(conf, 'w') as f:
-        f.write(textwrap.dedent('''\
-            [DEFAULT]
-            swift_dir = %s
-            internal_client_conf_path = %s
-            mount_check = false
-            poll_interval = 0
-
-        ''') % (aio.swift_dir, aio.state['internal_client_conf']))
-        f.write(mappings)
+    aio_cloudsync.write_conf(conf, aio.state, mappings(names), REMOTES)
     url, token = swift.get_auth()
     account_path = urllib.parse.urlparse(url).path
     plain = test_shunt.Client(url, account_path, token)
@@ -221,7 +171,8 @@ def env(aio):
         before[name + '?symlink=get'] = plain.request(
             'HEAD', '%s/%s' % (names['archived'], name),
             query={'symlink': 'get'})
-    nodes = helpers.DaemonNodes(aio, work_dir, mappings)
+    nodes = helpers.DaemonNodes(aio, work_dir, mappings(names),
+                                remotes=REMOTES)
     server = None
     try:
         # NOTE: a static link whose target the daemon is still copying

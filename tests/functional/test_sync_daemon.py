@@ -38,20 +38,6 @@ from tests.functional import daemon_helpers as helpers
 KiB = 1024
 MiB = 1024 * KiB
 
-MOTO_MAPPING = '''\
-[remote:moto]
-provider = s3
-endpoint = %(endpoint)s
-access_key = testing
-secret_key = testing
-
-[mapping:sync]
-account = AUTH_test
-container = %(container)s
-remote = moto
-bucket = %(bucket)s
-'''
-
 
 @pytest.fixture
 def statsd():
@@ -64,9 +50,9 @@ def statsd():
 def nodes_factory(aio, tmp_path, statsd):
     made = []
 
-    def make(mappings, **options):
+    def make(mappings, remotes=None, **options):
         nodes = helpers.DaemonNodes(aio, tmp_path, mappings, options,
-                                    statsd=statsd)
+                                    statsd=statsd, remotes=remotes)
         made.append(nodes)
         return nodes
     yield make
@@ -78,9 +64,8 @@ def nodes_factory(aio, tmp_path, statsd):
 def moto_nodes(aio, container, bucket, nodes_factory):
     """Daemons for all 3 nodes with a mapping of ``container``."""
     def make(**options):
-        return nodes_factory(MOTO_MAPPING % {
-            'endpoint': aio.state['moto_endpoint'],
-            'container': container, 'bucket': bucket}, **options)
+        return nodes_factory(
+            {'sync': {'container': container, 'bucket': bucket}}, **options)
     return make
 
 
@@ -217,29 +202,6 @@ def test_an_slo_arrives_as_a_multipart_object_with_the_expected_etag(
     assert statsd.counter('bytes') == 10 * MiB
 
 
-WILDCARD_MAPPING = '''\
-[remote:moto]
-provider = s3
-endpoint = %(endpoint)s
-access_key = testing
-secret_key = testing
-
-[mapping:every]
-account = %(account)s
-container = *
-remote = moto
-bucket = %(bucket)s
-'''
-
-OWN_MAPPING = '''
-[mapping:own]
-account = %(account)s
-container = %(container)s
-remote = moto
-bucket = %(bucket)s
-'''
-
-
 def mapped_object(nodes, s3, account, container, name):
     """The bytes of ``name``'s copy by the mapping of ``container``, or
     None.
@@ -262,9 +224,8 @@ def test_a_wildcard_mapping_syncs_a_container_created_after_its_first_pass(
     by that mapping only, into its bucket, no longer by the wildcard.
     """
     with helpers.scratch_account(aio) as (account, local):
-        nodes = nodes_factory(WILDCARD_MAPPING % {
-            'endpoint': aio.state['moto_endpoint'], 'account': account,
-            'bucket': bucket})
+        nodes = nodes_factory({'every': {
+            'account': account, 'container': '*', 'bucket': bucket}})
         first = {'one-%02d' % i: (b'first %d' % i, {}, 'text/plain')
                  for i in range(5)}
         later = {'two-%02d' % i: (os.urandom(1000 + i), {}, 'text/plain')
@@ -296,8 +257,9 @@ def test_a_wildcard_mapping_syncs_a_container_created_after_its_first_pass(
         # the operator gives "first" a bucket of its own
         own_bucket = conftest.unique_name('b')
         s3.create_bucket(Bucket=own_bucket)
-        nodes.mappings += OWN_MAPPING % {
-            'account': account, 'container': 'first', 'bucket': own_bucket}
+        nodes.mappings += '\n' + helpers.aio_cloudsync.sections(
+            aio.state, {'own': {'account': account, 'container': 'first',
+                                'bucket': own_bucket}}, remotes={})
         nodes.reconfigure()
         assert nodes.config().mapping_for(account, 'first').name == 'own'
         local.put_object('first', 'one-new', b'new')
@@ -448,20 +410,15 @@ def test_a_node_down_leaves_no_object_behind(aio, moto_nodes, swift, s3,
     assert statsd.counter('copied_objects') == len(objects)
 
 
-S3API_MAPPING = '''\
-[remote:local-s3]
-provider = s3
-endpoint = %(endpoint)s
-access_key = test2:tester2
-secret_key = testing2
-max_retries = 1
-
-[mapping:sync]
-account = AUTH_test
-container = %(container)s
-remote = local-s3
-bucket = %(bucket)s
-'''
+def s3api_nodes(aio, nodes_factory, container, bucket, **options):
+    """Daemons with a mapping of ``container`` to the all-in-one's own
+    s3api (account test2).
+    """
+    return nodes_factory(
+        {'sync': {'container': container, 'remote': 'local-s3',
+                  'bucket': bucket}},
+        remotes={'local-s3': helpers.aio_cloudsync.remote(
+            aio.state, 's3api', max_retries=1)}, **options)
 
 
 def test_a_remote_down_then_back_loses_nothing_and_drains(
@@ -476,9 +433,7 @@ def test_a_remote_down_then_back_loses_nothing_and_drains(
     s3api = aio.s3api_client('test2:tester2', 'testing2')
     bucket = conftest.unique_name('b')
     s3api.create_bucket(Bucket=bucket)
-    nodes = nodes_factory(S3API_MAPPING % {
-        'endpoint': aio.state['s3api_endpoint'], 'container': container,
-        'bucket': bucket})
+    nodes = s3api_nodes(aio, nodes_factory, container, bucket)
     objects = {'obj-%02d' % i: (b'data %d' % i, {}, 'text/plain')
                for i in range(12)}
     put_objects(swift, container, objects)
@@ -519,9 +474,8 @@ def test_a_remote_stopped_mid_pass_and_started_again_loses_nothing(
     s3api = aio.s3api_client('test2:tester2', 'testing2')
     bucket = conftest.unique_name('b')
     s3api.create_bucket(Bucket=bucket)
-    nodes = nodes_factory(S3API_MAPPING % {
-        'endpoint': aio.state['s3api_endpoint'], 'container': container,
-        'bucket': bucket}, workers=1, items_chunk=5)
+    nodes = s3api_nodes(aio, nodes_factory, container, bucket, workers=1,
+                        items_chunk=5)
     objects = {'obj-%03d' % i: (os.urandom(64 * KiB), {}, 'text/plain')
                for i in range(90)}
     put_objects(swift, container, objects)

@@ -41,36 +41,15 @@ from cloudsync import metadata as metadata_mod
 from tests.functional import conftest
 from tests.functional import daemon_helpers as helpers
 
-SWIFT_MAPPING = '''\
-[remote:dr]
-provider = swift
-endpoint = %(auth_url)s
-access_key = test2:tester2
-secret_key = testing2
+#: the remote of :func:`to_swift`: account test2 through the Swift API
+SWIFT_REMOTE = {'dr': 'swift'}
 
-[mapping:to-swift]
-account = %(account)s
-container = %(container)s
-remote = dr
-bucket = %(bucket)s
-layout = %(layout)s
-'''
 
-CLONE_MAPPING = '''\
-[remote:clone]
-provider = s3-clone
-endpoint = %(endpoint)s
-access_key = test:tester
-secret_key = testing
-signature_version = s3
-allow_4byte_utf8 = false
+def to_swift(container, bucket, layout, account='AUTH_test', **options):
+    """Mapping ``to-swift`` of ``container`` to the remote ``dr``."""
+    return {'to-swift': dict(options, account=account, container=container,
+                             remote='dr', bucket=bucket, layout=layout)}
 
-[mapping:to-clone]
-account = AUTH_test
-container = %(container)s
-remote = clone
-bucket = %(bucket)s
-'''
 
 OBJECTS = {
     'plain': (b'hello world', {}, 'text/plain'),
@@ -92,8 +71,9 @@ def md5(data):
 def nodes_factory(aio, tmp_path):
     made = []
 
-    def make(mappings):
-        nodes = helpers.DaemonNodes(aio, tmp_path, mappings)
+    def make(mappings, remotes=SWIFT_REMOTE):
+        nodes = helpers.DaemonNodes(aio, tmp_path, mappings,
+                                    remotes=remotes)
         made.append(nodes)
         return nodes
     yield make
@@ -129,9 +109,7 @@ def user_meta(headers):
 
 def test_swift_to_swift(aio, swift, swift2, container, nodes_factory):
     bucket = conftest.unique_name('dr')
-    nodes = nodes_factory(SWIFT_MAPPING % {
-        'auth_url': aio.state['auth_url'], 'account': 'AUTH_test',
-        'container': container, 'bucket': bucket, 'layout': 'native'})
+    nodes = nodes_factory(to_swift(container, bucket, 'native'))
     put_objects(swift, container)
     datas = [b'a' * 2048, b'b' * 2048, b'tail']
     put_slo(swift, container, 'large', datas)
@@ -174,10 +152,9 @@ def test_swift_to_swift_keeps_a_dlo(aio, swift, swift2, container,
                                     tmp_path):
     bucket = conftest.unique_name('dr')
     statsd = helpers.StatsdListener()
-    nodes = helpers.DaemonNodes(aio, tmp_path, SWIFT_MAPPING % {
-        'auth_url': aio.state['auth_url'], 'account': 'AUTH_test',
-        'container': container, 'bucket': bucket, 'layout': 'native'},
-        statsd=statsd)
+    nodes = helpers.DaemonNodes(
+        aio, tmp_path, to_swift(container, bucket, 'native'),
+        statsd=statsd, remotes=SWIFT_REMOTE)
     try:
         segments = container + '-dlo-segs'
         swift.put_container(segments)
@@ -238,10 +215,10 @@ def test_swift_to_swift_keeps_a_dlo(aio, swift, swift2, container,
 def test_a_dlo_archived_to_swift_reads_through_the_shunt_as_before(
         aio, swift, swift2, container, tmp_path):
     bucket = conftest.unique_name('dr')
-    nodes = helpers.DaemonNodes(aio, tmp_path, SWIFT_MAPPING % {
-        'auth_url': aio.state['auth_url'], 'account': 'AUTH_test',
-        'container': container, 'bucket': bucket, 'layout': 'native'} +
-        'lifecycle = archive\ncopy_after = 0\n')
+    nodes = helpers.DaemonNodes(
+        aio, tmp_path, to_swift(container, bucket, 'native',
+                                lifecycle='archive', copy_after=0),
+        remotes=SWIFT_REMOTE)
     try:
         segments = container + '-dlo-segs'
         swift.put_container(segments)
@@ -299,9 +276,8 @@ def test_swift_wildcard_gets_one_remote_container_each(aio, swift2,
     # this test's containers.
     with helpers.scratch_account(aio) as (account, local):
         prefix = conftest.unique_name('w') + '-'
-        nodes = nodes_factory(SWIFT_MAPPING % {
-            'auth_url': aio.state['auth_url'], 'account': account,
-            'container': '*', 'bucket': prefix, 'layout': 'hashed'})
+        nodes = nodes_factory(to_swift('*', prefix, 'hashed',
+                                       account=account))
         for cont in ('one', 'two'):
             local.put_container(cont)
             local.put_object(cont, 'obj', cont.encode('ascii'))
@@ -320,10 +296,9 @@ def test_swift_container_metadata_with_a_wildcard(aio, swift2,
     # cloudsync creates them to copy their metadata.
     with helpers.scratch_account(aio) as (account, local):
         prefix = conftest.unique_name('m') + '-'
-        nodes = nodes_factory(SWIFT_MAPPING % {
-            'auth_url': aio.state['auth_url'], 'account': account,
-            'container': '*', 'bucket': prefix, 'layout': 'native'} +
-            'sync_container_metadata = true\n')
+        nodes = nodes_factory(to_swift('*', prefix, 'native',
+                                       account=account,
+                                       sync_container_metadata='true'))
         conts = ('one', 'two')
         for cont in conts:
             local.put_container(cont, headers={
@@ -348,11 +323,9 @@ def test_swift_container_metadata_with_a_wildcard(aio, swift2,
 def test_swift_expiry_changes_follow_a_post(aio, swift, swift2, container,
                                             nodes_factory):
     bucket = conftest.unique_name('exp')
-    nodes = nodes_factory(SWIFT_MAPPING % {
-        'auth_url': aio.state['auth_url'], 'account': 'AUTH_test',
-        'container': container, 'bucket': bucket, 'layout': 'native'} +
-        'propagate_expiration = true\n'
-        'propagate_expiration_offset = 600\n')
+    nodes = nodes_factory(to_swift(container, bucket, 'native',
+                                   propagate_expiration='true',
+                                   propagate_expiration_offset=600))
     first = int(time.time()) + 3600
     swift.put_object(container, 'obj', b'data',
                      headers={'X-Delete-At': str(first)})
@@ -381,9 +354,11 @@ def test_s3_clone(aio, swift, container, nodes_factory):
     s3api = aio.s3api_client()
     bucket = conftest.unique_name('clone')
     s3api.create_bucket(Bucket=bucket)
-    nodes = nodes_factory(CLONE_MAPPING % {
-        'endpoint': aio.state['s3api_endpoint'], 'container': container,
-        'bucket': bucket})
+    nodes = nodes_factory(
+        {'to-clone': {'container': container, 'remote': 'clone',
+                      'bucket': bucket}},
+        {'clone': helpers.aio_cloudsync.remote(
+            aio.state, 'clone', allow_4byte_utf8='false')})
     put_objects(swift, container)
     refused = 'smile \U0001F600'
     swift.put_object(container, refused, b'emoji')

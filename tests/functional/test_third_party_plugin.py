@@ -39,19 +39,6 @@ from tests.functional import daemon_helpers as helpers
 PKG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                        'plugin_pkg')
 
-MAPPING = '''\
-[remote:disk]
-provider = dirstore
-root = %(root)s
-
-[mapping:to-disk]
-account = AUTH_test
-container = %(container)s
-remote = disk
-bucket = copies
-layout = native
-'''
-
 
 def _record_line(path, data):
     digest = base64.urlsafe_b64encode(
@@ -133,8 +120,10 @@ def test_a_provider_package_plugs_in_through_its_entry_point(
     (root / 'copies').mkdir(parents=True)
     work = tmp_path / 'daemon'
     work.mkdir()
-    nodes = helpers.DaemonNodes(aio, work, MAPPING % {
-        'root': root, 'container': container})
+    nodes = helpers.DaemonNodes(
+        aio, work, {'to-disk': {'container': container, 'remote': 'disk',
+                                'bucket': 'copies', 'layout': 'native'}},
+        remotes={'disk': {'provider': 'dirstore', 'root': root}})
     try:
         swift.put_object(container, 'plain', b'hello',
                          headers={'X-Object-Meta-Color': 'Blue'},
