@@ -147,7 +147,7 @@ def env(aio, keystone, tmp_path_factory):
                     moto=aio.state['moto_endpoint'], keystone=keystone.url,
                     account=accounts['test']))
     proxy_url = aio.start_proxy('keystone', [('cloud_shunt', {
-        'use': 'egg:cloudsync#cloud_shunt', 'conf_file': conf})],
+        'use': 'egg:swift-cloudsync#cloud_shunt', 'conf_file': conf})],
         auth='keystone', keystone_url=keystone.url)
     try:
         keystone.add_object_store(proxy_url)
