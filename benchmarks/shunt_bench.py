@@ -320,7 +320,7 @@ def measure(cluster, children, args, work_dir):
     common.log('archived in %.1fs', time.monotonic() - start)
 
     shunt_url = cluster.start_proxy('shunt', [('cloud_shunt', {
-        'use': 'egg:cloudsync#cloud_shunt', 'conf_file': conf})])
+        'use': 'egg:swift-cloudsync#cloud_shunt', 'conf_file': conf})])
     shunted = Proxy(shunt_url, account_path, token)
     try:
         common.log('listings, %d rounds', args.rounds)

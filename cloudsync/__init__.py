@@ -13,5 +13,5 @@
 
 import pbr.version
 
-version_info = pbr.version.VersionInfo('cloudsync')
+version_info = pbr.version.VersionInfo('swift-cloudsync')
 __version__ = version_info.version_string()

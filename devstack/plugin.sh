@@ -154,7 +154,7 @@ function cloudsync_add_shunt {
         die $LINENO "cannot place cloud_shunt in the pipeline: $pipeline"
     fi
     iniset "$proxy_conf" pipeline:main pipeline "${new# }"
-    iniset "$proxy_conf" filter:cloud_shunt use "egg:cloudsync#cloud_shunt"
+    iniset "$proxy_conf" filter:cloud_shunt use "egg:swift-cloudsync#cloud_shunt"
     iniset "$proxy_conf" filter:cloud_shunt conf_file "$CLOUDSYNC_CONF"
 }
 

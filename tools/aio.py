@@ -238,7 +238,7 @@ def main(argv=None):
                          metavar='NAME=USE',
                          help='add a filter to the proxy pipeline after '
                               'tempauth, e.g. '
-                              'cloud_shunt=egg:cloudsync#cloud_shunt')
+                              'cloud_shunt=egg:swift-cloudsync#cloud_shunt')
     p_start.add_argument('--filter-option', action='append',
                          metavar='NAME.OPTION=VALUE',
                          help='an option of an --extra-filter, e.g. '

@@ -294,7 +294,7 @@ class AioProcesses(object):
         go after tempauth, before copy/slo/dlo, e.g.::
 
             aio.start_proxy('shunt', [('cloud_shunt', {
-                'use': 'egg:cloudsync#cloud_shunt',
+                'use': 'egg:swift-cloudsync#cloud_shunt',
                 'conf_file': '/path/to/cloudsync.conf'})])
 
         ``auth='keystone'`` authenticates it with the Keystone at

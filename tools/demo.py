@@ -352,7 +352,7 @@ def archive(cluster, swift, s3, paths, shared):
         say('      HEAD %s without the shunt: %s' % (name, answer))
 
     shunt_url = cluster.start_proxy('shunt', [('cloud_shunt', {
-        'use': 'egg:cloudsync#cloud_shunt', 'conf_file': shared})])
+        'use': 'egg:swift-cloudsync#cloud_shunt', 'conf_file': shared})])
     say('   A proxy with the cloud_shunt middleware (conf_file = %s) at %s:'
         % (shared, shunt_url))
     from swiftclient import client as swiftclient

@@ -332,7 +332,8 @@ def main(argv=None):
         shunt_conf = os.path.join(work_dir, 'cloudsync.conf')
         write_shunt_conf(cluster, shunt_conf, bucket)
         shunt_url = cluster.start_proxy('shunt', [('cloud_shunt', {
-            'use': 'egg:cloudsync#cloud_shunt', 'conf_file': shunt_conf})])
+            'use': 'egg:swift-cloudsync#cloud_shunt',
+            'conf_file': shunt_conf})])
         confs = {}
         for label, url in (('plain', cluster.state['proxy_url']),
                            ('shunt', shunt_url)):

@@ -193,7 +193,7 @@ def env(aio):
     server = ProxyMCServer(work_dir, conf)
     try:
         shunt_url = aio.start_proxy('hostile', [('cloud_shunt', {
-            'use': 'egg:cloudsync#cloud_shunt', 'conf_file': conf,
+            'use': 'egg:swift-cloudsync#cloud_shunt', 'conf_file': conf,
             'remote_max_retries': '0', 'remote_connect_timeout': '5',
             'remote_read_timeout': '5'})])
         try:

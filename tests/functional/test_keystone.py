@@ -114,7 +114,7 @@ def env(aio, keystone, tmp_path_factory):
         'region_name': 'RegionOne', 'max_retries': 2,
         'retry_backoff': 0.1}}, poll_interval=None)
     proxy_url = aio.start_proxy('keystone', [('cloud_shunt', {
-        'use': 'egg:cloudsync#cloud_shunt', 'conf_file': conf})],
+        'use': 'egg:swift-cloudsync#cloud_shunt', 'conf_file': conf})],
         auth='keystone', keystone_url=keystone.url)
     try:
         keystone.add_object_store(proxy_url)

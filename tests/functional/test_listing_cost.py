@@ -69,7 +69,7 @@ def env(aio):
     write_archive_conf(aio, conf, bucket, container, copy_after=86400)
     try:
         url = aio.start_proxy('cost-shunt', [('cloud_shunt', {
-            'use': 'egg:cloudsync#cloud_shunt', 'conf_file': conf})])
+            'use': 'egg:swift-cloudsync#cloud_shunt', 'conf_file': conf})])
         storage_url, token = swift.get_auth()
         path = urllib.parse.urlparse(storage_url).path + '/' + container
         yield {'aio': aio, 'bucket': bucket, 'container': container,

@@ -378,7 +378,7 @@ def story(aio_production, tmp_path_factory):
             world.second_pass = world.sync()
 
         world.shunt_url = aio.start_proxy('shunt', [('cloud_shunt', {
-            'use': 'egg:cloudsync#cloud_shunt',
+            'use': 'egg:swift-cloudsync#cloud_shunt',
             'conf_file': world.nodes.confs[1]})])
         try:
             url, token = swift.get_auth()

@@ -97,7 +97,7 @@ class ProxyMCServer:
                     proxy-server
 
                 [app:proxy-server]
-                use = egg:cloudsync#proxymc
+                use = egg:swift-cloudsync#proxymc
                 conf_file = %(conf)s
                 part_size = 5242880
                 multipart_threshold = 5242880
@@ -119,7 +119,7 @@ class ProxyMCServer:
                 [filter:copy]
                 use = egg:swift#copy
                 [filter:slo]
-                use = egg:cloudsync#proxymc_slo
+                use = egg:swift-cloudsync#proxymc_slo
                 [filter:tempauth]
                 use = egg:swift#tempauth
                 fernet_key_pmc = %(fernet)s
@@ -332,7 +332,7 @@ def test_objects_put_through_proxymc_are_read_on_premises_by_the_shunt(
         container, 'from-cloud', b'cloud bytes',
         headers={'X-Object-Meta-A': 'b'})
     url = aio.start_proxy('pmcshunt', [('cloud_shunt', {
-        'use': 'egg:cloudsync#cloud_shunt', 'conf_file': env['conf']})])
+        'use': 'egg:swift-cloudsync#cloud_shunt', 'conf_file': env['conf']})])
     try:
         token = aio.swift_client().get_auth()[1]
         storage = url + '/v1/AUTH_test'

@@ -286,7 +286,7 @@ def env(aio):
     server = None
     try:
         shunt_url = aio.start_proxy('realclients', [('cloud_shunt', {
-            'use': 'egg:cloudsync#cloud_shunt', 'conf_file': conf})])
+            'use': 'egg:swift-cloudsync#cloud_shunt', 'conf_file': conf})])
         server = test_proxymc.ProxyMCServer(work_dir, conf)
         server.start()
         url, token = swift.get_auth()

@@ -224,7 +224,7 @@ def env(aio):
             for name in ('restored', 'restored-slo')}
         run_daemon(aio, conf, work_dir)
         shunt_url = aio.start_proxy('shunt', [('cloud_shunt', {
-            'use': 'egg:cloudsync#cloud_shunt', 'conf_file': conf})])
+            'use': 'egg:swift-cloudsync#cloud_shunt', 'conf_file': conf})])
         try:
             yield {
                 'aio': aio, 'bucket': bucket, 'container': container,

@@ -167,7 +167,7 @@ def env(aio):
     try:
         plain_url = aio.start_proxy('clients-plain', [staticweb])
         shunt_url = aio.start_proxy('clients-shunt', [staticweb, (
-            'cloud_shunt', {'use': 'egg:cloudsync#cloud_shunt',
+            'cloud_shunt', {'use': 'egg:swift-cloudsync#cloud_shunt',
                             'conf_file': conf})])
         url, token = swift.get_auth()
         account_path = urllib.parse.urlparse(url).path

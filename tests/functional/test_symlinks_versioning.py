@@ -182,7 +182,7 @@ def env(aio):
             codes = nodes.run_once()
         assert set(codes.values()) == {0}, codes
         shunt_url = aio.start_proxy('shunt', [('cloud_shunt', {
-            'use': 'egg:cloudsync#cloud_shunt', 'conf_file': conf})])
+            'use': 'egg:swift-cloudsync#cloud_shunt', 'conf_file': conf})])
         server = test_proxymc.ProxyMCServer(work_dir, conf)
         server.start()
         yield dict(

@@ -250,7 +250,7 @@ def test_a_dlo_archived_to_swift_reads_through_the_shunt_as_before(
         assert remote['x-object-manifest'] == \
             '%s_segments/.dlo/%s/movie v1/' % (bucket, segments)
         shunt_url = aio.start_proxy('shunt-dlo', [('cloud_shunt', {
-            'use': 'egg:cloudsync#cloud_shunt',
+            'use': 'egg:swift-cloudsync#cloud_shunt',
             'conf_file': nodes.confs[1]})])
         try:
             shunt_storage = shunt_url + url[url.index('/v1/'):]

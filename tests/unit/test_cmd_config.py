@@ -176,7 +176,7 @@ def test_proxymc_names_a_missing_cloudsync_configuration(tmp_path, capsys):
     missing = tmp_path / 'cloudsync.conf'
     paste.write_text('[DEFAULT]\nbind_port = 1\n\n[pipeline:main]\n'
                      'pipeline = proxymc\n\n[app:proxymc]\n'
-                     'use = egg:cloudsync#proxymc\nconf_file = %s\n'
+                     'use = egg:swift-cloudsync#proxymc\nconf_file = %s\n'
                      % missing)
 
     code = _proxymc([str(paste)])
@@ -193,7 +193,7 @@ def test_proxymc_names_a_cloudsync_configuration_with_errors(tmp_path,
     conf = tmp_path / 'cloudsync.conf'
     conf.write_text('[mapping:m]\naccount = a\n')
     paste.write_text('[pipeline:main]\npipeline = proxymc\n\n'
-                     '[app:proxymc]\nuse = egg:cloudsync#proxymc\n'
+                     '[app:proxymc]\nuse = egg:swift-cloudsync#proxymc\n'
                      'conf_file = %(here)s/cloudsync.conf\n')
 
     code = _proxymc([str(paste)])

@@ -239,7 +239,7 @@ def test_post_config_puts_the_shunt_after_auth_before_slo(devstack):
         'keystoneauth') + 1
     assert pipeline.index('cloud_shunt') < pipeline.index('slo')
     assert dict(proxy.items('filter:cloud_shunt')) == {
-        'use': 'egg:cloudsync#cloud_shunt',
+        'use': 'egg:swift-cloudsync#cloud_shunt',
         'conf_file': str(devstack.conf_dir / 'cloudsync.conf')}
 
 
