@@ -376,7 +376,7 @@ def machine_info():
         'python': platform.python_version(),
         'platform': platform.platform(),
         'versions': {p: _version(p) for p in (
-            'cloudsync', 'swift', 'boto3', 'moto', 'python-swiftclient',
+            'swift-cloudsync', 'swift', 'boto3', 'moto', 'python-swiftclient',
             'eventlet')},
     }
 

@@ -166,6 +166,8 @@ class Mapping:
     propagate_delete: bool = True
     restore_object: bool = False
     merge_namespaces: bool = False
+    archive_as: str = 'delete'
+    serve_deleted_archives: bool = True
     #: the mapping's layout; the loader sets the remote's default when
     #: the section sets none
     layout: str = 'hashed'
@@ -235,6 +237,21 @@ class Mapping:
     @property
     def removes_local_data(self):
         return bool(self.policy and self.policy.removes_local_data)
+
+    @property
+    def archives_as_stubs(self):
+        """Whether archiving leaves a stub in place of the object."""
+        return self.removes_local_data and self.archive_as == 'stub'
+
+    @property
+    def serves_deleted(self):
+        """Whether the shunt looks up Swift's 404s (and merges listings)
+        for this mapping: objects written to the bucket (merge_namespaces)
+        or archived by deleting them.
+        """
+        return self.merge_namespaces or (
+            self.removes_local_data and
+            (self.archive_as != 'stub' or self.serve_deleted_archives))
 
     @property
     def shunted(self):

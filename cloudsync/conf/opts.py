@@ -146,6 +146,22 @@ mapping_opts = [
     cfg.BoolOpt('restore_object', default=False,
                 help='With lifecycle = archive: an object read through the '
                      'shunt is written back into Swift as it streams.'),
+    cfg.StrOpt('archive_as', default='delete',
+               choices=[('delete', 'the local object is deleted once its '
+                                   'remote copy is verified; the shunt '
+                                   'finds it through Swift\'s 404'),
+                        ('stub', 'the local object is replaced by a '
+                                 'zero-byte stub that says where the data '
+                                 'is; Swift\'s listing stays what it was')],
+               help='With lifecycle = archive: what archiving leaves in '
+                    'Swift in place of the object.'),
+    cfg.BoolOpt('serve_deleted_archives', default=True,
+                help='With lifecycle = archive: the shunt also serves '
+                     'objects archived by deleting them (archive_as = '
+                     'delete, or before stubs), through Swift\'s 404, and '
+                     'merges the bucket into listings. Turn it off once no '
+                     'such object is left, so that a 404 is not looked up '
+                     'on the remote and listings are Swift\'s own.'),
     cfg.BoolOpt('merge_namespaces', default=False,
                 help='Have the shunt serve remote objects and merge '
                      'listings for this mapping even when it does not '

@@ -30,7 +30,7 @@ modules) nor the shunt: what proxymc shares with them lives in the core.
 """
 
 # NOTE(cloudsync): the factories stay importable as ``cloudsync.proxymc:``,
-# for pipelines that name them instead of ``egg:cloudsync#proxymc``.
+# for pipelines that name them instead of ``egg:swift-cloudsync#proxymc``.
 from cloudsync.proxymc.app import app_factory  # noqa: F401
 from cloudsync.proxymc.app import list_opts  # noqa: F401
 from cloudsync.proxymc.app import MAPPING_OPTS  # noqa: F401

@@ -11,9 +11,9 @@
 # under the License.
 """proxymc: the shared namespace through a Swift API endpoint in the cloud.
 
-proxymc is a paste app (``egg:cloudsync#proxymc``) that takes the place of
-Swift's proxy server at the end of a Swift pipeline. It runs next to the
-bucket, reads the same ``cloudsync.conf`` as the sync daemon, and serves
+proxymc is a paste app (``egg:swift-cloudsync#proxymc``) that takes the
+place of Swift's proxy server at the end of a Swift pipeline. It runs next
+to the bucket, reads the same ``cloudsync.conf`` as the sync daemon, and serves
 every mapped (account, container) straight from the remote bucket, in the
 layout the daemon writes, so that Swift clients (and, through Swift's
 ``s3api``, S3 clients) reach the shared data while the cluster on premises
@@ -30,11 +30,11 @@ is out of reach::
                proxy-server
 
     [app:proxy-server]
-    use = egg:cloudsync#proxymc
+    use = egg:swift-cloudsync#proxymc
     conf_file = /etc/cloudsync/cloudsync.conf
 
     [filter:slo]
-    use = egg:cloudsync#proxymc_slo
+    use = egg:swift-cloudsync#proxymc_slo
 
 Serve it with ``cloudsync-proxymc /etc/cloudsync/proxymc.conf``, as
 ``swift-proxy-server`` serves a proxy. The app section must be the last
@@ -42,7 +42,7 @@ element of the pipeline; s3api requires it to be named ``proxy-server``.
 Like Swift's proxy, proxymc adds ``catch_errors``, ``gatekeeper``,
 ``listing_formats`` and ``copy`` to a pipeline that lacks them. Leave out
 Swift's ``slo`` and ``dlo``: proxymc serves large objects itself, as the
-daemon stored them (``egg:cloudsync#proxymc_slo`` is the ``slo`` s3api
+daemon stored them (``egg:swift-cloudsync#proxymc_slo`` is the ``slo`` s3api
 needs to allow multipart uploads).
 
 What is served:
@@ -384,7 +384,7 @@ class ProxyMC:
 
 
 def app_factory(global_conf, **local_conf):
-    """The paste app factory of ``egg:cloudsync#proxymc``."""
+    """The paste app factory of ``egg:swift-cloudsync#proxymc``."""
     conf = dict(global_conf, **local_conf)
     registry.register_swift_info(
         version=swift_version, allow_account_management=False,
@@ -402,7 +402,7 @@ def app_factory(global_conf, **local_conf):
 
 
 def slo_filter_factory(global_conf, **local_conf):
-    """``egg:cloudsync#proxymc_slo``: the ``slo`` of a proxymc pipeline.
+    """``egg:swift-cloudsync#proxymc_slo``: the ``slo`` of a proxymc pipeline.
 
     proxymc stores static large objects itself; this filter passes every
     request through. It exists because s3api allows multipart uploads only

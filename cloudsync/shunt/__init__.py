@@ -10,7 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 """The cloud shunt, a middleware of Swift's proxy
-(``egg:cloudsync#cloud_shunt``).
+(``egg:swift-cloudsync#cloud_shunt``).
 
 What lives here: the middleware and its routing (:mod:`.middleware`),
 which hands each request to the controller of its resource, objects
@@ -29,5 +29,6 @@ modules) nor proxymc: what the shunt shares with them lives in the core.
 """
 
 # NOTE(cloudsync): ``cloudsync.shunt:filter_factory`` stays importable for
-# pipelines that name the factory instead of ``egg:cloudsync#cloud_shunt``.
+# pipelines that name the factory instead of
+# ``egg:swift-cloudsync#cloud_shunt``.
 from cloudsync.shunt.middleware import filter_factory  # noqa: F401

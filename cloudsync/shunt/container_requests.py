@@ -42,7 +42,10 @@ class ContainerRequests(object):
         self._remote_failed = shunt.remote_failed
 
     def GET(self, req, target, start_response):
-        if 'path' in req.params:
+        # NOTE(cloudsync): archive stubs keep Swift's own listing what it
+        # was; the bucket is merged only where objects are found through
+        # Swift's 404 (merge_namespaces, serve_deleted_archives).
+        if 'path' in req.params or not target.mapping.serves_deleted:
             return self.app(req.environ, start_response)
         # NOTE(cloudsync): the shunt answers as Swift's proxy app, which
         # lists in JSON whatever the request says (listing_formats, at

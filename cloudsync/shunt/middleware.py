@@ -11,7 +11,7 @@
 # under the License.
 """The cloud shunt: archived objects stay readable through Swift.
 
-The proxy middleware (``egg:cloudsync#cloud_shunt``) and its routing: a
+The proxy middleware (``egg:swift-cloudsync#cloud_shunt``) and its routing: a
 request of a mapped container goes to the controller of its resource,
 objects (:mod:`cloudsync.shunt.object_requests`) or containers
 (:mod:`cloudsync.shunt.container_requests`); every other request passes
@@ -221,7 +221,7 @@ class CloudShuntMiddleware(object):
 
 
 def filter_factory(global_conf, **local_conf):
-    """The paste filter factory of ``egg:cloudsync#cloud_shunt``.
+    """The paste filter factory of ``egg:swift-cloudsync#cloud_shunt``.
 
     :raises ValueError: ``conf_file`` is missing or invalid (the proxy does
         not start).

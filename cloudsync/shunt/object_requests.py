@@ -71,10 +71,11 @@ class ObjectRequests(object):
         routed the request.
     """
 
-    # NOTE(cloudsync): over 400 lines: one controller per resource, as in
-    # Swift's proxy; GET (with manifests and restore on read) and DELETE
-    # (with the segments of large objects) share the remote lookup and
-    # the checks of a forged manifest.
+    # NOTE(cloudsync): over 400 lines (and its module over 600 lines):
+    # one controller per resource, as in Swift's proxy; GET (with archive
+    # stubs, manifests and restore on read) and DELETE (with the segments
+    # of large objects) share the remote lookup and the checks of a
+    # forged manifest.
 
     def __init__(self, shunt):
         self.shunt = shunt
@@ -111,8 +112,29 @@ class ObjectRequests(object):
             return None, local
         return remote, None
 
+    def _stub_in(self, req, local):
+        """The archive stub Swift answered with, or None.
+
+        Swift evaluates the client's conditions and range against the
+        stub (zero bytes, its own ETag): a 304, 412 or 416 that does not
+        carry the object's headers is looked at again without them.
+        """
+        if local.status_int not in (200, 206, 304, 412, 416):
+            return None
+        stub = shunt_object.StubAnswer.of(local)
+        if stub is not None or local.is_success or \
+                'X-Timestamp' in local.headers:
+            return stub
+        return shunt_object.StubAnswer.of(self._probe(req))
+
     def GET(self, req, target, start_response):
         local = self._local(req.environ)
+        stub = self._stub_in(req, local)
+        if stub is not None:
+            return self._serve(req, target, local.read(), None,
+                               start_response, stub=stub)
+        if local.status_int == 404 and not target.mapping.serves_deleted:
+            return local.respond(start_response)
         tombstone = None
         if local.status_int == 412 and req.if_match and \
                 '*' in req.if_match:
@@ -140,11 +162,15 @@ class ObjectRequests(object):
 
     HEAD = GET
 
-    def _serve(self, req, target, local, tombstone, start_response):
+    def _serve(self, req, target, local, tombstone, start_response,
+               stub=None):
         """Answer from the remote.
 
         ``local`` (Swift's answer) is replayed when the remote does not
-        have the object either.
+        have the object either. With ``stub`` (a
+        :class:`~cloudsync.shunt.objects.StubAnswer`, Swift answered with
+        an archive stub) the object is the stub's: its headers win, and
+        the HEAD of a plain object is answered from the stub alone.
         """
         provider = self.provider(target.mapping)
         is_get = req.method == 'GET'
@@ -154,9 +180,23 @@ class ObjectRequests(object):
             if is_get and not ranged:
                 body = provider.get_object(target.bucket, target.key)
                 info = body.info
+            elif stub is not None and not is_get and \
+                    stub.stub.kind == 'plain':
+                info = stub.remote_info()
             else:
                 info = provider.head_object(target.bucket, target.key)
         except exceptions.NotFound:
+            if stub is not None:
+                # NOTE(cloudsync): the remote lost the data (expired
+                # there, or deleted by someone else): never serve the
+                # stub's zero bytes as the object.
+                self.logger.error(
+                    'cloud_shunt: %s is archived, but its remote copy '
+                    '%s/%s is gone', target.name, target.bucket,
+                    target.key)
+                return swob.HTTPNotFound(
+                    request=req, headers=local.trans_headers())(
+                    req.environ, start_response)
             return local.respond(start_response)
         except exceptions.RemoteError as exc:
             self._remote_failed(req, target, req.method, exc)
@@ -173,7 +213,8 @@ class ObjectRequests(object):
                 'cloud_shunt: %s: the remote copy has metadata that cannot '
                 'be sent as a header, left out: %s', target.name,
                 headers_mod.describe_dropped(remote.dropped))
-        if remote.expired() or remote.deleted_by(tombstone):
+        if stub is None and (remote.expired() or
+                             remote.deleted_by(tombstone)):
             if body is not None:
                 body.close()
             return local.respond(start_response)
@@ -207,15 +248,18 @@ class ObjectRequests(object):
             if target.mapping.restore_object and \
                     'Range' not in req.headers:
                 app_iter = self._restoring(req, target, tombstone, remote,
-                                           app_iter)
+                                           app_iter, stub=stub)
         headers = remote.headers()
         headers.update(local.trans_headers())
+        if stub is not None:
+            stub.overlay(headers)
         resp = swob.Response(
             status=200, headers=headers, app_iter=app_iter, request=req,
             conditional_response=True, conditional_etag=(
                 request_helpers.resolve_etag_is_at_header(req, headers) or
                 remote.etag))
-        resp.last_modified = remote.last_modified
+        if stub is None or 'Last-Modified' not in headers:
+            resp.last_modified = remote.last_modified
         return resp(req.environ, start_response)
 
     def _manifest_response(self, req, target, local, remote,
@@ -262,17 +306,33 @@ class ObjectRequests(object):
                 '%s', target.name, exc)
             return None
 
-    def _restoring(self, req, target, tombstone, remote, app_iter):
-        """Wrap the client's body so that it restores the object."""
+    def _restoring(self, req, target, tombstone, remote, app_iter,
+                   stub=None):
+        """Wrap the client's body so that it restores the object.
+
+        Over an archive stub (``stub``): one offset step after the stub's
+        current timestamp (Swift refuses the restore when the stub was
+        overwritten or deleted since), with the stub's metadata.
+        """
         if remote.is_dlo:
             self.logger.info('cloud_shunt: %s is a dynamic large object; '
                              'it is served, not restored', target.name)
             return app_iter
-        timestamp = restore_mod.restore_timestamp(remote.timestamp,
-                                                  tombstone)
         headers = dict(remote.metadata_headers())
         headers.pop('X-Static-Large-Object', None)
         headers['Content-Type'] = remote.content_type
+        if stub is None:
+            timestamp = restore_mod.restore_timestamp(remote.timestamp,
+                                                      tombstone)
+        else:
+            timestamp = restore_mod.restore_timestamp(
+                stub.stub.timestamp, stub.timestamp)
+            headers = {k: v for k, v in headers.items()
+                       if not k.lower().startswith(
+                           metadata.OBJECT_META_PREFIX) and
+                       k.lower() != 'x-delete-at'}
+            headers.update(stub.metadata_headers())
+            headers['Content-Type'] = swob.wsgi_to_str(stub.content_type())
         headers['X-Timestamp'] = timestamp.internal
         path = swob.wsgi_quote(req.path_info)
         provider = self.provider(target.mapping)
@@ -325,6 +385,8 @@ class ObjectRequests(object):
         # NOTE(cloudsync): Swift's 404 to a DELETE carries the tombstone
         # the DELETE just wrote; whether the remote copy was served until
         # then is told by the one before, so ask first.
+        if not target.mapping.serves_deleted:
+            return self.app(req.environ, start_response)
         before = self._probe(req, authorized=True)
         if before.status_int != 404:
             return self.app(req.environ, start_response)
@@ -474,7 +536,7 @@ class ObjectRequests(object):
 
     def POST(self, req, target, start_response):
         local = self._local(req.environ)
-        if local.status_int != 404:
+        if local.status_int != 404 or not target.mapping.serves_deleted:
             return local.respond(start_response)
         local.read()
         # NOTE(cloudsync): Swift's 404 to a POST does not say whether the

@@ -28,6 +28,8 @@ from cloudsync import exceptions
 from cloudsync import headers as headers_mod
 from cloudsync import large_objects
 from cloudsync import metadata
+from cloudsync import providers
+from cloudsync import stubs
 from cloudsync import symlinks
 
 #: the MD5 of an SLO's manifest (Swift's X-Manifest-Etag), as the daemon
@@ -320,3 +322,92 @@ def manifest_raw(raw):
         seg['size_bytes'] = seg.pop('bytes', None)
         seg['etag'] = seg.pop('hash', None)
     return json.dumps(segments, sort_keys=True).encode('utf-8')
+
+
+#: headers of a stub that are the object's (a POST sets them), given to
+#: clients instead of the remote copy's
+STUB_OWN_HEADERS = ('content-disposition', 'content-encoding',
+                    'cache-control', 'content-language', 'expires',
+                    'x-robots-tag', 'x-delete-at', 'x-timestamp',
+                    'last-modified')
+
+
+class StubAnswer(object):
+    """An archive stub Swift answered with (see :mod:`cloudsync.stubs`).
+
+    :param stub: the :class:`~cloudsync.stubs.ArchiveStub`.
+    :param headers: the stub's response headers (WSGI strings).
+    """
+
+    def __init__(self, stub, headers):
+        self.stub = stub
+        self.headers = swob.HeaderKeyDict(headers)
+
+    @classmethod
+    def of(cls, local):
+        """The stub in Swift's answer ``local`` (a
+        :class:`~cloudsync.shunt.answers.LocalAnswer`), or None.
+        """
+        found = stubs.ArchiveStub.from_headers(
+            {swob.wsgi_to_str(k): swob.wsgi_to_str(v)
+             for k, v in local.headers.items()})
+        return None if found is None else cls(found, local.headers)
+
+    @property
+    def timestamp(self):
+        """The stub's current timestamp (a POST on it is newer)."""
+        value = self.headers.get('X-Backend-Timestamp') or \
+            self.headers.get('X-Timestamp')
+        try:
+            return swift_utils.Timestamp(value)
+        except (TypeError, ValueError):
+            return stubs.stub_timestamp(self.stub.timestamp)
+
+    def remote_info(self):
+        """What the remote holds, as the stub says (a plain object's copy:
+        other kinds are HEADed on the remote).
+        """
+        stub = self.stub
+        meta = {metadata.TIMESTAMP_KEY: stub.timestamp.internal}
+        if stub.etag:
+            meta[metadata.ETAG_KEY] = stub.etag
+        return providers.ObjectInfo(
+            key=stub.key, size=stub.size, etag=stub.remote_etag,
+            last_modified=float(stub.timestamp),
+            content_type=stub.content_type, metadata=meta,
+            storage_class=stub.storage_class)
+
+    def content_type(self):
+        return swob.str_to_wsgi(stubs.served_content_type(
+            self.stub, swob.wsgi_to_str(self.headers.get(
+                'Content-Type', ''))))
+
+    def metadata_headers(self):
+        """The stub's user metadata and expiry (native strings): the
+        object's, a POST on the stub included.
+        """
+        headers = {}
+        for key, value in self.headers.items():
+            lkey = key.lower()
+            if lkey.startswith(metadata.OBJECT_META_PREFIX) or \
+                    lkey == 'x-delete-at':
+                headers[swob.wsgi_to_str(key)] = swob.wsgi_to_str(value)
+        return headers
+
+    def overlay(self, headers):
+        """Give ``headers`` (the remote copy's, as Swift showed them) the
+        stub's content type, user metadata, expiry and timestamps: local
+        truth, until the daemon carries a POST on the stub to the remote.
+        """
+        for key in list(headers):
+            lkey = key.lower()
+            if lkey.startswith(metadata.OBJECT_META_PREFIX) or \
+                    lkey in STUB_OWN_HEADERS:
+                del headers[key]
+        for key, value in self.headers.items():
+            lkey = key.lower()
+            if lkey.startswith(metadata.OBJECT_META_PREFIX) or \
+                    lkey in STUB_OWN_HEADERS:
+                headers[key] = value
+        headers['Content-Type'] = self.content_type()
+        return headers

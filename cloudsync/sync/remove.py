@@ -29,6 +29,7 @@ from cloudsync import large_objects as lo
 from cloudsync import local
 from cloudsync import metadata as md
 from cloudsync import providers
+from cloudsync import stubs
 from cloudsync.sync import current
 from cloudsync.sync.outcomes import Outcome
 from cloudsync.sync.outcomes import RetryLater
@@ -72,7 +73,10 @@ class Archiver(part.Part):
 
     def archive(self, row):
         result = self.uploader.copy(row)
-        if result.outcome in (Outcome.SKIPPED, Outcome.LOCAL_GONE):
+        if result.outcome in (Outcome.SKIPPED, Outcome.LOCAL_GONE) or \
+                result.stub is not None:
+            # NOTE(cloudsync): a stub is archived already; its row only
+            # carried its metadata to the remote copy.
             return result.outcome
         source = result.source
         if result.remote_newer or source.timestamp > row.meta_timestamp:
@@ -102,6 +106,8 @@ class Archiver(part.Part):
                              source.timestamp.internal,
                              now.internal if now else None)
             return Outcome.UNCHANGED
+        if self.mapping.archives_as_stubs and source.data_path is None:
+            return self.replace_with_stub(row, headers, source, info)
         delete_ts = archive_timestamp(row.meta_timestamp)
         kept = self.fence(row, headers, delete_ts)
         if kept is not None:
@@ -137,6 +143,76 @@ class Archiver(part.Part):
             # PUT again over the same segments meanwhile (as ``swift
             # upload`` does) made the DELETE above fail with 409, and
             # those segments are the newer object's.
+            self.delete_segments(row, source.segments)
+        self.stats.increment('archived_objects')
+        return Outcome.ARCHIVED
+
+    def stub_headers(self, row, headers, source, info):
+        """The headers of the PUT that replaces the object of ``row``
+        (whose local ``headers`` and :class:`~cloudsync.sync.source.
+        Source` were verified against the remote copy ``info``) with its
+        stub; see :mod:`cloudsync.stubs`.
+        """
+        put = self.fence_headers(headers)
+        # NOTE(cloudsync): Swift's dlo middleware would take a stub with
+        # X-Object-Manifest for a manifest; the remote copy keeps it.
+        put.pop('x-object-manifest', None)
+        if headers.get('x-delete-at'):
+            put['X-Delete-At'] = headers['x-delete-at']
+        listing_etag = row.etag
+        if not listing_etag or local.is_encrypted_etag(listing_etag):
+            # NOTE(cloudsync): at-rest encryption: the row's ETag is
+            # encrypted; the internal client's pipeline decrypts the
+            # object's, and its encrypter encrypts the override again.
+            listing_etag = headers.get(
+                stubs.OVERRIDE_ETAG.lower()) or lo.normalize_etag(
+                headers.get('etag'))
+        if source.link is not None:
+            kind = 'link'
+        else:
+            kind = source.kind
+        stub = stubs.ArchiveStub(
+            remote=getattr(self.mapping.remote, 'name', '') or '',
+            bucket=self.bucket, key=self.layout.object_key(row.name),
+            remote_etag=lo.normalize_etag(info.etag) or '',
+            size=source.size, etag=source.swift_etag or '', kind=kind,
+            timestamp=source.timestamp, content_type=source.content_type,
+            manifest_key=(self.layout.manifest_key(row.name)
+                          if source.manifest is not None else None),
+            storage_class=info.storage_class)
+        put.update((swob.str_to_wsgi(k), swob.str_to_wsgi(v))
+                   for k, v in stub.sysmeta().items())
+        put.update((k, swob.str_to_wsgi(v)) for k, v in
+                   stubs.container_overrides(
+                       listing_etag, row.size, row.content_type).items())
+        put['Content-Type'] = stubs.STUB_CONTENT_TYPE
+        put['Content-Length'] = '0'
+        data_ts = source_mod.parse_timestamp(
+            headers.get('x-backend-data-timestamp')) or row.timestamp
+        put['X-Timestamp'] = stubs.stub_timestamp(data_ts).internal
+        return put
+
+    def replace_with_stub(self, row, headers, source, info):
+        """``archive_as = stub``: PUT the stub over the verified object,
+        one offset step after its data (Swift refuses it, 409, when the
+        object was overwritten or deleted since; a POST since stays on
+        top of it, and its row carries its metadata to the remote copy),
+        then delete the segments of a large object as a delete would.
+        """
+        put = self.stub_headers(row, headers, source, info)
+        resp = self.reader.request('PUT', self.container, row.name,
+                                   headers=put,
+                                   policy=row.storage_policy_index,
+                                   acceptable=(2, 409))
+        swift_utils.close_if_possible(resp.app_iter)
+        # NOTE(cloudsync): Swift's proxy answers 202, not 409, to a PUT
+        # that its object servers refused for a newer object or delete.
+        if resp.status_int in (202, 409):
+            self.logger.info('%s: overwritten or deleted since its row '
+                             '(%s); the newer object is kept',
+                             self.what(row), row.timestamp.internal)
+            return Outcome.UNCHANGED
+        if source.segments and not self.mapping.retain_local_segments:
             self.delete_segments(row, source.segments)
         self.stats.increment('archived_objects')
         return Outcome.ARCHIVED
@@ -426,3 +502,79 @@ class Remover(part.Part):
         if deleted:
             self.logger.debug('%s: deleted %d remote DLO segments under %s',
                               self.what(row), deleted, info.dlo_manifest)
+
+
+class StubCarrier(part.Part):
+    """The row of an archive stub: its data is on the remote already.
+
+    A stub is never copied (its zero bytes would replace the remote
+    copy) nor archived again. What a POST changed on it (user metadata,
+    content type, expiry) is carried to the remote copy, whose metadata
+    is replaced in place, as for a POST on any object.
+    """
+
+    def carry(self, row, headers, stub):
+        key = self.layout.object_key(row.name)
+        if (stub.bucket, stub.key) != (self.bucket, key):
+            self.logger.warning(
+                '%s: an archive stub whose data is in %s/%s, not where the '
+                'mapping puts it (%s/%s); left alone', self.what(row),
+                stub.bucket, stub.key, self.bucket, key)
+            return Outcome.UNCHANGED
+        info = self.compare.head_remote(key)
+        if info is None:
+            self.stats.increment('errors')
+            self.logger.error(
+                '%s: an archive stub, but %s holds no copy of it (%s): '
+                'the object cannot be read any more', self.what(row),
+                self.remote_label(), key)
+            return Outcome.UNCHANGED
+        local_ts = source_mod.local_timestamp(headers)
+        remote_ts = current.remote_timestamp(info)
+        if remote_ts is not None and local_ts is not None and \
+                remote_ts > local_ts:
+            return Outcome.UNCHANGED
+        user = {k: v for k, v in headers.items()
+                if k.startswith(md.OBJECT_META_PREFIX)}
+        md.check_for_remote(user)
+        meta = md.swift_to_remote(user)
+        for mkey, value in (info.metadata or {}).items():
+            lkey = mkey.lower()
+            if lkey in md.RESERVED_KEYS or (
+                    lkey.startswith(md.RESERVED_PREFIX) and
+                    not lkey.startswith((md.ESCAPE_PREFIX,
+                                         md.KEY_ESCAPE_PREFIX))):
+                meta[lkey] = value
+        meta.pop(md.DELETE_AT_KEY, None)
+        expires_at = None
+        if self.mapping.propagate_expiration and headers.get('x-delete-at'):
+            try:
+                expires_at = int(float(headers['x-delete-at']) +
+                                 self.mapping.propagate_expiration_offset)
+                meta[md.DELETE_AT_KEY] = str(expires_at)
+            except ValueError:
+                pass
+        content_type = stubs.served_content_type(
+            stub, headers.get('content-type'))
+        have = {k.lower(): v for k, v in (info.metadata or {}).items()}
+        if info.content_type == content_type and \
+                md.remote_to_swift(meta) == md.remote_to_swift(have) and \
+                meta.get(md.DELETE_AT_KEY) == have.get(md.DELETE_AT_KEY):
+            return Outcome.UNCHANGED
+        if (info.storage_class or '').upper() in current.COLD_CLASSES:
+            self.logger.warning(
+                '%s: the metadata of an archive stub changed, but its '
+                'remote copy is in storage class %s and cannot be changed '
+                'in place', self.what(row), info.storage_class)
+            return Outcome.UNCHANGED
+        if local_ts is not None:
+            meta[md.TIMESTAMP_KEY] = local_ts.internal
+        kwargs = {}
+        if self.mapping.propagate_expiration and \
+                providers.takes_expiry(self.provider):
+            kwargs['expires_at'] = expires_at
+        self.provider.update_metadata(self.bucket, key,
+                                      content_type=content_type,
+                                      metadata=meta, **kwargs)
+        self.stats.increment('metadata_updates')
+        return Outcome.METADATA_UPDATED

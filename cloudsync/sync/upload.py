@@ -29,12 +29,14 @@ from cloudsync import exceptions
 from cloudsync import large_objects as lo
 from cloudsync import metadata as md
 from cloudsync import providers
+from cloudsync import stubs
 from cloudsync import symlinks
 from cloudsync.sync import current
 from cloudsync.sync.outcomes import Outcome
 from cloudsync.sync.outcomes import RetryLater
 from cloudsync.sync.outcomes import StaleAnswer
 from cloudsync.sync import part
+from cloudsync.sync import remove
 from cloudsync.sync import source as source_mod
 
 
@@ -45,10 +47,18 @@ class CopyResult:
     remote: providers.ObjectInfo = None
     #: the remote holds a newer version than the local one
     remote_newer: bool = False
+    #: the local object is an archive stub (:class:`cloudsync.stubs.
+    #: ArchiveStub`): never copied, its metadata carried to the remote
+    stub: object = None
 
 
 class Uploader(part.Part):
     """Copies a row's object version to the remote."""
+
+    @property
+    def stub_carrier(self):
+        """Carries a POST on an archive stub to its remote copy."""
+        return remove.StubCarrier(self.propagator)
 
     def check_key(self, key):
         """Whether the remote can hold ``key``; raises
@@ -126,6 +136,10 @@ class Uploader(part.Part):
                              '(%s): a stale replica answered' % (
                                  timestamp.internal if timestamp else None,
                                  row.meta_timestamp.internal))
+        stub = stubs.ArchiveStub.from_headers(headers)
+        if stub is not None:
+            return CopyResult(self.stub_carrier.carry(row, headers, stub),
+                              stub=stub)
         if not self.mapping.selects(headers):
             return CopyResult(Outcome.SKIPPED)
         try:
