@@ -172,7 +172,7 @@ class Archiver(part.Part):
         else:
             kind = source.kind
         stub = stubs.ArchiveStub(
-            remote=getattr(self.mapping.remote, 'name', '') or '',
+            remote=self.mapping.remote.name,
             bucket=self.bucket, key=self.layout.object_key(row.name),
             remote_etag=lo.normalize_etag(info.etag) or '',
             size=source.size, etag=source.swift_etag or '', kind=kind,
@@ -546,14 +546,9 @@ class StubCarrier(part.Part):
                                          md.KEY_ESCAPE_PREFIX))):
                 meta[lkey] = value
         meta.pop(md.DELETE_AT_KEY, None)
-        expires_at = None
-        if self.mapping.propagate_expiration and headers.get('x-delete-at'):
-            try:
-                expires_at = int(float(headers['x-delete-at']) +
-                                 self.mapping.propagate_expiration_offset)
-                meta[md.DELETE_AT_KEY] = str(expires_at)
-            except ValueError:
-                pass
+        expires_at = source_mod.propagated_expiry(self.mapping, headers)
+        if expires_at is not None:
+            meta[md.DELETE_AT_KEY] = str(expires_at)
         content_type = stubs.served_content_type(
             stub, headers.get('content-type'))
         have = {k.lower(): v for k, v in (info.metadata or {}).items()}
@@ -569,7 +564,8 @@ class StubCarrier(part.Part):
             return Outcome.UNCHANGED
         if local_ts is not None:
             meta[md.TIMESTAMP_KEY] = local_ts.internal
-        kwargs = {}
+        kwargs = {'info': info} if providers.takes_info(self.provider) \
+            else {}
         if self.mapping.propagate_expiration and \
                 providers.takes_expiry(self.provider):
             kwargs['expires_at'] = expires_at

@@ -165,6 +165,20 @@ def unique_objects(pieces, exclude=()):
     return result
 
 
+def propagated_expiry(mapping, headers):
+    """The remote expiry (seconds) of an object with local ``headers``
+    under ``mapping`` (``propagate_expiration``, offset included), or
+    None.
+    """
+    if not mapping.propagate_expiration or not headers.get('x-delete-at'):
+        return None
+    try:
+        return int(float(headers['x-delete-at']) +
+                   mapping.propagate_expiration_offset)
+    except ValueError:
+        return None
+
+
 def local_timestamp(headers):
     return (parse_timestamp(headers.get('x-backend-timestamp')) or
             parse_timestamp(headers.get('x-timestamp')))
@@ -401,14 +415,9 @@ class LocalSource(part.Part):
         want = {k: v for k, v in headers.items()
                 if k.startswith(md.OBJECT_META_PREFIX)}
         internal = {md.TIMESTAMP_KEY: timestamp.internal}
-        expires_at = None
-        if self.mapping.propagate_expiration and headers.get('x-delete-at'):
-            try:
-                expires_at = int(float(headers['x-delete-at']) +
-                                 self.mapping.propagate_expiration_offset)
-                internal[md.DELETE_AT_KEY] = str(expires_at)
-            except ValueError:
-                pass
+        expires_at = propagated_expiry(self.mapping, headers)
+        if expires_at is not None:
+            internal[md.DELETE_AT_KEY] = str(expires_at)
         etag = lo.normalize_etag(headers.get('etag'))
         source = Source(
             name=row.name, kind='plain', timestamp=timestamp,
