@@ -157,6 +157,7 @@ import io
 import os
 import socket
 import ssl
+import sys
 import threading
 import time
 import traceback
@@ -216,14 +217,12 @@ class WireCounter:
     requests, http.client). Server sockets of the process are not counted.
     """
 
-    #: (class, method, whether it sends) for plain and TLS sockets
-    _METHODS = [
-        (socket.socket, 'send', True), (socket.socket, 'sendall', True),
-        (socket.socket, 'recv', False), (socket.socket, 'recv_into', False),
-        # NOTE: a TLS socket's sendall calls its send, and its recv and
-        # recv_into call its read.
-        (ssl.SSLSocket, 'send', True), (ssl.SSLSocket, 'read', False),
-    ]
+    #: (method, whether it sends) of plain sockets
+    _PLAIN_METHODS = [('send', True), ('sendall', True),
+                      ('recv', False), ('recv_into', False)]
+    #: (method, whether it sends) of TLS sockets: their sendall calls
+    #: their send, and their recv and recv_into call their read
+    _TLS_METHODS = [('send', True), ('read', False)]
 
     def __init__(self):
         self.sent = 0
@@ -256,16 +255,38 @@ class WireCounter:
         self._saved.append((cls, name, cls.__dict__.get(name)))
         setattr(cls, name, wrapper)
 
+    @staticmethod
+    def _socket_classes():
+        """The plain socket classes client connections may be made of.
+
+        eventlet's green sockets (which Swift's modules bring in) wrap a
+        socket of eventlet's own copy of the socket module, another class
+        than :class:`socket.socket`.
+        """
+        classes = [socket.socket]
+        patcher = sys.modules.get('eventlet.patcher')
+        if patcher is not None:
+            original = patcher.original('socket').socket
+            if original is not socket.socket:
+                classes.append(original)
+        return classes
+
     def __enter__(self):
         counter = self
-        for method in ('connect', 'connect_ex'):
-            real = getattr(socket.socket, method)
+        plain = self._socket_classes()
+        methods = [(cls, name, sending) for cls in plain
+                   for name, sending in self._PLAIN_METHODS]
+        methods += [(ssl.SSLSocket, name, sending)
+                    for name, sending in self._TLS_METHODS]
+        for cls in plain:
+            for method in ('connect', 'connect_ex'):
+                real = getattr(cls, method)
 
-            def connect(sock, *args, _real=real, **kwargs):
-                counter._connected.add(sock)
-                return _real(sock, *args, **kwargs)
-            self._patch(socket.socket, method, connect)
-        for cls, name, sending in self._METHODS:
+                def connect(sock, *args, _real=real, **kwargs):
+                    counter._connected.add(sock)
+                    return _real(sock, *args, **kwargs)
+                self._patch(cls, method, connect)
+        for cls, name, sending in methods:
             real = getattr(cls, name)
 
             def wrapper(sock, *args, _real=real, _sending=sending, **kwargs):

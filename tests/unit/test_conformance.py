@@ -109,3 +109,17 @@ def test_the_call_counter_sees_a_download_and_upload_again():
     body = provider.get_object('b', 'k').read_all()
     provider.put_object('b', 'k', body, len(body), metadata={'a': 'b'})
     assert calls.calls == ['get_object', 'put_object']
+
+
+def test_the_wire_counter_sees_green_sockets(server):
+    # Swift's modules bring in eventlet, whose green sockets wrap sockets
+    # of another class than socket.socket: what goes through them counts.
+    from eventlet.green import http as green_http  # noqa: F401
+    from eventlet.green.http import client as green_client
+    with conformance.WireCounter() as wire:
+        conn = green_client.HTTPConnection('127.0.0.1', server)
+        conn.request('PUT', '/k', body=os.urandom(MiB))
+        conn.getresponse().read()
+        conn.close()
+    assert MiB <= wire.sent < MiB + 4096
+    assert 0 < wire.received < 1024
