@@ -49,6 +49,9 @@ SCAN_SHARE = 0.6
 
 _SWIFT_BYTES = re.compile(r';\s*swift_bytes=(\d+)', re.IGNORECASE)
 
+#: when the progress began, in the status file (see ContainerPass.is_new)
+NEW_SINCE_KEY = 'new_rows_since'
+
 HANDLED_ACTIONS = (lifecycle.Action.COPY, lifecycle.Action.ARCHIVE,
                    lifecycle.Action.REMOVE_REMOTE)
 
@@ -188,6 +191,8 @@ class ContainerPass(object):
             max_failed=crawler.max_failed, clock=self.clock)
         self.broker = None
         self.propagator = None
+        #: rows changed at or after this time are new (see :meth:`is_new`)
+        self.new_since = None
 
     # -- helpers ------------------------------------------------------------
 
@@ -223,6 +228,15 @@ class ContainerPass(object):
             found = curs.fetchone()
         return row_from_db(found) if found else None
 
+    def is_new(self, row):
+        """Whether ``row`` changed after this progress began (when it
+        started from row 0): only this progress can have copied it. After
+        a restart from row 0 (a lost status file, a changed mapping) older
+        changes are not new: their copies are likely on the remote.
+        """
+        return (self.new_since is not None and
+                float(row.meta_timestamp) >= self.new_since)
+
     # -- handling one row (runs in the row pool; never raises) -------------
 
     def handle(self, row, decision, fresh=False):
@@ -233,7 +247,11 @@ class ContainerPass(object):
                   decision.action.value, row.name, row.row_id)
         try:
             if fresh and getattr(self.propagator, 'TAKES_FRESH', False):
-                outcome = self.propagator.handle(row, decision, fresh=True)
+                kwargs = {'fresh': True}
+                if self.is_new(row) and getattr(self.propagator,
+                                                'TAKES_NEW', False):
+                    kwargs['new'] = True
+                outcome = self.propagator.handle(row, decision, **kwargs)
             else:
                 outcome = self.propagator.handle(row, decision)
         except outcomes.RetryLater as exc:
@@ -540,6 +558,7 @@ class ContainerPass(object):
                      self.db.label)
             return self.result
         self.status.check_database(self.broker.get_info()['id'])
+        self.new_since = self.status.data.setdefault(NEW_SINCE_KEY, started)
         if self.status.reset_reason:
             LOG.info('%s: starting from row 0 (%s)', self.db.label,
                      self.status.reset_reason)

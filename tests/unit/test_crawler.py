@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 
 import pytest
 from swift.common import exceptions as swift_exceptions
@@ -252,6 +253,46 @@ def test_every_row_is_handled_in_chunks_and_progress_saved(tmp_path):
     assert (result.handled, result.copied, result.failed) == (8, 8, 0)
     assert node.status().last_row == 8
     assert result.rows_behind == 0
+
+
+class KwargsPropagator(fakes.FakePropagator):
+    TAKES_FRESH = True
+    TAKES_NEW = True
+
+    def handle(self, row, decision, **kwargs):
+        self.node.kwargs[row.name] = kwargs
+        return super().handle(row, decision)
+
+
+def test_rows_changed_since_the_progress_began_are_new(tmp_path):
+    node = fakes.Node(tmp_path)
+    node.kwargs = {}
+    node.factory = lambda mapping, account, container, *args: \
+        KwargsPropagator(node, account, container)
+    node.crawler = node.make_crawler()
+    node.put('before', when=node.clock.now - 10)
+    node.crawl()
+    node.clock.now += 60
+    node.put('after', when=node.clock.now - 30)
+    node.crawl()
+    assert node.kwargs == {'before': {'fresh': True},
+                           'after': {'fresh': True, 'new': True}}
+
+
+def test_a_restart_from_row_0_makes_no_row_new(tmp_path):
+    node = fakes.Node(tmp_path)
+    node.kwargs = {}
+    node.factory = lambda mapping, account, container, *args: \
+        KwargsPropagator(node, account, container)
+    node.crawler = node.make_crawler()
+    node.put('o0', when=node.clock.now - 10)
+    node.crawl()
+    node.put('o1', when=node.clock.now + 1)
+    node.clock.now += 60
+    # the status directory is lost
+    shutil.rmtree(node.status_dir)
+    node.crawl()
+    assert node.kwargs == {'o0': {'fresh': True}, 'o1': {'fresh': True}}
 
 
 def test_a_second_pass_only_handles_new_rows(tmp_path):
