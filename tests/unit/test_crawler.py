@@ -76,6 +76,36 @@ def test_row_from_db_decodes_the_timestamps():
     assert (row.deleted, row.storage_policy_index) == (False, 1)
 
 
+def test_row_from_db_of_one_timestamp_and_of_an_offset():
+    for data in (swift_utils.Timestamp(100),
+                 swift_utils.Timestamp(100, offset=1)):
+        raw = {'ROWID': 7, 'name': 'o', 'created_at': data.internal,
+               'size': 3, 'content_type': 'text/plain', 'etag': 'e',
+               'deleted': 1, 'storage_policy_index': 0}
+        row = crawler_mod.row_from_db(raw)
+        assert (row.timestamp, row.meta_timestamp) == (data, data)
+        assert row.timestamp.offset == data.offset
+        assert row.deleted
+
+
+def test_progress_is_saved_at_most_every_second_while_rows_are_read(
+        tmp_path, monkeypatch):
+    from cloudsync.sync import status as status_mod
+    saves = []
+    real_save = status_mod.SyncStatus.save
+    monkeypatch.setattr(status_mod.SyncStatus, 'save',
+                        lambda self: saves.append(1) or real_save(self))
+    node = fakes.Node(tmp_path)   # items_chunk = 3; the clock stands still
+    for i in range(30):
+        node.put('o%02d' % i)
+    node.crawl()
+    assert len(node.handled) == 30
+    # not one save per chunk of 3 rows: the scan's last, the retries', the
+    # pass's end
+    assert len(saves) <= 4
+    assert node.status().last_row == 30
+
+
 # -- finding the databases ----------------------------------------------------
 
 def test_a_database_is_local_when_a_primary_has_our_ip_and_port(tmp_path):
