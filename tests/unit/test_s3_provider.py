@@ -640,6 +640,16 @@ class TestPut:
         with pytest.raises(exceptions.NotFound):
             h.provider.put_object('b', 'k', b'x', 1, if_match=md5(b'y'))
 
+    def test_a_conditional_write_raced_by_another_is_refused(self, h):
+        # NOTE: S3 answers 409 when another write of the key raced a
+        # conditional one; the copy is then read and compared.
+        h.fake.error(409, 'ConditionalRequestConflict')
+        with pytest.raises(exceptions.PreconditionFailed):
+            h.provider.put_object('b', 'k', b'x', 1, if_match=md5(b'y'))
+        h.fake.error(409, 'ConditionalRequestConflict')
+        with pytest.raises(exceptions.PreconditionFailed):
+            h.provider.put_object('b', 'k', b'x', 1, create_only=True)
+
     def test_no_condition_unless_asked(self, h):
         h.fake.reply(*put_ok(md5(b'x')))
         h.provider.put_object('b', 'k', b'x', 1)
