@@ -254,6 +254,41 @@ def rclone_env():
     return env
 
 
+RCLONE_CONF = """\
+[swift]
+type = swift
+auth = %(auth_url)s
+user = %(user)s
+key = %(key)s
+
+[s3]
+type = s3
+provider = Other
+endpoint = %(endpoint)s
+access_key_id = %(access_key)s
+secret_access_key = %(secret_key)s
+region = %(region)s
+force_path_style = true
+no_check_bucket = true
+"""
+
+
+def write_rclone_conf(path, state, user='test:tester', key='testing'):
+    """An rclone configuration of the all-in-one of ``state``: remote
+    ``swift`` (its proxy, tempauth v1, as ``user``) and remote ``s3`` (its
+    moto server); returns ``path``.
+    """
+    with open(path, 'w') as f:
+        f.write(RCLONE_CONF % {
+            'auth_url': state['auth_url'], 'user': user, 'key': key,
+            'endpoint': state['moto_endpoint'],
+            'access_key': state['moto_access_key'],
+            'secret_key': state['moto_secret_key'],
+            'region': state['moto_region'],
+        })
+    return path
+
+
 # -- clients -----------------------------------------------------------------
 
 def s3_client(endpoint, access_key, secret_key, region='us-east-1',

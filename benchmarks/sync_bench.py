@@ -490,17 +490,8 @@ class SyncBench(object):
     # -- rclone ---------------------------------------------------------------
 
     def rclone_conf(self):
-        path = os.path.join(self.workdir, 'rclone.conf')
-        with open(path, 'w') as f:
-            f.write(RCLONE_CONF % {
-                'auth_url': self.state['auth_url'],
-                'user': USER, 'key': KEY,
-                'endpoint': self.state['moto_endpoint'],
-                'access_key': self.state['moto_access_key'],
-                'secret_key': self.state['moto_secret_key'],
-                'region': self.state['moto_region'],
-            })
-        return path
+        return common.write_rclone_conf(
+            os.path.join(self.workdir, 'rclone.conf'), self.state, USER, KEY)
 
     def run_rclone(self, wl, bucket, result):
         cmd = [self.rclone, '--config', self.rclone_conf(), 'copy',
@@ -556,25 +547,6 @@ class SyncBench(object):
             common.fmt(result.seconds), result.verified, result.note)
         self.drop_bucket(bucket)
         return result
-
-
-RCLONE_CONF = """\
-[swift]
-type = swift
-auth = %(auth_url)s
-user = %(user)s
-key = %(key)s
-
-[s3]
-type = s3
-provider = Other
-endpoint = %(endpoint)s
-access_key_id = %(access_key)s
-secret_access_key = %(secret_key)s
-region = %(region)s
-force_path_style = true
-no_check_bucket = true
-"""
 
 
 # -- reporting ---------------------------------------------------------------

@@ -51,7 +51,9 @@ endpoint:
 # NOTE(cloudsync): over 600 lines on purpose: this is the whole contract a
 # provider implements (the data types it returns, the Provider base with
 # its declared capabilities, and the part helpers every provider shares),
-# read by third parties as one page.
+# read by third parties as one page. The Provider class is over 400 lines
+# for the same reason: its capabilities and methods are documented where
+# they are declared.
 
 import abc
 import concurrent.futures
@@ -79,6 +81,20 @@ def creates_only(provider):
     :attr:`Provider.PUT_CREATE_ONLY`.
     """
     return bool(provider.PUT_CREATE_ONLY)
+
+
+def puts_if_match(provider):
+    """Whether ``provider.put_object`` takes ``if_match``: its declared
+    :attr:`Provider.PUT_IF_MATCH`.
+    """
+    return bool(provider.PUT_IF_MATCH)
+
+
+def deletes_in_one_request(provider):
+    """Whether ``provider.delete_objects`` deletes all its keys with one
+    request: its declared :attr:`Provider.BULK_DELETE`.
+    """
+    return bool(provider.BULK_DELETE)
 
 
 def takes_info(provider):
@@ -320,6 +336,25 @@ class Provider(abc.ABC):
     #: the condition, and overwrite, must leave this False.
     PUT_CREATE_ONLY = False
 
+    #: True when :meth:`put_object` takes ``if_match``: with
+    #: ``if_match=ETAG`` the store writes the object only when the key
+    #: holds an object of that ETag, in the same request (S3's
+    #: ``If-Match`` on PUT), and the call raises
+    #: :class:`~cloudsync.exceptions.PreconditionFailed` when it holds
+    #: another, :class:`~cloudsync.exceptions.NotFound` when it holds
+    #: none, having changed nothing. The daemon then carries a metadata
+    #: change of a small object with one request that cannot replace
+    #: other bytes (see the mapping option ``remote_writers``). A store
+    #: that might ignore the condition must leave this False.
+    PUT_IF_MATCH = False
+
+    #: True when :meth:`delete_objects` deletes all its keys (at most
+    #: 1,000) with one request (S3's DeleteObjects). The daemon then
+    #: deletes an object and its manifest side object with one request,
+    #: without reading the copy first, on mappings whose objects nothing
+    #: else writes (see the mapping option ``remote_writers``).
+    BULK_DELETE = False
+
     #: True when :meth:`update_metadata` takes ``info``, the
     #: :class:`ObjectInfo` of the object the caller just read (a HEAD),
     #: so that the provider need not read it again.
@@ -435,6 +470,11 @@ class Provider(abc.ABC):
             since the epoch, if the store supports per-object expiry.
         :returns: the stored object's ETag, unquoted.
         :raises ChecksumMismatch: the stored bytes do not match ``md5``.
+
+        Providers with :attr:`PUT_CREATE_ONLY` also take
+        ``create_only=True``, and providers with :attr:`PUT_IF_MATCH`
+        ``if_match=ETAG``: the write is then conditional (see there);
+        cloudsync passes neither to other providers.
         """
 
     @abc.abstractmethod
@@ -483,6 +523,19 @@ class Provider(abc.ABC):
             the object existed (S3) return True: "deleted, or not known to
             be missing". Callers needing certainty HEAD first.
         """
+
+    def delete_objects(self, bucket, keys):
+        """Delete the objects under ``keys`` (at most 1,000); missing ones
+        are not an error.
+
+        The default deletes them one by one with :meth:`delete_object`;
+        a provider with :attr:`BULK_DELETE` deletes them with one request.
+
+        :raises RemoteError: a key could not be deleted (the first
+            failure; the other keys may be deleted or not).
+        """
+        for key in keys:
+            self.delete_object(bucket, key)
 
     @abc.abstractmethod
     def head_object(self, bucket, key):

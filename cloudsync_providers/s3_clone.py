@@ -141,9 +141,12 @@ class S3CloneProvider(s3_provider.S3Provider):
     """An S3-compatible store that is not AWS."""
 
     OPTIONS = OPTIONS
-    # NOTE(cloudsync): a clone may ignore If-None-Match, and overwrite: the
-    # daemon asks with a HEAD first instead.
+    # NOTE(cloudsync): a clone may ignore If-None-Match and If-Match (Swift's
+    # s3api ignores If-Match on PUT), and overwrite; not every clone has
+    # DeleteObjects: the daemon asks with a HEAD first instead.
     PUT_CREATE_ONLY = False
+    PUT_IF_MATCH = False
+    BULK_DELETE = False
 
     def __init__(self, name, conf, max_connections=10, sleep=None,
                  client=None):

@@ -166,6 +166,8 @@ class Mapping:
     propagate_delete: bool = True
     restore_object: bool = False
     merge_namespaces: bool = False
+    #: see :attr:`has_remote_writers`; None: derived
+    remote_writers: typing.Optional[bool] = None
     archive_as: str = 'delete'
     serve_deleted_archives: bool = True
     #: the mapping's layout; the loader sets the remote's default when
@@ -257,6 +259,17 @@ class Mapping:
     def shunted(self):
         """Whether the shunt serves this mapping's remote objects."""
         return self.removes_local_data or self.merge_namespaces
+
+    @property
+    def has_remote_writers(self):
+        """Whether something besides the sync daemons may write or delete
+        this mapping's objects in the bucket (``remote_writers``; unset:
+        the mappings the shunt serves). The daemon then reads a remote
+        copy before it replaces or deletes it.
+        """
+        if self.remote_writers is not None:
+            return bool(self.remote_writers)
+        return self.shunted
 
     def fingerprint(self):
         """What, when changed, restarts a mapping's progress from row 0."""

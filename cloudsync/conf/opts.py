@@ -166,6 +166,21 @@ mapping_opts = [
                 help='Have the shunt serve remote objects and merge '
                      'listings for this mapping even when it does not '
                      'archive.'),
+    cfg.BoolOpt('remote_writers',
+                help='Whether anything besides this mapping\'s sync daemons '
+                     'writes or deletes its objects in the bucket: proxymc, '
+                     'S3 clients of a merged namespace, another tool. When '
+                     'true, a change of an object the remote may hold is '
+                     'checked against the remote copy first (a HEAD), so '
+                     'that another writer\'s newer object is never '
+                     'overwritten or deleted. When false, an overwrite, a '
+                     'metadata change (conditional on the remote holding '
+                     'the same bytes, where the store can) and a delete of '
+                     'a small object cost the remote one request each. '
+                     'Unset: true for mappings the cloud shunt serves '
+                     '(lifecycle = archive, merge_namespaces), false for '
+                     'the others. Set it to true on a mapping proxymc '
+                     'writes to.'),
     cfg.StrOpt('layout',
                choices=[('hashed', 'swift-s3-sync\'s layout: '
                                    '<hash>/<account>/<container>/<object>'),

@@ -43,11 +43,16 @@ OWNER_DIGITS = 6
 #: RetryLater answers in a row after which a pass stops taking new rows
 #: (the remote is probably down; the failed set would only fill up)
 MIN_TROUBLE_STREAK = 10
+#: seconds between saves of the progress while rows are read
+SAVE_INTERVAL = 1.0
 #: share of container_pass_time the scan of new rows may use, so that
 #: retries and verification are not starved by a large backlog
 SCAN_SHARE = 0.6
 
 _SWIFT_BYTES = re.compile(r';\s*swift_bytes=(\d+)', re.IGNORECASE)
+
+#: when the progress began, in the status file (see ContainerPass.is_new)
+NEW_SINCE_KEY = 'new_rows_since'
 
 HANDLED_ACTIONS = (lifecycle.Action.COPY, lifecycle.Action.ARCHIVE,
                    lifecycle.Action.REMOVE_REMOTE)
@@ -66,11 +71,16 @@ def _raw(timestamp):
 
 def row_from_db(raw):
     """A :class:`cloudsync.lifecycle.Row` from a container DB row dict."""
-    timestamp, ctype_ts, meta_ts = swift_utils.decode_timestamps(
-        raw['created_at'])
-    # NOTE(cloudsync): compare the raw integers; Timestamp's rich
-    # comparisons cost more than the rest of this function.
-    last_change = max((timestamp, ctype_ts, meta_ts), key=_raw)
+    created_at = raw['created_at']
+    if '+' in created_at:
+        timestamp, ctype_ts, meta_ts = swift_utils.decode_timestamps(
+            created_at)
+        # NOTE(cloudsync): compare the raw integers; Timestamp's rich
+        # comparisons cost more than the rest of this function.
+        last_change = max((timestamp, ctype_ts, meta_ts), key=_raw)
+    else:
+        # NOTE(cloudsync): most rows never had a POST: one timestamp.
+        timestamp = last_change = swift_utils.Timestamp(created_at)
     name = raw['name']
     if isinstance(name, bytes):
         name = name.decode('utf-8', 'surrogateescape')
@@ -160,10 +170,11 @@ class PassResult:
 class ContainerPass(object):
     """One pass over one :class:`LocalDB`."""
 
-    # NOTE(cloudsync): over 400 lines: a pass is one sequence (scan the
-    # rows, retry due failures, verify the other replicas' rows, measure,
-    # finish) over state it shares: the deadline, the rows that failed
-    # and the progress it saves; what each row costs is in the propagator.
+    # NOTE(cloudsync): over 400 lines (the module over 600 lines): a pass
+    # is one sequence (scan the rows, retry due failures, verify the other
+    # replicas' rows, measure, finish) over state it shares: the deadline,
+    # the rows that failed and the progress it saves; what each row costs
+    # is in the propagator.
 
     def __init__(self, crawler, db, deadline=None, once=False):
         self.crawler = crawler
@@ -188,6 +199,9 @@ class ContainerPass(object):
             max_failed=crawler.max_failed, clock=self.clock)
         self.broker = None
         self.propagator = None
+        #: rows changed at or after this time are new (see :meth:`is_new`)
+        self.new_since = None
+        self.saved_at = self.clock()
 
     # -- helpers ------------------------------------------------------------
 
@@ -223,6 +237,15 @@ class ContainerPass(object):
             found = curs.fetchone()
         return row_from_db(found) if found else None
 
+    def is_new(self, row):
+        """Whether ``row`` changed after this progress began (when it
+        started from row 0): only this progress can have copied it. After
+        a restart from row 0 (a lost status file, a changed mapping) older
+        changes are not new: their copies are likely on the remote.
+        """
+        return (self.new_since is not None and
+                float(row.meta_timestamp) >= self.new_since)
+
     # -- handling one row (runs in the row pool; never raises) -------------
 
     def handle(self, row, decision, fresh=False):
@@ -233,7 +256,11 @@ class ContainerPass(object):
                   decision.action.value, row.name, row.row_id)
         try:
             if fresh and getattr(self.propagator, 'TAKES_FRESH', False):
-                outcome = self.propagator.handle(row, decision, fresh=True)
+                kwargs = {'fresh': True}
+                if self.is_new(row) and getattr(self.propagator,
+                                                'TAKES_NEW', False):
+                    kwargs['new'] = True
+                outcome = self.propagator.handle(row, decision, **kwargs)
             else:
                 outcome = self.propagator.handle(row, decision)
         except outcomes.RetryLater as exc:
@@ -293,6 +320,15 @@ class ContainerPass(object):
             row.name, row.row_id, error, retry_after=retry_after,
             timestamp=float(row.meta_timestamp))
 
+    def save_progress(self, force=False):
+        """Save the progress file, at most every :data:`SAVE_INTERVAL`
+        seconds unless ``force``: a crash repeats at most that much work.
+        """
+        now = self.clock()
+        if force or now - self.saved_at >= SAVE_INTERVAL:
+            self.status.save()
+            self.saved_at = now
+
     def run_batch(self, work):
         """Handle [(row, decision)] in the row pool; results in order."""
         batch = self.crawler.row_pool.batch()
@@ -311,7 +347,7 @@ class ContainerPass(object):
             last, blocked = self.scan_chunk(raws, deadline)
             if last > self.status.last_row:
                 self.status.last_row = last
-            self.status.save()
+            self.save_progress(force=blocked or len(raws) < chunk)
             if blocked or len(raws) < chunk:
                 return
 
@@ -462,10 +498,12 @@ class ContainerPass(object):
             candidates = []
             last = self.status.last_verified_row
             blocked = False
-            for row in (row_from_db(r) for r in raws):
-                if self.db.owns(row):
-                    last = row.row_id
+            replicas, index = self.db.replicas, self.db.node_index
+            for raw in raws:
+                if row_owner(raw['name'], replicas) == index:
+                    last = raw['ROWID']
                     continue
+                row = row_from_db(raw)
                 if float(row.meta_timestamp) > cutoff:
                     if self.wait_alone(
                             row, float(row.meta_timestamp) - cutoff,
@@ -506,7 +544,7 @@ class ContainerPass(object):
                         break
             if last > self.status.last_verified_row:
                 self.status.last_verified_row = last
-            self.status.save()
+            self.save_progress(force=blocked or len(raws) < chunk)
             if blocked or len(raws) < chunk:
                 return
 
@@ -540,6 +578,7 @@ class ContainerPass(object):
                      self.db.label)
             return self.result
         self.status.check_database(self.broker.get_info()['id'])
+        self.new_since = self.status.data.setdefault(NEW_SINCE_KEY, started)
         if self.status.reset_reason:
             LOG.info('%s: starting from row 0 (%s)', self.db.label,
                      self.status.reset_reason)

@@ -55,7 +55,9 @@ Splitting the work
        alone in the failed set, as a waiting row, until it is due, and the
        rows after it go on. A row that fails is remembered in the
        failed set and the scan goes on; the pointer moves over rows owned
-       by other replicas as well. Progress is saved after every chunk.
+       by other replicas as well. Progress is saved at most once a second
+       while rows are read, and at the end of each stage: a crash repeats
+       at most a second of work.
     b. retries the failed rows whose time has come (re-reading the row: if
        the object changed or was deleted meanwhile, the newest row is
        handled);

@@ -51,7 +51,12 @@ copy
     only the metadata differs (a POST), the remote's metadata is replaced
     without sending the data; otherwise the object is sent to the remote.
     A remote copy made from a newer version of the object than the local
-    one is left alone.
+    one is left alone. A small object of a row met for the first time is
+    sent without reading the remote copy first: with one write that only
+    creates, or, on a mapping nothing else writes (``remote_writers``
+    false) and for a change made since the progress began, with one write
+    (a metadata change: of the same bytes, conditional on the remote
+    holding them); see :meth:`cloudsync.sync.upload.Uploader.send_alone`.
 
     A Swift symlink is copied as a link (see :mod:`cloudsync.symlinks`):
     on a remote with :attr:`~cloudsync.providers.Provider.KEEPS_SYMLINKS`
@@ -120,7 +125,9 @@ archive
     left in place and named in an ERROR line.
 
 remove-remote
-    Delete the remote copy (and an SLO's manifest side object; and a
+    On a mapping nothing else writes, a delete made since the progress
+    began is one request (:meth:`RowPropagator.remove_at_once`).
+    Otherwise: delete the remote copy (and an SLO's manifest side object; and a
     remote DLO's segments, first, when none are left under the local
     segments container and prefix it was copied from), unless the
     remote copy is newer than the delete (by its ``cloudsync-timestamp``,
@@ -166,6 +173,7 @@ from cloudsync import exceptions
 from cloudsync import large_objects as lo
 from cloudsync import lifecycle
 from cloudsync import local
+from cloudsync import providers
 from cloudsync.sync import current
 from cloudsync.sync import outcomes
 from cloudsync.sync import remove
@@ -203,6 +211,8 @@ class RowPropagator:
     _class_lock = threading.Lock()
     #: :meth:`handle` takes ``fresh``
     TAKES_FRESH = True
+    #: :meth:`handle` takes ``new``
+    TAKES_NEW = True
 
     def __init__(self, mapping, account, container, provider,
                  internal_client, stats=None, logger=None):
@@ -223,13 +233,19 @@ class RowPropagator:
         self.remover = remove.Remover(self)
         self.replicas = replicas.ReplicaCheck(self)
 
-    def handle(self, row, decision, fresh=False):
+    def handle(self, row, decision, fresh=False, new=False):
         """Carry out ``decision`` (COPY, ARCHIVE, REMOVE_REMOTE) for ``row``.
 
         :param fresh: a row of this node's seen for the first time: a
             small new object is then sent with a write that only creates
             (see :meth:`cloudsync.sync.upload.Uploader.create_first`)
             before any HEAD. Retries and verification HEAD first.
+        :param new: besides, the row changed after the progress of its
+            database began (see :meth:`cloudsync.sync.container_pass.
+            ContainerPass.is_new`): on a mapping nothing else writes, a
+            small object is then sent with one write (see
+            :meth:`cloudsync.sync.upload.Uploader.send_alone`) and a
+            delete is one request (:meth:`remove_at_once`).
 
         :returns: an :class:`Outcome`.
         :raises RetryLater, RowFailed:
@@ -245,11 +261,14 @@ class RowPropagator:
                                         self.layout.name_problem(row.name)))
         try:
             if action is lifecycle.Action.COPY:
-                outcome = self.uploader.copy(row, fresh=fresh).outcome
+                outcome = self.uploader.copy(row, fresh=fresh,
+                                             new=new).outcome
             elif action is lifecycle.Action.ARCHIVE:
                 outcome = self.archiver.archive(row)
             elif action is lifecycle.Action.REMOVE_REMOTE:
-                outcome = self.remover.remove_remote(row)
+                outcome = self.remove_at_once(row) if new else None
+                if outcome is None:
+                    outcome = self.remover.remove_remote(row)
             else:
                 raise ValueError('%s is not an action to carry out' % action)
         except RetryLater as exc:
@@ -283,6 +302,54 @@ class RowPropagator:
             raise failure
         self.logger.debug('%s: %s', self._what(row), outcome.value)
         return outcome
+
+    def remove_at_once(self, row):
+        """Carry out the delete ``row``, new (see :meth:`handle`), with one
+        remote request when nothing but the sync daemons writes this
+        mapping's objects (``remote_writers`` false): the object and its
+        manifest side object are deleted together (a provider with
+        :attr:`~cloudsync.providers.Provider.BULK_DELETE`), without
+        reading the copy first.
+
+        Without another writer, the remote copy is one the daemons made
+        from an older version than the delete: a newer local version has
+        a newer row, which follows and is copied. Not for mappings that
+        remove local data (archiving leaves tombstones whose remote copy
+        stays), nor for a delete whose timestamp has an offset (such as
+        the tombstone an archive left), nor with ``propagate_delete``
+        off, nor for stores that keep DLOs (their segments are removed
+        with the copy): those read the copy first
+        (:meth:`cloudsync.sync.remove.Remover.remove_remote`).
+
+        :returns: the :class:`Outcome`, or None when the copy is to be
+            read first.
+        """
+        mapping = self.mapping
+        if (mapping.has_remote_writers or not mapping.propagate_delete or
+                mapping.removes_local_data or self.provider.KEEPS_DLO or
+                not providers.deletes_in_one_request(self.provider) or
+                row.timestamp.offset):
+            return None
+        if mapping.excludes(row.name):
+            return Outcome.SKIPPED
+        key = self.layout.object_key(row.name)
+        try:
+            self.uploader.check_key(key)
+        except exceptions.InvalidObject:
+            # NOTE(cloudsync): never copied, so there is nothing to delete.
+            return Outcome.NOT_FOUND_REMOTE
+        keys = [key]
+        manifest = self.layout.manifest_key(row.name)
+        try:
+            self.uploader.check_key(manifest)
+            keys.insert(0, manifest)
+        except exceptions.InvalidObject:
+            pass
+        # NOTE(cloudsync): S3 answers the same whether or not a key was
+        # there: the outcome is "deleted, or not there".
+        self.provider.delete_objects(self.bucket, keys)
+        self.stats.increment('deleted_objects')
+        return Outcome.DELETED
 
     def verify(self, rows):
         """The rows (handled by other replicas) that need :meth:`handle`.

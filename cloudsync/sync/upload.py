@@ -67,7 +67,12 @@ class Uploader(part.Part):
         """
         self.provider.check_key(self.bucket, key)
 
-    def copy(self, row, fresh=False):
+    def copy(self, row, fresh=False, new=False):
+        """Copy ``row``'s object; ``fresh`` and ``new`` as for
+        :meth:`cloudsync.sync.propagate.RowPropagator.handle`.
+
+        :returns: a :class:`CopyResult`.
+        """
         if self.mapping.excludes(row.name):
             return CopyResult(Outcome.SKIPPED)
         # NOTE(cloudsync): before anything is read: a name the remote
@@ -86,7 +91,11 @@ class Uploader(part.Part):
         source = read
         timestamp = source.timestamp
         key = self.layout.object_key(row.name)
-        if fresh and self.create_first(row, source):
+        if new and self.sends_alone(source):
+            outcome = self.send_alone(row, source)
+            if outcome is not None:
+                return CopyResult(outcome, source)
+        elif fresh and self.create_first(row, source):
             try:
                 self.upload(source, create_only=True)
                 return CopyResult(Outcome.COPIED, source)
@@ -153,6 +162,62 @@ class Uploader(part.Part):
             # was deleted (or archived) since. Every replica is asked.
             raise StaleAnswer(str(exc))
 
+    def in_one_request(self, source):
+        """Whether ``source`` is a small object the remote takes in one
+        request: no manifest, link, DLO nor part per segment.
+        """
+        return (source.size <= source_mod.SMALL_OBJECT_SIZE and
+                source.size < self.provider.MIN_PART_SIZE and
+                source.manifest is None and source.link is None and
+                source.dlo_manifest is None and
+                not source.part_per_segment)
+
+    def sends_alone(self, source):
+        """Whether ``source``, of a new row (see :meth:`cloudsync.sync.
+        propagate.RowPropagator.handle`), is sent
+        without reading the remote copy first: a small object (see
+        :meth:`in_one_request`) of a mapping whose objects nothing but the
+        sync daemons writes (``remote_writers`` false, see
+        :attr:`cloudsync.conf.Mapping.has_remote_writers`).
+        """
+        return (not self.mapping.has_remote_writers and
+                self.in_one_request(source))
+
+    def send_alone(self, row, source):
+        """Send ``source`` (see :meth:`sends_alone`) with one request.
+
+        New data (a PUT, new object or overwrite) is written as it is:
+        nothing but the daemons writes these keys, and a copy older than
+        the local object is what any remote copy is; an interrupted pass
+        at worst sends it again. A metadata change (a POST) is written
+        with the same bytes, conditional on the remote holding them
+        (``If-Match`` on their MD5, on remotes with
+        :attr:`~cloudsync.providers.Provider.PUT_IF_MATCH` whose ETags are
+        MD5s): so that even a writer nobody declared cannot lose other
+        bytes to it. Refused, the copy is read and compared as usual; not
+        there, the object is sent.
+
+        :returns: the :class:`Outcome`, or None when the remote copy is
+            to be read and compared first.
+        """
+        if row.meta_timestamp == row.timestamp:
+            self.upload(source)
+            return Outcome.COPIED
+        if not providers.puts_if_match(self.provider) or \
+                not self.etag_is_md5():
+            return None
+        try:
+            self.upload(source, same_bytes=True)
+        except exceptions.PreconditionFailed:
+            # NOTE(cloudsync): other bytes under the key, maybe newer.
+            return None
+        except exceptions.TargetNotFound:
+            raise
+        except exceptions.NotFound:
+            self.upload(source)
+            return Outcome.COPIED
+        return Outcome.METADATA_UPDATED
+
     def create_first(self, row, source):
         """Whether ``source`` is sent with a write that only creates, before
         any HEAD: a small object written in one request, whose row is new
@@ -167,11 +232,7 @@ class Uploader(part.Part):
         """
         return (providers.creates_only(self.provider) and
                 row.meta_timestamp == row.timestamp and
-                source.size <= source_mod.SMALL_OBJECT_SIZE and
-                source.size < self.provider.MIN_PART_SIZE and
-                source.manifest is None and source.link is None and
-                source.dlo_manifest is None and
-                not source.part_per_segment)
+                self.in_one_request(source))
 
     def put_manifest(self, source):
         self.provider.put_object(
@@ -205,11 +266,15 @@ class Uploader(part.Part):
             metadata=source.remote_metadata(), **kwargs)
         self.stats.increment('metadata_updates')
 
-    def upload(self, source, create_only=False):
+    def upload(self, source, create_only=False, same_bytes=False):
         """Send ``source``; with ``create_only`` (see :meth:`create_first`)
         in a write that fails with
         :class:`~cloudsync.exceptions.PreconditionFailed` when the key
-        holds an object.
+        holds an object; with ``same_bytes`` (see :meth:`send_alone`,
+        only for a small object sent in one request) in a write that
+        fails with ``PreconditionFailed`` when the key holds other bytes,
+        and with :class:`~cloudsync.exceptions.NotFound` when it holds
+        none; it then counts as a metadata update.
         """
         provider = self.provider
         key = self.layout.object_key(source.name)
@@ -217,6 +282,9 @@ class Uploader(part.Part):
         common = dict(content_type=source.content_type, metadata=meta,
                       expires_at=source.expires_at)
         single = dict(common, create_only=True) if create_only else common
+
+        def condition(md5):
+            return dict(single, if_match=md5) if same_bytes else single
         link_target = self.remote_link_target(source)
         if source.manifest is not None:
             # NOTE(cloudsync): the manifest goes first: a remote SLO whose
@@ -251,15 +319,18 @@ class Uploader(part.Part):
             reader = self.reader.pieces_reader(source.pieces, digest=False)
             with reader as body:
                 provider.put_object(self.bucket, key, body, source.size,
-                                    md5=source.expected_etag, **single)
+                                    md5=source.expected_etag,
+                                    **condition(source.expected_etag))
         elif source.size < provider.MIN_PART_SIZE:
             data = self.reader.pieces_reader(source.pieces).read_all()
-            provider.put_object(
-                self.bucket, key, data, len(data),
-                md5=hashlib.md5(data, usedforsecurity=False).hexdigest(),
-                **single)
+            md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+            provider.put_object(self.bucket, key, data, len(data), md5=md5,
+                                **condition(md5))
         else:
             self.upload_cut(source, key, common)
+        if same_bytes:
+            self.stats.increment('metadata_updates')
+            return
         self.stats.increment('copied_objects')
         self.stats.increment('bytes', source.size)
 

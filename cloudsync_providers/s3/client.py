@@ -82,6 +82,10 @@ INVALID_OBJECT_CODES = frozenset([
 CHECKSUM_CODES = frozenset(['BadDigest', 'XAmzContentSHA256Mismatch',
                             'InvalidChecksum'])
 NOT_SUPPORTED_CODES = frozenset(['NotImplemented', 'MethodNotAllowed'])
+#: error codes of a conditional write refused: S3 answers 409
+#: ConditionalRequestConflict when another write of the key raced it
+PRECONDITION_CODES = frozenset(['PreconditionFailed',
+                                'ConditionalRequestConflict'])
 #: botocore errors of a connection lost, refused or timed out
 CONNECTION_ERRORS = (
     boto_exc.EndpointConnectionError, boto_exc.ConnectTimeoutError,
@@ -430,7 +434,7 @@ class S3Client:
                         'not found')
         if status == 304:
             return make(exceptions.NotModified, 'not modified')
-        if status == 412 or code == 'PreconditionFailed':
+        if status == 412 or code in PRECONDITION_CODES:
             return make(exceptions.PreconditionFailed,
                         'a precondition failed')
         if status == 416 or code == 'InvalidRange':

@@ -111,6 +111,11 @@ class S3Provider(s3_client.S3Client, s3_multipart.S3Multipart,
     UPDATE_METADATA_TAKES_EXPIRY = True
     #: S3 honours If-None-Match on PUT; clones and GCS say for themselves
     PUT_CREATE_ONLY = True
+    #: S3 honours If-Match on PUT (moto too); clones and GCS say for
+    #: themselves
+    PUT_IF_MATCH = True
+    #: S3's DeleteObjects; clones and GCS say for themselves
+    BULK_DELETE = True
     UPDATE_METADATA_TAKES_INFO = True
 
     def __init__(self, name, conf, max_connections=10, sleep=None,
@@ -295,12 +300,15 @@ class S3Provider(s3_client.S3Client, s3_multipart.S3Multipart,
 
     def put_object(self, bucket, key, body, size, content_type=None,
                    metadata=None, md5=None, expires_at=None,
-                   create_only=False):
+                   create_only=False, if_match=None):
         """Store one object; see :meth:`Provider.put_object`.
 
         With ``create_only`` the PUT carries ``If-None-Match: *``: S3 (and
         moto) refuse it with 412 when the key holds an object
-        (:class:`~cloudsync.exceptions.PreconditionFailed`).
+        (:class:`~cloudsync.exceptions.PreconditionFailed`). With
+        ``if_match`` it carries ``If-Match``: S3 (and moto) refuse it with
+        412 when the key holds an object of another ETag, and with 404
+        (:class:`~cloudsync.exceptions.NotFound`) when it holds none.
 
         The body is streamed once per attempt and verified by the store
         with Content-MD5 when ``md5`` is given. S3 has no per-object
@@ -320,6 +328,8 @@ class S3Provider(s3_client.S3Client, s3_multipart.S3Multipart,
             params['ContentMD5'] = common.content_md5(md5)
         if create_only:
             params['IfNoneMatch'] = '*'
+        if if_match:
+            params['IfMatch'] = '"%s"' % common.unquote_etag(if_match)
         resp = self._call('put_object', bucket, key,
                           body=s3_body._Body(size, source=body), **params)
         etag = common.unquote_etag(resp.get('ETag'))
@@ -400,6 +410,32 @@ class S3Provider(s3_client.S3Client, s3_multipart.S3Multipart,
         except exceptions.NotFound:
             return False
         return True
+
+    def delete_objects(self, bucket, keys):
+        """Delete up to 1,000 keys with one DeleteObjects request; see
+        :meth:`Provider.delete_objects`. S3 reports missing keys as
+        deleted.
+
+        :raises RemoteError: the store refused to delete a key (its code
+            and message).
+        """
+        keys = list(keys)
+        if not keys:
+            return
+        resp = self._call('delete_objects', bucket, Delete={
+            'Objects': [{'Key': key} for key in keys], 'Quiet': True})
+        errors = [e for e in resp.get('Errors') or []
+                  if e.get('Code') != 'NoSuchKey']
+        if errors:
+            first = errors[0]
+            cls = (exceptions.Unavailable
+                   if first.get('Code') in s3_client.RETRYABLE_CODES
+                   else exceptions.RemoteError)
+            raise cls(self._scrub(
+                '%s: %d of %d keys not deleted; %s: %s %s' % (
+                    self._what('delete_objects', bucket, None), len(errors),
+                    len(keys), first.get('Key'), first.get('Code'),
+                    first.get('Message') or '')), code=first.get('Code'))
 
     def head_object(self, bucket, key):
         """See :meth:`Provider.head_object`.

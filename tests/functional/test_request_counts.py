@@ -12,10 +12,15 @@
 
 """What one synced change costs the remote, counted in moto's own log.
 
-A new small object is sent with one PUT (conditional on the key being
-free, so that nothing already there is overwritten unseen); a metadata
-change is a HEAD and a copy onto itself; a delete a HEAD and a DELETE.
-Another writer's newer object under the same key is left alone.
+On a mapping whose objects nothing else writes (``remote_writers``
+unset on a plain sync mapping): a new or overwritten small object is one
+PUT; a metadata change one PUT of the same bytes, conditional on the
+remote holding them (``If-Match``); a delete one DeleteObjects request
+(the object and its manifest side object). Bytes another writer put
+there are never replaced by a metadata change. With ``remote_writers =
+true`` a new object is one PUT conditional on the key being free, and
+the copy is read first (a HEAD) before a metadata change, an overwrite
+or a delete: another writer's newer object is left alone.
 """
 
 import os
@@ -43,7 +48,7 @@ account = AUTH_test
 container = %(container)s
 remote = moto
 bucket = %(bucket)s
-"""
+%(extra)s"""
 
 
 class MotoLog(object):
@@ -70,15 +75,79 @@ class MotoLog(object):
         return found
 
 
-def _nodes(aio, tmp_path, container, bucket):
+def _nodes(aio, tmp_path, container, bucket, extra=''):
     return helpers.DaemonNodes(aio, tmp_path, MAPPING % {
         'moto': aio.state['moto_endpoint'], 'container': container,
-        'bucket': bucket})
+        'bucket': bucket, 'extra': extra})
 
 
-def test_one_request_per_new_object_two_per_post_and_delete(
+def test_one_request_per_new_object_overwrite_post_and_delete(
         aio, swift, s3, container, bucket, tmp_path):
     nodes = _nodes(aio, tmp_path, container, bucket)
+    names = ['o%02d' % i for i in range(OBJECTS)]
+    layout = layout_mod.RemoteLayout('AUTH_test', container)
+    log = MotoLog(aio, bucket)
+
+    for name in names:
+        swift.put_object(container, name, b'data of ' + name.encode())
+    log.since()
+    assert set(nodes.run_once().values()) == {0}
+    assert sorted(log.since()) == ['PUT'] * OBJECTS
+    listed = s3.list_objects_v2(Bucket=bucket).get('Contents', [])
+    assert len(listed) == OBJECTS
+
+    for name in names:
+        swift.put_object(container, name, b'new data of ' + name.encode())
+    log.since()
+    assert set(nodes.run_once().values()) == {0}
+    assert sorted(log.since()) == ['PUT'] * OBJECTS
+    body = s3.get_object(Bucket=bucket, Key=layout.object_key(names[0]))
+    assert body['Body'].read() == b'new data of ' + names[0].encode()
+
+    for name in names:
+        swift.post_object(container, name, {'X-Object-Meta-Color': 'blue'})
+    log.since()
+    assert set(nodes.run_once().values()) == {0}
+    # the same bytes again, conditional on the remote holding them
+    assert sorted(log.since()) == ['PUT'] * OBJECTS
+    head = s3.head_object(Bucket=bucket, Key=layout.object_key(names[0]))
+    assert 'blue' in head['Metadata'].values()
+
+    for name in names:
+        swift.delete_object(container, name)
+    log.since()
+    assert set(nodes.run_once().values()) == {0}
+    # one DeleteObjects each: the object and its manifest side object
+    assert sorted(log.since()) == ['POST'] * OBJECTS
+    assert not s3.list_objects_v2(Bucket=bucket).get('Contents')
+
+
+def test_a_metadata_change_never_replaces_bytes_another_wrote(
+        aio, swift, s3, container, bucket, tmp_path):
+    nodes = _nodes(aio, tmp_path, container, bucket)
+    layout = layout_mod.RemoteLayout('AUTH_test', container)
+    key = layout.object_key('shared')
+    swift.put_object(container, 'shared', b'older, from Swift')
+    assert set(nodes.run_once().values()) == {0}
+    swift.post_object(container, 'shared', {'X-Object-Meta-Color': 'blue'})
+    # someone writes the key although the mapping says nobody does
+    newer = swift_utils.Timestamp(time.time() + 60).internal
+    s3.put_object(Bucket=bucket, Key=key, Body=b'newer, from the cloud',
+                  Metadata={md.TIMESTAMP_KEY: newer})
+    log = MotoLog(aio, bucket)
+    assert set(nodes.run_once().values()) == {0}
+    requests = log.since()
+    got = s3.get_object(Bucket=bucket, Key=key)
+    assert got['Body'].read() == b'newer, from the cloud'
+    assert got['Metadata'] == {md.TIMESTAMP_KEY: newer}
+    # the conditional write was refused (412), then the copy was HEADed
+    assert sorted(requests) == ['HEAD', 'PUT']
+
+
+def test_with_remote_writers_the_copy_is_read_before_a_change(
+        aio, swift, s3, container, bucket, tmp_path):
+    nodes = _nodes(aio, tmp_path, container, bucket,
+                   extra='remote_writers = true\n')
     names = ['o%02d' % i for i in range(OBJECTS)]
     log = MotoLog(aio, bucket)
 
@@ -87,9 +156,17 @@ def test_one_request_per_new_object_two_per_post_and_delete(
     log.since()
     assert set(nodes.run_once().values()) == {0}
     puts = log.since()
+    # each conditional on the key being free
     assert sorted(puts) == ['PUT'] * OBJECTS
     listed = s3.list_objects_v2(Bucket=bucket).get('Contents', [])
     assert len(listed) == OBJECTS
+
+    for name in names:
+        swift.put_object(container, name, b'new data of ' + name.encode())
+    log.since()
+    assert set(nodes.run_once().values()) == {0}
+    # the write that only creates is refused; a HEAD, then the PUT
+    assert sorted(log.since()) == sorted(['PUT', 'HEAD', 'PUT'] * OBJECTS)
 
     for name in names:
         swift.post_object(container, name, {'X-Object-Meta-Color': 'blue'})
@@ -114,7 +191,8 @@ def test_one_request_per_new_object_two_per_post_and_delete(
 
 def test_a_newer_object_of_another_writer_is_not_overwritten(
         aio, swift, s3, container, bucket, tmp_path):
-    nodes = _nodes(aio, tmp_path, container, bucket)
+    nodes = _nodes(aio, tmp_path, container, bucket,
+                   extra='remote_writers = true\n')
     layout = layout_mod.RemoteLayout('AUTH_test', container)
     key = layout.object_key('shared')
     swift.put_object(container, 'shared', b'older, from Swift')

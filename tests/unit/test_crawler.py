@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 
 import pytest
 from swift.common import exceptions as swift_exceptions
@@ -73,6 +74,36 @@ def test_row_from_db_decodes_the_timestamps():
     row = crawler_mod.row_from_db(raw)
     assert (row.row_id, row.timestamp, row.meta_timestamp) == (7, data, meta)
     assert (row.deleted, row.storage_policy_index) == (False, 1)
+
+
+def test_row_from_db_of_one_timestamp_and_of_an_offset():
+    for data in (swift_utils.Timestamp(100),
+                 swift_utils.Timestamp(100, offset=1)):
+        raw = {'ROWID': 7, 'name': 'o', 'created_at': data.internal,
+               'size': 3, 'content_type': 'text/plain', 'etag': 'e',
+               'deleted': 1, 'storage_policy_index': 0}
+        row = crawler_mod.row_from_db(raw)
+        assert (row.timestamp, row.meta_timestamp) == (data, data)
+        assert row.timestamp.offset == data.offset
+        assert row.deleted
+
+
+def test_progress_is_saved_at_most_every_second_while_rows_are_read(
+        tmp_path, monkeypatch):
+    from cloudsync.sync import status as status_mod
+    saves = []
+    real_save = status_mod.SyncStatus.save
+    monkeypatch.setattr(status_mod.SyncStatus, 'save',
+                        lambda self: saves.append(1) or real_save(self))
+    node = fakes.Node(tmp_path)   # items_chunk = 3; the clock stands still
+    for i in range(30):
+        node.put('o%02d' % i)
+    node.crawl()
+    assert len(node.handled) == 30
+    # not one save per chunk of 3 rows: the scan's last, the retries', the
+    # pass's end
+    assert len(saves) <= 4
+    assert node.status().last_row == 30
 
 
 # -- finding the databases ----------------------------------------------------
@@ -252,6 +283,46 @@ def test_every_row_is_handled_in_chunks_and_progress_saved(tmp_path):
     assert (result.handled, result.copied, result.failed) == (8, 8, 0)
     assert node.status().last_row == 8
     assert result.rows_behind == 0
+
+
+class KwargsPropagator(fakes.FakePropagator):
+    TAKES_FRESH = True
+    TAKES_NEW = True
+
+    def handle(self, row, decision, **kwargs):
+        self.node.kwargs[row.name] = kwargs
+        return super().handle(row, decision)
+
+
+def test_rows_changed_since_the_progress_began_are_new(tmp_path):
+    node = fakes.Node(tmp_path)
+    node.kwargs = {}
+    node.factory = lambda mapping, account, container, *args: \
+        KwargsPropagator(node, account, container)
+    node.crawler = node.make_crawler()
+    node.put('before', when=node.clock.now - 10)
+    node.crawl()
+    node.clock.now += 60
+    node.put('after', when=node.clock.now - 30)
+    node.crawl()
+    assert node.kwargs == {'before': {'fresh': True},
+                           'after': {'fresh': True, 'new': True}}
+
+
+def test_a_restart_from_row_0_makes_no_row_new(tmp_path):
+    node = fakes.Node(tmp_path)
+    node.kwargs = {}
+    node.factory = lambda mapping, account, container, *args: \
+        KwargsPropagator(node, account, container)
+    node.crawler = node.make_crawler()
+    node.put('o0', when=node.clock.now - 10)
+    node.crawl()
+    node.put('o1', when=node.clock.now + 1)
+    node.clock.now += 60
+    # the status directory is lost
+    shutil.rmtree(node.status_dir)
+    node.crawl()
+    assert node.kwargs == {'o0': {'fresh': True}, 'o1': {'fresh': True}}
 
 
 def test_a_second_pass_only_handles_new_rows(tmp_path):

@@ -298,3 +298,10 @@ def test_goog_hash_md5():
     assert gcs.goog_hash_md5('crc32c=n03x6A==, md5=%s' % b64md5(b'x')) == \
         md5(b'x')
     assert gcs.goog_hash_md5('crc32c=n03x6A==') is None
+
+
+def test_gcs_keeps_the_head_before_a_metadata_change_and_a_delete():
+    # NOTE: GCS's XML API has neither If-Match on writes nor DeleteObjects.
+    assert not providers.puts_if_match(gcs.GCSProvider)
+    assert not providers.deletes_in_one_request(gcs.GCSProvider)
+    assert not providers.creates_only(gcs.GCSProvider)

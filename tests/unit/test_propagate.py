@@ -15,6 +15,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import time
 
 import pytest
 from swift.common import exceptions as swift_exceptions
@@ -2465,3 +2466,241 @@ def test_the_fence_keeps_the_objects_metadata(archive):
     local = archive.swift.get(ACCOUNT, CONTAINER, 'a')
     assert local.headers['X-Delete-At'] == '2000000000'
     assert local.headers['X-Object-Meta-Color'] == 'Blue'
+
+
+# -- rows seen for the first time: one remote request per change ------------
+
+class ConditionalProvider(fakes.FakeProvider):
+    """An S3-like remote with conditional PUTs and one-request deletes."""
+
+    PUT_CREATE_ONLY = True
+    PUT_IF_MATCH = True
+    BULK_DELETE = True
+
+    def put_object(self, bucket, key, body, size, content_type=None,
+                   metadata=None, md5=None, expires_at=None,
+                   create_only=False, if_match=None):
+        objects = self.buckets.get(bucket, {})
+        held = objects.get(key)
+        if create_only and held is not None:
+            self.calls.append(('put_object', key))
+            raise exceptions.PreconditionFailed('key taken', status=412)
+        if if_match is not None and held is None:
+            self.calls.append(('put_object', key))
+            raise exceptions.NotFound('no such key', status=404)
+        if if_match is not None and held.etag != if_match:
+            self.calls.append(('put_object', key))
+            raise exceptions.PreconditionFailed('other bytes', status=412)
+        return super().put_object(bucket, key, body, size,
+                                  content_type=content_type,
+                                  metadata=metadata, md5=md5,
+                                  expires_at=expires_at)
+
+    def delete_objects(self, bucket, keys):
+        objects = self._call('delete_objects', bucket, tuple(keys))
+        for key in keys:
+            objects.pop(key, None)
+
+
+def fresh(world, name, decision=COPY, row=None):
+    """Handle a row first met, changed since the progress began."""
+    return world.propagator.handle(row or world.row(name), decision,
+                                   fresh=True, new=True)
+
+
+def first_met(world, name, decision=COPY):
+    """Handle a row first met, of a change older than the progress."""
+    return world.propagator.handle(world.row(name), decision, fresh=True)
+
+
+@pytest.fixture
+def alone():
+    """A sync mapping whose objects nothing else writes."""
+    return World(provider_cls=ConditionalProvider)
+
+
+@pytest.fixture
+def shared():
+    """The same, where something else writes too (proxymc, say)."""
+    return World(provider_cls=ConditionalProvider, remote_writers=True)
+
+
+def test_remote_writers_is_derived_from_what_the_shunt_serves():
+    assert not make_mapping().has_remote_writers
+    assert make_mapping(merge_namespaces=True).has_remote_writers
+    assert make_mapping(archive=True).has_remote_writers
+    assert make_mapping(remote_writers=True).has_remote_writers
+    assert not make_mapping(archive=True,
+                            remote_writers=False).has_remote_writers
+
+
+def test_alone_a_new_object_is_one_put(alone):
+    alone.put('a', b'new')
+    assert fresh(alone, 'a') is Outcome.COPIED
+    assert alone.provider.counts() == {'put_object': 1}
+    assert alone.remote('a').data == b'new'
+
+
+def test_alone_an_overwrite_is_one_put(alone):
+    alone.put('a', b'old')
+    fresh(alone, 'a')
+    alone.put('a', b'new', {'X-Object-Meta-K': 'v'})
+    alone.provider.reset_calls()
+    assert fresh(alone, 'a') is Outcome.COPIED
+    assert alone.provider.counts() == {'put_object': 1}
+    assert alone.remote('a').data == b'new'
+    assert alone.remote_headers('a') == {'X-Object-Meta-K': 'v'}
+
+
+def test_alone_a_metadata_change_is_one_put_if_the_bytes_match(alone):
+    alone.put('a', b'data')
+    fresh(alone, 'a')
+    alone.swift.post(ACCOUNT, CONTAINER, 'a', {'X-Object-Meta-Color': 'red'})
+    alone.provider.reset_calls()
+    assert fresh(alone, 'a') is Outcome.METADATA_UPDATED
+    assert alone.provider.counts() == {'put_object': 1}
+    assert alone.remote_headers('a') == {'X-Object-Meta-Color': 'red'}
+    record = alone.swift.get(ACCOUNT, CONTAINER, 'a')
+    assert alone.internal('a')[md.TIMESTAMP_KEY] == \
+        record.meta_timestamp.internal
+
+
+def test_alone_a_metadata_change_never_replaces_other_bytes(alone):
+    # NOTE: someone wrote the key although the mapping says nobody does:
+    # the conditional write is refused and the copy compared as usual.
+    alone.put('a', b'data')
+    alone.swift.post(ACCOUNT, CONTAINER, 'a', {'X-Object-Meta-Color': 'red'})
+    newer = swift_utils.Timestamp(time.time() + 3600).internal
+    alone.provider.put_raw(BUCKET, alone.key('a'), b'another writer',
+                           metadata={md.TIMESTAMP_KEY: newer})
+    assert fresh(alone, 'a') is Outcome.UNCHANGED
+    assert alone.remote('a').data == b'another writer'
+    assert alone.provider.counts() == {'put_object': 1, 'head_object': 1}
+
+
+def test_alone_a_metadata_change_of_a_missing_copy_sends_it(alone):
+    alone.put('a', b'data')
+    alone.swift.post(ACCOUNT, CONTAINER, 'a', {'X-Object-Meta-Color': 'red'})
+    assert fresh(alone, 'a') is Outcome.COPIED
+    assert alone.provider.counts() == {'put_object': 2}
+    assert alone.remote('a').data == b'data'
+    assert alone.remote_headers('a') == {'X-Object-Meta-Color': 'red'}
+
+
+def test_alone_a_metadata_change_without_if_match_reads_the_copy(alone):
+    alone.provider.PUT_IF_MATCH = False
+    alone.put('a', b'data')
+    fresh(alone, 'a')
+    alone.swift.post(ACCOUNT, CONTAINER, 'a', {'X-Object-Meta-Color': 'red'})
+    alone.provider.reset_calls()
+    assert fresh(alone, 'a') is Outcome.METADATA_UPDATED
+    assert alone.provider.counts() == {'head_object': 1,
+                                       'update_metadata': 1}
+
+
+def test_alone_a_delete_is_one_request_for_object_and_side_object(alone):
+    alone.put('seg/1', b'a' * 10)
+    alone.swift.put_slo(ACCOUNT, CONTAINER, 'big', ['%s/seg/1' % CONTAINER])
+    alone.handle('big')
+    assert alone.layout.manifest_key('big') in alone.provider.buckets[BUCKET]
+    alone.swift.delete(ACCOUNT, CONTAINER, 'big')
+    alone.provider.reset_calls()
+    assert fresh(alone, 'big', REMOVE) is Outcome.DELETED
+    assert alone.provider.counts() == {'delete_objects': 1}
+    assert alone.key('big') not in alone.provider.buckets[BUCKET]
+    assert alone.layout.manifest_key('big') not in \
+        alone.provider.buckets[BUCKET]
+
+
+def test_a_delete_row_handled_again_reads_the_copy_first(alone):
+    alone.put('a')
+    alone.handle('a')
+    alone.swift.delete(ACCOUNT, CONTAINER, 'a')
+    alone.provider.reset_calls()
+    assert alone.handle('a', REMOVE) is Outcome.DELETED
+    assert alone.provider.counts() == {'head_object': 1, 'delete_object': 1}
+
+
+def test_alone_an_archive_tombstone_never_deletes_the_copy(alone):
+    # NOTE: archiving deletes the local object one offset after the copied
+    # version; such a delete is never carried out without reading the copy.
+    alone.put('a')
+    alone.handle('a')
+    copied = alone.swift.get(ACCOUNT, CONTAINER, 'a').meta_timestamp
+    tombstone = lifecycle.Row(name='a', row_id=2,
+                              timestamp=md.archive_timestamp(copied),
+                              meta_timestamp=md.archive_timestamp(copied),
+                              deleted=True)
+    alone.provider.reset_calls()
+    assert fresh(alone, 'a', REMOVE, row=tombstone) is Outcome.UNCHANGED
+    assert alone.remote('a') is not None
+    assert alone.provider.count('delete_objects') == 0
+
+
+def test_alone_a_delete_of_an_excluded_object_is_skipped():
+    world = World(provider_cls=ConditionalProvider, exclude_pattern='tmp/')
+    world.put('tmp/a')
+    world.swift.delete(ACCOUNT, CONTAINER, 'tmp/a')
+    assert fresh(world, 'tmp/a', REMOVE) is Outcome.SKIPPED
+    assert world.provider.calls == []
+
+
+@pytest.mark.parametrize('options', [dict(archive=True),
+                                     dict(merge_namespaces=True),
+                                     dict(propagate_delete=False,
+                                          merge_namespaces=True)])
+def test_shunted_mappings_read_the_copy_before_a_delete(options):
+    world = World(provider_cls=ConditionalProvider, **options)
+    world.put('a')
+    world.handle('a')
+    world.swift.delete(ACCOUNT, CONTAINER, 'a')
+    world.provider.reset_calls()
+    fresh(world, 'a', REMOVE)
+    assert world.provider.count('head_object') == 1
+    assert world.provider.count('delete_objects') == 0
+
+
+def test_shared_a_delete_never_removes_another_writers_newer_object(shared):
+    shared.put('a')
+    shared.swift.delete(ACCOUNT, CONTAINER, 'a')
+    newer = swift_utils.Timestamp(time.time() + 3600).internal
+    shared.provider.put_raw(BUCKET, shared.key('a'), b'proxymc',
+                            metadata={md.TIMESTAMP_KEY: newer})
+    assert fresh(shared, 'a', REMOVE) is Outcome.UNCHANGED
+    assert shared.remote('a').data == b'proxymc'
+
+
+def test_shared_an_overwrite_never_replaces_another_writers_newer_object(
+        shared):
+    shared.put('a', b'local')
+    newer = swift_utils.Timestamp(time.time() + 3600).internal
+    shared.provider.put_raw(BUCKET, shared.key('a'), b'proxymc',
+                            metadata={md.TIMESTAMP_KEY: newer})
+    assert fresh(shared, 'a') is Outcome.UNCHANGED
+    assert shared.remote('a').data == b'proxymc'
+    # the write that only creates was refused, then the copy was read
+    assert shared.provider.counts() == {'put_object': 1, 'head_object': 1}
+
+
+def test_shared_a_metadata_change_reads_the_copy_first(shared):
+    shared.put('a', b'data')
+    fresh(shared, 'a')
+    shared.swift.post(ACCOUNT, CONTAINER, 'a', {'X-Object-Meta-C': 'red'})
+    shared.provider.reset_calls()
+    assert fresh(shared, 'a') is Outcome.METADATA_UPDATED
+    assert shared.provider.counts() == {'head_object': 1,
+                                        'update_metadata': 1}
+
+
+def test_alone_rows_older_than_the_progress_are_read_first(alone):
+    # NOTE: after a restart from row 0 (a lost status file) the copies of
+    # older changes are likely there: nothing is sent again blindly.
+    alone.put('a', b'data')
+    fresh(alone, 'a')
+    alone.provider.reset_calls()
+    assert first_met(alone, 'a') is Outcome.UNCHANGED
+    assert alone.provider.counts() == {'put_object': 1, 'head_object': 1}
+    alone.swift.delete(ACCOUNT, CONTAINER, 'a')
+    alone.provider.reset_calls()
+    assert first_met(alone, 'a', REMOVE) is Outcome.DELETED
+    assert alone.provider.counts() == {'head_object': 1, 'delete_object': 1}

@@ -198,3 +198,12 @@ def test_a_name_the_clone_refuses_is_found_before_any_request(make, store):
     assert 'U+1F600' in str(info.value)
     assert store.sent == []
     provider.check_key('bucket', 'a/\u2603')
+
+
+def test_clones_keep_the_head_before_a_metadata_change_and_a_delete():
+    # NOTE: Swift's s3api ignores If-Match on PUT; not every clone has
+    # DeleteObjects.
+    assert not providers.puts_if_match(s3_clone.S3CloneProvider)
+    assert not providers.deletes_in_one_request(s3_clone.S3CloneProvider)
+    assert providers.puts_if_match(s3.S3Provider)
+    assert providers.deletes_in_one_request(s3.S3Provider)

@@ -626,6 +626,36 @@ class TestPut:
         assert 'x-amz-server-side-encryption' not in sent.headers
         assert sent.body == data
 
+    def test_if_match_makes_the_write_conditional_on_the_bytes(self, h):
+        h.fake.reply(*put_ok(md5(b'x')))
+        h.provider.put_object('b', 'k', b'x', 1, md5=md5(b'x'),
+                              if_match=md5(b'x'))
+        assert h.fake.sent[0].headers['if-match'] == '"%s"' % md5(b'x')
+
+    def test_if_match_refused_or_missing(self, h):
+        h.fake.error(412, 'PreconditionFailed')
+        with pytest.raises(exceptions.PreconditionFailed):
+            h.provider.put_object('b', 'k', b'x', 1, if_match=md5(b'y'))
+        h.fake.error(404, 'NoSuchKey')
+        with pytest.raises(exceptions.NotFound):
+            h.provider.put_object('b', 'k', b'x', 1, if_match=md5(b'y'))
+
+    def test_a_conditional_write_raced_by_another_is_refused(self, h):
+        # NOTE: S3 answers 409 when another write of the key raced a
+        # conditional one; the copy is then read and compared.
+        h.fake.error(409, 'ConditionalRequestConflict')
+        with pytest.raises(exceptions.PreconditionFailed):
+            h.provider.put_object('b', 'k', b'x', 1, if_match=md5(b'y'))
+        h.fake.error(409, 'ConditionalRequestConflict')
+        with pytest.raises(exceptions.PreconditionFailed):
+            h.provider.put_object('b', 'k', b'x', 1, create_only=True)
+
+    def test_no_condition_unless_asked(self, h):
+        h.fake.reply(*put_ok(md5(b'x')))
+        h.provider.put_object('b', 'k', b'x', 1)
+        headers = h.fake.sent[0].headers
+        assert 'if-match' not in headers and 'if-none-match' not in headers
+
     def test_sse_and_storage_class(self):
         harness = Harness(server_side_encryption='aws:kms',
                           sse_kms_key_id='key-1', storage_class='STANDARD_IA')
@@ -1178,6 +1208,43 @@ class TestDelete:
         h.fake.error(404, 'NoSuchBucket')
         with pytest.raises(exceptions.TargetNotFound):
             h.provider.delete_object('b', 'k')
+
+    def test_several_keys_in_one_request(self, h):
+        h.fake.reply(200, b'<DeleteResult></DeleteResult>')
+        h.provider.delete_objects('b', ['k1', 'side/k\u00e9'])
+        sent, = h.fake.sent
+        assert sent.method == 'POST'
+        assert sent.path == '/b'
+        assert 'delete' in sent.query
+        assert b'<Key>k1</Key>' in sent.body
+        assert '<Key>side/k\u00e9</Key>'.encode('utf-8') in sent.body
+        assert b'<Quiet>true</Quiet>' in sent.body
+
+    def test_missing_keys_are_not_an_error(self, h):
+        h.fake.reply(200, b'<DeleteResult><Error><Key>k1</Key><Code>'
+                     b'NoSuchKey</Code><Message>m</Message></Error>'
+                     b'</DeleteResult>')
+        h.provider.delete_objects('b', ['k1'])
+
+    def test_a_key_refused_is_an_error_that_names_it(self, h):
+        h.fake.reply(200, b'<DeleteResult><Error><Key>k2</Key><Code>'
+                     b'AccessDenied</Code><Message>no</Message></Error>'
+                     b'</DeleteResult>')
+        with pytest.raises(exceptions.RemoteError) as caught:
+            h.provider.delete_objects('b', ['k1', 'k2'])
+        assert 'k2' in str(caught.value)
+        assert not caught.value.retryable
+
+    def test_a_key_throttled_is_retryable(self, h):
+        h.fake.reply(200, b'<DeleteResult><Error><Key>k2</Key><Code>'
+                     b'SlowDown</Code><Message>m</Message></Error>'
+                     b'</DeleteResult>')
+        with pytest.raises(exceptions.Unavailable):
+            h.provider.delete_objects('b', ['k2'])
+
+    def test_no_keys_no_request(self, h):
+        h.provider.delete_objects('b', [])
+        assert h.fake.sent == []
 
 
 def lifecycle_xml(*rules):
