@@ -166,8 +166,8 @@ class Mapping:
     propagate_delete: bool = True
     restore_object: bool = False
     merge_namespaces: bool = False
-    #: see :attr:`has_remote_writers`; None: derived
-    remote_writers: typing.Optional[bool] = None
+    #: see :attr:`has_remote_writers`
+    remote_writers: bool = True
     archive_as: str = 'delete'
     serve_deleted_archives: bool = True
     #: the mapping's layout; the loader sets the remote's default when
@@ -263,13 +263,13 @@ class Mapping:
     @property
     def has_remote_writers(self):
         """Whether something besides the sync daemons may write or delete
-        this mapping's objects in the bucket (``remote_writers``; unset:
-        the mappings the shunt serves). The daemon then reads a remote
-        copy before it replaces or deletes it.
+        this mapping's objects in the bucket: ``remote_writers`` (true
+        unless set false), and always for the mappings the shunt serves,
+        whose users write through it. The daemon then reads a remote copy
+        before it replaces or deletes it; without, proxymc serves the
+        mapping read-only.
         """
-        if self.remote_writers is not None:
-            return bool(self.remote_writers)
-        return self.shunted
+        return bool(self.remote_writers) or self.shunted
 
     def fingerprint(self):
         """What, when changed, restarts a mapping's progress from row 0."""

@@ -166,7 +166,7 @@ mapping_opts = [
                 help='Have the shunt serve remote objects and merge '
                      'listings for this mapping even when it does not '
                      'archive.'),
-    cfg.BoolOpt('remote_writers',
+    cfg.BoolOpt('remote_writers', default=True,
                 help='Whether anything besides this mapping\'s sync daemons '
                      'writes or deletes its objects in the bucket: proxymc, '
                      'S3 clients of a merged namespace, another tool. When '
@@ -176,11 +176,11 @@ mapping_opts = [
                      'overwritten or deleted. When false, an overwrite, a '
                      'metadata change (conditional on the remote holding '
                      'the same bytes, where the store can) and a delete of '
-                     'a small object cost the remote one request each. '
-                     'Unset: true for mappings the cloud shunt serves '
-                     '(lifecycle = archive, merge_namespaces), false for '
-                     'the others. Set it to true on a mapping proxymc '
-                     'writes to.'),
+                     'a small object cost the remote one request each, and '
+                     'proxymc refuses to write or delete the mapping\'s '
+                     'objects (403). Always true for mappings the cloud '
+                     'shunt serves (lifecycle = archive, '
+                     'merge_namespaces): their users write through it.'),
     cfg.StrOpt('layout',
                choices=[('hashed', 'swift-s3-sync\'s layout: '
                                    '<hash>/<account>/<container>/<object>'),

@@ -490,6 +490,15 @@ def handle(app, req, account, container, obj):
         return denied
     if target is None:
         return swob.HTTPNotFound(request=req)
+    if method not in ('GET', 'HEAD') and \
+            not target.mapping.has_remote_writers:
+        # NOTE: the sync daemons write this mapping's keys without
+        # reading them first: a write here could be overwritten.
+        return swob.HTTPForbidden(
+            request=req, body=('proxymc serves %s read-only: its mapping '
+                               '[%s] says remote_writers = false'
+                               % (target.container,
+                                  target.mapping.section)).encode('utf-8'))
     if len(obj) > constraints.MAX_OBJECT_NAME_LENGTH:
         return swob.HTTPBadRequest(
             request=req, body='Object name length of %d longer than %d'

@@ -12,15 +12,16 @@
 
 """What one synced change costs the remote, counted in moto's own log.
 
-On a mapping whose objects nothing else writes (``remote_writers``
-unset on a plain sync mapping): a new or overwritten small object is one
+On a mapping whose objects nothing else writes (``remote_writers =
+false`` on a plain sync mapping): a new or overwritten small object is one
 PUT; a metadata change one PUT of the same bytes, conditional on the
 remote holding them (``If-Match``); a delete one DeleteObjects request
 (the object and its manifest side object). Bytes another writer put
 there are never replaced by a metadata change. With ``remote_writers =
 true`` a new object is one PUT conditional on the key being free, and
 the copy is read first (a HEAD) before a metadata change, an overwrite
-or a delete: another writer's newer object is left alone.
+or a delete: another writer's newer object is left alone. That is the
+default.
 """
 
 import os
@@ -75,7 +76,8 @@ class MotoLog(object):
         return found
 
 
-def _nodes(aio, tmp_path, container, bucket, extra=''):
+def _nodes(aio, tmp_path, container, bucket,
+           extra='remote_writers = false\n'):
     return helpers.DaemonNodes(aio, tmp_path, MAPPING % {
         'moto': aio.state['moto_endpoint'], 'container': container,
         'bucket': bucket, 'extra': extra})
@@ -146,8 +148,7 @@ def test_a_metadata_change_never_replaces_bytes_another_wrote(
 
 def test_with_remote_writers_the_copy_is_read_before_a_change(
         aio, swift, s3, container, bucket, tmp_path):
-    nodes = _nodes(aio, tmp_path, container, bucket,
-                   extra='remote_writers = true\n')
+    nodes = _nodes(aio, tmp_path, container, bucket, extra='')
     names = ['o%02d' % i for i in range(OBJECTS)]
     log = MotoLog(aio, bucket)
 

@@ -2516,7 +2516,7 @@ def first_met(world, name, decision=COPY):
 @pytest.fixture
 def alone():
     """A sync mapping whose objects nothing else writes."""
-    return World(provider_cls=ConditionalProvider)
+    return World(provider_cls=ConditionalProvider, remote_writers=False)
 
 
 @pytest.fixture
@@ -2525,13 +2525,13 @@ def shared():
     return World(provider_cls=ConditionalProvider, remote_writers=True)
 
 
-def test_remote_writers_is_derived_from_what_the_shunt_serves():
-    assert not make_mapping().has_remote_writers
-    assert make_mapping(merge_namespaces=True).has_remote_writers
-    assert make_mapping(archive=True).has_remote_writers
-    assert make_mapping(remote_writers=True).has_remote_writers
-    assert not make_mapping(archive=True,
-                            remote_writers=False).has_remote_writers
+def test_remote_writers_unless_the_mapping_says_none_and_is_not_shunted():
+    assert make_mapping().has_remote_writers
+    assert not make_mapping(remote_writers=False).has_remote_writers
+    assert make_mapping(merge_namespaces=True,
+                        remote_writers=False).has_remote_writers
+    assert make_mapping(archive=True,
+                        remote_writers=False).has_remote_writers
 
 
 def test_alone_a_new_object_is_one_put(alone):

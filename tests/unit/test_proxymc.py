@@ -1058,3 +1058,34 @@ def test_ranges_swift_would_not_serve_are_416(app, remote, spec):
     assert resp.status_int == 416
     assert resp.headers['Content-Range'] == 'bytes */200'
     assert remote.counts() == {'head_object': 1}
+
+
+# -- mappings nothing but the sync daemons writes -----------------------------
+
+@pytest.mark.parametrize('method', ['PUT', 'POST', 'DELETE'])
+def test_a_mapping_without_remote_writers_is_served_read_only(
+        make_app, remote, method):
+    app = make_app({'photos': {'account': ACCOUNT, 'container': 'photos',
+                               'remote_writers': 'false'}})
+    daemon_put(remote, 'a.txt', b'aaa')
+
+    resp = call(app, '/v1/AUTH_test/photos/a.txt', method=method,
+                body=b'new' if method == 'PUT' else None)
+
+    assert resp.status_int == 403
+    assert b'remote_writers = false' in resp.body
+    assert b'[mapping:photos]' in resp.body
+    assert remote.objects(BUCKET)[key('a.txt')].data == b'aaa'
+    assert call(app, '/v1/AUTH_test/photos/a.txt').body == b'aaa'
+
+
+def test_a_mapping_without_remote_writers_still_asks_auth_first(
+        make_app, remote):
+    app = make_app({'photos': {'account': ACCOUNT, 'container': 'photos',
+                               'remote_writers': 'false'}})
+
+    resp = call(app, '/v1/AUTH_test/photos/a.txt', method='PUT',
+                user=OTHER, body=b'new')
+
+    assert resp.status_int == 403
+    assert b'remote_writers' not in resp.body
