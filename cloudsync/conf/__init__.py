@@ -166,7 +166,7 @@ class Mapping:
     propagate_delete: bool = True
     restore_object: bool = False
     merge_namespaces: bool = False
-    archive_as: str = 'delete'
+    archive_as: str = 'stub'
     serve_deleted_archives: bool = True
     #: the mapping's layout; the loader sets the remote's default when
     #: the section sets none

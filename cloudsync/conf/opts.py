@@ -146,7 +146,7 @@ mapping_opts = [
     cfg.BoolOpt('restore_object', default=False,
                 help='With lifecycle = archive: an object read through the '
                      'shunt is written back into Swift as it streams.'),
-    cfg.StrOpt('archive_as', default='delete',
+    cfg.StrOpt('archive_as', default='stub',
                choices=[('delete', 'the local object is deleted once its '
                                    'remote copy is verified; the shunt '
                                    'finds it through Swift\'s 404'),
