@@ -245,7 +245,8 @@ class ObjectRequests(object):
                 remote.size, on_error)
         elif body is not None:
             app_iter = shunt_object.GuardedBody(body, on_error)
-            if target.mapping.restore_object and \
+            if (target.mapping.restore_object or
+                    restore_mod.requested(req.environ)) and \
                     'Range' not in req.headers:
                 app_iter = self._restoring(req, target, tombstone, remote,
                                            app_iter, stub=stub)

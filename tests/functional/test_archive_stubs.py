@@ -28,6 +28,7 @@ import contextlib
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 import urllib.parse
@@ -136,6 +137,7 @@ def env(aio):
         container = unique_name('stubbed')
         restoring = unique_name('restoring')
         legacy = unique_name('legacy')
+        explicit = unique_name('explicit')
         aio.s3_client().create_bucket(Bucket=bucket)
         swift = aio.swift_client()
         url, token = swift.get_auth()
@@ -149,8 +151,19 @@ def env(aio):
         swift.put_container(legacy)
         swift.put_object(legacy, 'old', b'archived the old way',
                          content_type='text/old')
+        swift.put_object(legacy, 'old-restored', b'restored, old way',
+                         content_type='text/old')
+        swift.put_container(explicit)
+        swift.put_object(explicit, 'wanted', b'restore me explicitly',
+                         headers={'X-Object-Meta-Color': 'Gold'},
+                         content_type='text/wanted')
+        swift.put_object(explicit, 'slo-segs/0', os.urandom(MIB))
+        swift.put_object(explicit, 'slo-segs/1', os.urandom(100))
+        swift.put_object(explicit, 'big', json.dumps([
+            {'path': '/%s/slo-segs/%d' % (explicit, i)} for i in range(2)]),
+            query_string='multipart-manifest=put')
         before = capture(plain, objects)
-        for c in (container, restoring, legacy):
+        for c in (container, restoring, legacy, explicit):
             aio.ensure_container_replicas('AUTH_test', c)
         os.makedirs(os.path.join(work_dir, 'legacy'), exist_ok=True)
         legacy_nodes = daemon_helpers.DaemonNodes(
@@ -163,7 +176,8 @@ def env(aio):
                 ('stubs', container, {'archive_as': 'stub'}),
                 ('restore', restoring, {'archive_as': 'stub',
                                         'restore_object': 'true'}),
-                ('legacy', legacy, {'archive_as': 'stub'})]))
+                ('legacy', legacy, {'archive_as': 'stub'}),
+                ('explicit', explicit, {'exclude_pattern': 'slo-segs/'})]))
         assert set(nodes.run_once().values()) == {0}
         shunt_url = aio.start_proxy('stubshunt', [('cloud_shunt', {
             'use': 'egg:swift-cloudsync#cloud_shunt',
@@ -173,7 +187,7 @@ def env(aio):
                 'aio': aio, 'bucket': bucket, 'container': container,
                 'objects': objects, 'before': before, 'plain': plain,
                 'swift': swift, 'nodes': nodes, 'restoring': restoring,
-                'legacy': legacy,
+                'legacy': legacy, 'explicit': explicit,
                 'shunt': Client(shunt_url, storage + '/' + container,
                                 token),
                 'layout': nodes.config(1).mapping_for(
@@ -402,7 +416,78 @@ def test_objects_archived_the_old_way_are_still_served(env):
     assert headers['content-type'] == 'text/old'
     names = [e['name'] for e in json.loads(shunt.request(
         'GET', query={'format': 'json'})[2])]
-    assert names == ['old']
+    assert names == ['old', 'old-restored']
+
+
+def restore_command(env, *names):
+    return subprocess.run(
+        [daemon_helpers.bin_path('cloudsync-restore'), '--config-file',
+         env['nodes'].confs[1]] + list(names),
+        capture_output=True, text=True, timeout=120)
+
+
+def test_cloudsync_restore_puts_archived_data_back(env):
+    # NOTE: the mapping says archive_as nothing (stub, the default) and
+    # restore_object nothing (off): the command restores anyway.
+    explicit, legacy = env['explicit'], env['legacy']
+    swift = env['swift']
+    assert swift.get_object(explicit, 'wanted')[1] == b''
+    stub_ts = swift.head_object(explicit, 'wanted')['x-timestamp']
+    slo = env['shunt'].request('GET', '../%s/big' % explicit)[2]
+    assert len(slo) == MIB + 100
+
+    done = restore_command(
+        env, 'AUTH_test/%s/wanted' % explicit, 'AUTH_test/%s/big' % explicit,
+        'AUTH_test/%s/old-restored' % legacy)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count(': restored') == 3, done.stdout
+    headers, body = swift.get_object(explicit, 'wanted')
+    assert body == b'restore me explicitly'
+    assert headers['content-type'] == 'text/wanted'
+    assert headers['x-object-meta-color'] == 'Gold'
+    assert headers['x-timestamp'] == stub_ts
+    assert swift.get_object(explicit, 'big')[1] == slo
+    assert swift.get_object(legacy, 'old-restored')[1] == \
+        b'restored, old way'
+    again = restore_command(env, 'AUTH_test/%s/wanted' % explicit)
+    assert again.returncode == 0 and 'not archived' in again.stdout
+
+
+def test_cloudsync_restore_reports_what_it_cannot_restore(env):
+    done = restore_command(env, 'AUTH_test/%s/never-there' % env['explicit'],
+                           'not-an-object')
+    assert done.returncode == 2
+    done = restore_command(env, 'AUTH_test/%s/never-there' % env['explicit'])
+    assert done.returncode == 1
+    assert 'FAILED' in done.stdout
+
+
+def test_an_object_restored_on_read_is_archived_again_as_a_stub(env):
+    # NOTE: the daemon side of restore_object: the restored object's row
+    # is copied (its data is on the remote already) and archived again.
+    plain = Client('http://%s:%d' % (env['plain'].host, env['plain'].port),
+                   env['plain'].base.rsplit('/', 1)[0] + '/' +
+                   env['restoring'], env['plain'].token)
+    env['swift'].put_object(env['restoring'], 'again', b'back and forth')
+    env['aio'].ensure_container_replicas('AUTH_test', env['restoring'])
+    assert set(env['nodes'].run_once().values()) == {0}
+    assert plain.request('GET', 'again')[2] == b''
+    shunt = Client('http://%s:%d' % (env['shunt'].host, env['shunt'].port),
+                   plain.base, env['plain'].token)
+    assert shunt.request('GET', 'again')[2] == b'back and forth'
+    deadline = time.time() + 30
+    while time.time() < deadline and \
+            plain.request('GET', 'again')[2] != b'back and forth':
+        time.sleep(0.2)
+    assert plain.request('GET', 'again')[2] == b'back and forth'
+
+    assert set(env['nodes'].run_once().values()) == {0}
+
+    status, headers, body = plain.request('GET', 'again')
+    assert (status, body) == (200, b'')
+    assert headers['content-type'] == stubs.STUB_CONTENT_TYPE
+    assert shunt.request('GET', 'again')[2] == b'back and forth'
 
 
 # -- at-rest encryption -----------------------------------------------------

@@ -327,3 +327,85 @@ def test_a_stub_tells_what_the_remote_holds_without_asking():
 
     assert (info.key, info.size, info.etag, info.content_type) == (
         'k', 3, 'e', 'text/original')
+
+
+# -- cloudsync-restore ------------------------------------------------------
+
+def restorer(world):
+    from cloudsync.cmd import restore as restore_cmd
+    return restore_cmd.Restorer(world.config,
+                                fakes.FakeInternalClient(world.swift),
+                                world.logger)
+
+
+def test_an_explicit_restore_puts_the_data_back_over_the_stub(world):
+    before = put(world)
+    world.archive('obj')
+    world.obj('obj', 'POST', headers={'X-Object-Meta-Color': 'posted'})
+    stub_ts = local(world).meta_timestamp
+
+    ok, message = restorer(world).restore(ACCOUNT, CONTAINER, 'obj')
+
+    assert (ok, message) == (True, 'restored')
+    restored = local(world)
+    assert restored.body == BODY
+    assert not stubs.is_stub(restored.headers)
+    assert restored.data_timestamp > stub_ts
+    assert restored.headers['X-Object-Meta-Color'] == 'posted'
+    assert world.obj('obj').headers['Etag'] == before.headers['Etag']
+
+
+def test_an_explicit_restore_never_replaces_a_newer_object(world):
+    put(world)
+    world.archive('obj')
+
+    def overwrite(req):
+        if req.method == 'PUT':
+            world.swift.hooks.remove(overwrite)
+            world.swift.put(ACCOUNT, CONTAINER, 'obj', b'newer',
+                            timestamp=world.swift.timestamp())
+    world.swift.hooks.append(overwrite)
+
+    restorer(world).restore(ACCOUNT, CONTAINER, 'obj')
+
+    assert local(world).body == b'newer'
+
+
+def test_an_object_archived_by_deleting_it_is_restored_too(tmp_path):
+    world = shunt_fakes.ShuntWorld(tmp_path, archive_as='delete')
+    put(world)
+    world.archive('obj')
+
+    ok, message = restorer(world).restore(ACCOUNT, CONTAINER, 'obj')
+
+    assert (ok, message) == (True, 'restored')
+    assert local(world).body == BODY
+
+
+def test_restoring_an_object_swift_has_changes_nothing(world):
+    put(world)
+
+    ok, message = restorer(world).restore(ACCOUNT, CONTAINER, 'obj')
+
+    assert ok and 'not archived' in message
+    assert world.swift.requests_for('PUT') == []
+
+
+def test_a_restore_without_a_remote_copy_fails(world):
+    put(world)
+    world.archive('obj')
+    del world.provider.buckets[BUCKET][world.key('obj')]
+
+    ok, message = restorer(world).restore(ACCOUNT, CONTAINER, 'obj')
+
+    assert not ok and '404' in message
+    assert stubs.is_stub(local(world).headers)
+
+
+def test_the_restore_command_names_objects_account_container_object():
+    from cloudsync.cmd import restore as restore_cmd
+
+    assert restore_cmd.split('AUTH_a/c/dir/ob j') == ('AUTH_a', 'c',
+                                                      'dir/ob j')
+    assert restore_cmd.split('AUTH_a/c') is None
+    assert restore_cmd.split('AUTH_a//o') is None
