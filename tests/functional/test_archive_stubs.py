@@ -547,3 +547,47 @@ def test_encrypted_listing_is_unchanged_by_stubs(aio_production,
         finally:
             aio.stop_proxy('pstubshunt')
     swift.close()
+
+
+def test_the_expiry_of_a_stub_reaches_the_remote(aio_production,
+                                                 tmp_path_factory):
+    # NOTE: the stub keeps the object's X-Delete-At, so Swift's object
+    # expirer deletes it as it would have deleted the object; the daemon
+    # then propagates that delete as any other.
+    aio = aio_production
+    swift = aio.swift_client('test:tester', 'testing')
+    with on_cluster(aio):
+        bucket = unique_name('pexpire')
+        s3 = aio.s3_client()
+        s3.create_bucket(Bucket=bucket)
+        container = unique_name('pexp')
+        swift.put_container(container, headers={'X-Storage-Policy': 'gold'})
+        aio.ensure_container_replicas('AUTH_test', container)
+        delete_at = int(time.time()) + 30
+        swift.put_object(container, 'expiring', b'short-lived archive',
+                         headers={'X-Delete-At': str(delete_at)})
+        swift.put_object(container, 'kept', b'stays archived')
+        nodes = daemon_helpers.DaemonNodes(
+            aio, tmp_path_factory.mktemp('pexpire'),
+            mappings_text(aio, bucket, [('stubs', container, {})]),
+            {'internal_client_conf_path': '',
+             'keymaster_config_path': aio.keymaster_conf_path})
+        layout = nodes.config(1).mapping_for(
+            'AUTH_test', container).remote_layout(container)
+        assert set(nodes.run_once().values()) == {0}
+        headers, body = swift.get_object(container, 'expiring')
+        assert body == b'' and headers['x-delete-at'] == str(delete_at)
+        assert headers['content-type'] == stubs.STUB_CONTENT_TYPE
+        s3.head_object(Bucket=bucket, Key=layout.object_key('expiring'))
+
+        time.sleep(max(0, delete_at - time.time()) + 1.5)
+        aio.run_expirer()
+        names = [o['name'] for o in swift.get_container(container)[1]]
+        assert names == ['kept']
+        daemon_helpers.replicate_container(aio, 'AUTH_test', container)
+        assert set(nodes.run_once().values()) == {0}
+
+        with pytest.raises(s3.exceptions.ClientError):
+            s3.head_object(Bucket=bucket, Key=layout.object_key('expiring'))
+        s3.head_object(Bucket=bucket, Key=layout.object_key('kept'))
+    swift.close()
