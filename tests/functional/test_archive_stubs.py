@@ -25,6 +25,7 @@ listing check runs on the production profile (at-rest encryption).
 """
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -488,6 +489,36 @@ def test_an_object_restored_on_read_is_archived_again_as_a_stub(env):
     assert (status, body) == (200, b'')
     assert headers['content-type'] == stubs.STUB_CONTENT_TYPE
     assert shunt.request('GET', 'again')[2] == b'back and forth'
+
+
+def test_a_posted_content_type_reaches_swifts_listing(env):
+    swift, container = env['swift'], env['container']
+    swift.put_object(container, 'retyped', b'retyped data',
+                     content_type='text/before')
+    env['aio'].ensure_container_replicas('AUTH_test', container)
+    assert set(env['nodes'].run_once().values()) == {0}
+    assert env['plain'].request('GET', 'retyped')[2] == b''
+
+    status = env['shunt'].request('POST', 'retyped', headers={
+        'Content-Type': 'text/after', 'X-Object-Meta-Color': 'Teal'})[0]
+    assert status == 202
+    env['aio'].ensure_container_replicas('AUTH_test', container)
+    assert set(env['nodes'].run_once().values()) == {0}
+
+    entry, = json.loads(env['plain'].request(
+        'GET', query={'format': 'json', 'prefix': 'retyped'})[2])
+    assert entry['content_type'] == 'text/after'
+    assert (entry['bytes'], entry['hash']) == (
+        12, hashlib.md5(b'retyped data').hexdigest())
+    status, headers, body = env['plain'].request('GET', 'retyped')
+    assert (body, headers['content-type']) == (b'', stubs.STUB_CONTENT_TYPE)
+    status, headers, body = env['shunt'].request('GET', 'retyped')
+    assert (status, body) == (200, b'retyped data')
+    assert headers['content-type'] == 'text/after'
+    assert headers['x-object-meta-color'] == 'Teal'
+    got = env['aio'].s3_client().head_object(
+        Bucket=env['bucket'], Key=env['layout'].object_key('retyped'))
+    assert got['ContentType'] == 'text/after'
 
 
 # -- at-rest encryption -----------------------------------------------------

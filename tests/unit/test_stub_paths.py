@@ -409,3 +409,39 @@ def test_the_restore_command_names_objects_account_container_object():
                                                       'dir/ob j')
     assert restore_cmd.split('AUTH_a/c') is None
     assert restore_cmd.split('AUTH_a//o') is None
+
+
+def test_a_posted_content_type_reaches_swifts_listing(world):
+    put(world, 'obj')
+    world.archive('obj')
+    world.obj('obj', 'POST', headers={'Content-Type': 'text/posted',
+                                      'X-Object-Meta-Color': 'red'})
+    assert listing(world)[0]['content_type'] == 'text/plain'
+    posted = local(world).meta_timestamp
+
+    assert handle(world) is propagate.Outcome.METADATA_UPDATED
+
+    entry, = listing(world)
+    assert entry['content_type'] == 'text/posted'
+    assert (entry['bytes'], entry['hash']) == (len(BODY), fakes.md5_hex(BODY))
+    stub = local(world)
+    assert stub.content_type == stubs.STUB_CONTENT_TYPE
+    assert stub.data_timestamp == stubs.stub_timestamp(posted)
+    resp = world.obj('obj')
+    assert (resp.body, resp.headers['Content-Type']) == (BODY, 'text/posted')
+    assert resp.headers['X-Object-Meta-Color'] == 'red'
+    assert world.remote('obj').content_type == 'text/posted'
+    puts = len(world.swift.requests_for('PUT', 'obj'))
+    assert handle(world) is propagate.Outcome.UNCHANGED
+    assert len(world.swift.requests_for('PUT', 'obj')) == puts
+
+
+def test_a_post_without_a_content_type_leaves_the_stub_as_it_is(world):
+    put(world, 'obj')
+    world.archive('obj')
+    world.obj('obj', 'POST', headers={'X-Object-Meta-Color': 'red'})
+    puts = len(world.swift.requests_for('PUT', 'obj'))
+
+    assert handle(world) is propagate.Outcome.METADATA_UPDATED
+
+    assert len(world.swift.requests_for('PUT', 'obj')) == puts
