@@ -41,7 +41,9 @@ archived it the first time: restore after changing the mapping's
 lifecycle (to ``sync``), or to read the object locally for a while.
 
 One line per object: ``restored``, ``not archived`` (Swift has the
-object itself), or ``FAILED`` with the reason. Exit status: 0 when every
+object itself), ``waiting`` (its remote copy is in a cold storage class:
+its restore was asked for, run the command again once it is done), or
+``FAILED`` with the reason. Exit status: 0 when every
 object was restored or not archived, 1 when any failed, 2 for a
 configuration or usage error.
 """
@@ -62,6 +64,7 @@ from cloudsync import local
 from cloudsync import log as log_mod
 from cloudsync.shunt import config as shunt_config
 from cloudsync.shunt import middleware as shunt
+from cloudsync.shunt import objects as shunt_object
 from cloudsync.shunt import restore as restore_mod
 from cloudsync import stubs
 
@@ -121,6 +124,12 @@ class Restorer(object):
             'swift.trans_id': 'cloudsync-restore'})
         resp = req.get_response(self.shunt)
         try:
+            waiting = resp.headers.get(shunt_object.RESTORE_STATE_HEADER)
+            if resp.status_int == 503 and waiting:
+                return False, (
+                    'waiting: its remote copy is in a cold storage class '
+                    'and being restored (%s); run again after %s seconds'
+                    % (waiting, resp.headers.get('Retry-After')))
             if resp.status_int != 200:
                 return False, 'FAILED: reading the remote copy: %s' % (
                     resp.status)

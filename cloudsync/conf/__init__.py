@@ -168,6 +168,8 @@ class Mapping:
     merge_namespaces: bool = False
     archive_as: str = 'stub'
     serve_deleted_archives: bool = True
+    cold_restore_days: int = 1
+    cold_restore_tier: str = 'Standard'
     #: the mapping's layout; the loader sets the remote's default when
     #: the section sets none
     layout: str = 'hashed'

@@ -33,6 +33,7 @@ import subprocess
 import tempfile
 import time
 import urllib.parse
+import urllib.request
 
 import pytest
 from swift.common import internal_client
@@ -56,13 +57,14 @@ def object_view(headers):
             if k in OBJECT_HEADERS or k.startswith('x-object-meta-')}
 
 
-def mappings_text(aio, bucket, containers):
+def mappings_text(aio, bucket, containers, remote_options=()):
     state = aio.state
     text = ['[remote:moto]', 'provider = s3',
             'endpoint = %s' % state['moto_endpoint'],
             'access_key = %s' % state.get('moto_access_key', 'testing'),
             'secret_key = %s' % state.get('moto_secret_key', 'testing'),
-            'part_size = 5242880', '']
+            'part_size = 5242880']
+    text += ['%s = %s' % item for item in remote_options] + ['']
     for name, container, options in containers:
         text += ['[mapping:%s]' % name, 'account = AUTH_test',
                  'container = %s' % container, 'remote = moto',
@@ -519,6 +521,83 @@ def test_a_posted_content_type_reaches_swifts_listing(env):
     got = env['aio'].s3_client().head_object(
         Bucket=env['bucket'], Key=env['layout'].object_key('retyped'))
     assert got['ContentType'] == 'text/after'
+
+
+@contextlib.contextmanager
+def moto_restores_in(aio, seconds):
+    """moto's restores (its state manager's ``s3::keyrestore`` model) go
+    from asked for to in progress, then to done, ``seconds`` apart
+    (moto's default: done at once).
+    """
+    api = aio.state['moto_endpoint'] + '/moto-api/state-manager/'
+
+    def post(path, body):
+        req = urllib.request.Request(
+            api + path, data=json.dumps(body).encode('ascii'),
+            method='POST')
+        urllib.request.urlopen(req, timeout=10).close()
+    post('set-transition', {'model_name': 's3::keyrestore', 'transition': {
+        'progression': 'time', 'seconds': seconds}})
+    try:
+        yield
+    finally:
+        post('unset-transition', {'model_name': 's3::keyrestore'})
+
+
+def test_a_glacier_archive_is_restored_on_read(aio, tmp_path):
+    bucket = unique_name('glacier')
+    container = unique_name('glacier')
+    aio.s3_client().create_bucket(Bucket=bucket)
+    swift = aio.swift_client()
+    swift.put_container(container)
+    swift.put_object(container, 'cold', b'frozen bytes',
+                     headers={'X-Object-Meta-Color': 'Ice'},
+                     content_type='text/cold')
+    aio.ensure_container_replicas('AUTH_test', container)
+    nodes = daemon_helpers.DaemonNodes(aio, str(tmp_path), mappings_text(
+        aio, bucket, [('glacier', container, {
+            'restore_object': 'true', 'cold_restore_days': '2',
+            'cold_restore_tier': 'Expedited'})],
+        remote_options=[('storage_class', 'GLACIER')]))
+    assert set(nodes.run_once().values()) == {0}
+    key = nodes.config(1).mapping_for('AUTH_test', container) \
+        .remote_layout(container).object_key('cold')
+    assert aio.s3_client().head_object(
+        Bucket=bucket, Key=key)['StorageClass'] == 'GLACIER'
+    url, token = swift.get_auth()
+    plain = Client(url, urllib.parse.urlparse(url).path + '/' + container,
+                   token)
+    assert plain.request('GET', 'cold')[2] == b''
+    shunt_url = aio.start_proxy('glaciershunt', [('cloud_shunt', {
+        'use': 'egg:swift-cloudsync#cloud_shunt',
+        'conf_file': nodes.confs[1]})])
+    try:
+        shunt = Client(shunt_url, plain.base, token)
+        with moto_restores_in(aio, 3):
+            status, headers, _ = shunt.request('HEAD', 'cold')
+            assert (status, headers['x-cloudsync-restore']) == (200,
+                                                                'needed')
+            time.sleep(3.5)
+            answers = [shunt.request('GET', 'cold') for _ in range(3)]
+            assert [a[0] for a in answers] == [503] * 3
+            assert answers[0][1]['retry-after'] == '300'
+            assert b'restored before it is read' in answers[0][2]
+            assert shunt.request('HEAD', 'cold')[1][
+                'x-cloudsync-restore'] == 'in-progress'
+            time.sleep(3.5)
+            status, headers, _ = shunt.request('HEAD', 'cold')
+            assert headers['x-cloudsync-restore'].startswith('done')
+            status, headers, body = shunt.request('GET', 'cold')
+        assert (status, body) == (200, b'frozen bytes')
+        assert headers['x-object-meta-color'] == 'Ice'
+        deadline = time.time() + 30
+        while time.time() < deadline and \
+                plain.request('GET', 'cold')[2] != b'frozen bytes':
+            time.sleep(0.2)
+        assert plain.request('GET', 'cold')[2] == b'frozen bytes'
+    finally:
+        aio.stop_proxy('glaciershunt')
+        swift.close()
 
 
 # -- at-rest encryption -----------------------------------------------------
