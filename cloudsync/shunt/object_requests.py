@@ -264,7 +264,8 @@ class ObjectRequests(object):
                     if_match=info.etag),
                 remote.size, on_error)
         elif body is not None:
-            app_iter = shunt_object.GuardedBody(body, on_error)
+            app_iter = shunt_object.GuardedBody(
+                body, on_error, coalesce=shunt_object.WRITE_SIZE)
             if (target.mapping.restore_object or
                     restore_mod.requested(req.environ)) and \
                     'Range' not in req.headers:

@@ -37,6 +37,9 @@ from cloudsync import providers
 from cloudsync import stubs
 from cloudsync import symlinks
 
+#: the size of the pieces a whole remote body is sent to the client in
+WRITE_SIZE = 1024 * 1024
+
 #: the MD5 of an SLO's manifest (Swift's X-Manifest-Etag), as the daemon
 #: stores it (see :mod:`cloudsync.sync.propagate`)
 MANIFEST_ETAG_KEY = metadata.RESERVED_PREFIX + 'manifest-etag'
@@ -291,16 +294,30 @@ class GuardedBody(object):
     without reading it.
     """
 
-    def __init__(self, body, on_error):
+    def __init__(self, body, on_error, coalesce=0):
         self.body = body
         self.on_error = on_error
+        #: chunks of the remote body are joined into pieces of this many
+        #: bytes (the last one shorter): fewer, larger writes to the client
+        self.coalesce = coalesce
 
     def __iter__(self):
         return self
 
     def __next__(self):
         try:
-            return next(self.body)
+            chunk = next(self.body)
+            if len(chunk) >= self.coalesce:
+                return chunk
+            pieces, size = [chunk], len(chunk)
+            while size < self.coalesce:
+                try:
+                    chunk = next(self.body)
+                except StopIteration:
+                    break
+                pieces.append(chunk)
+                size += len(chunk)
+            return b''.join(pieces)
         except exceptions.RemoteError as exc:
             self.on_error(exc)
             self.close()

@@ -445,3 +445,22 @@ def test_a_post_without_a_content_type_leaves_the_stub_as_it_is(world):
     assert handle(world) is propagate.Outcome.METADATA_UPDATED
 
     assert len(world.swift.requests_for('PUT', 'obj')) == puts
+
+
+def test_a_remote_body_is_sent_in_pieces_of_the_write_size():
+    chunks = [b'ab', b'cd', b'ef', b'g']
+    body = shunt_object.GuardedBody(iter(chunks), None, coalesce=4)
+
+    assert list(body) == [b'abcd', b'efg']
+
+
+def test_a_whole_get_sends_the_remote_body_in_large_pieces(world):
+    put(world, body=BODY * 100)
+    world.archive('obj')
+    req = swob.Request.blank('/v1/%s/%s/obj' % (ACCOUNT, CONTAINER))
+
+    resp = req.get_response(world.shunt)
+    pieces = list(resp.app_iter)
+
+    assert b''.join(pieces) == BODY * 100
+    assert len(pieces) == 1  # the fake remote sends 4-byte chunks
