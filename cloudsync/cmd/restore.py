@@ -40,6 +40,14 @@ archives it again on its next pass once it is ``copy_after`` old, as it
 archived it the first time: restore after changing the mapping's
 lifecycle (to ``sync``), or to read the object locally for a while.
 
+``--pending`` restores nothing: it lists, for the containers named
+(``ACCOUNT/CONTAINER``), the archived objects whose remote copy is in a
+cold storage class and where their restore stands (``needed``,
+``in-progress`` or ``done``), one HEAD per object and one remote HEAD per
+such object::
+
+    cloudsync-restore --config-file ... --pending AUTH_test/photos
+
 One line per object: ``restored``, ``not archived`` (Swift has the
 object itself), ``waiting`` (its remote copy is in a cold storage class:
 its restore was asked for, run the command again once it is done), or
@@ -60,8 +68,10 @@ from swift.common import utils as swift_utils
 from cloudsync import cmd
 from cloudsync import concurrency
 from cloudsync import conf as conf_mod
+from cloudsync import exceptions
 from cloudsync import local
 from cloudsync import log as log_mod
+from cloudsync import providers
 from cloudsync.shunt import config as shunt_config
 from cloudsync.shunt import middleware as shunt
 from cloudsync.shunt import objects as shunt_object
@@ -77,7 +87,12 @@ cli_opts = [
                     default=[], required=False,
                     help='The objects to restore: account, container and '
                          'object name, separated by slashes (the object '
-                         'name may hold more).'),
+                         'name may hold more); with --pending, containers '
+                         '(ACCOUNT/CONTAINER).'),
+    cfg.BoolOpt('pending', default=False,
+                help='Restore nothing: list the archived objects of the '
+                     'containers named whose remote copy is in a cold '
+                     'storage class, and where their restore stands.'),
 ]
 
 
@@ -142,6 +157,35 @@ class Restorer(object):
             return True, 'restored'
         return False, 'FAILED: not written back (see the messages above)'
 
+    def pending(self, account, container):
+        """``(name, state)`` of every archived object of ``container``
+        whose remote copy is in a cold storage class (one HEAD per
+        object, one remote HEAD per such object).
+        """
+        mapping = self.config.mapping_for(account, container)
+        if mapping is None or not mapping.shunted:
+            return
+        provider = None
+        for entry in self.ic.iter_objects(account, container):
+            name = entry['name']
+            status, headers = self.head(account, container, name)
+            stub = stubs.ArchiveStub.from_headers(headers) \
+                if status // 100 == 2 else None
+            if stub is None or not shunt_object.is_cold(stub.storage_class):
+                continue
+            if provider is None:
+                provider = mapping.remote.provider(max_connections=1)
+            if not providers.restores_cold(provider):
+                return
+            try:
+                state = provider.cold_state(stub.bucket, stub.key)
+            except exceptions.RemoteError as exc:
+                yield name, 'unknown: %s' % exc
+                continue
+            yield name, '%s (%s)' % (shunt_object.restore_state(state),
+                                     state.storage_class or
+                                     stub.storage_class)
+
 
 def with_slo(app):
     """``app`` with Swift's SLO middleware in front, unless its pipeline
@@ -164,6 +208,14 @@ def split(path):
     return tuple(parts)
 
 
+def split_container(path):
+    """``(account, container)`` of ``ACCOUNT/CONTAINER``, or None."""
+    parts = urllib.parse.unquote(path).strip('/').split('/')
+    if len(parts) != 2 or not all(parts):
+        return None
+    return tuple(parts)
+
+
 def run(argv=None, stdout=None, internal_client=None, logger=None):
     """The command, without process set-up; returns the exit status."""
     stdout = stdout or sys.stdout
@@ -171,12 +223,15 @@ def run(argv=None, stdout=None, internal_client=None, logger=None):
     if config is None:
         return EXIT_USAGE
     names = list(config.conf.objects)
-    targets = [(n, split(n)) for n in names]
+    listing = config.conf.pending
+    targets = [(n, split_container(n) if listing else split(n))
+               for n in names]
     bad = [n for n, t in targets if t is None]
     if not names or bad:
-        print('cloudsync-restore: name objects as ACCOUNT/CONTAINER/OBJECT%s'
-              % (': not %s' % ', '.join(bad) if bad else ''),
-              file=sys.stderr)
+        print('cloudsync-restore: name %s%s' % (
+            'containers as ACCOUNT/CONTAINER' if listing else
+            'objects as ACCOUNT/CONTAINER/OBJECT',
+            ': not %s' % ', '.join(bad) if bad else ''), file=sys.stderr)
         return EXIT_USAGE
     log_mod.add_secrets(config.secrets())
     if internal_client is None:
@@ -190,6 +245,11 @@ def run(argv=None, stdout=None, internal_client=None, logger=None):
                             format='cloudsync-restore: %(message)s')
         logger = logging.getLogger('cloudsync-restore')
     restorer = Restorer(config, internal_client, logger)
+    if listing:
+        for name, (account, container) in targets:
+            for obj, state in restorer.pending(account, container):
+                print('%s/%s: %s' % (name, obj, state), file=stdout)
+        return EXIT_OK
     failed = False
     for name, (account, container, obj) in targets:
         ok, message = restorer.restore(account, container, obj)

@@ -573,18 +573,37 @@ def test_a_glacier_archive_is_restored_on_read(aio, tmp_path):
         'conf_file': nodes.confs[1]})])
     try:
         shunt = Client(shunt_url, plain.base, token)
-        with moto_restores_in(aio, 3):
+        # NOTE: moto's restore goes to in progress at the first look at
+        # the object after both the restore request and STEP seconds since
+        # it was written, then to done STEP seconds later.
+        step = 20
+        with moto_restores_in(aio, step):
             status, headers, _ = shunt.request('HEAD', 'cold')
             assert (status, headers['x-cloudsync-restore']) == (200,
                                                                 'needed')
-            time.sleep(3.5)
+            time.sleep(step + 0.5)
             answers = [shunt.request('GET', 'cold') for _ in range(3)]
+            started = time.time()
             assert [a[0] for a in answers] == [503] * 3
             assert answers[0][1]['retry-after'] == '300'
             assert b'restored before it is read' in answers[0][2]
             assert shunt.request('HEAD', 'cold')[1][
                 'x-cloudsync-restore'] == 'in-progress'
-            time.sleep(3.5)
+            listed = subprocess.run(
+                [daemon_helpers.bin_path('cloudsync-restore'),
+                 '--config-file', nodes.confs[1], '--pending',
+                 'AUTH_test/%s' % container], capture_output=True,
+                text=True, timeout=120)
+            waiting = subprocess.run(
+                [daemon_helpers.bin_path('cloudsync-restore'),
+                 '--config-file', nodes.confs[1],
+                 'AUTH_test/%s/cold' % container], capture_output=True,
+                text=True, timeout=120)
+            assert listed.stdout == 'AUTH_test/%s/cold: in-progress ' \
+                '(GLACIER)\n' % container, listed.stdout + listed.stderr
+            assert waiting.returncode == 1
+            assert 'waiting' in waiting.stdout
+            time.sleep(max(0, started + step + 0.5 - time.time()))
             status, headers, _ = shunt.request('HEAD', 'cold')
             assert headers['x-cloudsync-restore'].startswith('done')
             status, headers, body = shunt.request('GET', 'cold')

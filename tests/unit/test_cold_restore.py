@@ -266,3 +266,17 @@ def test_s3_takes_a_restore_in_progress_or_done_as_no_error():
     assert busy.restore_cold('b', 'k', 1, 'Standard').state == \
         providers.COLD_RESTORING
     assert done.restore_cold('b', 'k', 1, 'Standard').readable
+
+
+def test_the_restore_command_lists_pending_cold_restores(tmp_path):
+    from cloudsync.cmd import restore as restore_cmd
+    from tests.unit import fakes
+    world = archived(tmp_path)
+    world.put('hot', b'in swift')
+    world.obj('obj')
+    restorer = restore_cmd.Restorer(
+        world.config, fakes.FakeInternalClient(world.swift), world.logger)
+
+    pending = list(restorer.pending(ACCOUNT, CONTAINER))
+
+    assert pending == [('obj', 'in-progress (GLACIER)')]
