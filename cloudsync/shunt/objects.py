@@ -363,16 +363,20 @@ class StubAnswer(object):
 
     def __init__(self, stub, headers):
         self.stub = stub
-        self.headers = swob.HeaderKeyDict(headers)
+        self.headers = headers if isinstance(headers, swob.HeaderKeyDict) \
+            else swob.HeaderKeyDict(headers)
 
     @classmethod
     def of(cls, local):
         """The stub in Swift's answer ``local`` (a
         :class:`~cloudsync.shunt.answers.LocalAnswer`), or None.
         """
+        # NOTE(cloudsync): on every GET and HEAD of an archiving
+        # container: only cloudsync's sysmeta is decoded.
         found = stubs.ArchiveStub.from_headers(
             {swob.wsgi_to_str(k): swob.wsgi_to_str(v)
-             for k, v in local.headers.items()})
+             for k, v in local.headers.items()
+             if k.lower().startswith(stubs.PREFIX)})
         return None if found is None else cls(found, local.headers)
 
     @property
