@@ -15,39 +15,45 @@
 Starts its own all-in-one (``tools/aio.py``: 3 Swift nodes, moto, and
 memcached when Debian's ``memcached`` is installed, as production proxies
 have), archives objects with ``cloudsync-sync --once`` on every container
-node, starts a second proxy with the shunt in its pipeline, and measures,
-side by side in the same run:
+node with ``archive_as = stub`` (each object becomes an archive stub), and
+starts a proxy with the shunt in its pipeline. Every archived object has a
+twin kept in Swift (the same bytes and names in another container, mapped
+too but never archived: the object "before archiving"), read through the
+same shunt proxy; the remote's copy of it is read straight from moto with
+boto3. Measured side by side,
+in turns, in the same run:
 
 GET latency, 4 KiB
     ``--requests`` (default 200) sequential GETs of an archived 4 KiB
     object through the shunt proxy (one keep-alive connection, tempauth
-    token) against GETs of the same remote key straight from moto with
-    boto3 (one keep-alive connection). Mean, median and 90th percentile;
-    the ratio is shunt over direct.
+    token), of its twin in Swift, and of its remote key straight from
+    moto. A read of archived data needs Swift's request and the remote's:
+    the ratio is shunt over the sum of those two. Target: at most 1.1x.
+HEAD latency
+    HEADs of the archived object (answered from the stub, no remote
+    request) and of its twin. Target: at most 1.1x.
 GET throughput, 64 MiB
     ``--rounds`` (default 3) GETs of an archived 64 MiB object
-    (``--big-mib``), read in 1 MiB chunks, through the shunt against
-    straight from moto, and of the same bytes kept in Swift through the
-    plain proxy; MiB/s of the best round, and the ratio of throughputs
-    (direct over shunt, so that above 1 means slower).
-Merged listing
-    A container of ``--local`` + ``--remote`` objects (2,000 + 2,000 by
-    default, 10,000 + 10,000 with ``--full``), interleaved by name; the
-    ``--remote`` ones (``X-Object-Meta-Tier: cold``, the mapping's
-    ``selection_criteria``) are archived. Its full listing (JSON, pages of
-    ``--page`` = 1,000, marker paging) through the shunt, where every page
-    merges Swift's part and the remote's, is timed against the listing of
-    a second container that holds the same names, all in Swift, through
-    the plain proxy. The listings of Swift's part alone and of the remote
-    part alone (boto3, straight from moto) are shown too. Rounds are
-    interleaved; the best of ``--rounds`` is shown. The ratio is merged
-    over all-in-Swift.
-Targets (not assertions): GET overhead under 1.2x a direct S3 GET, merged
-listing under 2x the local listing. Everything shares the machine's cores
-(Swift's servers, moto, the benchmark): compare ratios within one run.
+    (``--big-mib``), read in 1 MiB chunks, through the shunt and straight
+    from moto; MiB/s of the best round. The ratio is shunt over direct.
+    Target: at least 0.7x.
+Listings
+    ``--names`` (default 10,000) objects, all archived, and their twins
+    kept in Swift; full listings in pages of ``--page`` (1,000), marker
+    paging, forward and reverse (``reverse=true``), of the archived
+    container and of its twin. The
+    mapping has ``serve_deleted_archives = false`` (nothing was archived by
+    deleting it), so the listing is Swift's own; a second shunt proxy
+    with ``serve_deleted_archives = true`` shows what merging the bucket
+    in costs. The ratio is archived over before archiving. Target: at most
+    1.1x.
 
-    python benchmarks/shunt_bench.py [--full] [--requests N] [--rounds N]
-        [--json FILE] [--keep] [--no-memcache]
+The targets are those of the issue that brought stubs; they are printed,
+never asserted. Everything shares the machine's cores (Swift's servers,
+moto, memcached, the benchmark): compare ratios within one run.
+
+    python benchmarks/shunt_bench.py [--names N] [--requests N]
+        [--rounds N] [--json FILE] [--keep] [--no-memcache]
 """
 
 import argparse
@@ -72,10 +78,12 @@ from cloudsync import layout as layout_mod  # noqa: E402
 BUCKET = 'shunt-bench'
 OBJECTS = 'bench-objects'
 LISTED = 'bench-listing'
-#: the same names, all kept in Swift: the baseline listing
+#: the same objects and names, kept in Swift: before archiving
 LISTED_LOCAL = 'bench-listing-local'
 LOCAL = 'bench-local'
 SMALL = 4 * common.KiB
+#: the issue's targets: (what, ratio, at most (True) or at least)
+TARGETS = {'get': 1.1, 'head': 1.1, 'listing': 1.1, 'big': 0.7}
 
 
 class Proxy(object):
@@ -88,13 +96,13 @@ class Proxy(object):
         self.account_path = account_path
         self.token = token
 
-    def _response(self, full):
+    def _response(self, full, method='GET'):
         for attempt in (1, 2):
             if self.conn is None:
                 self.conn = http.client.HTTPConnection(
                     self.host, self.port, timeout=120)
             try:
-                self.conn.request('GET', full,
+                self.conn.request(method, full,
                                   headers={'X-Auth-Token': self.token})
                 return self.conn.getresponse()
             except (http.client.RemoteDisconnected, ConnectionError):
@@ -121,18 +129,37 @@ class Proxy(object):
             raise RuntimeError('GET %s: %s' % (full, resp.status))
         return size, b''.join(body)
 
+    def head(self, path):
+        full = self.account_path + '/' + urllib.parse.quote(path)
+        resp = self._response(full, 'HEAD')
+        resp.read()
+        if resp.status // 100 != 2:
+            raise RuntimeError('HEAD %s: %s' % (full, resp.status))
+        return resp.getheader('Content-Length')
+
     def close(self):
         if self.conn is not None:
             self.conn.close()
             self.conn = None
 
 
-def write_conf(cluster, path):
-    archive = {'bucket': BUCKET, 'lifecycle': 'archive'}
+#: the ``copy_after`` of the twins: archived never, read through the shunt
+NEVER = 10 * 365 * 86400
+
+
+def write_conf(cluster, path, serve_deleted_archives=False):
+    archive = {'bucket': BUCKET, 'lifecycle': 'archive',
+               'archive_as': 'stub',
+               'serve_deleted_archives': str(serve_deleted_archives).lower()}
+    # NOTE(cloudsync): the twins kept in Swift are mapped too (archived
+    # only after NEVER seconds): read through the same shunt proxy, they
+    # are the objects as they read before archiving.
     common.import_aio_cloudsync().write_conf(path, cluster.state, {
         'objects': dict(archive, container=OBJECTS),
-        'listing': dict(archive, container=LISTED,
-                        selection_criteria='{"x-object-meta-tier": "cold"}'),
+        'listing': dict(archive, container=LISTED),
+        'kept-objects': dict(archive, container=LOCAL, copy_after=NEVER),
+        'kept-listing': dict(archive, container=LISTED_LOCAL,
+                             copy_after=NEVER),
     }, workers=16)
 
 
@@ -167,17 +194,14 @@ def populate(swift_factory, args):
     del big
     swift.put_container(LISTED)
     swift.put_container(LISTED_LOCAL)
-    total = args.local + args.remote
-    cold = set(int(i * total / args.remote) for i in range(args.remote)) \
-        if args.remote else set()
+    total = args.names
 
     def put(indexes):
         conn = swift_factory()
         for i in indexes:
-            headers = {'X-Object-Meta-Tier': 'cold' if i in cold else 'hot'}
             for container in (LISTED, LISTED_LOCAL):
                 conn.put_object(container, 'obj-%07d' % i, b'x' * 10,
-                                headers=headers)
+                                headers={'X-Object-Meta-Tier': 'cold'})
         conn.close()
 
     workers = 16
@@ -223,26 +247,19 @@ def settle(cluster):
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def full_listing(proxy, container, page):
-    """Every name of a container, in pages."""
-    names, marker = [], ''
+def full_listing(proxy, container, page, reverse=False):
+    """Every listing entry of a container, in pages (raw JSON entries)."""
+    entries_all, marker = [], ''
     while True:
-        _, body = proxy.get(container, query={
-            'format': 'json', 'limit': page, 'marker': marker})
+        query = {'format': 'json', 'limit': page, 'marker': marker}
+        if reverse:
+            query['reverse'] = 'true'
+        _, body = proxy.get(container, query=query)
         entries = json.loads(body)
         if not entries:
-            return names
-        names.extend(e['name'] for e in entries)
+            return entries_all
+        entries_all.extend(entries)
         marker = entries[-1]['name']
-
-
-def s3_listing(s3, prefix, page):
-    names = []
-    for result in s3.get_paginator('list_objects_v2').paginate(
-            Bucket=BUCKET, Prefix=prefix,
-            PaginationConfig={'PageSize': page}):
-        names.extend(e['Key'] for e in result.get('Contents', ()))
-    return names
 
 
 def timed_rounds(fns, rounds):
@@ -302,11 +319,13 @@ def throughputs(fns, size, rounds):
 def measure(cluster, children, args, work_dir):
     conf = os.path.join(work_dir, 'cloudsync.conf')
     write_conf(cluster, conf)
+    merging_conf = os.path.join(work_dir, 'cloudsync-merging.conf')
+    write_conf(cluster, merging_conf, serve_deleted_archives=True)
     s3 = common.s3_client(cluster.state['moto_endpoint'], 'testing',
                           'testing')
     s3.create_bucket(Bucket=BUCKET)
-    common.log('writing %d + %d objects and a %d MiB object into Swift',
-               args.local, args.remote, args.big_mib)
+    common.log('writing 2 x %d objects and a %d MiB object into Swift',
+               args.names, args.big_mib)
     populate(cluster.swift_client, args)
     settle(cluster)
 
@@ -318,47 +337,52 @@ def measure(cluster, children, args, work_dir):
     start = time.monotonic()
     run_daemon(cluster, children, conf, work_dir)
     common.log('archived in %.1fs', time.monotonic() - start)
+    stub = plain.get(OBJECTS + '/small')[0]
+    if stub != 0:
+        raise RuntimeError('%s/small was not archived as a stub' % OBJECTS)
 
     shunt_url = cluster.start_proxy('shunt', [('cloud_shunt', {
         'use': 'egg:swift-cloudsync#cloud_shunt', 'conf_file': conf})])
+    merging_url = cluster.start_proxy('shuntmerge', [('cloud_shunt', {
+        'use': 'egg:swift-cloudsync#cloud_shunt',
+        'conf_file': merging_conf})])
     shunted = Proxy(shunt_url, account_path, token)
+    merging = Proxy(merging_url, account_path, token)
     try:
         common.log('listings, %d rounds', args.rounds)
-        remote_prefix = layout_mod.RemoteLayout(
-            'AUTH_test', LISTED).listing_prefix()
-        times, names = timed_rounds({
-            'merged': lambda: full_listing(shunted, LISTED, args.page),
-            'all_local': lambda: full_listing(plain, LISTED_LOCAL,
-                                              args.page),
-            'swift_part': lambda: full_listing(plain, LISTED, args.page),
-            'remote_part': lambda: s3_listing(s3, remote_prefix,
-                                              args.page),
-        }, args.rounds)
-        if names['merged'] != names['all_local']:
-            common.log('WARNING: the merged listing differs from the '
-                       'all-in-Swift one: %d names, not %d; only merged: '
-                       '%s; only in Swift: %s', len(names['merged']),
-                       len(names['all_local']),
-                       sorted(set(names['merged']) -
-                              set(names['all_local']))[:5],
-                       sorted(set(names['all_local']) -
-                              set(names['merged']))[:5])
-        if len(names['swift_part']) != args.local or \
-                len(names['remote_part']) != args.remote:
-            common.log('WARNING: %d objects left in Swift and %d archived, '
-                       'not %d and %d', len(names['swift_part']),
-                       len(names['remote_part']), args.local, args.remote)
+        fns = {}
+        for reverse in (False, True):
+            way = 'reverse' if reverse else 'forward'
+            fns['archived_' + way] = (
+                lambda r=reverse: full_listing(shunted, LISTED, args.page,
+                                               r))
+            fns['before_' + way] = (
+                lambda r=reverse: full_listing(shunted, LISTED_LOCAL,
+                                               args.page, r))
+            fns['merged_' + way] = (
+                lambda r=reverse: full_listing(merging, LISTED, args.page,
+                                               r))
+        times, listed = timed_rounds(fns, args.rounds)
+        for way in ('forward', 'reverse'):
+            for kind in ('archived', 'merged'):
+                got = listed['%s_%s' % (kind, way)]
+                want = listed['before_' + way]
+                if [e['name'] for e in got] != [e['name'] for e in want]:
+                    common.log('WARNING: the %s listing (%s) lists %d '
+                               'names, not the %d of before archiving',
+                               kind, way, len(got), len(want))
 
         layout = layout_mod.RemoteLayout('AUTH_test', OBJECTS)
         small_key, big_key = (layout.object_key('small'),
                               layout.object_key('big'))
-        common.log('GET latency, %d requests each', args.requests)
+        common.log('GET and HEAD latency, %d requests each', args.requests)
         small = latencies({
             'shunt': lambda: shunted.get(OBJECTS + '/small'),
+            'swift_before': lambda: shunted.get(LOCAL + '/small'),
             'direct': lambda: s3.get_object(
                 Bucket=BUCKET, Key=small_key)['Body'].read(),
-            'swift_404': lambda: plain.get(OBJECTS + '/small', expect=4),
-            'swift_local': lambda: plain.get(LOCAL + '/small'),
+            'head_shunt': lambda: shunted.head(OBJECTS + '/small'),
+            'head_before': lambda: shunted.head(LOCAL + '/small'),
         }, args.requests)
 
         size = args.big_mib * common.MiB
@@ -373,25 +397,30 @@ def measure(cluster, children, args, work_dir):
         big = throughputs({
             'shunt': lambda: shunted.get(OBJECTS + '/big')[0],
             'direct': direct_big,
-            'swift_local': lambda: plain.get(LOCAL + '/big')[0]},
+            'swift_before': lambda: shunted.get(LOCAL + '/big')[0]},
             size, args.rounds)
     finally:
-        shunted.close()
-        plain.close()
+        for proxy in (shunted, merging, plain):
+            proxy.close()
         cluster.stop_proxy('shunt')
+        cluster.stop_proxy('shuntmerge')
     return {
-        'listing': {'entries': len(names['merged']), 'local': args.local,
-                    'remote': args.remote, 'page': args.page,
-                    'all_local_s': times['all_local'][0],
-                    'merged_s': times['merged'][0],
-                    'swift_part_s': times['swift_part'][0],
-                    'remote_part_s': times['remote_part'][0],
+        'listing': {'entries': len(listed['before_forward']),
+                    'page': args.page,
+                    'seconds': {k: v[0] for k, v in times.items()},
                     'medians_s': {k: v[1] for k, v in times.items()}},
         'small': small,
         'big': {'mib': args.big_mib, 'shunt_mibs': big['shunt'],
                 'direct_mibs': big['direct'],
-                'swift_local_mibs': big['swift_local']},
+                'swift_before_mibs': big['swift_before']},
     }
+
+
+def verdict(value, target, at_most=True):
+    if value is None:
+        return '-'
+    met = value <= target if at_most else value >= target
+    return 'met' if met else 'NOT MET'
 
 
 def report(results):
@@ -402,49 +431,67 @@ def report(results):
         return [common.fmt(small[name][k] * ms) for k in ('mean', 'p50',
                                                           'p90')]
     measured = common.format_table(
-        ['GET 4 KiB', 'mean ms', 'p50 ms', 'p90 ms'], [
-            ['archived, through the shunt'] + lat('shunt'),
-            ['same key, straight from S3'] + lat('direct'),
-            ['archived, Swift alone (its 404)'] + lat('swift_404'),
-            ['in Swift, Swift alone'] + lat('swift_local'),
+        ['4 KiB object', 'mean ms', 'p50 ms', 'p90 ms'], [
+            ['GET archived (stub)'] + lat('shunt'),
+            ['GET before archiving (in Swift)'] + lat('swift_before'),
+            ['GET its remote key, straight from S3'] + lat('direct'),
+            ['HEAD archived (stub)'] + lat(
+                'head_shunt'),
+            ['HEAD before archiving (in Swift)'] + lat('head_before'),
         ])
     streamed = common.format_table(
         ['GET %d MiB' % big['mib'], 'MiB/s'], [
-            ['archived, through the shunt', common.fmt(big['shunt_mibs'], 0)],
-            ['same key, straight from S3', common.fmt(big['direct_mibs'],
-                                                      0)],
-            ['in Swift, Swift alone', common.fmt(big['swift_local_mibs'],
-                                                 0)],
+            ['archived (stub), through the shunt',
+             common.fmt(big['shunt_mibs'], 0)],
+            ['its remote key, straight from S3',
+             common.fmt(big['direct_mibs'], 0)],
+            ['before archiving (in Swift)',
+             common.fmt(big['swift_before_mibs'], 0)],
         ])
+    secs = lst['seconds']
     listed = common.format_table(
-        ['listing, pages of %d' % lst['page'], 'entries', 'seconds'], [
-            ['merged, through the shunt', lst['entries'],
-             common.fmt(lst['merged_s'], 3)],
-            ['all in Swift, before archiving', lst['entries'],
-             common.fmt(lst['all_local_s'], 3)],
-            ['Swift\'s part alone', lst['local'],
-             common.fmt(lst['swift_part_s'], 3)],
-            ['remote part alone, straight from S3', lst['remote'],
-             common.fmt(lst['remote_part_s'], 3)],
+        ['listing of %d names, pages of %d' % (lst['entries'], lst['page']),
+         'forward s', 'reverse s'], [
+            ['archived (stubs), through the shunt',
+             common.fmt(secs['archived_forward'], 3),
+             common.fmt(secs['archived_reverse'], 3)],
+            ['before archiving (in Swift)',
+             common.fmt(secs['before_forward'], 3),
+             common.fmt(secs['before_reverse'], 3)],
+            ['archived, serve_deleted_archives = true (merged)',
+             common.fmt(secs['merged_forward'], 3),
+             common.fmt(secs['merged_reverse'], 3)],
         ])
-    own = small['shunt']['mean'] - small['swift_404']['mean']
-    ratios = common.format_table(['ratio', 'value', 'target'], [
-        ['GET 4 KiB: shunt / direct S3 (mean)',
-         common.fmt(common.ratio(small['shunt']['mean'],
-                                 small['direct']['mean'])) + 'x', '1.2x'],
-        ['GET 4 KiB: (shunt - Swift\'s 404) / direct S3',
-         common.fmt(common.ratio(own, small['direct']['mean'])) + 'x', ''],
-        ['GET %d MiB: direct S3 / shunt throughput (%.0f / %.0f MiB/s)' % (
-            big['mib'], big['direct_mibs'], big['shunt_mibs']),
-         common.fmt(common.ratio(big['direct_mibs'],
-                                 big['shunt_mibs'])) + 'x', '1.2x'],
-        ['listing: merged / all in Swift',
-         common.fmt(common.ratio(lst['merged_s'],
-                                 lst['all_local_s'])) + 'x', '2x'],
-        ['listing: merged / (Swift\'s part + remote part alone)',
-         common.fmt(common.ratio(lst['merged_s'], lst['swift_part_s'] +
-                                 lst['remote_part_s'])) + 'x', ''],
-    ])
+    get_ratio = common.ratio(small['shunt']['mean'],
+                             small['swift_before']['mean'] +
+                             small['direct']['mean'])
+    head_ratio = common.ratio(small['head_shunt']['mean'],
+                              small['head_before']['mean'])
+    big_ratio = common.ratio(big['shunt_mibs'], big['direct_mibs'])
+    rows = [
+        ['GET 4 KiB: archived / (Swift GET before + S3 GET), mean',
+         get_ratio, TARGETS['get'], True],
+        ['HEAD: archived / before archiving, mean', head_ratio,
+         TARGETS['head'], True],
+    ]
+    for way in ('forward', 'reverse'):
+        rows.append(['listing %s: archived / before archiving' % way,
+                     common.ratio(secs['archived_' + way],
+                                  secs['before_' + way]),
+                     TARGETS['listing'], True])
+    rows.append(['GET %d MiB: archived / direct S3 throughput' % big['mib'],
+                 big_ratio, TARGETS['big'], False])
+    for way in ('forward', 'reverse'):
+        rows.append(['listing %s, merged: archived / before (no target)'
+                     % way, common.ratio(secs['merged_' + way],
+                                         secs['before_' + way]), None,
+                     True])
+    ratios = common.format_table(['ratio', 'value', 'target', 'verdict'], [
+        [what, common.fmt(value) + 'x' if value is not None else '-',
+         ('at most %.1fx' if at_most else 'at least %.1fx') % target
+         if target else '', verdict(value, target, at_most)
+         if target else '']
+        for what, value, target, at_most in rows])
     return '\n\n'.join([measured, streamed, listed, ratios])
 
 
@@ -452,10 +499,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(
         description='Benchmark the cloud shunt against direct S3 access '
                     'and Swift listings.')
-    parser.add_argument('--full', action='store_true',
-                        help='10,000 local + 10,000 remote objects listed')
-    parser.add_argument('--local', type=int, help='objects left in Swift')
-    parser.add_argument('--remote', type=int, help='objects archived')
+    parser.add_argument('--names', type=int, default=10000,
+                        help='objects archived and listed (and as many '
+                             'kept in Swift)')
     parser.add_argument('--page', type=int, default=1000)
     parser.add_argument('--requests', type=int, default=200)
     parser.add_argument('--rounds', type=int, default=3)
@@ -468,9 +514,6 @@ def main(argv=None):
                         help='keep the all-in-one\'s directory')
     parser.add_argument('--json', help='also write the results here')
     args = parser.parse_args(argv)
-    size = 10000 if args.full else 2000
-    args.local = size if args.local is None else args.local
-    args.remote = size if args.remote is None else args.remote
     common.install_signal_handlers()
     memcache = not args.no_memcache and bool(shutil.which('memcached'))
     children = common.Children()

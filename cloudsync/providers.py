@@ -111,6 +111,39 @@ def takes_expiry(provider):
     return bool(provider.UPDATE_METADATA_TAKES_EXPIRY)
 
 
+def restores_cold(provider):
+    """Whether ``provider`` implements :meth:`Provider.cold_state` and
+    :meth:`Provider.restore_cold`: its declared
+    :attr:`Provider.RESTORES_COLD`.
+    """
+    return bool(provider.RESTORES_COLD)
+
+
+#: :attr:`ColdState.state`: the copy must be restored before it is read
+COLD_ARCHIVED = 'archived'
+#: a restore was asked for and is not done yet
+COLD_RESTORING = 'restoring'
+#: the copy can be read (restored, or in no cold class at all)
+COLD_READABLE = 'readable'
+
+
+@dataclasses.dataclass
+class ColdState:
+    """Whether an object in a cold storage class can be read now."""
+
+    #: :data:`COLD_ARCHIVED`, :data:`COLD_RESTORING` or
+    #: :data:`COLD_READABLE`
+    state: str
+    #: the remote's storage class, when it has one
+    storage_class: typing.Optional[str] = None
+    #: when a restored copy goes cold again, seconds since the epoch
+    expires_at: typing.Optional[float] = None
+
+    @property
+    def readable(self):
+        return self.state == COLD_READABLE
+
+
 @dataclasses.dataclass
 class ObjectInfo:
     """What the remote knows of one object (the answer to a HEAD)."""
@@ -264,6 +297,9 @@ class Provider(abc.ABC):
         the connection pool to it.
     """
 
+    # NOTE(cloudsync): over 400 lines: the one page a backend author
+    # reads; every capability and method says its contract here.
+
     #: oslo.config options of this provider, in addition to the common ones
     #: (``provider``, ``endpoint``, ``access_key``, ``secret_key``). They are
     #: registered in the remote's section and appear in the generated sample.
@@ -359,6 +395,15 @@ class Provider(abc.ABC):
     #: :class:`ObjectInfo` of the object the caller just read (a HEAD),
     #: so that the provider need not read it again.
     UPDATE_METADATA_TAKES_INFO = False
+
+    #: True when the store has storage classes whose objects must be
+    #: restored before they are read (S3's GLACIER and DEEP_ARCHIVE: a
+    #: GET answers 403 ``InvalidObjectState``, raised as
+    #: :class:`~cloudsync.exceptions.InvalidObject` with that ``code``),
+    #: and the provider implements :meth:`cold_state` and
+    #: :meth:`restore_cold`. The cloud shunt then restores such an object
+    #: when a client reads it.
+    RESTORES_COLD = False
 
     def __init__(self, name, conf, max_connections=10):
         self.name = name
@@ -664,6 +709,33 @@ class Provider(abc.ABC):
         """
         raise exceptions.NotSupported(
             'provider %s cannot expire objects' % self.name)
+
+    def cold_state(self, bucket, key):
+        """Whether the object at ``key`` can be read now, or must be
+        restored first (only for providers with :attr:`RESTORES_COLD`).
+
+        :returns: a :class:`ColdState`; an object in no cold storage class
+            is :data:`COLD_READABLE`.
+        :raises NotFound: no such object.
+        :raises NotSupported: the store has no cold storage classes.
+        """
+        raise exceptions.NotSupported(
+            'provider %s has no cold storage classes' % self.name)
+
+    def restore_cold(self, bucket, key, days, tier):
+        """Ask the store to make the object at ``key``, in a cold storage
+        class, readable for ``days`` days, with retrieval ``tier``
+        (``Expedited``, ``Standard`` or ``Bulk``). Asking again while a
+        restore is in progress, or once it is done, is no error.
+
+        :returns: the :class:`ColdState` after the request:
+            :data:`COLD_RESTORING`, or :data:`COLD_READABLE` when the
+            object is readable already.
+        :raises NotFound: no such object.
+        :raises NotSupported: the store has no cold storage classes.
+        """
+        raise exceptions.NotSupported(
+            'provider %s has no cold storage classes' % self.name)
 
     def update_container_metadata(self, bucket, headers, acl=False):
         """Mirror a local container's metadata onto the remote bucket.

@@ -33,6 +33,7 @@ import typing
 import urllib.parse
 
 from swift.common import request_helpers
+from swift.common import swob
 from swift.common import utils as swift_utils
 
 from cloudsync import metadata as md
@@ -187,13 +188,58 @@ def container_overrides(etag, size, content_type):
             OVERRIDE_CONTENT_TYPE: content_type}
 
 
+def put_headers(stub, kept, listing_etag, listing_size,
+                listing_content_type, timestamp):
+    """The headers (WSGI strings) of the PUT that writes ``stub``.
+
+    :param stub: the :class:`ArchiveStub`.
+    :param kept: the object's headers a POST sets (user metadata,
+        ``Content-Disposition``, ...) and ``X-Delete-At``, WSGI strings.
+    :param listing_etag: what the listing shows as ``hash``.
+    :param listing_size: what it shows as ``bytes``.
+    :param listing_content_type: what it shows as ``content_type`` (an
+        SLO's with ``swift_bytes``).
+    :param timestamp: the stub's X-Timestamp, see :func:`stub_timestamp`.
+    """
+    put = dict(kept)
+    # NOTE(cloudsync): Swift's dlo middleware would take a stub with
+    # X-Object-Manifest for a manifest; the remote copy keeps it.
+    for key in [k for k in put if k.lower() == 'x-object-manifest']:
+        del put[key]
+    put.update((swob.str_to_wsgi(k), swob.str_to_wsgi(v))
+               for k, v in stub.sysmeta().items())
+    put.update((k, swob.str_to_wsgi(v)) for k, v in container_overrides(
+        listing_etag, listing_size, listing_content_type).items())
+    put['Content-Type'] = STUB_CONTENT_TYPE
+    put['Content-Length'] = '0'
+    put['X-Timestamp'] = timestamp.internal
+    return put
+
+
+def posted_content_type(stub_content_type):
+    """Whether a stub's own Content-Type is a POST's (not
+    :data:`STUB_CONTENT_TYPE`).
+    """
+    ctype = swift_utils.clean_content_type(stub_content_type or '')
+    return bool(ctype) and \
+        ctype.split(';')[0].strip().lower() != STUB_CONTENT_TYPE
+
+
+def listing_content_type(content_type, listed):
+    """``content_type`` as a listing shows it, with the ``swift_bytes`` of
+    what the listing showed (``listed``, an SLO's) if any.
+    """
+    _ctype, swift_bytes = swift_utils.extract_swift_bytes(listed or '')
+    if swift_bytes is None:
+        return content_type
+    return '%s;swift_bytes=%s' % (content_type, swift_bytes)
+
+
 def served_content_type(stub, stub_content_type):
     """The Content-Type clients see for a stub: a POST's on the stub
     (local truth until the daemon carries it to the remote), or the
     original's.
     """
-    ctype = swift_utils.clean_content_type(stub_content_type or '')
-    if not ctype or ctype.split(';')[0].strip().lower() == \
-            STUB_CONTENT_TYPE:
+    if not posted_content_type(stub_content_type):
         return stub.content_type
-    return ctype
+    return swift_utils.clean_content_type(stub_content_type)

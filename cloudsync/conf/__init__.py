@@ -168,8 +168,10 @@ class Mapping:
     merge_namespaces: bool = False
     #: see :attr:`has_remote_writers`
     remote_writers: bool = True
-    archive_as: str = 'delete'
+    archive_as: str = 'stub'
     serve_deleted_archives: bool = True
+    cold_restore_days: int = 1
+    cold_restore_tier: str = 'Standard'
     #: the mapping's layout; the loader sets the remote's default when
     #: the section sets none
     layout: str = 'hashed'

@@ -146,7 +146,7 @@ mapping_opts = [
     cfg.BoolOpt('restore_object', default=False,
                 help='With lifecycle = archive: an object read through the '
                      'shunt is written back into Swift as it streams.'),
-    cfg.StrOpt('archive_as', default='delete',
+    cfg.StrOpt('archive_as', default='stub',
                choices=[('delete', 'the local object is deleted once its '
                                    'remote copy is verified; the shunt '
                                    'finds it through Swift\'s 404'),
@@ -162,6 +162,19 @@ mapping_opts = [
                      'merges the bucket into listings. Turn it off once no '
                      'such object is left, so that a 404 is not looked up '
                      'on the remote and listings are Swift\'s own.'),
+    cfg.IntOpt('cold_restore_days', default=1, min=1,
+               help='With lifecycle = archive, for a remote copy in a '
+                    'storage class that must be restored before it is '
+                    'read (S3 GLACIER, DEEP_ARCHIVE): how many days the '
+                    'copy the shunt has the remote restore on a read stays '
+                    'readable.'),
+    cfg.StrOpt('cold_restore_tier', default='Standard',
+               choices=[('Expedited', 'minutes (GLACIER only; costs '
+                                      'most)'),
+                        ('Standard', 'hours'),
+                        ('Bulk', 'the most hours; costs least')],
+               help='The retrieval tier of the restores the shunt asks '
+                    'for (see cold_restore_days).'),
     cfg.BoolOpt('merge_namespaces', default=False,
                 help='Have the shunt serve remote objects and merge '
                      'listings for this mapping even when it does not '

@@ -489,6 +489,9 @@ class Converter:
         options.append(('bucket', profile['aws_bucket']))
         if not _bool(profile.get('retain_local', True)):
             options.append(('lifecycle', 'archive'))
+            # NOTE: swift-s3-sync archived by deleting the local object;
+            # what it archived stays readable through Swift's 404.
+            options.append(('serve_deleted_archives', 'true'))
         options.extend(layout)
         options.extend(same)
         if exclude not in (None, '', '^$'):

@@ -104,3 +104,20 @@ class ShuntConfig(object):
         self.config = config
         self.version += 1
         return config
+
+
+class LoadedConfig(ShuntConfig):
+    """A configuration loaded already, never read again: for a shunt
+    built in a command (``cloudsync-restore``) rather than in a proxy.
+
+    :param config: a :class:`cloudsync.conf.Config`.
+    """
+
+    def __init__(self, config, logger=None):
+        self.path = None
+        self.logger = logger
+        self.config = config
+        self.version = 0
+
+    def get(self):
+        return self.config

@@ -199,6 +199,11 @@ class ObjectRequests(object):
                     req.environ, start_response)
             return local.respond(start_response)
         except exceptions.RemoteError as exc:
+            if shunt_object.cold_refused(exc) and \
+                    providers.restores_cold(provider):
+                return shunt_object.cold_answer(
+                    req, target, provider, self.logger,
+                    local.trans_headers())(req.environ, start_response)
             self._remote_failed(req, target, req.method, exc)
             return self._send(self._unavailable(req, local), req,
                               start_response)
@@ -207,6 +212,21 @@ class ObjectRequests(object):
                                   req.method, target.name)
             return self._send(self._unavailable(req, local), req,
                               start_response)
+        cold = None
+        if body is None and shunt_object.is_cold(info.storage_class) and \
+                providers.restores_cold(provider):
+            # NOTE(cloudsync): a HEAD says where the restore stands; a
+            # ranged GET waits for it, as a whole GET does.
+            try:
+                cold = provider.cold_state(target.bucket, target.key)
+            except exceptions.RemoteError as exc:
+                self._remote_failed(req, target, 'HEAD', exc)
+                return self._send(self._unavailable(req, local), req,
+                                  start_response)
+            if is_get and not cold.readable:
+                return shunt_object.cold_answer(
+                    req, target, provider, self.logger,
+                    local.trans_headers())(req.environ, start_response)
         remote = shunt_object.RemoteObject(info)
         if remote.dropped:
             self.logger.warning(
@@ -244,8 +264,10 @@ class ObjectRequests(object):
                     if_match=info.etag),
                 remote.size, on_error)
         elif body is not None:
-            app_iter = shunt_object.GuardedBody(body, on_error)
-            if target.mapping.restore_object and \
+            app_iter = shunt_object.GuardedBody(
+                body, on_error, coalesce=shunt_object.WRITE_SIZE)
+            if (target.mapping.restore_object or
+                    restore_mod.requested(req.environ)) and \
                     'Range' not in req.headers:
                 app_iter = self._restoring(req, target, tombstone, remote,
                                            app_iter, stub=stub)
@@ -253,6 +275,9 @@ class ObjectRequests(object):
         headers.update(local.trans_headers())
         if stub is not None:
             stub.overlay(headers)
+        if cold is not None:
+            headers[shunt_object.RESTORE_STATE_HEADER] = \
+                shunt_object.restore_state(cold)
         resp = swob.Response(
             status=200, headers=headers, app_iter=app_iter, request=req,
             conditional_response=True, conditional_etag=(

@@ -15,8 +15,13 @@
 metadata, as :mod:`cloudsync.metadata` stored it) back into the headers
 Swift gave the object; :class:`RangedBody` lets swob answer single and
 multiple ``Range`` requests by fetching only the bytes asked for.
+:class:`StubAnswer` is an archive stub Swift answered with;
+:func:`cold_answer` the answer to a read of a remote copy that a cold
+storage class keeps out of reach until it is restored.
 """
 
+import email.utils
+import hashlib
 import json
 import math
 import time
@@ -31,6 +36,9 @@ from cloudsync import metadata
 from cloudsync import providers
 from cloudsync import stubs
 from cloudsync import symlinks
+
+#: the size of the pieces a whole remote body is sent to the client in
+WRITE_SIZE = 1024 * 1024
 
 #: the MD5 of an SLO's manifest (Swift's X-Manifest-Etag), as the daemon
 #: stores it (see :mod:`cloudsync.sync.propagate`)
@@ -286,16 +294,30 @@ class GuardedBody(object):
     without reading it.
     """
 
-    def __init__(self, body, on_error):
+    def __init__(self, body, on_error, coalesce=0):
         self.body = body
         self.on_error = on_error
+        #: chunks of the remote body are joined into pieces of this many
+        #: bytes (the last one shorter): fewer, larger writes to the client
+        self.coalesce = coalesce
 
     def __iter__(self):
         return self
 
     def __next__(self):
         try:
-            return next(self.body)
+            chunk = next(self.body)
+            if len(chunk) >= self.coalesce:
+                return chunk
+            pieces, size = [chunk], len(chunk)
+            while size < self.coalesce:
+                try:
+                    chunk = next(self.body)
+                except StopIteration:
+                    break
+                pieces.append(chunk)
+                size += len(chunk)
+            return b''.join(pieces)
         except exceptions.RemoteError as exc:
             self.on_error(exc)
             self.close()
@@ -341,16 +363,20 @@ class StubAnswer(object):
 
     def __init__(self, stub, headers):
         self.stub = stub
-        self.headers = swob.HeaderKeyDict(headers)
+        self.headers = headers if isinstance(headers, swob.HeaderKeyDict) \
+            else swob.HeaderKeyDict(headers)
 
     @classmethod
     def of(cls, local):
         """The stub in Swift's answer ``local`` (a
         :class:`~cloudsync.shunt.answers.LocalAnswer`), or None.
         """
+        # NOTE(cloudsync): on every GET and HEAD of an archiving
+        # container: only cloudsync's sysmeta is decoded.
         found = stubs.ArchiveStub.from_headers(
             {swob.wsgi_to_str(k): swob.wsgi_to_str(v)
-             for k, v in local.headers.items()})
+             for k, v in local.headers.items()
+             if k.lower().startswith(stubs.PREFIX)})
         return None if found is None else cls(found, local.headers)
 
     @property
@@ -411,3 +437,106 @@ class StubAnswer(object):
                 headers[key] = value
         headers['Content-Type'] = self.content_type()
         return headers
+
+
+#: the response header that says where the restore of a remote copy in a
+#: cold storage class stands: ``needed``, ``in-progress`` or ``done`` (with
+#: ``expiry-date``, when the restored copy goes cold again)
+RESTORE_STATE_HEADER = 'X-Cloudsync-Restore'
+#: the storage classes whose objects must be restored before a read
+COLD_CLASSES = frozenset(['GLACIER', 'DEEP_ARCHIVE'])
+#: the Retry-After of a read waiting for a restore, by retrieval tier
+#: (about what S3 announces for GLACIER; DEEP_ARCHIVE takes longer)
+RETRY_AFTER = {'Expedited': 300, 'Standard': 4 * 3600, 'Bulk': 12 * 3600}
+#: seconds in which one request asks the remote for an object's restore
+#: and the other readers only wait
+COLD_CLAIM_TTL = 300
+
+#: path -> until when this process asked for its restore
+_COLD_CLAIMS = {}
+
+
+def is_cold(storage_class):
+    return (storage_class or '').upper() in COLD_CLASSES
+
+
+def cold_refused(exc):
+    """Whether a remote error is a GET refused until a restore."""
+    return getattr(exc, 'code', None) == 'InvalidObjectState'
+
+
+def claim_cold(env, path, ttl=COLD_CLAIM_TTL, clock=time.time):
+    """Whether this request asks the remote to restore the object at
+    ``path``: only the first in ``ttl`` seconds does, in this process and,
+    through memcache (``swift.cache``), in every proxy.
+    """
+    now = clock()
+    if _COLD_CLAIMS.get(path, 0) > now:
+        return False
+    if len(_COLD_CLAIMS) > 10000:
+        for old in [p for p, until in _COLD_CLAIMS.items() if until <= now]:
+            del _COLD_CLAIMS[old]
+    _COLD_CLAIMS[path] = now + ttl
+    cache = env.get('swift.cache')
+    if cache is not None:
+        key = 'cloudsync/cold-restore/%s' % hashlib.sha256(
+            path.encode('utf-8', 'surrogateescape')).hexdigest()
+        try:
+            if cache.incr(key, delta=1, time=int(ttl)) != 1:
+                return False
+        except Exception:  # noqa: BLE001 - memcache down: this process only
+            pass
+    return True
+
+
+def restore_state(state):
+    """The :data:`RESTORE_STATE_HEADER` of a
+    :class:`~cloudsync.providers.ColdState`.
+    """
+    if state.state == providers.COLD_RESTORING:
+        return 'in-progress'
+    if state.state == providers.COLD_ARCHIVED:
+        return 'needed'
+    if state.expires_at is None:
+        return 'done'
+    return 'done; expiry-date="%s"' % email.utils.formatdate(
+        state.expires_at, usegmt=True)
+
+
+def cold_answer(req, target, provider, logger, headers):
+    """The answer to a GET of an object whose remote copy must be
+    restored first: the restore is asked for (by one request of all the
+    concurrent readers, :func:`claim_cold`), and the client is told to
+    come back later (503, ``Retry-After``).
+
+    :param headers: headers every answer carries (the transaction id).
+    """
+    mapping = target.mapping
+    tier = mapping.cold_restore_tier
+    state = None
+    if claim_cold(req.environ, req.path_info):
+        try:
+            state = provider.restore_cold(target.bucket, target.key,
+                                          mapping.cold_restore_days, tier)
+        except exceptions.RemoteError as exc:
+            _COLD_CLAIMS.pop(req.path_info, None)
+            logger.error('cloud_shunt: asking for the restore of %s '
+                         '(%s/%s) failed: %s', target.name, target.bucket,
+                         target.key, exc)
+            return swob.HTTPServiceUnavailable(request=req, headers=headers)
+        logger.info('cloud_shunt: %s is in a cold storage class; asked '
+                    'for its restore (%s, %d days)', target.name, tier,
+                    mapping.cold_restore_days)
+    readable = state is not None and state.readable
+    retry_after = 1 if readable else RETRY_AFTER.get(tier, 3600)
+    headers = dict(headers)
+    headers['Retry-After'] = str(retry_after)
+    headers[RESTORE_STATE_HEADER] = restore_state(
+        state or providers.ColdState(providers.COLD_RESTORING))
+    body = ('The object is archived in a storage class that must be '
+            'restored before it is read. Its restore is %s; retry after '
+            '%d seconds.\n' % (
+                'done' if readable else 'in progress', retry_after))
+    return swob.HTTPServiceUnavailable(
+        request=req, headers=headers, body=body.encode('ascii'),
+        content_type='text/plain')

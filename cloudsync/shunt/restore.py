@@ -71,6 +71,10 @@ from swift.common import utils as swift_utils
 from swift.common import wsgi as swift_wsgi
 
 BYPASS_HEADER = 'X-Cloudsync-Shunt-Bypass'
+#: the WSGI environment key that asks the shunt to restore the object a
+#: whole GET reads, whatever ``restore_object`` says (``cloudsync-restore``
+#: sets it; a client cannot)
+EXPLICIT_RESTORE = 'cloudsync.restore'
 #: chunks queued between the client's stream and the restore PUT
 QUEUE_DEPTH = 16
 #: seconds the restore may take after the client's stream ended
@@ -82,6 +86,13 @@ CLAIM_MARGIN = 300.0
 
 #: the objects this process is restoring
 _RESTORING = set()
+
+
+def requested(env):
+    """Whether the request asks for a restore itself (see
+    :data:`EXPLICIT_RESTORE`).
+    """
+    return bool(env.get(EXPLICIT_RESTORE))
 
 
 def claim(env, path, ttl):

@@ -18,7 +18,15 @@ conditional on it), then its segments, where whoever could write the
 manifest could have deleted them. :class:`Remover` carries out a delete
 row on the remote: it deletes the remote copy (and its side objects and
 DLO segments), or with ``propagate_delete`` off marks it deleted.
+:class:`StubCarrier` carries what changes on an archive stub.
 """
+
+# NOTE(cloudsync): over 600 lines: the three parts that act on archived
+# objects share the headers a POST keeps and the conditional stub PUT;
+# the stub carrier would be a module of its own but for the import of it
+# by the uploader.
+
+import dataclasses
 
 from swift.common import swob
 from swift.common import utils as swift_utils
@@ -59,6 +67,44 @@ def write_acl_entries(value):
     """The entries of a container's X-Container-Write, as a set."""
     return frozenset(
         item.strip() for item in (value or '').split(',') if item.strip())
+
+
+def post_kept_headers(headers):
+    """What a POST replaces of ``headers`` (lower-case), as WSGI strings."""
+    post = {}
+    for key, value in headers.items():
+        if key.startswith('x-object-meta-') or key in POST_KEPT or (
+                key.startswith('x-object-transient-sysmeta-') and
+                not key.startswith('x-object-transient-sysmeta-crypto-')):
+            post[swob.str_to_wsgi(key)] = swob.str_to_wsgi(value)
+    return post
+
+
+def stub_kept_headers(headers):
+    """What a stub keeps: what a POST sets, and X-Delete-At."""
+    kept = post_kept_headers(headers)
+    if headers.get('x-delete-at'):
+        kept['X-Delete-At'] = headers['x-delete-at']
+    return kept
+
+
+def put_stub(part_, row, put):
+    """PUT the stub of ``row`` (``put``: :func:`cloudsync.stubs.
+    put_headers`); False when Swift refused it for a newer object or
+    delete, which is kept.
+    """
+    resp = part_.reader.request('PUT', part_.container, row.name,
+                                headers=put, policy=row.storage_policy_index,
+                                acceptable=(2, 409))
+    swift_utils.close_if_possible(resp.app_iter)
+    # NOTE(cloudsync): Swift's proxy answers 202, not 409, to a PUT that
+    # its object servers refused for a newer object or delete.
+    if resp.status_int in (202, 409):
+        part_.logger.info('%s: written or deleted since %s; the newer '
+                          'object is kept', part_.what(row),
+                          row.meta_timestamp.internal)
+        return False
+    return True
 
 
 def marked(row, info):
@@ -153,12 +199,6 @@ class Archiver(part.Part):
         Source` were verified against the remote copy ``info``) with its
         stub; see :mod:`cloudsync.stubs`.
         """
-        put = self.fence_headers(headers)
-        # NOTE(cloudsync): Swift's dlo middleware would take a stub with
-        # X-Object-Manifest for a manifest; the remote copy keeps it.
-        put.pop('x-object-manifest', None)
-        if headers.get('x-delete-at'):
-            put['X-Delete-At'] = headers['x-delete-at']
         listing_etag = row.etag
         if not listing_etag or local.is_encrypted_etag(listing_etag):
             # NOTE(cloudsync): at-rest encryption: the row's ETag is
@@ -180,17 +220,11 @@ class Archiver(part.Part):
             manifest_key=(self.layout.manifest_key(row.name)
                           if source.manifest is not None else None),
             storage_class=info.storage_class)
-        put.update((swob.str_to_wsgi(k), swob.str_to_wsgi(v))
-                   for k, v in stub.sysmeta().items())
-        put.update((k, swob.str_to_wsgi(v)) for k, v in
-                   stubs.container_overrides(
-                       listing_etag, row.size, row.content_type).items())
-        put['Content-Type'] = stubs.STUB_CONTENT_TYPE
-        put['Content-Length'] = '0'
         data_ts = source_mod.parse_timestamp(
             headers.get('x-backend-data-timestamp')) or row.timestamp
-        put['X-Timestamp'] = stubs.stub_timestamp(data_ts).internal
-        return put
+        return stubs.put_headers(
+            stub, stub_kept_headers(headers), listing_etag, row.size,
+            row.content_type, stubs.stub_timestamp(data_ts))
 
     def replace_with_stub(self, row, headers, source, info):
         """``archive_as = stub``: PUT the stub over the verified object,
@@ -200,17 +234,7 @@ class Archiver(part.Part):
         then delete the segments of a large object as a delete would.
         """
         put = self.stub_headers(row, headers, source, info)
-        resp = self.reader.request('PUT', self.container, row.name,
-                                   headers=put,
-                                   policy=row.storage_policy_index,
-                                   acceptable=(2, 409))
-        swift_utils.close_if_possible(resp.app_iter)
-        # NOTE(cloudsync): Swift's proxy answers 202, not 409, to a PUT
-        # that its object servers refused for a newer object or delete.
-        if resp.status_int in (202, 409):
-            self.logger.info('%s: overwritten or deleted since its row '
-                             '(%s); the newer object is kept',
-                             self.what(row), row.timestamp.internal)
+        if not put_stub(self, row, put):
             return Outcome.UNCHANGED
         if source.segments and not self.mapping.retain_local_segments:
             self.delete_segments(row, source.segments)
@@ -277,14 +301,7 @@ class Archiver(part.Part):
 
     def fence_headers(self, headers):
         """What a POST must send again to keep the object's metadata."""
-        post = {}
-        for key, value in headers.items():
-            if key.startswith('x-object-meta-') or key in POST_KEPT or (
-                    key.startswith('x-object-transient-sysmeta-') and
-                    not key.startswith(
-                        'x-object-transient-sysmeta-crypto-')):
-                post[swob.str_to_wsgi(key)] = swob.str_to_wsgi(value)
-        return post
+        return post_kept_headers(headers)
 
     def fence(self, row, headers, fence_ts):
         """Make the archive's DELETE conditional on the metadata.
@@ -510,7 +527,9 @@ class StubCarrier(part.Part):
     A stub is never copied (its zero bytes would replace the remote
     copy) nor archived again. What a POST changed on it (user metadata,
     content type, expiry) is carried to the remote copy, whose metadata
-    is replaced in place, as for a POST on any object.
+    is replaced in place, as for a POST on any object. A POST that
+    changed the stub's content type also has the stub written again
+    (:meth:`relabel`), so that Swift's listing shows the new type.
     """
 
     def carry(self, row, headers, stub):
@@ -555,12 +574,14 @@ class StubCarrier(part.Part):
         if info.content_type == content_type and \
                 md.remote_to_swift(meta) == md.remote_to_swift(have) and \
                 meta.get(md.DELETE_AT_KEY) == have.get(md.DELETE_AT_KEY):
+            self.relabel(row, headers, stub, content_type)
             return Outcome.UNCHANGED
         if (info.storage_class or '').upper() in current.COLD_CLASSES:
             self.logger.warning(
                 '%s: the metadata of an archive stub changed, but its '
                 'remote copy is in storage class %s and cannot be changed '
                 'in place', self.what(row), info.storage_class)
+            self.relabel(row, headers, stub, content_type)
             return Outcome.UNCHANGED
         if local_ts is not None:
             meta[md.TIMESTAMP_KEY] = local_ts.internal
@@ -573,4 +594,26 @@ class StubCarrier(part.Part):
                                       content_type=content_type,
                                       metadata=meta, **kwargs)
         self.stats.increment('metadata_updates')
+        self.relabel(row, headers, stub, content_type)
         return Outcome.METADATA_UPDATED
+
+    def relabel(self, row, headers, stub, content_type):
+        """Write the stub again, one offset step after the POST that
+        changed its content type, so that Swift's listing shows it (the
+        object server applies the overrides of the stub's PUT to a POST's
+        container update too, and a POST cannot change them); a PUT or
+        DELETE written since wins, a POST since stays on top.
+        """
+        posted_ts = source_mod.local_timestamp(headers)
+        if posted_ts is None or not stubs.posted_content_type(
+                headers.get('content-type')):
+            return
+        if put_stub(self, row, stubs.put_headers(
+                dataclasses.replace(stub, content_type=content_type),
+                stub_kept_headers(headers),
+                headers.get(stubs.OVERRIDE_ETAG.lower()) or row.etag,
+                headers.get(stubs.OVERRIDE_SIZE.lower()) or row.size,
+                stubs.listing_content_type(content_type, row.content_type),
+                stubs.stub_timestamp(posted_ts))):
+            self.logger.debug('%s: its stub now lists content type %s',
+                              self.what(row), content_type)

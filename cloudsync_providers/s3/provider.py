@@ -76,6 +76,7 @@ from cloudsync import providers
 from cloudsync_providers import common
 from cloudsync_providers.s3 import body as s3_body
 from cloudsync_providers.s3 import client as s3_client
+from cloudsync_providers.s3 import cold as s3_cold
 from cloudsync_providers.s3 import listing as s3_listing
 from cloudsync_providers.s3 import multipart as s3_multipart
 
@@ -83,7 +84,8 @@ LOG = logging.getLogger(__name__)
 
 
 class S3Provider(s3_client.S3Client, s3_multipart.S3Multipart,
-                 s3_listing.S3Listing, providers.Provider):
+                 s3_listing.S3Listing, s3_cold.S3ColdRestore,
+                 providers.Provider):
     """Amazon S3, and any store that speaks the S3 API.
 
     :param sleep: the function that waits between retries (``time.sleep``,

@@ -95,14 +95,15 @@ def bin_path(name):
     return here if os.path.exists(here) else shutil.which(name)
 
 
-def write_archive_conf(aio, path, bucket, container, copy_after=0):
+def write_archive_conf(aio, path, bucket, container, copy_after=0,
+                       archive_as='stub'):
     """A cloudsync.conf that archives ``AUTH_test/container`` to the
     all-in-one's moto ``bucket`` (mapping ``archive``), for
     :func:`run_daemon` and a proxy with the cloud shunt.
     """
     aio_cloudsync.write_conf(path, aio.state, {'archive': {
         'container': container, 'bucket': bucket, 'lifecycle': 'archive',
-        'copy_after': copy_after}})
+        'copy_after': copy_after, 'archive_as': archive_as}})
 
 
 def daemon_passes(aio, conf, work_dir):

@@ -65,7 +65,7 @@ def archive_slo(aio, work_dir, segments_write_acl):
             {'path': '/%s/part/%d' % (segs, i)} for i in range(2)]),
         query_string='multipart-manifest=put')
     conf = os.path.join(work_dir, 'cloudsync.conf')
-    write_archive_conf(aio, conf, bucket, container)
+    write_archive_conf(aio, conf, bucket, container, archive_as='delete')
     run_daemon(aio, conf, work_dir)
     # the manifest is archived either way
     with pytest.raises(swiftclient.ClientException) as caught:

@@ -25,12 +25,15 @@ listing check runs on the production profile (at-rest encryption).
 """
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 import urllib.parse
+import urllib.request
 
 import pytest
 from swift.common import internal_client
@@ -54,13 +57,14 @@ def object_view(headers):
             if k in OBJECT_HEADERS or k.startswith('x-object-meta-')}
 
 
-def mappings_text(aio, bucket, containers):
+def mappings_text(aio, bucket, containers, remote_options=()):
     state = aio.state
     text = ['[remote:moto]', 'provider = s3',
             'endpoint = %s' % state['moto_endpoint'],
             'access_key = %s' % state.get('moto_access_key', 'testing'),
             'secret_key = %s' % state.get('moto_secret_key', 'testing'),
-            'part_size = 5242880', '']
+            'part_size = 5242880']
+    text += ['%s = %s' % item for item in remote_options] + ['']
     for name, container, options in containers:
         text += ['[mapping:%s]' % name, 'account = AUTH_test',
                  'container = %s' % container, 'remote = moto',
@@ -136,6 +140,7 @@ def env(aio):
         container = unique_name('stubbed')
         restoring = unique_name('restoring')
         legacy = unique_name('legacy')
+        explicit = unique_name('explicit')
         aio.s3_client().create_bucket(Bucket=bucket)
         swift = aio.swift_client()
         url, token = swift.get_auth()
@@ -149,8 +154,19 @@ def env(aio):
         swift.put_container(legacy)
         swift.put_object(legacy, 'old', b'archived the old way',
                          content_type='text/old')
+        swift.put_object(legacy, 'old-restored', b'restored, old way',
+                         content_type='text/old')
+        swift.put_container(explicit)
+        swift.put_object(explicit, 'wanted', b'restore me explicitly',
+                         headers={'X-Object-Meta-Color': 'Gold'},
+                         content_type='text/wanted')
+        swift.put_object(explicit, 'slo-segs/0', os.urandom(MIB))
+        swift.put_object(explicit, 'slo-segs/1', os.urandom(100))
+        swift.put_object(explicit, 'big', json.dumps([
+            {'path': '/%s/slo-segs/%d' % (explicit, i)} for i in range(2)]),
+            query_string='multipart-manifest=put')
         before = capture(plain, objects)
-        for c in (container, restoring, legacy):
+        for c in (container, restoring, legacy, explicit):
             aio.ensure_container_replicas('AUTH_test', c)
         os.makedirs(os.path.join(work_dir, 'legacy'), exist_ok=True)
         legacy_nodes = daemon_helpers.DaemonNodes(
@@ -163,7 +179,8 @@ def env(aio):
                 ('stubs', container, {'archive_as': 'stub'}),
                 ('restore', restoring, {'archive_as': 'stub',
                                         'restore_object': 'true'}),
-                ('legacy', legacy, {'archive_as': 'stub'})]))
+                ('legacy', legacy, {'archive_as': 'stub'}),
+                ('explicit', explicit, {'exclude_pattern': 'slo-segs/'})]))
         assert set(nodes.run_once().values()) == {0}
         shunt_url = aio.start_proxy('stubshunt', [('cloud_shunt', {
             'use': 'egg:swift-cloudsync#cloud_shunt',
@@ -173,7 +190,7 @@ def env(aio):
                 'aio': aio, 'bucket': bucket, 'container': container,
                 'objects': objects, 'before': before, 'plain': plain,
                 'swift': swift, 'nodes': nodes, 'restoring': restoring,
-                'legacy': legacy,
+                'legacy': legacy, 'explicit': explicit,
                 'shunt': Client(shunt_url, storage + '/' + container,
                                 token),
                 'layout': nodes.config(1).mapping_for(
@@ -402,7 +419,204 @@ def test_objects_archived_the_old_way_are_still_served(env):
     assert headers['content-type'] == 'text/old'
     names = [e['name'] for e in json.loads(shunt.request(
         'GET', query={'format': 'json'})[2])]
-    assert names == ['old']
+    assert names == ['old', 'old-restored']
+
+
+def restore_command(env, *names):
+    return subprocess.run(
+        [daemon_helpers.bin_path('cloudsync-restore'), '--config-file',
+         env['nodes'].confs[1]] + list(names),
+        capture_output=True, text=True, timeout=120)
+
+
+def test_cloudsync_restore_puts_archived_data_back(env):
+    # NOTE: the mapping says archive_as nothing (stub, the default) and
+    # restore_object nothing (off): the command restores anyway.
+    explicit, legacy = env['explicit'], env['legacy']
+    swift = env['swift']
+    assert swift.get_object(explicit, 'wanted')[1] == b''
+    stub_ts = swift.head_object(explicit, 'wanted')['x-timestamp']
+    slo = env['shunt'].request('GET', '../%s/big' % explicit)[2]
+    assert len(slo) == MIB + 100
+
+    done = restore_command(
+        env, 'AUTH_test/%s/wanted' % explicit, 'AUTH_test/%s/big' % explicit,
+        'AUTH_test/%s/old-restored' % legacy)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count(': restored') == 3, done.stdout
+    headers, body = swift.get_object(explicit, 'wanted')
+    assert body == b'restore me explicitly'
+    assert headers['content-type'] == 'text/wanted'
+    assert headers['x-object-meta-color'] == 'Gold'
+    assert headers['x-timestamp'] == stub_ts
+    assert swift.get_object(explicit, 'big')[1] == slo
+    assert swift.get_object(legacy, 'old-restored')[1] == \
+        b'restored, old way'
+    again = restore_command(env, 'AUTH_test/%s/wanted' % explicit)
+    assert again.returncode == 0 and 'not archived' in again.stdout
+
+
+def test_cloudsync_restore_reports_what_it_cannot_restore(env):
+    done = restore_command(env, 'AUTH_test/%s/never-there' % env['explicit'],
+                           'not-an-object')
+    assert done.returncode == 2
+    done = restore_command(env, 'AUTH_test/%s/never-there' % env['explicit'])
+    assert done.returncode == 1
+    assert 'FAILED' in done.stdout
+
+
+def test_an_object_restored_on_read_is_archived_again_as_a_stub(env):
+    # NOTE: the daemon side of restore_object: the restored object's row
+    # is copied (its data is on the remote already) and archived again.
+    plain = Client('http://%s:%d' % (env['plain'].host, env['plain'].port),
+                   env['plain'].base.rsplit('/', 1)[0] + '/' +
+                   env['restoring'], env['plain'].token)
+    env['swift'].put_object(env['restoring'], 'again', b'back and forth')
+    env['aio'].ensure_container_replicas('AUTH_test', env['restoring'])
+    assert set(env['nodes'].run_once().values()) == {0}
+    assert plain.request('GET', 'again')[2] == b''
+    shunt = Client('http://%s:%d' % (env['shunt'].host, env['shunt'].port),
+                   plain.base, env['plain'].token)
+    assert shunt.request('GET', 'again')[2] == b'back and forth'
+    deadline = time.time() + 30
+    while time.time() < deadline and \
+            plain.request('GET', 'again')[2] != b'back and forth':
+        time.sleep(0.2)
+    assert plain.request('GET', 'again')[2] == b'back and forth'
+
+    assert set(env['nodes'].run_once().values()) == {0}
+
+    status, headers, body = plain.request('GET', 'again')
+    assert (status, body) == (200, b'')
+    assert headers['content-type'] == stubs.STUB_CONTENT_TYPE
+    assert shunt.request('GET', 'again')[2] == b'back and forth'
+
+
+def test_a_posted_content_type_reaches_swifts_listing(env):
+    swift, container = env['swift'], env['container']
+    swift.put_object(container, 'retyped', b'retyped data',
+                     content_type='text/before')
+    env['aio'].ensure_container_replicas('AUTH_test', container)
+    assert set(env['nodes'].run_once().values()) == {0}
+    assert env['plain'].request('GET', 'retyped')[2] == b''
+
+    status = env['shunt'].request('POST', 'retyped', headers={
+        'Content-Type': 'text/after', 'X-Object-Meta-Color': 'Teal'})[0]
+    assert status == 202
+    env['aio'].ensure_container_replicas('AUTH_test', container)
+    assert set(env['nodes'].run_once().values()) == {0}
+
+    entry, = json.loads(env['plain'].request(
+        'GET', query={'format': 'json', 'prefix': 'retyped'})[2])
+    assert entry['content_type'] == 'text/after'
+    assert (entry['bytes'], entry['hash']) == (
+        12, hashlib.md5(b'retyped data').hexdigest())
+    status, headers, body = env['plain'].request('GET', 'retyped')
+    assert (body, headers['content-type']) == (b'', stubs.STUB_CONTENT_TYPE)
+    status, headers, body = env['shunt'].request('GET', 'retyped')
+    assert (status, body) == (200, b'retyped data')
+    assert headers['content-type'] == 'text/after'
+    assert headers['x-object-meta-color'] == 'Teal'
+    got = env['aio'].s3_client().head_object(
+        Bucket=env['bucket'], Key=env['layout'].object_key('retyped'))
+    assert got['ContentType'] == 'text/after'
+
+
+@contextlib.contextmanager
+def moto_restores_in(aio, seconds):
+    """moto's restores (its state manager's ``s3::keyrestore`` model) go
+    from asked for to in progress, then to done, ``seconds`` apart
+    (moto's default: done at once).
+    """
+    api = aio.state['moto_endpoint'] + '/moto-api/state-manager/'
+
+    def post(path, body):
+        req = urllib.request.Request(
+            api + path, data=json.dumps(body).encode('ascii'),
+            method='POST')
+        urllib.request.urlopen(req, timeout=10).close()
+    post('set-transition', {'model_name': 's3::keyrestore', 'transition': {
+        'progression': 'time', 'seconds': seconds}})
+    try:
+        yield
+    finally:
+        post('unset-transition', {'model_name': 's3::keyrestore'})
+
+
+def test_a_glacier_archive_is_restored_on_read(aio, tmp_path):
+    bucket = unique_name('glacier')
+    container = unique_name('glacier')
+    aio.s3_client().create_bucket(Bucket=bucket)
+    swift = aio.swift_client()
+    swift.put_container(container)
+    swift.put_object(container, 'cold', b'frozen bytes',
+                     headers={'X-Object-Meta-Color': 'Ice'},
+                     content_type='text/cold')
+    aio.ensure_container_replicas('AUTH_test', container)
+    nodes = daemon_helpers.DaemonNodes(aio, str(tmp_path), mappings_text(
+        aio, bucket, [('glacier', container, {
+            'restore_object': 'true', 'cold_restore_days': '2',
+            'cold_restore_tier': 'Expedited'})],
+        remote_options=[('storage_class', 'GLACIER')]))
+    assert set(nodes.run_once().values()) == {0}
+    key = nodes.config(1).mapping_for('AUTH_test', container) \
+        .remote_layout(container).object_key('cold')
+    assert aio.s3_client().head_object(
+        Bucket=bucket, Key=key)['StorageClass'] == 'GLACIER'
+    url, token = swift.get_auth()
+    plain = Client(url, urllib.parse.urlparse(url).path + '/' + container,
+                   token)
+    assert plain.request('GET', 'cold')[2] == b''
+    shunt_url = aio.start_proxy('glaciershunt', [('cloud_shunt', {
+        'use': 'egg:swift-cloudsync#cloud_shunt',
+        'conf_file': nodes.confs[1]})])
+    try:
+        shunt = Client(shunt_url, plain.base, token)
+        # NOTE: moto's restore goes to in progress at the first look at
+        # the object after both the restore request and STEP seconds since
+        # it was written, then to done STEP seconds later.
+        step = 20
+        with moto_restores_in(aio, step):
+            status, headers, _ = shunt.request('HEAD', 'cold')
+            assert (status, headers['x-cloudsync-restore']) == (200,
+                                                                'needed')
+            time.sleep(step + 0.5)
+            answers = [shunt.request('GET', 'cold') for _ in range(3)]
+            started = time.time()
+            assert [a[0] for a in answers] == [503] * 3
+            assert answers[0][1]['retry-after'] == '300'
+            assert b'restored before it is read' in answers[0][2]
+            assert shunt.request('HEAD', 'cold')[1][
+                'x-cloudsync-restore'] == 'in-progress'
+            listed = subprocess.run(
+                [daemon_helpers.bin_path('cloudsync-restore'),
+                 '--config-file', nodes.confs[1], '--pending',
+                 'AUTH_test/%s' % container], capture_output=True,
+                text=True, timeout=120)
+            waiting = subprocess.run(
+                [daemon_helpers.bin_path('cloudsync-restore'),
+                 '--config-file', nodes.confs[1],
+                 'AUTH_test/%s/cold' % container], capture_output=True,
+                text=True, timeout=120)
+            assert listed.stdout == 'AUTH_test/%s/cold: in-progress ' \
+                '(GLACIER)\n' % container, listed.stdout + listed.stderr
+            assert waiting.returncode == 1
+            assert 'waiting' in waiting.stdout
+            time.sleep(max(0, started + step + 0.5 - time.time()))
+            status, headers, _ = shunt.request('HEAD', 'cold')
+            assert headers['x-cloudsync-restore'].startswith('done')
+            status, headers, body = shunt.request('GET', 'cold')
+        assert (status, body) == (200, b'frozen bytes')
+        assert headers['x-object-meta-color'] == 'Ice'
+        deadline = time.time() + 30
+        while time.time() < deadline and \
+                plain.request('GET', 'cold')[2] != b'frozen bytes':
+            time.sleep(0.2)
+        assert plain.request('GET', 'cold')[2] == b'frozen bytes'
+    finally:
+        aio.stop_proxy('glaciershunt')
+        swift.close()
 
 
 # -- at-rest encryption -----------------------------------------------------
@@ -461,4 +675,48 @@ def test_encrypted_listing_is_unchanged_by_stubs(aio_production,
             assert listings(shunt) == before
         finally:
             aio.stop_proxy('pstubshunt')
+    swift.close()
+
+
+def test_the_expiry_of_a_stub_reaches_the_remote(aio_production,
+                                                 tmp_path_factory):
+    # NOTE: the stub keeps the object's X-Delete-At, so Swift's object
+    # expirer deletes it as it would have deleted the object; the daemon
+    # then propagates that delete as any other.
+    aio = aio_production
+    swift = aio.swift_client('test:tester', 'testing')
+    with on_cluster(aio):
+        bucket = unique_name('pexpire')
+        s3 = aio.s3_client()
+        s3.create_bucket(Bucket=bucket)
+        container = unique_name('pexp')
+        swift.put_container(container, headers={'X-Storage-Policy': 'gold'})
+        aio.ensure_container_replicas('AUTH_test', container)
+        delete_at = int(time.time()) + 30
+        swift.put_object(container, 'expiring', b'short-lived archive',
+                         headers={'X-Delete-At': str(delete_at)})
+        swift.put_object(container, 'kept', b'stays archived')
+        nodes = daemon_helpers.DaemonNodes(
+            aio, tmp_path_factory.mktemp('pexpire'),
+            mappings_text(aio, bucket, [('stubs', container, {})]),
+            {'internal_client_conf_path': '',
+             'keymaster_config_path': aio.keymaster_conf_path})
+        layout = nodes.config(1).mapping_for(
+            'AUTH_test', container).remote_layout(container)
+        assert set(nodes.run_once().values()) == {0}
+        headers, body = swift.get_object(container, 'expiring')
+        assert body == b'' and headers['x-delete-at'] == str(delete_at)
+        assert headers['content-type'] == stubs.STUB_CONTENT_TYPE
+        s3.head_object(Bucket=bucket, Key=layout.object_key('expiring'))
+
+        time.sleep(max(0, delete_at - time.time()) + 1.5)
+        aio.run_expirer()
+        names = [o['name'] for o in swift.get_container(container)[1]]
+        assert names == ['kept']
+        daemon_helpers.replicate_container(aio, 'AUTH_test', container)
+        assert set(nodes.run_once().values()) == {0}
+
+        with pytest.raises(s3.exceptions.ClientError):
+            s3.head_object(Bucket=bucket, Key=layout.object_key('expiring'))
+        s3.head_object(Bucket=bucket, Key=layout.object_key('kept'))
     swift.close()

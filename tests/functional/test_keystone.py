@@ -103,7 +103,7 @@ def env(aio, keystone, tmp_path_factory):
         'archive': {'account': accounts['test'],
                     'container': names['archived'],
                     'bucket': names['bucket'], 'lifecycle': 'archive',
-                    'copy_after': 0},
+                    'copy_after': 0, 'archive_as': 'delete'},
         'proxymc': {'account': accounts['test'], 'container': names['pmc'],
                     'bucket': names['bucket']},
     }, {'moto': 'moto', 'keystone-swift': {

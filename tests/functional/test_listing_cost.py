@@ -66,7 +66,8 @@ def env(aio):
     for name in ('zz1', 'zz2'):
         swift.put_object(container, name, b'in swift')
     conf = os.path.join(work_dir, 'cloudsync.conf')
-    write_archive_conf(aio, conf, bucket, container, copy_after=86400)
+    write_archive_conf(aio, conf, bucket, container, copy_after=86400,
+                       archive_as='delete')
     try:
         url = aio.start_proxy('cost-shunt', [('cloud_shunt', {
             'use': 'egg:swift-cloudsync#cloud_shunt', 'conf_file': conf})])

@@ -273,6 +273,7 @@ class Story:
                               'copy_after': 0}
             if kind != 'sync':
                 mappings[kind]['lifecycle'] = 'archive'
+                mappings[kind]['archive_as'] = 'delete'
             if kind == 'restore':
                 mappings[kind]['restore_object'] = 'true'
             swift.put_container(container, headers={

@@ -346,7 +346,7 @@ def test_verify_finds_what_is_missing(env):
 @pytest.fixture
 def archive_env(aio, tmp_path, swift, s3, container, bucket):
     return make_env(aio, tmp_path, swift, s3, container, bucket,
-                    lifecycle='archive')
+                    lifecycle='archive', archive_as='delete')
 
 
 def direct_head(env, name):

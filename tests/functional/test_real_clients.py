@@ -277,7 +277,7 @@ def env(aio):
     conf = os.path.join(work_dir, 'cloudsync.conf')
     test_shunt.write_conf(aio, conf, {'archive': {
         'container': container, 'bucket': bucket, 'lifecycle': 'archive',
-        'copy_after': 0}})
+        'copy_after': 0, 'archive_as': 'delete'}})
     swift = aio.swift_client()
     objects = make_objects(aio, swift, container)
     before = capture(swift, aio.s3api_client(), container, objects,

@@ -114,7 +114,7 @@ def test_a_post_while_an_object_is_archived_is_never_lost(
     # DELETE) reaches the cluster.
     from tests.functional import test_propagate as tp
     env = tp.make_env(aio, tmp_path, swift, s3, container, bucket,
-                      lifecycle='archive')
+                      lifecycle='archive', archive_as='delete')
     env.put('obj', b'cold data', {
         'X-Object-Meta-Color': 'blue',
         'X-Object-Meta-Dish': 'cr\u00e8me br\u00fbl\u00e9e'})
@@ -151,7 +151,7 @@ def test_an_archive_whose_delete_fails_gives_the_object_its_metadata_back(
         aio, tmp_path, swift, s3, container, bucket):
     from tests.functional import test_propagate as tp
     env = tp.make_env(aio, tmp_path, swift, s3, container, bucket,
-                      lifecycle='archive')
+                      lifecycle='archive', archive_as='delete')
     expires = str(int(time.time()) + 86400)
     meta = {'X-Object-Meta-Color': 'blue',
             'X-Object-Meta-Dish': 'cr\u00e8me br\u00fbl\u00e9e',

@@ -114,7 +114,8 @@ class Client(object):
 
 
 def shunt_mappings(bucket, container, restoring, kept):
-    archive = {'bucket': bucket, 'lifecycle': 'archive', 'copy_after': 0}
+    archive = {'bucket': bucket, 'lifecycle': 'archive', 'copy_after': 0,
+               'archive_as': 'delete'}
     return {
         'archive': dict(archive, container=container),
         'restore': dict(archive, container=restoring,

@@ -127,7 +127,7 @@ def quote(name):
 def write_conf(aio, path, bucket):
     aio_cloudsync.write_conf(path, aio.state, {'test': {
         'container': '*', 'bucket': bucket, 'lifecycle': 'archive',
-        'copy_after': 86400}})
+        'copy_after': 86400, 'archive_as': 'delete'}})
 
 
 def put_remote(s3, bucket, container, objects):

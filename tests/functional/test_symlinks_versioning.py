@@ -59,7 +59,8 @@ REMOTES = {'moto': 'moto', 'dr': 'swift', 'clone': 'clone'}
 
 def mappings(names):
     """The mappings of the test's containers, by the names of ``env``."""
-    archive = {'lifecycle': 'archive', 'copy_after': 0}
+    archive = {'lifecycle': 'archive', 'copy_after': 0,
+               'archive_as': 'delete'}
     return {
         'to-s3': dict(archive, container=names['archived'],
                       bucket=names['bucket'], exclude_pattern='^kept-'),

@@ -217,7 +217,8 @@ def test_a_dlo_archived_to_swift_reads_through_the_shunt_as_before(
     bucket = conftest.unique_name('dr')
     nodes = helpers.DaemonNodes(
         aio, tmp_path, to_swift(container, bucket, 'native',
-                                lifecycle='archive', copy_after=0),
+                                lifecycle='archive', copy_after=0,
+                                archive_as='delete'),
         remotes=SWIFT_REMOTE)
     try:
         segments = container + '-dlo-segs'

@@ -125,6 +125,21 @@ def test_a_good_configuration_loads(tmp_path):
     assert by_name['all'].removes_local_data
 
 
+def test_archiving_leaves_stubs_unless_told_to_delete(tmp_path):
+    by_name = {m.name: m for m in load(tmp_path, GOOD).mappings}
+    archive = by_name['all']
+    assert archive.archive_as == 'stub'
+    assert archive.archives_as_stubs
+    assert archive.serve_deleted_archives is True
+    assert not by_name['photos'].archives_as_stubs
+    deleting = {m.name: m for m in load(tmp_path, GOOD.replace(
+        'copy_after = 3600', 'copy_after = 3600\narchive_as = delete'))
+        .mappings}['all']
+    assert deleting.archive_as == 'delete'
+    assert not deleting.archives_as_stubs
+    assert deleting.serves_deleted
+
+
 def test_exact_mappings_win_over_wildcards(tmp_path):
     config = load(tmp_path, GOOD)
     assert config.mapping_for('AUTH_test', 'photos').name == 'photos'

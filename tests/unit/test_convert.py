@@ -112,6 +112,10 @@ def test_the_sample_becomes_an_archive_mapping_to_a_swift_remote(
     assert (mapping.account, mapping.container, mapping.bucket) == (
         'AUTH_swift', 'local', 'remote')
     assert mapping.lifecycle == 'archive'
+    # what swift-s3-sync archived was deleted locally: still served
+    assert mapping.serve_deleted_archives is True
+    assert mapping.archive_as == 'stub'
+    assert 'serve_deleted_archives = true' in result.render('sync.json')
     assert mapping.propagate_delete is False
     assert mapping.sync_container_metadata is True
     remote = mapping.remote

@@ -678,9 +678,11 @@ def test_partial_or_conditional_reads_do_not_restore(restoring, headers):
     assert world.swift.requests_for('PUT') == []
 
 
-def test_a_client_that_disconnects_leaves_no_partial_object(restoring):
+def test_a_client_that_disconnects_leaves_no_partial_object(
+        restoring, monkeypatch):
     world = restoring
     world.provider.chunk_size = 2
+    monkeypatch.setattr(shunt_object, 'WRITE_SIZE', 2)
     archived(world)
     req = swob.Request.blank('/v1/%s/%s/obj' % (ACCOUNT, CONTAINER))
     resp = req.get_response(world.shunt)

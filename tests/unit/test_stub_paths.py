@@ -1,0 +1,466 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Archive stubs end to end on fakes: the daemon writes a stub
+(:meth:`~cloudsync.sync.remove.Archiver.replace_with_stub`) and carries
+what changes on it (:class:`~cloudsync.sync.remove.StubCarrier`); the
+shunt serves it (:class:`~cloudsync.shunt.objects.StubAnswer`)."""
+
+import json
+import logging
+
+import pytest
+from swift.common import swob
+from swift.common import utils as swift_utils
+
+from cloudsync import lifecycle
+from cloudsync.shunt import objects as shunt_object
+from cloudsync import stubs
+from cloudsync.sync import propagate
+from tests.unit import fakes
+from tests.unit import shunt_fakes
+from tests.unit.shunt_fakes import ACCOUNT
+from tests.unit.shunt_fakes import BUCKET
+from tests.unit.shunt_fakes import CONTAINER
+
+BODY = b'hello archived world'
+OBJECT_HEADERS = ('content-type', 'content-length', 'etag', 'x-timestamp',
+                  'last-modified', 'accept-ranges', 'x-delete-at',
+                  'content-disposition')
+COPY = lifecycle.Decision(lifecycle.Action.COPY)
+
+
+def object_headers(resp):
+    return {k.lower(): v for k, v in resp.headers.items()
+            if k.lower() in OBJECT_HEADERS or
+            k.lower().startswith('x-object-meta-')}
+
+
+@pytest.fixture
+def world(tmp_path):
+    return shunt_fakes.ShuntWorld(tmp_path, archive_as='stub')
+
+
+def put(world, name='obj', body=BODY, **headers):
+    headers.setdefault('X-Object-Meta-Color', 'blue')
+    world.put(name, body, headers, content_type='text/plain')
+    return world.obj(name)
+
+
+def local(world, name='obj'):
+    return world.swift.get(ACCOUNT, CONTAINER, name)
+
+
+def handle(world, name='obj', decision=shunt_fakes.ARCHIVE):
+    return world.propagator.handle(world.row(name), decision)
+
+
+def listing(world):
+    return json.loads(world.listing(format='json').body)
+
+
+# -- the daemon writes the stub -------------------------------------------
+
+def test_archiving_replaces_the_object_with_a_zero_byte_stub(world):
+    put(world, **{'Content-Disposition': 'inline'})
+    original = local(world)
+
+    assert handle(world) is propagate.Outcome.ARCHIVED
+
+    stub = local(world)
+    assert stub.body == b''
+    assert stub.content_type == stubs.STUB_CONTENT_TYPE
+    assert stub.data_timestamp == stubs.stub_timestamp(
+        original.data_timestamp)
+    assert stub.headers['X-Object-Meta-Color'] == 'blue'
+    assert stub.headers['Content-Disposition'] == 'inline'
+    found = stubs.ArchiveStub.from_headers(stub.headers)
+    assert (found.bucket, found.key, found.size, found.etag, found.kind,
+            found.content_type) == (BUCKET, world.key('obj'), len(BODY),
+                                    original.etag, 'plain', 'text/plain')
+    assert found.timestamp == original.data_timestamp
+    assert world.remote('obj').data == BODY
+
+
+def test_swifts_listing_is_what_it_was_before_archiving(world):
+    put(world, 'a')
+    put(world, 'b', b'')
+    before = listing(world)
+
+    world.archive('a', 'b')
+
+    assert listing(world) == before
+
+
+def test_a_stub_is_never_written_over_a_newer_object(world, caplog):
+    caplog.set_level(logging.INFO)
+    put(world)
+
+    def overwrite(req):
+        if req.method == 'PUT' and req.headers.get('content-type') == \
+                stubs.STUB_CONTENT_TYPE:
+            world.swift.hooks.remove(overwrite)
+            world.swift.put(ACCOUNT, CONTAINER, 'obj', b'newer')
+    world.swift.hooks.append(overwrite)
+
+    assert handle(world) is propagate.Outcome.UNCHANGED
+
+    assert local(world).body == b'newer'
+    assert 'newer object is kept' in caplog.text
+
+
+def test_the_proxys_202_for_a_refused_stub_keeps_the_newer_object(world):
+    # NOTE: Swift's proxy answers 202 when its object servers refused the
+    # PUT (409) because a newer object or tombstone is there.
+    put(world)
+    world.swift.hooks.append(
+        lambda req: fakes.error_response(202)
+        if req.method == 'PUT' else None)
+
+    assert handle(world) is propagate.Outcome.UNCHANGED
+
+    assert local(world).body == BODY
+
+
+def test_a_stub_is_never_archived_or_copied_again(world):
+    put(world)
+    world.archive('obj')
+    world.provider.calls.clear()
+
+    for decision in (shunt_fakes.ARCHIVE, COPY):
+        assert handle(world, decision=decision) is \
+            propagate.Outcome.UNCHANGED
+
+    assert world.remote('obj').data == BODY
+    assert not [c for c in world.provider.calls
+                if c[0] in ('put_object', 'put_multipart')]
+
+
+# -- the daemon carries what changes on a stub ----------------------------
+
+def test_a_post_on_a_stub_reaches_the_remote_copys_metadata(world):
+    put(world)
+    world.archive('obj')
+    world.swift.post(ACCOUNT, CONTAINER, 'obj',
+                     {'X-Object-Meta-Color': 'red',
+                      'Content-Type': 'text/posted'})
+
+    assert handle(world) is propagate.Outcome.METADATA_UPDATED
+
+    remote = world.remote('obj')
+    assert remote.data == BODY
+    assert remote.content_type == 'text/posted'
+    assert remote.metadata['color'] == 'red'
+    assert handle(world) is propagate.Outcome.UNCHANGED
+
+
+def test_a_stub_whose_remote_copy_is_gone_is_reported_not_copied(
+        world, caplog):
+    put(world)
+    world.archive('obj')
+    world.swift.post(ACCOUNT, CONTAINER, 'obj',
+                     {'X-Object-Meta-Color': 'red'})
+    del world.provider.buckets[BUCKET][world.key('obj')]
+
+    assert handle(world) is propagate.Outcome.UNCHANGED
+
+    assert world.remote('obj') is None
+    assert 'holds no copy of it' in caplog.text
+
+
+def test_a_stub_pointing_elsewhere_is_left_alone(world, caplog):
+    put(world)
+    world.archive('obj')
+    record = local(world)
+    record.headers[stubs.KEY.title()] = 'elsewhere/obj'
+    record.meta_timestamp = world.swift.timestamp()
+
+    assert handle(world) is propagate.Outcome.UNCHANGED
+
+    assert 'left alone' in caplog.text
+
+
+def test_a_deleted_stub_deletes_the_remote_copy(world):
+    put(world)
+    world.archive('obj')
+    world.swift.delete(ACCOUNT, CONTAINER, 'obj')
+    tombstone = world.swift.objects[(ACCOUNT, CONTAINER, 'obj')].timestamp
+    row = lifecycle.Row(name='obj', row_id=2, timestamp=tombstone,
+                        meta_timestamp=tombstone, deleted=True)
+
+    world.propagator.handle(row, lifecycle.Decision(
+        lifecycle.Action.REMOVE_REMOTE))
+
+    assert world.remote('obj') is None
+
+
+# -- the shunt serves it ----------------------------------------------------
+
+def test_the_shunt_answers_a_stub_with_the_originals_headers_and_bytes(
+        world):
+    before = put(world, **{'Content-Disposition': 'inline'})
+    world.archive('obj')
+
+    get = world.obj('obj')
+    head = world.obj('obj', method='HEAD')
+
+    assert (get.status_int, get.body) == (200, BODY)
+    assert object_headers(get) == object_headers(before)
+    assert head.status_int == 200
+    assert object_headers(head) == object_headers(before)
+
+
+def test_a_head_of_a_stub_asks_the_remote_nothing(world):
+    put(world)
+    world.archive('obj')
+    world.provider.calls.clear()
+
+    assert world.obj('obj', method='HEAD').status_int == 200
+
+    assert world.provider.calls == []
+
+
+def test_ranges_and_conditions_of_a_stub_use_the_original(world):
+    before = put(world)
+    world.archive('obj')
+    etag = before.headers['Etag']
+
+    ranged = world.obj('obj', headers={'Range': 'bytes=6-13'})
+    matched = world.obj('obj', headers={'If-None-Match': etag})
+    refused = world.obj('obj', headers={'If-Match': '"other"'})
+
+    assert (ranged.status_int, ranged.body) == (206, BODY[6:14])
+    assert matched.status_int == 304
+    assert refused.status_int == 412
+
+
+def test_a_stub_whose_remote_copy_is_gone_is_not_found(world):
+    put(world)
+    world.archive('obj')
+    del world.provider.buckets[BUCKET][world.key('obj')]
+
+    resp = world.obj('obj')
+
+    assert resp.status_int == 404
+    assert resp.body != b''
+    assert 'remote copy' in world.logger.text('error')
+
+
+def test_a_post_on_a_stub_is_served_at_once(world):
+    put(world)
+    world.archive('obj')
+
+    assert world.obj('obj', 'POST', headers={
+        'X-Object-Meta-Color': 'green',
+        'Content-Type': 'text/new'}).status_int == 202
+
+    resp = world.obj('obj')
+    assert resp.body == BODY
+    assert resp.headers['X-Object-Meta-Color'] == 'green'
+    assert resp.headers['Content-Type'] == 'text/new'
+
+
+def test_without_serve_deleted_archives_a_404_is_swifts_alone(tmp_path):
+    world = shunt_fakes.ShuntWorld(tmp_path, archive_as='stub',
+                                   serve_deleted_archives=False)
+    world.remote_only('gone', b'only on the remote')
+
+    assert world.obj('gone').status_int == 404
+    assert world.provider.calls == []
+
+
+def test_a_restore_on_read_is_written_over_the_stub(tmp_path):
+    world = shunt_fakes.ShuntWorld(tmp_path, archive_as='stub',
+                                   restore_object=True)
+    before = put(world)
+    world.archive('obj')
+    stub_ts = local(world).data_timestamp
+
+    assert world.obj('obj').body == BODY
+
+    restored = local(world)
+    assert restored.body == BODY
+    assert not stubs.is_stub(restored.headers)
+    assert restored.data_timestamp > stub_ts
+    assert object_headers(world.obj('obj')) == object_headers(before)
+
+
+# -- StubAnswer -------------------------------------------------------------
+
+def stub_answer(**headers):
+    stub = stubs.ArchiveStub(
+        remote='r', bucket='b', key='k', remote_etag='e', size=3,
+        etag='d' * 32, kind='plain',
+        timestamp=swift_utils.Timestamp(1700000000.5),
+        content_type='text/original')
+    all_headers = dict(stub.sysmeta())
+    all_headers.update(headers)
+    return shunt_object.StubAnswer(stub, all_headers)
+
+
+def test_the_stubs_own_headers_win_over_the_remotes():
+    answer = stub_answer(**{'Content-Type': stubs.STUB_CONTENT_TYPE,
+                            'X-Object-Meta-Color': 'local',
+                            'Content-Disposition': 'inline'})
+    headers = swob.HeaderKeyDict({'X-Object-Meta-Color': 'remote',
+                                  'X-Object-Meta-Gone': 'x',
+                                  'Content-Type': 'text/remote'})
+
+    answer.overlay(headers)
+
+    assert headers['X-Object-Meta-Color'] == 'local'
+    assert 'X-Object-Meta-Gone' not in headers
+    assert headers['Content-Disposition'] == 'inline'
+    assert headers['Content-Type'] == 'text/original'
+
+
+def test_a_stub_tells_what_the_remote_holds_without_asking():
+    info = stub_answer().remote_info()
+
+    assert (info.key, info.size, info.etag, info.content_type) == (
+        'k', 3, 'e', 'text/original')
+
+
+# -- cloudsync-restore ------------------------------------------------------
+
+def restorer(world):
+    from cloudsync.cmd import restore as restore_cmd
+    return restore_cmd.Restorer(world.config,
+                                fakes.FakeInternalClient(world.swift),
+                                world.logger)
+
+
+def test_an_explicit_restore_puts_the_data_back_over_the_stub(world):
+    before = put(world)
+    world.archive('obj')
+    world.obj('obj', 'POST', headers={'X-Object-Meta-Color': 'posted'})
+    stub_ts = local(world).meta_timestamp
+
+    ok, message = restorer(world).restore(ACCOUNT, CONTAINER, 'obj')
+
+    assert (ok, message) == (True, 'restored')
+    restored = local(world)
+    assert restored.body == BODY
+    assert not stubs.is_stub(restored.headers)
+    assert restored.data_timestamp > stub_ts
+    assert restored.headers['X-Object-Meta-Color'] == 'posted'
+    assert world.obj('obj').headers['Etag'] == before.headers['Etag']
+
+
+def test_an_explicit_restore_never_replaces_a_newer_object(world):
+    put(world)
+    world.archive('obj')
+
+    def overwrite(req):
+        if req.method == 'PUT':
+            world.swift.hooks.remove(overwrite)
+            world.swift.put(ACCOUNT, CONTAINER, 'obj', b'newer',
+                            timestamp=world.swift.timestamp())
+    world.swift.hooks.append(overwrite)
+
+    restorer(world).restore(ACCOUNT, CONTAINER, 'obj')
+
+    assert local(world).body == b'newer'
+
+
+def test_an_object_archived_by_deleting_it_is_restored_too(tmp_path):
+    world = shunt_fakes.ShuntWorld(tmp_path, archive_as='delete')
+    put(world)
+    world.archive('obj')
+
+    ok, message = restorer(world).restore(ACCOUNT, CONTAINER, 'obj')
+
+    assert (ok, message) == (True, 'restored')
+    assert local(world).body == BODY
+
+
+def test_restoring_an_object_swift_has_changes_nothing(world):
+    put(world)
+
+    ok, message = restorer(world).restore(ACCOUNT, CONTAINER, 'obj')
+
+    assert ok and 'not archived' in message
+    assert world.swift.requests_for('PUT') == []
+
+
+def test_a_restore_without_a_remote_copy_fails(world):
+    put(world)
+    world.archive('obj')
+    del world.provider.buckets[BUCKET][world.key('obj')]
+
+    ok, message = restorer(world).restore(ACCOUNT, CONTAINER, 'obj')
+
+    assert not ok and '404' in message
+    assert stubs.is_stub(local(world).headers)
+
+
+def test_the_restore_command_names_objects_account_container_object():
+    from cloudsync.cmd import restore as restore_cmd
+
+    assert restore_cmd.split('AUTH_a/c/dir/ob j') == ('AUTH_a', 'c',
+                                                      'dir/ob j')
+    assert restore_cmd.split('AUTH_a/c') is None
+    assert restore_cmd.split('AUTH_a//o') is None
+
+
+def test_a_posted_content_type_reaches_swifts_listing(world):
+    put(world, 'obj')
+    world.archive('obj')
+    world.obj('obj', 'POST', headers={'Content-Type': 'text/posted',
+                                      'X-Object-Meta-Color': 'red'})
+    assert listing(world)[0]['content_type'] == 'text/plain'
+    posted = local(world).meta_timestamp
+
+    assert handle(world) is propagate.Outcome.METADATA_UPDATED
+
+    entry, = listing(world)
+    assert entry['content_type'] == 'text/posted'
+    assert (entry['bytes'], entry['hash']) == (len(BODY), fakes.md5_hex(BODY))
+    stub = local(world)
+    assert stub.content_type == stubs.STUB_CONTENT_TYPE
+    assert stub.data_timestamp == stubs.stub_timestamp(posted)
+    resp = world.obj('obj')
+    assert (resp.body, resp.headers['Content-Type']) == (BODY, 'text/posted')
+    assert resp.headers['X-Object-Meta-Color'] == 'red'
+    assert world.remote('obj').content_type == 'text/posted'
+    puts = len(world.swift.requests_for('PUT', 'obj'))
+    assert handle(world) is propagate.Outcome.UNCHANGED
+    assert len(world.swift.requests_for('PUT', 'obj')) == puts
+
+
+def test_a_post_without_a_content_type_leaves_the_stub_as_it_is(world):
+    put(world, 'obj')
+    world.archive('obj')
+    world.obj('obj', 'POST', headers={'X-Object-Meta-Color': 'red'})
+    puts = len(world.swift.requests_for('PUT', 'obj'))
+
+    assert handle(world) is propagate.Outcome.METADATA_UPDATED
+
+    assert len(world.swift.requests_for('PUT', 'obj')) == puts
+
+
+def test_a_remote_body_is_sent_in_pieces_of_the_write_size():
+    chunks = [b'ab', b'cd', b'ef', b'g']
+    body = shunt_object.GuardedBody(iter(chunks), None, coalesce=4)
+
+    assert list(body) == [b'abcd', b'efg']
+
+
+def test_a_whole_get_sends_the_remote_body_in_large_pieces(world):
+    put(world, body=BODY * 100)
+    world.archive('obj')
+    req = swob.Request.blank('/v1/%s/%s/obj' % (ACCOUNT, CONTAINER))
+
+    resp = req.get_response(world.shunt)
+    pieces = list(resp.app_iter)
+
+    assert b''.join(pieces) == BODY * 100
+    assert len(pieces) == 1  # the fake remote sends 4-byte chunks
