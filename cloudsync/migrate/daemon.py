@@ -150,7 +150,7 @@ class MigrationDaemon(object):
     def state(self, migration):
         return state_mod.MigrationState.load(
             state_mod.state_path(self.conf.status_dir, migration.name),
-            migration.name, migration.fingerprint())
+            migration.name, migration.fingerprint(), now=self.clock())
 
     def run_pass(self):
         summary = PassSummary()

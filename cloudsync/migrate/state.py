@@ -51,9 +51,9 @@ class MigrationState(object):
         self.data = data
 
     @classmethod
-    def load(cls, path, name, fingerprint):
+    def load(cls, path, name, fingerprint, now=None):
         """Read it; a missing, unreadable or other-source file starts
-        afresh.
+        afresh (at ``now``).
         """
         data = None
         try:
@@ -65,7 +65,8 @@ class MigrationState(object):
                 data.get('fingerprint') != fingerprint:
             data = {'version': VERSION, 'migration': name,
                     'fingerprint': fingerprint, 'buckets': {},
-                    'failures': [], 'started': time.time()}
+                    'failures': [],
+                    'started': time.time() if now is None else now}
         return cls(path, data)
 
     @property
