@@ -20,7 +20,7 @@ from cloudsync.migrate import bucket_pass
 from cloudsync.migrate import marks
 from cloudsync.migrate import objects
 from cloudsync.migrate import state as state_mod
-from tests.unit.migrate import helpers
+from tests.unit.test_migrate import helpers
 
 ACCOUNT = helpers.ACCOUNT
 
