@@ -267,3 +267,59 @@ def _marker(work_dir, bucket):
     except (OSError, ValueError):
         return ''
     return (state['buckets'].get(bucket) or {}).get('marker') or ''
+
+
+def test_every_container_of_a_swift_account_arrives(aio, tmp_path):
+    with helpers.scratch_account(aio) as (source_account, source), \
+            helpers.scratch_account(aio) as (account, client):
+        source.put_container('alpha', headers={
+            'X-Container-Write': 'test:tester'})
+        source.put_container('beta')
+        source.put_object('alpha', 'a', b'alpha')
+        source.put_object('beta', 'b', b'beta')
+        remote = aio_cloudsync.remote(aio.state, 'swift',
+                                      access_key='admin:admin',
+                                      secret_key='admin',
+                                      remote_account=source_account)
+        migrations = {'all': {'remote': 'old', 'bucket': '*',
+                              'account': account}}
+        conf = write_conf(aio, tmp_path, migrations,
+                          remotes={'old': remote})
+        code, out = run_once(conf)
+        assert code == 0, out
+        assert sorted(c['name'] for c in client.get_account()[1]) == [
+            'alpha', 'beta']
+        assert client.head_container('alpha')['x-container-write'] == \
+            'test:tester'
+        assert client.get_object('beta', 'b')[1] == b'beta'
+        assert client.head_object('alpha', 'a')['x-timestamp'] == \
+            source.head_object('alpha', 'a')['x-timestamp']
+
+
+def test_a_converted_1space_migration_runs(aio, s3, bucket, tmp_path):
+    s3.put_object(Bucket=bucket, Key='from-1space', Body=b'old')
+    with helpers.scratch_account(aio) as (account, client):
+        legacy = {'containers': [], 'migrations': [{
+            'account': account, 'aws_bucket': bucket,
+            'aws_endpoint': aio.state['moto_endpoint'],
+            'aws_identity': aio.state['moto_access_key'],
+            'aws_secret': aio.state['moto_secret_key']}],
+            'migrator_settings': {'items_chunk': 10}}
+        source = tmp_path / 'sync.json'
+        source.write_text(json.dumps(legacy))
+        converted = tmp_path / 'converted.conf'
+        proc = subprocess.run(
+            [helpers.bin_path('cloudsync-config-convert'), str(source),
+             '-o', str(converted)], stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT)
+        assert proc.returncode == 0, proc.stdout
+        text = converted.read_text()
+        assert '[migration:migrate-%s-%s]' % (account, bucket) in text
+        node = write_conf(aio, tmp_path, {})
+        proc = subprocess.run(
+            [helpers.bin_path('cloudsync-migrate'), '--config-file',
+             str(converted), '--config-file', node, '--once'],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, timeout=300)
+        assert proc.returncode == 0, proc.stdout
+        assert client.get_object(bucket, 'from-1space')[1] == b'old'
