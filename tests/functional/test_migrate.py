@@ -19,7 +19,10 @@ import os
 import signal
 import subprocess
 import time
+import urllib.parse
 import uuid
+
+import pytest
 
 from tests.functional import daemon_helpers as helpers
 
@@ -323,3 +326,58 @@ def test_a_converted_1space_migration_runs(aio, s3, bucket, tmp_path):
             stderr=subprocess.STDOUT, timeout=300)
         assert proc.returncode == 0, proc.stdout
         assert client.get_object(bucket, 'from-1space')[1] == b'old'
+
+
+def test_the_shunt_serves_what_has_not_arrived_yet(
+        aio, swift, s3, bucket, tmp_path):
+    from swiftclient import client as swiftclient
+    from swiftclient import exceptions as swift_exc
+    s3.put_object(Bucket=bucket, Key='early', Body=b'0123456789',
+                  ContentType='text/plain', Metadata={'colour': 'red'})
+    container = 'mig-%s' % uuid.uuid4().hex[:8]
+    migrations = {'in': {'remote': 'moto', 'bucket': bucket,
+                         'account': 'AUTH_test', 'container': container}}
+    conf = write_conf(aio, tmp_path, migrations)
+    shunt_url = aio.start_proxy('migration-shunt', [('cloud_shunt', {
+        'use': 'egg:swift-cloudsync#cloud_shunt', 'conf_file': conf})])
+    try:
+        url, token = swift.get_auth()
+        path = urllib.parse.urlparse(url).path
+        through = swiftclient.Connection(preauthurl=shunt_url + path,
+                                         preauthtoken=token, retries=0)
+        # Before any pass: the container does not even exist in Swift.
+        headers, body = through.get_object(container, 'early')
+        assert body == b'0123456789'
+        assert headers['content-type'] == 'text/plain'
+        assert headers['x-object-meta-colour'] == 'red'
+        assert through.get_object(container, 'early', headers={
+            'Range': 'bytes=2-4'})[1] == b'234'
+        assert [o['name'] for o in through.get_container(
+            container)[1]] == ['early']
+        # Another account's user is refused, as Swift would refuse it.
+        other = aio.swift_client('test2:tester2', 'testing2')
+        other_url, other_token = other.get_auth()
+        stranger = swiftclient.Connection(
+            preauthurl=shunt_url + path, preauthtoken=other_token,
+            retries=0)
+        with pytest.raises(swift_exc.ClientException) as err:
+            stranger.get_object(container, 'early')
+        assert err.value.http_status in (401, 403)
+
+        code, out = run_once(conf)
+        assert code == 0, out
+        swift.put_object(container, 'written-in-swift', b'mine')
+        s3.put_object(Bucket=bucket, Key='late', Body=b'late')
+        assert swift.get_object(container, 'early')[1] == b'0123456789'
+        assert through.get_object(container, 'late')[1] == b'late'
+        assert [o['name'] for o in through.get_container(container)[1]] == [
+            'early', 'late', 'written-in-swift']
+        swift.delete_object(container, 'early')
+        with pytest.raises(swift_exc.ClientException) as err:
+            through.get_object(container, 'early')
+        assert err.value.http_status == 404
+    finally:
+        aio.stop_proxy('migration-shunt')
+        for obj in swift.get_container(container)[1]:
+            swift.delete_object(container, obj['name'])
+        swift.delete_container(container)
