@@ -29,9 +29,10 @@ version (listing ETag and last modification) with what Swift holds:
 A copy keeps the bytes, the content type and the user metadata; a Swift
 source's static large objects become static large objects (their segments
 copied under the same names first), its dynamic large objects dynamic
-ones, and an S3 multipart object becomes a static large object with the
-same parts, in the container's ``_segments`` container, whose ETags are
-checked against the source's multipart ETag. Every copy is verified (the
+ones, its symlinks symlinks (to the same names), and an S3 multipart
+object becomes a static large object with the same parts, in the
+container's ``_segments`` container, whose ETags are checked against the
+source's multipart ETag. Every copy is verified (the
 bytes' MD5 against Swift's ETag, then a HEAD) before it counts, and, with
 ``remove_after_verify``, before the source's object is deleted.
 """
@@ -61,6 +62,8 @@ FAILED = 'failed'
 SEGMENTS_SUFFIX = '_segments'
 
 _DROPPED_HEADERS = ('x-object-manifest', 'x-static-large-object')
+#: the ETag of no bytes (a symlink's)
+EMPTY_MD5 = hashlib.md5(b'', usedforsecurity=False).hexdigest()
 
 
 class MigrationError(Exception):
@@ -266,6 +269,12 @@ class ObjectMigrator(object):
         """Copy one object; returns (size, the copy's timestamp)."""
         if self.source.is_swift:
             info = self.source.head(bucket, entry.key)
+            if info.size == 0 and info.etag == EMPTY_MD5 and \
+                    not info.dlo_manifest:
+                link = self.source.symlink(bucket, entry.key)
+                if link is not None:
+                    return self._copy_symlink(bucket, container, entry,
+                                              info, link, create_only)
             if info.dlo_manifest:
                 return self._copy_dlo(bucket, container, entry, info,
                                       create_only)
@@ -422,6 +431,34 @@ class ObjectMigrator(object):
         self.target.put(container, entry.key, headers,
                         target_mod._Bytes(b''), create_only=create_only)
         return info.size, stamp
+
+    def _copy_symlink(self, bucket, container, entry, info, link,
+                      create_only):
+        """A Swift source's symlink as a symlink: to the same object name,
+        in the container its source container goes into.
+        """
+        target, target_account = link
+        if target_account and target_account != self._source_account():
+            raise MigrationError(
+                '%s/%s: a symlink to another account (%s) is not migrated'
+                % (bucket, entry.key, target_account))
+        target_container, _, target_name = target.partition('/')
+        if target_container == bucket:
+            target_container = container
+        stamp = self._stamp(entry, info)
+        headers = self._headers(entry, info, stamp)
+        headers['X-Symlink-Target'] = urllib.parse.quote(
+            '%s/%s' % (target_container, target_name), safe='/')
+        headers['Content-Length'] = '0'
+        self.target.put(container, entry.key, headers,
+                        target_mod._Bytes(b''), create_only=create_only)
+        return 0, stamp
+
+    def _source_account(self):
+        try:
+            return self.migration.remote.conf.remote_account
+        except AttributeError:
+            return None
 
     def _verify(self, container, name, stamp, size):
         """The copy is in Swift, as written: its timestamp, its marks and

@@ -19,14 +19,15 @@ providers allow it, and left out (with the reason logged) elsewhere:
 
 * the buckets of the credentials (``bucket = *``): S3-like providers
   (their boto3 client) and Swift (the account listing);
-* a Swift container's metadata and ACLs, and a static large object's
-  manifest: the ``swift`` provider;
+* a Swift container's metadata and ACLs, a static large object's
+  manifest and a symlink's target: the ``swift`` provider;
 * the part layout of an S3 multipart object (copied as a static large
   object with the same parts): the ``s3`` provider and those built on it;
   elsewhere such an object is copied in parts of the provider's part size.
 """
 
 import logging
+import urllib.parse
 
 from cloudsync import exceptions
 
@@ -147,6 +148,26 @@ class MigrationSource(object):
                     self.provider.name, bucket, key))
         with connection(self.provider._what('GET', bucket, key)) as conn:
             return read(conn, bucket, key)
+
+    def symlink(self, bucket, key):
+        """A Swift source's symlink: ``(target, target account or None)``
+        (``<container>/<object>``, unquoted), or None for any other
+        object.
+        """
+        if not self.is_swift:
+            return None
+        try:
+            connection = self.provider._connection
+        except AttributeError:
+            return None
+        with connection(self.provider._what('HEAD', bucket, key)) as conn:
+            headers, _ = conn.raw('HEAD', bucket, key,
+                                  query_string='symlink=get')
+        target = headers.get('x-symlink-target')
+        if not target:
+            return None
+        return (urllib.parse.unquote(target),
+                headers.get('x-symlink-target-account'))
 
     def part_ranges(self, bucket, key, info):
         """``[(offset, length)]`` of a multipart object's own parts, or

@@ -12,11 +12,11 @@
 """Writing into the local Swift cluster, through an ``InternalClient``.
 
 The migrator's internal client is the daemon's (``internal_client_conf_path``
-or the built-in pipeline, see :mod:`cloudsync.local`) with Swift's ``slo``
-and ``dlo`` middlewares in front, as in a proxy, so that large objects are
-written as manifests Swift checks. It writes with ``X-Timestamp`` (the
-source's time) and object sysmeta (:mod:`cloudsync.migrate.marks`), which
-only an internal client may send.
+or the built-in pipeline, see :mod:`cloudsync.local`) with Swift's ``slo``,
+``dlo`` and ``symlink`` middlewares in front, as in a proxy, so that large
+objects are written as manifests Swift checks and symlinks as symlinks.
+It writes with ``X-Timestamp`` (the source's time) and object sysmeta
+(:mod:`cloudsync.migrate.marks`), which only an internal client may send.
 
 Header values cross the internal client as WSGI strings (UTF-8 bytes read
 as Latin-1); this module converts both ways, so callers deal in ``str``.
@@ -26,6 +26,7 @@ import json
 
 from swift.common.middleware import dlo
 from swift.common.middleware import slo
+from swift.common.middleware import symlink
 from swift.common import swob
 
 from cloudsync import local
@@ -65,13 +66,20 @@ class _Owner(object):
         return self.app(env, start_response)
 
 
+def wrap(app):
+    """``app`` behind what the migrator's requests need: ``slo``, ``dlo``
+    and ``symlink``, in a proxy's order, as the account owner.
+    """
+    return _Owner(slo.filter_factory({})(dlo.filter_factory({})(
+        symlink.filter_factory({})(app))))
+
+
 def make_internal_client(conf):
-    """The migrator's ``InternalClient``: the daemon's, with ``slo`` and
-    ``dlo`` in front, as the account owner.
+    """The migrator's ``InternalClient``: the daemon's, with ``slo``,
+    ``dlo`` and ``symlink`` in front, as the account owner.
     """
     client = local.make_internal_client(conf, user_agent=USER_AGENT)
-    client.app = _Owner(slo.filter_factory({})(
-        dlo.filter_factory({})(client.app)))
+    client.app = wrap(client.app)
     return client
 
 
@@ -139,7 +147,8 @@ class SwiftTarget(object):
         """The response headers of an object (lower-case names), or None.
 
         With ``manifest`` a large object's manifest answers for itself
-        (its own headers and sysmeta), as ``?multipart-manifest=get``.
+        (its own headers and sysmeta), as ``?multipart-manifest=get``. A
+        symlink always answers for itself.
         """
         return self.lookup(container, obj, manifest)[0]
 
@@ -147,7 +156,9 @@ class SwiftTarget(object):
         """:meth:`head`, and for a deleted object the timestamp (internal
         form) of its deletion: ``(headers or None, tombstone or None)``.
         """
-        params = {'multipart-manifest': 'get'} if manifest else None
+        params = {'symlink': 'get'}
+        if manifest:
+            params['multipart-manifest'] = 'get'
         resp = self._request('HEAD', self._path(container, obj),
                              {'X-Newest': 'true'}, (2, 404), params=params)
         if resp.status_int == 404:

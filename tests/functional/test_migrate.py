@@ -195,6 +195,8 @@ def test_a_swift_container_arrives_with_timestamps_and_large_objects(
                       query_string='multipart-manifest=put')
     swift2.put_object(source, 'dynamic', b'', headers={
         'X-Object-Manifest': '%s/dlo/' % segments})
+    swift2.put_object(source, 'link', b'', headers={
+        'X-Symlink-Target': '%s/plain' % source})
     with helpers.scratch_account(aio) as (account, client):
         migrations = {'in': {'remote': 'swift', 'bucket': source,
                              'account': account, 'container': 'dest'}}
@@ -218,7 +220,10 @@ def test_a_swift_container_arrives_with_timestamps_and_large_objects(
         assert body == b''.join(b'd%d' % n * 10 for n in range(3))
         assert sorted(objects_of(client, segments)) == [
             'dlo/0', 'dlo/1', 'dlo/2', 'slo/0', 'slo/1', 'slo/2']
-    for name in ('plain', 'large', 'dynamic'):
+        assert client.head_object('dest', 'link', query_string='symlink=get')[
+            'x-symlink-target'] == 'dest/plain'
+        assert client.get_object('dest', 'link')[1] == b'plain bytes'
+    for name in ('plain', 'large', 'dynamic', 'link'):
         swift2.delete_object(source, name)
     for obj in swift2.get_container(segments)[1]:
         swift2.delete_object(segments, obj['name'])

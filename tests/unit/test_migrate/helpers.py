@@ -13,10 +13,9 @@
 Swift cluster behind Swift's real ``slo`` middleware and InternalClient.
 """
 
+import contextlib
 import types
 
-from swift.common.middleware import dlo
-from swift.common.middleware import slo
 from swift.common import swob
 
 from cloudsync import concurrency
@@ -54,16 +53,34 @@ class MigrationSwift(fakes.FakeSwift):
 
 
 class SwiftLikeSource(fakes.FakeProvider):
-    """A source that keeps Swift containers (metadata and ACLs)."""
+    """A source that keeps Swift containers (metadata and ACLs) and
+    symlinks.
+    """
 
     BUCKET_PER_CONTAINER = True
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.container_headers = {}
+        self.links = {}
 
     def _head_container(self, bucket):
         return dict(self.container_headers.get(bucket, {}))
+
+    def _what(self, method, bucket, key=None):
+        return '%s %s/%s' % (method, bucket, key)
+
+    @contextlib.contextmanager
+    def _connection(self, what, **kwargs):
+        yield self
+
+    def raw(self, method, bucket, key, query_string=None):
+        target = self.links.get((bucket, key))
+        return ({'x-symlink-target': target} if target else {}), b''
+
+    def link(self, bucket, key, target):
+        self.put_raw(bucket, key, b'')
+        self.links[(bucket, key)] = target
 
 
 class MultipartSource(fakes.FakeProvider):
@@ -110,8 +127,8 @@ class Setup(object):
         self.provider.buckets.setdefault('src', {})
         self.swift = MigrationSwift(start=1700005000.0)
         client = fakes.FakeInternalClient(self.swift)
-        client.app = slo.filter_factory({})(
-            dlo.filter_factory({})(self.swift))
+        client.app = target_mod.wrap(self.swift)
+        self.client = client
         self.migration = migration(self.provider, **options)
         self.source = source_mod.MigrationSource(self.migration,
                                                  self.provider)

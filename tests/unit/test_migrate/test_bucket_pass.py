@@ -354,3 +354,23 @@ def test_listing_times_are_read_as_utc():
     assert objects.listing_time('2023-11-14T22:13:20.500000') == \
         1700000000.5
     assert objects.listing_time('') == 0.0
+
+
+def test_a_swift_sources_symlinks_stay_symlinks(tmp_path):
+    setup = helpers.Setup(tmp_path, provider=helpers.SwiftLikeSource())
+    setup.put_source('real', b'the data')
+    setup.provider.link('src', 'link', 'src/real')
+    setup.provider.link('src', 'elsewhere', 'other/thing')
+    _, state = setup.run()
+    assert state.data['buckets']['src']['last']['copied'] == 3
+    link = setup.swift_object('link')
+    assert link.headers['X-Object-Sysmeta-Symlink-Target'] == 'dest/real'
+    assert setup.swift_object('elsewhere').headers[
+        'X-Object-Sysmeta-Symlink-Target'] == 'other/thing'
+    body = setup.client.make_request(
+        'GET', setup.client.make_path(ACCOUNT, 'dest', 'link'), {},
+        (2,)).body
+    assert body == b'the data'
+    del setup.swift.requests[:]
+    _, state = setup.run()
+    assert setup.object_requests('PUT') == []
