@@ -194,16 +194,19 @@ class ObjectMigrator(object):
         if marks.deleted_in_swift(tombstone, self.since):
             return Result(SKIPPED)
         create_only = True
+        replaced = None
         if head is not None:
-            copy = marks.SwiftCopy.of(head)
-            if copy.changed_in_swift:
+            replaced = marks.SwiftCopy.of(head)
+            if replaced.changed_in_swift:
                 return Result(SKIPPED)
-            if copy.is_copy_of(entry.etag, entry.last_modified):
+            if replaced.is_copy_of(entry.etag, entry.last_modified):
                 return self._removed(bucket, entry, Result(UNCHANGED))
             create_only = False
         self.ensure_container(bucket, container)
         size, stamp = self._copy(bucket, container, entry, create_only)
         self._verify(container, entry.key, stamp, size)
+        if replaced is not None and replaced.source_etag != entry.etag:
+            self._drop_parts(container, entry.key, replaced.source_etag)
         return self._removed(bucket, entry, Result(COPIED, bytes=size))
 
     def _removed(self, bucket, entry, result):
@@ -224,7 +227,21 @@ class ObjectMigrator(object):
         copy = marks.SwiftCopy.of(head)
         if copy.changed_in_swift:
             return False
-        return self.target.delete_if_unchanged(container, name, copy)
+        if not self.target.delete_if_unchanged(container, name, copy):
+            return False
+        self._drop_parts(container, name, copy.source_etag)
+        return True
+
+    def _drop_parts(self, container, name, source_etag):
+        """Delete the segments the migrator wrote for the parts of an S3
+        multipart object (``source_etag``) that is no longer in Swift.
+        """
+        if self.source.is_swift or '-' not in (source_etag or ''):
+            return
+        segments = container + SEGMENTS_SUFFIX
+        for item in list(self.target.listing(
+                segments, prefix='%s/%s/' % (name, source_etag))):
+            self.target.delete(segments, item['name'])
 
     # -- containers --------------------------------------------------------
 

@@ -202,6 +202,10 @@ class SwiftTarget(object):
                         params={'multipart-manifest': 'put',
                                 'heartbeat': 'off'})
 
+    def delete(self, container, obj):
+        """Delete an object (a segment the migrator wrote)."""
+        self._request('DELETE', self._path(container, obj), {}, (2, 404))
+
     def delete_if_unchanged(self, container, obj, copy):
         """Delete the migrator's copy ``copy`` (a :class:`marks.SwiftCopy`)
         unless it changed since: the DELETE's timestamp is just after

@@ -374,3 +374,21 @@ def test_a_swift_sources_symlinks_stay_symlinks(tmp_path):
     del setup.swift.requests[:]
     _, state = setup.run()
     assert setup.object_requests('PUT') == []
+
+
+def test_the_parts_of_a_replaced_or_deleted_multipart_copy_go(tmp_path):
+    setup = helpers.Setup(tmp_path, provider=helpers.MultipartSource())
+    setup.provider.put_parts('src', 'big', [b'a' * 7, b'b' * 3])
+    setup.provider.put_parts('src', 'gone', [b'c' * 7, b'd' * 3])
+    setup.run()
+    setup.provider.clock.now += 10
+    setup.provider.put_parts('src', 'big', [b'e' * 7, b'f' * 7, b'g'])
+    del setup.provider.buckets['src']['gone']
+    setup.run()
+    etag = setup.provider.buckets['src']['big'].etag
+    left = sorted(name for name, _ in setup.swift._listing(
+        ACCOUNT, 'dest_segments'))
+    assert left == ['big/%s/%08d' % (etag, n) for n in (1, 2, 3)]
+    assert setup.swift_object('big').body  # the new manifest
+    assert b''.join(setup.swift_object(name, 'dest_segments').body
+                    for name in left) == b'e' * 7 + b'f' * 7 + b'g'
