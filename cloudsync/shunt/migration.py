@@ -71,8 +71,14 @@ def _route(shunt, req):
     account = swob.wsgi_to_str(account)
     container = swob.wsgi_to_str(container)
     obj = swob.wsgi_to_str(obj) if obj else None
-    migration = shunt.config.get().migration_for(account, container)
+    config = shunt.config.get()
+    migration = config.migration_for(account, container)
     if migration is None:
+        return None
+    mapping = config.mapping_for(account, container)
+    if mapping is not None and mapping.shunted:
+        # NOTE(cloudsync): a container that also archives is the archive
+        # reads' (its stubs must be resolved); the migration is not served.
         return None
     bucket = migration.source_bucket(container)
     if bucket is None:

@@ -176,3 +176,15 @@ def test_requests_that_write_are_swifts_alone(tmp_path):
     world.source('a', b'source')
     assert world.obj('a', method='DELETE').status_int == 404
     assert world.provider.buckets[BUCKET]['a'].data == b'source'
+
+
+def test_a_container_that_also_archives_is_left_to_the_archive(tmp_path):
+    world = World(tmp_path)
+    world.source('a', b'source')
+    config = world.shunt.config.config
+    mapping = shunt_fakes.make_config(world.provider, container=CONTAINER,
+                                      bucket='archive').mappings[0]
+    config.mappings.append(mapping)
+    world.provider.buckets['archive'] = {}
+    world.obj('a')
+    assert ('get_object', 'a') not in world.provider.calls
