@@ -482,7 +482,9 @@ class ObjectMigrator(object):
         its size (a static large object's whole size; a dynamic large
         object's size is its segments' and is not checked here).
         """
-        head = self.target.head(container, name)
+        # NOTE(cloudsync): the replicas that took the write answer first;
+        # asking them all (X-Newest) would triple the cost of a copy.
+        head = self.target.head(container, name, newest=False)
         if head is None:
             raise MigrationError('%s/%s: not found in Swift after the copy'
                                  % (container, name))

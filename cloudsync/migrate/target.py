@@ -143,16 +143,17 @@ class SwiftTarget(object):
 
     # -- objects -------------------------------------------------------------
 
-    def head(self, container, obj, manifest=True):
+    def head(self, container, obj, manifest=True, newest=True):
         """The response headers of an object (lower-case names), or None.
 
         With ``manifest`` a large object's manifest answers for itself
         (its own headers and sysmeta), as ``?multipart-manifest=get``. A
-        symlink always answers for itself.
+        symlink always answers for itself. With ``newest`` every replica
+        is asked (``X-Newest``), else the first that answers.
         """
-        return self.lookup(container, obj, manifest)[0]
+        return self.lookup(container, obj, manifest, newest)[0]
 
-    def lookup(self, container, obj, manifest=True):
+    def lookup(self, container, obj, manifest=True, newest=True):
         """:meth:`head`, and for a deleted object the timestamp (internal
         form) of its deletion: ``(headers or None, tombstone or None)``.
         """
@@ -160,7 +161,8 @@ class SwiftTarget(object):
         if manifest:
             params['multipart-manifest'] = 'get'
         resp = self._request('HEAD', self._path(container, obj),
-                             {'X-Newest': 'true'}, (2, 404), params=params)
+                             {'X-Newest': 'true'} if newest else {},
+                             (2, 404), params=params)
         if resp.status_int == 404:
             stamp = resp.headers.get('X-Backend-Timestamp')
             return None, marks.normalize(stamp) if stamp else None
