@@ -45,6 +45,7 @@ import time
 import typing
 import urllib.parse
 
+from cloudsync import concurrency
 from cloudsync import exceptions
 from cloudsync import metadata as metadata_mod
 from cloudsync.migrate import marks
@@ -143,8 +144,10 @@ class ObjectMigrator(object):
     """
 
     def __init__(self, migration, source, target, clock=time.time,
-                 since=0.0):
+                 since=0.0, part_workers=4):
         self.migration = migration
+        #: parts of a multipart object copied at once
+        self.part_workers = part_workers
         #: when the migration started: a deletion through Swift after it
         #: is a Swift user's, and wins
         self.since = since
@@ -203,8 +206,10 @@ class ObjectMigrator(object):
                 return self._removed(bucket, entry, Result(UNCHANGED))
             create_only = False
         self.ensure_container(bucket, container)
-        size, stamp = self._copy(bucket, container, entry, create_only)
-        self._verify(container, entry.key, stamp, size)
+        size, stamp, checked = self._copy(bucket, container, entry,
+                                          create_only)
+        if not checked:
+            self._verify(container, entry.key, stamp, size)
         if replaced is not None and replaced.source_etag != entry.etag:
             self._drop_parts(container, entry.key, replaced.source_etag)
         return self._removed(bucket, entry, Result(COPIED, bytes=size))
@@ -283,7 +288,13 @@ class ObjectMigrator(object):
         return headers
 
     def _copy(self, bucket, container, entry, create_only):
-        """Copy one object; returns (size, the copy's timestamp)."""
+        """Copy one object.
+
+        :returns: ``(size, the copy's timestamp, checked)``; ``checked``
+            when Swift's answer to the write verified it already (a plain
+            object: Swift stored the MD5 of the bytes sent, with the marks
+            of the same request), else the copy is read back.
+        """
         if self.source.is_swift:
             info = self.source.head(bucket, entry.key)
             if info.size == 0 and info.etag == EMPTY_MD5 and \
@@ -291,20 +302,22 @@ class ObjectMigrator(object):
                 link = self.source.symlink(bucket, entry.key)
                 if link is not None:
                     return self._copy_symlink(bucket, container, entry,
-                                              info, link, create_only)
+                                              info, link, create_only) + (
+                        False,)
             if info.dlo_manifest:
                 return self._copy_dlo(bucket, container, entry, info,
-                                      create_only)
+                                      create_only) + (False,)
             if info.parts_count is not None:
                 return self._copy_swift_slo(bucket, container, entry, info,
-                                            create_only)
+                                            create_only) + (False,)
         elif '-' in (entry.etag or ''):
             info = self.source.head(bucket, entry.key)
             ranges = self.source.part_ranges(bucket, entry.key, info)
             if ranges:
                 return self._copy_parts(bucket, container, entry, info,
-                                        ranges, create_only)
-        return self._copy_plain(bucket, container, entry, create_only)
+                                        ranges, create_only) + (False,)
+        return self._copy_plain(bucket, container, entry, create_only) + (
+            True,)
 
     def _put_body(self, container, name, headers, body, md5=None,
                   create_only=False):
@@ -350,16 +363,23 @@ class ObjectMigrator(object):
         """
         segments_container = container + SEGMENTS_SUFFIX
         self.ensure_container(None, segments_container)
-        md5s, manifest = [], []
-        for number, (offset, length) in enumerate(ranges, 1):
+
+        def copy_part(item):
+            number, (offset, length) = item
             name = '%s/%s/%08d' % (entry.key, info.etag, number)
             body = self.source.get(bucket, entry.key, range='bytes=%d-%d' % (
                 offset, offset + length - 1))
-            reader_md5 = self._put_segment_body(segments_container, name,
-                                                body)
-            md5s.append(reader_md5)
-            manifest.append({'path': '/%s/%s' % (segments_container, name),
-                             'etag': reader_md5, 'size_bytes': length})
+            md5 = self._put_segment_body(segments_container, name, body)
+            return md5, {'path': '/%s/%s' % (segments_container, name),
+                         'etag': md5, 'size_bytes': length}
+
+        # NOTE(cloudsync): parts are copied part_workers at once, as a
+        # multipart upload sends them; the manifest keeps their order.
+        pool = concurrency.GreenPool(max(1, min(self.part_workers,
+                                                len(ranges))))
+        copied = list(pool.imap(copy_part, enumerate(ranges, 1)))
+        md5s = [md5 for md5, _ in copied]
+        manifest = [item for _, item in copied]
         if '-' in info.etag and multipart_etag(md5s) != info.etag:
             raise exceptions.ChecksumMismatch(
                 '%s/%s: the parts copied make ETag %s, the source has %s' % (
