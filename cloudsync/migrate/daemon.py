@@ -175,9 +175,7 @@ class MigrationDaemon(object):
         state = self.state(migration)
         migrator = objects.ObjectMigrator(migration, source, target,
                                           clock=self.clock,
-                                          since=state.started,
-                                          part_workers=min(self.conf.workers,
-                                                           8))
+                                          since=state.started)
         buckets = source.buckets()
         if migration.every_bucket:
             state.forget_buckets(set(buckets))

@@ -45,7 +45,6 @@ import time
 import typing
 import urllib.parse
 
-from cloudsync import concurrency
 from cloudsync import exceptions
 from cloudsync import metadata as metadata_mod
 from cloudsync.migrate import marks
@@ -110,10 +109,10 @@ def listing_time(value):
 class _HashingReader(object):
     """``read(size)`` over a body's chunks, hashing what it gives."""
 
-    def __init__(self, chunks):
+    def __init__(self, chunks, hashing=True):
         self._chunks = iter(chunks)
         self._buffer = b''
-        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._md5 = hashlib.md5(usedforsecurity=False) if hashing else None
         self.bytes = 0
 
     @property
@@ -131,6 +130,30 @@ class _HashingReader(object):
             data, self._buffer = self._buffer, b''
         else:
             data, self._buffer = self._buffer[:size], self._buffer[size:]
+        if self._md5 is not None:
+            self._md5.update(data)
+        self.bytes += len(data)
+        return data
+
+
+class _Slice(object):
+    """The next ``length`` bytes of a :class:`_HashingReader`, hashed."""
+
+    def __init__(self, stream, length):
+        self._stream = stream
+        self._left = length
+        self._md5 = hashlib.md5(usedforsecurity=False)
+        self.bytes = 0
+
+    @property
+    def md5(self):
+        return self._md5.hexdigest()
+
+    def read(self, size=-1):
+        if size is None or size < 0 or size > self._left:
+            size = self._left
+        data = self._stream.read(size) if size else b''
+        self._left -= len(data)
         self._md5.update(data)
         self.bytes += len(data)
         return data
@@ -144,10 +167,8 @@ class ObjectMigrator(object):
     """
 
     def __init__(self, migration, source, target, clock=time.time,
-                 since=0.0, part_workers=4):
+                 since=0.0):
         self.migration = migration
-        #: parts of a multipart object copied at once
-        self.part_workers = part_workers
         #: when the migration started: a deletion through Swift after it
         #: is a Swift user's, and wins
         self.since = since
@@ -364,22 +385,26 @@ class ObjectMigrator(object):
         segments_container = container + SEGMENTS_SUFFIX
         self.ensure_container(None, segments_container)
 
-        def copy_part(item):
-            number, (offset, length) = item
-            name = '%s/%s/%08d' % (entry.key, info.etag, number)
-            body = self.source.get(bucket, entry.key, range='bytes=%d-%d' % (
-                offset, offset + length - 1))
-            md5 = self._put_segment_body(segments_container, name, body)
-            return md5, {'path': '/%s/%s' % (segments_container, name),
-                         'etag': md5, 'size_bytes': length}
-
-        # NOTE(cloudsync): parts are copied part_workers at once, as a
-        # multipart upload sends them; the manifest keeps their order.
-        pool = concurrency.GreenPool(max(1, min(self.part_workers,
-                                                len(ranges))))
-        copied = list(pool.imap(copy_part, enumerate(ranges, 1)))
-        md5s = [md5 for md5, _ in copied]
-        manifest = [item for _, item in copied]
+        # NOTE(cloudsync): one GET of the whole object, cut into segments
+        # as it streams: a range request per part costs some stores (moto)
+        # a read of the whole object each, and memory stays one chunk.
+        body = self.source.get(bucket, entry.key)
+        stream = _HashingReader(body, hashing=False)
+        md5s, manifest = [], []
+        try:
+            if body.info.etag != info.etag:
+                raise MigrationError('%s/%s changed while it was read' % (
+                    bucket, entry.key))
+            for number, (_offset, length) in enumerate(ranges, 1):
+                name = '%s/%s/%08d' % (entry.key, info.etag, number)
+                md5 = self._put_segment(segments_container, name,
+                                        _Slice(stream, length), length)
+                md5s.append(md5)
+                manifest.append({'path': '/%s/%s' % (segments_container,
+                                                     name),
+                                 'etag': md5, 'size_bytes': length})
+        finally:
+            body.close()
         if '-' in info.etag and multipart_etag(md5s) != info.etag:
             raise exceptions.ChecksumMismatch(
                 '%s/%s: the parts copied make ETag %s, the source has %s' % (
@@ -390,20 +415,20 @@ class ObjectMigrator(object):
                             create_only=create_only)
         return info.size, stamp
 
-    def _put_segment_body(self, container, name, body):
-        headers = {'Content-Type': 'application/octet-stream'}
-        reader_size = body.content_length
-        hasher = _HashingReader(body)
-        headers['Content-Length'] = str(reader_size)
-        try:
-            resp = self.target.put(container, name, headers, hasher)
-        finally:
-            body.close()
+    def _put_segment(self, container, name, reader, length):
+        """PUT one segment of ``length`` bytes from ``reader`` (a
+        :class:`_Slice`); returns its MD5, checked against Swift's ETag.
+        """
+        resp = self.target.put(container, name, {
+            'Content-Type': 'application/octet-stream',
+            'Content-Length': str(length)}, reader)
         stored = (resp.get('etag') or '').strip('"')
-        if hasher.bytes != reader_size or (stored and stored != hasher.md5):
+        if reader.bytes != length or (stored and stored != reader.md5):
             raise exceptions.ChecksumMismatch(
-                'PUT %s/%s: a segment arrived changed' % (container, name))
-        return hasher.md5
+                'PUT %s/%s: %d bytes of %d sent, Swift stored ETag %s, not '
+                '%s' % (container, name, reader.bytes, length, stored,
+                        reader.md5))
+        return reader.md5
 
     def _ensure_segment(self, container, name, etag, size):
         """A Swift source's segment ``container/name`` in Swift under the
