@@ -30,8 +30,10 @@ minute:
   migrator has created the container. Swift authorizes a container GET
   after it answered, so its 404 too was authorized.
 
-Writes, deletes, account listings and the other methods are Swift's
-alone.
+* an account GET lists, besides Swift's containers, the containers the
+  account's migrations will create (empty until they are).
+
+Writes, deletes and the other methods are Swift's alone.
 """
 
 import email.utils
@@ -46,6 +48,7 @@ from cloudsync import exceptions
 from cloudsync import layout as layout_mod
 from cloudsync import listing as listing_mod
 from cloudsync import metadata as metadata_mod
+from cloudsync.migrate import source as migrate_source
 from cloudsync.shunt import listing as shunt_listing
 
 _CONDITIONS = (('If-Match', 'if_match'), ('If-None-Match', 'if_none_match'),
@@ -89,6 +92,19 @@ def _route(shunt, req):
     return migration, bucket, account, container, obj
 
 
+def _account_migrations(shunt, req):
+    """The migrations into the account of an account GET, or []."""
+    try:
+        version, account, container = req.split_path(2, 3, True)
+    except ValueError:
+        return []
+    if container or not constraints.valid_api_version(version):
+        return []
+    account = swob.wsgi_to_str(account)
+    return [m for m in shunt.config.get().migrations
+            if m.account == account]
+
+
 def serve(shunt, req, start_response):
     """Answer a GET or HEAD of a migrating container, or return None for
     any other request (the shunt then goes on as usual).
@@ -98,6 +114,11 @@ def serve(shunt, req, start_response):
     """
     if req.method not in ('GET', 'HEAD'):
         return None
+    if req.method == 'GET':
+        migrations = _account_migrations(shunt, req)
+        if migrations:
+            return AccountListing(shunt, migrations).listing(
+                req, start_response)
     found = _route(shunt, req)
     if found is None:
         return None
@@ -266,6 +287,66 @@ class MigrationReads(object):
             if name.startswith(prefix) or (
                     'subdir' in entry and prefix.startswith(name)):
                 yield entry
+
+
+class AccountListing(object):
+    """An account listing with the containers migrations will create:
+    every migrated container Swift does not have yet is listed, empty.
+    """
+
+    def __init__(self, shunt, migrations):
+        self.shunt = shunt
+        self.migrations = migrations
+
+    def _coming(self):
+        names = set()
+        for migration in self.migrations:
+            if not migration.every_bucket:
+                names.add(migration.target_container(migration.bucket))
+                continue
+            provider = self.shunt.provider(migration)
+            source = migrate_source.MigrationSource(migration, provider)
+            try:
+                names.update(source.buckets())
+            except (exceptions.RemoteError, exceptions.NotSupported) as exc:
+                self.shunt.logger.warning(
+                    'cloud_shunt: cannot list the buckets of migration '
+                    '%s: %s', migration.name, exc)
+        return names
+
+    def listing(self, req, start_response):
+        params = req.params
+        if params.get('reverse') or params.get('delimiter'):
+            return self.shunt.app(req.environ, start_response)
+        params['format'] = 'json'
+        req.params = params
+        local = self.shunt.local(req.environ).read()
+        if not local.is_success:
+            return local.respond(start_response)
+        try:
+            entries = json.loads(local.body[0]) if local.body[0] else []
+            if not isinstance(entries, list):
+                raise ValueError('not a JSON listing')
+            limit = int(params.get('limit') or
+                        constraints.ACCOUNT_LISTING_LIMIT)
+        except ValueError:
+            return local.respond(start_response)
+        have = {e.get('name') for e in entries}
+        marker = params.get('marker') or ''
+        end_marker = params.get('end_marker') or ''
+        prefix = params.get('prefix') or ''
+        extra = [{'name': name, 'count': 0, 'bytes': 0}
+                 for name in sorted(self._coming())
+                 if name not in have and name > marker and
+                 name.startswith(prefix) and
+                 (not end_marker or name < end_marker)]
+        merged = sorted(entries + extra, key=lambda e: e.get('name', ''))
+        body = json.dumps(merged[:limit]).encode('ascii')
+        headers = swob.HeaderKeyDict(local.headers)
+        headers['Content-Type'] = 'application/json; charset=utf-8'
+        headers['Content-Length'] = str(len(body))
+        start_response('200 OK', list(headers.items()))
+        return [body]
 
 
 class _ClosingBody(object):

@@ -359,6 +359,8 @@ def test_the_shunt_serves_what_has_not_arrived_yet(
             'Range': 'bytes=2-4'})[1] == b'234'
         assert [o['name'] for o in through.get_container(
             container)[1]] == ['early']
+        assert [c['name'] for c in through.get_account(
+            prefix=container)[1]] == [container]
         # Another account's user is refused, as Swift would refuse it.
         other = aio.swift_client('test2:tester2', 'testing2')
         other_url, other_token = other.get_auth()

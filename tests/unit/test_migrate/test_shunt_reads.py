@@ -188,3 +188,41 @@ def test_a_container_that_also_archives_is_left_to_the_archive(tmp_path):
     world.provider.buckets['archive'] = {}
     world.obj('a')
     assert ('get_object', 'a') not in world.provider.calls
+
+
+def _account(world, query=''):
+    resp = world.request('/v1/%s' % ACCOUNT, query='?format=json' + query)
+    return resp.status_int, [e['name'] for e in json.loads(resp.body)]
+
+
+class AccountSwift(shunt_fakes.LocalSwift):
+    """LocalSwift with an account listing."""
+
+    def _account_GET(self, req, account, params):
+        names = [c for c in sorted(c for a, c in self.containers
+                                   if a == account)
+                 if c > params.get('marker', '') and
+                 c.startswith(params.get('prefix', ''))]
+        names = names[:int(params.get('limit') or 10000)]
+        return swob.Response(request=req, body=json.dumps(
+            [{'name': n, 'count': 1, 'bytes': 1} for n in names]),
+            content_type='application/json')
+
+    def __call__(self, env, start_response):
+        req = swob.Request(env)
+        if req.method == 'GET' and req.path.count('/') == 2:
+            return self._account_GET(req, ACCOUNT, req.params)(
+                env, start_response)
+        return super().__call__(env, start_response)
+
+
+def test_account_listings_show_the_containers_to_come(tmp_path):
+    world = World(tmp_path, container='zeta')
+    world.swift.__class__ = AccountSwift
+    world.swift.create_container(ACCOUNT, 'alpha')
+    assert _account(world) == (200, ['alpha', 'dest', 'zeta'])
+    assert _account(world, '&marker=dest') == (200, ['zeta'])
+    assert _account(world, '&prefix=z') == (200, ['zeta'])
+    assert _account(world, '&limit=2') == (200, ['alpha', 'dest'])
+    world.swift.create_container(ACCOUNT, 'zeta')
+    assert _account(world) == (200, ['alpha', 'dest', 'zeta'])
