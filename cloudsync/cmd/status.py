@@ -37,6 +37,15 @@ container databases); the remote is never contacted. The numbers are this
 node's: every container node runs its own daemon and reports its own
 share.
 
+Migrations (``[migration:NAME]`` sections, see
+:mod:`cloudsync.migrate.daemon`) get a table of their own, one line per
+source bucket: objects and bytes done of the last complete pass's total,
+objects left, failed objects, rate and ETA, with a progress bar per
+bucket when the output is a terminal, then the latest failed objects.
+``--watch`` reports them too, and ``--format json`` under
+``migrations``. A failed object makes the exit status 1, as a failed row
+does.
+
 The table ends with the configuration file it was read from. A missing
 or unreadable configuration file, or none at all, is an error naming the
 path (exit 2), and so is a configuration without any enabled mapping:
@@ -87,8 +96,9 @@ EXIT_INTERRUPTED = 130
 
 cli_opts = [
     cfg.MultiStrOpt('mapping', default=[],
-                    help='Only this mapping (the NAME of [mapping:NAME]); '
-                         'may be given several times.'),
+                    help='Only this mapping (the NAME of [mapping:NAME]) '
+                         'or migration ([migration:NAME]); may be given '
+                         'several times.'),
     cfg.StrOpt('format', default='text', choices=['text', 'json'],
                help='Output format.'),
     cfg.BoolOpt('watch', default=False,
@@ -159,6 +169,78 @@ def _lag(container):
     return duration(container.lag) if container.rows_behind else '0s'
 
 
+def _bytes(n):
+    from cloudsync.cmd import sync as sync_cmd
+    return '?' if n is None else sync_cmd.human_bytes(n)
+
+
+BAR_WIDTH = 20
+
+
+def progress_bar(done, total, width=BAR_WIDTH):
+    """``[#######.............]  35%``; ``[?]`` when the total is not
+    known yet.
+    """
+    if not total:
+        return '[%s]' % ('?' * width) if total is None else \
+            '[%s] 100%%' % ('#' * width)
+    share = min(1.0, float(done) / total)
+    filled = int(round(share * width))
+    return '[%s%s] %3d%%' % ('#' * filled, '.' * (width - filled),
+                             int(share * 100))
+
+
+def migration_table(migrations, now, bars=False, errors=5):
+    """The migrations' part of the human report: one line per source
+    bucket (objects and bytes done of the last complete pass's total,
+    left, failed, rate, ETA), then the latest failures.
+    """
+    header = ('MIGRATION', 'SOURCE', 'TARGET', 'STATE', 'OBJECTS DONE/TOTAL',
+              'LEFT', 'BYTES DONE/TOTAL', 'FAILED', 'RATE', 'ETA')
+    rows = []
+    for m in migrations:
+        if not m.buckets:
+            rows.append((m.name, '%s:%s' % (m.remote, m.bucket),
+                         '%s/-' % m.account, 'not-started', '-', '-', '-',
+                         '-', '-', '-'))
+        for b in m.buckets:
+            rows.append((
+                m.name, '%s:%s' % (m.remote, b['bucket']),
+                '%s/%s' % (m.account, b['container']), b['state'],
+                '%d/%s' % (b['objects_done'], _num(b['objects_total'])),
+                _num(b['objects_left']),
+                '%s/%s' % (_bytes(b['bytes_done']),
+                           _bytes(b['bytes_total'])),
+                str(b['failed']),
+                '%.1f/s' % b['rate'] if b['rate'] is not None else '-',
+                duration(b['eta']) if b['eta'] is not None else (
+                    '-' if b['state'] != 'migrating' else '?')))
+    widths = [max(len(r[i]) for r in [header] + rows)
+              for i in range(len(header))]
+    right = {4, 5, 6, 7, 8, 9}
+
+    def fmt(row):
+        return '  '.join(
+            (cell.rjust(widths[i]) if i in right else cell.ljust(widths[i]))
+            for i, cell in enumerate(row)).rstrip()
+
+    lines = [fmt(header)] + [fmt(r) for r in rows]
+    for m in migrations:
+        if bars:
+            for b in m.buckets:
+                lines.append('%s %s: %s' % (m.name, b['bucket'], progress_bar(
+                    b['objects_done'], b['objects_total'])))
+        failures = sorted(m.failures, key=lambda f: -(f.get('at') or 0))
+        if failures and errors:
+            lines.append('%s: %d failed objects; latest:' % (
+                m.name, len(failures)))
+            for entry in failures[:errors]:
+                lines.append('  %s/%s (%s): %s' % (
+                    entry['bucket'], entry['key'], _ago(entry.get('at'), now),
+                    entry['error']))
+    return lines
+
+
 def table(statuses, now, errors=5):
     """The human report, as a list of lines."""
     header = ('MAPPING', 'CONTAINER', 'STATE', 'ROWS DONE/TOTAL', 'BEHIND',
@@ -216,12 +298,14 @@ def _when(at, now):
     return 'in %s' % duration(at - now)
 
 
-def report(statuses, config_files=()):
+def report(statuses, config_files=(), migrations=()):
     """The JSON report (a dict)."""
     return {'generated_at': time.time(),
             'config_files': list(config_files),
-            'ok': not any(m.failing for m in statuses),
-            'mappings': [m.to_dict() for m in statuses]}
+            'ok': not any(m.failing for m in list(statuses) +
+                          list(migrations)),
+            'mappings': [m.to_dict() for m in statuses],
+            'migrations': [m.to_dict() for m in migrations]}
 
 
 class ProgressWatch:
@@ -276,8 +360,31 @@ class ProgressWatch:
         return out
 
 
-def exit_status(statuses):
-    return EXIT_FAILING if any(m.failing for m in statuses) else EXIT_OK
+def exit_status(statuses, migrations=()):
+    return EXIT_FAILING if any(
+        m.failing for m in list(statuses) + list(migrations)) else EXIT_OK
+
+
+def migration_watch_lines(migrations, now):
+    """``--watch`` lines of the migrations: progress, rate, ETA."""
+    stamp = time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(now))
+    out = []
+    for m in migrations:
+        for b in m.buckets:
+            out.append('%s  migration %s %s -> %s/%s: %s %d/%s objects, '
+                       '%s, %s%s' % (
+                           stamp, m.name, b['bucket'], m.account,
+                           b['container'],
+                           progress_bar(b['objects_done'],
+                                        b['objects_total']),
+                           b['objects_done'], _num(b['objects_total']),
+                           '%.1f objects/s' % b['rate']
+                           if b['rate'] is not None else '- objects/s',
+                           'ETA %s' % duration(b['eta'])
+                           if b['eta'] is not None else b['state'],
+                           ', %d failed' % b['failed'] if b['failed']
+                           else ''))
+    return out
 
 
 def run(argv=None, stdout=None, sleep=time.sleep, clock=time.time):
@@ -288,7 +395,7 @@ def run(argv=None, stdout=None, sleep=time.sleep, clock=time.time):
         return EXIT_USAGE
     conf = config.conf
     source = cmd.config_source(config)
-    if not config.mappings:
+    if not config.mappings and not config.migrations:
         if conf.check:
             print('CLOUDSYNC CRITICAL - no mapping is enabled in %s'
                   % source, file=stdout)
@@ -296,7 +403,8 @@ def run(argv=None, stdout=None, sleep=time.sleep, clock=time.time):
               'to report ([mapping:NAME] sections, without enabled = '
               'false)' % source, file=sys.stderr)
         return EXIT_USAGE
-    known = {m.name for m in config.mappings}
+    known = {m.name for m in config.mappings} | {
+        m.name for m in config.migrations}
     unknown = [n for n in conf.mapping if n not in known]
     if unknown:
         print('cloudsync-status: no enabled mapping named %s in %s; '
@@ -308,6 +416,10 @@ def run(argv=None, stdout=None, sleep=time.sleep, clock=time.time):
     def collect():
         return status_report.collect(config, conf.mapping or None,
                                      now=clock())
+
+    def collect_migrations():
+        return status_report.collect_migrations(config, conf.mapping or None,
+                                                now=clock())
 
     if conf.check:
         thresholds = check_mod.Thresholds.from_conf(conf)
@@ -322,10 +434,14 @@ def run(argv=None, stdout=None, sleep=time.sleep, clock=time.time):
         watch = ProgressWatch()
         done = 0
         statuses = None
+        migrations = []
         try:
             while True:
                 statuses = collect()
+                migrations = collect_migrations()
                 for line in watch.lines(statuses, clock()):
+                    print(line, file=stdout)
+                for line in migration_watch_lines(migrations, clock()):
                     print(line, file=stdout)
                 stdout.flush()
                 done += 1
@@ -337,9 +453,10 @@ def run(argv=None, stdout=None, sleep=time.sleep, clock=time.time):
                 # NOTE(cloudsync): interrupted before the first report:
                 # there is no status to exit with.
                 return EXIT_INTERRUPTED
-        return exit_status(statuses)
+        return exit_status(statuses, migrations)
 
     statuses = collect()
+    migrations = collect_migrations()
     if conf.plot:
         series = [(m.name, status_report.history(m)) for m in statuses]
         try:
@@ -352,15 +469,31 @@ def run(argv=None, stdout=None, sleep=time.sleep, clock=time.time):
             conf.plot, size, sum(len(s[1]) for s in series)),
             file=sys.stderr)
     if conf.format == 'json':
-        print(json.dumps(report(statuses, cmd.config_files(conf)),
+        print(json.dumps(report(statuses, cmd.config_files(conf),
+                                migrations),
                          indent=2, sort_keys=True, ensure_ascii=False),
               file=stdout)
     else:
-        for line in table(statuses, clock(), conf.errors):
-            print(line, file=stdout)
+        if statuses or not migrations:
+            for line in table(statuses, clock(), conf.errors):
+                print(line, file=stdout)
+        if migrations:
+            if statuses:
+                print('', file=stdout)
+            for line in migration_table(migrations, clock(),
+                                        bars=_isatty(stdout),
+                                        errors=conf.errors):
+                print(line, file=stdout)
         print('Configuration: %s; progress files: %s' % (
             source, conf.status_dir), file=stdout)
-    return exit_status(statuses)
+    return exit_status(statuses, migrations)
+
+
+def _isatty(stream):
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def main(argv=None):

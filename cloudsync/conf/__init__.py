@@ -51,6 +51,7 @@ import urllib.parse
 from oslo_config import cfg
 from oslo_log import log as logging
 
+from cloudsync.conf import migration as migration_mod
 from cloudsync.conf import opts
 from cloudsync.conf import overlap
 from cloudsync import exceptions
@@ -59,6 +60,7 @@ from cloudsync import registry
 
 REMOTE_PREFIX = 'remote:'
 MAPPING_PREFIX = 'mapping:'
+MIGRATION_PREFIX = 'migration:'
 WILDCARD = '*'
 DEFAULT_CONFIG_FILE = '/etc/cloudsync/cloudsync.conf'
 
@@ -317,7 +319,7 @@ class Target:
 class Config:
     """The whole validated configuration."""
 
-    def __init__(self, conf, remotes, mappings):
+    def __init__(self, conf, remotes, mappings, migrations=()):
         #: the oslo.config ``ConfigOpts``; ``[DEFAULT]`` options are
         #: attributes
         self.conf = conf
@@ -325,6 +327,23 @@ class Config:
         self.remotes = remotes
         #: enabled mappings, sorted by section name
         self.mappings = mappings
+        #: enabled migrations (:class:`~cloudsync.conf.migration.Migration`),
+        #: sorted by section name
+        self.migrations = list(migrations)
+
+    def migration_for(self, account, container):
+        """The migration that brings objects into Swift ``account``/
+        ``container``, or None. A migration of that one bucket wins over
+        one of every bucket.
+        """
+        every = None
+        for migration in self.migrations:
+            if not migration.covers(account, container):
+                continue
+            if not migration.every_bucket:
+                return migration
+            every = every or migration
+        return every
 
     def mapping_for(self, account, container):
         """The mapping of (account, container), or None.
@@ -470,6 +489,31 @@ def _load_remote(conf, section, problems):
                   enabled=bool(values['enabled']))
 
 
+def _check_required(section, values, keys, problems):
+    """Report the options of ``keys`` that are missing or empty."""
+    for key in keys:
+        if values[key] is None:
+            problems.append('[%s] %s: missing' % (section, key))
+        elif not values[key].strip():
+            problems.append('[%s] %s: must not be empty' % (section, key))
+
+
+def _find_remote(section, name, remotes, failed_remotes, problems):
+    """The enabled :class:`Remote` ``name`` a section's ``remote`` names,
+    or None after reporting why not.
+    """
+    remote = remotes.get(name)
+    if remote is None and name in failed_remotes:
+        # NOTE: [remote:NAME] is there, and its own problems are
+        # reported; "no section" would only mislead.
+        pass
+    elif remote is None:
+        problems.append(
+            '[%s] remote: no section [remote:%s]; remotes: %s' % (
+                section, name, ', '.join(sorted(remotes)) or 'none'))
+    return remote
+
+
 def default_layout(remote):
     """The layout of a mapping of ``remote`` that sets none: the
     provider's ``DEFAULT_LAYOUT`` (``native`` for Swift remotes), else
@@ -490,27 +534,16 @@ def _load_mapping(conf, section, remotes, disabled_remotes, problems,
               for o in opts.mapping_opts}
     if not values['enabled'] and values['enabled'] is not None:
         return None
-    for key in ('account', 'container', 'remote', 'bucket'):
-        if values[key] is None:
-            problems.append('[%s] %s: missing' % (section, key))
-        elif not values[key].strip():
-            problems.append('[%s] %s: must not be empty' % (section, key))
+    _check_required(section, values,
+                    ('account', 'container', 'remote', 'bucket'), problems)
     remote = None
     if values['remote']:
         if values['remote'] in disabled_remotes:
             LOG.info('Mapping %s is off: its remote %s is disabled',
                      name, values['remote'])
             return None
-        remote = remotes.get(values['remote'])
-        if remote is None and values['remote'] in failed_remotes:
-            # NOTE: [remote:NAME] is there, and its own problems are
-            # reported; "no section" would only mislead.
-            pass
-        elif remote is None:
-            problems.append(
-                '[%s] remote: no section [remote:%s]; remotes: %s' % (
-                    section, values['remote'],
-                    ', '.join(sorted(remotes)) or 'none'))
+        remote = _find_remote(section, values['remote'], remotes,
+                              failed_remotes, problems)
     if not values['layout']:
         values['layout'] = default_layout(remote)
     container = values['container'] or ''
@@ -599,6 +632,89 @@ def _load_mapping(conf, section, remotes, disabled_remotes, problems,
                    **values)
 
 
+Migration = migration_mod.Migration
+
+
+def _load_migration(conf, section, remotes, disabled_remotes, problems,
+                    failed_remotes=()):
+    """The :class:`Migration` of a ``[migration:NAME]`` section, or None
+    (disabled, or its problems reported).
+
+    The same checks as a mapping's: required options, the remote, names
+    Swift can hold, misspelled options.
+    """
+    name = section[len(MIGRATION_PREFIX):]
+    conf.register_opts(opts.migration_opts, group=section)
+    group = conf[section]
+    before = len(problems)
+    values = {o.dest: _value(group, o, section, problems)
+              for o in opts.migration_opts}
+    if not values['enabled'] and values['enabled'] is not None:
+        return None
+    _check_required(section, values, ('remote', 'bucket', 'account'),
+                    problems)
+    remote = None
+    if values['remote']:
+        if values['remote'] in disabled_remotes:
+            LOG.info('Migration %s is off: its remote %s is disabled',
+                     name, values['remote'])
+            return None
+        remote = _find_remote(section, values['remote'], remotes,
+                              failed_remotes, problems)
+    bucket = values['bucket'] or ''
+    container = values['container']
+    if '/' in bucket:
+        problems.append('[%s] bucket: %r must not contain "/"'
+                        % (section, bucket))
+    if container is not None:
+        if bucket == migration_mod.EVERY_BUCKET:
+            problems.append(
+                '[%s] container: not with bucket = *: every bucket goes '
+                'into the container of its own name' % section)
+        elif not container.strip() or container == WILDCARD:
+            problems.append('[%s] container: %r is not a container name'
+                            % (section, container))
+        elif '/' in container:
+            problems.append('[%s] container: %r must not contain "/"'
+                            % (section, container))
+    if values['storage_policy'] is not None and \
+            not values['storage_policy'].strip():
+        problems.append('[%s] storage_policy: must not be empty' % section)
+    if values['remove_after_verify'] and values['propagate_delete'] and \
+            _file_options(conf, section) & {'propagate_delete'}:
+        problems.append(
+            '[%s] propagate_delete: not with remove_after_verify = true: '
+            'objects the migrator removes from the source stay in Swift'
+            % section)
+    _unknown_options(conf, section, _option_names(opts.migration_opts),
+                     problems)
+    if len(problems) != before or remote is None:
+        return None
+    return Migration(
+        name=name, section=section, remote=remote, bucket=bucket,
+        account=values['account'], container=container,
+        prefix=values['prefix'] or '',
+        storage_policy=values['storage_policy'],
+        remove_after_verify=bool(values['remove_after_verify']),
+        propagate_delete=bool(values['propagate_delete']) and
+        not values['remove_after_verify'],
+        conf=group)
+
+
+def _check_migration_targets(migrations, problems):
+    """Two migrations must not bring objects into the same container."""
+    seen = {}
+    for migration in migrations:
+        key = (migration.account, None if migration.every_bucket else
+               migration.target_container(migration.bucket))
+        if key in seen:
+            problems.append(
+                '[%s] container: %s/%s is already the target of [%s]' % (
+                    migration.section, key[0], key[1] or '*', seen[key]))
+        else:
+            seen[key] = migration.section
+
+
 def build(conf):
     """Validate a parsed ``ConfigOpts`` and return a :class:`Config`.
 
@@ -643,13 +759,21 @@ def build(conf):
         mappings.append(mapping)
     for _, _, message in overlap.conflicts(mappings):
         problems.append(message)
+    migrations = []
+    for section in sections:
+        if section.startswith(MIGRATION_PREFIX):
+            migration = _load_migration(conf, section, remotes, disabled,
+                                        problems, failed)
+            if migration is not None:
+                migrations.append(migration)
+    _check_migration_targets(migrations, problems)
     for section in sections:
         if section != 'DEFAULT' and not section.startswith(
-                (REMOTE_PREFIX, MAPPING_PREFIX)):
+                (REMOTE_PREFIX, MAPPING_PREFIX, MIGRATION_PREFIX)):
             LOG.warning('Ignoring unknown section [%s]', section)
     if problems:
         raise exceptions.ConfigError(problems)
-    return Config(conf, remotes, mappings)
+    return Config(conf, remotes, mappings, migrations)
 
 
 def parse_args(argv=None, conf=None, cli_opts=(), default_config_files=None,
@@ -732,4 +856,8 @@ def list_opts():
     result.append((cfg.OptGroup('mapping:name', help=(
         'Maps a Swift container, or every container of an account, to a '
         'bucket of a remote.')), mapping))
+    result.append((cfg.OptGroup('migration:name', help=(
+        'Brings a bucket of a remote (or every bucket of it) into a Swift '
+        'account: the migrator, cloudsync-migrate, copies it pass after '
+        'pass until the section is removed.')), opts.migration_opts))
     return result

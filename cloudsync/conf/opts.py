@@ -249,3 +249,39 @@ proxymc_mapping_opts = [
                     'and delete objects, in the syntax of X-Container-Write. '
                     'Unset: only the owners.'),
 ]
+
+#: the options of a ``[migration:NAME]`` section: what the migrator
+#: (``cloudsync-migrate``) brings into Swift, from where
+migration_opts = [
+    cfg.BoolOpt('enabled', default=True,
+                help='A migration with enabled = false is ignored.'),
+    cfg.StrOpt('remote', required=True,
+               help='The name of the [remote:NAME] section of the source: '
+                    'the store the data comes from.'),
+    cfg.StrOpt('bucket', required=True,
+               help='The source bucket (for a Swift remote: the source '
+                    'container), or "*" for every bucket of the remote\'s '
+                    'credentials (every container of the remote Swift '
+                    'account).'),
+    cfg.StrOpt('account', required=True,
+               help='The Swift account the data goes into, e.g. '
+                    'AUTH_test.'),
+    cfg.StrOpt('container',
+               help='The Swift container the data goes into. Unset: the '
+                    'source bucket\'s name. Not with bucket = "*": every '
+                    'bucket then goes into the container of its own name.'),
+    cfg.StrOpt('prefix', default='',
+               help='Migrate only the objects whose name starts with this '
+                    'prefix. Objects keep their whole names.'),
+    cfg.StrOpt('storage_policy',
+               help='The storage policy of the Swift containers the '
+                    'migrator creates (unset: the cluster\'s default).'),
+    cfg.BoolOpt('remove_after_verify', default=False,
+                help='Delete each object from the source once its copy in '
+                     'Swift is verified. Objects deleted at the source are '
+                     'then never deleted from Swift.'),
+    cfg.BoolOpt('propagate_delete', default=True,
+                help='Delete from Swift an object the migrator copied when '
+                     'it is deleted at the source, unless a Swift user '
+                     'changed it since.'),
+]

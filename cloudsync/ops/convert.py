@@ -39,8 +39,15 @@ Each option that cannot be carried over is reported on stderr with the
 profile it came from; a profile that cannot be converted faithfully (for
 example a second profile for the same container, which cloudsync does not
 support, or an invalid ``selection_criteria``) is left out with a warning,
-and the command exits 1. ``migrations`` and ``migrator_settings`` are not
-supported by cloudsync and are reported.
+and the command exits 1.
+
+Every entry of ``migrations`` (1space's migrator) becomes one
+``[migration:NAME]`` section (``NAME`` being ``migrate-<account>-<bucket>``,
+``all`` for ``/*``) with its remote, ``bucket`` (``*`` for ``/*``),
+``account``, ``container`` (when it is not the bucket's name),
+``prefix`` and ``storage_policy``; ``older_than`` and
+``propagate_account_metadata`` are reported, as is ``migrator_settings``
+(``cloudsync-migrate`` reads ``[DEFAULT]``).
 
 The converted configuration is loaded with cloudsync's own configuration
 loader before it is written: if the daemon would refuse it, nothing is
@@ -114,6 +121,20 @@ UNSUPPORTED = {
                                     'their object (remote_delete_after)',
 }
 
+#: the options of a ``migrations`` profile that are carried over (or
+#: used to build its remote)
+MIGRATION_KNOWN = ('account', 'container', 'aws_bucket', 'aws_endpoint',
+                   'aws_identity', 'aws_secret', 'aws_session_token',
+                   'protocol', 'remote_account', 'auth_type', 'tenant_name',
+                   'project_name', 'project_domain_name', 'user_domain_name',
+                   'prefix', 'storage_policy', 'custom_prefix', 'encryption')
+#: options of a ``migrations`` profile cloudsync does not have
+MIGRATION_UNSUPPORTED = {
+    'older_than': 'cloudsync migrates every object, whatever its age',
+    'propagate_account_metadata': 'cloudsync copies container metadata '
+                                  'and ACLs, not account metadata',
+}
+
 #: global options with the same name and meaning
 GLOBAL_SAME = ('devices', 'status_dir', 'items_chunk', 'workers',
                'poll_interval', 'swift_dir', 'statsd_host', 'statsd_port',
@@ -168,6 +189,8 @@ class Result:
     partial: bool = False
     #: the values to keep out of anything printed
     secrets: list = dataclasses.field(default_factory=list)
+    #: ``[migration:NAME]`` sections
+    migrations: list = dataclasses.field(default_factory=list)
 
     def render(self, source=None):
         return render(self, source)
@@ -260,6 +283,7 @@ class Converter:
         self._mapping_names = set()
         self.remotes = []
         self.mappings = []
+        self.migrations = []
 
     def warn(self, where, message):
         self.warnings.append('%s: %s' % (where, message))
@@ -298,13 +322,11 @@ class Converter:
         for key, why in sorted(GLOBAL_IGNORED.items()):
             if why and data.get(key) not in (None, False, '', {}):
                 self.warn(key, 'not carried over: %s' % why)
-        migrations = data.get('migrations') or []
-        if migrations:
-            self.warn('migrations', '%d migration profile(s) not carried '
-                      'over: cloudsync has no migrator' % len(migrations))
         for key in ('migrator_settings', 'migrator_config'):
             if data.get(key):
-                self.warn(key, 'not carried over: cloudsync has no migrator')
+                self.warn(key, 'not carried over: cloudsync-migrate reads '
+                          '[DEFAULT] (workers, items_chunk, poll_interval, '
+                          'status_dir, log_file) as cloudsync-sync does')
         known = (set(GLOBAL_SAME) | set(GLOBAL_RENAMED) |
                  set(GLOBAL_IGNORED))
         for key in sorted(set(data) - known):
@@ -549,8 +571,60 @@ class Converter:
         return [('layout', 'prefix'),
                 ('key_prefix', prefix.replace('{', '{{').replace('}', '}}'))]
 
+    # -- [migration:NAME] --------------------------------------------------
+
+    def migration(self, index, profile):
+        """One ``migrations`` profile as a ``[migration:NAME]`` section."""
+        where = 'migrations[%d]' % index
+        if not isinstance(profile, dict):
+            return self._skip(where, 'not a JSON object')
+        account = profile.get('account')
+        bucket = profile.get('aws_bucket')
+        if account and bucket:
+            where += ' (%s/%s)' % (account, bucket)
+        for key in ('account', 'aws_bucket'):
+            if not profile.get(key):
+                return self._skip(where, '%s is missing' % key)
+        provider = _provider(profile)
+        if provider is None:
+            return self._skip(where, 'protocol %r is neither s3 nor swift'
+                              % profile.get('protocol'))
+        every = bucket == '/*'
+        container = profile.get('container')
+        if '/' in bucket and not every:
+            return self._skip(where, 'aws_bucket %r contains "/"' % bucket)
+        remote = self._remote(where, profile, provider)
+        name = _unique('migrate-%s' % _slug(
+            '%s-%s' % (account, 'all' if every else bucket)),
+            self._mapping_names)
+        section = Section('migration:%s' % name)
+        section.set('remote', remote)
+        section.set('bucket', '*' if every else bucket)
+        section.set('account', account)
+        if container and not every and container != bucket:
+            section.set('container', container)
+        elif container and every and container not in ('/*', bucket):
+            self.warn(where, 'container %r is not carried over: with '
+                      'aws_bucket "/*" every bucket goes into the container '
+                      'of its own name' % container)
+        if profile.get('prefix'):
+            section.set('prefix', profile['prefix'])
+        if profile.get('storage_policy'):
+            section.set('storage_policy', profile['storage_policy'])
+        for key, why in MIGRATION_UNSUPPORTED.items():
+            if profile.get(key) not in (None, False, '', 0):
+                self.warn(where, '%s not carried over: %s' % (key, why))
+        known = set(MIGRATION_KNOWN) | set(MIGRATION_UNSUPPORTED)
+        for key in sorted(set(profile) - known):
+            self.warn(where, 'unknown option %s, not carried over' % key)
+        self.migrations.append(section)
+        return section
+
     def convert(self):
         defaults = self.defaults()
+        migrations = self.data.get('migrations') or []
+        if not isinstance(migrations, list):
+            raise ConversionError('"migrations" is not a list')
         containers = self.data.get('containers')
         if containers is None:
             containers = []
@@ -560,8 +634,10 @@ class Converter:
         seen = {}
         for index, profile in enumerate(containers):
             self.mapping(index, profile, seen)
+        for index, profile in enumerate(migrations):
+            self.migration(index, profile)
         return Result(defaults, self.remotes, self.mappings, self.warnings,
-                      self.partial, self.secrets)
+                      self.partial, self.secrets, self.migrations)
 
 
 def convert(data):
@@ -591,7 +667,8 @@ def render(result, source=None):
                  os.path.basename(source) if source else 'configuration'),
              '# It holds credentials: keep it readable by the cloudsync '
              'user only.', '']
-    for section in [result.defaults] + result.remotes + result.mappings:
+    for section in [result.defaults] + result.remotes + result.mappings + \
+            result.migrations:
         for comment in section.comments:
             lines.append('# %s' % comment)
         lines.append('[%s]' % section.name)

@@ -63,6 +63,7 @@ import sqlite3
 import time
 import typing
 
+from cloudsync.migrate import state as migrate_state
 from cloudsync.sync import status as status_mod
 
 STATES = ('failing', 'behind', 'not-started', 'in-sync')
@@ -537,3 +538,61 @@ def history(mapping_status):
         points.append((when, sum(b for b, _l in latest.values()),
                        max(lag for _b, lag in latest.values())))
     return points
+
+
+# -- migrations -------------------------------------------------------------
+
+@dataclasses.dataclass
+class MigrationStatus:
+    """Where a migration stands on this node, from its progress file
+    (:mod:`cloudsync.migrate.state`): one row per source bucket with
+    ``objects_done``, ``objects_total`` (the last complete pass's count,
+    None during the first), ``objects_left``, the same in bytes,
+    ``failed``, ``rate`` (objects per second in the pass under way) and
+    ``eta`` (seconds).
+    """
+
+    name: str
+    remote: str
+    bucket: str
+    account: str
+    buckets: list
+    failures: list
+
+    @property
+    def failing(self):
+        return bool(self.failures) or any(b['failed'] for b in self.buckets)
+
+    @property
+    def state(self):
+        if not self.buckets:
+            return 'not-started'
+        if any(b['state'] == 'migrating' for b in self.buckets):
+            return 'migrating'
+        return 'passed'
+
+    def to_dict(self):
+        return {'name': self.name, 'remote': self.remote,
+                'bucket': self.bucket, 'account': self.account,
+                'state': self.state, 'failing': self.failing,
+                'buckets': self.buckets, 'failures': self.failures}
+
+
+def collect_migrations(config, names=None, now=None):
+    """:class:`MigrationStatus` of every (selected) migration on this
+    node.
+    """
+    found = []
+    for migration in config.migrations:
+        if names and migration.name not in names:
+            continue
+        data = migrate_state.read(config.conf.status_dir, migration.name)
+        if data is not None and data.get('fingerprint') != \
+                migration.fingerprint():
+            data = None
+        found.append(MigrationStatus(
+            migration.name, migration.remote.name, migration.bucket,
+            migration.account,
+            migrate_state.progress(data or {}, now=now),
+            list((data or {}).get('failures') or [])))
+    return found

@@ -35,6 +35,7 @@ from cloudsync import log as cs_log
 from cloudsync.shunt import answers
 from cloudsync.shunt import config as shunt_config
 from cloudsync.shunt import container_requests
+from cloudsync.shunt import migration as migration_reads
 from cloudsync.shunt import object_requests
 from cloudsync.shunt import restore as restore_mod
 
@@ -159,6 +160,9 @@ class CloudShuntMiddleware(object):
                 swift_utils.config_true_value(
                     req.headers.get(BYPASS_HEADER)):
             return self.app(env, start_response)
+        served = migration_reads.serve(self, req, start_response)
+        if served is not None:
+            return served
         target = self._target(req)
         if target is None:
             return self.app(env, start_response)

@@ -424,7 +424,8 @@ def test_global_options_are_converted_and_slack_becomes_seconds(
 
 
 def test_what_cannot_be_carried_over_is_reported_one_line_each():
-    data = dict(SAMPLE, migrations=[{'account': 'A'}],
+    data = dict(SAMPLE, migrations=[{'account': 'A', 'aws_bucket': 'b',
+                                     'older_than': 60}],
                 migrator_settings={'items_chunk': 5},
                 syslog={'host': 'h'}, http_proxy='http://p', wat=1,
                 log_level='warning')
@@ -435,7 +436,7 @@ def test_what_cannot_be_carried_over_is_reported_one_line_each():
     result = convert.convert(data)
 
     text = '\n'.join(result.warnings)
-    assert '1 migration profile(s) not carried over' in text
+    assert 'migrations[0] (A/b): older_than not carried over' in text
     assert 'migrator_settings: not carried over' in text
     assert 'syslog: not carried over' in text
     assert 'http_proxy: not carried over' in text
@@ -618,3 +619,41 @@ def test_profiles_that_would_overwrite_each_other_are_not_written(
     assert '[mapping:AUTH_test-b]' in err
     assert 'can write the same keys' in err
     assert not (tmp_path / 'out.conf').exists()
+
+
+def test_migration_profiles_become_migration_sections():
+    data = dict(SAMPLE, migrations=[
+        {'account': 'AUTH_new', 'aws_bucket': 'legacy-bucket',
+         'aws_identity': 'AKIA', 'aws_secret': 'shh', 'prefix': '2024/',
+         'storage_policy': 'gold', 'older_than': 3600},
+        {'account': 'AUTH_new', 'aws_bucket': '/*', 'protocol': 'swift',
+         'aws_endpoint': 'https://old.example.com/auth/v1.0',
+         'aws_identity': 'old:admin', 'aws_secret': 'pw',
+         'remote_account': 'AUTH_old'},
+        {'account': 'AUTH_new', 'aws_bucket': 'src', 'container': 'dst',
+         'aws_identity': 'AKIA', 'aws_secret': 'shh'},
+    ])
+
+    result = convert.convert(data)
+
+    sections = {s.name: dict(s.options) for s in result.migrations}
+    assert sorted(sections) == [
+        'migration:migrate-AUTH_new-all',
+        'migration:migrate-AUTH_new-legacy-bucket',
+        'migration:migrate-AUTH_new-src']
+    legacy = sections['migration:migrate-AUTH_new-legacy-bucket']
+    assert legacy['bucket'] == 'legacy-bucket'
+    assert legacy['account'] == 'AUTH_new'
+    assert legacy['prefix'] == '2024/'
+    assert legacy['storage_policy'] == 'gold'
+    assert 'container' not in legacy
+    every = sections['migration:migrate-AUTH_new-all']
+    assert every['bucket'] == '*'
+    swift_remote = [dict(r.options) for r in result.remotes
+                    if r.name == 'remote:%s' % every['remote']][0]
+    assert swift_remote['provider'] == 'swift'
+    assert swift_remote['remote_account'] == 'AUTH_old'
+    assert sections['migration:migrate-AUTH_new-src']['container'] == 'dst'
+    assert any('older_than not carried over' in w for w in result.warnings)
+    assert convert.validate(result.render()) == []
+    assert 'shh' not in '\n'.join(result.warnings)

@@ -1,0 +1,289 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""How fast ``cloudsync-migrate`` brings a moto bucket into Swift, side by
+side with ``rclone copy`` of the same bucket into the same Swift, in the
+same run, on the same all-in-one.
+
+Two workloads: many small objects (2,000 x 4 KiB; ``--quick``: 300) and
+one large multipart object (512 MiB in 16 MiB parts; ``--quick``: 64
+MiB). ``cloudsync-migrate --once`` runs on every container node at once
+(each migrates its share of the container); rclone copies with
+``--transfers`` and ``--checkers`` set to the migrators' total workers.
+Each contender writes into a container of its own, and the result is
+checked (every object there, with its size) before it counts.
+
+Targets (issue 15): ahead of rclone on the small objects, at least 0.9x
+rclone on the large one. The benchmark prints the ratios; it asserts
+nothing.
+
+::
+
+    python benchmarks/migrate_bench.py [--quick] [--keep] [--json FILE]
+"""
+
+import argparse
+import dataclasses
+import os
+import subprocess
+import sys
+import time
+
+if __package__ in (None, ''):
+    sys.path.insert(0, os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))
+
+from benchmarks import common  # noqa: E402
+
+SMALL = 4 * common.KiB
+PART = 16 * common.MiB
+#: migrators per node, and so rclone's transfers are this times the nodes
+WORKERS = 8
+
+RCLONE_CONF = """\
+[swift]
+type = swift
+auth = %(auth_url)s
+user = test:tester
+key = testing
+
+[s3]
+type = s3
+provider = Other
+endpoint = %(endpoint)s
+access_key_id = %(access_key)s
+secret_access_key = %(secret_key)s
+region = %(region)s
+force_path_style = true
+no_check_bucket = true
+"""
+
+
+@dataclasses.dataclass
+class Workload:
+    name: str
+    bucket: str
+    objects: int
+    bytes: int
+
+
+@dataclasses.dataclass
+class Result:
+    workload: str
+    contender: str
+    seconds: float = 0.0
+    verified: bool = False
+    note: str = ''
+
+    def rate(self, workload):
+        if not self.seconds:
+            return None, None
+        return (workload.objects / self.seconds,
+                workload.bytes / common.MB / self.seconds)
+
+
+def command(name):
+    script = os.path.join(os.path.dirname(sys.executable), name)
+    return script if os.access(script, os.X_OK) else name
+
+
+class MigrateBench(object):
+    def __init__(self, cluster, args, children):
+        self.cluster = cluster
+        self.state = cluster.state
+        self.args = args
+        self.children = children
+        self.workdir = os.path.join(cluster.base_dir, 'migrate-bench')
+        os.makedirs(self.workdir, exist_ok=True)
+        self.s3 = common.s3_client(self.state['moto_endpoint'],
+                                   self.state['moto_access_key'],
+                                   self.state['moto_secret_key'],
+                                   max_connections=16)
+        self.swift = cluster.swift_client()
+
+    # -- the source ------------------------------------------------------
+
+    def small(self, count):
+        bucket = 'bench-small'
+        self.s3.create_bucket(Bucket=bucket)
+        body = os.urandom(SMALL)
+
+        def put(n):
+            self.s3.put_object(Bucket=bucket, Key='obj-%06d' % n, Body=body)
+        common.pool_map(put, range(count), 16)
+        return Workload('small', bucket, count, count * SMALL)
+
+    def large(self, total):
+        bucket = 'bench-large'
+        self.s3.create_bucket(Bucket=bucket)
+        upload = self.s3.create_multipart_upload(Bucket=bucket, Key='large')
+        chunk = os.urandom(PART)
+        parts = []
+        for number in range(1, total // PART + 1):
+            resp = self.s3.upload_part(
+                Bucket=bucket, Key='large', PartNumber=number,
+                UploadId=upload['UploadId'], Body=chunk)
+            parts.append({'ETag': resp['ETag'], 'PartNumber': number})
+        self.s3.complete_multipart_upload(
+            Bucket=bucket, Key='large', UploadId=upload['UploadId'],
+            MultipartUpload={'Parts': parts})
+        return Workload('large', bucket, 1, total)
+
+    # -- the contenders ------------------------------------------------------
+
+    def run_migrate(self, wl, container, result):
+        aio_cloudsync = common.import_aio_cloudsync()
+        confs = []
+        for node in self.state['nodes']:
+            options = aio_cloudsync.defaults(self.state)
+            options.update(aio_cloudsync.node_options(node, self.workdir))
+            options.update(workers=WORKERS, log_file=os.path.join(
+                self.workdir, 'migrate-%s-%d.log' % (
+                    container, node['index'])))
+            text = aio_cloudsync.section('DEFAULT', options) + '\n'
+            text += aio_cloudsync.section('remote:moto', aio_cloudsync.remote(
+                self.state, 'moto', part_size=PART)) + '\n'
+            text += aio_cloudsync.section('migration:bench', {
+                'remote': 'moto', 'bucket': wl.bucket,
+                'account': 'AUTH_test', 'container': container})
+            path = os.path.join(self.workdir, 'migrate-%s-%d.conf' % (
+                container, node['index']))
+            with open(path, 'w') as f:
+                f.write(text)
+            confs.append(path)
+        t0 = time.monotonic()
+        procs = [self.children.popen(
+            [command('cloudsync-migrate'), '--config-file', conf, '--once'],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for conf in confs]
+        codes = self.children.wait_all(procs, self.args.timeout)
+        result.seconds = time.monotonic() - t0
+        if codes is None:
+            result.note = 'timed out'
+        elif any(codes):
+            result.note = 'exit codes %s' % codes
+
+    def run_rclone(self, wl, container, result):
+        rclone, why = common.find_rclone(install=False)
+        if rclone is None:
+            result.note = why
+            return
+        conf = os.path.join(self.workdir, 'rclone.conf')
+        with open(conf, 'w') as f:
+            f.write(RCLONE_CONF % {
+                'auth_url': self.state['auth_url'],
+                'endpoint': self.state['moto_endpoint'],
+                'access_key': self.state['moto_access_key'],
+                'secret_key': self.state['moto_secret_key'],
+                'region': self.state['moto_region']})
+        transfers = str(WORKERS * len(self.state['nodes']))
+        t0 = time.monotonic()
+        proc = self.children.popen(
+            [rclone, '--config', conf, 'copy', 's3:%s' % wl.bucket,
+             'swift:%s' % container, '--transfers', transfers,
+             '--checkers', transfers, '--log-level', 'ERROR',
+             '--stats', '0'], stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, env=common.rclone_env())
+        codes = self.children.wait_all([proc], self.args.timeout)
+        result.seconds = time.monotonic() - t0
+        if codes is None:
+            result.note = 'timed out'
+        elif codes[0]:
+            result.note = 'rclone exited %d' % codes[0]
+
+    def verify(self, wl, container, result):
+        try:
+            headers, listing = self.swift.get_container(
+                container, full_listing=True)
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            result.note = result.note or 'no container: %s' % exc
+            return
+        total = sum(int(o['bytes']) for o in listing)
+        result.verified = len(listing) == wl.objects and total == wl.bytes
+        if not result.verified and not result.note:
+            result.note = '%d objects, %d bytes in Swift' % (len(listing),
+                                                             total)
+
+    def run(self, contender, wl):
+        container = '%s-%s' % (contender, wl.name)
+        result = Result(wl.name, contender)
+        common.log('%s: %s', wl.name, contender)
+        getattr(self, 'run_' + contender)(wl, container, result)
+        self.verify(wl, container, result)
+        return result
+
+
+def report(workloads, results):
+    rows = []
+    by_key = {(r.workload, r.contender): r for r in results}
+    for wl in workloads:
+        for contender in ('migrate', 'rclone'):
+            r = by_key[(wl.name, contender)]
+            objects, mb = r.rate(wl)
+            rows.append([wl.name, contender, common.fmt(r.seconds),
+                         common.fmt(objects, 1), common.fmt(mb, 1),
+                         'yes' if r.verified else 'no', r.note])
+    print(common.format_table(
+        ['workload', 'contender', 'seconds', 'objects/s', 'MB/s',
+         'verified', 'note'], rows))
+    ratios = {}
+    for wl in workloads:
+        ours, theirs = by_key[(wl.name, 'migrate')], \
+            by_key[(wl.name, 'rclone')]
+        if ours.verified and theirs.verified:
+            ratios[wl.name] = common.ratio(theirs.seconds, ours.seconds)
+    for name, target in (('small', 1.0), ('large', 0.9)):
+        if name in ratios:
+            print('%s: cloudsync-migrate at %sx rclone\'s speed (target %s: '
+                  '%s)' % (name, common.fmt(ratios[name]), target,
+                           'met' if ratios[name] >= target else 'not met'))
+    return ratios
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--quick', action='store_true',
+                        help='300 small objects and a 64 MiB object')
+    parser.add_argument('--small', type=int, help='small objects')
+    parser.add_argument('--large-mib', type=int,
+                        help='MiB of the large object (a multiple of 16)')
+    parser.add_argument('--base-port', type=int,
+                        default=common.DEFAULT_BASE_PORT)
+    parser.add_argument('--timeout', type=float, default=1800.0)
+    parser.add_argument('--keep', action='store_true')
+    parser.add_argument('--json', help='also write the results here')
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    small = args.small or (300 if args.quick else 2000)
+    large = (args.large_mib or (64 if args.quick else 512)) * common.MiB
+    common.install_signal_handlers()
+    children = common.Children()
+    try:
+        with common.all_in_one(args.base_port, keep=args.keep) as cluster:
+            bench = MigrateBench(cluster, args, children)
+            workloads = [bench.small(small), bench.large(large)]
+            results = [bench.run(contender, wl) for wl in workloads
+                       for contender in ('migrate', 'rclone')]
+            ratios = report(workloads, results)
+            if args.json:
+                common.write_json(args.json, {
+                    'machine': common.machine_info(),
+                    'results': [dataclasses.asdict(r) for r in results],
+                    'ratios': ratios})
+    finally:
+        children.stop_all()
+
+
+if __name__ == '__main__':
+    main()
