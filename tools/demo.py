@@ -340,13 +340,16 @@ def archive(cluster, swift, s3, paths, shared):
     say('   cloudsync-sync --once on each node: exit %s' % ', '.join(
         str(codes[i]) for i in sorted(codes)))
     remote = s3.list_objects_v2(Bucket=ARCHIVE_BUCKET).get('Contents', [])
-    say('   s3://%s now holds %d objects; Swift no longer serves them by '
-        'itself:' % (ARCHIVE_BUCKET, len(remote)))
+    say('   s3://%s now holds %d objects; Swift keeps zero-byte stubs of '
+        'them, which it does not serve by itself:'
+        % (ARCHIVE_BUCKET, len(remote)))
     from swiftclient import exceptions as swift_exc
     for name in originals:
         try:
             headers = swift.head_object(ARCHIVE_CONTAINER, name)
-            answer = '%s, %s bytes' % (200, headers.get('content-length'))
+            answer = '%s, %s bytes, %s' % (
+                200, headers.get('content-length'),
+                headers.get('content-type'))
         except swift_exc.ClientException as exc:
             answer = str(exc.http_status)
         say('      HEAD %s without the shunt: %s' % (name, answer))

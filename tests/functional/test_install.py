@@ -276,7 +276,8 @@ def check_installed(python, site, system, before):
     bin_dir = python.parent
     for command in ('cloudsync-sync', 'cloudsync-proxymc',
                     'cloudsync-status', 'cloudsync-verify',
-                    'cloudsync-config-convert'):
+                    'cloudsync-config-convert', 'cloudsync-restore',
+                    'cloudsync-migrate'):
         result = subprocess.run([str(bin_dir / command), '--help'],
                                 capture_output=True, text=True,
                                 cwd=system.parent)
