@@ -46,7 +46,7 @@ DEFAULT_PART_SIZE = 64 * MiB
 #: the largest object a single CopyObject may copy
 MAX_COPY_SIZE = 5 * GiB
 #: the size of the chunks a GET yields
-CHUNK_SIZE = 64 * KiB
+CHUNK_SIZE = 1 * MiB
 #: parts of one multipart upload sent at once (also bounded by the pool)
 MAX_PART_WORKERS = 8
 
