@@ -904,18 +904,19 @@ class TestRead:
         assert info.expires_at == 1356220800.0
 
     def test_get_range(self, h):
-        data = b'0123456789' * 20000
-        h.fake.reply(206, data[5:150005], {
-            'etag': '"e"', 'content-range': 'bytes 5-150004/200000'})
-        body = h.provider.get_object('b', 'k', range='bytes=5-150004')
+        data = b'0123456789' * 300000
+        h.fake.reply(206, data[5:2500005], {
+            'etag': '"e"', 'content-range': 'bytes 5-2500004/3000000'})
+        body = h.provider.get_object('b', 'k', range='bytes=5-2500004')
         assert body.status == 206
-        assert body.content_range == 'bytes 5-150004/200000'
-        assert body.content_length == 150000
-        assert body.info.size == 200000
+        assert body.content_range == 'bytes 5-2500004/3000000'
+        assert body.content_length == 2500000
+        assert body.info.size == 3000000
         chunks = list(body)
-        assert max(len(c) for c in chunks) == 65536
-        assert b''.join(chunks) == data[5:150005]
-        assert h.fake.sent[0].headers['range'] == 'bytes=5-150004'
+        # NOTE: read in pieces of 1 MiB
+        assert max(len(c) for c in chunks) == 1024 * 1024
+        assert b''.join(chunks) == data[5:2500005]
+        assert h.fake.sent[0].headers['range'] == 'bytes=5-2500004'
 
     def test_conditional_headers(self, h):
         h.fake.reply(200, b'x', {'etag': '"e"'})
