@@ -124,7 +124,13 @@ def command():
 
 
 def write_confs(cluster, workdir, mappings, **options):
-    """One configuration per node with ``mappings`` (``{name: options}``)."""
+    """One configuration per node with ``mappings`` (``{name: options}``).
+
+    The mappings have ``remote_writers = false`` unless they say otherwise:
+    nothing but the benchmark's daemons writes their buckets.
+    """
+    mappings = {name: dict({'remote_writers': 'false'}, **values)
+                for name, values in mappings.items()}
     aio_cloudsync = common.import_aio_cloudsync()
     state = cluster.state
     remotes = {'moto': aio_cloudsync.remote(state, addressing_style='path')}
