@@ -48,24 +48,6 @@ PART = 16 * common.MiB
 #: migrators per node, and so rclone's transfers are this times the nodes
 WORKERS = 8
 
-RCLONE_CONF = """\
-[swift]
-type = swift
-auth = %(auth_url)s
-user = test:tester
-key = testing
-
-[s3]
-type = s3
-provider = Other
-endpoint = %(endpoint)s
-access_key_id = %(access_key)s
-secret_access_key = %(secret_key)s
-region = %(region)s
-force_path_style = true
-no_check_bucket = true
-"""
-
 
 @dataclasses.dataclass
 class Workload:
@@ -176,14 +158,8 @@ class MigrateBench(object):
         if rclone is None:
             result.note = why
             return
-        conf = os.path.join(self.workdir, 'rclone.conf')
-        with open(conf, 'w') as f:
-            f.write(RCLONE_CONF % {
-                'auth_url': self.state['auth_url'],
-                'endpoint': self.state['moto_endpoint'],
-                'access_key': self.state['moto_access_key'],
-                'secret_key': self.state['moto_secret_key'],
-                'region': self.state['moto_region']})
+        conf = common.write_rclone_conf(
+            os.path.join(self.workdir, 'rclone.conf'), self.state)
         transfers = str(WORKERS * len(self.state['nodes']))
         t0 = time.monotonic()
         proc = self.children.popen(
