@@ -63,12 +63,8 @@ class ContainerRequests(object):
         local = self._local(req.environ).read()
         if local.status_int != 200:
             return local.respond(start_response)
-        content_type = local.headers.get('Content-Type', '')
         try:
-            if content_type.partition(';')[0].strip() != \
-                    'application/json':
-                raise ValueError('not a JSON listing')
-            entries = shunt_listing.read_local(local.body[0])
+            entries = shunt_listing.read_answer(local)
             params = shunt_listing.ListingParams(
                 request_helpers.validate_container_params(req))
         except (ValueError, swob.HTTPException):

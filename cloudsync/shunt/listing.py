@@ -376,6 +376,19 @@ def null_versions(entries):
         yield entry
 
 
+def read_answer(answer):
+    """The entries of Swift's JSON listing answer ``answer`` (a read
+    answer with ``headers`` and ``body``).
+
+    :raises ValueError: it is not a JSON listing (another content type,
+        or not a JSON list of objects: a static web page, for instance).
+    """
+    content_type = answer.headers.get('Content-Type', '')
+    if content_type.partition(';')[0].strip() != 'application/json':
+        raise ValueError('not a JSON listing')
+    return read_local(answer.body[0])
+
+
 def read_local(body):
     """Swift's JSON listing as a list of entries.
 

@@ -240,11 +240,7 @@ class MigrationReads(object):
         entries = []
         try:
             if local.status_int == 200:
-                content_type = local.headers.get('Content-Type', '')
-                if content_type.partition(';')[0].strip() != \
-                        'application/json':
-                    raise ValueError('not a JSON listing')
-                entries = shunt_listing.read_local(local.body[0])
+                entries = shunt_listing.read_answer(local)
             params = shunt_listing.ListingParams(
                 request_helpers.validate_container_params(req))
         except (ValueError, swob.HTTPException):

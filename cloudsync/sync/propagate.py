@@ -330,14 +330,9 @@ class RowPropagator:
                 not providers.deletes_in_one_request(self.provider) or
                 row.timestamp.offset):
             return None
-        if mapping.excludes(row.name):
-            return Outcome.SKIPPED
-        key = self.layout.object_key(row.name)
-        try:
-            self.uploader.check_key(key)
-        except exceptions.InvalidObject:
-            # NOTE(cloudsync): never copied, so there is nothing to delete.
-            return Outcome.NOT_FOUND_REMOTE
+        key = self.remover.remote_key(row)
+        if isinstance(key, Outcome):
+            return key
         keys = [key]
         manifest = self.layout.manifest_key(row.name)
         try:

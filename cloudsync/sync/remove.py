@@ -399,7 +399,11 @@ class Archiver(part.Part):
 class Remover(part.Part):
     """Carries out a delete row on the remote copy."""
 
-    def remove_remote(self, row):
+    def remote_key(self, row):
+        """The remote key of the delete ``row``, or the :class:`Outcome`
+        that ends it without a remote request: skipped (excluded), or
+        not found (a name the remote refuses was never copied).
+        """
         if self.mapping.excludes(row.name):
             return Outcome.SKIPPED
         key = self.layout.object_key(row.name)
@@ -408,6 +412,12 @@ class Remover(part.Part):
         except exceptions.InvalidObject:
             # NOTE(cloudsync): never copied, so there is nothing to delete.
             return Outcome.NOT_FOUND_REMOTE
+        return key
+
+    def remove_remote(self, row):
+        key = self.remote_key(row)
+        if isinstance(key, Outcome):
+            return key
         info = self.compare.head_remote(key)
         if info is None:
             return Outcome.NOT_FOUND_REMOTE
