@@ -28,7 +28,8 @@ the local object's:
   ``cloudsync-timestamp`` as ``X-Timestamp``: Swift's own ordering decides,
   so a Swift write or delete newer than it (even one racing the copy) wins
   and the copy is refused. The bytes' MD5 is checked against the ETag
-  Swift stored.
+  Swift stored. A container Swift lacks is created first, with the
+  mapping's ``storage_policy``.
 
 Static large objects and dynamic large objects newer than the local copy
 are reported as failed: they are not copied back (see the documentation
@@ -127,6 +128,7 @@ class FailBack(object):
         self.dry_run = dry_run
         self.since = since
         self.clock = clock
+        self._containers = set()
 
     def containers(self, named=()):
         """The local containers to look at: the mapping's container, or
@@ -223,10 +225,23 @@ class FailBack(object):
         if self.dry_run:
             return Outcome(container, name, WOULD_COPY, bytes=info.size,
                            timestamp=stamp.internal)
+        self._ensure_container(container)
         size = self._copy(container, bucket, key, name, stamp, delete_at,
                           create_only=head is None)
         return Outcome(container, name, COPIED, bytes=size,
                        timestamp=stamp.internal)
+
+    def _ensure_container(self, container):
+        """Create ``container`` when Swift lacks it (one created through
+        proxymc during the outage), with the mapping's storage policy.
+        """
+        if container in self._containers:
+            return
+        headers = {}
+        if self.mapping.storage_policy:
+            headers['X-Storage-Policy'] = self.mapping.storage_policy
+        self.target.create_container(container, headers)
+        self._containers.add(container)
 
     @staticmethod
     def headers(info, stamp, delete_at=None):

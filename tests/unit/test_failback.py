@@ -279,6 +279,33 @@ def test_a_mapping_of_every_container_looks_at_the_accounts_containers():
                      ('photos', 'a'): failback.COPIED}
 
 
+def test_a_container_swift_lacks_is_created_with_the_policy():
+    env = Env(container='*', layout='prefix',
+              key_prefix='{account}/{container}/', storage_policy='gold')
+    env.remote_put('a', b'1', OUTAGE + 5, container='made-in-cloud')
+    puller = failback.FailBack(env.mapping, env.provider, env.target)
+
+    found = list(puller.run(['made-in-cloud']))
+
+    assert [o.outcome for o in found] == [failback.COPIED]
+    puts = [r for r in env.swift.requests_for('PUT') if r.obj is None]
+    assert [(r.container, r.headers.get('x-storage-policy'))
+            for r in puts] == [('made-in-cloud', 'gold')]
+    assert env.local('a', container='made-in-cloud').body == b'1'
+
+
+def test_dry_run_creates_no_container():
+    env = Env(container='*', layout='prefix',
+              key_prefix='{account}/{container}/')
+    env.remote_put('a', b'1', OUTAGE + 5, container='made-in-cloud')
+    puller = failback.FailBack(env.mapping, env.provider, env.target,
+                               dry_run=True)
+
+    assert [o.outcome for o in puller.run(['made-in-cloud'])] == [
+        failback.WOULD_COPY]
+    assert env.swift.requests_for('PUT') == []
+
+
 # -- the command -------------------------------------------------------------
 
 CONF = """
