@@ -62,6 +62,10 @@ FAILED = 'failed'
 #: (s3api's upload records), as ``X-Object-Sysmeta-<rest>``
 SYSMETA_PREFIX = 'cloudsync-sysmeta-'
 _MD5 = re.compile(r'^[0-9a-f]{32}$')
+#: seconds by which a remote's clock may lag the writer's: an object the
+#: bucket listing shows as stored this long before ``since`` was written
+#: before it, and is skipped without a HEAD
+CLOCK_SLACK = 3600.0
 
 
 @dataclasses.dataclass
@@ -161,6 +165,11 @@ class FailBack(object):
                 try:
                     name = layout.object_name(entry.key)
                 except ValueError:
+                    continue
+                if self.since is not None and entry.last_modified and \
+                        entry.last_modified < self.since - CLOCK_SLACK:
+                    yield Outcome(container, name, SKIPPED,
+                                  'written before --since')
                     continue
                 yield self.pull(container, bucket, entry.key, name)
         except exceptions.NotFound:

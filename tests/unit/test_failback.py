@@ -213,6 +213,21 @@ def test_since_skips_what_was_written_before_the_outage():
     assert found['new'].outcome == failback.COPIED
 
 
+def test_since_skips_objects_stored_long_before_without_asking():
+    env = Env()
+    env.provider.clock.now = OUTAGE - 2 * failback.CLOCK_SLACK
+    env.remote_put('ancient', b'a', OUTAGE - 2 * failback.CLOCK_SLACK)
+    env.provider.clock.now = OUTAGE - 10
+    env.remote_put('skewed', b's', OUTAGE + 5)
+    env.provider.reset_calls()
+
+    found = env.run(since=OUTAGE)
+
+    assert found['ancient'].outcome == failback.SKIPPED
+    assert found['skewed'].outcome == failback.COPIED
+    assert env.provider.count('head_object') == 1
+
+
 def test_expired_objects_are_not_brought_back_and_expiry_is_kept():
     env = Env()
     env.remote_put('expired', b'e', OUTAGE + 5,
