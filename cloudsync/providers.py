@@ -751,6 +751,72 @@ class Provider(abc.ABC):
         raise exceptions.NotSupported(
             'provider %s keeps no container metadata' % self.name)
 
+    # -- optional reads for migrations into Swift -----------------------------
+    #
+    # A migration (see cloudsync.migrate) needs only list_objects and
+    # get_object of its source. These add what a store may keep besides;
+    # a provider without them raises NotSupported, and the migrator does
+    # without (a named bucket instead of every bucket, no container
+    # metadata, a multipart object copied in the provider's part size).
+
+    def list_buckets(self):
+        """The names of the buckets the credentials reach (for a provider
+        with :attr:`BUCKET_PER_CONTAINER`: the account's containers), in
+        name order. Optional: a migration of every bucket needs it.
+
+        :raises NotSupported: the store cannot list them.
+        """
+        raise exceptions.NotSupported(
+            'provider %s cannot list its buckets' % self.name)
+
+    def container_metadata(self, bucket):
+        """The container metadata and ACLs of ``bucket``: its
+        ``X-Container-Meta-*``, ``X-Container-Read`` and
+        ``X-Container-Write``, lower-case names. Optional, for providers
+        with :attr:`BUCKET_PER_CONTAINER`.
+
+        :raises TargetNotFound: no such bucket.
+        :raises NotSupported: the store keeps no container metadata.
+        """
+        raise exceptions.NotSupported(
+            'provider %s keeps no container metadata' % self.name)
+
+    def slo_manifest(self, bucket, key):
+        """The segments of a static large object the store keeps as one
+        (its :attr:`ObjectInfo.parts_count` is set), as Swift's
+        ``?multipart-manifest=get`` lists them: dicts with ``name``
+        (``/<container>/<object>``), ``hash``, ``bytes``, and ``range``
+        or ``sub_slo`` when set. Optional.
+
+        :raises NotFound: no such object.
+        :raises NotSupported: the store keeps no static large objects.
+        """
+        raise exceptions.NotSupported(
+            'provider %s keeps no static large objects' % self.name)
+
+    def symlink_target(self, bucket, key):
+        """Of a symlink the store keeps (providers with
+        :attr:`KEEPS_SYMLINKS`): ``(target, target account or None)``,
+        the target as ``<container>/<object>``, unquoted; None for any
+        other object. Optional.
+
+        :raises NotFound: no such object.
+        :raises NotSupported: the store keeps no symlinks.
+        """
+        raise exceptions.NotSupported(
+            'provider %s keeps no symlinks' % self.name)
+
+    def part_ranges(self, bucket, key, info):
+        """``[(offset, length)]`` of the parts a multipart object was
+        uploaded in (``info`` is its :class:`ObjectInfo`), in order, or
+        None when the object is not in parts or the parts do not add up
+        to its size. Optional.
+
+        :raises NotSupported: the store cannot tell an object's parts.
+        """
+        raise exceptions.NotSupported(
+            'provider %s cannot tell an object\'s parts' % self.name)
+
     def close(self):
         """Release connections. The provider is not used afterwards."""
 

@@ -18,6 +18,9 @@ container or a whole remote account into the local Swift cluster.
 one object, :mod:`~cloudsync.migrate.container_pass` walks one source
 bucket, :mod:`~cloudsync.migrate.state` keeps the progress and
 :mod:`~cloudsync.migrate.daemon` runs the passes.
+:mod:`~cloudsync.migrate.failback` uses the same target to bring back
+what was written through proxymc while the cluster was unreachable
+(``cloudsync-failback``).
 
 What it may import: the core (``cloudsync.*`` modules) and the
 configuration; nothing of the sync daemon (the command,

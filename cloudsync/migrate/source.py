@@ -13,30 +13,26 @@
 
 Any provider can be a source of one bucket: the migrator lists it
 (:meth:`~cloudsync.providers.Provider.list_objects`) and reads it
-(:meth:`~cloudsync.providers.Provider.get_object`). A few things the
-provider interface does not offer are read here where the shipped
-providers allow it, and left out (with the reason logged) elsewhere:
+(:meth:`~cloudsync.providers.Provider.get_object`). What a store may keep
+besides comes from the provider interface's optional reads, and is left
+out where a provider raises :class:`~cloudsync.exceptions.NotSupported`:
 
-* the buckets of the credentials (``bucket = *``): S3-like providers
-  (their boto3 client) and Swift (the account listing);
+* the buckets of the credentials (``bucket = *``):
+  :meth:`~cloudsync.providers.Provider.list_buckets`;
 * a Swift container's metadata and ACLs, a static large object's
-  manifest and a symlink's target: the ``swift`` provider;
-* the part layout of an S3 multipart object (copied as a static large
-  object with the same parts): the ``s3`` provider and those built on it;
-  elsewhere such an object is copied in parts of the provider's part size.
+  manifest and a symlink's target:
+  :meth:`~cloudsync.providers.Provider.container_metadata`,
+  :meth:`~cloudsync.providers.Provider.slo_manifest` and
+  :meth:`~cloudsync.providers.Provider.symlink_target`;
+* the part layout of a multipart object (copied as a static large object
+  with the same parts):
+  :meth:`~cloudsync.providers.Provider.part_ranges`; without it such an
+  object is copied whole.
 """
 
 import logging
-import urllib.parse
 
 from cloudsync import exceptions
-
-# NOTE(cloudsync): the provider interface has no call for the buckets of
-# the credentials, a container's metadata, a large object's manifest or a
-# multipart object's parts. Until it has, this module uses what the
-# shipped providers have for their own use, asking for it and taking an
-# AttributeError as "this provider cannot"; a third-party provider is a
-# source of single buckets, its multipart objects copied whole.
 
 LOG = logging.getLogger('cloudsync.migrate')
 
@@ -68,24 +64,12 @@ class MigrationSource(object):
     def _all_buckets(self):
         provider = self.provider
         try:
-            if self.is_swift:
-                with provider._connection(provider._what('GET', ''),
-                                          container_level=True) as conn:
-                    _, items = conn.get_account(full_listing=True)
-                return [item['name'] for item in items]
-            list_buckets = provider.client.list_buckets
-        except AttributeError:
+            return provider.list_buckets()
+        except exceptions.NotSupported:
             raise exceptions.NotSupported(
                 'remote %s: provider %s cannot list its buckets; name one in '
                 'bucket' % (provider.name,
-                            self.migration.remote.provider_name))
-        try:
-            resp = list_buckets()
-        except Exception as exc:  # noqa: BLE001 - boto's many errors
-            raise exceptions.RemoteError(
-                'remote %s: cannot list the buckets: %s' % (
-                    provider.name, type(exc).__name__)) from exc
-        return [b['Name'] for b in resp.get('Buckets') or []]
+                            self.migration.remote.provider_name)) from None
 
     def page(self, bucket, marker=None, limit=PAGE_SIZE):
         """One :class:`~cloudsync.providers.ListingPage` of objects (common
@@ -120,12 +104,8 @@ class MigrationSource(object):
         if not self.is_swift:
             return {}
         try:
-            head = self.provider._head_container
-        except AttributeError:
-            return {}
-        try:
-            headers = head(bucket)
-        except exceptions.TargetNotFound:
+            headers = self.provider.container_metadata(bucket)
+        except (exceptions.TargetNotFound, exceptions.NotSupported):
             return {}
         found = {}
         for key, value in headers.items():
@@ -139,15 +119,7 @@ class MigrationSource(object):
         """The segments of a Swift source's static large object, as its
         manifest lists them (``name``, ``hash``, ``bytes``, ``range``).
         """
-        try:
-            read = self.provider._manifest
-            connection = self.provider._connection
-        except AttributeError:
-            raise exceptions.NotSupported(
-                'remote %s cannot give the manifest of %s/%s' % (
-                    self.provider.name, bucket, key))
-        with connection(self.provider._what('GET', bucket, key)) as conn:
-            return read(conn, bucket, key)
+        return self.provider.slo_manifest(bucket, key)
 
     def symlink(self, bucket, key):
         """A Swift source's symlink: ``(target, target account or None)``
@@ -157,17 +129,9 @@ class MigrationSource(object):
         if not self.is_swift:
             return None
         try:
-            connection = self.provider._connection
-        except AttributeError:
+            return self.provider.symlink_target(bucket, key)
+        except exceptions.NotSupported:
             return None
-        with connection(self.provider._what('HEAD', bucket, key)) as conn:
-            headers, _ = conn.raw('HEAD', bucket, key,
-                                  query_string='symlink=get')
-        target = headers.get('x-symlink-target')
-        if not target:
-            return None
-        return (urllib.parse.unquote(target),
-                headers.get('x-symlink-target-account'))
 
     def part_ranges(self, bucket, key, info):
         """``[(offset, length)]`` of a multipart object's own parts, or
@@ -176,10 +140,9 @@ class MigrationSource(object):
         if not info.parts_count or info.parts_count < 2:
             return None
         try:
-            ranges = self.provider._part_ranges
-        except AttributeError:
+            found = self.provider.part_ranges(bucket, key, info)
+        except exceptions.NotSupported:
             return None
-        found = ranges(bucket, key, info)
-        if len(found) != info.parts_count:
+        if not found or len(found) != info.parts_count:
             return None
         return found

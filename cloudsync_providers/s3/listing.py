@@ -14,6 +14,7 @@
 import hashlib
 import urllib.parse
 
+from botocore import exceptions as boto_exc
 from oslo_log import log as logging
 
 from cloudsync import exceptions
@@ -43,6 +44,22 @@ def _rule_prefix(rule):
 
 class S3Listing:
     """Listings and expiration rules of an :class:`S3Provider`."""
+
+    def list_buckets(self):
+        """The buckets of the credentials (ListBuckets, every page), in
+        name order; see :meth:`Provider.list_buckets`.
+        """
+        names, params = [], {}
+        while True:
+            try:
+                resp = self.client.list_buckets(**params)
+            except (boto_exc.BotoCoreError, boto_exc.ClientError) as exc:
+                raise self._translate(exc, 'list_buckets', '') from exc
+            names += [b['Name'] for b in resp.get('Buckets') or []]
+            token = resp.get('ContinuationToken')
+            if not token:
+                return sorted(names)
+            params = {'ContinuationToken': token}
 
     def list_objects(self, bucket, prefix='', delimiter=None, marker=None,
                      limit=1000):

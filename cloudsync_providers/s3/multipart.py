@@ -171,6 +171,21 @@ class S3Multipart:
                           part.number, etag, part.md5))
         return etag
 
+    def part_ranges(self, bucket, key, info):
+        """The byte ranges of a multipart object's own parts (one HEAD
+        with ``partNumber`` each), or None; see
+        :meth:`Provider.part_ranges`.
+        """
+        if not info.parts_count or info.parts_count < 2:
+            return None
+        ranges, offset = [], 0
+        for number in range(1, info.parts_count + 1):
+            resp = self._call('head_object', bucket, key, PartNumber=number)
+            length = resp.get('ContentLength', 0)
+            ranges.append((offset, length))
+            offset += length
+        return ranges if offset == info.size else None
+
     def _part_ranges(self, bucket, key, info):
         """The byte ranges of the parts of ``info``'s object.
 

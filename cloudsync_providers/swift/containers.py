@@ -83,6 +83,24 @@ class SwiftContainers:
                         self.name, bucket), status=404)
         self._create_container(bucket, storage_policy)
 
+    def list_buckets(self):
+        """The account's containers, in name order; see
+        :meth:`Provider.list_buckets`.
+        """
+        with self._connection(self._what('GET', ''),
+                              container_level=True) as conn:
+            _, items = conn.get_account(full_listing=True)
+        return sorted(item['name'] for item in items)
+
+    def container_metadata(self, bucket):
+        """The container's ``X-Container-Meta-*`` and ACLs; see
+        :meth:`Provider.container_metadata`.
+        """
+        return {key.lower(): value
+                for key, value in self._head_container(bucket).items()
+                if key.lower().startswith(swift_conn.CONTAINER_META) or
+                key.lower() in swift_conn.ACL_HEADERS}
+
     def _head_container(self, bucket):
         with self._connection(self._what('HEAD', bucket),
                               container_level=True) as conn:

@@ -98,6 +98,17 @@ class SwiftReads:
                 % self._what('GET', bucket, key))
         return segments if isinstance(segments, list) else []
 
+    def slo_manifest(self, bucket, key):
+        """The segments of a static large object, as Swift keeps them;
+        see :meth:`Provider.slo_manifest`.
+        """
+        what = self._what('GET', bucket, key)
+        try:
+            with self._connection(what) as conn:
+                return self._manifest(conn, bucket, key)
+        except swift_body._ManifestChanged:
+            raise exceptions.NotFound('%s: not found' % what) from None
+
     def head_object(self, bucket, key):
         what = self._what('HEAD', bucket, key)
         for _attempt in (1, 2, 3):

@@ -38,6 +38,19 @@ class SwiftSymlinks:
         self._delete_segments(old_segments)
         return etag
 
+    def symlink_target(self, bucket, key):
+        """``(target, target account or None)`` of a symlink, unquoted,
+        or None; see :meth:`Provider.symlink_target`.
+        """
+        with self._connection(self._what('HEAD', bucket, key)) as conn:
+            headers, _ = conn.raw('HEAD', bucket, key,
+                                  query_string=swift_conn.SYMLINK_GET)
+        target = headers.get('x-symlink-target')
+        if not target:
+            return None
+        return (urllib.parse.unquote(target),
+                headers.get('x-symlink-target-account'))
+
     def _is_link(self, bucket, key):
         """Whether the object at ``key`` is a symlink.
 

@@ -13,7 +13,6 @@
 Swift cluster behind Swift's real ``slo`` middleware and InternalClient.
 """
 
-import contextlib
 import types
 
 from swift.common import swob
@@ -64,19 +63,13 @@ class SwiftLikeSource(fakes.FakeProvider):
         self.container_headers = {}
         self.links = {}
 
-    def _head_container(self, bucket):
+    def container_metadata(self, bucket):
         return dict(self.container_headers.get(bucket, {}))
 
-    def _what(self, method, bucket, key=None):
-        return '%s %s/%s' % (method, bucket, key)
-
-    @contextlib.contextmanager
-    def _connection(self, what, **kwargs):
-        yield self
-
-    def raw(self, method, bucket, key, query_string=None):
+    def symlink_target(self, bucket, key):
+        self.head_object(bucket, key)
         target = self.links.get((bucket, key))
-        return ({'x-symlink-target': target} if target else {}), b''
+        return (target, None) if target else None
 
     def link(self, bucket, key, target):
         self.put_raw(bucket, key, b'')
@@ -92,7 +85,7 @@ class MultipartSource(fakes.FakeProvider):
         self.put_raw(bucket, key, data, etag=objects.multipart_etag(md5s))
         self.buckets[bucket][key].part_sizes = [len(p) for p in parts]
 
-    def _part_ranges(self, bucket, key, info):
+    def part_ranges(self, bucket, key, info):
         ranges, offset = [], 0
         for size in self.buckets[bucket][key].part_sizes:
             ranges.append((offset, size))

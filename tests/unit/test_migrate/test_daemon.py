@@ -60,10 +60,8 @@ def with_provider(migration, provider):
 class ListingProvider(fakes.FakeProvider):
     """A source whose buckets can be listed, as S3's can."""
 
-    def __init__(self):
-        super().__init__()
-        self.client = types.SimpleNamespace(list_buckets=lambda: {
-            'Buckets': [{'Name': b} for b in sorted(self.buckets)]})
+    def list_buckets(self):
+        return sorted(self.buckets)
 
 
 def test_once_migrates_every_bucket_of_the_remote(tmp_path):
