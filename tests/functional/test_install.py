@@ -277,7 +277,7 @@ def check_installed(python, site, system, before):
     for command in ('cloudsync-sync', 'cloudsync-proxymc',
                     'cloudsync-status', 'cloudsync-verify',
                     'cloudsync-config-convert', 'cloudsync-restore',
-                    'cloudsync-migrate'):
+                    'cloudsync-migrate', 'cloudsync-failback'):
         result = subprocess.run([str(bin_dir / command), '--help'],
                                 capture_output=True, text=True,
                                 cwd=system.parent)
