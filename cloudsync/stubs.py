@@ -26,6 +26,12 @@ proxy without the cloud shunt answers unmistakably; the shunt answers a
 GET or HEAD of a stub with the original's headers and the remote's
 bytes. The sync daemon writes stubs and the shunt reads them: both
 import this module, which imports neither.
+
+The restores of remote copies in a cold storage class that the shunt
+asks for are recorded here too, as Swift's expirer keeps its queue: a
+zero-byte marker object per object in the hidden account
+:data:`RESTORES_ACCOUNT` (:func:`record_restore`, :func:`forget_restore`),
+which ``cloudsync-status`` lists (:func:`pending_restores`).
 """
 
 import dataclasses
