@@ -26,15 +26,24 @@ proxy without the cloud shunt answers unmistakably; the shunt answers a
 GET or HEAD of a stub with the original's headers and the remote's
 bytes. The sync daemon writes stubs and the shunt reads them: both
 import this module, which imports neither.
+
+The restores of remote copies in a cold storage class that the shunt
+asks for are recorded here too, as Swift's expirer keeps its queue: a
+zero-byte marker object per object in the hidden account
+:data:`RESTORES_ACCOUNT` (:func:`record_restore`, :func:`forget_restore`),
+which ``cloudsync-status`` lists (:func:`pending_restores`).
 """
 
 import dataclasses
+import hashlib
+import time
 import typing
 import urllib.parse
 
 from swift.common import request_helpers
 from swift.common import swob
 from swift.common import utils as swift_utils
+from swift.common import wsgi as swift_wsgi
 
 from cloudsync import metadata as md
 
@@ -243,3 +252,252 @@ def served_content_type(stub, stub_content_type):
     if not posted_content_type(stub_content_type):
         return stub.content_type
     return swift_utils.clean_content_type(stub_content_type)
+
+
+# -- pending restores of copies in a cold storage class ---------------------
+
+#: the hidden account where the shunt records the cold restores it asked
+#: for (Swift creates accounts starting with its auto-create prefix, ``.``,
+#: on their first container PUT, as it does Swift's ``.expiring_objects``)
+RESTORES_ACCOUNT = '.cloudsync_restores'
+#: the Content-Type of a restore marker; its parameters say what the
+#: listing shows: when the restore was asked for, the tier and days, and
+#: when the marker expires
+RESTORE_MARKER_CONTENT_TYPE = 'application/x-cloudsync-restore'
+#: a marker outlives the restored copy by this many seconds: the time a
+#: restore may take (a Bulk restore from DEEP_ARCHIVE, up to 48 hours)
+RESTORE_MARKER_MARGIN = 2 * 86400
+#: the user metadata of a marker: where the remote copy is (percent-encoded)
+MARKER_META = 'X-Object-Meta-Cloudsync-'
+#: the longest object name Swift takes by default
+MAX_MARKER_NAME = 1024
+#: the ``swift.source`` of the requests about restore markers (logged as
+#: the cloud shunt's)
+MARKER_SOURCE = 'CSM'
+#: seconds a read that found a copy readable remembers that its restore
+#: marker is gone (in memcache, or this process without memcache), so
+#: that the next reads do not look for it
+MARKER_GONE_TTL = 3600
+#: path -> until when this process knows the marker is gone (used only
+#: without memcache)
+_MARKERS_GONE = {}
+
+
+def restore_marker(account, container, obj):
+    """``(container, object)`` of the marker of the restore of
+    ``account/container/obj`` in :data:`RESTORES_ACCOUNT`: a container per
+    local account (account names have no ``/``), the object named
+    ``container/object``. A name longer than Swift takes is cut and ends
+    with a hash of the whole name.
+    """
+    name = '%s/%s' % (container, obj)
+    encoded = name.encode('utf-8', 'surrogateescape')
+    if len(encoded) > MAX_MARKER_NAME:
+        digest = hashlib.sha256(encoded).hexdigest()
+        head = encoded[:MAX_MARKER_NAME - len(digest) - 1].decode(
+            'utf-8', 'ignore')
+        name = '%s#%s' % (head, digest)
+    return account, name
+
+
+def restore_marker_headers(remote, bucket, key, tier, days, asked_at):
+    """The headers (native strings) of the PUT of a restore marker.
+
+    It expires (``X-Delete-At``) when the restored copy has gone cold
+    again: ``days`` after the restore, plus
+    :data:`RESTORE_MARKER_MARGIN` for the restore itself.
+    """
+    asked_at = int(asked_at)
+    delete_at = asked_at + int(days) * 86400 + RESTORE_MARKER_MARGIN
+    return {
+        'Content-Type': '%s;asked_at=%d;tier=%s;days=%d;delete_at=%d' % (
+            RESTORE_MARKER_CONTENT_TYPE, asked_at, tier, int(days),
+            delete_at),
+        'Content-Length': '0',
+        'X-Delete-At': str(delete_at),
+        MARKER_META + 'Remote': _quote(remote or ''),
+        MARKER_META + 'Bucket': _quote(bucket),
+        MARKER_META + 'Key': _quote(key),
+        MARKER_META + 'Tier': tier,
+        MARKER_META + 'Days': str(int(days)),
+        MARKER_META + 'Asked-At': str(asked_at),
+    }
+
+
+@dataclasses.dataclass
+class PendingRestore:
+    """A restore the shunt asked for and no read found done yet, as the
+    listing of :data:`RESTORES_ACCOUNT` shows it.
+    """
+
+    account: str
+    container: str
+    obj: str
+    asked_at: typing.Optional[float]
+    tier: str
+    days: typing.Optional[int]
+    expires_at: typing.Optional[float]
+
+    @property
+    def name(self):
+        return '%s/%s/%s' % (self.account, self.container, self.obj)
+
+    @classmethod
+    def from_listing(cls, marker_container, entry):
+        """The restore a listing ``entry`` (a dict of a JSON container
+        listing) of ``marker_container`` records, or None when it is not
+        a marker.
+        """
+        name = entry.get('name') or ''
+        ctype, _sep, params = (entry.get('content_type') or '').partition(
+            ';')
+        if '/' not in name or \
+                ctype.strip().lower() != RESTORE_MARKER_CONTENT_TYPE:
+            return None
+        values = {}
+        for param in params.split(';'):
+            key, _eq, value = param.partition('=')
+            values[key.strip().lower()] = value.strip()
+
+        def number(key, kind):
+            try:
+                return kind(values[key])
+            except (KeyError, ValueError):
+                return None
+        container, obj = name.split('/', 1)
+        return cls(account=marker_container, container=container, obj=obj,
+                   asked_at=number('asked_at', float),
+                   tier=values.get('tier') or '?',
+                   days=number('days', int),
+                   expires_at=number('delete_at', float))
+
+    def to_dict(self):
+        return {'object': self.name, 'asked_at': self.asked_at,
+                'tier': self.tier, 'days': self.days,
+                'expires_at': self.expires_at}
+
+
+def pending_restores(internal_client, now=None):
+    """The :class:`PendingRestore` s recorded in :data:`RESTORES_ACCOUNT`,
+    read with Swift's ``internal_client`` (listings only), without those
+    past their expiry that Swift's expirer has not removed yet.
+    """
+    found = []
+    for cont in internal_client.iter_containers(
+            RESTORES_ACCOUNT, acceptable_statuses=(2, 404)):
+        for entry in internal_client.iter_objects(
+                RESTORES_ACCOUNT, cont['name'],
+                acceptable_statuses=(2, 404)):
+            pending = PendingRestore.from_listing(cont['name'], entry)
+            if pending is None or (
+                    now is not None and pending.expires_at is not None and
+                    pending.expires_at <= now):
+                continue
+            found.append(pending)
+    return found
+
+
+def _marker_path(target):
+    container, obj = restore_marker(target.account, target.container,
+                                    target.obj)
+    return swob.wsgi_quote(swob.str_to_wsgi('/%s/%s/%s/%s' % (
+        target.version, RESTORES_ACCOUNT, container, obj))), \
+        swob.wsgi_quote(swob.str_to_wsgi('/%s/%s/%s' % (
+            target.version, RESTORES_ACCOUNT, container)))
+
+
+def _marker_request(app, env, method, path, headers=None):
+    """A request about a marker to ``app`` (the pipeline below the
+    shunt), on the operator's behalf; returns its status.
+    """
+    req = swift_wsgi.make_pre_authed_request(
+        env, method=method, path=path,
+        headers={swob.str_to_wsgi(k): swob.str_to_wsgi(v)
+                 for k, v in (headers or {}).items()},
+        agent='%(orig)s CloudShuntRestoreMarker', swift_source=MARKER_SOURCE)
+    resp = req.get_response(app)
+    swift_utils.friendly_close(resp.app_iter)
+    return resp.status_int
+
+
+def _gone_key(path):
+    return 'cloudsync/cold-marker-gone/%s' % hashlib.sha256(
+        path.encode('utf-8', 'surrogateescape')).hexdigest()
+
+
+def record_restore(app, env, target, logger, clock=time.time):
+    """Record the restore asked for of ``target`` as a marker object in
+    :data:`RESTORES_ACCOUNT`, so that
+    ``cloudsync-status`` lists it without asking the remote. The marker
+    is written once (``If-None-Match: *``: the first ask's time stays);
+    its container is created when missing. A failure is logged, never
+    the client's.
+    """
+    mapping = target.mapping
+    path, container_path = _marker_path(target)
+    headers = restore_marker_headers(
+        mapping.remote.name if mapping.remote else '', target.bucket,
+        target.key, mapping.cold_restore_tier, mapping.cold_restore_days,
+        clock())
+    headers['If-None-Match'] = '*'
+    try:
+        status = _marker_request(app, env, 'PUT', path, headers)
+        if status == 404:
+            created = _marker_request(app, env, 'PUT', container_path)
+            if created // 100 == 2:
+                status = _marker_request(app, env, 'PUT', path, headers)
+        if status // 100 != 2 and status != 412:
+            logger.warning('cloud_shunt: could not record the restore of '
+                           '%s in %s: %s', target.name,
+                           RESTORES_ACCOUNT, status)
+            return False
+    except Exception:  # noqa: BLE001 - never the client's failure
+        logger.exception('cloud_shunt: could not record the restore of %s',
+                         target.name)
+        return False
+    _MARKERS_GONE.pop(path, None)
+    cache = env.get('swift.cache')
+    if cache is not None:
+        try:
+            cache.delete(_gone_key(path))
+        except Exception:  # noqa: BLE001 - memcache down
+            pass
+    return True
+
+
+def forget_restore(app, env, target, logger, clock=time.time):
+    """Delete the restore marker of ``target``, whose remote copy a read
+    just found readable (best effort). Whether the marker is gone is then
+    remembered for :data:`MARKER_GONE_TTL` seconds (in memcache, or in
+    this process without it), so that reads of a restored copy look for
+    it once.
+    """
+    path, _container = _marker_path(target)
+    now = clock()
+    cache = env.get('swift.cache')
+    key = _gone_key(path)
+    try:
+        if cache is not None:
+            if cache.get(key):
+                return
+        elif _MARKERS_GONE.get(path, 0) > now:
+            return
+        if _marker_request(app, env, 'HEAD', path) // 100 == 2:
+            status = _marker_request(app, env, 'DELETE', path)
+            if status // 100 != 2 and status != 404:
+                logger.warning('cloud_shunt: could not delete the restore '
+                               'marker of %s: %s', target.name, status)
+                return
+            logger.info('cloud_shunt: the restore of %s is done',
+                        target.name)
+        if cache is not None:
+            cache.set(key, '1', time=MARKER_GONE_TTL)
+        else:
+            if len(_MARKERS_GONE) > 10000:
+                for old in [p for p, until in _MARKERS_GONE.items()
+                            if until <= now]:
+                    del _MARKERS_GONE[old]
+            _MARKERS_GONE[path] = now + MARKER_GONE_TTL
+    except Exception:  # noqa: BLE001 - never the client's failure
+        logger.exception('cloud_shunt: could not delete the restore marker '
+                         'of %s', target.name)

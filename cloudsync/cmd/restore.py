@@ -56,8 +56,10 @@ object was restored or not archived, 1 when any failed, 2 for a
 configuration or usage error.
 """
 
+import dataclasses
 import logging
 import sys
+import typing
 import urllib.parse
 
 from oslo_config import cfg
@@ -187,6 +189,75 @@ class Restorer(object):
                                      stub.storage_class)
 
 
+def make_internal_client(config):
+    """The daemon's internal client for the local cluster, as the
+    configuration ``config`` (a :class:`cloudsync.conf.Config`) says
+    (``swift_dir``, ``internal_client_conf_path``,
+    ``keymaster_config_path``).
+
+    :raises ConfigError: the keymaster configuration is wrong.
+    """
+    problems = local.keymaster_problems(config.conf)
+    if problems:
+        raise exceptions.ConfigError(problems)
+    return local.make_internal_client(config.conf)
+
+
+@dataclasses.dataclass
+class RestoresReport:
+    """The pending cold restores, or why they could not be listed."""
+
+    #: :class:`cloudsync.stubs.PendingRestore` s, oldest first
+    pending: list
+    #: why they could not be listed, or None
+    error: typing.Optional[str] = None
+
+    def to_dict(self, now):
+        entries = []
+        for item in self.pending:
+            entry = item.to_dict()
+            entry['age'] = None if item.asked_at is None else round(
+                max(0.0, now - item.asked_at), 3)
+            entries.append(entry)
+        return entries
+
+
+def collect_restores(config, make_client, mapping_names=None, now=None):
+    """The cold restores the shunt asked for that no read found done yet,
+    for the (selected) mappings the shunt serves: a
+    :class:`RestoresReport`, or None when no such mapping is configured.
+
+    :param make_client: makes the daemon's internal client from
+        ``config``; when it cannot (no Swift configuration on this host),
+        the report says why and the rest of the status is unaffected.
+    """
+    selected = [m for m in config.mappings
+                if m.shunted and (not mapping_names or
+                                  m.name in mapping_names)]
+    if not selected:
+        return None
+    try:
+        client = make_client(config)
+    except Exception as exc:  # noqa: BLE001 - any reason: say it
+        return RestoresReport([], 'the internal client to the local Swift '
+                                  'cannot be built: %s' % exc)
+    try:
+        found = stubs.pending_restores(client, now=now)
+    except Exception as exc:  # noqa: BLE001 - any reason: say it
+        return RestoresReport([], 'cannot list the account %s: %s' % (
+            stubs.RESTORES_ACCOUNT, exc))
+    names = {m.name for m in selected}
+    pending = []
+    for item in found:
+        mapping = config.mapping_for(item.account, item.container)
+        if mapping_names and (mapping is None or
+                              mapping.name not in names):
+            continue
+        pending.append(item)
+    pending.sort(key=lambda p: (p.asked_at or 0, p.name))
+    return RestoresReport(pending)
+
+
 def with_slo(app):
     """``app`` with Swift's SLO middleware in front, unless its pipeline
     has it: an SLO is restored with ``?multipart-manifest=put``, which
@@ -235,11 +306,11 @@ def run(argv=None, stdout=None, internal_client=None, logger=None):
         return EXIT_USAGE
     log_mod.add_secrets(config.secrets())
     if internal_client is None:
-        problems = local.keymaster_problems(config.conf)
-        if problems:
-            conf_mod.report_problems('cloudsync-restore', problems)
+        try:
+            internal_client = make_internal_client(config)
+        except exceptions.ConfigError as exc:
+            conf_mod.report_problems('cloudsync-restore', exc.problems)
             return EXIT_USAGE
-        internal_client = local.make_internal_client(config.conf)
     if logger is None:
         logging.basicConfig(stream=sys.stderr, level=logging.WARNING,
                             format='cloudsync-restore: %(message)s')

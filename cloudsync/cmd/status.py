@@ -37,6 +37,17 @@ container databases); the remote is never contacted. The numbers are this
 node's: every container node runs its own daemon and reports its own
 share.
 
+For mappings the cloud shunt serves, a section "Pending cold restores"
+lists the restores of copies in a cold storage class the shunt asked for
+and no read found done yet: object, when it was asked for, how long ago,
+retrieval tier (``pending_restores`` in JSON). They are read from Swift,
+not from the remote: one listing of the hidden account the shunt records
+them in, through the daemon's internal client (as ``cloudsync-restore``
+builds it). Nothing is printed when there are none; when that client
+cannot be built (no Swift configuration on this host) or the listing
+fails, one line says why (``pending_restores_error``) and the rest of the
+report is unchanged.
+
 Migrations (``[migration:NAME]`` sections, see
 :mod:`cloudsync.migrate.daemon`) get a table of their own, one line per
 source bucket: objects and bytes done of the last complete pass's total,
@@ -298,14 +309,53 @@ def _when(at, now):
     return 'in %s' % duration(at - now)
 
 
-def report(statuses, config_files=(), migrations=()):
+def report(statuses, config_files=(), migrations=(), restores=None,
+           now=None):
     """The JSON report (a dict)."""
-    return {'generated_at': time.time(),
-            'config_files': list(config_files),
-            'ok': not any(m.failing for m in list(statuses) +
-                          list(migrations)),
-            'mappings': [m.to_dict() for m in statuses],
-            'migrations': [m.to_dict() for m in migrations]}
+    now = time.time() if now is None else now
+    result = {'generated_at': now,
+              'config_files': list(config_files),
+              'ok': not any(m.failing for m in list(statuses) +
+                            list(migrations)),
+              'mappings': [m.to_dict() for m in statuses],
+              'migrations': [m.to_dict() for m in migrations],
+              'pending_restores': [] if restores is None else
+              restores.to_dict(now)}
+    if restores is not None and restores.error:
+        result['pending_restores_error'] = restores.error
+    return result
+
+
+def _utc(when):
+    if when is None:
+        return '?'
+    return time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(when))
+
+
+def restores_table(restores, now):
+    """The pending cold restores' part of the human report: nothing when
+    there are none, one line per object (asked at, age, tier) otherwise,
+    or why they could not be listed.
+    """
+    if restores is None:
+        return []
+    if restores.error:
+        return ['Pending cold restores: not listed: %s' % restores.error]
+    if not restores.pending:
+        return []
+    header = ('OBJECT', 'ASKED AT', 'AGE', 'TIER')
+    rows = [(p.name, _utc(p.asked_at),
+             duration(None if p.asked_at is None else
+                      max(0.0, now - p.asked_at)), p.tier)
+            for p in restores.pending]
+    widths = [max(len(r[i]) for r in [header] + rows)
+              for i in range(len(header))]
+
+    def fmt(row):
+        return '  '.join(cell.ljust(widths[i])
+                         for i, cell in enumerate(row)).rstrip()
+    return (['Pending cold restores (%d):' % len(rows), fmt(header)] +
+            [fmt(r) for r in rows])
 
 
 class ProgressWatch:
@@ -387,8 +437,25 @@ def migration_watch_lines(migrations, now):
     return out
 
 
-def run(argv=None, stdout=None, sleep=time.sleep, clock=time.time):
-    """The command, without process set-up; returns the exit status."""
+def _internal_client(config):
+    # NOTE(cloudsync): cloudsync-restore's, built as it builds it, only
+    # when a mapping the shunt serves asks for it.
+    from cloudsync.cmd import restore as restore_cmd
+    return restore_cmd.make_internal_client(config)
+
+
+def _collect_restores(config, make_client, names, now):
+    from cloudsync.cmd import restore as restore_cmd
+    return restore_cmd.collect_restores(config, make_client, names, now=now)
+
+
+def run(argv=None, stdout=None, sleep=time.sleep, clock=time.time,
+        make_client=_internal_client):
+    """The command, without process set-up; returns the exit status.
+
+    :param make_client: builds the internal client that lists the pending
+        cold restores.
+    """
     stdout = stdout or sys.stdout
     config = cmd.load_config('cloudsync-status', argv, cli_opts)
     if config is None:
@@ -468,9 +535,11 @@ def run(argv=None, stdout=None, sleep=time.sleep, clock=time.time):
         print('cloudsync-status: wrote %s (%d bytes, %d passes)' % (
             conf.plot, size, sum(len(s[1]) for s in series)),
             file=sys.stderr)
+    restores = _collect_restores(config, make_client, conf.mapping or None,
+                                 clock())
     if conf.format == 'json':
         print(json.dumps(report(statuses, cmd.config_files(conf),
-                                migrations),
+                                migrations, restores, now=clock()),
                          indent=2, sort_keys=True, ensure_ascii=False),
               file=stdout)
     else:
@@ -483,6 +552,11 @@ def run(argv=None, stdout=None, sleep=time.sleep, clock=time.time):
             for line in migration_table(migrations, clock(),
                                         bars=_isatty(stdout),
                                         errors=conf.errors):
+                print(line, file=stdout)
+        lines = restores_table(restores, clock())
+        if lines:
+            print('', file=stdout)
+            for line in lines:
                 print(line, file=stdout)
         print('Configuration: %s; progress files: %s' % (
             source, conf.status_dir), file=stdout)

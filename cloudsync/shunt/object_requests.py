@@ -35,6 +35,7 @@ from cloudsync import remote_manifest
 from cloudsync.shunt import answers
 from cloudsync.shunt import objects as shunt_object
 from cloudsync.shunt import restore as restore_mod
+from cloudsync import stubs
 
 
 def post_expiry(req, local):
@@ -203,7 +204,8 @@ class ObjectRequests(object):
                     providers.restores_cold(provider):
                 return shunt_object.cold_answer(
                     req, target, provider, self.logger,
-                    local.trans_headers())(req.environ, start_response)
+                    local.trans_headers(), app=self.app)(
+                    req.environ, start_response)
             self._remote_failed(req, target, req.method, exc)
             return self._send(self._unavailable(req, local), req,
                               start_response)
@@ -226,7 +228,11 @@ class ObjectRequests(object):
             if is_get and not cold.readable:
                 return shunt_object.cold_answer(
                     req, target, provider, self.logger,
-                    local.trans_headers())(req.environ, start_response)
+                    local.trans_headers(), app=self.app)(
+                    req.environ, start_response)
+        if self._restored_cold(provider, info, body, cold, stub):
+            stubs.forget_restore(self.app, req.environ, target,
+                                 self.logger)
         remote = shunt_object.RemoteObject(info)
         if remote.dropped:
             self.logger.warning(
@@ -286,6 +292,20 @@ class ObjectRequests(object):
         if stub is None or 'Last-Modified' not in headers:
             resp.last_modified = remote.last_modified
         return resp(req.environ, start_response)
+
+    @staticmethod
+    def _restored_cold(provider, info, body, cold, stub):
+        """Whether this read found readable a remote copy in a cold
+        storage class (its restore is done: its marker goes).
+        """
+        if not providers.restores_cold(provider):
+            return False
+        if cold is not None:
+            return cold.readable
+        return body is not None and (
+            shunt_object.is_cold(info.storage_class) or (
+                stub is not None and
+                shunt_object.is_cold(stub.stub.storage_class)))
 
     def _manifest_response(self, req, target, local, remote,
                            start_response):

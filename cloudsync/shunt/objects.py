@@ -503,13 +503,15 @@ def restore_state(state):
         state.expires_at, usegmt=True)
 
 
-def cold_answer(req, target, provider, logger, headers):
+def cold_answer(req, target, provider, logger, headers, app=None):
     """The answer to a GET of an object whose remote copy must be
     restored first: the restore is asked for (by one request of all the
     concurrent readers, :func:`claim_cold`), and the client is told to
     come back later (503, ``Retry-After``).
 
     :param headers: headers every answer carries (the transaction id).
+    :param app: the pipeline below the shunt, where the restore asked
+        for is recorded (:func:`cloudsync.stubs.record_restore`).
     """
     mapping = target.mapping
     tier = mapping.cold_restore_tier
@@ -527,6 +529,8 @@ def cold_answer(req, target, provider, logger, headers):
         logger.info('cloud_shunt: %s is in a cold storage class; asked '
                     'for its restore (%s, %d days)', target.name, tier,
                     mapping.cold_restore_days)
+        if app is not None and not state.readable:
+            stubs.record_restore(app, req.environ, target, logger)
     readable = state is not None and state.readable
     retry_after = 1 if readable else RETRY_AFTER.get(tier, 3600)
     headers = dict(headers)

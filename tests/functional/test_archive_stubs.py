@@ -544,6 +544,19 @@ def moto_restores_in(aio, seconds):
         post('unset-transition', {'model_name': 's3::keyrestore'})
 
 
+def pending_restores(conf_path):
+    """``cloudsync-status``'s table and JSON report."""
+    found = []
+    for extra in ([], ['--format', 'json']):
+        done = subprocess.run(
+            [daemon_helpers.bin_path('cloudsync-status'), '--config-file',
+             conf_path] + extra, capture_output=True, text=True,
+            timeout=120)
+        assert done.returncode in (0, 1), done.stdout + done.stderr
+        found.append(done.stdout)
+    return found[0], json.loads(found[1])
+
+
 def test_a_glacier_archive_is_restored_on_read(aio, tmp_path):
     bucket = unique_name('glacier')
     container = unique_name('glacier')
@@ -603,12 +616,27 @@ def test_a_glacier_archive_is_restored_on_read(aio, tmp_path):
                 '(GLACIER)\n' % container, listed.stdout + listed.stderr
             assert waiting.returncode == 1
             assert 'waiting' in waiting.stdout
+            # NOTE: cloudsync-status lists the restore from Swift alone.
+            table, data = pending_restores(nodes.confs[1])
+            assert 'Pending cold restores (1):' in table, table
+            line, = [t for t in table.splitlines()
+                     if t.startswith('AUTH_test/%s/cold ' % container)]
+            assert line.split()[-1] == 'Expedited'
+            entry, = [e for e in data['pending_restores']
+                      if e['object'] == 'AUTH_test/%s/cold' % container]
+            assert entry['tier'] == 'Expedited' and entry['days'] == 2
+            assert 0 <= time.time() - entry['asked_at'] < 600
             time.sleep(max(0, started + step + 0.5 - time.time()))
             status, headers, _ = shunt.request('HEAD', 'cold')
             assert headers['x-cloudsync-restore'].startswith('done')
             status, headers, body = shunt.request('GET', 'cold')
         assert (status, body) == (200, b'frozen bytes')
         assert headers['x-object-meta-color'] == 'Ice'
+        table, data = pending_restores(nodes.confs[1])
+        assert 'AUTH_test/%s/cold' % container not in table, table
+        assert 'AUTH_test/%s/cold' % container not in [
+            e['object'] for e in data['pending_restores']]
+        assert 'pending_restores_error' not in data
         deadline = time.time() + 30
         while time.time() < deadline and \
                 plain.request('GET', 'cold')[2] != b'frozen bytes':

@@ -131,7 +131,25 @@ class LocalSwift(fakes.FakeSwift):
                 req.method, None, None, None, dict(req.headers), {}))
             return swob.Response(status=status, request=req)(
                 env, start_response)
+        if req.method == 'GET' and req.path_info.startswith('/v1/.') and \
+                req.path_info.rstrip('/').count('/') == 2:
+            return self._account_GET(req)(env, start_response)
         return super().__call__(env, start_response)
+
+    def _account_GET(self, req):
+        """The containers of a hidden account (one Swift creates on its
+        first container, such as the shunt's), as Swift lists them.
+        """
+        account = swob.wsgi_to_str(req.path_info.rstrip('/').split('/')[2])
+        self.requests.append(fakes.Request(
+            'GET', account, None, None, dict(req.headers), {}))
+        marker = swob.wsgi_to_str(req.params.get('marker', ''))
+        names = sorted(c for a, c in self.containers
+                       if a == account and c > marker)
+        body = json.dumps([{'name': n, 'count': 0, 'bytes': 0}
+                           for n in names])
+        return swob.Response(request=req, body=body.encode('utf-8'),
+                             content_type='application/json; charset=utf-8')
 
     def entries(self, account, container):
         result = {}
@@ -171,6 +189,11 @@ class LocalSwift(fakes.FakeSwift):
                      'X-Trans-Id': 'tx-listing'})
 
     def _object_PUT(self, req, account, container, obj, params):
+        if account.startswith('.') and \
+                (account, container) not in self.containers:
+            # NOTE: as Swift: no object without its container (the fake
+            # creates them for the accounts of the tests)
+            return swob.HTTPNotFound(request=req)
         if params.get('multipart-manifest') == 'put':
             return self._slo_put(req, account, container, obj)
         if req.headers.get('If-None-Match') == '*' and \

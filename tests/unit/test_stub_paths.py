@@ -16,6 +16,7 @@ shunt serves it (:class:`~cloudsync.shunt.objects.StubAnswer`)."""
 
 import json
 import logging
+import time
 
 import pytest
 from swift.common import swob
@@ -464,3 +465,209 @@ def test_a_whole_get_sends_the_remote_body_in_large_pieces(world):
 
     assert b''.join(pieces) == BODY * 100
     assert len(pieces) == 1  # the fake remote sends 4-byte chunks
+
+
+# -- pending cold restores, recorded in Swift --------------------------------
+
+def cold_world(tmp_path, **options):
+    from tests.unit import test_cold_restore as cold
+    shunt_object._COLD_CLAIMS.clear()
+    stubs._MARKERS_GONE.clear()
+    return cold.archived(tmp_path, **options)
+
+
+def marker(world, name='obj'):
+    return world.swift.get(stubs.RESTORES_ACCOUNT, ACCOUNT,
+                           '%s/%s' % (CONTAINER, name))
+
+
+def marker_requests(world, method=None):
+    return [r for r in world.swift.requests
+            if r.account == stubs.RESTORES_ACCOUNT and
+            (method is None or r.method == method)]
+
+
+def test_a_cold_restore_is_recorded_once_for_concurrent_readers(tmp_path):
+    world = cold_world(tmp_path, cold_restore_days=3,
+                       cold_restore_tier='Bulk')
+
+    answers = [world.obj('obj').status_int for _ in range(4)]
+    record = marker(world)
+    shunt_object._COLD_CLAIMS.clear()  # another proxy, once memcache forgot
+    assert world.obj('obj').status_int == 503
+
+    assert answers == [503] * 4
+    assert record is not None and marker(world) is record
+    assert [r.method for r in marker_requests(world)] == [
+        'PUT', 'PUT', 'PUT', 'PUT']  # object 404, container, object, 412
+    assert all(r.headers.get('if-none-match') == '*'
+               for r in marker_requests(world, 'PUT') if r.obj)
+    asked = int(record.headers['X-Object-Meta-Cloudsync-Asked-At'])
+    assert int(record.headers['X-Delete-At']) == \
+        asked + 3 * 86400 + stubs.RESTORE_MARKER_MARGIN
+    assert record.content_type.startswith(
+        stubs.RESTORE_MARKER_CONTENT_TYPE + ';asked_at=%d;tier=Bulk;days=3'
+        % asked)
+    assert record.headers['X-Object-Meta-Cloudsync-Key'] == world.key('obj')
+    assert record.headers['X-Object-Meta-Cloudsync-Bucket'] == BUCKET
+
+
+def test_the_marker_requests_are_the_shunts_own(tmp_path):
+    world = cold_world(tmp_path)
+    seen = []
+
+    def hook(request):
+        if request.account == stubs.RESTORES_ACCOUNT:
+            seen.append(request.headers.get('user-agent', ''))
+    world.swift.hooks.append(hook)
+
+    world.obj('obj')
+
+    assert seen and all('CloudShuntRestoreMarker' in ua for ua in seen)
+
+
+def test_a_failure_to_record_never_fails_the_read(tmp_path):
+    world = cold_world(tmp_path)
+    world.swift.hooks.append(
+        lambda r: fakes.error_response(503)
+        if r.account == stubs.RESTORES_ACCOUNT else None)
+
+    resp = world.obj('obj')
+
+    assert resp.status_int == 503
+    assert resp.headers['X-Cloudsync-Restore'] == 'in-progress'
+    assert 'Retry-After' in resp.headers
+    assert 'could not record the restore' in world.logger.text('warning')
+    assert marker(world) is None
+
+
+def test_an_error_while_recording_never_fails_the_read(tmp_path):
+    world = cold_world(tmp_path)
+
+    def boom(request):
+        if request.account == stubs.RESTORES_ACCOUNT:
+            raise RuntimeError('the cluster is on fire')
+    world.swift.hooks.append(boom)
+
+    resp = world.obj('obj')
+
+    assert resp.status_int == 503
+    assert resp.headers['X-Cloudsync-Restore'] == 'in-progress'
+    assert 'could not record the restore' in world.logger.text('error')
+
+
+def test_the_marker_goes_once_a_read_finds_the_copy_readable(tmp_path):
+    world = cold_world(tmp_path)
+    world.obj('obj')
+    assert marker(world) is not None
+    world.provider.finish(world.key('obj'))
+    before = len(marker_requests(world))
+
+    first = world.obj('obj')
+    second = world.obj('obj')
+
+    assert (first.status_int, first.body) == (200, cold_body())
+    assert second.status_int == 200
+    assert marker(world) is None
+    # NOTE: looked for once (HEAD, DELETE), then remembered as gone
+    assert [r.method for r in marker_requests(world)[before:]] == [
+        'HEAD', 'DELETE']
+
+
+def cold_body():
+    from tests.unit import test_cold_restore as cold
+    return cold.BODY
+
+
+def test_a_head_that_finds_the_restore_done_removes_the_marker(tmp_path):
+    world = cold_world(tmp_path)
+    world.obj('obj')
+    world.provider.finish(world.key('obj'))
+
+    resp = world.obj('obj', method='HEAD')
+
+    assert resp.headers['X-Cloudsync-Restore'].startswith('done')
+    assert marker(world) is None
+
+
+def test_a_head_before_the_restore_is_done_keeps_the_marker(tmp_path):
+    world = cold_world(tmp_path)
+    world.obj('obj')
+
+    resp = world.obj('obj', method='HEAD')
+
+    assert resp.headers['X-Cloudsync-Restore'] == 'in-progress'
+    assert marker(world) is not None
+
+
+def test_restore_object_writes_the_data_back_and_the_marker_goes(tmp_path):
+    world = cold_world(tmp_path, restore_object=True)
+    world.obj('obj')
+    world.provider.finish(world.key('obj'))
+
+    assert world.obj('obj').status_int == 200
+
+    assert not stubs.is_stub(local(world).headers)
+    assert marker(world) is None
+
+
+def test_memcache_tells_every_proxy_the_marker_is_gone(tmp_path):
+    world = cold_world(tmp_path)
+
+    class Cache(object):
+        def __init__(self):
+            self.values = {}
+
+        def incr(self, key, delta=1, time=0):
+            self.values[key] = self.values.get(key, 0) + delta
+            return self.values[key]
+
+        def get(self, key):
+            return self.values.get(key)
+
+        def set(self, key, value, time=0):
+            self.values[key] = value
+
+        def delete(self, key):
+            self.values.pop(key, None)
+    cache = Cache()
+    world.obj('obj', environ={'swift.cache': cache})
+    world.provider.finish(world.key('obj'))
+    world.obj('obj', environ={'swift.cache': cache})
+    before = len(marker_requests(world))
+
+    world.obj('obj', environ={'swift.cache': cache})
+
+    assert marker(world) is None
+    assert len(marker_requests(world)) == before
+
+
+def test_the_recorded_restores_are_listed_from_swift(tmp_path):
+    world = cold_world(tmp_path, cold_restore_tier='Expedited')
+    world.put('other', b'x')
+    world.obj('obj')
+    client = fakes.FakeInternalClient(world.swift)
+
+    pending = stubs.pending_restores(client, now=time.time())
+    expired = stubs.pending_restores(client, now=4e9)
+
+    assert [(p.name, p.tier, p.days) for p in pending] == [
+        ('%s/%s/obj' % (ACCOUNT, CONTAINER), 'Expedited', 1)]
+    assert pending[0].asked_at is not None
+    assert expired == []
+
+
+def test_nothing_is_listed_before_any_restore_was_asked_for(tmp_path):
+    world = cold_world(tmp_path)
+
+    assert stubs.pending_restores(
+        fakes.FakeInternalClient(world.swift)) == []
+
+
+def test_a_marker_name_never_exceeds_what_swift_takes():
+    container, name = stubs.restore_marker(ACCOUNT, 'c' * 256, 'ö' * 1000)
+
+    assert container == ACCOUNT
+    assert len(name.encode('utf-8')) <= stubs.MAX_MARKER_NAME
+    assert name.startswith('c' * 256 + '/ö')
+    assert stubs.restore_marker(ACCOUNT, 'c', 'o/p') == (ACCOUNT, 'c/o/p')
