@@ -551,7 +551,9 @@ class ProviderConformance:
 
     def test_declared_capabilities(self, provider):
         for name in ('BUCKET_PER_CONTAINER', 'KEEPS_DLO', 'KEEPS_SYMLINKS',
-                     'ETAG_IS_MD5', 'UPDATE_METADATA_TAKES_EXPIRY'):
+                     'ETAG_IS_MD5', 'UPDATE_METADATA_TAKES_EXPIRY',
+                     'PUT_CREATE_ONLY', 'PUT_IF_MATCH', 'BULK_DELETE',
+                     'UPDATE_METADATA_TAKES_INFO', 'RESTORES_COLD'):
             value = getattr(provider, name)
             assert isinstance(value, bool), (
                 '%s must be True or False, not %r' % (name, value))
@@ -563,7 +565,7 @@ class ProviderConformance:
         assert provider.MAX_PARTS >= 1 and provider.MAX_SINGLE_PUT > 0
         implemented = {name for name in (
             'dlo_manifest', 'put_dlo', 'delete_dlo_segments', 'put_symlink',
-            'update_container_metadata')
+            'update_container_metadata', 'cold_state', 'restore_cold')
             if getattr(type(provider), name) is not
             getattr(providers.Provider, name)}
         needed = set()
@@ -573,6 +575,8 @@ class ProviderConformance:
             needed.add('put_symlink')
         if provider.BUCKET_PER_CONTAINER:
             needed.add('update_container_metadata')
+        if provider.RESTORES_COLD:
+            needed |= {'cold_state', 'restore_cold'}
         assert needed <= implemented, (
             'declared capabilities without their methods: %s'
             % ', '.join(sorted(needed - implemented)))
@@ -607,6 +611,126 @@ class ProviderConformance:
                                  expires_at=providers.KEEP_EXPIRY)
         info = provider.head_object(self.bucket, key)
         assert info.etag == etag and info.metadata == {'c': 'd'}
+
+    # -- conditional writes, bulk deletes --------------------------------
+    #
+    # cloudsync relies on these only when the provider declares them; a
+    # provider that finds out at run time that its store refuses a
+    # condition (Swift's s3api answers If-Match on PUT with 501) raises
+    # PreconditionFailed, having written nothing, and stops declaring it.
+
+    def _conditional_put(self, provider, key, data, capability, **condition):
+        """``put_object`` with ``condition``; False when the provider
+        found out that its store takes no such condition (and then no
+        longer declares ``capability``).
+        """
+        try:
+            provider.put_object(self.bucket, key, data, len(data),
+                                md5=md5_hex(data), **condition)
+        except exceptions.PreconditionFailed:
+            if not capability(provider):
+                return False
+            raise
+        return True
+
+    def test_create_only_writes_a_free_key_only(self, provider, prefix):
+        if not providers.creates_only(provider):
+            pytest.skip('put_object takes no create_only')
+        key = prefix + 'created once'
+        if not self._conditional_put(provider, key, b'first',
+                                     providers.creates_only,
+                                     create_only=True):
+            self.assert_missing(provider, key)
+            return
+        assert self.get(provider, key) == b'first'
+        with pytest.raises(exceptions.PreconditionFailed):
+            provider.put_object(self.bucket, key, b'second', 6,
+                                md5=md5_hex(b'second'), create_only=True)
+        assert self.get(provider, key) == b'first'
+
+    def test_if_match_writes_over_those_bytes_only(self, provider, prefix):
+        if not providers.puts_if_match(provider):
+            pytest.skip('put_object takes no if_match')
+        key = prefix + 'if match'
+        first = self.put(provider, key, b'first', metadata={'a': '1'})
+        if not self._conditional_put(provider, key, b'first',
+                                     providers.puts_if_match,
+                                     if_match=first):
+            assert provider.head_object(self.bucket, key).metadata == {
+                'a': '1'}
+            return
+        assert provider.head_object(self.bucket, key).metadata == {}
+        self.put(provider, key, b'other bytes')
+        with pytest.raises(exceptions.PreconditionFailed):
+            provider.put_object(self.bucket, key, b'first', 5,
+                                md5=md5_hex(b'first'), if_match=first)
+        assert self.get(provider, key) == b'other bytes'
+        missing = prefix + 'if match, missing'
+        with pytest.raises(exceptions.NotFound):
+            provider.put_object(self.bucket, missing, b'first', 5,
+                                md5=md5_hex(b'first'), if_match=first)
+        self.assert_missing(provider, missing)
+
+    def test_delete_objects(self, provider, prefix):
+        keys = [prefix + 'bulk/%d \u00e9' % n for n in range(3)]
+        for key in keys:
+            self.put(provider, key, b'x')
+        kept = self.put(provider, prefix + 'bulk/kept', b'kept')
+        provider.delete_objects(self.bucket,
+                                keys + [prefix + 'bulk/never-there'])
+        for key in keys:
+            self.assert_missing(provider, key)
+        assert provider.head_object(self.bucket,
+                                    prefix + 'bulk/kept').etag == kept
+
+    def test_update_metadata_takes_info_as_declared(self, provider, prefix):
+        if not providers.takes_info(provider):
+            pytest.skip('update_metadata takes no info')
+        key = prefix + 'info given'
+        etag = self.put(provider, key, b'data', metadata={'a': 'b'})
+        info = provider.head_object(self.bucket, key)
+        provider.update_metadata(self.bucket, key, content_type='text/new',
+                                 metadata={'c': 'd'}, info=info)
+        info = provider.head_object(self.bucket, key)
+        assert info.etag == etag and info.metadata == {'c': 'd'}
+        assert info.content_type == 'text/new'
+
+    # -- optional reads for migrations -----------------------------------
+
+    def test_list_buckets_if_implemented(self, provider):
+        try:
+            names = provider.list_buckets()
+        except exceptions.NotSupported:
+            pytest.skip('the provider cannot list its buckets')
+        names = list(names)
+        assert self.bucket in names
+        assert names == sorted(names)
+
+    def test_part_ranges_if_implemented(self, provider, prefix):
+        if not self.multipart:
+            pytest.skip('the store has no multipart upload')
+        datas = [os.urandom(self.part_size), os.urandom(self.part_size),
+                 b'tail']
+        key = prefix + 'in parts'
+        provider.put_multipart(self.bucket, key, self._parts(datas))
+        info = provider.head_object(self.bucket, key)
+        try:
+            ranges = provider.part_ranges(self.bucket, key, info)
+        except exceptions.NotSupported:
+            pytest.skip('the provider cannot tell an object\'s parts')
+        sizes = [len(d) for d in datas]
+        if info.parts_count:
+            assert ranges == [(sum(sizes[:n]), size)
+                              for n, size in enumerate(sizes)]
+        else:
+            # NOTE: a store that joins the parts into one object (GCS's
+            # compose) keeps no parts to tell.
+            assert ranges is None
+        plain = prefix + 'in one piece'
+        self.put(provider, plain, b'one piece')
+        assert provider.part_ranges(
+            self.bucket, plain,
+            provider.head_object(self.bucket, plain)) is None
 
     def _parts(self, datas, md5s=None):
         md5s = md5s or [md5_hex(d) for d in datas]

@@ -194,16 +194,10 @@ class S3Multipart:
         configured part size.
         """
         if info.parts_count and info.parts_count > 1:
-            ranges, offset = [], 0
-            for number in range(1, info.parts_count + 1):
-                # NOTE: no If-Match here: moto compares it with the part's
-                # ETag. The part copies below are conditional instead.
-                resp = self._call('head_object', bucket, key,
-                                  PartNumber=number)
-                length = resp.get('ContentLength', 0)
-                ranges.append((offset, length))
-                offset += length
-            if offset == info.size:
+            # NOTE: no If-Match on the HEADs of the parts: moto compares it
+            # with the part's ETag. The part copies are conditional instead.
+            ranges = self.part_ranges(bucket, key, info)
+            if ranges is not None:
                 return ranges
             LOG.warning('remote %s: the parts of %s/%s do not add up to '
                         'its size; copying it in parts of %d bytes',

@@ -332,8 +332,13 @@ class S3Provider(s3_client.S3Client, s3_multipart.S3Multipart,
             params['IfNoneMatch'] = '*'
         if if_match:
             params['IfMatch'] = '"%s"' % common.unquote_etag(if_match)
-        resp = self._call('put_object', bucket, key,
-                          body=s3_body._Body(size, source=body), **params)
+        try:
+            resp = self._call('put_object', bucket, key,
+                              body=s3_body._Body(size, source=body), **params)
+        except exceptions.NotSupported as exc:
+            if not (create_only or if_match):
+                raise
+            self._refuses_conditions(bucket, key, exc)
         etag = common.unquote_etag(resp.get('ETag'))
         if md5 and etag and etag != md5.lower() and \
                 self._response_etag_is_md5(resp):
@@ -349,6 +354,28 @@ class S3Provider(s3_client.S3Client, s3_multipart.S3Multipart,
                 '%s: the remote stored ETag %s, not the MD5 sent (%s)' % (
                     self._what('put_object', bucket, key), etag, md5))
         return etag or (md5 or '').lower()
+
+    def _refuses_conditions(self, bucket, key, exc):
+        """A store that answers a conditional PUT with 501 NotImplemented
+        (Swift's s3api and older S3 clones refuse ``If-Match``, some also
+        ``If-None-Match``): this provider stops declaring
+        :attr:`PUT_CREATE_ONLY` and :attr:`PUT_IF_MATCH`, so that
+        cloudsync reads the remote copy before each write again, and the
+        write refused counts as a refused precondition: the caller then
+        reads and compares, as after any other refusal. Nothing was
+        written.
+
+        :raises PreconditionFailed: always.
+        """
+        if self.PUT_CREATE_ONLY or self.PUT_IF_MATCH:
+            LOG.warning('remote %s refuses conditional writes (%s); '
+                        'reading each remote copy before writing it '
+                        'instead', self.name, exc)
+        self.PUT_CREATE_ONLY = False
+        self.PUT_IF_MATCH = False
+        raise exceptions.PreconditionFailed(
+            '%s: the store takes no conditional writes' % self._what(
+                'put_object', bucket, key))
 
     def update_metadata(self, bucket, key, content_type=None, metadata=None,
                         expires_at=providers.KEEP_EXPIRY, info=None):
@@ -418,14 +445,28 @@ class S3Provider(s3_client.S3Client, s3_multipart.S3Multipart,
         :meth:`Provider.delete_objects`. S3 reports missing keys as
         deleted.
 
+        A provider that does not declare :attr:`BULK_DELETE` (GCS, whose
+        XML API has no DeleteObjects, and the S3 clones) deletes the keys
+        one by one; so does this one once the store has answered
+        DeleteObjects with 501 NotImplemented (it then stops declaring
+        :attr:`BULK_DELETE`).
+
         :raises RemoteError: the store refused to delete a key (its code
             and message).
         """
         keys = list(keys)
         if not keys:
             return
-        resp = self._call('delete_objects', bucket, Delete={
-            'Objects': [{'Key': key} for key in keys], 'Quiet': True})
+        if not self.BULK_DELETE:
+            return super().delete_objects(bucket, keys)
+        try:
+            resp = self._call('delete_objects', bucket, Delete={
+                'Objects': [{'Key': key} for key in keys], 'Quiet': True})
+        except exceptions.NotSupported as exc:
+            LOG.warning('remote %s refuses DeleteObjects (%s); deleting '
+                        'one object per request instead', self.name, exc)
+            self.BULK_DELETE = False
+            return super().delete_objects(bucket, keys)
         errors = [e for e in resp.get('Errors') or []
                   if e.get('Code') != 'NoSuchKey']
         if errors:

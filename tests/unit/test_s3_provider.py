@@ -650,6 +650,31 @@ class TestPut:
         with pytest.raises(exceptions.PreconditionFailed):
             h.provider.put_object('b', 'k', b'x', 1, create_only=True)
 
+    def test_a_store_refusing_conditions_is_asked_no_more(self, h):
+        # NOTE: Swift's s3api answers a PUT with If-Match 501
+        # NotImplemented: the write counts as refused (the caller reads
+        # the copy and compares), and the provider stops declaring
+        # conditional writes, so the daemon HEADs first from then on.
+        assert h.provider.PUT_IF_MATCH and h.provider.PUT_CREATE_ONLY
+        h.fake.error(501, 'NotImplemented')
+        with pytest.raises(exceptions.PreconditionFailed):
+            h.provider.put_object('b', 'k', b'x', 1, if_match=md5(b'x'))
+        assert not providers.puts_if_match(h.provider)
+        assert not providers.creates_only(h.provider)
+        assert type(h.provider).PUT_IF_MATCH
+        h.fake.error(501, 'NotImplemented')
+        with pytest.raises(exceptions.NotSupported):
+            h.provider.put_object('b', 'k', b'x', 1)
+
+    def test_bulk_delete_refused_deletes_one_by_one(self, h):
+        h.fake.error(501, 'NotImplemented')
+        h.fake.reply(204, b'', {})
+        h.fake.reply(204, b'', {})
+        h.provider.delete_objects('b', ['k1', 'k2'])
+        assert [(s.method, s.path) for s in h.fake.sent] == [
+            ('POST', '/b'), ('DELETE', '/b/k1'), ('DELETE', '/b/k2')]
+        assert not providers.deletes_in_one_request(h.provider)
+
     def test_no_condition_unless_asked(self, h):
         h.fake.reply(*put_ok(md5(b'x')))
         h.provider.put_object('b', 'k', b'x', 1)
