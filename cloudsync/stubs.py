@@ -175,6 +175,28 @@ def is_stub(headers):
     return ArchiveStub.from_headers(headers) is not None
 
 
+def unreadable_stub(headers):
+    """Why Swift object ``headers`` look like an archive stub's that
+    :meth:`ArchiveStub.from_headers` cannot read (its sysmeta removed or
+    changed by hand), or None.
+
+    Such an object is neither copied nor served as the original: copied,
+    its zero bytes would replace the remote copy, the only one of the
+    data.
+    """
+    if is_stub(headers):
+        return None
+    lower = {k.lower(): v for k, v in headers.items()}
+    if any(k.startswith(PREFIX) for k in lower):
+        return 'an archive stub whose cloudsync sysmeta cannot be read'
+    ctype = swift_utils.clean_content_type(lower.get('content-type') or '')
+    if lower.get('content-length') == '0' and \
+            ctype.split(';')[0].strip().lower() == STUB_CONTENT_TYPE:
+        return 'an archive stub without its cloudsync sysmeta (zero bytes ' \
+            'of Content-Type %s)' % STUB_CONTENT_TYPE
+    return None
+
+
 def stub_timestamp(archived):
     """The X-Timestamp of the stub of the version of timestamp
     ``archived``: one offset step after it. Swift's object server refuses

@@ -34,6 +34,7 @@ from cloudsync import symlinks
 from cloudsync.sync import current
 from cloudsync.sync.outcomes import Outcome
 from cloudsync.sync.outcomes import RetryLater
+from cloudsync.sync.outcomes import RowFailed
 from cloudsync.sync.outcomes import StaleAnswer
 from cloudsync.sync import part
 from cloudsync.sync import remove
@@ -149,6 +150,13 @@ class Uploader(part.Part):
         if stub is not None:
             return CopyResult(self.stub_carrier.carry(row, headers, stub),
                               stub=stub)
+        problem = stubs.unreadable_stub(headers)
+        if problem is not None:
+            failed = RowFailed('%s is %s: not copied, so that its zero '
+                               'bytes never replace the remote copy' % (
+                                   row.name, problem))
+            failed.permanent = True
+            raise failed
         if not self.mapping.selects(headers):
             return CopyResult(Outcome.SKIPPED)
         try:

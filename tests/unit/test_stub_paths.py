@@ -671,3 +671,39 @@ def test_a_marker_name_never_exceeds_what_swift_takes():
     assert len(name.encode('utf-8')) <= stubs.MAX_MARKER_NAME
     assert name.startswith('c' * 256 + '/ö')
     assert stubs.restore_marker(ACCOUNT, 'c', 'o/p') == (ACCOUNT, 'c/o/p')
+
+
+# -- a stub damaged by hand ------------------------------------------------
+
+@pytest.mark.parametrize('damage', ['unreadable', 'stripped'])
+def test_a_damaged_stub_is_never_copied_over_the_remote_copy(world, damage):
+    put(world)
+    assert handle(world) is propagate.Outcome.ARCHIVED
+    remote = world.remote('obj')
+    record = world.swift.objects[(ACCOUNT, CONTAINER, 'obj')]
+    if damage == 'stripped':
+        record.headers = {k: v for k, v in record.headers.items()
+                          if not k.lower().startswith(stubs.PREFIX)}
+    else:
+        record.headers = {
+            k: ('' if k.lower() == stubs.KEY else v)
+            for k, v in record.headers.items()}
+    assert not stubs.is_stub(local(world).headers)
+
+    with pytest.raises(propagate.RowFailed) as caught:
+        handle(world, decision=COPY)
+
+    assert caught.value.permanent
+    assert 'archive stub' in str(caught.value)
+    assert world.remote('obj') == remote
+    assert world.remote('obj').data == BODY
+
+
+def test_unreadable_stub_leaves_ordinary_objects_alone():
+    assert stubs.unreadable_stub({'Content-Length': '0',
+                                  'Content-Type': 'text/plain'}) is None
+    assert stubs.unreadable_stub({'Content-Length': '5',
+                                  'Content-Type': stubs.STUB_CONTENT_TYPE}
+                                 ) is None
+    assert stubs.unreadable_stub({'Content-Length': '0',
+                                  'Content-Type': stubs.STUB_CONTENT_TYPE})
