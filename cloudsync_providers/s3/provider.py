@@ -77,6 +77,7 @@ from cloudsync_providers import common
 from cloudsync_providers.s3 import body as s3_body
 from cloudsync_providers.s3 import client as s3_client
 from cloudsync_providers.s3 import cold as s3_cold
+from cloudsync_providers.s3 import conditions as s3_conditions
 from cloudsync_providers.s3 import listing as s3_listing
 from cloudsync_providers.s3 import multipart as s3_multipart
 
@@ -85,7 +86,7 @@ LOG = logging.getLogger(__name__)
 
 class S3Provider(s3_client.S3Client, s3_multipart.S3Multipart,
                  s3_listing.S3Listing, s3_cold.S3ColdRestore,
-                 providers.Provider):
+                 s3_conditions.S3Conditions, providers.Provider):
     """Amazon S3, and any store that speaks the S3 API.
 
     :param sleep: the function that waits between retries (``time.sleep``,
@@ -355,28 +356,6 @@ class S3Provider(s3_client.S3Client, s3_multipart.S3Multipart,
                     self._what('put_object', bucket, key), etag, md5))
         return etag or (md5 or '').lower()
 
-    def _refuses_conditions(self, bucket, key, exc):
-        """A store that answers a conditional PUT with 501 NotImplemented
-        (Swift's s3api and older S3 clones refuse ``If-Match``, some also
-        ``If-None-Match``): this provider stops declaring
-        :attr:`PUT_CREATE_ONLY` and :attr:`PUT_IF_MATCH`, so that
-        cloudsync reads the remote copy before each write again, and the
-        write refused counts as a refused precondition: the caller then
-        reads and compares, as after any other refusal. Nothing was
-        written.
-
-        :raises PreconditionFailed: always.
-        """
-        if self.PUT_CREATE_ONLY or self.PUT_IF_MATCH:
-            LOG.warning('remote %s refuses conditional writes (%s); '
-                        'reading each remote copy before writing it '
-                        'instead', self.name, exc)
-        self.PUT_CREATE_ONLY = False
-        self.PUT_IF_MATCH = False
-        raise exceptions.PreconditionFailed(
-            '%s: the store takes no conditional writes' % self._what(
-                'put_object', bucket, key))
-
     def update_metadata(self, bucket, key, content_type=None, metadata=None,
                         expires_at=providers.KEEP_EXPIRY, info=None):
         """Replace metadata with a copy onto itself; see
@@ -439,46 +418,6 @@ class S3Provider(s3_client.S3Client, s3_multipart.S3Multipart,
         except exceptions.NotFound:
             return False
         return True
-
-    def delete_objects(self, bucket, keys):
-        """Delete up to 1,000 keys with one DeleteObjects request; see
-        :meth:`Provider.delete_objects`. S3 reports missing keys as
-        deleted.
-
-        A provider that does not declare :attr:`BULK_DELETE` (GCS, whose
-        XML API has no DeleteObjects, and the S3 clones) deletes the keys
-        one by one; so does this one once the store has answered
-        DeleteObjects with 501 NotImplemented (it then stops declaring
-        :attr:`BULK_DELETE`).
-
-        :raises RemoteError: the store refused to delete a key (its code
-            and message).
-        """
-        keys = list(keys)
-        if not keys:
-            return
-        if not self.BULK_DELETE:
-            return super().delete_objects(bucket, keys)
-        try:
-            resp = self._call('delete_objects', bucket, Delete={
-                'Objects': [{'Key': key} for key in keys], 'Quiet': True})
-        except exceptions.NotSupported as exc:
-            LOG.warning('remote %s refuses DeleteObjects (%s); deleting '
-                        'one object per request instead', self.name, exc)
-            self.BULK_DELETE = False
-            return super().delete_objects(bucket, keys)
-        errors = [e for e in resp.get('Errors') or []
-                  if e.get('Code') != 'NoSuchKey']
-        if errors:
-            first = errors[0]
-            cls = (exceptions.Unavailable
-                   if first.get('Code') in s3_client.RETRYABLE_CODES
-                   else exceptions.RemoteError)
-            raise cls(self._scrub(
-                '%s: %d of %d keys not deleted; %s: %s %s' % (
-                    self._what('delete_objects', bucket, None), len(errors),
-                    len(keys), first.get('Key'), first.get('Code'),
-                    first.get('Message') or '')), code=first.get('Code'))
 
     def head_object(self, bucket, key):
         """See :meth:`Provider.head_object`.
