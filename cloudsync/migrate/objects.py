@@ -61,7 +61,12 @@ FAILED = 'failed'
 #: the target container's name followed by this
 SEGMENTS_SUFFIX = '_segments'
 
-_DROPPED_HEADERS = ('x-object-manifest', 'x-static-large-object')
+#: headers never copied as they are: the migrator writes a large object's
+#: or a symlink's itself, and a Swift source's expiry only while it is to
+#: come
+_DROPPED_HEADERS = ('x-object-manifest', 'x-static-large-object',
+                    'x-delete-at', 'x-symlink-target',
+                    'x-symlink-target-account', 'x-symlink-target-etag')
 #: the ETag of no bytes (a symlink's)
 EMPTY_MD5 = hashlib.md5(b'', usedforsecurity=False).hexdigest()
 
@@ -297,9 +302,23 @@ class ObjectMigrator(object):
         return marks.timestamp(when)
 
     def _headers(self, entry, info, stamp):
+        """The headers of the copy of source object ``info``: its content
+        type and other content headers, user metadata, a Swift source's
+        ``X-Delete-At``, and the marks.
+
+        :raises ExpiredAtSource: a Swift source's object whose
+            ``X-Delete-At`` has passed (Swift refuses such a write).
+        """
         headers = {'Content-Type': info.content_type or
                    'application/octet-stream',
                    'X-Timestamp': stamp}
+        for key, value in (info.content_headers or {}).items():
+            if key.lower() not in _DROPPED_HEADERS:
+                headers[key.title()] = value
+        if self.source.is_swift and info.expires_at:
+            if info.expires_at <= self.clock():
+                raise ExpiredAtSource(info.key, info.expires_at)
+            headers['X-Delete-At'] = str(int(info.expires_at))
         for key, value in metadata_mod.remote_to_swift(
                 info.metadata or {}).items():
             if key.lower() not in _DROPPED_HEADERS:
@@ -545,3 +564,15 @@ class ObjectMigrator(object):
                 '%s/%s: Swift has %d bytes at %s (marks %s) after copying '
                 '%d bytes at %s' % (container, name, have, copy.timestamp,
                                     copy.migrated_timestamp, size, stamp))
+
+
+class ExpiredAtSource(target_mod.Refused):
+    """A Swift source's object whose ``X-Delete-At`` has passed: it is
+    gone at the source (Swift no longer serves it, its expirer deletes
+    it) and is not copied; counted as skipped.
+    """
+
+    def __init__(self, name, expires_at):
+        Exception.__init__(self, '%s: expired at the source at %d' % (
+            name, int(expires_at)))
+        self.status = None

@@ -190,6 +190,10 @@ class MigrationReads(object):
             'X-Timestamp': swift_utils.Timestamp(info.last_modified).normal,
             'Accept-Ranges': 'bytes',
         }
+        for key, value in (info.content_headers or {}).items():
+            headers[key.title()] = value
+        if self.migration.source_is_swift and info.expires_at:
+            headers['X-Delete-At'] = str(int(info.expires_at))
         headers.update(metadata_mod.remote_to_swift(info.metadata or {}))
         if info.is_multipart:
             # NOTE(cloudsync): as it will be once migrated; Swift clients
