@@ -34,6 +34,7 @@ import typing
 
 
 from cloudsync import concurrency
+from cloudsync import exceptions
 from cloudsync.migrate import objects
 
 LOG = logging.getLogger('cloudsync.migrate')
@@ -164,8 +165,28 @@ class BucketPass(object):
 
     def _migrate_one(self, job):
         entry, listed = job
-        return self.migrator.migrate(self.bucket, self.container, entry,
-                                     listed)
+        result = self.migrator.migrate(self.bucket, self.container, entry,
+                                       listed)
+        if result.outcome == objects.FAILED and self._gone(entry):
+            LOG.info('migration %s: %s/%s is gone at the source since it '
+                     'was listed: not copied', self.migration.name,
+                     self.bucket, entry.key)
+            return objects.Result(objects.SKIPPED)
+        return result
+
+    def _gone(self, entry):
+        """Whether the source no longer has listed ``entry``: deleted
+        since the listing, or a Swift source's object past its
+        ``X-Delete-At``, which Swift no longer serves though its listing
+        shows it until the object expirer has removed it.
+        """
+        try:
+            self.source.head(self.bucket, entry.key)
+        except exceptions.NotFound:
+            return True
+        except exceptions.RemoteError:
+            return False
+        return False
 
     def _record(self, entry, result):
         self.state.record(self.bucket, result, entry.size)

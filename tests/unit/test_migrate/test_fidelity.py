@@ -15,6 +15,7 @@ content headers, a Swift source's expiry, its static symlinks.
 
 import pytest
 
+from cloudsync import exceptions
 from cloudsync.migrate import objects
 from tests.unit.test_migrate import helpers
 from tests.unit import test_s3_provider as s3_tests
@@ -120,3 +121,38 @@ def test_swift_reads_content_headers_and_a_static_links_target(
                                     'x-robots-tag': 'noindex'}
     assert (info.symlink_target, info.symlink_target_etag) == (
         'c/t\u00e4rget', 'abc')
+
+
+class ExpiringSwiftSource(helpers.SwiftLikeSource):
+    """A Swift source whose listing still shows objects past their
+    X-Delete-At, which it no longer serves (until its expirer runs).
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.expired = set()
+
+    def head_object(self, bucket, key):
+        if key in self.expired:
+            raise exceptions.NotFound('expired', status=404)
+        return super().head_object(bucket, key)
+
+    def get_object(self, bucket, key, **kwargs):
+        if key in self.expired:
+            raise exceptions.NotFound('expired', status=404)
+        return super().get_object(bucket, key, **kwargs)
+
+
+def test_a_listed_object_the_source_no_longer_serves_is_not_copied(
+        tmp_path):
+    setup = helpers.Setup(tmp_path, provider=ExpiringSwiftSource())
+    setup.put_source('expired', b'data')
+    setup.put_source('kept', b'data')
+    setup.provider.expired.add('expired')
+
+    finished, state = setup.run()
+
+    assert finished
+    assert setup.swift_object('expired') is None
+    last = state.data['buckets']['src']['last']
+    assert (last['copied'], last['skipped'], last['failed']) == (1, 1, 0)
