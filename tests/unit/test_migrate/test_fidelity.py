@@ -123,6 +123,76 @@ def test_swift_reads_content_headers_and_a_static_links_target(
         'c/t\u00e4rget', 'abc')
 
 
+# -- static symlinks ---------------------------------------------------------
+
+def link_setup(tmp_path):
+    setup = helpers.Setup(tmp_path, provider=helpers.SwiftLikeSource())
+    setup.put_source('a-target', b'the data')
+    return setup
+
+
+def failure(state, key):
+    error, = [f['error'] for f in state.data['failures']
+              if f['key'] == key]
+    return error
+
+
+def static_etag(setup, name):
+    return setup.swift_object(name).headers.get(
+        'X-Object-Sysmeta-Symlink-Target-Etag')
+
+
+def test_a_static_symlink_stays_static(tmp_path):
+    setup = link_setup(tmp_path)
+    etag = setup.provider.buckets['src']['a-target'].etag
+    setup.provider.link('src', 'link', 'src/a-target', target_etag=etag)
+
+    _, state = setup.run()
+
+    assert state.data['buckets']['src']['last']['copied'] == 2
+    assert static_etag(setup, 'link') == etag
+    assert setup.swift_object('link').headers[
+        'X-Object-Sysmeta-Symlink-Target'] == 'dest/a-target'
+
+
+def test_a_static_symlink_to_a_target_not_in_swift_yet_waits(tmp_path):
+    setup = link_setup(tmp_path)
+    setup.put_source('z-target', b'later')
+    etag = setup.provider.buckets['src']['z-target'].etag
+    setup.provider.link('src', 'link', 'src/z-target', target_etag=etag)
+
+    finished, state = setup.run()
+
+    assert finished
+    assert setup.swift_object('link') is None
+    assert 'not in Swift yet' in failure(state, 'link')
+    setup.run()
+    assert static_etag(setup, 'link') == etag
+
+
+def test_a_static_symlink_to_a_target_gone_at_the_source_too(tmp_path):
+    setup = link_setup(tmp_path)
+    setup.provider.link('src', 'link', 'src/gone', target_etag='0' * 32)
+
+    _, state = setup.run()
+
+    assert state.data['buckets']['src']['last']['failed'] == 0
+    assert setup.swift_object('link').headers[
+        'X-Object-Sysmeta-Symlink-Target'] == 'dest/gone'
+    assert static_etag(setup, 'link') is None
+
+
+def test_a_static_symlink_broken_at_the_source_fails(tmp_path):
+    setup = link_setup(tmp_path)
+    setup.provider.link('src', 'link', 'src/z', target_etag='0' * 32)
+    setup.put_source('z', b'not what the link pins')
+
+    _, state = setup.run()
+
+    assert setup.swift_object('link') is None
+    assert 'broken at the source' in failure(state, 'link')
+
+
 class ExpiringSwiftSource(helpers.SwiftLikeSource):
     """A Swift source whose listing still shows objects past their
     X-Delete-At, which it no longer serves (until its expirer runs).

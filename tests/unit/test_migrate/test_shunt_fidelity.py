@@ -87,3 +87,78 @@ def test_content_headers_and_expiry_are_the_sources(tmp_path):
                 resp.headers['Cache-Control'],
                 resp.headers['X-Delete-At']) == (
             'attachment', 'no-cache', '1800000000')
+
+
+# -- symlinks ----------------------------------------------------------------
+
+def linked_world(tmp_path, **link):
+    world = World(tmp_path)
+    world.provider.put_raw(BUCKET, 'target', b'the target data',
+                           content_type='text/plain')
+    world.provider.link(BUCKET, 'link', BUCKET + '/target', **link)
+    return world
+
+
+def test_a_link_not_migrated_yet_reads_its_target_from_the_source(tmp_path):
+    world = linked_world(tmp_path)
+
+    resp = world.obj('link')
+    head = world.obj('link', 'HEAD')
+    part = world.obj('link', headers={'Range': 'bytes=4-9'})
+
+    assert (resp.status_int, resp.body) == (200, b'the target data')
+    assert resp.headers['Content-Type'] == 'text/plain'
+    assert resp.headers['Content-Location'] == '/v1/%s/%s/target' % (
+        ACCOUNT, CONTAINER)
+    assert (head.status_int, head.headers['Content-Length']) == (200, '15')
+    assert (part.status_int, part.body) == (206, b'target')
+
+
+def test_a_link_not_migrated_yet_reads_its_migrated_target_from_swift(
+        tmp_path):
+    world = linked_world(tmp_path)
+    world.swift.put(ACCOUNT, CONTAINER, 'target', b'swift has it')
+
+    resp = world.obj('link')
+
+    assert (resp.status_int, resp.body) == (200, b'swift has it')
+    assert resp.headers['Content-Location'] == '/v1/%s/%s/target' % (
+        ACCOUNT, CONTAINER)
+
+
+def test_symlink_get_answers_for_the_link_itself(tmp_path):
+    world = linked_world(tmp_path, target_etag='abc')
+
+    resp = world.obj('link', query='?symlink=get')
+
+    assert (resp.status_int, resp.body) == (200, b'')
+    assert resp.headers['X-Symlink-Target'] == CONTAINER + '/target'
+    assert resp.headers['X-Symlink-Target-Account'] == ACCOUNT
+    assert resp.headers['X-Symlink-Target-Etag'] == 'abc'
+    assert 'Content-Location' not in resp.headers
+
+
+def test_a_static_link_whose_target_changed_is_a_409(tmp_path):
+    world = linked_world(tmp_path, target_etag='0' * 32)
+
+    resp = world.obj('link')
+
+    assert resp.status_int == 409
+    assert resp.headers['Content-Location'] == '/v1/%s/%s/target' % (
+        ACCOUNT, CONTAINER)
+
+
+def test_a_link_to_a_missing_target_is_a_404(tmp_path):
+    world = World(tmp_path)
+    world.provider.link(BUCKET, 'link', BUCKET + '/nothing')
+
+    assert world.obj('link').status_int == 404
+
+
+def test_links_are_followed_only_so_far(tmp_path):
+    world = linked_world(tmp_path)
+    world.provider.link(BUCKET, 'l2', BUCKET + '/link')
+    world.provider.link(BUCKET, 'l3', BUCKET + '/l2')
+
+    assert world.obj('l2').body == b'the target data'
+    assert world.obj('l3').status_int == 409
