@@ -37,7 +37,8 @@ minute:
   after it answered, so its 404 too was authorized.
 
 * an account GET lists, besides Swift's containers, the containers the
-  account's migrations will create (empty until they are).
+  account's migrations will create (empty until they are), also in
+  reverse order and, with a ``delimiter``, under their ``subdir``.
 
 Writes, deletes and the other methods are Swift's alone.
 """
@@ -419,8 +420,6 @@ class AccountListing(object):
 
     def listing(self, req, start_response):
         params = req.params
-        if params.get('reverse') or params.get('delimiter'):
-            return self.shunt.app(req.environ, start_response)
         params['format'] = 'json'
         req.params = params
         local = self.shunt.local(req.environ).read()
@@ -434,22 +433,52 @@ class AccountListing(object):
                         constraints.ACCOUNT_LISTING_LIMIT)
         except ValueError:
             return local.respond(start_response)
-        have = {e.get('name') for e in entries}
-        marker = params.get('marker') or ''
-        end_marker = params.get('end_marker') or ''
-        prefix = params.get('prefix') or ''
-        extra = [{'name': name, 'count': 0, 'bytes': 0}
-                 for name in sorted(self._coming())
-                 if name not in have and name > marker and
-                 name.startswith(prefix) and
-                 (not end_marker or name < end_marker)]
-        merged = sorted(entries + extra, key=lambda e: e.get('name', ''))
+        merged = _merge_containers(
+            entries, self._coming(), params.get('prefix') or '',
+            params.get('delimiter') or '', params.get('marker') or '',
+            params.get('end_marker') or '',
+            swift_utils.config_true_value(params.get('reverse')))
         body = json.dumps(merged[:limit]).encode('ascii')
         headers = swob.HeaderKeyDict(local.headers)
         headers['Content-Type'] = 'application/json; charset=utf-8'
         headers['Content-Length'] = str(len(body))
         start_response('200 OK', list(headers.items()))
         return [body]
+
+
+def _entry_name(entry):
+    return entry.get('name') or entry.get('subdir') or ''
+
+
+def _merge_containers(entries, coming, prefix, delimiter, marker,
+                      end_marker, reverse):
+    """Swift's account listing ``entries`` with the containers ``coming``
+    that it lacks, each listed empty (or, with ``delimiter``, as the
+    ``subdir`` it falls under), within the listing's ``prefix``,
+    ``marker`` and ``end_marker``, in Swift's order (``reverse``).
+    """
+    have = {_entry_name(e) for e in entries}
+    extra = {}
+    for name in coming:
+        if not name.startswith(prefix):
+            continue
+        entry = {'name': name, 'count': 0, 'bytes': 0}
+        if delimiter and delimiter in name[len(prefix):]:
+            rest = name[len(prefix):]
+            subdir = prefix + rest[:rest.index(delimiter) + len(delimiter)]
+            entry = {'subdir': subdir}
+            name = subdir
+        if name in have:
+            continue
+        if reverse:
+            inside = (not marker or name < marker) and (
+                not end_marker or name > end_marker)
+        else:
+            inside = name > marker and (not end_marker or name < end_marker)
+        if inside:
+            extra[name] = entry
+    return sorted(entries + list(extra.values()), key=_entry_name,
+                  reverse=reverse)
 
 
 class _ClosingBody(object):

@@ -335,6 +335,7 @@ def test_a_converted_1space_migration_runs(aio, s3, bucket, tmp_path):
 
 def test_the_shunt_serves_what_has_not_arrived_yet(
         aio, swift, s3, bucket, tmp_path):
+    import requests
     from swiftclient import client as swiftclient
     from swiftclient import exceptions as swift_exc
     s3.put_object(Bucket=bucket, Key='early', Body=b'0123456789',
@@ -361,6 +362,13 @@ def test_the_shunt_serves_what_has_not_arrived_yet(
             container)[1]] == ['early']
         assert [c['name'] for c in through.get_account(
             prefix=container)[1]] == [container]
+        assert [c.get('name') or c.get('subdir') for c in through.get_account(
+            prefix='mig', delimiter='-')[1]] == ['mig-']
+        reverse = requests.get(
+            shunt_url + path, params={'format': 'json', 'reverse': 'true',
+                                      'prefix': container},
+            headers={'X-Auth-Token': token}, timeout=60)
+        assert [c['name'] for c in reverse.json()] == [container]
         # Another account's user is refused, as Swift would refuse it.
         other = aio.swift_client('test2:tester2', 'testing2')
         other_url, other_token = other.get_auth()
