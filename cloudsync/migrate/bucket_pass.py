@@ -25,6 +25,10 @@ objects whose name hashes to ``i`` (:class:`NodeShare`). It also copies an
 object of another share that Swift still lacks once the source's copy is
 older than ``verification_slack``, so a migrator that is down delays its
 share only that long.
+
+With the migration's ``older_than``, an object last changed at the
+source more recently than that is left for a later pass: not copied, not
+counted, and its name in Swift (if any) not taken as deleted.
 """
 
 import dataclasses
@@ -116,6 +120,10 @@ class BucketPass(object):
         self.failed = 0
 
     def _wanted(self, entry, listed, now):
+        if self.migration.older_than and \
+                entry.last_modified > now - self.migration.older_than:
+            # NOTE: too young (older_than); a later pass copies it.
+            return False
         if self.share.owns(entry.key):
             return True
         # NOTE: another migrator's object; helped with only when Swift

@@ -332,6 +332,24 @@ def test_a_converted_1space_migration_runs(aio, s3, bucket, tmp_path):
         assert proc.returncode == 0, proc.stdout
         assert client.get_object(bucket, 'from-1space')[1] == b'old'
 
+        # older_than is carried over: a young object waits.
+        legacy['migrations'][0]['older_than'] = 86400
+        source.write_text(json.dumps(legacy))
+        proc = subprocess.run(
+            [helpers.bin_path('cloudsync-config-convert'), str(source),
+             '-o', str(converted), '--force'], stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT)
+        assert proc.returncode == 0, proc.stdout
+        assert 'older_than = 86400' in converted.read_text()
+        s3.put_object(Bucket=bucket, Key='young', Body=b'new')
+        proc = subprocess.run(
+            [helpers.bin_path('cloudsync-migrate'), '--config-file',
+             str(converted), '--config-file', node, '--once'],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, timeout=300)
+        assert proc.returncode == 0, proc.stdout
+        assert 'young' not in objects_of(client, bucket)
+
 
 def test_the_shunt_serves_what_has_not_arrived_yet(
         aio, swift, s3, bucket, tmp_path):
