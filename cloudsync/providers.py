@@ -144,6 +144,14 @@ class ColdState:
         return self.state == COLD_READABLE
 
 
+#: the headers of an object besides its type that a store may keep with
+#: it (Swift's object server keeps them all by default, S3 all but
+#: ``x-robots-tag``); see :attr:`ObjectInfo.content_headers`
+CONTENT_HEADERS = ('content-disposition', 'content-encoding',
+                   'content-language', 'cache-control', 'expires',
+                   'x-robots-tag')
+
+
 @dataclasses.dataclass
 class ObjectInfo:
     """What the remote knows of one object (the answer to a HEAD)."""
@@ -171,6 +179,19 @@ class ObjectInfo:
     #: (``<segments container>/<prefix>``); the same value is in
     #: ``metadata['x-object-manifest']``. None for any other object.
     dlo_manifest: typing.Optional[str] = None
+    #: the object's other content headers the store keeps, lower-case
+    #: names of :data:`CONTENT_HEADERS` (``content-disposition``, ...)
+    #: with their values; stores without them leave it empty
+    content_headers: typing.Dict[str, str] = dataclasses.field(
+        default_factory=dict)
+    #: for a symlink a store keeps as one (a Swift source read with
+    #: ``?symlink=get``): its target ``<container>/<object>``, unquoted;
+    #: None for any other object
+    symlink_target: typing.Optional[str] = None
+    #: the symlink target's account, when the link names one
+    symlink_target_account: typing.Optional[str] = None
+    #: a static symlink's target ETag (``X-Symlink-Target-Etag``)
+    symlink_target_etag: typing.Optional[str] = None
 
     @property
     def is_multipart(self):

@@ -698,6 +698,7 @@ def _load_migration(conf, section, remotes, disabled_remotes, problems,
         remove_after_verify=bool(values['remove_after_verify']),
         propagate_delete=bool(values['propagate_delete']) and
         not values['remove_after_verify'],
+        older_than=values['older_than'] or 0.0,
         conf=group)
 
 

@@ -28,6 +28,7 @@ Swift account::
     prefix =
     storage_policy = gold
     remove_after_verify = false
+    older_than = 0           # seconds; younger objects wait
 
 The loader (:func:`cloudsync.conf.build`) checks every value with the
 same rules as mappings and puts a :class:`Migration` per enabled section
@@ -60,6 +61,8 @@ class Migration:
     storage_policy: typing.Optional[str] = None
     remove_after_verify: bool = False
     propagate_delete: bool = True
+    #: seconds: only source objects last changed longer ago are migrated
+    older_than: float = 0.0
     conf: typing.Any = None
 
     @property

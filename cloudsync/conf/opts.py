@@ -284,4 +284,8 @@ migration_opts = [
                 help='Delete from Swift an object the migrator copied when '
                      'it is deleted at the source, unless a Swift user '
                      'changed it since.'),
+    cfg.FloatOpt('older_than', default=0.0, min=0,
+                 help='Migrate only the objects whose last change at the '
+                      'source is more than this many seconds ago; younger '
+                      'ones wait for a later pass. 0: every object.'),
 ]

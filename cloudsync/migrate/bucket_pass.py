@@ -25,6 +25,10 @@ objects whose name hashes to ``i`` (:class:`NodeShare`). It also copies an
 object of another share that Swift still lacks once the source's copy is
 older than ``verification_slack``, so a migrator that is down delays its
 share only that long.
+
+With the migration's ``older_than``, an object last changed at the
+source more recently than that is left for a later pass: not copied, not
+counted, and its name in Swift (if any) not taken as deleted.
 """
 
 import dataclasses
@@ -34,6 +38,7 @@ import typing
 
 
 from cloudsync import concurrency
+from cloudsync import exceptions
 from cloudsync.migrate import objects
 
 LOG = logging.getLogger('cloudsync.migrate')
@@ -115,6 +120,10 @@ class BucketPass(object):
         self.failed = 0
 
     def _wanted(self, entry, listed, now):
+        if self.migration.older_than and \
+                entry.last_modified > now - self.migration.older_than:
+            # NOTE: too young (older_than); a later pass copies it.
+            return False
         if self.share.owns(entry.key):
             return True
         # NOTE: another migrator's object; helped with only when Swift
@@ -164,8 +173,28 @@ class BucketPass(object):
 
     def _migrate_one(self, job):
         entry, listed = job
-        return self.migrator.migrate(self.bucket, self.container, entry,
-                                     listed)
+        result = self.migrator.migrate(self.bucket, self.container, entry,
+                                       listed)
+        if result.outcome == objects.FAILED and self._gone(entry):
+            LOG.info('migration %s: %s/%s is gone at the source since it '
+                     'was listed: not copied', self.migration.name,
+                     self.bucket, entry.key)
+            return objects.Result(objects.SKIPPED)
+        return result
+
+    def _gone(self, entry):
+        """Whether the source no longer has listed ``entry``: deleted
+        since the listing, or a Swift source's object past its
+        ``X-Delete-At``, which Swift no longer serves though its listing
+        shows it until the object expirer has removed it.
+        """
+        try:
+            self.source.head(self.bucket, entry.key)
+        except exceptions.NotFound:
+            return True
+        except exceptions.RemoteError:
+            return False
+        return False
 
     def _record(self, entry, result):
         self.state.record(self.bucket, result, entry.size)

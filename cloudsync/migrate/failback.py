@@ -31,9 +31,15 @@ the local object's:
   Swift stored. A container Swift lacks is created first, with the
   mapping's ``storage_policy``.
 
-Static large objects and dynamic large objects newer than the local copy
-are reported as failed: they are not copied back (see the documentation
-for doing it by hand).
+A static large object is brought back as one: its manifest (the one kept
+beside it in the bucket, used only when the object names it, see
+:mod:`cloudsync.remote_manifest`) is written into Swift once its segments
+are there; segments that are objects of the mapping's containers are
+brought back first, as any object. Dynamic large objects (which proxymc
+does not accept) newer than the local copy are reported as failed.
+
+Deletes through proxymc are not brought back: proxymc leaves no record of
+them in the bucket (see the documentation for doing it by hand).
 """
 
 import dataclasses
@@ -49,6 +55,7 @@ from cloudsync import headers as headers_mod
 from cloudsync import metadata as md
 from cloudsync.migrate import objects as objects_mod
 from cloudsync.migrate import target as target_mod
+from cloudsync import remote_manifest
 
 LOG = logging.getLogger('cloudsync.migrate.failback')
 
@@ -224,9 +231,8 @@ class FailBack(object):
             return skipped
         if swift_utils.config_true_value(md.decode_value(
                 info.metadata.get(md.SLO_KEY, ''))):
-            return Outcome(container, name, FAILED,
-                           'a static large object is not pulled back',
-                           timestamp=stamp.internal)
+            return self._pull_slo(container, bucket, name, info, stamp,
+                                  delete_at, create_only=head is None)
         if md.DLO_KEY in {k.lower() for k in info.metadata}:
             return Outcome(container, name, FAILED,
                            'a dynamic large object is not pulled back',
@@ -239,6 +245,96 @@ class FailBack(object):
                           create_only=head is None)
         return Outcome(container, name, COPIED, bytes=size,
                        timestamp=stamp.internal)
+
+    # -- static large objects ------------------------------------------------
+
+    def _pull_slo(self, container, bucket, name, info, stamp, delete_at,
+                  create_only):
+        """Bring back a static large object written through proxymc: its
+        manifest (kept beside it in the bucket, used only when the object
+        names it), its segments first when they are objects of this
+        mapping's containers that Swift lacks, then the manifest, which
+        Swift's ``slo`` checks against every segment.
+        """
+        failed = Outcome(container, name, FAILED, timestamp=stamp.internal)
+        layout = self.mapping.target(container).layout
+        try:
+            with self.provider.get_object(
+                    bucket, layout.manifest_key(name)) as body:
+                raw = body.read_all()
+            entries = remote_manifest.trusted_entries(raw, info, container,
+                                                      name)
+        except exceptions.NotFound:
+            failed.reason = 'a static large object whose manifest is ' \
+                'not in the bucket'
+            return failed
+        except remote_manifest.UntrustedManifest as exc:
+            failed.reason = 'its manifest in the bucket is not used: %s' % (
+                exc,)
+            return failed
+        manifest = []
+        for entry in entries:
+            if entry.get('sub_slo') or 'data' in entry:
+                failed.reason = ('a static large object with nested '
+                                 'manifests or inline data is not pulled '
+                                 'back')
+                return failed
+            problem = self._segment(entry['name'], entry['hash'],
+                                    int(entry['bytes']))
+            if problem:
+                failed.reason = problem
+                return failed
+            item = {'path': entry['name'], 'etag': entry['hash'],
+                    'size_bytes': int(entry['bytes'])}
+            if entry.get('range'):
+                item['range'] = entry['range']
+            manifest.append(item)
+        if self.dry_run:
+            return Outcome(container, name, WOULD_COPY, bytes=info.size,
+                           timestamp=stamp.internal)
+        self._ensure_container(container)
+        self.target.put_slo(container, name,
+                            self.headers(info, stamp, delete_at), manifest,
+                            create_only=create_only)
+        head = self.target.head(container, name, newest=False) or {}
+        size = int(head.get('x-object-sysmeta-slo-size') or -1)
+        if head.get('x-timestamp') is None or _timestamp(
+                head['x-timestamp']) != stamp or size != info.size:
+            raise exceptions.ChecksumMismatch(
+                'Swift has %d bytes at %s after the manifest of %d bytes at '
+                '%s was written' % (size, head.get('x-timestamp'),
+                                    info.size, stamp.internal))
+        return Outcome(container, name, COPIED, bytes=info.size,
+                       timestamp=stamp.internal)
+
+    def _segment(self, path, etag, size):
+        """Make sure segment ``path`` (``/<container>/<object>``) is in
+        Swift with ``etag`` and ``size``: pulled first when it is an
+        object of this mapping's containers.
+
+        :returns: None, or why the segment is missing.
+        """
+        seg_container, _, seg_name = path.lstrip('/').partition('/')
+        if self._has_segment(seg_container, seg_name, etag, size):
+            return None
+        if self.mapping.is_wildcard or \
+                seg_container == self.mapping.container:
+            where = self.mapping.target(seg_container)
+            pulled = self.pull(seg_container, where.bucket,
+                               where.layout.object_key(seg_name), seg_name)
+            if pulled.outcome == WOULD_COPY or self._has_segment(
+                    seg_container, seg_name, etag, size):
+                return None
+            return 'segment %s: %s%s' % (path, pulled.outcome, (
+                ' (%s)' % pulled.reason) if pulled.reason else '')
+        return ('segment %s is not in Swift (its container is not in this '
+                'mapping: bring it back first)' % path)
+
+    def _has_segment(self, container, name, etag, size):
+        head = self.target.head(container, name, newest=False)
+        return head is not None and \
+            (head.get('etag') or '').strip('"') == etag and \
+            int(head.get('content-length') or -1) == size
 
     def _ensure_container(self, container):
         """Create ``container`` when Swift lacks it (one created through

@@ -47,6 +47,7 @@ import urllib.parse
 
 from cloudsync import exceptions
 from cloudsync import metadata as metadata_mod
+from cloudsync.migrate import links
 from cloudsync.migrate import marks
 from cloudsync.migrate import target as target_mod
 
@@ -61,7 +62,12 @@ FAILED = 'failed'
 #: the target container's name followed by this
 SEGMENTS_SUFFIX = '_segments'
 
-_DROPPED_HEADERS = ('x-object-manifest', 'x-static-large-object')
+#: headers never copied as they are: the migrator writes a large object's
+#: or a symlink's itself, and a Swift source's expiry only while it is to
+#: come
+_DROPPED_HEADERS = ('x-object-manifest', 'x-static-large-object',
+                    'x-delete-at', 'x-symlink-target',
+                    'x-symlink-target-account', 'x-symlink-target-etag')
 #: the ETag of no bytes (a symlink's)
 EMPTY_MD5 = hashlib.md5(b'', usedforsecurity=False).hexdigest()
 
@@ -297,9 +303,14 @@ class ObjectMigrator(object):
         return marks.timestamp(when)
 
     def _headers(self, entry, info, stamp):
+        """The headers of the copy of source object ``info`` (see
+        :func:`_content_headers`), its user metadata and the marks.
+        """
         headers = {'Content-Type': info.content_type or
                    'application/octet-stream',
                    'X-Timestamp': stamp}
+        headers.update(_content_headers(info, self.source.is_swift,
+                                        self.clock()))
         for key, value in metadata_mod.remote_to_swift(
                 info.metadata or {}).items():
             if key.lower() not in _DROPPED_HEADERS:
@@ -497,20 +508,29 @@ class ObjectMigrator(object):
     def _copy_symlink(self, bucket, container, entry, info, link,
                       create_only):
         """A Swift source's symlink as a symlink: to the same object name,
-        in the container its source container goes into.
+        in the container its source container goes into; a static one
+        stays static (see :mod:`cloudsync.migrate.links`).
         """
         target, target_account = link
         if target_account and target_account != self._source_account():
             raise MigrationError(
                 '%s/%s: a symlink to another account (%s) is not migrated'
                 % (bucket, entry.key, target_account))
-        target_container, _, target_name = target.partition('/')
-        if target_container == bucket:
-            target_container = container
+        source_container, _, target_name = target.partition('/')
+        target_container = (container if source_container == bucket
+                            else source_container)
         stamp = self._stamp(entry, info)
         headers = self._headers(entry, info, stamp)
         headers['X-Symlink-Target'] = urllib.parse.quote(
             '%s/%s' % (target_container, target_name), safe='/')
+        if info.symlink_target_etag:
+            try:
+                headers.update(links.static_link_headers(
+                    self.source, self.target, '%s/%s' % (bucket, entry.key),
+                    source_container, target_container, target_name,
+                    info.symlink_target_etag))
+            except links.StaticLinkError as exc:
+                raise MigrationError(str(exc))
         headers['Content-Length'] = '0'
         self.target.put(container, entry.key, headers,
                         target_mod._Bytes(b''), create_only=create_only)
@@ -545,3 +565,32 @@ class ObjectMigrator(object):
                 '%s/%s: Swift has %d bytes at %s (marks %s) after copying '
                 '%d bytes at %s' % (container, name, have, copy.timestamp,
                                     copy.migrated_timestamp, size, stamp))
+
+
+class ExpiredAtSource(target_mod.Refused):
+    """A Swift source's object whose ``X-Delete-At`` has passed: it is
+    gone at the source (Swift no longer serves it, its expirer deletes
+    it) and is not copied; counted as skipped.
+    """
+
+    def __init__(self, name, expires_at):
+        Exception.__init__(self, '%s: expired at the source at %d' % (
+            name, int(expires_at)))
+        self.status = None
+
+
+def _content_headers(info, is_swift, now):
+    """The content headers of the copy of source object ``info`` and, from
+    a Swift source, its ``X-Delete-At``.
+
+    :raises ExpiredAtSource: a Swift source's object whose ``X-Delete-At``
+        has passed (Swift refuses such a write).
+    """
+    headers = {key.title(): value
+               for key, value in (info.content_headers or {}).items()
+               if key.lower() not in _DROPPED_HEADERS}
+    if is_swift and info.expires_at:
+        if info.expires_at <= now:
+            raise ExpiredAtSource(info.key, info.expires_at)
+        headers['X-Delete-At'] = str(int(info.expires_at))
+    return headers

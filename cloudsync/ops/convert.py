@@ -45,9 +45,9 @@ Every entry of ``migrations`` (1space's migrator) becomes one
 ``[migration:NAME]`` section (``NAME`` being ``migrate-<account>-<bucket>``,
 ``all`` for ``/*``) with its remote, ``bucket`` (``*`` for ``/*``),
 ``account``, ``container`` (when it is not the bucket's name),
-``prefix`` and ``storage_policy``; ``older_than`` and
-``propagate_account_metadata`` are reported, as is ``migrator_settings``
-(``cloudsync-migrate`` reads ``[DEFAULT]``).
+``prefix``, ``storage_policy`` and ``older_than`` (an invalid one is
+left out with a warning); ``propagate_account_metadata`` is reported, as
+is ``migrator_settings`` (``cloudsync-migrate`` reads ``[DEFAULT]``).
 
 The converted configuration is loaded with cloudsync's own configuration
 loader before it is written: if the daemon would refuse it, nothing is
@@ -75,6 +75,7 @@ that cloudsync keeps with every copy to refuse stale deletes). See
 
 import dataclasses
 import json
+import math
 import os
 import re
 import tempfile
@@ -127,10 +128,10 @@ MIGRATION_KNOWN = ('account', 'container', 'aws_bucket', 'aws_endpoint',
                    'aws_identity', 'aws_secret', 'aws_session_token',
                    'protocol', 'remote_account', 'auth_type', 'tenant_name',
                    'project_name', 'project_domain_name', 'user_domain_name',
-                   'prefix', 'storage_policy', 'custom_prefix', 'encryption')
+                   'prefix', 'storage_policy', 'custom_prefix', 'encryption',
+                   'older_than')
 #: options of a ``migrations`` profile cloudsync does not have
 MIGRATION_UNSUPPORTED = {
-    'older_than': 'cloudsync migrates every object, whatever its age',
     'propagate_account_metadata': 'cloudsync copies container metadata '
                                   'and ACLs, not account metadata',
 }
@@ -611,6 +612,12 @@ class Converter:
             section.set('prefix', profile['prefix'])
         if profile.get('storage_policy'):
             section.set('storage_policy', profile['storage_policy'])
+        older_than = _older_than(profile.get('older_than'))
+        if older_than is None:
+            self.warn(where, 'older_than %r not carried over: not a number '
+                      'of seconds' % (profile['older_than'],))
+        elif older_than:
+            section.set('older_than', older_than)
         for key, why in MIGRATION_UNSUPPORTED.items():
             if profile.get(key) not in (None, False, '', 0):
                 self.warn(where, '%s not carried over: %s' % (key, why))
@@ -703,3 +710,21 @@ def validate(text):
 def write_private(path, text):
     """Write ``text`` to ``path`` with mode 0600, atomically."""
     files.replace_file(path, text, mode=0o600)
+
+
+def _older_than(value):
+    """A ``migrations`` profile's ``older_than`` (seconds) as
+    ``[migration:NAME] older_than``: 0 when unset, None when it is not a
+    number of seconds.
+    """
+    if value in (None, '', 0):
+        return 0
+    if isinstance(value, bool):
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(seconds) or seconds < 0:
+        return None
+    return int(seconds) if seconds.is_integer() else seconds

@@ -25,24 +25,33 @@ minute:
   migration's ``prefix`` leaves it out. Swift's proxy authorizes a request
   before it looks for the object, so a 404 was authorized by the
   container's ACLs: nothing is served that Swift would have refused;
+* a Swift source's symlink not migrated yet is followed as Swift's
+  ``symlink`` middleware follows one: its target is read through the
+  shunt (Swift's copy, or the source's), with ``Content-Location``; a
+  static link's target must have its ETag (else 409); ``?symlink=get``
+  answers for the link itself, with ``X-Symlink-Target`` naming the
+  target where the migrator puts it;
 * a container GET lists Swift's objects and the source's, merged in
   Swift's order (Swift's entry wins on a name in both), also before the
   migrator has created the container. Swift authorizes a container GET
   after it answered, so its 404 too was authorized.
 
 * an account GET lists, besides Swift's containers, the containers the
-  account's migrations will create (empty until they are).
+  account's migrations will create (empty until they are), also in
+  reverse order and, with a ``delimiter``, under their ``subdir``.
 
 Writes, deletes and the other methods are Swift's alone.
 """
 
 import email.utils
 import json
+import urllib.parse
 
 from swift.common import constraints
 from swift.common import request_helpers
 from swift.common import swob
 from swift.common import utils as swift_utils
+from swift.common import wsgi as swift_wsgi
 
 from cloudsync import exceptions
 from cloudsync import layout as layout_mod
@@ -54,6 +63,10 @@ from cloudsync.shunt import listing as shunt_listing
 _CONDITIONS = (('If-Match', 'if_match'), ('If-None-Match', 'if_none_match'),
                ('If-Modified-Since', 'if_modified_since'),
                ('If-Unmodified-Since', 'if_unmodified_since'))
+
+#: chained source symlinks followed at most, as Swift's ``symloop_max``
+SYMLOOP_MAX = 2
+_SYMLOOP_KEY = 'cloudsync.migration.symloop'
 
 
 def _route(shunt, req):
@@ -153,15 +166,18 @@ class MigrationReads(object):
     # -- objects -----------------------------------------------------------
 
     def object(self, req, start_response):
+        answer = None
         local = self.shunt.local(req.environ)
         if local.status_int != 404 or local.tombstone() is not None:
             return local.respond(start_response)
         provider = self.shunt.provider(self.migration)
         try:
-            if req.method == 'HEAD':
-                answer = self._head(req, provider.head_object(
-                    self.bucket, self.obj), local)
-            else:
+            if req.method == 'HEAD' or self._may_be_link(req):
+                info = provider.head_object(self.bucket, self.obj)
+                answer = self._follow(req, info)
+                if answer is None and req.method == 'HEAD':
+                    answer = self._head(req, info, local)
+            if answer is None:
                 answer = self._get(req, provider, local)
         except exceptions.NotFound:
             return local.respond(start_response)
@@ -190,6 +206,12 @@ class MigrationReads(object):
             'X-Timestamp': swift_utils.Timestamp(info.last_modified).normal,
             'Accept-Ranges': 'bytes',
         }
+        for key, value in (info.content_headers or {}).items():
+            headers[key.title()] = value
+        if self.migration.source_is_swift and info.expires_at:
+            headers['X-Delete-At'] = str(int(info.expires_at))
+        if info.symlink_target:
+            headers.update(self._link_headers(info))
         headers.update(metadata_mod.remote_to_swift(info.metadata or {}))
         if info.is_multipart:
             # NOTE(cloudsync): as it will be once migrated; Swift clients
@@ -213,6 +235,10 @@ class MigrationReads(object):
         body = provider.get_object(self.bucket, self.obj,
                                    range=req.headers.get('Range'),
                                    **conditions)
+        followed = self._follow(req, body.info)
+        if followed is not None:
+            body.close()
+            return followed
         headers = self._headers(body.info, local)
         headers['Content-Length'] = str(body.content_length)
         if body.status == 206 and body.content_range:
@@ -227,6 +253,88 @@ class MigrationReads(object):
                 return []
             return _ClosingBody(body)
         return answer
+
+    # -- symlinks ------------------------------------------------------------
+
+    def _may_be_link(self, req):
+        """Whether a GET must look at the source object first: its range
+        or conditions would be applied to a link's empty body.
+        """
+        return self.migration.source_is_swift and any(
+            header in req.headers for header, _ in _CONDITIONS + (
+                ('Range', None),))
+
+    def _link_target(self, info):
+        """``(container, object)`` in Swift of a source symlink's target
+        (where the migrator puts it), or None for a link to another
+        account (not migrated).
+        """
+        account = info.symlink_target_account
+        if account:
+            source_account = getattr(getattr(
+                self.migration.remote, 'conf', None), 'remote_account', None)
+            if source_account and urllib.parse.unquote(
+                    account) != source_account:
+                return None
+        container, _, name = info.symlink_target.partition('/')
+        if container == self.bucket:
+            container = self.container
+        return container, name
+
+    def _link_headers(self, info):
+        """A symlink's headers as Swift gives them with ``?symlink=get``."""
+        target = self._link_target(info)
+        if target is None:
+            return {}
+        headers = {'X-Symlink-Target': urllib.parse.quote(
+            '/'.join(target), safe='/'),
+            'X-Symlink-Target-Account': urllib.parse.quote(self.account)}
+        if info.symlink_target_etag:
+            headers['X-Symlink-Target-Etag'] = info.symlink_target_etag
+        return headers
+
+    def _follow(self, req, info):
+        """The answer for a GET or HEAD of source symlink ``info``, as
+        Swift's ``symlink`` middleware gives it: its target's (read
+        through the shunt: Swift's copy, or the source's), with
+        ``Content-Location``; None when ``info`` is not a link or the
+        request asks for the link itself (``?symlink=get``).
+        """
+        if not info.symlink_target or req.params.get('symlink') == 'get':
+            return None
+        target = self._link_target(info)
+        if target is None:
+            return None
+        loops = req.environ.get(_SYMLOOP_KEY, 0)
+        if loops >= SYMLOOP_MAX:
+            return swob.HTTPConflict(
+                request=req, content_type='text/plain',
+                body='Too many levels of symbolic links, maximum allowed '
+                     'is %d' % SYMLOOP_MAX)
+        location = '/%s/%s/%s' % (
+            req.split_path(2, 4, True)[0],
+            urllib.parse.quote(self.account),
+            urllib.parse.quote('/'.join(target), safe='/'))
+        sub = swift_wsgi.make_subrequest(
+            req.environ, path=urllib.parse.unquote(location),
+            method=req.method, headers=dict(req.headers),
+            swift_source='SYM')
+        sub.environ[_SYMLOOP_KEY] = loops + 1
+        resp = sub.get_response(self.shunt)
+        wanted = info.symlink_target_etag
+        if wanted and resp.is_success and not swift_utils.config_true_value(
+                resp.headers.get('X-Static-Large-Object')) and \
+                swob.normalize_etag(resp.headers.get('Etag')) != wanted:
+            swift_utils.close_if_possible(resp.app_iter)
+            return swob.HTTPConflict(
+                request=req, content_type='text/plain',
+                headers={'Content-Location': location},
+                body='Object Etag %r does not match X-Symlink-Target-Etag '
+                     'header %r' % (swob.normalize_etag(
+                         resp.headers.get('Etag')), wanted))
+        if 'Content-Location' not in resp.headers:
+            resp.headers['Content-Location'] = location
+        return resp
 
     # -- listings ------------------------------------------------------------
 
@@ -312,8 +420,6 @@ class AccountListing(object):
 
     def listing(self, req, start_response):
         params = req.params
-        if params.get('reverse') or params.get('delimiter'):
-            return self.shunt.app(req.environ, start_response)
         params['format'] = 'json'
         req.params = params
         local = self.shunt.local(req.environ).read()
@@ -327,22 +433,52 @@ class AccountListing(object):
                         constraints.ACCOUNT_LISTING_LIMIT)
         except ValueError:
             return local.respond(start_response)
-        have = {e.get('name') for e in entries}
-        marker = params.get('marker') or ''
-        end_marker = params.get('end_marker') or ''
-        prefix = params.get('prefix') or ''
-        extra = [{'name': name, 'count': 0, 'bytes': 0}
-                 for name in sorted(self._coming())
-                 if name not in have and name > marker and
-                 name.startswith(prefix) and
-                 (not end_marker or name < end_marker)]
-        merged = sorted(entries + extra, key=lambda e: e.get('name', ''))
+        merged = _merge_containers(
+            entries, self._coming(), params.get('prefix') or '',
+            params.get('delimiter') or '', params.get('marker') or '',
+            params.get('end_marker') or '',
+            swift_utils.config_true_value(params.get('reverse')))
         body = json.dumps(merged[:limit]).encode('ascii')
         headers = swob.HeaderKeyDict(local.headers)
         headers['Content-Type'] = 'application/json; charset=utf-8'
         headers['Content-Length'] = str(len(body))
         start_response('200 OK', list(headers.items()))
         return [body]
+
+
+def _entry_name(entry):
+    return entry.get('name') or entry.get('subdir') or ''
+
+
+def _merge_containers(entries, coming, prefix, delimiter, marker,
+                      end_marker, reverse):
+    """Swift's account listing ``entries`` with the containers ``coming``
+    that it lacks, each listed empty (or, with ``delimiter``, as the
+    ``subdir`` it falls under), within the listing's ``prefix``,
+    ``marker`` and ``end_marker``, in Swift's order (``reverse``).
+    """
+    have = {_entry_name(e) for e in entries}
+    extra = {}
+    for name in coming:
+        if not name.startswith(prefix):
+            continue
+        entry = {'name': name, 'count': 0, 'bytes': 0}
+        if delimiter and delimiter in name[len(prefix):]:
+            rest = name[len(prefix):]
+            subdir = prefix + rest[:rest.index(delimiter) + len(delimiter)]
+            entry = {'subdir': subdir}
+            name = subdir
+        if name in have:
+            continue
+        if reverse:
+            inside = (not marker or name < marker) and (
+                not end_marker or name > end_marker)
+        else:
+            inside = name > marker and (not end_marker or name < end_marker)
+        if inside:
+            extra[name] = entry
+    return sorted(entries + list(extra.values()), key=_entry_name,
+                  reverse=reverse)
 
 
 class _ClosingBody(object):

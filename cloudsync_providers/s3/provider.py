@@ -83,6 +83,26 @@ from cloudsync_providers.s3 import multipart as s3_multipart
 
 LOG = logging.getLogger(__name__)
 
+#: the response fields of :data:`cloudsync.providers.CONTENT_HEADERS`
+_CONTENT_FIELDS = (('content-disposition', 'ContentDisposition'),
+                   ('content-encoding', 'ContentEncoding'),
+                   ('content-language', 'ContentLanguage'),
+                   ('cache-control', 'CacheControl'),
+                   ('expires', 'ExpiresString'))
+
+
+def _content_headers(resp):
+    """The content headers of a HEAD or GET answer, as sent (botocore
+    parses ``Expires`` into a date).
+    """
+    sent = (resp.get('ResponseMetadata') or {}).get('HTTPHeaders') or {}
+    found = {}
+    for name, field in _CONTENT_FIELDS:
+        value = sent.get(name) or resp.get(field)
+        if value and isinstance(value, str):
+            found[name] = value
+    return found
+
 
 class S3Provider(s3_client.S3Client, s3_multipart.S3Multipart,
                  s3_listing.S3Listing, s3_cold.S3ColdRestore,
@@ -240,9 +260,9 @@ class S3Provider(s3_client.S3Client, s3_multipart.S3Multipart,
                           'application/octet-stream'),
             metadata={k.lower(): v for k, v in
                       (resp.get('Metadata') or {}).items()},
-            storage_class=resp.get('StorageClass'),
-            parts_count=parts_count,
-            expires_at=s3_client._parse_expiration(resp.get('Expiration')))
+            storage_class=resp.get('StorageClass'), parts_count=parts_count,
+            expires_at=s3_client._parse_expiration(resp.get('Expiration')),
+            content_headers=_content_headers(resp))
 
     @staticmethod
     def _check_md5(md5):

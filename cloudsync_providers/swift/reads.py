@@ -68,13 +68,22 @@ class SwiftReads:
             # which is how copies of DLOs were kept before they stayed DLOs.
             dlo_manifest = urllib.parse.unquote(headers['x-object-manifest'])
             metadata[swift_conn.DLO_KEY] = dlo_manifest
+        link = headers.get('x-symlink-target')
         return providers.ObjectInfo(
             key=key, size=size, etag=etag, last_modified=last_modified,
             content_type=(headers.get('content-type') or
                           'application/octet-stream'),
             metadata=metadata, parts_count=parts_count,
             expires_at=float(expires_at) if expires_at else None,
-            dlo_manifest=dlo_manifest)
+            dlo_manifest=dlo_manifest,
+            content_headers={name: headers[name]
+                             for name in providers.CONTENT_HEADERS
+                             if headers.get(name)},
+            symlink_target=urllib.parse.unquote(link) if link else None,
+            symlink_target_account=headers.get('x-symlink-target-account')
+            if link else None,
+            symlink_target_etag=headers.get('x-symlink-target-etag')
+            if link else None)
 
     def _manifest(self, conn, bucket, key, manifest_etag=None):
         """The segments of a static large object, as Swift keeps them.

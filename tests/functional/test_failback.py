@@ -132,3 +132,35 @@ def test_objects_written_through_proxymc_come_back_into_swift(aio, env):
     code, out, err = failback(env['conf'], '--since', outage, 'shared')
     assert code == 0, out + err
     assert 'mapping shared: 0 copied (0 bytes), 4 skipped, 0 failed' in out
+
+
+def test_a_static_large_object_written_through_proxymc_comes_back(aio, env):
+    import json
+    container = env['container']
+    local = aio.swift_client()
+    local.put_container(container)
+    cloud = env['server'].client()
+    parts = [os.urandom(1024 * 1024), os.urandom(1000)]
+    for n, data in enumerate(parts):
+        cloud.put_object(container, 'movie-parts/%d' % n, data)
+    manifest = [{'path': '/%s/movie-parts/%d' % (container, n)}
+                for n in range(len(parts))]
+    cloud.put_object(container, 'movie', json.dumps(manifest),
+                     query_string='multipart-manifest=put',
+                     headers={'X-Object-Meta-Cut': 'final',
+                              'Content-Type': 'video/mp4'})
+    cloud_head = cloud.head_object(container, 'movie')
+
+    code, out, err = failback(env['conf'], 'shared')
+    assert code == 0, out + err
+    # the segments come back with their object, which counts them
+    assert 'mapping shared: 1 copied (1049576 bytes), 2 skipped, 0 failed' \
+        in out
+
+    headers, body = local.get_object(container, 'movie')
+    assert body == b''.join(parts)
+    assert headers['x-static-large-object'] == 'True'
+    assert headers['etag'] == cloud_head['etag']
+    assert headers['x-object-meta-cut'] == 'final'
+    assert headers['content-type'] == 'video/mp4'
+    assert headers['x-timestamp'] == cloud_head['x-timestamp']

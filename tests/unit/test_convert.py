@@ -425,7 +425,7 @@ def test_global_options_are_converted_and_slack_becomes_seconds(
 
 def test_what_cannot_be_carried_over_is_reported_one_line_each():
     data = dict(SAMPLE, migrations=[{'account': 'A', 'aws_bucket': 'b',
-                                     'older_than': 60}],
+                                     'older_than': 'an hour'}],
                 migrator_settings={'items_chunk': 5},
                 syslog={'host': 'h'}, http_proxy='http://p', wat=1,
                 log_level='warning')
@@ -436,7 +436,8 @@ def test_what_cannot_be_carried_over_is_reported_one_line_each():
     result = convert.convert(data)
 
     text = '\n'.join(result.warnings)
-    assert 'migrations[0] (A/b): older_than not carried over' in text
+    assert "migrations[0] (A/b): older_than 'an hour' not carried over" \
+        in text
     assert 'migrator_settings: not carried over' in text
     assert 'syslog: not carried over' in text
     assert 'http_proxy: not carried over' in text
@@ -647,13 +648,38 @@ def test_migration_profiles_become_migration_sections():
     assert legacy['prefix'] == '2024/'
     assert legacy['storage_policy'] == 'gold'
     assert 'container' not in legacy
+    assert legacy['older_than'] == 3600
     every = sections['migration:migrate-AUTH_new-all']
+    assert 'older_than' not in every
     assert every['bucket'] == '*'
     swift_remote = [dict(r.options) for r in result.remotes
                     if r.name == 'remote:%s' % every['remote']][0]
     assert swift_remote['provider'] == 'swift'
     assert swift_remote['remote_account'] == 'AUTH_old'
     assert sections['migration:migrate-AUTH_new-src']['container'] == 'dst'
-    assert any('older_than not carried over' in w for w in result.warnings)
+    assert not any('older_than' in w for w in result.warnings)
     assert convert.validate(result.render()) == []
     assert 'shh' not in '\n'.join(result.warnings)
+
+
+@pytest.mark.parametrize('value, carried', [
+    (3600, 3600), ('120', 120), (1.5, 1.5), (0, None), (None, None)])
+def test_older_than_is_carried_over(value, carried):
+    result = convert.convert(dict(SAMPLE, migrations=[
+        {'account': 'A', 'aws_bucket': 'b', 'older_than': value}]))
+
+    section, = result.migrations
+    assert dict(section.options).get('older_than') == carried
+    assert result.warnings == []
+    assert convert.validate(result.render()) == []
+
+
+@pytest.mark.parametrize('value', [-1, 'soon', True, float('nan')])
+def test_an_invalid_older_than_is_left_out_with_a_warning(value):
+    result = convert.convert(dict(SAMPLE, migrations=[
+        {'account': 'A', 'aws_bucket': 'b', 'older_than': value}]))
+
+    section, = result.migrations
+    assert 'older_than' not in dict(section.options)
+    assert any('older_than' in w and 'not a number of seconds' in w
+               for w in result.warnings)

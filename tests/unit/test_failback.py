@@ -14,6 +14,7 @@ back into Swift, and never over a newer Swift write or delete.
 """
 
 import io
+import json
 import types
 
 import pytest
@@ -432,3 +433,84 @@ def test_the_command_is_installed():
     scripts = {e.name: e.value for e in metadata.entry_points(
         group='console_scripts')}
     assert scripts['cloudsync-failback'] == 'cloudsync.cmd.failback:main'
+
+
+# -- static large objects ----------------------------------------------------
+
+def proxymc_slo(env, name, segments, when, container='photos'):
+    """A static large object as proxymc writes it: its segments (``[(path,
+    bytes)]``) already written, the object in one part per segment with
+    its manifest beside it.
+    """
+    manifest = [{'name': path, 'hash': fakes.md5_hex(data),
+                 'bytes': len(data)} for path, data in segments]
+    raw = json.dumps(manifest).encode('utf-8')
+    target = env.mapping.target(container)
+    env.provider.put_raw(target.bucket, target.layout.manifest_key(name),
+                         raw)
+    env.remote_put(name, b''.join(d for _, d in segments), when,
+                   container=container, content_type='video/mp4',
+                   metadata={md.SLO_KEY: 'True',
+                             md.MANIFEST_ETAG_KEY: fakes.md5_hex(raw),
+                             'colour': 'red'})
+
+
+def test_a_static_large_object_comes_back_with_its_segments():
+    env = Env()
+    for n in (1, 2):
+        env.remote_put('movie/%d' % n, b'%d' % n * 10, OUTAGE + 2)
+    proxymc_slo(env, 'a-movie', [('/photos/movie/1', b'1' * 10),
+                                 ('/photos/movie/2', b'2' * 10)],
+                OUTAGE + 5)
+
+    found = env.run()
+
+    assert found['a-movie'].outcome == failback.COPIED
+    assert found['a-movie'].bytes == 20
+    copy = env.local('a-movie')
+    assert copy.headers['X-Static-Large-Object'] == 'True'
+    assert copy.headers['X-Object-Meta-Colour'] == 'red'
+    assert copy.content_type.split(';')[0] == 'video/mp4'
+    assert float(copy.data_timestamp) == OUTAGE + 5
+    assert env.local('movie/2').body == b'2' * 10
+    body = env.target.client.make_request(
+        'GET', env.target.client.make_path(ACCOUNT, 'photos', 'a-movie'),
+        {}, (2,)).body
+    assert body == b'1' * 10 + b'2' * 10
+    assert env.run()['a-movie'].outcome == failback.SKIPPED
+
+
+def test_a_static_large_object_whose_segments_are_elsewhere_waits():
+    env = Env()
+    proxymc_slo(env, 'movie', [('/other/1', b'1' * 10)], OUTAGE + 5)
+
+    outcome = env.run()['movie']
+
+    assert outcome.outcome == failback.FAILED
+    assert 'segment /other/1 is not in Swift' in outcome.reason
+    assert env.local('movie') is None
+    env.swift.put(ACCOUNT, 'other', '1', b'1' * 10)
+    assert env.run()['movie'].outcome == failback.COPIED
+
+
+def test_a_static_large_object_with_a_manifest_it_does_not_name_fails():
+    env = Env()
+    proxymc_slo(env, 'movie', [('/photos/seg', b'x' * 10)], OUTAGE + 5)
+    env.provider.put_raw('bkt', env.mapping.target(
+        'photos').layout.manifest_key('movie'), b'[]')
+
+    outcome = env.run()['movie']
+
+    assert outcome.outcome == failback.FAILED
+    assert 'manifest in the bucket is not used' in outcome.reason
+
+
+def test_a_dry_run_says_it_would_copy_a_static_large_object():
+    env = Env()
+    env.remote_put('seg', b'x' * 10, OUTAGE + 2)
+    proxymc_slo(env, 'movie', [('/photos/seg', b'x' * 10)], OUTAGE + 5)
+
+    found = env.run(dry_run=True)
+
+    assert found['movie'].outcome == failback.WOULD_COPY
+    assert env.local('movie') is None and env.local('seg') is None

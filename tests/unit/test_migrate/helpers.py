@@ -31,16 +31,46 @@ from tests.unit import fakes
 ACCOUNT = 'AUTH_test'
 
 
+#: the object headers Swift's object server keeps besides those FakeSwift
+#: keeps (its default ``allowed_headers``)
+MORE_KEPT = ('content-language', 'cache-control', 'expires', 'x-robots-tag')
+
+
 class MigrationSwift(fakes.FakeSwift):
     """FakeSwift with what the migrator relies on besides: ``If-None-Match:
-    *`` on PUT, and container metadata and ACLs kept on PUT.
+    *`` on PUT, container metadata and ACLs kept on PUT, every header of
+    the object server's default ``allowed_headers`` kept, and an
+    ``X-Delete-At`` in the past refused, as Swift's proxy does.
     """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        #: what the proxy takes as now, for X-Delete-At
+        self.now = 1700002000.0
 
     def _object_PUT(self, req, account, container, obj, params):
         if req.headers.get('If-None-Match') == '*' and \
                 self.get(account, container, obj) is not None:
             return swob.HTTPPreconditionFailed(request=req)
-        return super()._object_PUT(req, account, container, obj, params)
+        if 'X-Delete-At' in req.headers and \
+                int(req.headers['X-Delete-At']) <= self.now:
+            return swob.HTTPBadRequest(request=req,
+                                       body=b'X-Delete-At in past')
+        resp = super()._object_PUT(req, account, container, obj, params)
+        record = self.get(account, container, obj)
+        if record is not None and resp.status_int // 100 == 2:
+            for key, value in req.headers.items():
+                if key.lower() in MORE_KEPT:
+                    record.headers[key.title()] = swob.wsgi_to_str(value)
+        return resp
+
+    def _object_HEAD(self, req, account, container, obj, params):
+        # NOTE: Swift's proxy gives an object's ETag unquoted, which its
+        # symlink middleware compares with a static link's as it is.
+        resp = super()._object_HEAD(req, account, container, obj, params)
+        if resp.headers.get('Etag'):
+            resp.headers['Etag'] = resp.headers['Etag'].strip('"')
+        return resp
 
     def _container_PUT(self, req, account, container, obj, params):
         resp = super()._container_PUT(req, account, container, obj, params)
@@ -71,9 +101,40 @@ class SwiftLikeSource(fakes.FakeProvider):
         target = self.links.get((bucket, key))
         return (target, None) if target else None
 
-    def link(self, bucket, key, target):
-        self.put_raw(bucket, key, b'')
+    def link(self, bucket, key, target, target_etag=None):
+        self.put_raw(bucket, key, b'', content_type='application/symlink')
         self.links[(bucket, key)] = target
+        stored = self.buckets[bucket][key]
+        stored.symlink_target = target
+        stored.symlink_target_etag = target_etag
+
+    def _info(self, key, obj):
+        info = super()._info(key, obj)
+        info.symlink_target = getattr(obj, 'symlink_target', None)
+        info.symlink_target_etag = getattr(obj, 'symlink_target_etag', None)
+        info.content_headers = dict(getattr(obj, 'content_headers', {}))
+        return info
+
+
+class HeadersSource(fakes.FakeProvider):
+    """An S3-like source that keeps content headers
+    (:meth:`with_headers`).
+    """
+
+    def _info(self, key, obj):
+        info = super()._info(key, obj)
+        info.content_headers = dict(getattr(obj, 'content_headers', {}))
+        return info
+
+
+def with_headers(provider, bucket, key, expires_at=None, **headers):
+    """Give a source object content headers (``content_disposition=``
+    for ``content-disposition``) and an expiry.
+    """
+    stored = provider.buckets[bucket][key]
+    stored.content_headers = {k.replace('_', '-'): v
+                              for k, v in headers.items()}
+    stored.expires_at = expires_at
 
 
 class MultipartSource(fakes.FakeProvider):

@@ -392,3 +392,20 @@ def test_the_parts_of_a_replaced_or_deleted_multipart_copy_go(tmp_path):
     assert setup.swift_object('big').body  # the new manifest
     assert b''.join(setup.swift_object(name, 'dest_segments').body
                     for name in left) == b'e' * 7 + b'f' * 7 + b'g'
+
+
+def test_objects_younger_than_older_than_wait_for_a_later_pass(tmp_path):
+    setup = helpers.Setup(tmp_path, older_than=600.0)
+    setup.put_source('old', b'old')
+    setup.provider.clock.now = setup.clock() - 10
+    setup.put_source('young', b'young')
+
+    finished, state = setup.run()
+
+    assert finished
+    assert setup.swift_object('old').body == b'old'
+    assert setup.swift_object('young') is None
+    assert state.data['buckets']['src']['last']['failed'] == 0
+    setup.clock.now += 600
+    setup.run()
+    assert setup.swift_object('young').body == b'young'

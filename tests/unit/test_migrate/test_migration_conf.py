@@ -147,3 +147,20 @@ def test_the_options_are_in_the_generated_sample():
     names = [o.name for o in groups['migration:name']]
     assert names[:4] == ['enabled', 'remote', 'bucket', 'account']
     assert 'remove_after_verify' in names and 'storage_policy' in names
+
+
+def test_older_than_is_read_and_checked(tmp_path):
+    config = base.load(tmp_path, GOOD.replace(
+        'prefix = 2024/', 'prefix = 2024/\nolder_than = 3600'))
+    by_name = {m.name: m for m in config.migrations}
+    assert by_name['photos'].older_than == 3600.0
+    assert by_name['legacy'].older_than == 0.0
+
+    found = base.problems(tmp_path, GOOD.replace(
+        'prefix = 2024/', 'prefix = 2024/\nolder_than = -5'))
+    assert len(found) == 1
+    assert found[0].startswith('[migration:photos] older_than: ')
+    found = base.problems(tmp_path, GOOD.replace(
+        'prefix = 2024/', 'prefix = 2024/\nolder_than = soon'))
+    assert len(found) == 1
+    assert found[0].startswith('[migration:photos] older_than: ')
