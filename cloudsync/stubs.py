@@ -15,8 +15,11 @@ With ``archive_as = stub`` (the mapping option), archiving an object
 copies it, verifies the copy, then replaces the local object with a
 stub: a zero-byte object written one timestamp offset after the archived
 version, that keeps the original's user metadata, expiry and the headers
-a POST may set, and records in cloudsync's object sysmeta
-(``X-Object-Sysmeta-Cloudsync-Archive-*``) where the data is. Swift's
+a POST may set, and records in one header of cloudsync's object sysmeta
+(``X-Object-Sysmeta-Cloudsync-Archive-Record``, see
+:meth:`ArchiveStub.record`)
+where the data is; stubs written by earlier builds, with a header per
+field (``X-Object-Sysmeta-Cloudsync-Archive-*``), are still read. Swift's
 container update overrides (``X-Object-Sysmeta-Container-Update-
 Override-{Etag,Size,Content-Type}``) make the container listing show
 what it showed before archiving.
@@ -47,6 +50,11 @@ from swift.common import wsgi as swift_wsgi
 
 from cloudsync import metadata as md
 
+# NOTE(cloudsync): over 600 lines: what archiving leaves in Swift (the
+# stubs, their record in both its forms, the restore markers) is read by
+# the shunt and the daemon alike, from this one module that imports
+# neither.
+
 #: the Content-Type of a stub as Swift stores it (a proxy without the
 #: shunt shows it; the listing shows the original's)
 STUB_CONTENT_TYPE = 'application/x-cloudsync-archived'
@@ -54,7 +62,23 @@ STUB_CONTENT_TYPE = 'application/x-cloudsync-archived'
 ARCHIVE_AS_STUB = 'stub'
 ARCHIVE_AS_DELETE = 'delete'
 
+#: what the names of the stub's sysmeta start with, in every form (an
+#: earlier build refuses to copy an object with any such header: it sees a
+#: stub it cannot read)
 PREFIX = 'x-object-sysmeta-cloudsync-archive-'
+#: the stub's record: one header, see :meth:`ArchiveStub.record`
+RECORD = PREFIX + 'record'
+#: the version of the record's encoding this build writes (and the only
+#: one it reads, with the headers of earlier builds)
+RECORD_VERSION = '1'
+#: a record longer than this many characters is written in parts: the
+#: first in :data:`RECORD`, the next in ``RECORD_PART + '2'``, ... (each
+#: header line stays well within what Swift's servers take)
+RECORD_PART_SIZE = 4096
+RECORD_PART = RECORD + '-part'
+
+# the header per field that earlier builds wrote (read, never written):
+# ``X-Object-Sysmeta-Cloudsync-Archive-<field>``
 #: the name of the ``[remote:NAME]`` section the data went to
 REMOTE = PREFIX + 'remote'
 #: the bucket (or remote container) and the key, percent-encoded
@@ -94,6 +118,61 @@ def _unquote(value):
     return urllib.parse.unquote(value, errors='surrogateescape')
 
 
+#: what a field of the record keeps as it is (never ``;``, ``%`` or
+#: white space)
+_FIELD_SAFE = '/=:@,+'
+#: the record's fields after its version, in order (``kind`` last: a
+#: record cut short does not end with one)
+_FIELDS = ('remote', 'bucket', 'key', 'remote_etag', 'size', 'etag',
+           'timestamp', 'content_type', 'manifest_key', 'storage_class',
+           'kind')
+#: a record is never split in more parts than this
+_MAX_PARTS = 64
+
+
+def _field(value):
+    return urllib.parse.quote(value or '', safe=_FIELD_SAFE,
+                              errors='surrogateescape')
+
+
+def _split_record(record):
+    """``record`` as the values of :data:`RECORD` and its parts."""
+    if len(record) <= RECORD_PART_SIZE:
+        return [record]
+    _version, body = record.split(';', 1)
+    count = -(-len(record) // RECORD_PART_SIZE)
+    while True:
+        whole = '%s/%d;%s' % (RECORD_VERSION, count, body)
+        if len(whole) <= count * RECORD_PART_SIZE:
+            break
+        count += 1
+    size = -(-len(whole) // count)
+    return [whole[i:i + size] for i in range(0, len(whole), size)]
+
+
+def _joined_record(get):
+    """The record that :data:`RECORD` and its parts hold (``get``: a
+    header's value by its lower case name, or None), None without one, ''
+    when a part is missing.
+    """
+    first = get(RECORD)
+    if first is None:
+        return None
+    head = first.split(';', 1)[0]
+    if '/' not in head:
+        return first
+    count = head.partition('/')[2]
+    if not count.isdigit() or not 2 <= int(count) <= _MAX_PARTS:
+        return ''
+    parts = [first]
+    for number in range(2, int(count) + 1):
+        part = get(RECORD_PART + str(number))
+        if not part:
+            return ''
+        parts.append(part)
+    return ''.join(parts)
+
+
 @dataclasses.dataclass
 class ArchiveStub:
     """Where the data of an archived object is, as its stub says."""
@@ -114,26 +193,59 @@ class ArchiveStub:
     def is_slo(self):
         return self.kind == 'slo'
 
-    def sysmeta(self):
-        """The stub's ``X-Object-Sysmeta-Cloudsync-Archive-*`` headers
-        (native strings, ASCII).
+    def record(self):
+        """The stub's record: its version then its fields, each
+        percent-encoded (UTF-8), separated by ``;`` (ASCII, no white
+        space).
         """
-        headers = {
-            REMOTE: _quote(self.remote or ''),
-            BUCKET: _quote(self.bucket),
-            KEY: _quote(self.key),
-            REMOTE_ETAG: self.remote_etag or '',
-            SIZE: str(int(self.size)),
-            ETAG: self.etag or '',
-            KIND: self.kind,
-            TIMESTAMP: self.timestamp.internal,
-            CONTENT_TYPE: md.encode_value(self.content_type),
-        }
-        if self.manifest_key:
-            headers[MANIFEST_KEY] = _quote(self.manifest_key)
-        if self.storage_class:
-            headers[STORAGE_CLASS] = self.storage_class
-        return {k.title(): v for k, v in headers.items()}
+        values = {name: getattr(self, name) for name in _FIELDS}
+        values['size'] = str(int(self.size))
+        values['timestamp'] = self.timestamp.internal
+        return ';'.join([RECORD_VERSION] + [
+            _field(values[name]) for name in _FIELDS])
+
+    def sysmeta(self):
+        """The stub's sysmeta headers (native strings, ASCII): its
+        :meth:`record` in ``X-Object-Sysmeta-Cloudsync-Archive-Record``
+        (and, when it is long, the parts after the first in
+        ``X-Object-Sysmeta-Cloudsync-Archive-Record-Part<N>``).
+        """
+        parts = _split_record(self.record())
+        headers = {RECORD.title(): parts[0]}
+        for number, part in enumerate(parts[1:], 2):
+            headers[(RECORD_PART + str(number)).title()] = part
+        return headers
+
+    @classmethod
+    def from_record(cls, record):
+        """The stub a whole :meth:`record` describes, or None when it
+        cannot be read.
+        """
+        if not record or not record.isascii():
+            return None
+        fields = record.split(';')
+        if len(fields) != len(_FIELDS) + 1 or \
+                fields[0].partition('/')[0] != RECORD_VERSION:
+            return None
+        values = dict(zip(_FIELDS, fields[1:]))
+        if not values['key'] or values['kind'] not in KINDS or \
+                not values['size'].isdigit():
+            return None
+        try:
+            timestamp = swift_utils.Timestamp(values['timestamp'])
+        except (ValueError, TypeError):
+            return None
+        return cls(
+            remote=_unquote(values['remote']),
+            bucket=_unquote(values['bucket']),
+            key=_unquote(values['key']),
+            remote_etag=_unquote(values['remote_etag']),
+            size=int(values['size']), etag=_unquote(values['etag']),
+            kind=values['kind'], timestamp=timestamp,
+            content_type=_unquote(values['content_type']) or
+            'application/octet-stream',
+            manifest_key=_unquote(values['manifest_key']) or None,
+            storage_class=_unquote(values['storage_class']) or None)
 
     @classmethod
     def from_headers(cls, headers):
@@ -141,11 +253,24 @@ class ArchiveStub:
         they are not a stub's (or a stub's that cannot be read: then the
         object is Swift's alone).
 
+        The record of earlier builds (a header per field,
+        ``X-Object-Sysmeta-Cloudsync-Archive-<field>``) is read too.
+
         :param headers: any mapping of header names (any case) to native
             strings.
         """
-        lower = {k.lower(): v for k, v in headers.items()
-                 if k.lower().startswith(PREFIX)}
+        lower = {}
+        for name, value in headers.items():
+            name = name.lower()
+            if name.startswith(PREFIX):
+                lower[name] = value
+        if RECORD in lower:
+            return cls.from_record(_joined_record(lower.get))
+        return cls._from_fields(lower)
+
+    @classmethod
+    def _from_fields(cls, lower):
+        """The stub the nine-header form of earlier builds describes."""
         if not lower.get(KEY) or not lower.get(TIMESTAMP):
             return None
         try:

@@ -372,12 +372,23 @@ class StubAnswer(object):
         :class:`~cloudsync.shunt.answers.LocalAnswer`), or None.
         """
         # NOTE(cloudsync): on every GET and HEAD of an archiving
-        # container: only cloudsync's sysmeta is decoded.
-        found = stubs.ArchiveStub.from_headers(
-            {swob.wsgi_to_str(k): swob.wsgi_to_str(v)
-             for k, v in local.headers.items()
-             if k.lower().startswith(stubs.PREFIX)})
-        return None if found is None else cls(found, local.headers)
+        # container: the record (ASCII, the same as a WSGI string) is
+        # looked up, nothing else of the answer is copied or decoded.
+        headers = local.headers
+        record = headers.get(stubs.RECORD)
+        if record is not None and \
+                (stubs.RECORD_PART + '2') not in headers:
+            found = stubs.ArchiveStub.from_record(record)
+        elif record is None and stubs.KEY not in headers:
+            return None
+        else:
+            # NOTE(cloudsync): a record in parts, or the headers of a stub
+            # written by an earlier build
+            found = stubs.ArchiveStub.from_headers(
+                {swob.wsgi_to_str(k): swob.wsgi_to_str(v)
+                 for k, v in headers.items()
+                 if k.lower().startswith(stubs.PREFIX)})
+        return None if found is None else cls(found, headers)
 
     @property
     def timestamp(self):

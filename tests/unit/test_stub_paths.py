@@ -14,6 +14,7 @@
 what changes on it (:class:`~cloudsync.sync.remove.StubCarrier`); the
 shunt serves it (:class:`~cloudsync.shunt.objects.StubAnswer`)."""
 
+import dataclasses
 import json
 import logging
 import time
@@ -31,6 +32,7 @@ from tests.unit import shunt_fakes
 from tests.unit.shunt_fakes import ACCOUNT
 from tests.unit.shunt_fakes import BUCKET
 from tests.unit.shunt_fakes import CONTAINER
+from tests.unit import test_stubs
 
 BODY = b'hello archived world'
 OBJECT_HEADERS = ('content-type', 'content-length', 'etag', 'x-timestamp',
@@ -145,6 +147,36 @@ def test_a_stub_is_never_archived_or_copied_again(world):
                 if c[0] in ('put_object', 'put_multipart')]
 
 
+@pytest.mark.parametrize('form', ['earlier build', 'in parts'])
+def test_the_shunt_serves_every_form_of_the_record(world, form):
+    name = 'ö' * 700 if form == 'in parts' else 'obj'
+    put(world, name)
+    before = {m: object_headers(world.obj(name, method=m))
+              for m in ('GET', 'HEAD')}
+    world.archive(name)
+    record = world.swift.objects[(ACCOUNT, CONTAINER, name)]
+    stub = stubs.ArchiveStub.from_headers(record.headers)
+    sysmeta = stub.sysmeta()
+    if form == 'earlier build':
+        sysmeta = test_stubs.legacy_sysmeta(stub)
+    else:
+        assert len(sysmeta) > 1
+    record.headers = {k: v for k, v in record.headers.items()
+                      if not k.lower().startswith(stubs.PREFIX)}
+    record.headers.update(sysmeta)
+    world.provider.calls.clear()
+
+    head = world.obj(name, method='HEAD')
+    assert object_headers(head) == before['HEAD']
+    assert not world.provider.calls
+    got = world.obj(name)
+    assert got.body == BODY
+    assert object_headers(got) == before['GET']
+    assert handle(world, name, decision=COPY) is \
+        propagate.Outcome.UNCHANGED
+    assert world.remote(name).data == BODY
+
+
 # -- the daemon carries what changes on a stub ----------------------------
 
 def test_a_post_on_a_stub_reaches_the_remote_copys_metadata(world):
@@ -181,7 +213,9 @@ def test_a_stub_pointing_elsewhere_is_left_alone(world, caplog):
     put(world)
     world.archive('obj')
     record = local(world)
-    record.headers[stubs.KEY.title()] = 'elsewhere/obj'
+    elsewhere = dataclasses.replace(
+        stubs.ArchiveStub.from_headers(record.headers), key='elsewhere/obj')
+    record.headers.update(elsewhere.sysmeta())
     record.meta_timestamp = world.swift.timestamp()
 
     assert handle(world) is propagate.Outcome.UNCHANGED
@@ -686,7 +720,7 @@ def test_a_damaged_stub_is_never_copied_over_the_remote_copy(world, damage):
                           if not k.lower().startswith(stubs.PREFIX)}
     else:
         record.headers = {
-            k: ('' if k.lower() == stubs.KEY else v)
+            k: (v.replace(';', ';;', 1) if k.lower() == stubs.RECORD else v)
             for k, v in record.headers.items()}
     assert not stubs.is_stub(local(world).headers)
 
