@@ -20,6 +20,60 @@ from swift.common import wsgi as swift_wsgi
 TRANS_HEADERS = ('X-Trans-Id', 'X-Openstack-Request-Id')
 
 
+#: header name -> its form in a :class:`swob.HeaderKeyDict` (the names
+#: Swift answers with are few; see :func:`header_dict`)
+_TITLES = {}
+_MAX_TITLES = 2048
+
+
+def title(name):
+    """``name`` as a :class:`swob.HeaderKeyDict` keeps it."""
+    titled = _TITLES.get(name)
+    if titled is None:
+        titled = swob.HeaderKeyDict._title(name)
+        if len(_TITLES) < _MAX_TITLES:
+            _TITLES[name] = titled
+    return titled
+
+
+def header_dict(pairs):
+    """A :class:`swob.HeaderKeyDict` of ``pairs`` (name, value): the same
+    as ``HeaderKeyDict(pairs)``, without converting again the names seen
+    before (on every request of the shunt: what Swift answered).
+    """
+    headers = swob.HeaderKeyDict()
+    for name, value in pairs:
+        if value.__class__ is str:
+            dict.__setitem__(headers, title(name), value)
+        else:
+            headers[name] = value
+    return headers
+
+
+def add_headers(headers, more):
+    """``headers.update(more)`` for a :class:`swob.HeaderKeyDict`
+    ``headers``, the names of ``more`` converted once (see :func:`title`).
+    """
+    for name, value in more.items():
+        if value.__class__ is str:
+            dict.__setitem__(headers, title(name), value)
+        else:
+            headers[name] = value
+    return headers
+
+
+def response(req, headers, app_iter, conditional_etag):
+    """The shunt's 200 answer of ``headers`` (a :class:`swob.HeaderKeyDict`
+    with a ``Content-Type``, kept as it is rather than copied into a new
+    one), evaluated against the request's conditions and range.
+    """
+    resp = swob.Response(status=200, app_iter=app_iter, request=req,
+                         conditional_response=True,
+                         conditional_etag=conditional_etag)
+    resp.headers = headers
+    return resp
+
+
 class Local(swift_wsgi.WSGIContext):
     """One call to the rest of the pipeline."""
 
@@ -34,7 +88,7 @@ class LocalAnswer(object):
 
     def __init__(self, status, headers, exc_info, body):
         self.status = status
-        self.headers = swob.HeaderKeyDict(headers)
+        self.headers = header_dict(headers)
         self.header_list = headers
         self.exc_info = exc_info
         self.body = body
@@ -62,8 +116,9 @@ class LocalAnswer(object):
         return self.body
 
     def trans_headers(self):
-        return {k: self.headers[k] for k in TRANS_HEADERS
-                if k in self.headers}
+        headers = self.headers
+        return {k: dict.__getitem__(headers, k) for k in TRANS_HEADERS
+                if dict.__contains__(headers, k)}
 
     def tombstone(self):
         value = self.headers.get('X-Backend-Timestamp')

@@ -278,17 +278,16 @@ class ObjectRequests(object):
                 app_iter = self._restoring(req, target, tombstone, remote,
                                            app_iter, stub=stub)
         headers = remote.headers()
-        headers.update(local.trans_headers())
+        answers.add_headers(headers, local.trans_headers())
         if stub is not None:
             stub.overlay(headers)
         if cold is not None:
             headers[shunt_object.RESTORE_STATE_HEADER] = \
                 shunt_object.restore_state(cold)
-        resp = swob.Response(
-            status=200, headers=headers, app_iter=app_iter, request=req,
-            conditional_response=True, conditional_etag=(
-                request_helpers.resolve_etag_is_at_header(req, headers) or
-                remote.etag))
+        resp = answers.response(req, headers, app_iter, (
+            request_helpers.resolve_etag_is_at_header(req, headers)
+            if 'X-Backend-Etag-Is-At' in req.headers else None) or
+            remote.etag)
         if stub is None or 'Last-Modified' not in headers:
             resp.last_modified = remote.last_modified
         return resp(req.environ, start_response)

@@ -34,6 +34,7 @@ from cloudsync import headers as headers_mod
 from cloudsync import large_objects
 from cloudsync import metadata
 from cloudsync import providers
+from cloudsync.shunt import answers
 from cloudsync import stubs
 from cloudsync import symlinks
 
@@ -156,9 +157,8 @@ class RemoteObject(object):
 
     def headers(self):
         """The headers Swift gave the object (WSGI strings)."""
-        headers = swob.HeaderKeyDict()
-        headers['Content-Type'] = swob.str_to_wsgi(self.content_type)
-        headers['Content-Length'] = str(self.size)
+        headers = {'Content-Type': swob.str_to_wsgi(self.content_type),
+                   'Content-Length': str(self.size)}
         if self.etag:
             headers['ETag'] = ('"%s"' % self.etag) if self.quoted \
                 else self.etag
@@ -173,7 +173,7 @@ class RemoteObject(object):
             headers['X-Object-Sysmeta-S3Api-Etag'] = s3api_etag
         for key, value in self.metadata_headers().items():
             headers[swob.str_to_wsgi(key)] = swob.str_to_wsgi(value)
-        return headers
+        return answers.add_headers(swob.HeaderKeyDict(), headers)
 
     @property
     def last_modified(self):
@@ -348,10 +348,16 @@ def manifest_raw(raw):
 
 #: headers of a stub that are the object's (a POST sets them), given to
 #: clients instead of the remote copy's
-STUB_OWN_HEADERS = ('content-disposition', 'content-encoding',
-                    'cache-control', 'content-language', 'expires',
-                    'x-robots-tag', 'x-delete-at', 'x-timestamp',
-                    'last-modified')
+STUB_OWN_HEADERS = frozenset([
+    'content-disposition', 'content-encoding', 'cache-control',
+    'content-language', 'expires', 'x-robots-tag', 'x-delete-at',
+    'x-timestamp', 'last-modified'])
+
+
+def _stubs_own(name):
+    lname = name.lower()
+    return lname.startswith(metadata.OBJECT_META_PREFIX) or \
+        lname in STUB_OWN_HEADERS
 
 
 class StubAnswer(object):
@@ -436,16 +442,13 @@ class StubAnswer(object):
         stub's content type, user metadata, expiry and timestamps: local
         truth, until the daemon carries a POST on the stub to the remote.
         """
-        for key in list(headers):
-            lkey = key.lower()
-            if lkey.startswith(metadata.OBJECT_META_PREFIX) or \
-                    lkey in STUB_OWN_HEADERS:
-                del headers[key]
+        # NOTE(cloudsync): both are HeaderKeyDicts (their names already
+        # in its form): no name is converted again.
+        for key in [k for k in headers if _stubs_own(k)]:
+            dict.__delitem__(headers, key)
         for key, value in self.headers.items():
-            lkey = key.lower()
-            if lkey.startswith(metadata.OBJECT_META_PREFIX) or \
-                    lkey in STUB_OWN_HEADERS:
-                headers[key] = value
+            if _stubs_own(key):
+                dict.__setitem__(headers, key, value)
         headers['Content-Type'] = self.content_type()
         return headers
 

@@ -28,6 +28,7 @@ from cloudsync import exceptions
 from cloudsync import large_objects
 from cloudsync import lifecycle
 from cloudsync import metadata as md
+from cloudsync.shunt import answers
 from cloudsync.shunt import config as shunt_config
 from cloudsync.shunt import middleware as shunt
 from cloudsync.shunt import objects as shunt_object
@@ -1480,3 +1481,45 @@ def test_remote_object_headers_of_a_plain_object():
     assert headers['X-Object-Meta-Color'] == 'blue'
     assert headers['X-Timestamp'] == '1700000000.00000'
     assert headers['Etag'] == 'abc'
+
+
+def test_the_shunts_header_dicts_are_swobs():
+    pairs = [('content-type', 'a'), ('ETag', '"x"'),
+             ('x-object-meta-\xff', 'v'), ('X-ETAG', 'y'),
+             ('Content-Length', 5), ('X-Gone', None), ('x-gone', 'back'),
+             ('X-Bytes', b'\xc3\xbc')]
+    for _ in range(2):
+        built = answers.header_dict(pairs)
+        assert built == swob.HeaderKeyDict(pairs)
+        assert list(built.items()) == list(swob.HeaderKeyDict(pairs).items())
+    more = {'content-type': 'b', 'x-trans-id': 'tx', 'Size': 3}
+    want = swob.HeaderKeyDict(pairs)
+    want.update(more)
+    assert answers.add_headers(answers.header_dict(pairs), more) == want
+
+
+@pytest.mark.parametrize('conditions', [
+    {}, {'If-None-Match': '"x"'}, {'If-Match': '"y"'},
+    {'If-Unmodified-Since': 'Mon, 13 Nov 2023 22:13:21 GMT'},
+    {'If-Modified-Since': 'Tue, 14 Nov 2023 22:13:21 GMT'}])
+@pytest.mark.parametrize('method', ['GET', 'HEAD'])
+def test_the_shunts_answer_is_the_one_swob_would_give(conditions, method):
+    headers = {'Content-Type': 'text/plain', 'Content-Length': '3',
+               'ETag': '"x"', 'Last-Modified': 'Tue, 14 Nov 2023 22:13:21 '
+               'GMT', 'X-Object-Meta-Color': 'blue'}
+
+    def run(make):
+        req = swob.Request.blank('/v1/a/c/o', method=method,
+                                 headers=conditions)
+        out = {}
+        resp = make(req, swob.HeaderKeyDict(headers), iter([b'abc']))
+        body = b''.join(resp(req.environ, lambda s, h, e=None: out.update(
+            status=s, headers=sorted(h))))
+        return out, body
+
+    want = run(lambda req, h, app_iter: swob.Response(
+        status=200, headers=h, app_iter=app_iter, request=req,
+        conditional_response=True, conditional_etag='x'))
+    got = run(lambda req, h, app_iter: answers.response(
+        req, h, app_iter, 'x'))
+    assert got == want
