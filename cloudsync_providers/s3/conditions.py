@@ -10,9 +10,9 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 """What the ``s3`` provider does when its store refuses a conditional
-write, a conditional delete or DeleteObjects: S3 clones (Swift's s3api among them) answer some
-with 501 NotImplemented. The provider then stops declaring the
-capability, and cloudsync does without it.
+write, a conditional delete or DeleteObjects: S3 clones (Swift's s3api
+among them) answer some with 501 NotImplemented. The provider then stops
+declaring the capability, and cloudsync does without it.
 """
 
 from oslo_log import log as logging
