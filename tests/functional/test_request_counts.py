@@ -233,6 +233,7 @@ def test_with_remote_writers_newer_metadata_on_the_same_bytes_stays(
     assert set(nodes.run_once().values()) == {0}
     assert log.since() == ['HEAD']
     assert s3.head_object(Bucket=bucket, Key=key)['Metadata'] == wanted
+    log.since()
 
     swift.delete_object(container, 'shared')
     assert set(nodes.run_once().values()) == {0}
