@@ -101,7 +101,7 @@ def deletes_if_match(provider):
     """Whether ``provider.delete_object`` takes ``if_match``: its declared
     :attr:`Provider.DELETE_IF_MATCH`.
     """
-    return bool(getattr(provider, 'DELETE_IF_MATCH', False))
+    return bool(provider.DELETE_IF_MATCH)
 
 
 def takes_info(provider):
