@@ -97,6 +97,13 @@ def deletes_in_one_request(provider):
     return bool(provider.BULK_DELETE)
 
 
+def deletes_if_match(provider):
+    """Whether ``provider.delete_object`` takes ``if_match``: its declared
+    :attr:`Provider.DELETE_IF_MATCH`.
+    """
+    return bool(provider.DELETE_IF_MATCH)
+
+
 def takes_info(provider):
     """Whether ``provider.update_metadata`` takes ``info``: its declared
     :attr:`Provider.UPDATE_METADATA_TAKES_INFO`.
@@ -412,6 +419,17 @@ class Provider(abc.ABC):
     #: else writes (see the mapping option ``remote_writers``).
     BULK_DELETE = False
 
+    #: True when :meth:`delete_object` takes ``if_match``: with
+    #: ``if_match=ETAG`` the store deletes the object only when the key
+    #: holds an object of that ETag, in the same request (S3's
+    #: ``If-Match`` on DeleteObject), and the call raises
+    #: :class:`~cloudsync.exceptions.PreconditionFailed` when it holds
+    #: another, having changed nothing. The daemon then deletes the copy
+    #: it read (a HEAD) and found older than the delete, never an object
+    #: another writer stored in between. A store that might ignore the
+    #: condition must leave this False.
+    DELETE_IF_MATCH = False
+
     #: True when :meth:`update_metadata` takes ``info``, the
     #: :class:`ObjectInfo` of the object the caller just read (a HEAD),
     #: so that the provider need not read it again.
@@ -588,6 +606,9 @@ class Provider(abc.ABC):
             otherwise. Stores whose DELETE answers the same whether or not
             the object existed (S3) return True: "deleted, or not known to
             be missing". Callers needing certainty HEAD first.
+
+        Providers with :attr:`DELETE_IF_MATCH` also take ``if_match=ETAG``
+        (see there); cloudsync passes it to no other provider.
         """
 
     def delete_objects(self, bucket, keys):

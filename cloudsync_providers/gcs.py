@@ -186,11 +186,13 @@ class GCSProvider(s3_provider.S3Provider):
 
     OPTIONS = OPTIONS
     LIST_URL_ENCODING = False
-    #: GCS's XML API has no If-None-Match nor If-Match on writes (it has
-    #: its own generation conditions) and no multi-object delete
+    #: GCS's XML API has no If-None-Match nor If-Match on writes and
+    #: deletes (it has its own generation conditions) and no multi-object
+    #: delete
     PUT_CREATE_ONLY = False
     PUT_IF_MATCH = False
     BULK_DELETE = False
+    DELETE_IF_MATCH = False
     MAX_SINGLE_PUT = MAX_OBJECT_SIZE
     MAX_COPY_SIZE = MAX_COPY_SIZE
     #: one PUT takes what S3 would need parts for

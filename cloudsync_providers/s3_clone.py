@@ -143,10 +143,12 @@ class S3CloneProvider(s3_provider.S3Provider):
     OPTIONS = OPTIONS
     # NOTE(cloudsync): a clone may ignore If-None-Match and If-Match (Swift's
     # s3api ignores If-Match on PUT), and overwrite; not every clone has
-    # DeleteObjects: the daemon asks with a HEAD first instead.
+    # DeleteObjects, nor If-Match on DeleteObject: the daemon asks with a
+    # HEAD first instead, and deletes what it read without a condition.
     PUT_CREATE_ONLY = False
     PUT_IF_MATCH = False
     BULK_DELETE = False
+    DELETE_IF_MATCH = False
 
     def __init__(self, name, conf, max_connections=10, sleep=None,
                  client=None):

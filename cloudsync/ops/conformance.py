@@ -553,7 +553,8 @@ class ProviderConformance:
         for name in ('BUCKET_PER_CONTAINER', 'KEEPS_DLO', 'KEEPS_SYMLINKS',
                      'ETAG_IS_MD5', 'UPDATE_METADATA_TAKES_EXPIRY',
                      'PUT_CREATE_ONLY', 'PUT_IF_MATCH', 'BULK_DELETE',
-                     'UPDATE_METADATA_TAKES_INFO', 'RESTORES_COLD'):
+                     'DELETE_IF_MATCH', 'UPDATE_METADATA_TAKES_INFO',
+                     'RESTORES_COLD'):
             value = getattr(provider, name)
             assert isinstance(value, bool), (
                 '%s must be True or False, not %r' % (name, value))
@@ -669,6 +670,32 @@ class ProviderConformance:
         with pytest.raises(exceptions.NotFound):
             provider.put_object(self.bucket, missing, b'first', 5,
                                 md5=md5_hex(b'first'), if_match=first)
+        self.assert_missing(provider, missing)
+
+    def test_delete_if_match_deletes_that_object_only(self, provider,
+                                                      prefix):
+        if not providers.deletes_if_match(provider):
+            pytest.skip('delete_object takes no if_match')
+        key = prefix + 'delete if match'
+        first = self.put(provider, key, b'first')
+        other = self.put(provider, key, b'other bytes')
+        try:
+            provider.delete_object(self.bucket, key, if_match=first)
+        except exceptions.PreconditionFailed:
+            pass
+        else:
+            # NOTE: only a store that refused the condition (501) may
+            # delete: the provider then no longer declares it.
+            assert not providers.deletes_if_match(provider), (
+                'the store deleted an object of another ETag')
+            self.assert_missing(provider, key)
+            return
+        assert self.get(provider, key) == b'other bytes'
+        provider.delete_object(self.bucket, key, if_match=other)
+        self.assert_missing(provider, key)
+        missing = prefix + 'delete if match, missing'
+        assert provider.delete_object(self.bucket, missing,
+                                      if_match=first) in (True, False)
         self.assert_missing(provider, missing)
 
     def test_delete_objects(self, provider, prefix):

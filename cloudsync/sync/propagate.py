@@ -135,9 +135,12 @@ remove-remote
     Last-Modified, which has whole seconds and the remote's clock), or the
     delete is the tombstone that archiving this very copy left (its
     timestamp is the copy's with the offset increased by one, see
-    :func:`~cloudsync.sync.remove.archive_timestamp`). A remote object without
-    ``cloudsync-timestamp`` is not a copy cloudsync wrote (another
-    writer's, or one swift-s3-sync archived): a delete leaves it.
+    :func:`~cloudsync.sync.remove.archive_timestamp`). On a remote with
+    :attr:`~cloudsync.providers.Provider.DELETE_IF_MATCH` the DELETE is
+    conditional on the ETag of the copy read: an object stored since by
+    another writer is left alone, and the row is tried again. A remote
+    object without ``cloudsync-timestamp`` is not a copy cloudsync wrote
+    (another writer's, or one swift-s3-sync archived): a delete leaves it.
 
     With ``propagate_delete = false`` on a mapping the cloud shunt serves
     (``lifecycle = archive`` or ``merge_namespaces``) the remote copy is

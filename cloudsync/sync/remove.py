@@ -433,9 +433,29 @@ class Remover(part.Part):
             # between leaves an object whose next delete removes both.
             self.provider.delete_object(self.bucket,
                                         self.layout.manifest_key(row.name))
-        self.provider.delete_object(self.bucket, key)
+        self.delete_read_copy(key, info)
         self.stats.increment('deleted_objects')
         return Outcome.DELETED
+
+    def delete_read_copy(self, key, info):
+        """Delete the remote copy ``info`` just read under ``key``: on a
+        remote with :attr:`~cloudsync.providers.Provider.DELETE_IF_MATCH`,
+        only while the key holds that copy (``If-Match`` on its ETag), so
+        that an object another writer stored since the HEAD is never
+        deleted; the row is then tried again, and reads the copy again.
+
+        :raises RetryLater: the key holds another object now.
+        """
+        if not info.etag or not providers.deletes_if_match(self.provider):
+            self.provider.delete_object(self.bucket, key)
+            return
+        try:
+            self.provider.delete_object(self.bucket, key,
+                                        if_match=info.etag)
+        except exceptions.PreconditionFailed:
+            raise RetryLater('the remote copy %s changed since it was read '
+                             '(another object is there now); left alone, '
+                             'read again on the next try' % key)
 
     def delete_applies(self, row, info):
         """Whether the delete ``row`` is about the remote copy ``info``:

@@ -10,9 +10,9 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 """What the ``s3`` provider does when its store refuses a conditional
-write or DeleteObjects: S3 clones (Swift's s3api among them) answer some
-with 501 NotImplemented. The provider then stops declaring the
-capability, and cloudsync does without it.
+write, a conditional delete or DeleteObjects: S3 clones (Swift's s3api
+among them) answer some with 501 NotImplemented. The provider then stops
+declaring the capability, and cloudsync does without it.
 """
 
 from oslo_log import log as logging
@@ -49,6 +49,19 @@ class S3Conditions(object):
         raise exceptions.PreconditionFailed(
             '%s: the store takes no conditional writes' % self._what(
                 'put_object', bucket, key))
+
+    def _refuses_delete_if(self, exc):
+        """A store that answers a DeleteObject with ``If-Match`` with 501
+        NotImplemented: this provider stops declaring
+        :attr:`DELETE_IF_MATCH`; the delete, refused, is sent again
+        without the condition, as before the condition existed (the
+        daemon read the copy just before).
+        """
+        if self.DELETE_IF_MATCH:
+            LOG.warning('remote %s refuses conditional deletes (%s); '
+                        'deleting without a condition instead', self.name,
+                        exc)
+        self.DELETE_IF_MATCH = False
 
     def delete_objects(self, bucket, keys):
         """Delete up to 1,000 keys with one DeleteObjects request; see

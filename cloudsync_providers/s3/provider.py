@@ -139,6 +139,9 @@ class S3Provider(s3_client.S3Client, s3_multipart.S3Multipart,
     PUT_IF_MATCH = True
     #: S3's DeleteObjects; clones and GCS say for themselves
     BULK_DELETE = True
+    #: S3 honours If-Match on DeleteObject (since 2024; moto too); clones
+    #: and GCS say for themselves
+    DELETE_IF_MATCH = True
     UPDATE_METADATA_TAKES_INFO = True
 
     def __init__(self, name, conf, max_connections=10, sleep=None,
@@ -421,7 +424,7 @@ class S3Provider(s3_client.S3Client, s3_multipart.S3Multipart,
         return common.unquote_etag(
             (resp.get('CopyObjectResult') or {}).get('ETag')) or info.etag
 
-    def delete_object(self, bucket, key):
+    def delete_object(self, bucket, key, if_match=None):
         """Delete an object; see :meth:`Provider.delete_object`.
 
         S3 answers 204 whether or not the key existed, and a HEAD first
@@ -429,14 +432,30 @@ class S3Provider(s3_client.S3Client, s3_multipart.S3Multipart,
         unless the store said there was no such object (some S3 clones
         answer 404): True means "deleted, or not known to be missing".
 
+        With ``if_match`` the DELETE carries ``If-Match``: S3 (and moto)
+        refuse it with 412 when the key holds an object of another ETag
+        (:class:`~cloudsync.exceptions.PreconditionFailed`), and answer
+        404 when it holds none (False). A store that answers the
+        condition with 501 NotImplemented gets the DELETE again without
+        it (what cloudsync did before it had the condition) and is not
+        asked for the condition again (see :meth:`_refuses_delete_if`).
+
         :raises TargetNotFound: the bucket does not exist.
         """
+        params = {}
+        if if_match and self.DELETE_IF_MATCH:
+            params['IfMatch'] = '"%s"' % common.unquote_etag(if_match)
         try:
-            self._call('delete_object', bucket, key)
+            self._call('delete_object', bucket, key, **params)
         except exceptions.TargetNotFound:
             raise
         except exceptions.NotFound:
             return False
+        except exceptions.NotSupported as exc:
+            if not params:
+                raise
+            self._refuses_delete_if(exc)
+            return self.delete_object(bucket, key)
         return True
 
     def head_object(self, bucket, key):

@@ -327,6 +327,31 @@ def test_a_stale_delete_leaves_a_newer_remote_copy(env):
     assert env.remote('again')[1] == b'v2'
 
 
+def test_a_delete_never_removes_what_another_stored_after_the_head(env):
+    # NOTE: another writer (proxymc, say) stores a newer object in moto
+    # between the daemon's HEAD and its DELETE: the DELETE carries the
+    # ETag read (If-Match), moto refuses it, and the row, tried again,
+    # reads the newer object and leaves it.
+    env.put('raced', b'older, from Swift')
+    env.handle('raced')
+    env.swift.delete_object(env.container, 'raced')
+    row = env.row('raced')
+    newer = swift_utils.Timestamp(float(row.timestamp) + 60).internal
+
+    def another_writes():
+        env.provider.after.clear()
+        env.s3.put_object(Bucket=env.bucket, Key=env.key('raced'),
+                          Body=b'newer, from the cloud',
+                          Metadata={md.TIMESTAMP_KEY: newer})
+    env.provider.after['head_object'] = another_writes
+    with pytest.raises(propagate.RetryLater):
+        env.propagator.handle(row, REMOVE)
+    assert env.remote('raced')[1] == b'newer, from the cloud'
+    assert env.propagator.handle(row, REMOVE) is Outcome.UNCHANGED
+    assert env.remote('raced')[1] == b'newer, from the cloud'
+    assert env.provider.count('delete_object') == 1
+
+
 def test_verify_finds_what_is_missing(env):
     for number in range(12):
         env.put('v%02d' % number, b'%d' % number)

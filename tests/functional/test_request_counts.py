@@ -20,8 +20,10 @@ remote holding them (``If-Match``); a delete one DeleteObjects request
 there are never replaced by a metadata change. With ``remote_writers =
 true`` a new object is one PUT conditional on the key being free, and
 the copy is read first (a HEAD) before a metadata change, an overwrite
-or a delete: another writer's newer object is left alone. That is the
-default.
+or a delete: another writer's newer object is left alone, also when it
+holds the same bytes (an ETag condition cannot tell it from the copy),
+and the DELETE carries the ETag read (``If-Match``), so that an object
+stored after the HEAD is left alone too. That is the default.
 """
 
 import os
@@ -208,3 +210,32 @@ def test_a_newer_object_of_another_writer_is_not_overwritten(
     assert body == b'newer, from the cloud'
     # the write that only creates was refused, then the copy was HEADed
     assert sorted(requests) == ['HEAD', 'PUT']
+
+
+def test_with_remote_writers_newer_metadata_on_the_same_bytes_stays(
+        aio, swift, s3, container, bucket, tmp_path):
+    # NOTE: another writer's newer object with the very bytes of the copy
+    # (a metadata change made through proxymc, say) has the copy's ETag:
+    # only the HEAD tells it is newer, so a POST and a DELETE read first.
+    nodes = _nodes(aio, tmp_path, container, bucket, extra='')
+    layout = layout_mod.RemoteLayout('AUTH_test', container)
+    key = layout.object_key('shared')
+    data = b'the same bytes'
+    swift.put_object(container, 'shared', data)
+    assert set(nodes.run_once().values()) == {0}
+    newer = swift_utils.Timestamp(time.time() + 60).internal
+    s3.put_object(Bucket=bucket, Key=key, Body=data,
+                  Metadata={md.TIMESTAMP_KEY: newer, 'color': 'green'})
+    wanted = s3.head_object(Bucket=bucket, Key=key)['Metadata']
+    log = MotoLog(aio, bucket)
+
+    swift.post_object(container, 'shared', {'X-Object-Meta-Color': 'blue'})
+    assert set(nodes.run_once().values()) == {0}
+    assert log.since() == ['HEAD']
+    assert s3.head_object(Bucket=bucket, Key=key)['Metadata'] == wanted
+    log.since()
+
+    swift.delete_object(container, 'shared')
+    assert set(nodes.run_once().values()) == {0}
+    assert log.since() == ['HEAD']
+    assert s3.head_object(Bucket=bucket, Key=key)['Metadata'] == wanted

@@ -305,3 +305,4 @@ def test_gcs_keeps_the_head_before_a_metadata_change_and_a_delete():
     assert not providers.puts_if_match(gcs.GCSProvider)
     assert not providers.deletes_in_one_request(gcs.GCSProvider)
     assert not providers.creates_only(gcs.GCSProvider)
+    assert not providers.deletes_if_match(gcs.GCSProvider)

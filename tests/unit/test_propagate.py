@@ -2501,6 +2501,18 @@ class ConditionalProvider(fakes.FakeProvider):
         for key in keys:
             objects.pop(key, None)
 
+    DELETE_IF_MATCH = True
+
+    def delete_object(self, bucket, key, if_match=None):
+        self.delete_conditions = getattr(self, 'delete_conditions', [])
+        self.delete_conditions.append(if_match)
+        held = self.buckets.get(bucket, {}).get(key)
+        if if_match is not None and held is not None and \
+                held.etag != if_match:
+            self.calls.append(('delete_object', key))
+            raise exceptions.PreconditionFailed('other bytes', status=412)
+        return super().delete_object(bucket, key)
+
 
 def fresh(world, name, decision=COPY, row=None):
     """Handle a row first met, changed since the progress began."""
@@ -2619,6 +2631,58 @@ def test_a_delete_row_handled_again_reads_the_copy_first(alone):
     alone.provider.reset_calls()
     assert alone.handle('a', REMOVE) is Outcome.DELETED
     assert alone.provider.counts() == {'head_object': 1, 'delete_object': 1}
+
+
+def test_a_delete_is_conditional_on_the_copy_it_read(shared):
+    shared.put('a', b'old')
+    shared.handle('a')
+    etag = shared.remote('a').etag
+    shared.swift.delete(ACCOUNT, CONTAINER, 'a')
+    shared.provider.reset_calls()
+    assert fresh(shared, 'a', REMOVE) is Outcome.DELETED
+    assert shared.provider.counts() == {'head_object': 1,
+                                        'delete_object': 1}
+    assert shared.provider.delete_conditions == [etag]
+    assert shared.remote('a') is None
+
+
+def test_a_delete_never_removes_what_another_wrote_after_the_head(shared):
+    # NOTE: another writer (proxymc, say) stores a newer object between
+    # the HEAD and the DELETE: the DELETE, conditional on the ETag read,
+    # is refused; the row is tried again, reads the newer object and
+    # leaves it.
+    shared.put('a', b'old')
+    shared.handle('a')
+    shared.swift.delete(ACCOUNT, CONTAINER, 'a')
+    delete_row = shared.row('a')
+    newer = swift_utils.Timestamp(float(delete_row.timestamp) + 60)
+    head = shared.provider.head_object
+
+    def head_then_another_writes(bucket, key):
+        info = head(bucket, key)
+        shared.provider.head_object = head
+        shared.provider.put_raw(bucket, key, b'newer, another writer',
+                                metadata={md.TIMESTAMP_KEY: newer.internal})
+        return info
+    shared.provider.head_object = head_then_another_writes
+    with pytest.raises(propagate.RetryLater) as caught:
+        fresh(shared, 'a', REMOVE, row=delete_row)
+    assert 'changed since it was read' in str(caught.value)
+    assert shared.remote('a').data == b'newer, another writer'
+    assert shared.propagator.handle(delete_row, REMOVE) is \
+        Outcome.UNCHANGED
+    assert shared.remote('a').data == b'newer, another writer'
+
+
+def test_a_delete_without_the_condition_is_plain(world):
+    # NOTE: a provider that does not declare DELETE_IF_MATCH (a third
+    # party's, written before it existed) is never passed if_match.
+    assert not providers.deletes_if_match(world.provider)
+    world.put('a')
+    world.handle('a')
+    world.swift.delete(ACCOUNT, CONTAINER, 'a')
+    assert world.handle('a', REMOVE) is Outcome.DELETED
+    assert world.remote('a') is None
 
 
 def test_alone_an_archive_tombstone_never_deletes_the_copy(alone):

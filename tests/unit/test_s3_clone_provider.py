@@ -207,3 +207,5 @@ def test_clones_keep_the_head_before_a_metadata_change_and_a_delete():
     assert not providers.deletes_in_one_request(s3_clone.S3CloneProvider)
     assert providers.puts_if_match(s3.S3Provider)
     assert providers.deletes_in_one_request(s3.S3Provider)
+    assert not providers.deletes_if_match(s3_clone.S3CloneProvider)
+    assert providers.deletes_if_match(s3.S3Provider)

@@ -675,6 +675,43 @@ class TestPut:
             ('POST', '/b'), ('DELETE', '/b/k1'), ('DELETE', '/b/k2')]
         assert not providers.deletes_in_one_request(h.provider)
 
+    def test_a_delete_if_match_is_conditional_on_the_copy(self, h):
+        assert providers.deletes_if_match(h.provider)
+        h.fake.reply(204, b'', {})
+        assert h.provider.delete_object('b', 'k', if_match=md5(b'x'))
+        sent, = h.fake.sent
+        assert (sent.method, sent.path) == ('DELETE', '/b/k')
+        assert sent.headers['if-match'] == '"%s"' % md5(b'x')
+
+    def test_a_delete_if_match_refused_or_missing(self, h):
+        h.fake.error(412, 'PreconditionFailed')
+        with pytest.raises(exceptions.PreconditionFailed):
+            h.provider.delete_object('b', 'k', if_match=md5(b'y'))
+        h.fake.error(404, 'NoSuchKey')
+        assert h.provider.delete_object('b', 'k', if_match=md5(b'y')) is \
+            False
+        assert providers.deletes_if_match(h.provider)
+
+    def test_a_store_refusing_conditional_deletes_deletes_plainly(self, h):
+        # NOTE: a 501 to the condition: the DELETE is sent again without
+        # it (as before the condition existed), and never with it again.
+        h.fake.error(501, 'NotImplemented')
+        h.fake.reply(204, b'', {})
+        assert h.provider.delete_object('b', 'k', if_match=md5(b'x'))
+        first, second = h.fake.sent
+        assert 'if-match' in first.headers
+        assert 'if-match' not in second.headers
+        assert not providers.deletes_if_match(h.provider)
+        assert type(h.provider).DELETE_IF_MATCH
+        h.fake.reply(204, b'', {})
+        h.provider.delete_object('b', 'k', if_match=md5(b'x'))
+        assert 'if-match' not in h.fake.sent[-1].headers
+
+    def test_a_plain_delete_has_no_condition(self, h):
+        h.fake.reply(204, b'', {})
+        h.provider.delete_object('b', 'k')
+        assert 'if-match' not in h.fake.sent[0].headers
+
     def test_no_condition_unless_asked(self, h):
         h.fake.reply(*put_ok(md5(b'x')))
         h.provider.put_object('b', 'k', b'x', 1)
