@@ -88,6 +88,57 @@ def _raw(timestamp):
     return timestamp.raw
 
 
+_Timestamp = swift_utils.Timestamp
+#: the deca-microseconds of Swift's timestamps
+_PRECISION = 1e-5
+#: the state of a Swift Timestamp of one created_at without an offset, if
+#: this Swift keeps it as _timestamp_state() builds it (checked below)
+_STATE_KEYS = frozenset(['timestamp', '_offset'])
+
+
+def _swift_timestamp(created_at):
+    return _Timestamp(created_at)
+
+
+def _fast_timestamp(created_at):
+    """Timestamp(created_at), for the common case (no offset) without
+    Swift's general parser, which costs more than the rest of a row.
+    """
+    if '_' in created_at:
+        return _Timestamp(created_at)
+    value = round(float(int(round(float(created_at) / _PRECISION)) *
+                        _PRECISION), 5)
+    if not 0 <= value < 10000000000:
+        return _Timestamp(created_at)   # Swift's ValueError
+    timestamp = object.__new__(_Timestamp)
+    timestamp.timestamp = value
+    timestamp._offset = 0
+    return timestamp
+
+
+def _pick_timestamp():
+    """_fast_timestamp where it builds exactly what Swift's constructor
+    builds (the same state, the same comparisons); Swift's otherwise.
+    """
+    samples = ('0000000000.00000', '1733400000.12345', '1733400000.1',
+               '1402464677.04188', '9999999999.99999', '1.5', '12',
+               '1733400000.123456')
+    try:
+        for text in samples:
+            fast, swift = _fast_timestamp(text), _Timestamp(text)
+            if set(vars(swift)) != _STATE_KEYS or \
+                    vars(fast) != vars(swift) or fast != swift or \
+                    fast.internal != swift.internal or \
+                    fast.raw != swift.raw:
+                return _swift_timestamp
+    except Exception:  # noqa: BLE001
+        return _swift_timestamp
+    return _fast_timestamp
+
+
+make_timestamp = _pick_timestamp()
+
+
 def row_from_db(raw):
     """A :class:`cloudsync.lifecycle.Row` from a container DB row dict."""
     return _row((raw['ROWID'], raw['name'], raw['created_at'], raw['size'],
@@ -106,7 +157,7 @@ def _row(raw):
         last_change = max((timestamp, ctype_ts, meta_ts), key=_raw)
     else:
         # NOTE(cloudsync): most rows never had a POST: one timestamp.
-        timestamp = last_change = swift_utils.Timestamp(created_at)
+        timestamp = last_change = make_timestamp(created_at)
     if isinstance(name, bytes):
         name = name.decode('utf-8', 'surrogateescape')
     return lifecycle.Row(name, row_id, timestamp, last_change, bool(deleted),

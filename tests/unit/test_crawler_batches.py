@@ -138,3 +138,36 @@ def test_reading_rows_gives_the_needed_columns_in_order(tmp_path):
     assert rows == [crawler_mod.row_from_db(full[n]) for n in ('a', 'b')]
     assert cpass.read_rows(2, 10) == []
     assert len(cpass.read_rows(0, 1)) == 1
+
+
+def test_timestamps_of_rows_are_swifts_own():
+    from swift.common import utils as swift_utils
+    for text in ('1733400000.12345', '1733400000.1', '0000000001.00000',
+                 '1733400000.12345_0000000000000002', '1402464677.04188',
+                 '1733400000.999995'):
+        mine, swift = (container_pass.make_timestamp(text),
+                       swift_utils.Timestamp(text))
+        assert type(mine) is type(swift)
+        assert vars(mine) == vars(swift)
+        assert (mine.internal, mine.normal, mine.raw, mine.offset) == (
+            swift.internal, swift.normal, swift.raw, swift.offset)
+        assert mine == swift and hash(mine) == hash(swift)
+    for bad in ('-1.00000', 'garbage', '99999999999.00000'):
+        try:
+            swift_utils.Timestamp(bad)
+        except ValueError:
+            pass
+        else:
+            raise AssertionError(bad)
+        try:
+            container_pass.make_timestamp(bad)
+        except ValueError:
+            continue
+        raise AssertionError('%r was taken' % bad)
+
+
+def test_a_swift_that_keeps_timestamps_otherwise_gets_its_constructor(
+        monkeypatch):
+    monkeypatch.setattr(container_pass, '_STATE_KEYS', frozenset(['x']))
+    assert container_pass._pick_timestamp() is \
+        container_pass._swift_timestamp
