@@ -17,6 +17,9 @@ propagator with the lifecycle policy's decision, retries the rows that
 failed, and verifies the rows other replicas own; :class:`PassResult`
 counts what it did. :mod:`cloudsync.sync.crawler` finds the databases and
 runs a pass over each (the whole cycle is described there).
+
+The module is over 600 lines: the pass, and the reading and decoding of
+the rows it is made for (what a pass costs per row is there).
 """
 
 import dataclasses
