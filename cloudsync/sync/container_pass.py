@@ -94,8 +94,8 @@ def _raw(timestamp):
 _Timestamp = swift_utils.Timestamp
 #: the deca-microseconds of Swift's timestamps
 _PRECISION = 1e-5
-#: the state of a Swift Timestamp of one created_at without an offset, if
-#: this Swift keeps it as _timestamp_state() builds it (checked below)
+#: the attributes of a Swift Timestamp, as _fast_timestamp sets them (what
+#: this Swift does is checked by _pick_timestamp)
 _STATE_KEYS = frozenset(['timestamp', '_offset'])
 
 
