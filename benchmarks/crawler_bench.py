@@ -21,6 +21,10 @@ throwaway ``status_dir``) with a propagator that does nothing (every row
 "unchanged"), and reports:
 
 * rows/s: rows in the database divided by the pass's wall time;
+* rows per CPU-second: rows divided by the CPU time (user and system) of
+  the crawling process during the pass, which other jobs on a shared
+  machine change far less than the wall time; the load average at the
+  start and end of each pass is shown next to it;
 * peak RSS of that process: ``VmHWM`` from ``/proc/self/status`` and
   ``ru_maxrss`` from ``getrusage``, plus the RSS before the pass (after
   the imports) to show what the pass itself added.
@@ -34,6 +38,13 @@ cluster: only the database, the progress file and the crawler.
 Usage::
 
     python benchmarks/crawler_bench.py [--quick|--full] [--json FILE]
+        [--compare CHECKOUT] [--db-dir DIR]
+
+``--compare CHECKOUT`` also runs, pass for pass in the same run, the
+crawler of another source tree (a checkout of the main branch, say: the
+``cloudsync`` package of CHECKOUT, this benchmark's harness), alternating
+which goes first. ``--db-dir DIR`` keeps the database in DIR and reuses it
+on the next run (it is only grown).
 
 The targets (not tests): at least 50,000 rows/s at 1,000,000 rows, and
 peak RSS flat as rows grow, under 200 MB at 1,000,000 rows. With
@@ -195,12 +206,31 @@ def make_crawler(config, propagator_factory):
     return crawl
 
 
+#: the environment variable naming the source tree whose crawler a child
+#: runs (--compare); this one's by default
+CODE_ENV = 'CLOUDSYNC_BENCH_CODE'
+
+
+def use_code():
+    """Import cloudsync from the tree in $CLOUDSYNC_BENCH_CODE, if set."""
+    code = os.environ.get(CODE_ENV)
+    if not code:
+        return
+    code = os.path.abspath(code)
+    sys.path.insert(0, code)
+    import cloudsync
+    if not os.path.abspath(cloudsync.__file__).startswith(code + os.sep):
+        raise RuntimeError('cloudsync is imported from %s, not from %s' % (
+            cloudsync.__file__, code))
+
+
 def crawl(conf_path, db_path, replicas, node_index, profile=0):
     """One full pass over db_path; print rows/s and peak RSS as JSON.
 
     :param profile: run the pass under cProfile and add its ``profile``
         entries of most internal time to the answer.
     """
+    use_code()
     from cloudsync import concurrency
     concurrency.monkey_patch()
     from cloudsync import conf as conf_mod
@@ -227,8 +257,11 @@ def crawl(conf_path, db_path, replicas, node_index, profile=0):
         import cProfile
         profiler = cProfile.Profile()
         profiler.enable()
+    load_before = os.getloadavg()[0]
     t0 = time.monotonic()
+    cpu0 = time.process_time()
     done = run(db_path, replicas, node_index)
+    cpu = time.process_time() - cpu0
     seconds = time.monotonic() - t0
     if profiler is not None:
         profiler.disable()
@@ -236,6 +269,9 @@ def crawl(conf_path, db_path, replicas, node_index, profile=0):
     done.update({
         'rows': rows, 'seconds': seconds,
         'rows_per_second': rows / seconds if seconds else None,
+        'cpu_seconds': cpu,
+        'rows_per_cpu_second': rows / cpu if cpu else None,
+        'load': [load_before, os.getloadavg()[0]],
         'peak_rss_mib': common.vm_hwm_mib(),
         'ru_maxrss_mib': common.peak_rss_mib(),
         'rss_before_pass_mib': rss_before,
@@ -265,11 +301,19 @@ REPO_PREFIX = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + \
 
 # -- the parent ---------------------------------------------------------------
 
-def child(args, timeout):
-    """Run this script with args in a new process; its JSON answer."""
+def child(args, timeout, code=None):
+    """Run this script with args in a new process; its JSON answer.
+
+    :param code: the source tree whose crawler it runs (this one's when
+        None).
+    """
     cmd = [sys.executable, os.path.abspath(__file__)] + args
+    env = dict(os.environ)
+    env.pop(CODE_ENV, None)
+    if code:
+        env[CODE_ENV] = code
     proc = subprocess.run(cmd, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True,
+                          stderr=subprocess.PIPE, text=True, env=env,
                           timeout=timeout, stdin=subprocess.DEVNULL)
     if proc.returncode != 0:
         raise RuntimeError('%s failed (exit %d):\n%s' % (
@@ -279,11 +323,18 @@ def child(args, timeout):
 
 def run(args):
     sizes = args.sizes or SIZES[args.size]
-    workdir = tempfile.mkdtemp(prefix='cloudsync-crawler-bench-',
-                               dir=args.work_dir)
+    if args.db_dir:
+        workdir = os.path.abspath(args.db_dir)
+        os.makedirs(workdir, exist_ok=True)
+    else:
+        workdir = tempfile.mkdtemp(prefix='cloudsync-crawler-bench-',
+                                   dir=args.work_dir)
+    codes = [('this', None)]
+    if args.compare:
+        codes.append(('compare', os.path.abspath(args.compare)))
     try:
         swift_dir = os.path.join(workdir, 'etc')
-        os.makedirs(swift_dir)
+        os.makedirs(swift_dir, exist_ok=True)
         with open(os.path.join(swift_dir, 'swift.conf'), 'w') as f:
             f.write(SWIFT_CONF)
         db_path = os.path.join(workdir, 'devices', 'sdb1', 'containers',
@@ -293,65 +344,86 @@ def run(args):
             log('growing the database to %d rows', rows)
             built = child(['build', db_path, swift_dir, str(rows)],
                           args.timeout)
-            log('  %d rows added in %.1fs', rows - (
-                results[-1]['rows'] if results else 0), built['seconds'])
-            status_dir = os.path.join(workdir, 'status-%d' % rows)
-            conf_path = os.path.join(workdir, 'cloudsync-%d.conf' % rows)
-            with open(conf_path, 'w') as f:
-                f.write(CLOUDSYNC_CONF % {
-                    'devices': os.path.join(workdir, 'devices'),
-                    'swift_dir': swift_dir, 'status_dir': status_dir,
-                    'workers': args.workers,
-                    'items_chunk': args.items_chunk,
-                    'log_file': os.path.join(workdir, 'crawl-%d.log' % rows),
-                    'account': ACCOUNT, 'container': CONTAINER})
-            passes = []
-            for rnd in range(args.rounds):
-                log('crawling %d rows (pass %d of %d)', rows, rnd + 1,
-                    args.rounds)
-                shutil.rmtree(status_dir, ignore_errors=True)
-                one = child(['crawl', conf_path, db_path,
-                             str(args.replicas), '0'], args.timeout)
-                if args.profile and rows == sizes[-1] and rnd == 0:
-                    log('profiling one more pass over %d rows', rows)
-                    shutil.rmtree(status_dir, ignore_errors=True)
-                    profiled = child(['crawl', conf_path, db_path,
-                                      str(args.replicas), '0',
-                                      str(args.profile)], args.timeout)
-                    one['profile'] = profiled['profile']
-                    one['profiled_rows_per_second'] = \
-                        profiled['rows_per_second']
-                log('  %.0f rows/s, peak RSS %.1f MiB (%.1f MiB before the '
-                    'pass)', one['rows_per_second'] or 0,
-                    one['peak_rss_mib'] or 0,
-                    one['rss_before_pass_mib'] or 0)
-                passes.append(one)
-            shutil.rmtree(status_dir, ignore_errors=True)
-            # the median pass by time; the highest peak of them all
-            passes.sort(key=lambda r: r['seconds'])
-            result = dict(passes[len(passes) // 2])
-            for key in ('peak_rss_mib', 'ru_maxrss_mib'):
-                result[key] = max(p[key] or 0 for p in passes)
-            result['passes'] = passes
-            result['best_rows_per_second'] = max(
-                p['rows_per_second'] or 0 for p in passes)
-            result['db_mib'] = os.path.getsize(db_path) / common.MiB
-            results.append(result)
+            log('  %d rows in %.1fs', built['rows'], built['seconds'])
+            if built['rows'] != rows:
+                raise RuntimeError('the database has %d rows, not %d (a '
+                                   'larger one in --db-dir?)' % (
+                                       built['rows'], rows))
+            for result in crawl_size(args, workdir, swift_dir, db_path,
+                                     rows, codes, sizes):
+                results.append(result)
         return results
     finally:
-        if args.keep:
+        if args.keep or args.db_dir:
             log('kept %s', workdir)
         else:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
+def crawl_size(args, workdir, swift_dir, db_path, rows, codes, sizes):
+    """The passes over ``rows`` rows of each crawler in ``codes``."""
+    status_dir = os.path.join(workdir, 'status-%d' % rows)
+    conf_path = os.path.join(workdir, 'cloudsync-%d.conf' % rows)
+    with open(conf_path, 'w') as f:
+        f.write(CLOUDSYNC_CONF % {
+            'devices': os.path.join(workdir, 'devices'),
+            'swift_dir': swift_dir, 'status_dir': status_dir,
+            'workers': args.workers,
+            'items_chunk': args.items_chunk,
+            'log_file': os.path.join(workdir, 'crawl-%d.log' % rows),
+            'account': ACCOUNT, 'container': CONTAINER})
+    passes = {label: [] for label, _code in codes}
+    for rnd in range(args.rounds):
+        # NOTE: alternate which crawler goes first: the load moves
+        order = codes if rnd % 2 == 0 else codes[::-1]
+        for label, code in order:
+            log('crawling %d rows (%s crawler, pass %d of %d)', rows,
+                label, rnd + 1, args.rounds)
+            shutil.rmtree(status_dir, ignore_errors=True)
+            one = child(['crawl', conf_path, db_path, str(args.replicas),
+                         '0'], args.timeout, code)
+            if args.profile and rows == sizes[-1] and rnd == 0 and \
+                    label == 'this':
+                log('profiling one more pass over %d rows', rows)
+                shutil.rmtree(status_dir, ignore_errors=True)
+                profiled = child(['crawl', conf_path, db_path,
+                                  str(args.replicas), '0',
+                                  str(args.profile)], args.timeout)
+                one['profile'] = profiled['profile']
+                one['profiled_rows_per_second'] = \
+                    profiled['rows_per_second']
+            log('  %.0f rows/s, %.0f rows per CPU-second, load %.1f-%.1f, '
+                'peak RSS %.1f MiB (%.1f MiB before the pass)',
+                one['rows_per_second'] or 0, one['rows_per_cpu_second'] or 0,
+                one['load'][0], one['load'][1], one['peak_rss_mib'] or 0,
+                one['rss_before_pass_mib'] or 0)
+            passes[label].append(one)
+    shutil.rmtree(status_dir, ignore_errors=True)
+    for label, _code in codes:
+        # the median pass by time; the highest peak of them all
+        done = sorted(passes[label], key=lambda r: r['seconds'])
+        result = dict(done[len(done) // 2])
+        for key in ('peak_rss_mib', 'ru_maxrss_mib'):
+            result[key] = max(p[key] or 0 for p in done)
+        result['code'] = label
+        result['passes'] = done
+        result['best_rows_per_second'] = max(
+            p['rows_per_second'] or 0 for p in done)
+        result['median_rows_per_cpu_second'] = sorted(
+            p['rows_per_cpu_second'] or 0 for p in done)[len(done) // 2]
+        result['db_mib'] = os.path.getsize(db_path) / common.MiB
+        yield result
+
+
 def report(args, results):
     rows = []
     for r in results:
-        rows.append([r['rows'], common.fmt(r['db_mib'], 0),
+        rows.append([r['code'], r['rows'], common.fmt(r['db_mib'], 0),
                      common.fmt(r['seconds'], 1),
                      common.fmt(r['rows_per_second'], 0),
                      common.fmt(r['best_rows_per_second'], 0),
+                     common.fmt(r['median_rows_per_cpu_second'], 0),
+                     '%.1f-%.1f' % tuple(r['load']),
                      common.fmt(r['rss_before_pass_mib'], 1),
                      common.fmt(r['peak_rss_mib'], 1),
                      common.fmt(r['ru_maxrss_mib'], 1),
@@ -361,43 +433,84 @@ def report(args, results):
         'replica 1 of %d, workers %d, items_chunk %d, no-op propagator' % (
             os.cpu_count(), args.rounds, args.replicas, args.workers,
             args.items_chunk),
+    ]
+    if args.compare:
+        lines.append('crawlers: "this" (this tree) and "compare" (%s), '
+                     'passes alternated' % args.compare)
+    lines += [
         '',
         common.format_table(
-            ['rows', 'DB MiB', 'seconds', 'rows/s', 'best rows/s',
-             'RSS before', 'peak RSS', 'ru_maxrss', 'handled', 'verified',
-             'result'],
+            ['crawler', 'rows', 'DB MiB', 'seconds', 'rows/s',
+             'best rows/s', 'rows/CPU-s', 'load', 'RSS before',
+             'peak RSS', 'ru_maxrss', 'handled', 'verified', 'result'],
             rows),
         '',
-        '(RSS in MiB)',
+        '(RSS in MiB; rows/CPU-s: rows per CPU-second of the crawling '
+        'process, the median pass; load: the 1-minute load average at the '
+        'start and end of the median pass)',
     ]
-    if results:
-        peaks = [r['peak_rss_mib'] for r in results]
-        growth = peaks[-1] - peaks[0]
-        top = results[-1]
-        top_mb = top['peak_rss_mib'] * common.MiB / common.MB
-        lines.append('peak RSS grew by %.1f MiB from %d to %d rows' % (
-            growth, results[0]['rows'], top['rows']))
-        verdict = 'met' if top_mb < RSS_TARGET_MB else 'NOT met'
-        if top['rows'] < 1000000:
-            verdict += ' (measured at %d rows only)' % top['rows']
-        lines.append('target: under %d MB peak RSS at 1,000,000 rows: %.0f '
-                     'MB at %d rows: %s' % (RSS_TARGET_MB, top_mb,
-                                            top['rows'], verdict))
-        rate = top['rows_per_second'] or 0
+    lines.extend(comparison_lines(results))
+    mine = [r for r in results if r['code'] == 'this']
+    if mine:
+        lines.extend(target_lines(mine))
+    print('\n'.join(lines))
+
+
+def comparison_lines(results):
+    by_size = {}
+    for r in results:
+        by_size.setdefault(r['rows'], {})[r['code']] = r
+    lines = []
+    for rows, both in sorted(by_size.items()):
+        if len(both) < 2:
+            continue
+        this, other = both['this'], both['compare']
+        lines.append('at %d rows, this crawler against the other: %sx '
+                     'rows/s (median), %sx best rows/s, %sx rows per '
+                     'CPU-second' % (
+                         rows,
+                         common.fmt(common.ratio(this['rows_per_second'],
+                                                 other['rows_per_second'])),
+                         common.fmt(common.ratio(
+                             this['best_rows_per_second'],
+                             other['best_rows_per_second'])),
+                         common.fmt(common.ratio(
+                             this['median_rows_per_cpu_second'],
+                             other['median_rows_per_cpu_second']))))
+    return lines
+
+
+def target_lines(results):
+    lines = []
+    peaks = [r['peak_rss_mib'] for r in results]
+    growth = peaks[-1] - peaks[0]
+    top = results[-1]
+    top_mb = top['peak_rss_mib'] * common.MiB / common.MB
+    lines.append('peak RSS grew by %.1f MiB from %d to %d rows' % (
+        growth, results[0]['rows'], top['rows']))
+    verdict = 'met' if top_mb < RSS_TARGET_MB else 'NOT met'
+    if top['rows'] < 1000000:
+        verdict += ' (measured at %d rows only)' % top['rows']
+    lines.append('target: under %d MB peak RSS at 1,000,000 rows: %.0f '
+                 'MB at %d rows: %s' % (RSS_TARGET_MB, top_mb,
+                                        top['rows'], verdict))
+    for what, rate in (('rows/s', top['rows_per_second'] or 0),
+                       ('rows per CPU-second',
+                        top['median_rows_per_cpu_second'] or 0)):
         verdict = 'met' if rate >= RATE_TARGET else 'NOT met'
         if top['rows'] < 1000000:
             verdict += ' (measured at %d rows only)' % top['rows']
-        lines.append('target: at least %d rows/s (skip and verify paths) at '
-                     '1,000,000 rows: %.0f rows/s at %d rows: %s' % (
-                         RATE_TARGET, rate, top['rows'], verdict))
-        if top.get('profile'):
-            lines.append('')
-            lines.append('profile of a pass over %d rows (cProfile, %.0f '
-                         'rows/s under it), by internal time:' % (
-                             top['rows'],
-                             top.get('profiled_rows_per_second') or 0))
-            lines.extend('  ' + line for line in top['profile'])
-    print('\n'.join(lines))
+        lines.append('target: at least %d rows/s (skip and verify paths) '
+                     'at 1,000,000 rows: %.0f %s at %d rows: %s' % (
+                         RATE_TARGET, rate, what, top['rows'], verdict))
+    if top.get('profile'):
+        lines.append('')
+        lines.append('profile of a pass over %d rows (cProfile, %.0f '
+                     'rows/s under it), by internal time:' % (
+                         top['rows'],
+                         top.get('profiled_rows_per_second') or 0))
+        lines.extend('  ' + line for line in top['profile'])
+    return lines
 
 
 def parse_args(argv):
@@ -427,6 +540,12 @@ def parse_args(argv):
     parser.add_argument('--work-dir',
                         help='where the temporary database goes (default: '
                              'the system\'s temporary directory)')
+    parser.add_argument('--db-dir',
+                        help='keep the database (and progress, logs) in '
+                             'this directory and reuse it next time')
+    parser.add_argument('--compare', metavar='CHECKOUT',
+                        help='also run the crawler of this source tree '
+                             '(its cloudsync package), pass for pass')
     parser.add_argument('--keep', action='store_true',
                         help='keep the database and logs at the end')
     parser.add_argument('--rounds', type=int, default=1,
@@ -473,7 +592,8 @@ def main(argv=None):
                          'rounds': args.rounds,
                          'items_chunk': args.items_chunk,
                          'rss_target_mb': RSS_TARGET_MB,
-                         'rate_target': RATE_TARGET},
+                         'rate_target': RATE_TARGET,
+                         'compare': args.compare},
             'results': results})
         log('results written to %s', args.json)
     return 0

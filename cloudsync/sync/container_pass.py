@@ -17,12 +17,17 @@ propagator with the lifecycle policy's decision, retries the rows that
 failed, and verifies the rows other replicas own; :class:`PassResult`
 counts what it did. :mod:`cloudsync.sync.crawler` finds the databases and
 runs a pass over each (the whole cycle is described there).
+
+The module is over 600 lines: the pass, and the reading and decoding of
+the rows it is made for (what a pass costs per row is there).
 """
 
 import dataclasses
 import hashlib
+import logging as std_logging
 import os
 import re
+import sqlite3
 
 from oslo_log import log as logging
 from swift.common import db as swift_db
@@ -57,21 +62,96 @@ NEW_SINCE_KEY = 'new_rows_since'
 HANDLED_ACTIONS = (lifecycle.Action.COPY, lifecycle.Action.ARCHIVE,
                    lifecycle.Action.REMOVE_REMOTE)
 
+#: the columns of a row the crawler reads, in this order (see _row): only
+#: these, as tuples, which costs a fraction of Swift's get_items_since (a
+#: dict of every column per row)
+ROW_COLUMNS = ('ROWID', 'name', 'created_at', 'size', 'content_type', 'etag',
+               'deleted', 'storage_policy_index')
+_ROWS_SINCE = ('SELECT %s FROM object WHERE ROWID > ? ORDER BY ROWID ASC '
+               'LIMIT ?')
+ROWS_SINCE = _ROWS_SINCE % ', '.join(ROW_COLUMNS)
+#: the same of a database older than storage policies
+OLD_ROWS_SINCE = _ROWS_SINCE % ', '.join(ROW_COLUMNS[:-1] + ('0',))
+
+_sha1 = hashlib.sha1
+_from_bytes = int.from_bytes
+
 
 def row_owner(name, replicas):
     """The replica index (0 .. replicas - 1) that owns object ``name``."""
-    digest = hashlib.sha1(name.encode('utf-8', 'surrogatepass'),
-                          usedforsecurity=False).hexdigest()
-    return int(digest[-OWNER_DIGITS:], 16) % replicas
+    # NOTE(cloudsync): the last OWNER_DIGITS hex digits of the sha1, read
+    # from its last bytes without making the hex string: once per row and
+    # stage, the rows of other replicas cost little more than this.
+    digest = _sha1(name.encode('utf-8', 'surrogatepass'),
+                   usedforsecurity=False).digest()
+    return _from_bytes(digest[-(OWNER_DIGITS // 2):], 'big') % replicas
 
 
 def _raw(timestamp):
     return timestamp.raw
 
 
+_Timestamp = swift_utils.Timestamp
+#: the deca-microseconds of Swift's timestamps
+_PRECISION = 1e-5
+#: the attributes of a Swift Timestamp, as _fast_timestamp sets them (what
+#: this Swift does is checked by _pick_timestamp)
+_STATE_KEYS = frozenset(['timestamp', '_offset'])
+
+
+def _swift_timestamp(created_at):
+    return _Timestamp(created_at)
+
+
+def _fast_timestamp(created_at):
+    """Timestamp(created_at), for the common case (no offset) without
+    Swift's general parser, which costs more than the rest of a row.
+    """
+    if '_' in created_at:
+        return _Timestamp(created_at)
+    value = round(float(int(round(float(created_at) / _PRECISION)) *
+                        _PRECISION), 5)
+    if not 0 <= value < 10000000000:
+        return _Timestamp(created_at)   # Swift's ValueError
+    timestamp = object.__new__(_Timestamp)
+    timestamp.timestamp = value
+    timestamp._offset = 0
+    return timestamp
+
+
+def _pick_timestamp():
+    """_fast_timestamp where it builds exactly what Swift's constructor
+    builds (the same state, the same comparisons); Swift's otherwise.
+    """
+    samples = ('0000000000.00000', '1733400000.12345', '1733400000.1',
+               '1402464677.04188', '9999999999.99999', '1.5', '12',
+               '1733400000.123456')
+    try:
+        for text in samples:
+            fast, swift = _fast_timestamp(text), _Timestamp(text)
+            if set(vars(swift)) != _STATE_KEYS or \
+                    vars(fast) != vars(swift) or fast != swift or \
+                    fast.internal != swift.internal or \
+                    fast.raw != swift.raw:
+                return _swift_timestamp
+    except Exception:  # noqa: BLE001
+        return _swift_timestamp
+    return _fast_timestamp
+
+
+make_timestamp = _pick_timestamp()
+
+
 def row_from_db(raw):
     """A :class:`cloudsync.lifecycle.Row` from a container DB row dict."""
-    created_at = raw['created_at']
+    return _row((raw['ROWID'], raw['name'], raw['created_at'], raw['size'],
+                 raw['content_type'], raw['etag'], raw['deleted'],
+                 raw.get('storage_policy_index')))
+
+
+def _row(raw):
+    """A :class:`cloudsync.lifecycle.Row` from a tuple of ROW_COLUMNS."""
+    row_id, name, created_at, size, content_type, etag, deleted, policy = raw
     if '+' in created_at:
         timestamp, ctype_ts, meta_ts = swift_utils.decode_timestamps(
             created_at)
@@ -80,27 +160,18 @@ def row_from_db(raw):
         last_change = max((timestamp, ctype_ts, meta_ts), key=_raw)
     else:
         # NOTE(cloudsync): most rows never had a POST: one timestamp.
-        timestamp = last_change = swift_utils.Timestamp(created_at)
-    name = raw['name']
+        timestamp = last_change = make_timestamp(created_at)
     if isinstance(name, bytes):
         name = name.decode('utf-8', 'surrogateescape')
-    return lifecycle.Row(
-        name=name,
-        row_id=raw['ROWID'],
-        timestamp=timestamp,
-        meta_timestamp=last_change,
-        deleted=bool(raw['deleted']),
-        size=raw['size'],
-        etag=raw['etag'],
-        content_type=raw['content_type'],
-        storage_policy_index=raw.get('storage_policy_index') or 0)
+    return lifecycle.Row(name, row_id, timestamp, last_change, bool(deleted),
+                         size, etag, content_type, policy or 0)
 
 
-class _RowId(object):
-    __slots__ = ('row_id',)
-
-    def __init__(self, row_id):
-        self.row_id = row_id
+def _row_before(raws, pos, start):
+    """The ROWID of the row before ``raws[pos]``; ``start`` (the progress
+    the rows were read after) when it is the first.
+    """
+    return raws[pos - 1][0] if pos else start
 
 
 @dataclasses.dataclass
@@ -202,6 +273,9 @@ class ContainerPass(object):
         #: rows changed at or after this time are new (see :meth:`is_new`)
         self.new_since = None
         self.saved_at = self.clock()
+        #: whether the DEBUG lines of every row are wanted (asked once: a
+        #: pass over a million rows must not ask a million times)
+        self.debug = LOG.isEnabledFor(std_logging.DEBUG)
 
     # -- helpers ------------------------------------------------------------
 
@@ -211,12 +285,34 @@ class ContainerPass(object):
         deadline = deadline if deadline is not None else self.deadline
         return deadline is not None and self.clock() >= deadline
 
-    def decide(self, row):
+    def decide(self, row, now=None):
+        """The lifecycle decision on ``row``, its age counted from ``now``
+        (the time a batch of rows was read; the clock by default).
+        """
         if self.mapping.excludes(row.name):
             return lifecycle.Decision(lifecycle.Action.SKIP,
                                       reason='matches exclude_pattern')
-        age = self.clock() - float(row.meta_timestamp)
+        age = (self.clock() if now is None else now) - \
+            float(row.meta_timestamp)
         return self.mapping.policy.decide(row, age)
+
+    def read_rows(self, after, count):
+        """Up to ``count`` rows after ROWID ``after``, in ROWID order, as
+        tuples of :data:`ROW_COLUMNS`.
+        """
+        # NOTE(cloudsync): as get_items_since does, first merge the updates
+        # waiting in the database's .pending file (a stat when there are
+        # none; never for a retiring database).
+        self.broker._commit_puts_stale_ok()
+        with self.broker.get() as conn:
+            try:
+                curs = conn.execute(ROWS_SINCE, (after, count))
+            except sqlite3.OperationalError as exc:
+                if 'storage_policy_index' not in str(exc):
+                    raise
+                curs = conn.execute(OLD_ROWS_SINCE, (after, count))
+            curs.row_factory = None
+            return curs.fetchall()
 
     def open_broker(self):
         db = self.db
@@ -252,8 +348,9 @@ class ContainerPass(object):
         """Hand ``row`` to the propagator; ``fresh``: a new row of this
         node's, seen for the first time (not a retry, not verification).
         """
-        LOG.debug('%s: %s %r (row %d)', self.db.label,
-                  decision.action.value, row.name, row.row_id)
+        if self.debug:
+            LOG.debug('%s: %s %r (row %d)', self.db.label,
+                      decision.action.value, row.name, row.row_id)
         try:
             if fresh and getattr(self.propagator, 'TAKES_FRESH', False):
                 kwargs = {'fresh': True}
@@ -308,8 +405,9 @@ class ContainerPass(object):
         entry = self.status.failed.get(row.name)
         if entry is not None and entry['row_id'] <= row.row_id:
             self.status.clear_failure(row.name)
-        LOG.debug('%s: %r -> %s', self.db.label, row.name,
-                  getattr(outcome, 'name', outcome))
+        if self.debug:
+            LOG.debug('%s: %r -> %s', self.db.label, row.name,
+                      getattr(outcome, 'name', outcome))
         return True
 
     def failed(self, row, error, retry_after=None):
@@ -329,19 +427,46 @@ class ContainerPass(object):
             self.status.save()
             self.saved_at = now
 
-    def run_batch(self, work):
-        """Handle [(row, decision)] in the row pool; results in order."""
-        batch = self.crawler.row_pool.batch()
-        for row, decision in work:
-            batch.spawn(self.handle, row, decision)
-        return batch.results()
+    def run_rows(self, work, deadline=None, fresh=False):
+        """Handle [(row, decision)] in the row pool.
+
+        :returns: for each row, in order, what :meth:`handle` answered
+            (True: done or set aside; False: failed, and the failed set is
+            full), or None: not started, the pass is stopping.
+        """
+        # NOTE(cloudsync): not a green thread per row: at most ``workers``
+        # of them, each taking the next row until none is left, so a row
+        # the propagator answers at once costs no thread switch; the row
+        # pool (shared by the databases crawled at once) still bounds the
+        # rows in flight, and holds them for at most one batch. As when
+        # each row had its thread, the first row of each worker is in
+        # flight from the start: a stop request lets it finish.
+        results = [None] * len(work)
+        if not work or self.stopping(deadline):
+            return results
+        pool = self.crawler.row_pool
+        workers = min(len(work), getattr(pool, 'size', len(work)))
+        todo = iter(range(len(work)))
+
+        def worker():
+            for i in todo:
+                if i >= workers and self.stopping(deadline):
+                    return
+                row, decision = work[i]
+                results[i] = self.handle(row, decision, fresh)
+
+        batch = pool.batch()
+        for _ in range(workers):
+            batch.spawn(worker)
+        batch.results()
+        return results
 
     # -- a. new rows ---------------------------------------------------------
 
     def scan(self, deadline):
         chunk = self.conf.items_chunk
         while not self.stopping(deadline):
-            raws = self.broker.get_items_since(self.status.last_row, chunk)
+            raws = self.read_rows(self.status.last_row, chunk)
             if not raws:
                 return
             last, blocked = self.scan_chunk(raws, deadline)
@@ -352,53 +477,53 @@ class ContainerPass(object):
                 return
 
     def scan_chunk(self, raws, deadline):
-        order = []   # (row, True) when done, (row, None) when handed out
-        batch = self.crawler.row_pool.batch()
-        blocked = False
+        """Handle this node's rows of ``raws`` (tuples of ROW_COLUMNS).
+
+        :returns: (the ROWID the progress may move to, whether the scan
+            must stop here)
+        """
+        # NOTE(cloudsync): the rows of other replicas cost a hash of their
+        # name and nothing else: no object, no log line.
         replicas, index = self.db.replicas, self.db.node_index
-        for raw in raws:
-            if self.stopping(deadline):
-                blocked = True
-                break
-            self.result.scanned += 1
-            if row_owner(raw['name'], replicas) != index:
-                # NOTE(cloudsync): only the ROWID of another replica's row
-                # matters here; decoding it would cost more than the rest.
-                order.append((_RowId(raw['ROWID']), True))
+        owned = []   # (position in raws, row, decision: None when done)
+        blocked = False
+        now = self.clock()
+        end = len(raws)
+        for pos, raw in enumerate(raws):
+            if row_owner(raw[1], replicas) != index:
                 continue
-            row = row_from_db(raw)
-            decision = self.decide(row)
-            if decision.action == lifecycle.Action.NOT_YET:
+            row = _row(raw)
+            decision = self.decide(row, now)
+            action = decision.action
+            if action in HANDLED_ACTIONS:
+                owned.append((pos, row, decision))
+                continue
+            if action == lifecycle.Action.NOT_YET:
                 self.result.not_yet += 1
                 if self.wait_alone(row, decision.retry_after,
                                    decision.reason):
-                    order.append((row, True))
+                    owned.append((pos, row, None))
                     continue
-                LOG.debug('%s: %r not yet (%s)', self.db.label, row.name,
-                          decision.reason)
+                if self.debug:
+                    LOG.debug('%s: %r not yet (%s)', self.db.label,
+                              row.name, decision.reason)
                 blocked = True
+                end = pos
                 break
-            if decision.action not in HANDLED_ACTIONS:
-                self.skip(row, decision)
-                order.append((row, True))
-                continue
-            # NOTE(cloudsync): spawning blocks while the row pool is full,
-            # so a stop request or the deadline is noticed between rows.
-            batch.spawn(self.handle, row, decision, True)
-            order.append((row, None))
-        results = iter(batch.results())
-        last = self.status.last_row
-        for row, done in order:
-            if done is None:
-                done = next(results)
+            self.skip(row, decision)
+        self.result.scanned += end + 1 if blocked else end
+        work = [(row, d) for _pos, row, d in owned if d is not None]
+        results = iter(self.run_rows(work, deadline, fresh=True))
+        for pos, row, decision in owned:
+            done = True if decision is None else next(results)
             if not done:
-                LOG.warning('%s: %d failed rows are waiting for a retry; not '
-                            'moving past row %d until some succeed',
-                            self.db.label, len(self.status.failed),
-                            row.row_id)
-                return last, True
-            last = row.row_id
-        return last, blocked
+                if done is not None:
+                    LOG.warning('%s: %d failed rows are waiting for a '
+                                'retry; not moving past row %d until some '
+                                'succeed', self.db.label,
+                                len(self.status.failed), row.row_id)
+                return _row_before(raws, pos, self.status.last_row), True
+        return _row_before(raws, end, self.status.last_row), blocked
 
     def wait_alone(self, row, retry_after, reason):
         """Set aside a row dated in the future (a proxy whose clock is
@@ -479,8 +604,7 @@ class ContainerPass(object):
                 continue
             self.result.retried += 1
             work.append((row, decision))
-        if work:
-            self.run_batch(work)
+        self.run_rows(work)
         self.status.save()
 
     # -- c. verification of the other replicas' rows -----------------------
@@ -490,35 +614,10 @@ class ContainerPass(object):
             return
         chunk = self.conf.items_chunk
         while not self.stopping():
-            cutoff = self.clock() - self.conf.verification_slack
-            raws = self.broker.get_items_since(
-                self.status.last_verified_row, chunk)
+            raws = self.read_rows(self.status.last_verified_row, chunk)
             if not raws:
                 return
-            candidates = []
-            last = self.status.last_verified_row
-            blocked = False
-            replicas, index = self.db.replicas, self.db.node_index
-            for raw in raws:
-                if row_owner(raw['name'], replicas) == index:
-                    last = raw['ROWID']
-                    continue
-                row = row_from_db(raw)
-                if float(row.meta_timestamp) > cutoff:
-                    if self.wait_alone(
-                            row, float(row.meta_timestamp) - cutoff,
-                            'verified once older than verification_slack'):
-                        last = row.row_id
-                        continue
-                    blocked = True
-                    break
-                decision = self.decide(row)
-                if decision.action == lifecycle.Action.NOT_YET:
-                    blocked = True
-                    break
-                if decision.action in HANDLED_ACTIONS:
-                    candidates.append((row, decision))
-                last = row.row_id
+            last, blocked, candidates = self.verify_candidates(raws)
             if candidates:
                 try:
                     needed = self.propagator.verify(
@@ -537,7 +636,7 @@ class ContainerPass(object):
                     LOG.info('%s: verification found %d of %d rows of other '
                              'replicas missing or different on the remote',
                              self.db.label, len(work), len(candidates))
-                for (row, _d), done in zip(work, self.run_batch(work)):
+                for (row, _d), done in zip(work, self.run_rows(work)):
                     if not done:
                         last = min(last, row.row_id - 1)
                         blocked = True
@@ -547,6 +646,35 @@ class ContainerPass(object):
             self.save_progress(force=blocked or len(raws) < chunk)
             if blocked or len(raws) < chunk:
                 return
+
+    def verify_candidates(self, raws):
+        """The rows of other replicas in ``raws`` (tuples of ROW_COLUMNS)
+        to compare with the remote, with their decisions.
+
+        :returns: (the ROWID verification may move to once they are
+            verified, whether it must stop there, [(row, decision)])
+        """
+        now = self.clock()
+        cutoff = now - self.conf.verification_slack
+        start = self.status.last_verified_row
+        candidates = []
+        replicas, index = self.db.replicas, self.db.node_index
+        for pos, raw in enumerate(raws):
+            if row_owner(raw[1], replicas) == index:
+                continue
+            row = _row(raw)
+            if float(row.meta_timestamp) > cutoff:
+                if self.wait_alone(
+                        row, float(row.meta_timestamp) - cutoff,
+                        'verified once older than verification_slack'):
+                    continue
+                return _row_before(raws, pos, start), True, candidates
+            decision = self.decide(row, now)
+            if decision.action == lifecycle.Action.NOT_YET:
+                return _row_before(raws, pos, start), True, candidates
+            if decision.action in HANDLED_ACTIONS:
+                candidates.append((row, decision))
+        return raws[-1][0], False, candidates
 
     # -- the whole pass -------------------------------------------------------
 

@@ -46,9 +46,12 @@ Splitting the work
     (the rule swift-s3-sync used, so both split a container the same way).
     One pass over a database:
 
-    a. reads the rows after ``last_row``, ``items_chunk`` at a time; asks
-       the mapping's lifecycle policy about each owned row and hands those
-       to copy, update or delete to the row pool (``workers`` at once). A
+    a. reads the rows after ``last_row``, ``items_chunk`` at a time (one
+       query of the columns it uses, as tuples: a row of another replica
+       costs the hash of its name and nothing more); asks the mapping's
+       lifecycle policy about each owned row and hands those to copy,
+       update or delete to the row pool (``workers`` at once: at most
+       ``workers`` green threads per batch, each taking the next row). A
        row that is not ready yet (``copy_after``) ends the scan for this
        pass: later rows are younger. A row dated in the future (a proxy
        whose clock is ahead, rows container-sync wrote) does not: it waits
