@@ -124,24 +124,29 @@ def command():
 
 
 def daemon_command(checkout):
-    """The daemon's command and environment: this installation's, or
-    (``checkout``) the one of another checkout, with this interpreter.
+    """The daemon's command, environment and working directory: this
+    installation's, or (``checkout``) the one of another checkout, with
+    this interpreter (``python -m`` looks in its working directory first).
     """
     if not checkout:
-        return command(), None
+        return command(), None, None
+    checkout = os.path.abspath(checkout)
     env = dict(os.environ)
     env['PYTHONPATH'] = os.pathsep.join(
-        [os.path.abspath(checkout)] +
+        [checkout] +
         [p for p in env.get('PYTHONPATH', '').split(os.pathsep) if p])
-    return [sys.executable, '-m', 'cloudsync.cmd.sync'], env
+    return [sys.executable, '-m', 'cloudsync.cmd.sync'], env, checkout
 
 
 def check_checkout(checkout):
     """The path of the ``cloudsync`` package ``checkout`` runs."""
-    _cmd, env = daemon_command(checkout)
+    _cmd, env, cwd = daemon_command(checkout)
+    out = subprocess.run(
+        [sys.executable, '-m', 'cloudsync.cmd.sync', '--help'],
+        env=env, stdout=subprocess.DEVNULL, check=True, cwd=cwd)
     out = subprocess.run(
         [sys.executable, '-c', 'import cloudsync; print(cloudsync.__file__)'],
-        env=env, stdout=subprocess.PIPE, check=True, cwd='/')
+        env=env, stdout=subprocess.PIPE, check=True, cwd=cwd)
     path = out.stdout.decode().strip()
     if not path.startswith(os.path.abspath(checkout)):
         raise SystemExit('%s does not run its own cloudsync (%s)' % (
@@ -406,13 +411,13 @@ class Bench(object):
                      'bucket': self.lag_bucket}},
             workers=self.args.workers,
             poll_interval=self.args.poll_interval)
-        cmd, env = daemon_command(checkout)
+        cmd, env, cwd = daemon_command(checkout)
         for conf in confs:
             out = open(conf[:-len('.conf')] + '.out', 'ab')
             try:
                 self.daemons.append(self.children.popen(
                     cmd + ['--config-file', conf], stdout=out,
-                    stderr=subprocess.STDOUT, env=env))
+                    stderr=subprocess.STDOUT, env=env, cwd=cwd))
             finally:
                 out.close()
         log('started %d daemons of %s (poll_interval %ss, workers %d)',

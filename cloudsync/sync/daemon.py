@@ -73,6 +73,12 @@ LOG = logging.getLogger('cloudsync.daemon')
 
 #: seconds rows in flight get to finish after SIGTERM
 STOP_GRACE = 60.0
+#: a database that keeps changing is crawled again at most this often
+#: (seconds from the start of its last crawl; poll_interval when shorter),
+#: unless its files stood still for QUIET_LOOKS looks: the rows of a
+#: steady stream of writes are taken in batches
+BUSY_INTERVAL = 1.0
+QUIET_LOOKS = 2
 
 cli_opts = [
     cfg.BoolOpt('once', default=False,
@@ -138,6 +144,11 @@ class SyncDaemon(object):
         self._seen = {}
         #: status paths being crawled because their files changed
         self._triggered = set()
+        #: {status path: (what its files looked like at the last look,
+        #: looks in a row they stood still)}
+        self._looked = {}
+        #: {status path: monotonic time its last crawl started}
+        self._started = {}
 
     def _deadline(self, once):
         pass_time = self.conf.container_pass_time
@@ -151,9 +162,13 @@ class SyncDaemon(object):
         """
         try:
             before = db_signature(db.path)
+            self._started[key] = time.monotonic()
             result = self.crawler.crawl(db, self._deadline(once), once)
             after = db_signature(db.path)
             self._seen[key] = settled(before, after, result)
+            # NOTE(cloudsync): rows that came in while it ran (not
+            # settled) make it a database that keeps changing
+            self._looked[key] = (after, 0)
             if summary is not None:
                 summary.add(mapping, result)
             return result
@@ -198,8 +213,10 @@ class SyncDaemon(object):
                 threads.append(self._pool.spawn(
                     self._crawl, mapping, db, key, once, summary))
         self._watched = watched
-        for key in set(self._seen) - set(watched):
-            del self._seen[key]
+        for gone in set(self._seen) - set(watched):
+            del self._seen[gone]
+        for gone in set(self._looked) - set(watched):
+            del self._looked[gone]
         # NOTE(cloudsync): container_pass_time only stops a database from
         # taking new rows; one very large object can take hours, and must
         # not hold back the next pass of every other database.
@@ -218,17 +235,28 @@ class SyncDaemon(object):
         return summary
 
     def check_changes(self):
-        """Crawl at once every database the last pass found whose files
-        changed since its last crawl began; returns how many were started.
+        """Crawl every database the last pass found whose files changed
+        since its last crawl began: at once when it was quiet until now or
+        has stood still since the last look, otherwise (a steady stream of
+        writes) once :data:`BUSY_INTERVAL` has passed since its last crawl
+        started. Returns how many crawls were started.
         """
         started = 0
+        busy_interval = min(BUSY_INTERVAL, self.conf.poll_interval)
         for key, (mapping, db) in self._watched.items():
             if self.stop.is_set():
                 break
-            if key in self._crawling:
+            now = db_signature(db.path)
+            seen = self._seen.get(key)
+            last, still = self._looked.get(key, (seen, 0))
+            still = still + 1 if now == last else 0
+            self._looked[key] = (now, still)
+            if key in self._crawling or now == seen:
                 continue
-            if db_signature(db.path) == self._seen.get(key):
-                continue
+            if (last != seen and still < QUIET_LOOKS and
+                    time.monotonic() - self._started.get(key, 0) <
+                    busy_interval):
+                continue      # still changing: take its rows in a batch
             LOG.debug('%s: changed; crawling it before the next pass',
                       db.label)
             self._crawling.add(key)

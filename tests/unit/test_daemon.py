@@ -493,10 +493,50 @@ def test_a_database_that_keeps_changing_is_crawled_again(tmp_path):
     assert daemon.check_changes() == 1
     assert daemon.check_changes() == 0      # still being crawled
     daemon.wait_for_crawls()
+    # 'b' came in while 'a' was copied: crawled again once the database
+    # stands still (or BUSY_INTERVAL after the last crawl began)
+    assert daemon.check_changes() == 0
     assert daemon.check_changes() == 1
     daemon.wait_for_crawls()
     assert node.handled_names() == ['first', 'a', 'b']
     assert daemon.check_changes() == 0
+
+
+def test_a_steady_stream_of_writes_is_crawled_in_batches(tmp_path,
+                                                         monkeypatch):
+    node, daemon = watching_daemon(tmp_path)
+    node.put('first')
+    daemon.run_pass()
+    node.put('a')
+    assert daemon.check_changes() == 1      # quiet until now: at once
+
+    def more(row):
+        if row.name == 'a':
+            node.put('b')     # rows keep coming while 'a' is copied
+    node.on_handle = more
+    daemon.wait_for_crawls()
+    monkeypatch.setattr(daemon_mod, 'BUSY_INTERVAL', 3600)
+    node.put('c')
+    assert daemon.check_changes() == 0      # still changing: wait
+    node.put('d')
+    assert daemon.check_changes() == 0
+    assert daemon.check_changes() == 0      # stood still for one look
+    assert daemon.check_changes() == 1      # and another: crawl
+    daemon.wait_for_crawls()
+    assert node.handled_names() == ['first', 'a', 'b', 'c', 'd']
+
+    def again(row):
+        if row.name == 'e':
+            node.put('f')
+    node.on_handle = again
+    node.put('e')
+    assert daemon.check_changes() == 1      # quiet again until now
+    daemon.wait_for_crawls()
+    monkeypatch.setattr(daemon_mod, 'BUSY_INTERVAL', 0)
+    node.put('g')
+    assert daemon.check_changes() == 1      # BUSY_INTERVAL is over
+    daemon.wait_for_crawls()
+    assert node.handled_names()[-3:] == ['e', 'f', 'g']
 
 
 def test_a_deleted_database_is_crawled_once_and_then_left(tmp_path):
