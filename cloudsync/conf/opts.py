@@ -60,10 +60,11 @@ default_opts = [
                       'the mapped container databases of this node (a '
                       'stat of each database file and its .pending file, '
                       'nothing opened): a database that changed is crawled '
-                      'at once, and again while it keeps changing, instead '
-                      'of waiting for the next pass. The pass every '
-                      'poll_interval still finds new containers and '
-                      'retries failed rows (0: no looks between passes).'),
+                      'at once instead of waiting for the next pass, and '
+                      'about once a second while it keeps changing. The '
+                      'pass every poll_interval still finds new containers '
+                      'and retries failed rows (0: no looks between '
+                      'passes).'),
     cfg.IntOpt('items_chunk', default=1000, min=1,
                help='Rows read from a container database at a time.'),
     cfg.FloatOpt('container_pass_time', default=60.0, min=0,
