@@ -45,10 +45,13 @@ Between two passes, every ``change_check_interval`` seconds (0: never),
 the daemon looks at the database files the last pass found: a stat of
 each database and of its ``.pending`` file (where the container server
 appends rows before it merges them), nothing opened. A database whose
-files changed since its last crawl began is crawled at once, and again
-while it keeps changing (each crawl picks up from its saved progress);
-the others wait for the next pass. The pass every ``poll_interval`` stays
-the safety net: new containers, wildcard mappings, shards, retries.
+files changed since its last crawl began is crawled at once (from its
+saved progress); one that keeps changing is crawled again every
+:data:`BUSY_INTERVAL` or as soon as its files stand still for
+:data:`QUIET_LOOKS` looks, so that a steady stream of writes is taken in
+batches; the others wait for the next pass. The pass every
+``poll_interval`` stays the safety net: new containers, wildcard mappings,
+shards, retries.
 
 Gauges per mapping, after every pass: ``rows_behind`` (rows not yet
 synced on this node) and ``lag_seconds`` (age of the oldest of them).
