@@ -51,9 +51,18 @@ The daemons' CPU seconds per 1,000 changes and their remote requests per
 change are printed for the incremental and the lag phases (the benchmark's
 own HEADs and listings are subtracted from moto's log).
 
+``--baseline-checkout DIR`` runs the incremental and lag phases twice in
+the same all-in-one: first with the daemon of the cloudsync checkout DIR
+(a ``git worktree`` of main, say; run by this interpreter with DIR first
+on its path), then with this one, which takes the synced container up
+where the first stopped (the same status directories and bucket; changes
+and lag container of its own). The table then has a row per variant and
+the ratio of their CPU per change.
+
 Usage::
 
     python benchmarks/steady_bench.py [--quick] [--phases idle,counts,...]
+        [--baseline-checkout DIR]
 
 It prints every measure with its goal and whether it was met; it asserts
 nothing. The machine's cores are shared by Swift, moto, the daemons,
