@@ -220,6 +220,8 @@ class SyncDaemon(object):
             del self._seen[gone]
         for gone in set(self._looked) - set(watched):
             del self._looked[gone]
+        for gone in set(self._started) - set(watched):
+            del self._started[gone]
         # NOTE(cloudsync): container_pass_time only stops a database from
         # taking new rows; one very large object can take hours, and must
         # not hold back the next pass of every other database.
@@ -283,8 +285,12 @@ class SyncDaemon(object):
             if left <= 0:
                 return
             self.stop.wait(min(interval, left), step=interval)
-            if not self.stop.is_set():
+            if self.stop.is_set():
+                return
+            try:
                 self.check_changes()
+            except Exception:  # noqa: BLE001 - the next pass still comes
+                LOG.exception('Looking for changed databases failed')
 
     def run_once(self):
         summary = self.run_pass(once=True)

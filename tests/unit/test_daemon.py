@@ -591,3 +591,17 @@ def test_a_running_daemon_copies_a_change_long_before_poll_interval(
     finally:
         daemon.stop.set()
         assert thread.wait() == daemon_mod.EXIT_OK
+
+
+def test_a_failed_look_does_not_stop_the_daemon(tmp_path):
+    import time
+    node, daemon = watching_daemon(
+        tmp_path, options={'change_check_interval': 0.01}, clock=time.time)
+    looks = []
+
+    def broken():
+        looks.append(1)
+        raise OSError('stat failed')
+    daemon.check_changes = broken
+    daemon.wait_for_next_pass(time.time() + 0.2)
+    assert len(looks) >= 2
