@@ -51,9 +51,18 @@ The daemons' CPU seconds per 1,000 changes and their remote requests per
 change are printed for the incremental and the lag phases (the benchmark's
 own HEADs and listings are subtracted from moto's log).
 
+``--baseline-checkout DIR`` runs the incremental and lag phases twice in
+the same all-in-one: first with the daemon of the cloudsync checkout DIR
+(a ``git worktree`` of main, say; run by this interpreter with DIR first
+on its path), then with this one, which takes the synced container up
+where the first stopped (the same status directories and bucket; changes
+and lag container of its own). The table then has a row per variant and
+the ratio of their CPU per change.
+
 Usage::
 
     python benchmarks/steady_bench.py [--quick] [--phases idle,counts,...]
+        [--baseline-checkout DIR]
 
 It prints every measure with its goal and whether it was met; it asserts
 nothing. The machine's cores are shared by Swift, moto, the daemons,
@@ -123,6 +132,37 @@ def command():
     return [sys.executable, '-m', 'cloudsync.cmd.sync']
 
 
+def daemon_command(checkout):
+    """The daemon's command, environment and working directory: this
+    installation's, or (``checkout``) the one of another checkout, with
+    this interpreter (``python -m`` looks in its working directory first).
+    """
+    if not checkout:
+        return command(), None, None
+    checkout = os.path.abspath(checkout)
+    env = dict(os.environ)
+    env['PYTHONPATH'] = os.pathsep.join(
+        [checkout] +
+        [p for p in env.get('PYTHONPATH', '').split(os.pathsep) if p])
+    return [sys.executable, '-m', 'cloudsync.cmd.sync'], env, checkout
+
+
+def check_checkout(checkout):
+    """The path of the ``cloudsync`` package ``checkout`` runs."""
+    _cmd, env, cwd = daemon_command(checkout)
+    out = subprocess.run(
+        [sys.executable, '-m', 'cloudsync.cmd.sync', '--help'],
+        env=env, stdout=subprocess.DEVNULL, check=True, cwd=cwd)
+    out = subprocess.run(
+        [sys.executable, '-c', 'import cloudsync; print(cloudsync.__file__)'],
+        env=env, stdout=subprocess.PIPE, check=True, cwd=cwd)
+    path = out.stdout.decode().strip()
+    if not path.startswith(os.path.abspath(checkout)):
+        raise SystemExit('%s does not run its own cloudsync (%s)' % (
+            checkout, path))
+    return path
+
+
 def write_confs(cluster, workdir, mappings, **options):
     """One configuration per node with ``mappings`` (``{name: options}``).
 
@@ -145,6 +185,11 @@ def write_confs(cluster, workdir, mappings, **options):
             os.path.join(workdir, 'node%d.conf' % node['index']), state,
             mappings, remotes, **found))
     return paths
+
+
+def variant_suffix(name):
+    """What the lag container and bucket of a variant end with."""
+    return '' if name == 'this' else '-' + name
 
 
 def one_pass(conf):
@@ -352,28 +397,41 @@ class Bench(object):
 
     # -- running daemons -----------------------------------------------------
 
-    def start_daemons(self):
+    def start_daemons(self, variant):
+        """Start the 3 daemons of ``variant`` (name, checkout or None).
+
+        Every variant keeps its progress in the same status directories
+        and syncs the incremental container into the same bucket: the
+        next one takes up where the last one stopped. Each has a lag
+        container and bucket of its own.
+        """
+        name, checkout = variant
+        self.lag_container = LAG_CONTAINER + variant_suffix(name)
+        self.lag_bucket = LAG_BUCKET + variant_suffix(name)
         swift = self.swift()
         swift.put_container(INC_CONTAINER)
-        swift.put_container(LAG_CONTAINER)
-        for bucket in (INC_BUCKET, LAG_BUCKET, RCLONE_BUCKET):
+        swift.put_container(self.lag_container)
+        for bucket in (INC_BUCKET, self.lag_bucket, RCLONE_BUCKET):
             self.s3.create_bucket(Bucket=bucket)
         confs = write_confs(
             self.cluster, os.path.join(self.workdir, 'daemons'),
             {'inc': {'container': INC_CONTAINER, 'bucket': INC_BUCKET},
-             'lag': {'container': LAG_CONTAINER, 'bucket': LAG_BUCKET}},
+             'lag': {'container': self.lag_container,
+                     'bucket': self.lag_bucket}},
             workers=self.args.workers,
             poll_interval=self.args.poll_interval)
+        cmd, env, cwd = daemon_command(checkout)
         for conf in confs:
             out = open(conf[:-len('.conf')] + '.out', 'ab')
             try:
                 self.daemons.append(self.children.popen(
-                    command() + ['--config-file', conf], stdout=out,
-                    stderr=subprocess.STDOUT))
+                    cmd + ['--config-file', conf], stdout=out,
+                    stderr=subprocess.STDOUT, env=env, cwd=cwd))
             finally:
                 out.close()
-        log('started %d daemons (poll_interval %ss, workers %d)',
-            len(self.daemons), self.args.poll_interval, self.args.workers)
+        log('started %d daemons of %s (poll_interval %ss, workers %d)',
+            len(self.daemons), name, self.args.poll_interval,
+            self.args.workers)
 
     def daemon_cpu(self):
         for proc in self.daemons:
@@ -386,6 +444,19 @@ class Bench(object):
         for proc in self.daemons:
             self.children.stop(proc)
         self.daemons = []
+
+    def steady(self, variants):
+        """The incremental and lag phases of each variant, in turn."""
+        for number, (name, checkout) in enumerate(variants):
+            self.start_daemons((name, checkout))
+            found = self.results.setdefault(name, {})
+            try:
+                if 'incremental' in self.args.phases:
+                    found['incremental'] = self.incremental(number, name)
+                if 'lag' in self.args.phases:
+                    found['lag'] = self.lag()
+            finally:
+                self.stop_daemons()
 
     # -- the incremental pass ------------------------------------------------
 
@@ -409,9 +480,9 @@ class Bench(object):
         t0 = time.monotonic()
         while time.monotonic() - t0 < timeout:
             have = self.count_keys(INC_BUCKET)
-            if have >= count:
+            if have == count:
                 return time.monotonic() - t0
-            time.sleep(5)
+            time.sleep(2)
         raise RuntimeError('the daemons synced only %d of %d objects in %ds'
                            % (have, count, timeout))
 
@@ -443,24 +514,38 @@ class Bench(object):
         want = {e['name']: (e['bytes'], e['hash']) for e in listing}
         return common.list_bucket(self.s3, RCLONE_BUCKET) == want
 
-    def incremental(self):
+    def object_count(self):
+        headers = self.swift().head_container(INC_CONTAINER)
+        return int(headers['x-container-object-count'])
+
+    def incremental(self, round_number, tag):
+        """The incremental pass of the ``round_number``-th variant (from
+        0); the first one fills the container and syncs it, the others
+        take the same container up where the last one left it.
+        """
         args = self.args
-        self.fill(args.container_objects)
-        wait = self.wait_synced(args.container_objects, args.timeout)
+        if round_number == 0:
+            self.fill(args.container_objects)
+        count = self.object_count()
+        wait = self.wait_synced(count, args.timeout)
         log('the daemons synced %d objects in %.0fs of running (not timed)',
-            args.container_objects, wait)
+            count, wait)
         rclone_initial = None
-        if args.rclone:
+        if args.rclone and round_number == 0:
             rclone_initial = self.rclone_sync('initial')
             log('rclone initial sync: %.0fs (not timed)', rclone_initial)
         # NOTE: the daemons' first verification of the other replicas'
         # rows waits verification_slack; give them a few polls first.
         time.sleep(3 * args.poll_interval + 1)
 
+        # NOTE: each variant changes objects of its own: other POSTs and
+        # DELETEs, new names.
         existing = ['obj-%06d' % i for i in range(args.container_objects)]
-        posted = existing[:args.changed]
-        deleted = existing[-args.deleted:] if args.deleted else []
-        new = ['new-%06d' % i for i in range(args.new)]
+        first, end = round_number * args.changed, len(existing)
+        posted = existing[first:first + args.changed]
+        end -= round_number * args.deleted
+        deleted = existing[end - args.deleted:end] if args.deleted else []
+        new = ['new-%s-%06d' % (tag, i) for i in range(args.new)]
         requests = self.moto_log(INC_BUCKET)
         cpu0 = self.daemon_cpu()
         t0 = time.monotonic()
@@ -492,11 +577,11 @@ class Bench(object):
             '(%.2fs after they began); %s', result['cloudsync_seconds'],
             result['cloudsync_from_first_write'], counts)
         if args.rclone:
-            result['rclone_seconds'] = self.rclone_sync('incremental')
+            result['rclone_seconds'] = self.rclone_sync('incremental-' + tag)
             result['rclone_verified'] = self.rclone_matches()
             log('rclone sync: %.2fs (bucket matches: %s)',
                 result['rclone_seconds'], result['rclone_verified'])
-        self.results['incremental'] = result
+        return result
 
     def probe_until_matched(self, work, timeout):
         """HEAD the changed keys until each shows its change.
@@ -541,13 +626,13 @@ class Bench(object):
         args = self.args
         total = int(args.rate * args.duration)
         names = ['lag-%06d' % i for i in range(total)]
-        keys = [self.key_of(LAG_CONTAINER, n) for n in names]
+        keys = [self.key_of(self.lag_container, n) for n in names]
         index_of = dict((k, i) for i, k in enumerate(keys))
         done_at = [None] * total
         seen_at = [None] * total
         counter = [0]
         lock = threading.Lock()
-        requests = self.moto_log(LAG_BUCKET)
+        requests = self.moto_log(self.lag_bucket)
         cpu0 = self.daemon_cpu()
         t0 = time.monotonic() + 0.5
 
@@ -561,7 +646,7 @@ class Bench(object):
                 wait = t0 + i / args.rate - time.monotonic()
                 if wait > 0:
                     time.sleep(wait)
-                self.swift().put_object(LAG_CONTAINER, names[i],
+                self.swift().put_object(self.lag_container, names[i],
                                         os.urandom(OBJECT_SIZE))
                 done_at[i] = time.monotonic()
 
@@ -574,12 +659,12 @@ class Bench(object):
         frontier = 0
         deadline = t0 + args.duration + args.timeout
         log('writing %d objects at %.0f/s for %.0fs into %s', total,
-            args.rate, args.duration, LAG_CONTAINER)
+            args.rate, args.duration, self.lag_container)
         while time.monotonic() < deadline:
             start_after = keys[frontier - 1] if frontier else ''
             token = None
             while True:
-                params = dict(Bucket=LAG_BUCKET, StartAfter=start_after)
+                params = dict(Bucket=self.lag_bucket, StartAfter=start_after)
                 if token:
                     params['ContinuationToken'] = token
                 page = self.s3.list_objects_v2(**params)
@@ -614,27 +699,32 @@ class Bench(object):
         during = [(t, b) for t, b, _l in samples
                   if 5.0 <= t <= args.duration]
         growth = slope(during) * args.duration
-        self.results['lag'] = dict(
+        result = dict(
             objects=total, visible=len(lags), achieved_rate=achieved,
             p50=percentile(lags, 0.5), p99=percentile(lags, 0.99),
             max=max(lags) if lags else None, samples=samples,
             growth=growth, requests=counts, cpu=cpu)
-        self.plot(samples)
+        result['plot'] = self.plot(samples)
         log('lag: p50 %s p99 %s max %s; backlog growth over the run %.1f',
-            *(common.fmt(self.results['lag'][k]) for k in
-              ('p50', 'p99', 'max')), growth)
+            *(common.fmt(result[k]) for k in ('p50', 'p99', 'max')), growth)
+        return result
 
     def plot(self, samples):
         from cloudsync.ops import status_plot
         now = time.time()
         base = now - samples[-1][0] if samples else now
-        series = [('%s (measured)' % LAG_CONTAINER,
+        series = [('%s (measured)' % self.lag_container,
                    [(base + t, b, lag) for t, b, lag in samples])]
+        path = self.args.plot
+        if self.lag_container != LAG_CONTAINER:
+            root, ext = os.path.splitext(path)
+            path = root + self.lag_container[len(LAG_CONTAINER):] + ext
         try:
-            status_plot.write(self.args.plot, series, now=now)
-            self.results['plot'] = self.args.plot
+            status_plot.write(path, series, now=now)
+            return path
         except (OSError, AttributeError) as exc:
-            log('could not draw %s: %s', self.args.plot, exc)
+            log('could not draw %s: %s', path, exc)
+            return None
 
 
 # -- reporting ---------------------------------------------------------------
@@ -664,44 +754,9 @@ def report(results, args):
         if method in shared:
             rows.append(('  the same, remote_writers = true',
                          '%.2f' % shared[method][0], '', ''))
-    inc = results.get('incremental')
-    if inc:
-        rows.append(('incremental: cloudsync daemons, s (after writes)',
-                     '%.2f' % inc['cloudsync_seconds'], '', ''))
-        if inc.get('rclone_seconds'):
-            speedup = inc['rclone_seconds'] / max(inc['cloudsync_seconds'],
-                                                  0.01)
-            rows.append(('incremental: rclone sync, s',
-                         '%.2f' % inc['rclone_seconds'], '', ''))
-            rows.append(('incremental: cloudsync faster than rclone',
-                         '%.1fx' % speedup, 'at least %.0fx' % RCLONE_GOAL,
-                         met(speedup >= RCLONE_GOAL)))
-        changes = inc['changes']
-        rows.append(('incremental: S3 requests per change',
-                     '%.2f' % (sum(inc['requests'].values()) / changes),
-                     '', ''))
-        rows.append(('incremental: daemon CPU s per 1,000 changes',
-                     '%.1f' % (inc['cpu'] * 1000.0 / changes), '', ''))
-    lag = results.get('lag')
-    if lag:
-        goal = args.poll_interval + LAG_SLACK
-        rows.append(('lag: PUT to remote-visible p50, s',
-                     common.fmt(lag['p50']), '', ''))
-        rows.append(('lag: p99, s', common.fmt(lag['p99']),
-                     'at most %.1f' % goal,
-                     met(lag['p99'] is not None and lag['p99'] <= goal and
-                         lag['visible'] == lag['objects'])))
-        rows.append(('lag: max, s', common.fmt(lag['max']), '', ''))
-        rows.append(('lag: backlog growth over the run, objects',
-                     '%.1f' % lag['growth'],
-                     'under %.0f (1 s of writes)' % args.rate,
-                     met(lag['growth'] < args.rate)))
-        rows.append(('lag: S3 requests per PUT',
-                     '%.2f' % (sum(lag['requests'].values()) /
-                               float(max(1, lag['objects']))), '', ''))
-        rows.append(('lag: daemon CPU s per 1,000 changes',
-                     '%.1f' % (lag['cpu'] * 1000.0 /
-                               max(1, lag['objects'])), '', ''))
+    for name, _checkout in args.variants:
+        rows += variant_rows(name, results.get(name, {}), args)
+    rows += comparison_rows(results, args)
     print(common.format_table(('measure', 'value', 'goal', 'status'), rows))
     print()
     for label, key in (('', 'counts'),
@@ -709,36 +764,126 @@ def report(results, args):
         for method, (_ratio, counts) in results.get(key, {}).items():
             print('  %s%s: %s' % (method, label, ', '.join(
                 '%s %d' % kv for kv in sorted(counts.items())) or 'none'))
+    for name, _checkout in args.variants:
+        variant_notes(name, results.get(name, {}), args)
+
+
+def variant_rows(name, results, args):
+    """The table's rows of one variant's incremental and lag phases."""
+    rows = []
+    prefix = '[%s] ' % name if len(args.variants) > 1 else ''
+    inc = results.get('incremental')
     if inc:
-        print('  incremental: %d changes (%d new, %d POST, %d DELETE) in a '
-              'container of %d objects; writes took %.2fs; cloudsync %.2fs '
-              'after the first write' % (
-                  inc['changes'], args.new, args.changed, args.deleted,
-                  args.container_objects, inc['write_seconds'],
-                  inc['cloudsync_from_first_write']))
-        print('  incremental S3 requests of the daemons: %s' % ', '.join(
-            '%s %d' % kv for kv in sorted(inc['requests'].items())))
+        rows.append((prefix + 'incremental: cloudsync daemons, s (after '
+                     'writes)', '%.2f' % inc['cloudsync_seconds'], '', ''))
         if inc.get('rclone_seconds'):
-            print('  rclone: %s sync %s --transfers %d --checkers %d; '
+            rows.append((prefix + 'incremental: rclone sync, s',
+                         '%.2f' % inc['rclone_seconds'], '', ''))
+            speedup = speedup_of(inc)
+            rows.append((prefix + 'incremental: cloudsync faster than '
+                         'rclone', '%.1fx' % speedup,
+                         'at least %.0fx' % RCLONE_GOAL,
+                         met(speedup >= RCLONE_GOAL)))
+        rows.append((prefix + 'incremental: S3 requests per change',
+                     '%.2f' % (sum(inc['requests'].values()) /
+                               inc['changes']), '', ''))
+        rows.append((prefix + 'incremental: daemon CPU s per 1,000 changes',
+                     '%.1f' % cpu_per_1000(inc), '', ''))
+    lag = results.get('lag')
+    if lag:
+        goal = args.poll_interval + LAG_SLACK
+        rows.append((prefix + 'lag: PUT to remote-visible p50, s',
+                     common.fmt(lag['p50']), '', ''))
+        rows.append((prefix + 'lag: p99, s', common.fmt(lag['p99']),
+                     'at most %.1f' % goal,
+                     met(lag['p99'] is not None and lag['p99'] <= goal and
+                         lag['visible'] == lag['objects'])))
+        rows.append((prefix + 'lag: max, s', common.fmt(lag['max']), '',
+                     ''))
+        rows.append((prefix + 'lag: backlog growth over the run, objects',
+                     '%.1f' % lag['growth'],
+                     'under %.0f (1 s of writes)' % args.rate,
+                     met(lag['growth'] < args.rate)))
+        rows.append((prefix + 'lag: S3 requests per PUT',
+                     '%.2f' % (sum(lag['requests'].values()) /
+                               float(max(1, lag['objects']))), '', ''))
+        rows.append((prefix + 'lag: daemon CPU s per 1,000 changes',
+                     '%.1f' % cpu_per_1000(lag), '', ''))
+    return rows
+
+
+def speedup_of(inc):
+    return inc['rclone_seconds'] / max(inc['cloudsync_seconds'], 0.01)
+
+
+def cpu_per_1000(phase):
+    return phase['cpu'] * 1000.0 / max(1, phase.get('changes',
+                                                    phase.get('objects')))
+
+
+def comparison_rows(results, args):
+    """This checkout against the baseline's, measured in the same run:
+    CPU per 1,000 changes at most the baseline's.
+    """
+    if len(args.variants) < 2:
+        return []
+    base = results.get(args.variants[0][0], {})
+    this = results.get(args.variants[-1][0], {})
+    rows = []
+    for phase in ('incremental', 'lag'):
+        if phase in base and phase in this:
+            ratio = cpu_per_1000(this[phase]) / max(
+                cpu_per_1000(base[phase]), 1e-6)
+            rows.append(('%s: daemon CPU per change, this / %s' % (
+                phase, args.variants[0][0]), '%.2f' % ratio, 'at most 1.00',
+                met(ratio <= 1.0)))
+    if 'incremental' in base and 'incremental' in this and \
+            base['incremental'].get('rclone_seconds') and \
+            this['incremental'].get('rclone_seconds'):
+        rows.append(('incremental: speedup vs rclone, this / %s' %
+                     args.variants[0][0], '%.2f' % (
+                         speedup_of(this['incremental']) /
+                         speedup_of(base['incremental'])), '', ''))
+    return rows
+
+
+def variant_notes(name, results, args):
+    """The lines under the table about one variant's phases."""
+    prefix = '[%s] ' % name if len(args.variants) > 1 else ''
+    inc = results.get('incremental')
+    if inc:
+        print('  %sincremental: %d changes (%d new, %d POST, %d DELETE) in '
+              'a container of about %d objects; writes took %.2fs; '
+              'cloudsync %.2fs after the first write' % (
+                  prefix, inc['changes'], args.new, args.changed,
+                  args.deleted, args.container_objects,
+                  inc['write_seconds'], inc['cloudsync_from_first_write']))
+        print('  %sincremental S3 requests of the daemons: %s' % (
+            prefix, ', '.join('%s %d' % kv
+                              for kv in sorted(inc['requests'].items()))))
+        if inc.get('rclone_seconds'):
+            print('  %srclone: %s sync %s --transfers %d --checkers %d; '
                   'initial sync %.0fs (not timed); bucket matches after: '
                   '%s; rclone copies no Swift metadata (the POSTs cost it '
-                  'nothing)' % (args.rclone_version, ' '.join(RCLONE_FLAGS),
-                                args.workers, 2 * args.workers,
+                  'nothing)' % (prefix, args.rclone_version,
+                                ' '.join(RCLONE_FLAGS), args.workers,
+                                2 * args.workers,
                                 inc['rclone_initial'] or 0,
                                 inc['rclone_verified']))
+    lag = results.get('lag')
     if lag:
-        print('  lag: %d objects at %.0f/s asked, %.1f/s achieved, for %.0fs'
-              '; %d visible' % (lag['objects'], args.rate,
-                                lag['achieved_rate'], args.duration,
-                                lag['visible']))
-        print('  lag S3 requests of the daemons: %s' % ', '.join(
-            '%s %d' % kv for kv in sorted(lag['requests'].items())))
+        print('  %slag: %d objects at %.0f/s asked, %.1f/s achieved, for '
+              '%.0fs; %d visible' % (prefix, lag['objects'], args.rate,
+                                     lag['achieved_rate'], args.duration,
+                                     lag['visible']))
+        print('  %slag S3 requests of the daemons: %s' % (prefix, ', '.join(
+            '%s %d' % kv for kv in sorted(lag['requests'].items()))))
         backlog = [b for _t, b, _l in lag['samples']]
-        print('  backlog over time (peak %d): |%s|' % (
-            max(backlog or [0]), sparkline(backlog)))
-        if results.get('plot'):
-            print('  plot (as cloudsync-status --plot draws it): %s'
-                  % results['plot'])
+        print('  %sbacklog over time (peak %d): |%s|' % (
+            prefix, max(backlog or [0]), sparkline(backlog)))
+        if lag.get('plot'):
+            print('  %splot (as cloudsync-status --plot draws it): %s'
+                  % (prefix, lag['plot']))
 
 
 def parse_args(argv):
@@ -774,6 +919,11 @@ def parse_args(argv):
         tempfile.gettempdir(), 'steady-bench-lag.png'),
         help='PNG of the backlog and lag over time')
     parser.add_argument('--no-rclone', action='store_true')
+    parser.add_argument('--baseline-checkout', metavar='DIR',
+                        help='also run the incremental and lag phases, '
+                             'first, with the daemon of the cloudsync '
+                             'checkout DIR (a git worktree of main, say), '
+                             'run by this interpreter, and compare')
     parser.add_argument('--no-install-rclone', action='store_true',
                         help='do not apt-get install rclone when missing')
     parser.add_argument('--base-port', type=int, default=18500)
@@ -784,6 +934,9 @@ def parse_args(argv):
         if getattr(args, key) is None:
             setattr(args, key, value)
     args.phases = [p for p in args.phases.split(',') if p]
+    args.variants = [('this', None)]
+    if args.baseline_checkout:
+        args.variants.insert(0, ('baseline', args.baseline_checkout))
     unknown = set(args.phases) - set(PHASES)
     if unknown:
         parser.error('unknown phases: %s' % ', '.join(sorted(unknown)))
@@ -800,6 +953,9 @@ def main(argv=None):
             log('no rclone column: %s', why)
         else:
             args.rclone_version = common.rclone_version(args.rclone)
+    if args.baseline_checkout:
+        log('baseline: the daemon of %s', check_checkout(
+            args.baseline_checkout))
     bench = None
     try:
         with common.all_in_one(args.base_port, keep=args.keep) as cluster:
@@ -809,11 +965,7 @@ def main(argv=None):
                 if {'idle', 'counts'} & set(args.phases):
                     bench.idle_and_counts(args.phases)
                 if {'incremental', 'lag'} & set(args.phases):
-                    bench.start_daemons()
-                    if 'incremental' in args.phases:
-                        bench.incremental()
-                    if 'lag' in args.phases:
-                        bench.lag()
+                    bench.steady(args.variants)
             finally:
                 # the daemons and rclone stop before the cluster they use
                 bench.children.stop_all()

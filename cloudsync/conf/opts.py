@@ -55,6 +55,16 @@ default_opts = [
     cfg.FloatOpt('poll_interval', default=5.0, min=0,
                  help='Seconds between the starts of two passes over the '
                       'mapped containers.'),
+    cfg.FloatOpt('change_check_interval', default=0.1, min=0,
+                 help='Between two passes, seconds between two looks at '
+                      'the mapped container databases of this node (a '
+                      'stat of each database file and its .pending file, '
+                      'nothing opened): a database that changed is crawled '
+                      'at once instead of waiting for the next pass, and '
+                      'about once a second while it keeps changing. The '
+                      'pass every poll_interval still finds new containers '
+                      'and retries failed rows (0: no looks between '
+                      'passes).'),
     cfg.IntOpt('items_chunk', default=1000, min=1,
                help='Rows read from a container database at a time.'),
     cfg.FloatOpt('container_pass_time', default=60.0, min=0,

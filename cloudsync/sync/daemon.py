@@ -41,6 +41,18 @@ work on: ``swift_dir`` without ``swift.conf`` or ``container.ring.gz``,
 no ``devices`` directory, or a ``status_dir`` that cannot be created or
 written to.
 
+Between two passes, every ``change_check_interval`` seconds (0: never),
+the daemon looks at the database files the last pass found: a stat of
+each database and of its ``.pending`` file (where the container server
+appends rows before it merges them), nothing opened. A database whose
+files changed since its last crawl began is crawled at once (from its
+saved progress); one that keeps changing is crawled again every
+:data:`BUSY_INTERVAL` or as soon as its files stand still for
+:data:`QUIET_LOOKS` looks, so that a steady stream of writes is taken in
+batches; the others wait for the next pass. The pass every
+``poll_interval`` stays the safety net: new containers, wildcard mappings,
+shards, retries.
+
 Gauges per mapping, after every pass: ``rows_behind`` (rows not yet
 synced on this node) and ``lag_seconds`` (age of the oldest of them).
 """
@@ -64,6 +76,12 @@ LOG = logging.getLogger('cloudsync.daemon')
 
 #: seconds rows in flight get to finish after SIGTERM
 STOP_GRACE = 60.0
+#: a database that keeps changing is crawled again at most this often
+#: (seconds from the start of its last crawl; poll_interval when shorter),
+#: unless its files stood still for QUIET_LOOKS looks: the rows of a
+#: steady stream of writes are taken in batches
+BUSY_INTERVAL = 1.0
+QUIET_LOOKS = 2
 
 cli_opts = [
     cfg.BoolOpt('once', default=False,
@@ -122,6 +140,44 @@ class SyncDaemon(object):
         self._pool = concurrency.GreenPool(self.conf.container_workers)
         #: status paths of the databases being crawled
         self._crawling = set()
+        #: the databases the last pass found: {status path: (mapping, db)}
+        self._watched = {}
+        #: what the files of each database looked like when its last
+        #: crawl began (or ended, when that crawl merged them)
+        self._seen = {}
+        #: status paths being crawled because their files changed
+        self._triggered = set()
+        #: {status path: (what its files looked like at the last look,
+        #: looks in a row they stood still)}
+        self._looked = {}
+        #: {status path: monotonic time its last crawl started}
+        self._started = {}
+
+    def _deadline(self, once):
+        pass_time = self.conf.container_pass_time
+        if pass_time and not once:
+            return self.clock() + pass_time
+        return None
+
+    def _crawl(self, mapping, db, key, once=False, summary=None):
+        """Crawl ``db`` (in the pool); remember what its files looked
+        like, so that the looks between passes see what changed since.
+        """
+        try:
+            before = db_signature(db.path)
+            self._started[key] = time.monotonic()
+            result = self.crawler.crawl(db, self._deadline(once), once)
+            after = db_signature(db.path)
+            self._seen[key] = settled(before, after, result)
+            # NOTE(cloudsync): rows that came in while it ran (not
+            # settled) make it a database that keeps changing
+            self._looked[key] = (after, 0)
+            if summary is not None:
+                summary.add(mapping, result)
+            return result
+        finally:
+            self._crawling.discard(key)
+            self._triggered.discard(key)
 
     def run_pass(self, once=False):
         """One pass over every mapping; returns a :class:`PassSummary`.
@@ -134,16 +190,7 @@ class SyncDaemon(object):
         summary = PassSummary()
         pass_time = self.conf.container_pass_time
         threads = []
-
-        def crawl(mapping, db, key):
-            try:
-                deadline = None
-                if pass_time and not once:
-                    deadline = self.clock() + pass_time
-                summary.add(mapping, self.crawler.crawl(db, deadline, once))
-            finally:
-                self._crawling.discard(key)
-
+        watched = {}
         for mapping in self.config.mappings:
             if self.stop.is_set():
                 break
@@ -159,12 +206,22 @@ class SyncDaemon(object):
                 if self.stop.is_set():
                     break
                 key = self.crawler.status_path(db)
+                watched[key] = (mapping, db)
                 if key in self._crawling:
-                    LOG.info('%s: still busy since an earlier pass',
-                             db.label)
+                    if key not in self._triggered:
+                        LOG.info('%s: still busy since an earlier pass',
+                                 db.label)
                     continue
                 self._crawling.add(key)
-                threads.append(self._pool.spawn(crawl, mapping, db, key))
+                threads.append(self._pool.spawn(
+                    self._crawl, mapping, db, key, once, summary))
+        self._watched = watched
+        for gone in set(self._seen) - set(watched):
+            del self._seen[gone]
+        for gone in set(self._looked) - set(watched):
+            del self._looked[gone]
+        for gone in set(self._started) - set(watched):
+            del self._started[gone]
         # NOTE(cloudsync): container_pass_time only stops a database from
         # taking new rows; one very large object can take hours, and must
         # not hold back the next pass of every other database.
@@ -181,6 +238,59 @@ class SyncDaemon(object):
             stats.gauge('rows_behind', agg['rows_behind'])
             stats.gauge('lag_seconds', round(agg['lag'], 3))
         return summary
+
+    def check_changes(self):
+        """Crawl every database the last pass found whose files changed
+        since its last crawl began: at once when it was quiet until now or
+        has stood still since the last look, otherwise (a steady stream of
+        writes) once :data:`BUSY_INTERVAL` has passed since its last crawl
+        started. Returns how many crawls were started.
+        """
+        started = 0
+        busy_interval = min(BUSY_INTERVAL, self.conf.poll_interval)
+        for key, (mapping, db) in self._watched.items():
+            if self.stop.is_set():
+                break
+            now = db_signature(db.path)
+            seen = self._seen.get(key)
+            last, still = self._looked.get(key, (seen, 0))
+            still = still + 1 if now == last else 0
+            self._looked[key] = (now, still)
+            if key in self._crawling or now == seen:
+                continue
+            if (last != seen and still < QUIET_LOOKS and
+                    time.monotonic() - self._started.get(key, 0) <
+                    busy_interval):
+                continue      # still changing: take its rows in a batch
+            LOG.debug('%s: changed; crawling it before the next pass',
+                      db.label)
+            self._crawling.add(key)
+            self._triggered.add(key)
+            self._pool.spawn(self._crawl, mapping, db, key)
+            started += 1
+        return started
+
+    def wait_for_next_pass(self, until):
+        """Until the clock reaches ``until``: look for changed databases
+        every ``change_check_interval`` (or just wait, when it is 0).
+        """
+        interval = self.conf.change_check_interval
+        left = until - self.clock()
+        if interval <= 0:
+            self.stop.wait(max(0.0, left))
+            return
+        end = time.monotonic() + left
+        while not self.stop.is_set():
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            self.stop.wait(min(interval, left), step=interval)
+            if self.stop.is_set():
+                return
+            try:
+                self.check_changes()
+            except Exception:  # noqa: BLE001 - the next pass still comes
+                LOG.exception('Looking for changed databases failed')
 
     def run_once(self):
         summary = self.run_pass(once=True)
@@ -207,14 +317,49 @@ class SyncDaemon(object):
                 LOG.debug('Pass done in %.1fs: %d databases, %d rows '
                           'failed', self.clock() - started,
                           len(summary.results), summary.failed)
-            elapsed = self.clock() - started
-            self.stop.wait(max(0.0, self.conf.poll_interval - elapsed))
+            self.wait_for_next_pass(started + self.conf.poll_interval)
         self.wait_for_crawls()
         return EXIT_OK
 
     def wait_for_crawls(self):
         """Wait for the databases still being crawled (rows in flight)."""
         self._pool.waitall()
+
+
+def _stat(path):
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def db_signature(path):
+    """What a database's files look like: (inode, size, mtime) of the
+    database and of its ``.pending`` file, None for a missing one.
+    """
+    return (_stat(path), _stat(path + '.pending'))
+
+
+def settled(before, after, result):
+    """What a crawl leaves as its database's last look.
+
+    A crawl merges the ``.pending`` file into the database whenever it
+    reads it, last when it counts the rows behind, so it leaves files that
+    differ from the ones it found. When no row is left behind after that
+    last read (none counted, none dated), or the rows left are waiting
+    anyway (``copy_after``, a
+    remote that keeps failing), the files it leaves are taken as seen:
+    rows appended after that read change them again. Otherwise rows came
+    in while it ran: the look from before it stays, so that the next look
+    crawls again. (Failed rows waiting for their retry count as behind:
+    they cost one more crawl, which finds the files as it leaves them.)
+    """
+    if after == before or not (result.rows_behind or result.lag):
+        return after
+    if result.not_yet or result.error:
+        return after
+    return before
 
 
 def install_signal_handlers(stop):

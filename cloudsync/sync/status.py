@@ -47,6 +47,13 @@ What a file holds:
 
 Errors are stored with the remotes' secrets masked, as in the log.
 
+During a pass (from :meth:`SyncStatus.start_pass` to
+:meth:`SyncStatus.end_pass`), while no row is waiting for a retry, the file
+is written at most once every :data:`SAVE_INTERVAL` seconds: a short pass
+writes it once, at its end. A crash repeats at most that much work (rows
+are copied again, never lost). Whenever the failed set is not empty, every
+save writes the file.
+
 Files are replaced atomically (temporary file, fsync, rename), so a crash
 leaves either the old or the new progress. A file that cannot be read is
 moved aside as ``<file>.corrupt.<timestamp>`` and progress restarts from
@@ -72,6 +79,9 @@ MAX_FAILED = 10000
 HISTORY_SIZE = 48
 MAX_COMPONENT = 200
 MAX_ERROR_LENGTH = 500
+#: seconds between two writes of the file during a pass with no row to
+#: retry (the progress of a short pass is written once, at its end)
+SAVE_INTERVAL = 1.0
 
 COUNTERS = ('rows_handled', 'copied', 'metadata_updated', 'deleted',
             'archived', 'unchanged', 'skipped', 'verified', 'errors')
@@ -174,6 +184,12 @@ class SyncStatus(object):
         #: why progress restarted from row 0 when loading, if it did
         self.reset_reason = None
         self.data = self._fresh()
+        #: whether a pass is under way (saves are then spaced out)
+        self.in_pass = False
+        #: when the file was last written, by this object
+        self.written_at = None
+        #: whether the progress changed since the file was last written
+        self.unsaved = False
 
     # -- loading and saving -------------------------------------------------
 
@@ -257,11 +273,26 @@ class SyncStatus(object):
             self._restart('another database', self.data)
         self.data['database_id'] = database_id
 
-    def save(self):
+    def save(self, force=False):
+        """Write the file; during a pass with no failed row, at most once
+        every :data:`SAVE_INTERVAL` seconds unless ``force`` (the pass's
+        last save, at :meth:`end_pass`, always writes).
+
+        :returns: whether the file was written.
+        """
+        now = self.clock()
+        if (not force and self.in_pass and not self.failed and
+                self.written_at is not None and
+                now - self.written_at < SAVE_INTERVAL):
+            self.unsaved = True
+            return False
         data = dict(self.data)
         data['info'] = self.info
-        data['saved_at'] = self.clock()
+        data['saved_at'] = now
         write_atomically(self.path, data)
+        self.written_at = now
+        self.unsaved = False
+        return True
 
     # -- row pointers -------------------------------------------------------
 
@@ -365,10 +396,17 @@ class SyncStatus(object):
         self.counters[name] = self.counters.get(name, 0) + n
 
     def start_pass(self):
-        self.data['last_pass_start'] = self.clock()
+        now = self.clock()
+        self.data['last_pass_start'] = now
+        self.in_pass = True
+        if self.written_at is None:
+            # NOTE(cloudsync): the pass's first save waits as well: a
+            # short pass writes once, at its end.
+            self.written_at = now
 
     def end_pass(self, rows_behind, lag, **extra):
         now = self.clock()
+        self.in_pass = False
         self.data['last_pass_end'] = now
         entry = {'end': now, 'rows_behind': rows_behind,
                  'lag': round(lag, 3)}

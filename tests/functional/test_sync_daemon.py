@@ -329,6 +329,39 @@ def test_an_object_swift_cannot_find_for_now_is_retried_not_dropped(
                for s in nodes.statuses(i))
 
 
+def test_a_running_daemon_copies_a_change_long_before_poll_interval(
+        moto_nodes, swift, s3, container):
+    """Running daemons (not ``--once``) with a poll_interval of 5 minutes
+    copy a new object, a metadata change and a delete within a generous
+    wait: they look at their container databases between passes.
+    """
+    nodes = moto_nodes(poll_interval=300, change_check_interval=0.1)
+    swift.put_object(container, 'first', b'first')
+    for index in sorted(nodes.confs):
+        nodes.start(index)
+    helpers.wait_for(
+        lambda: remote_object(nodes, s3, container, 'first') is not None,
+        timeout=120, what='the first pass to copy the first object')
+
+    swift.put_object(container, 'second', b'second')
+    helpers.wait_for(
+        lambda: remote_object(nodes, s3, container, 'second') is not None,
+        timeout=60, what='the new object on the remote')
+    swift.post_object(container, 'second',
+                      headers={'X-Object-Meta-Color': 'Red'})
+    swift.delete_object(container, 'first')
+
+    def changed():
+        found = remote_object(nodes, s3, container, 'second')
+        return (remote_object(nodes, s3, container, 'first') is None and
+                found is not None and
+                metadata_mod.remote_to_swift(found[1]['Metadata']) == {
+                    'X-Object-Meta-Color': 'Red'})
+    helpers.wait_for(changed, timeout=60,
+                     what='the POST and the DELETE on the remote')
+    assert remote_object(nodes, s3, container, 'second')[0] == b'second'
+
+
 def test_a_daemon_killed_mid_pass_and_restarted_loses_nothing(
         moto_nodes, swift, s3, container, statsd):
     """SIGKILL node 1's daemon while it copies, restart it: every object

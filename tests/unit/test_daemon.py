@@ -432,3 +432,176 @@ def test_no_statsd_host_means_no_metrics_sent():
     assert isinstance(stats, stats_mod.NullStats)
     stats.increment('copied_objects')
     assert stats.totals == {'copied_objects': 1}
+
+
+# -- looks between passes (change_check_interval) ---------------------------
+
+def watching_daemon(tmp_path, options=None, clock=None):
+    options = dict({'poll_interval': 300}, **(options or {}))
+    node = fakes.Node(tmp_path, options=options)
+    stop = concurrency.StopFlag()
+    node.crawler = node.make_crawler(stop=stop)
+    daemon = daemon_mod.SyncDaemon(node.config, crawler=node.crawler,
+                                   stop=stop, clock=clock or node.clock)
+    return node, daemon
+
+
+def test_a_changed_database_is_crawled_before_the_next_pass(tmp_path):
+    node, daemon = watching_daemon(tmp_path)
+    node.put('first')
+    daemon.run_pass()
+    node.put('late')          # appended to the .pending file
+    assert daemon.check_changes() == 1
+    daemon.wait_for_crawls()
+    assert node.handled_names() == ['first', 'late']
+
+
+def test_a_database_merged_by_the_container_server_is_crawled(tmp_path):
+    node, daemon = watching_daemon(tmp_path)
+    node.put('first')
+    daemon.run_pass()
+    node.put('merged')
+    node.broker().get_info()  # the container server merges .pending
+    assert os.path.getsize(node.dbs()[0].path + '.pending') == 0
+    assert daemon.check_changes() == 1
+    daemon.wait_for_crawls()
+    assert node.handled_names() == ['first', 'merged']
+
+
+def test_an_unchanged_database_is_not_crawled(tmp_path):
+    node, daemon = watching_daemon(tmp_path)
+    node.put('o')
+    daemon.run_pass()
+    # NOTE: the pass merged .pending itself: that is no change
+    made = len(node.made)
+    assert daemon.check_changes() == 0
+    assert daemon.check_changes() == 0
+    assert len(node.made) == made
+    assert node.handled_names() == ['o']
+
+
+def test_a_database_that_keeps_changing_is_crawled_again(tmp_path):
+    node, daemon = watching_daemon(tmp_path)
+    node.put('first')
+    daemon.run_pass()
+    node.put('a')
+
+    def more(row):
+        if row.name == 'a':
+            node.put('b')     # arrives while 'a' is being copied
+    node.on_handle = more
+    assert daemon.check_changes() == 1
+    assert daemon.check_changes() == 0      # still being crawled
+    daemon.wait_for_crawls()
+    # 'b' came in while 'a' was copied: crawled again once the database
+    # stands still (or BUSY_INTERVAL after the last crawl began)
+    assert daemon.check_changes() == 0
+    assert daemon.check_changes() == 1
+    daemon.wait_for_crawls()
+    assert node.handled_names() == ['first', 'a', 'b']
+    assert daemon.check_changes() == 0
+
+
+def test_a_steady_stream_of_writes_is_crawled_in_batches(tmp_path,
+                                                         monkeypatch):
+    node, daemon = watching_daemon(tmp_path)
+    node.put('first')
+    daemon.run_pass()
+    node.put('a')
+    assert daemon.check_changes() == 1      # quiet until now: at once
+
+    def more(row):
+        if row.name == 'a':
+            node.put('b')     # rows keep coming while 'a' is copied
+    node.on_handle = more
+    daemon.wait_for_crawls()
+    monkeypatch.setattr(daemon_mod, 'BUSY_INTERVAL', 3600)
+    node.put('c')
+    assert daemon.check_changes() == 0      # still changing: wait
+    node.put('d')
+    assert daemon.check_changes() == 0
+    assert daemon.check_changes() == 0      # stood still for one look
+    assert daemon.check_changes() == 1      # and another: crawl
+    daemon.wait_for_crawls()
+    assert node.handled_names() == ['first', 'a', 'b', 'c', 'd']
+
+    def again(row):
+        if row.name == 'e':
+            node.put('f')
+    node.on_handle = again
+    node.put('e')
+    assert daemon.check_changes() == 1      # quiet again until now
+    daemon.wait_for_crawls()
+    monkeypatch.setattr(daemon_mod, 'BUSY_INTERVAL', 0)
+    node.put('g')
+    assert daemon.check_changes() == 1      # BUSY_INTERVAL is over
+    daemon.wait_for_crawls()
+    assert node.handled_names()[-3:] == ['e', 'f', 'g']
+
+
+def test_a_deleted_database_is_crawled_once_and_then_left(tmp_path):
+    node, daemon = watching_daemon(tmp_path)
+    node.put('o')
+    daemon.run_pass()
+    path = node.dbs()[0].path
+    os.unlink(path)
+    os.unlink(path + '.pending')
+    assert daemon.check_changes() == 1
+    daemon.wait_for_crawls()
+    assert daemon.check_changes() == 0
+    assert node.handled_names() == ['o']
+
+
+def test_the_looks_wait_for_a_pass_to_find_the_databases(tmp_path):
+    node, daemon = watching_daemon(tmp_path)
+    node.put('o')
+    assert daemon.check_changes() == 0
+    assert node.handled == []
+
+
+def test_a_change_check_interval_of_0_only_waits(tmp_path):
+    import time
+    node, daemon = watching_daemon(
+        tmp_path, options={'change_check_interval': 0}, clock=time.time)
+    looks = []
+    daemon.check_changes = lambda: looks.append(1)
+    daemon.wait_for_next_pass(time.time() + 0.3)
+    assert looks == []
+    node, daemon = watching_daemon(
+        tmp_path / 'on', options={'change_check_interval': 0.05},
+        clock=time.time)
+    daemon.check_changes = lambda: looks.append(1)
+    daemon.wait_for_next_pass(time.time() + 0.3)
+    assert 2 <= len(looks) <= 6
+
+
+def test_a_running_daemon_copies_a_change_long_before_poll_interval(
+        tmp_path):
+    node, daemon = watching_daemon(
+        tmp_path, options={'change_check_interval': 0.01})
+    node.put('first')
+    thread = concurrency.spawn(daemon.run_forever)
+    try:
+        with concurrency.Timeout(10):
+            while node.handled_names() != ['first']:
+                concurrency.sleep(0.01)
+            node.put('second')
+            while node.handled_names() != ['first', 'second']:
+                concurrency.sleep(0.01)
+    finally:
+        daemon.stop.set()
+        assert thread.wait() == daemon_mod.EXIT_OK
+
+
+def test_a_failed_look_does_not_stop_the_daemon(tmp_path):
+    import time
+    node, daemon = watching_daemon(
+        tmp_path, options={'change_check_interval': 0.01}, clock=time.time)
+    looks = []
+
+    def broken():
+        looks.append(1)
+        raise OSError('stat failed')
+    daemon.check_changes = broken
+    daemon.wait_for_next_pass(time.time() + 0.2)
+    assert len(looks) >= 2

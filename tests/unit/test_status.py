@@ -239,3 +239,86 @@ def test_a_long_error_keeps_its_beginning_and_what_is_wrong(path, clock):
     assert len(error) == status_mod.MAX_ERROR_LENGTH
     assert error.startswith('mapping m: AUTH_test/c/lll')
     assert error.endswith('the key is 1032 bytes long')
+
+
+# -- one write per short pass -----------------------------------------------
+
+def count_writes(monkeypatch):
+    writes = []
+    real = status_mod.write_atomically
+
+    def counting(path, data):
+        writes.append(data['last_row'])
+        return real(path, data)
+    monkeypatch.setattr(status_mod, 'write_atomically', counting)
+    return writes
+
+
+def test_a_pass_with_nothing_to_retry_writes_its_progress_once(
+        tmp_path, monkeypatch):
+    from tests.unit import crawler_fakes as fakes
+    node = fakes.Node(tmp_path)   # items_chunk = 3; the clock stands still
+    for i in range(30):
+        node.put('o%02d' % i)
+    writes = count_writes(monkeypatch)
+    node.crawl()
+    assert len(node.handled) == 30
+    assert writes == [30]
+    node.put('one more')
+    node.crawl()
+    assert writes == [30, 31]
+    assert node.status().last_row == 31
+
+
+def test_a_pass_with_rows_to_retry_writes_at_every_save(tmp_path,
+                                                        monkeypatch):
+    from tests.unit import crawler_fakes as fakes
+    node = fakes.Node(tmp_path)
+    for i in range(9):
+        node.put('o%d' % i)
+    node.script['o1'] = fakes.RowFailed('503 SlowDown')
+    writes = count_writes(monkeypatch)
+    node.crawl()
+    assert len(writes) > 1
+    assert writes[-1] == 9
+    assert list(node.status().failed) == ['o1']
+
+
+def test_a_long_pass_writes_its_progress_every_second(tmp_path,
+                                                      monkeypatch):
+    from tests.unit import crawler_fakes as fakes
+    node = fakes.Node(tmp_path)
+
+    def tick(row):
+        node.clock.now += 0.4
+    node.on_handle = tick
+    for i in range(30):
+        node.put('o%02d' % i)
+    writes = count_writes(monkeypatch)
+    node.crawl()
+    # a crash repeats at most a second of work
+    assert 5 <= len(writes) <= 15
+    assert writes == sorted(writes) and writes[-1] == 30
+
+
+def test_saves_during_a_pass_wait_for_its_end(tmp_path):
+    clock = Clock()
+    path = str(tmp_path / 's.json')
+    status = status_mod.SyncStatus(path, 'fp', clock=clock)
+    assert status.save() is True        # not in a pass: written
+    status.start_pass()
+    status.last_row = 5
+    assert status.save() is False
+    assert status.unsaved
+    assert status_mod.SyncStatus.load(path, 'fp').last_row == 0
+    assert status.save(force=True) is True
+    status.last_row = 6
+    clock.now += status_mod.SAVE_INTERVAL
+    assert status.save() is True        # a second later
+    status.last_row = 7
+    status.record_failure('x', 7, 'boom')
+    assert status.save() is True        # a row to retry: every save
+    status.clear_failure('x')
+    status.end_pass(0, 0.0)
+    assert status.save() is True
+    assert status_mod.SyncStatus.load(path, 'fp').last_row == 7
