@@ -218,24 +218,25 @@ class PartsCopy(object):
         return self.source.part_ranges(self.bucket, self.entry.key, info,
                                        guess=guess)
 
-    def copy(self, info, ranges):
+    def copy(self, info, ranges, body):
         """Write the segments of source object ``info``, cut at
-        ``ranges`` (from :meth:`layout`, maybe guessed).
+        ``ranges`` (from :meth:`layout`, maybe guessed), from ``body``
+        (its GET, closed here).
 
         :returns: the manifest (``[{'path', 'etag', 'size_bytes'}]``).
         :raises ChecksumMismatch: the parts do not make the source's ETag.
         """
         try:
-            return self._copy(info, ranges)
+            return self._copy(info, ranges, body)
         except Mismatch:
             exact = self.layout(info, guess=False)
             if not exact or exact == ranges:
                 raise
-        return self._copy(info, exact)
+        return self._copy(info, exact, self.source.get(self.bucket,
+                                                       self.entry.key))
 
-    def _copy(self, info, ranges):
+    def _copy(self, info, ranges, body):
         key = self.entry.key
-        body = self.source.get(self.bucket, key)
         try:
             if body.info.etag != info.etag:
                 raise exceptions.PreconditionFailed(

@@ -371,15 +371,23 @@ class ObjectMigrator(object):
         :returns: ``(size, stamp)``, or None when the source cannot tell
             the object's parts.
         """
-        info = self.source.head(bucket, entry.key)
+        # NOTE(cloudsync): the GET answers for the HEAD it replaces.
+        body = self.source.get(bucket, entry.key)
+        info = body.info
         segments = container + SEGMENTS_SUFFIX
         copier = multipart.PartsCopy(self, bucket, container, entry,
                                      segments)
-        ranges = copier.layout(info, guess=True)
+        try:
+            ranges = copier.layout(info, guess=True)
+            if ranges:
+                self.ensure_container(None, segments)
+        except BaseException:
+            body.close()
+            raise
         if not ranges:
+            body.close()
             return None
-        self.ensure_container(None, segments)
-        manifest = copier.copy(info, ranges)
+        manifest = copier.copy(info, ranges, body)
         stamp = self._stamp(entry, info)
         self.target.put_slo(container, entry.key,
                             self._headers(entry, info, stamp), manifest,

@@ -72,6 +72,7 @@ def test_parts_of_one_size_need_no_request_per_part(tmp_path, writers):
     assert [size for _name, size in segments_of(setup)] == [7] * 6 + [3]
     assert body_of(setup) == b''.join(parts)
     assert source.count('get_object') == 1
+    assert source.count('head_object') == 0
 
 
 def test_a_wrong_guess_is_found_by_the_etag_and_the_exact_parts_copied(
