@@ -67,12 +67,19 @@ class _Owner(object):
         return self.app(env, start_response)
 
 
+#: how many segments ``slo`` checks at once when the migrator writes a
+#: manifest (Swift's default: 2): a copied multipart object has as many
+#: segments as it had parts, each checked with a HEAD
+SLO_CONCURRENCY = 8
+
+
 def wrap(app):
     """``app`` behind what the migrator's requests need: ``slo``, ``dlo``
     and ``symlink``, in a proxy's order, as the account owner.
     """
-    return _Owner(slo.filter_factory({})(dlo.filter_factory({})(
-        symlink.filter_factory({})(app))))
+    return _Owner(slo.filter_factory(
+        {'concurrency': str(SLO_CONCURRENCY)})(dlo.filter_factory({})(
+            symlink.filter_factory({})(app))))
 
 
 def make_internal_client(conf):

@@ -185,3 +185,8 @@ def test_segments_take_swifts_etag_and_a_wrong_one_fails(tmp_path):
     assert setup.swift_object('big') is None
     failure, = state.data['failures']
     assert 'ETag' in failure['error']
+
+
+def test_the_migrators_slo_checks_segments_a_few_at_once():
+    app = target_mod.wrap(lambda env, start_response: [])
+    assert app.app.concurrency == target_mod.SLO_CONCURRENCY > 2
