@@ -47,6 +47,7 @@ SMALL = 4 * common.KiB
 PART = 16 * common.MiB
 #: migrators per node, and so rclone's transfers are this times the nodes
 WORKERS = 8
+CONTENDERS = ('migrate', 'rclone')
 
 
 @dataclasses.dataclass
@@ -197,11 +198,11 @@ class MigrateBench(object):
         return result
 
 
-def report(workloads, results):
+def report(workloads, results, contenders=CONTENDERS):
     rows = []
     by_key = {(r.workload, r.contender): r for r in results}
     for wl in workloads:
-        for contender in ('migrate', 'rclone'):
+        for contender in contenders:
             r = by_key[(wl.name, contender)]
             objects, mb = r.rate(wl)
             rows.append([wl.name, contender, common.fmt(r.seconds),
@@ -212,6 +213,8 @@ def report(workloads, results):
          'verified', 'note'], rows))
     ratios = {}
     for wl in workloads:
+        if set(CONTENDERS) - set(contenders):
+            break
         ours, theirs = by_key[(wl.name, 'migrate')], \
             by_key[(wl.name, 'rclone')]
         if ours.verified and theirs.verified:
@@ -236,7 +239,20 @@ def parse_args(argv):
     parser.add_argument('--timeout', type=float, default=1800.0)
     parser.add_argument('--keep', action='store_true')
     parser.add_argument('--json', help='also write the results here')
-    return parser.parse_args(argv)
+    parser.add_argument('--workloads', default='small,large',
+                        help='comma-separated: small, large')
+    parser.add_argument('--contenders', default='migrate,rclone',
+                        help='comma-separated: migrate, rclone')
+    args = parser.parse_args(argv)
+    args.workloads = [w for w in args.workloads.split(',') if w]
+    args.contenders = [c for c in args.contenders.split(',') if c]
+    for name in args.workloads:
+        if name not in ('small', 'large'):
+            parser.error('unknown workload %r' % name)
+    for name in args.contenders:
+        if name not in CONTENDERS:
+            parser.error('unknown contender %r' % name)
+    return args
 
 
 def main(argv=None):
@@ -248,10 +264,14 @@ def main(argv=None):
     try:
         with common.all_in_one(args.base_port, keep=args.keep) as cluster:
             bench = MigrateBench(cluster, args, children)
-            workloads = [bench.small(small), bench.large(large)]
+            workloads = []
+            if 'small' in args.workloads:
+                workloads.append(bench.small(small))
+            if 'large' in args.workloads:
+                workloads.append(bench.large(large))
             results = [bench.run(contender, wl) for wl in workloads
-                       for contender in ('migrate', 'rclone')]
-            ratios = report(workloads, results)
+                       for contender in args.contenders]
+            ratios = report(workloads, results, args.contenders)
             if args.json:
                 common.write_json(args.json, {
                     'machine': common.machine_info(),

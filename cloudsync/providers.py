@@ -859,6 +859,17 @@ class Provider(abc.ABC):
         raise exceptions.NotSupported(
             'provider %s cannot tell an object\'s parts' % self.name)
 
+    def guess_part_ranges(self, bucket, key, info):
+        """:meth:`part_ranges`, or a likely layout that costs fewer
+        requests (e.g. parts of the first part's size): the caller checks
+        it (the MD5s of the parts read this way must make the object's
+        multipart ETag) and asks :meth:`part_ranges` when it does not
+        hold. Optional; by default, :meth:`part_ranges`.
+
+        :raises NotSupported: the store cannot tell an object's parts.
+        """
+        return self.part_ranges(bucket, key, info)
+
     def close(self):
         """Release connections. The provider is not used afterwards."""
 

@@ -699,6 +699,7 @@ def _load_migration(conf, section, remotes, disabled_remotes, problems,
         propagate_delete=bool(values['propagate_delete']) and
         not values['remove_after_verify'],
         older_than=values['older_than'] or 0.0,
+        part_writers=values['part_writers'],
         conf=group)
 
 

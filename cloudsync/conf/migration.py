@@ -29,6 +29,7 @@ Swift account::
     storage_policy = gold
     remove_after_verify = false
     older_than = 0           # seconds; younger objects wait
+    part_writers = 4         # segments of one object written at once
 
 The loader (:func:`cloudsync.conf.build`) checks every value with the
 same rules as mappings and puts a :class:`Migration` per enabled section
@@ -63,6 +64,8 @@ class Migration:
     propagate_delete: bool = True
     #: seconds: only source objects last changed longer ago are migrated
     older_than: float = 0.0
+    #: segments of one multipart object written into Swift at once
+    part_writers: int = 4
     conf: typing.Any = None
 
     @property

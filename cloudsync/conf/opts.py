@@ -298,4 +298,12 @@ migration_opts = [
                  help='Migrate only the objects whose last change at the '
                       'source is more than this many seconds ago; younger '
                       'ones wait for a later pass. 0: every object.'),
+    cfg.IntOpt('part_writers', default=4, min=1, max=32,
+               help='How many segments of one object copied in parts (an '
+                    'S3 multipart object) are written into Swift at once, '
+                    'while the next part is read from the source\'s one '
+                    'GET of the object. Up to part_writers + 1 parts (of '
+                    'at most 64 MiB; larger parts are written one at a '
+                    'time) are held in memory per object. 1: one part '
+                    'after the other, streamed.'),
 ]

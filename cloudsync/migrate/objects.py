@@ -49,6 +49,7 @@ from cloudsync import exceptions
 from cloudsync import metadata as metadata_mod
 from cloudsync.migrate import links
 from cloudsync.migrate import marks
+from cloudsync.migrate import multipart
 from cloudsync.migrate import target as target_mod
 
 COPIED = 'copied'
@@ -138,29 +139,6 @@ class _HashingReader(object):
             data, self._buffer = self._buffer[:size], self._buffer[size:]
         if self._md5 is not None:
             self._md5.update(data)
-        self.bytes += len(data)
-        return data
-
-
-class _Slice(object):
-    """The next ``length`` bytes of a :class:`_HashingReader`, hashed."""
-
-    def __init__(self, stream, length):
-        self._stream = stream
-        self._left = length
-        self._md5 = hashlib.md5(usedforsecurity=False)
-        self.bytes = 0
-
-    @property
-    def md5(self):
-        return self._md5.hexdigest()
-
-    def read(self, size=-1):
-        if size is None or size < 0 or size > self._left:
-            size = self._left
-        data = self._stream.read(size) if size else b''
-        self._left -= len(data)
-        self._md5.update(data)
         self.bytes += len(data)
         return data
 
@@ -343,11 +321,9 @@ class ObjectMigrator(object):
                 return self._copy_swift_slo(bucket, container, entry, info,
                                             create_only) + (False,)
         elif '-' in (entry.etag or ''):
-            info = self.source.head(bucket, entry.key)
-            ranges = self.source.part_ranges(bucket, entry.key, info)
-            if ranges:
-                return self._copy_parts(bucket, container, entry, info,
-                                        ranges, create_only) + (False,)
+            copied = self._copy_parts(bucket, container, entry, create_only)
+            if copied is not None:
+                return copied + (False,)
         return self._copy_plain(bucket, container, entry, create_only) + (
             True,)
 
@@ -388,58 +364,35 @@ class ObjectMigrator(object):
                               create_only=create_only)
         return size, stamp
 
-    def _copy_parts(self, bucket, container, entry, info, ranges,
-                    create_only):
+    def _copy_parts(self, bucket, container, entry, create_only):
         """An S3 multipart object as a static large object, part for
-        segment.
-        """
-        segments_container = container + SEGMENTS_SUFFIX
-        self.ensure_container(None, segments_container)
+        segment (see :mod:`cloudsync.migrate.multipart`).
 
-        # NOTE(cloudsync): one GET of the whole object, cut into segments
-        # as it streams: a range request per part costs some stores (moto)
-        # a read of the whole object each, and memory stays one chunk.
+        :returns: ``(size, stamp)``, or None when the source cannot tell
+            the object's parts.
+        """
+        # NOTE(cloudsync): the GET answers for the HEAD it replaces.
         body = self.source.get(bucket, entry.key)
-        stream = _HashingReader(body, hashing=False)
-        md5s, manifest = [], []
+        info = body.info
+        segments = container + SEGMENTS_SUFFIX
+        copier = multipart.PartsCopy(self, bucket, container, entry,
+                                     segments)
         try:
-            if body.info.etag != info.etag:
-                raise MigrationError('%s/%s changed while it was read' % (
-                    bucket, entry.key))
-            for number, (_offset, length) in enumerate(ranges, 1):
-                name = '%s/%s/%08d' % (entry.key, info.etag, number)
-                md5 = self._put_segment(segments_container, name,
-                                        _Slice(stream, length), length)
-                md5s.append(md5)
-                manifest.append({'path': '/%s/%s' % (segments_container,
-                                                     name),
-                                 'etag': md5, 'size_bytes': length})
-        finally:
+            ranges = copier.layout(info, guess=True)
+            if ranges:
+                self.ensure_container(None, segments)
+        except BaseException:
             body.close()
-        if '-' in info.etag and multipart_etag(md5s) != info.etag:
-            raise exceptions.ChecksumMismatch(
-                '%s/%s: the parts copied make ETag %s, the source has %s' % (
-                    bucket, entry.key, multipart_etag(md5s), info.etag))
+            raise
+        if not ranges:
+            body.close()
+            return None
+        manifest = copier.copy(info, ranges, body)
         stamp = self._stamp(entry, info)
         self.target.put_slo(container, entry.key,
                             self._headers(entry, info, stamp), manifest,
                             create_only=create_only)
         return info.size, stamp
-
-    def _put_segment(self, container, name, reader, length):
-        """PUT one segment of ``length`` bytes from ``reader`` (a
-        :class:`_Slice`); returns its MD5, checked against Swift's ETag.
-        """
-        resp = self.target.put(container, name, {
-            'Content-Type': 'application/octet-stream',
-            'Content-Length': str(length)}, reader)
-        stored = (resp.get('etag') or '').strip('"')
-        if reader.bytes != length or (stored and stored != reader.md5):
-            raise exceptions.ChecksumMismatch(
-                'PUT %s/%s: %d bytes of %d sent, Swift stored ETag %s, not '
-                '%s' % (container, name, reader.bytes, length, stored,
-                        reader.md5))
-        return reader.md5
 
     def _ensure_segment(self, container, name, etag, size):
         """A Swift source's segment ``container/name`` in Swift under the

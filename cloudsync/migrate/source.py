@@ -133,14 +133,20 @@ class MigrationSource(object):
         except exceptions.NotSupported:
             return None
 
-    def part_ranges(self, bucket, key, info):
+    def part_ranges(self, bucket, key, info, guess=False):
         """``[(offset, length)]`` of a multipart object's own parts, or
         None when the provider cannot tell (or the object is one part).
+
+        With ``guess``, the provider may answer with a likely layout from
+        fewer requests (``guess_part_ranges``), which the caller checks
+        against the object's multipart ETag.
         """
         if not info.parts_count or info.parts_count < 2:
             return None
+        method = (self.provider.guess_part_ranges if guess
+                  else self.provider.part_ranges)
         try:
-            found = self.provider.part_ranges(bucket, key, info)
+            found = method(bucket, key, info)
         except exceptions.NotSupported:
             return None
         if not found or len(found) != info.parts_count:

@@ -28,6 +28,7 @@ from swift.common.middleware import dlo
 from swift.common.middleware import slo
 from swift.common.middleware import symlink
 from swift.common import swob
+from swift.proxy import server as proxy_server
 
 from cloudsync import local
 from cloudsync.migrate import marks
@@ -66,12 +67,19 @@ class _Owner(object):
         return self.app(env, start_response)
 
 
+#: how many segments ``slo`` checks at once when the migrator writes a
+#: manifest (Swift's default: 2): a copied multipart object has as many
+#: segments as it had parts, each checked with a HEAD
+SLO_CONCURRENCY = 8
+
+
 def wrap(app):
     """``app`` behind what the migrator's requests need: ``slo``, ``dlo``
     and ``symlink``, in a proxy's order, as the account owner.
     """
-    return _Owner(slo.filter_factory({})(dlo.filter_factory({})(
-        symlink.filter_factory({})(app))))
+    return _Owner(slo.filter_factory(
+        {'concurrency': str(SLO_CONCURRENCY)})(dlo.filter_factory({})(
+            symlink.filter_factory({})(app))))
 
 
 def make_internal_client(conf):
@@ -79,8 +87,30 @@ def make_internal_client(conf):
     ``dlo`` and ``symlink`` in front, as the account owner.
     """
     client = local.make_internal_client(conf, user_agent=USER_AGENT)
+    _larger_chunks(client.app)
     client.app = wrap(client.app)
     return client
+
+
+#: how much of a request body the migrator's proxy reads (and sends on to
+#: the object servers) at once: segments are many MiB, and each chunk
+#: costs the proxy the same work whatever its size
+CLIENT_CHUNK_SIZE = 1024 * 1024
+
+
+def _larger_chunks(app):
+    """Let the internal client's proxy (at the end of the pipeline
+    ``app``) read request bodies in chunks of :data:`CLIENT_CHUNK_SIZE`
+    rather than Swift's default 64 KiB, unless configured otherwise.
+    """
+    for _depth in range(100):
+        if isinstance(app, proxy_server.Application):
+            if app.client_chunk_size == 65536:
+                app.client_chunk_size = CLIENT_CHUNK_SIZE
+            return
+        app = getattr(app, 'app', None)
+        if app is None:
+            return
 
 
 def _wsgi(headers):

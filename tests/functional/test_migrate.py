@@ -140,6 +140,49 @@ def test_a_moto_bucket_arrives_in_swift_with_its_metadata(
                 for n in listed} == before
 
 
+def test_multipart_objects_keep_their_parts_of_one_or_several_sizes(
+        aio, s3, bucket, tmp_path):
+    """Parts of one size: the layout guessed from part 1 holds. Parts of
+    several sizes (6, 5 and 3 MiB: a guess of 6, 6 and 2 MiB adds up
+    too): the ETag check finds the guess wrong and the exact parts are
+    copied, before anything is visible.
+    """
+    layouts = {'same': [5 * MiB, 5 * MiB, 5 * MiB, 777],
+               'several': [6 * MiB, 5 * MiB, 3 * MiB]}
+    datas = {}
+    for key, sizes in layouts.items():
+        upload = s3.create_multipart_upload(Bucket=bucket, Key=key)
+        parts = [os.urandom(size) for size in sizes]
+        etags = [s3.upload_part(Bucket=bucket, Key=key, PartNumber=n,
+                                UploadId=upload['UploadId'],
+                                Body=body)['ETag']
+                 for n, body in enumerate(parts, 1)]
+        s3.complete_multipart_upload(
+            Bucket=bucket, Key=key, UploadId=upload['UploadId'],
+            MultipartUpload={'Parts': [{'ETag': e, 'PartNumber': n}
+                                       for n, e in enumerate(etags, 1)]})
+        datas[key] = b''.join(parts)
+    with helpers.scratch_account(aio) as (account, client):
+        migrations = {'in': {'remote': 'moto', 'bucket': bucket,
+                             'account': account, 'container': 'dest',
+                             'part_writers': '2'}}
+        migrate_on_every_node(aio, tmp_path, migrations)
+
+        for key, sizes in layouts.items():
+            headers, body = client.get_object('dest', key)
+            assert body == datas[key], key
+            assert headers['x-static-large-object'] == 'True'
+            manifest = json.loads(client.get_object(
+                'dest', key, query_string='multipart-manifest=get')[1])
+            assert [s['bytes'] for s in manifest] == sizes, key
+            etag = s3.head_object(Bucket=bucket, Key=key)['ETag'].strip('"')
+            assert [s['name'] for s in manifest] == [
+                '/dest_segments/%s/%s/%08d' % (key, etag, n)
+                for n in range(1, len(sizes) + 1)]
+        # the wrong guess's segments were written over, none left behind
+        assert len(objects_of(client, 'dest_segments')) == 7
+
+
 def test_source_changes_arrive_and_swift_writes_win(
         aio, s3, bucket, tmp_path):
     for name in ('keep', 'change', 'delete', 'mine', 'user-deleted'):

@@ -44,6 +44,8 @@ class Minimal(fakes.FakeProvider):
     lambda p: p.symlink_target('b', 'k'),
     lambda p: p.part_ranges('b', 'k', providers.ObjectInfo(
         key='k', size=10, etag='x-2', last_modified=0, parts_count=2)),
+    lambda p: p.guess_part_ranges('b', 'k', providers.ObjectInfo(
+        key='k', size=10, etag='x-2', last_modified=0, parts_count=2)),
 ])
 def test_the_optional_reads_are_not_supported_by_default(call):
     with pytest.raises(exceptions.NotSupported):
@@ -89,20 +91,72 @@ def info(size, parts_count):
                                 last_modified=0, parts_count=parts_count)
 
 
+def part_sizes(h, *sizes):
+    """Answer every HEAD ``?partNumber=N`` with part N's size."""
+    def answer(sent):
+        number = int(sent.url.split('partNumber=')[1].split('&')[0])
+        return (206, b'', {'content-length': str(sizes[number - 1])})
+    h.fake.default = answer
+
+
+def part_numbers(h):
+    return sorted(int(s.url.split('partNumber=')[1]) for s in h.fake.sent)
+
+
 def test_s3_part_ranges_are_the_objects_own_parts(h):
-    h.fake.reply(206, b'', {'content-length': '5'})
-    h.fake.reply(206, b'', {'content-length': '2'})
+    part_sizes(h, 5, 2)
 
     assert h.provider.part_ranges('b', 'k', info(7, 2)) == [(0, 5), (5, 2)]
-    assert [s.url.split('?')[-1] for s in h.fake.sent] == [
-        'partNumber=1', 'partNumber=2']
+    assert part_numbers(h) == [1, 2]
+
+
+def test_s3_part_ranges_asks_for_the_parts_a_few_at_once(h):
+    sizes = [5] * 11 + [3]
+    part_sizes(h, *sizes)
+    inflight, peak = [], []
+
+    def answer(sent, inner=h.fake.default):
+        inflight.append(sent)
+        peak.append(len(inflight))
+        try:
+            return inner(sent)
+        finally:
+            inflight.remove(sent)
+    h.fake.default = answer
+
+    ranges = h.provider.part_ranges('b', 'k', info(58, 12))
+
+    assert ranges == [(5 * n, 5) for n in range(11)] + [(55, 3)]
+    assert part_numbers(h) == list(range(1, 13))
+    assert max(peak) <= h.provider.part_workers()
 
 
 def test_s3_part_ranges_that_do_not_add_up_are_none(h):
-    h.fake.reply(206, b'', {'content-length': '5'})
-    h.fake.reply(206, b'', {'content-length': '5'})
+    part_sizes(h, 5, 5)
 
     assert h.provider.part_ranges('b', 'k', info(7, 2)) is None
+
+
+def test_s3_guesses_parts_of_the_first_parts_size_from_one_head(h):
+    part_sizes(h, 5, 5, 5, 2)
+
+    assert h.provider.guess_part_ranges('b', 'k', info(17, 4)) == [
+        (0, 5), (5, 5), (10, 5), (15, 2)]
+    assert part_numbers(h) == [1]
+
+
+def test_s3_asks_every_part_when_the_first_one_cannot_be_the_size(h):
+    # 3 + 9 + 2: parts of 3 bytes cannot make 14 in 3 parts
+    part_sizes(h, 3, 9, 2)
+
+    assert h.provider.guess_part_ranges('b', 'k', info(14, 3)) == [
+        (0, 3), (3, 9), (12, 2)]
+    assert part_numbers(h) == [1, 1, 2, 3]
+
+
+def test_s3_no_guess_for_an_object_in_one_part(h):
+    assert h.provider.guess_part_ranges('b', 'k', info(7, 1)) is None
+    assert h.fake.sent == []
 
 
 def test_s3_an_object_in_one_part_has_no_part_ranges(h):

@@ -1,0 +1,313 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Copying an S3 multipart object as a static large object, part for
+segment.
+
+The part layout comes from the source (see
+:meth:`~cloudsync.migrate.source.MigrationSource.part_ranges`), first as a
+guess where the provider can make one with fewer requests (parts of the
+first part's size). The object is then read in ONE streaming GET (a range
+request per part costs some stores a read of the whole object each) and
+cut at the part boundaries. Each segment's MD5 is the ETag Swift computed
+as it stored the bytes (hashed here only where Swift gives none, and as
+it streams for a part not held in memory), so the migrator spends no CPU
+on hashing what Swift hashes anyway. Up to ``part_writers`` parts are
+written to Swift at once while the next one is read, so at most
+``part_writers + 1`` parts are in memory; parts larger than
+:data:`MAX_BUFFERED_PART` are streamed into Swift one at a time instead.
+
+The parts' MD5s must make the source's multipart ETag before the manifest
+is written: a wrong layout (a guess that did not hold) is then found, and
+the object copied again with its exact layout, over the same segment
+names; a changed or corrupted object fails the copy. Nothing is visible in
+the target container before the manifest is.
+"""
+
+import hashlib
+import re
+import threading
+
+from cloudsync import exceptions
+from cloudsync import large_objects
+
+_HEX_MD5 = re.compile('^[0-9a-f]{32}$')
+
+#: parts larger than this are not held in memory: they are streamed into
+#: Swift one after the other
+MAX_BUFFERED_PART = 64 * 1024 * 1024
+
+
+class Mismatch(exceptions.ChecksumMismatch):
+    """The parts copied do not make the source's multipart ETag."""
+
+
+def segment_name(key, etag, number):
+    """The name of the segment of part ``number`` of ``key``'s version
+    ``etag``, in the target container's segments container.
+    """
+    return '%s/%s/%08d' % (key, etag, number)
+
+
+class _Stream(object):
+    """``read(size)`` over an object body's chunks."""
+
+    def __init__(self, chunks):
+        self._chunks = iter(chunks)
+        self._chunk = b''
+        self._pos = 0
+
+    def read(self, size):
+        """Up to ``size`` bytes (fewer only at the end), as a list of
+        pieces of the chunks: whole chunks are not copied, and the rest of
+        a chunk is never copied more than once.
+        """
+        out = []
+        while size > 0:
+            if self._pos >= len(self._chunk):
+                try:
+                    self._chunk, self._pos = next(self._chunks), 0
+                except StopIteration:
+                    break
+                continue
+            if self._pos == 0 and size >= len(self._chunk):
+                piece = self._chunk
+            else:
+                piece = self._chunk[self._pos:self._pos + size]
+            self._pos += len(piece)
+            size -= len(piece)
+            out.append(piece)
+        return out
+
+
+class _Slice(object):
+    """The next ``length`` bytes of a :class:`_Stream`, hashed as read."""
+
+    def __init__(self, stream, length):
+        self._stream = stream
+        self._left = length
+        self._md5 = hashlib.md5(usedforsecurity=False)
+        self.bytes = 0
+
+    @property
+    def md5(self):
+        return self._md5.hexdigest()
+
+    def read(self, size=-1):
+        if size is None or size < 0 or size > self._left:
+            size = self._left
+        data = b''.join(self._stream.read(size)) if size else b''
+        self._left -= len(data)
+        self._md5.update(data)
+        self.bytes += len(data)
+        return data
+
+
+class _Part(object):
+    """One part read whole: ``read(size)`` over its chunks (not joined:
+    no copy of the part), again from the start after ``seek(0)`` (the
+    internal client's retry).
+    """
+
+    def __init__(self, chunks):
+        self._chunks = chunks
+        self.bytes = sum(len(chunk) for chunk in chunks)
+        self.seek(0)
+
+    def seek(self, pos):
+        if pos != 0:
+            raise ValueError('a part is only read again from its start')
+        self._stream = _Stream(self._chunks)
+
+    def read(self, size=-1):
+        if size is None or size < 0:
+            size = self.bytes
+        return b''.join(self._stream.read(size))
+
+    @property
+    def md5(self):
+        md5 = hashlib.md5(usedforsecurity=False)
+        for chunk in self._chunks:
+            md5.update(chunk)
+        return md5.hexdigest()
+
+    def close(self):
+        self._chunks = []
+        self._stream = _Stream([])
+
+
+class _Writers(object):
+    """Up to ``count`` segments written at once; :meth:`submit` waits for
+    a free slot, so that at most ``count + 1`` parts are in memory.
+    """
+
+    def __init__(self, count, write):
+        self._write = write
+        self._slots = threading.Semaphore(count + 1)
+        self._running = threading.Semaphore(count)
+        self._threads = []
+        self._errors = []
+
+    def reserve(self):
+        """Wait for room for one more part (before reading it)."""
+        self._slots.acquire()
+        self.check()
+
+    def submit(self, *args):
+        """``write(*args)`` in a thread of its own; ``args[-1]`` is the
+        part, closed afterwards.
+        """
+        thread = threading.Thread(target=self._run, args=args,
+                                  name='cloudsync-migrate-part',
+                                  daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _run(self, *args):
+        part = args[-1]
+        try:
+            with self._running:
+                self._write(*args)
+        except BaseException as exc:  # noqa: BLE001 - raised by join()
+            self._errors.append(exc)
+        finally:
+            part.close()
+            self._slots.release()
+
+    def check(self):
+        """Raise the first failure of a write, if any."""
+        if self._errors:
+            raise self._errors[0]
+
+    def join(self):
+        for thread in self._threads:
+            thread.join()
+        self.check()
+
+
+class PartsCopy(object):
+    """Copies one S3 multipart object into ``container`` of ``migrator``
+    (an :class:`~cloudsync.migrate.objects.ObjectMigrator`) as a static
+    large object with the same parts.
+    """
+
+    def __init__(self, migrator, bucket, container, entry, segments):
+        self.migrator = migrator
+        self.source = migrator.source
+        self.target = migrator.target
+        self.bucket = bucket
+        self.container = container
+        self.entry = entry
+        #: the container the segments go into
+        self.segments = segments
+        self.writers = max(1, int(getattr(migrator.migration,
+                                          'part_writers', 1) or 1))
+
+    def layout(self, info, guess):
+        """The object's part ranges (see
+        :meth:`~cloudsync.migrate.source.MigrationSource.part_ranges`).
+        """
+        return self.source.part_ranges(self.bucket, self.entry.key, info,
+                                       guess=guess)
+
+    def copy(self, info, ranges, body):
+        """Write the segments of source object ``info``, cut at
+        ``ranges`` (from :meth:`layout`, maybe guessed), from ``body``
+        (its GET, closed here).
+
+        :returns: the manifest (``[{'path', 'etag', 'size_bytes'}]``).
+        :raises ChecksumMismatch: the parts do not make the source's ETag.
+        """
+        try:
+            return self._copy(info, ranges, body)
+        except Mismatch:
+            exact = self.layout(info, guess=False)
+            if not exact or exact == ranges:
+                raise
+        return self._copy(info, exact, self.source.get(self.bucket,
+                                                       self.entry.key))
+
+    def _copy(self, info, ranges, body):
+        key = self.entry.key
+        try:
+            if body.info.etag != info.etag:
+                raise exceptions.PreconditionFailed(
+                    '%s/%s changed while it was read' % (self.bucket, key))
+            stream = _Stream(body)
+            names = [segment_name(key, info.etag, number)
+                     for number in range(1, len(ranges) + 1)]
+            lengths = [length for _offset, length in ranges]
+            if self.writers > 1 and max(lengths) <= MAX_BUFFERED_PART:
+                md5s = self._write_buffered(stream, names, lengths)
+            else:
+                md5s = [self._write_streamed(name, _Slice(stream, length),
+                                             length)
+                        for name, length in zip(names, lengths)]
+        finally:
+            body.close()
+        etag = large_objects.multipart_etag(md5s)
+        if '-' in info.etag and etag != info.etag:
+            raise Mismatch(
+                '%s/%s: the parts copied make ETag %s, the source has %s' % (
+                    self.bucket, key, etag, info.etag))
+        return [{'path': '/%s/%s' % (self.segments, name), 'etag': md5,
+                 'size_bytes': length}
+                for name, md5, length in zip(names, md5s, lengths)]
+
+    def _write_buffered(self, stream, names, lengths):
+        md5s = [None] * len(names)
+
+        def write(index, part):
+            md5s[index] = self._put(names[index], part, trust_swift=True)
+
+        writers = _Writers(self.writers, write)
+        try:
+            for index, length in enumerate(lengths):
+                writers.reserve()
+                part = _Part(stream.read(length))
+                if part.bytes != length:
+                    part.close()
+                    raise exceptions.ChecksumMismatch(
+                        '%s/%s: part %d is %d bytes, the source gave %d' % (
+                            self.bucket, self.entry.key, index + 1, length,
+                            part.bytes))
+                writers.submit(index, part)
+        finally:
+            writers.join()
+        return md5s
+
+    def _write_streamed(self, name, reader, length):
+        return self._put(name, reader, length=length)
+
+    def _put(self, name, reader, length=None, trust_swift=False):
+        """PUT one segment from ``reader``; its MD5, checked.
+
+        A :class:`_Slice` hashes what it streams, and Swift's ETag must be
+        that MD5. With ``trust_swift`` (a :class:`_Part`, still in memory),
+        the MD5 of the bytes is the ETag Swift computed as it stored them,
+        and hashed here only when Swift gives none: either way, the MD5s
+        of the segments must then make the source's multipart ETag.
+        """
+        length = reader.bytes if length is None else length
+        headers = {'Content-Type': 'application/octet-stream',
+                   'Content-Length': str(length)}
+        resp = self.target.put(self.segments, name, headers, reader)
+        stored = (resp.get('etag') or '').strip('"').lower()
+        if trust_swift and _HEX_MD5.match(stored):
+            md5 = stored
+        else:
+            md5 = reader.md5
+        if reader.bytes != length or (stored and stored != md5):
+            raise exceptions.ChecksumMismatch(
+                'PUT %s/%s: %d bytes of %d sent, Swift stored ETag %s, not '
+                '%s' % (self.segments, name, reader.bytes, length, stored,
+                        md5))
+        return md5

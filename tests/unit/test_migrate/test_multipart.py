@@ -1,0 +1,192 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""An S3 multipart object copied as a static large object: a guessed part
+layout checked by the ETag, one GET cut into segments written a few at
+once, and nothing visible when a part fails.
+"""
+
+import json
+import threading
+import types
+
+import pytest
+from swift.common import swob
+from swift.proxy import server as proxy_server
+
+from cloudsync.migrate import multipart
+from cloudsync.migrate import target as target_mod
+from tests.unit.test_migrate import helpers
+
+
+class GuessingSource(helpers.MultipartSource):
+    """A source that guesses parts of the first part's size, as the s3
+    provider does, and counts the GETs and layouts asked for.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.asked = []
+
+    def guess_part_ranges(self, bucket, key, info):
+        self.asked.append('guess')
+        sizes = self.buckets[bucket][key].part_sizes
+        first, count = sizes[0], len(sizes)
+        last = info.size - first * (count - 1)
+        return [(n * first, first) for n in range(count - 1)] + [
+            (first * (count - 1), last)]
+
+    def part_ranges(self, bucket, key, info):
+        self.asked.append('exact')
+        return super().part_ranges(bucket, key, info)
+
+
+def segments_of(setup, name='big'):
+    manifest = setup.swift_object(name)
+    return [(s['name'], s['bytes']) for s in json.loads(manifest.body)]
+
+
+def body_of(setup, name='big'):
+    return b''.join(
+        setup.swift_object(path.split('/', 2)[2], 'dest_segments').body
+        for path, _size in segments_of(setup, name))
+
+
+@pytest.mark.parametrize('writers', [1, 2, 4])
+def test_parts_of_one_size_need_no_request_per_part(tmp_path, writers):
+    source = GuessingSource()
+    setup = helpers.Setup(tmp_path, provider=source, part_writers=writers)
+    parts = [b'%d' % n * 7 for n in range(6)] + [b'z' * 3]
+    source.put_parts('src', 'big', parts)
+    _, state = setup.run()
+    assert state.data['buckets']['src']['last']['copied'] == 1
+    assert source.asked == ['guess']
+    assert [size for _name, size in segments_of(setup)] == [7] * 6 + [3]
+    assert body_of(setup) == b''.join(parts)
+    assert source.count('get_object') == 1
+    assert source.count('head_object') == 0
+
+
+def test_a_wrong_guess_is_found_by_the_etag_and_the_exact_parts_copied(
+        tmp_path):
+    source = GuessingSource()
+    setup = helpers.Setup(tmp_path, provider=source)
+    # a first part of 7 bytes, the next of 5: not parts of one size
+    parts = [b'a' * 7, b'b' * 5, b'c' * 7, b'd' * 2]
+    source.put_parts('src', 'big', parts)
+    _, state = setup.run()
+    assert state.data['buckets']['src']['last']['copied'] == 1
+    assert source.asked == ['guess', 'exact']
+    assert [size for _name, size in segments_of(setup)] == [7, 5, 7, 2]
+    assert body_of(setup) == b''.join(parts)
+    etag = source.buckets['src']['big'].etag
+    names = sorted(name for (_a, c, name) in setup.swift.objects
+                   if c == 'dest_segments')
+    assert names == ['big/%s/%08d' % (etag, n) for n in (1, 2, 3, 4)]
+
+
+def test_a_failed_segment_leaves_no_manifest_and_is_retried(tmp_path):
+    source = helpers.MultipartSource()
+    setup = helpers.Setup(tmp_path, provider=source, part_writers=3)
+    parts = [b'a' * 7, b'b' * 7, b'c' * 7, b'd' * 7, b'e' * 2]
+    source.put_parts('src', 'big', parts)
+    failed = []
+
+    def fail_part_3(req):
+        if req.method == 'PUT' and (req.obj or '').endswith('/00000003'):
+            failed.append(req.obj)
+            return swob.HTTPServiceUnavailable()
+    setup.swift.hooks.append(fail_part_3)
+    _, state = setup.run()
+    assert failed
+    setup.swift.hooks.remove(fail_part_3)
+    assert setup.swift_object('big') is None
+    failure, = state.data['failures']
+    assert failure['key'] == 'big'
+    _, state = setup.run()
+    assert state.data['failures'] == []
+    assert body_of(setup) == b''.join(parts)
+
+
+def test_parts_larger_than_the_buffer_are_streamed(tmp_path, monkeypatch):
+    monkeypatch.setattr(multipart, 'MAX_BUFFERED_PART', 4)
+    source = helpers.MultipartSource()
+    setup = helpers.Setup(tmp_path, provider=source, part_writers=4)
+    parts = [b'a' * 7, b'b' * 7, b'c' * 3]
+    source.put_parts('src', 'big', parts)
+    setup.run()
+    assert body_of(setup) == b''.join(parts)
+
+
+def test_writers_overlap_and_parts_in_memory_are_bounded(tmp_path):
+    source = helpers.MultipartSource()
+    setup = helpers.Setup(tmp_path, provider=source, part_writers=2)
+    parts = [b'%d' % n * 7 for n in range(8)]
+    source.put_parts('src', 'big', parts)
+    lock = threading.Lock()
+    inflight, peak = [0], [0]
+    gate = threading.Event()
+
+    def slow_segment(req):
+        if req.method == 'PUT' and req.container == 'dest_segments':
+            with lock:
+                inflight[0] += 1
+                peak[0] = max(peak[0], inflight[0])
+            gate.wait(0.05)
+            with lock:
+                inflight[0] -= 1
+    setup.swift.hooks.append(slow_segment)
+    setup.run()
+    assert body_of(setup) == b''.join(parts)
+    assert peak[0] == 2
+
+
+def test_stream_cuts_chunks_without_losing_bytes():
+    stream = multipart._Stream([b'abc', b'defgh', b'', b'ij'])
+    assert b''.join(stream.read(2)) == b'ab'
+    assert b''.join(stream.read(4)) == b'cdef'
+    assert b''.join(stream.read(10)) == b'ghij'
+    assert stream.read(3) == []
+
+
+def test_the_migrators_proxy_reads_bodies_in_larger_chunks():
+    app = object.__new__(proxy_server.Application)
+    app.client_chunk_size = 65536
+    pipeline = types.SimpleNamespace(app=types.SimpleNamespace(app=app))
+    target_mod._larger_chunks(pipeline)
+    assert app.client_chunk_size == target_mod.CLIENT_CHUNK_SIZE
+    app.client_chunk_size = 4096
+    target_mod._larger_chunks(pipeline)
+    assert app.client_chunk_size == 4096
+
+
+def test_segments_take_swifts_etag_and_a_wrong_one_fails(tmp_path):
+    source = helpers.MultipartSource()
+    setup = helpers.Setup(tmp_path, provider=source, part_writers=2)
+    parts = [b'a' * 7, b'b' * 7, b'c' * 3]
+    source.put_parts('src', 'big', parts)
+    real_put = setup.target.put
+
+    def lying_put(container, name, headers, body, **kwargs):
+        resp = real_put(container, name, headers, body, **kwargs)
+        if name.endswith('/00000002'):
+            resp['etag'] = '0' * 32
+        return resp
+    setup.target.put = lying_put
+    _, state = setup.run()
+    assert setup.swift_object('big') is None
+    failure, = state.data['failures']
+    assert 'ETag' in failure['error']
+
+
+def test_the_migrators_slo_checks_segments_a_few_at_once():
+    app = target_mod.wrap(lambda env, start_response: [])
+    assert app.app.concurrency == target_mod.SLO_CONCURRENCY > 2
