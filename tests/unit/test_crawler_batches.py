@@ -16,16 +16,10 @@ from swift.container import backend
 from cloudsync.sync import container_pass
 from cloudsync.sync import crawler as crawler_mod
 from tests.unit import crawler_fakes as fakes
+from tests.unit import test_crawler
 
 
-def names_owned_by(index, replicas, count, prefix='o'):
-    names, n = [], 0
-    while len(names) < count:
-        name = '%s%d' % (prefix, n)
-        if crawler_mod.row_owner(name, replicas) == index:
-            names.append(name)
-        n += 1
-    return names
+names_owned_by = test_crawler.names_owned_by
 
 
 class CountingPool(object):
