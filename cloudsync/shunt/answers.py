@@ -41,20 +41,18 @@ def header_dict(pairs):
     as ``HeaderKeyDict(pairs)``, without converting again the names seen
     before (on every request of the shunt: what Swift answered).
     """
-    headers = swob.HeaderKeyDict()
-    for name, value in pairs:
-        if value.__class__ is str:
-            dict.__setitem__(headers, title(name), value)
-        else:
-            headers[name] = value
-    return headers
+    return _set_all(swob.HeaderKeyDict(), pairs)
 
 
 def add_headers(headers, more):
     """``headers.update(more)`` for a :class:`swob.HeaderKeyDict`
     ``headers``, the names of ``more`` converted once (see :func:`title`).
     """
-    for name, value in more.items():
+    return _set_all(headers, more.items())
+
+
+def _set_all(headers, pairs):
+    for name, value in pairs:
         if value.__class__ is str:
             dict.__setitem__(headers, title(name), value)
         else:
