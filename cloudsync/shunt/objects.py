@@ -412,13 +412,23 @@ class StubAnswer(object):
         """
         stub = self.stub
         meta = {metadata.TIMESTAMP_KEY: stub.timestamp.internal}
-        if stub.etag:
-            meta[metadata.ETAG_KEY] = stub.etag
+        etag = stub.etag or self.listing_etag()
+        if etag:
+            meta[metadata.ETAG_KEY] = etag
         return providers.ObjectInfo(
-            key=stub.key, size=stub.size, etag=stub.remote_etag,
+            key=stub.key, size=stub.size, etag=stub.remote_etag or etag,
             last_modified=float(stub.timestamp),
             content_type=stub.content_type, metadata=meta,
             storage_class=stub.storage_class)
+
+    def listing_etag(self):
+        """The ETag the stub's listing entry shows (decrypted by Swift's
+        decrypter when the object was encrypted at rest), without its
+        parameters: a plain object's ETag, for a stub whose record leaves
+        it out (see :meth:`cloudsync.sync.remove.Archiver.stub_headers`).
+        """
+        value = self.headers.get(stubs.OVERRIDE_ETAG) or ''
+        return swob.normalize_etag(value.partition(';')[0].strip()) or None
 
     def content_type(self):
         return swob.str_to_wsgi(stubs.served_content_type(

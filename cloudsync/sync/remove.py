@@ -200,7 +200,8 @@ class Archiver(part.Part):
         stub; see :mod:`cloudsync.stubs`.
         """
         listing_etag = row.etag
-        if not listing_etag or local.is_encrypted_etag(listing_etag):
+        encrypted = local.is_encrypted_etag(listing_etag)
+        if not listing_etag or encrypted:
             # NOTE(cloudsync): at-rest encryption: the row's ETag is
             # encrypted; the internal client's pipeline decrypts the
             # object's, and its encrypter encrypts the override again.
@@ -211,11 +212,19 @@ class Archiver(part.Part):
             kind = 'link'
         else:
             kind = source.kind
+        # NOTE(cloudsync): encrypted at rest, the object's ETags are kept
+        # encrypted on disk; the record is sysmeta, which is not: it
+        # leaves them out, and the shunt serves the listing override's
+        # (which the encrypter encrypts, and the decrypter gives back).
+        remote_etag = lo.normalize_etag(info.etag) or ''
+        swift_etag = source.swift_etag or ''
+        if encrypted:
+            remote_etag = swift_etag = ''
         stub = stubs.ArchiveStub(
             remote=self.mapping.remote.name,
             bucket=self.bucket, key=self.layout.object_key(row.name),
-            remote_etag=lo.normalize_etag(info.etag) or '',
-            size=source.size, etag=source.swift_etag or '', kind=kind,
+            remote_etag=remote_etag, size=source.size, etag=swift_etag,
+            kind=kind,
             timestamp=source.timestamp, content_type=source.content_type,
             manifest_key=(self.layout.manifest_key(row.name)
                           if source.manifest is not None else None),

@@ -93,6 +93,29 @@ def test_archiving_replaces_the_object_with_a_zero_byte_stub(world):
     assert world.remote('obj').data == BODY
 
 
+def test_the_stub_of_an_object_encrypted_at_rest_leaves_its_etags_out(
+        world):
+    # NOTE: the row's ETag is encrypted (at-rest encryption); the record
+    # is sysmeta, which Swift's encrypter does not encrypt.
+    original = put(world)
+    row = dataclasses.replace(world.row('obj'), etag=(
+        'ciphertext; swift_meta=%7B%22iv%22%3A%22x%22%7D'))
+
+    assert world.propagator.handle(row, shunt_fakes.ARCHIVE) is \
+        propagate.Outcome.ARCHIVED
+
+    stub = local(world)
+    found = stubs.ArchiveStub.from_headers(stub.headers)
+    assert (found.etag, found.remote_etag) == ('', '')
+    assert original.etag not in stub.headers[stubs.RECORD.title()]
+    # Swift's encrypter encrypts the override on its way to the disk
+    assert stub.headers[stubs.OVERRIDE_ETAG] == original.etag
+    head = world.obj('obj', method='HEAD')
+    assert (head.status_int, head.headers['Etag']) == (200, original.etag)
+    get = world.obj('obj')
+    assert (get.body, get.headers['Etag']) == (BODY, original.etag)
+
+
 def test_swifts_listing_is_what_it_was_before_archiving(world):
     put(world, 'a')
     put(world, 'b', b'')
@@ -362,6 +385,20 @@ def test_a_stub_tells_what_the_remote_holds_without_asking():
 
     assert (info.key, info.size, info.etag, info.content_type) == (
         'k', 3, 'e', 'text/original')
+
+
+def test_a_stub_without_etags_tells_its_listing_etag():
+    stub = stubs.ArchiveStub(
+        remote='r', bucket='b', key='k', remote_etag='', size=3, etag='',
+        kind='plain', timestamp=swift_utils.Timestamp(1700000000.5),
+        content_type='text/original')
+    answer = shunt_object.StubAnswer(stub, dict(stub.sysmeta(), **{
+        stubs.OVERRIDE_ETAG: 'f' * 32 + '; extra=1'}))
+
+    info = answer.remote_info()
+
+    assert info.etag == 'f' * 32
+    assert shunt_object.RemoteObject(info).etag == 'f' * 32
 
 
 # -- cloudsync-restore ------------------------------------------------------
