@@ -31,6 +31,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -387,6 +388,82 @@ def test_a_post_racing_the_stub_stays_on_top(env):
         # NOTE: a stub written by hand, without cloudsync's sysmeta: the
         # daemon would refuse to copy it (see stubs.unreadable_stub).
         swift.delete_object(env['container'], name)
+
+
+def test_writes_racing_the_daemons_archive_are_never_lost(aio, tmp_path):
+    # NOTE: overwrites and POSTs land while the daemons copy, verify and
+    # replace the same objects with stubs; once they have caught up, what
+    # was written last is what the shunt serves, data and metadata.
+    swift = aio.swift_client()
+    bucket = unique_name('race')
+    aio.s3_client().create_bucket(Bucket=bucket)
+    container = unique_name('race')
+    swift.put_container(container)
+    names = ['race-%02d' % i for i in range(12)]
+    last = {}
+    for name in names:
+        body = b'first version of ' + name.encode()
+        swift.put_object(container, name, body,
+                         headers={'X-Object-Meta-Color': 'v0'})
+        last[name] = (body, 'v0')
+    aio.ensure_container_replicas('AUTH_test', container)
+    nodes = daemon_helpers.DaemonNodes(aio, str(tmp_path), mappings_text(
+        aio, bucket, [('race', container, {'archive_as': 'stub'})]))
+    stop = threading.Event()
+    errors = []
+
+    def writer():
+        conn = aio.swift_client()
+        try:
+            count = 0
+            while not stop.is_set():
+                count += 1
+                name = names[count % len(names)]
+                color = 'v%d' % count
+                if count % 3:
+                    body = b'version %d of %s' % (count, name.encode())
+                    conn.put_object(container, name, body, headers={
+                        'X-Object-Meta-Color': color})
+                    last[name] = (body, color)
+                else:
+                    conn.post_object(container, name,
+                                     {'X-Object-Meta-Color': color})
+                    last[name] = (last[name][0], color)
+                time.sleep(0.02)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+        finally:
+            conn.close()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        for _ in range(3):
+            nodes.run_once()
+    finally:
+        stop.set()
+        thread.join()
+    assert errors == []
+    for _ in range(2):
+        aio.ensure_container_replicas('AUTH_test', container)
+        assert set(nodes.run_once().values()) == {0}
+
+    url, token = swift.get_auth()
+    base = urllib.parse.urlparse(url).path + '/' + container
+    plain = Client(url, base, token)
+    assert all(plain.request('GET', name)[2] == b'' for name in names)
+    shunt_url = aio.start_proxy('raceshunt', [('cloud_shunt', {
+        'use': 'egg:swift-cloudsync#cloud_shunt',
+        'conf_file': nodes.confs[1]})])
+    try:
+        shunt = Client(shunt_url, base, token)
+        for name in names:
+            status, headers, body = shunt.request('GET', name)
+            assert (status, body, headers['x-object-meta-color']) == (
+                200, last[name][0], last[name][1]), name
+    finally:
+        aio.stop_proxy('raceshunt')
+        swift.close()
 
 
 def test_restore_on_read_puts_the_data_back_over_the_stub(env):
@@ -751,3 +828,152 @@ def test_the_expiry_of_a_stub_reaches_the_remote(aio_production,
             s3.head_object(Bucket=bucket, Key=layout.object_key('expiring'))
         s3.head_object(Bucket=bucket, Key=layout.object_key('kept'))
     swift.close()
+
+
+def test_an_encrypted_stub_writes_no_etag_in_the_clear(
+        aio_production, tmp_path_factory):
+    # NOTE: with at-rest encryption Swift keeps an object's ETag, its
+    # listing ETag and its user metadata encrypted on disk: its stub must
+    # not write them down in the clear, and is served, POSTed to and
+    # restored as the object was.
+    from tests.functional.test_production_profile import crypto_headers
+    from tests.functional.test_production_profile import raw_object
+    aio = aio_production
+    swift = aio.swift_client('test:tester', 'testing')
+    with on_cluster(aio):
+        bucket = unique_name('pstubetag')
+        aio.s3_client().create_bucket(Bucket=bucket)
+        container = unique_name('pstubetag')
+        swift.put_container(container, headers={'X-Storage-Policy': 'gold'})
+        aio.ensure_container_replicas('AUTH_test', container)
+        data = b'an object whose ETag is nobody\'s business' * 50
+        etag = hashlib.md5(data).hexdigest()
+        swift.put_object(container, 'secret', data, content_type='text/plain',
+                         headers={'X-Object-Meta-Color': 'green'})
+        url, token = swift.get_auth()
+        plain = Client(url, urllib.parse.urlparse(url).path + '/' +
+                       container, token)
+        before = object_view(plain.request('HEAD', 'secret')[1])
+        assert before['etag'] == etag
+        nodes = daemon_helpers.DaemonNodes(
+            aio, tmp_path_factory.mktemp('pstubetag'),
+            mappings_text(aio, bucket, [('stubs', container,
+                                         {'archive_as': 'stub'})]),
+            {'internal_client_conf_path': '',
+             'keymaster_config_path': aio.keymaster_conf_path})
+        assert set(nodes.run_once().values()) == {0}
+        assert plain.request('GET', 'secret')[2] == b''
+
+        def on_disk():
+            raw_headers, raw_body = raw_object(aio, 'AUTH_test', container,
+                                               'secret')
+            return raw_headers, json.dumps(raw_headers)
+        raw_headers, raw_text = on_disk()
+        assert any(k.lower() == stubs.RECORD for k in raw_headers)
+        assert etag not in raw_text
+        assert 'green' not in raw_text
+        assert 'x-object-transient-sysmeta-crypto-meta' in \
+            crypto_headers(raw_headers)
+
+        shunt_url = aio.start_proxy('pstubetag', [('cloud_shunt', {
+            'use': 'egg:swift-cloudsync#cloud_shunt',
+            'conf_file': nodes.confs[1]})])
+        try:
+            shunt = Client(shunt_url, plain.base, token)
+            status, headers, _ = shunt.request('HEAD', 'secret')
+            assert (status, object_view(headers)) == (200, before)
+            status, headers, body = shunt.request('GET', 'secret')
+            assert (status, body, headers['etag']) == (200, data, etag)
+            status, _, body = shunt.request(
+                'GET', 'secret', headers={'Range': 'bytes=3-9'})
+            assert (status, body) == (206, data[3:10])
+            assert shunt.request('GET', 'secret', headers={
+                'If-None-Match': etag})[0] == 304
+            assert shunt.request('HEAD', 'secret', headers={
+                'If-Match': 'not-%s' % etag})[0] == 412
+            assert shunt.request('POST', 'secret', headers={
+                'X-Object-Meta-Color': 'purple'})[0] == 202
+            status, headers, _ = shunt.request('HEAD', 'secret')
+            assert (headers['etag'], headers['x-object-meta-color']) == (
+                etag, 'purple')
+            raw_text = on_disk()[1]
+            assert etag not in raw_text and 'purple' not in raw_text
+        finally:
+            aio.stop_proxy('pstubetag')
+
+        aio.ensure_container_replicas('AUTH_test', container)
+        assert set(nodes.run_once().values()) == {0}
+        layout = nodes.config(1).mapping_for(
+            'AUTH_test', container).remote_layout(container)
+        got = aio.s3_client().get_object(
+            Bucket=bucket, Key=layout.object_key('secret'))
+        assert got['Body'].read() == data
+        assert got['Metadata']['color'] == 'purple'
+        assert etag not in on_disk()[1]
+
+        done = subprocess.run(
+            [daemon_helpers.bin_path('cloudsync-restore'), '--config-file',
+             nodes.confs[1], 'AUTH_test/%s/secret' % container],
+            capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stdout + done.stderr
+        headers, body = swift.get_object(container, 'secret')
+        assert (body, headers['etag']) == (data, etag)
+        assert headers['x-object-meta-color'] == 'purple'
+        raw_headers, raw_body = raw_object(aio, 'AUTH_test', container,
+                                           'secret')
+        assert raw_body != data and len(raw_body) == len(data)
+        assert 'x-object-sysmeta-crypto-body-meta' in crypto_headers(
+            raw_headers)
+    swift.close()
+
+
+def test_a_client_cannot_forge_an_archive_stub(aio, tmp_path):
+    # NOTE: the stub's record is sysmeta, which Swift's gatekeeper removes
+    # from a client's request: no client can make the shunt serve another
+    # object's remote copy, nor make the daemon take its object for a
+    # stub and leave it uncopied.
+    swift = aio.swift_client()
+    bucket = unique_name('forged')
+    s3 = aio.s3_client()
+    s3.create_bucket(Bucket=bucket)
+    container = unique_name('forged')
+    swift.put_container(container)
+    victim = b'the data of somebody else\'s object'
+    swift.put_object(container, 'victim', victim, content_type='text/plain')
+    aio.ensure_container_replicas('AUTH_test', container)
+    nodes = daemon_helpers.DaemonNodes(aio, str(tmp_path), mappings_text(
+        aio, bucket, [('forged', container, {'archive_as': 'stub'})]))
+    assert set(nodes.run_once().values()) == {0}
+    layout = nodes.config(1).mapping_for(
+        'AUTH_test', container).remote_layout(container)
+    forged = stubs.ArchiveStub(
+        remote='moto', bucket=bucket, key=layout.object_key('victim'),
+        remote_etag=hashlib.md5(victim).hexdigest(), size=len(victim),
+        etag=hashlib.md5(victim).hexdigest(), kind='plain',
+        timestamp=swift_utils.Timestamp.now(), content_type='text/plain')
+    swift.put_object(container, 'mine', b'my own bytes',
+                     content_type='text/mine', headers=forged.sysmeta())
+    url, token = swift.get_auth()
+    base = urllib.parse.urlparse(url).path + '/' + container
+    shunt_url = aio.start_proxy('forgedshunt', [('cloud_shunt', {
+        'use': 'egg:swift-cloudsync#cloud_shunt',
+        'conf_file': nodes.confs[1]})])
+    try:
+        shunt = Client(shunt_url, base, token)
+        status, headers, body = shunt.request('GET', 'mine')
+        assert (status, body) == (200, b'my own bytes')
+        assert headers['content-type'] == 'text/mine'
+        assert not [k for k in headers if 'sysmeta' in k]
+        assert shunt.request('GET', 'victim')[2] == victim
+
+        aio.ensure_container_replicas('AUTH_test', container)
+        assert set(nodes.run_once().values()) == {0}
+        got = s3.get_object(Bucket=bucket, Key=layout.object_key('mine'))
+        assert got['Body'].read() == b'my own bytes'
+        assert s3.get_object(Bucket=bucket, Key=layout.object_key(
+            'victim'))['Body'].read() == victim
+        assert shunt.request('GET', 'mine')[2] == b'my own bytes'
+        assert Client(url, base, token).request('GET', 'mine')[2] == b''
+    finally:
+        aio.stop_proxy('forgedshunt')
+        swift.close()
