@@ -436,15 +436,30 @@ class Remover(part.Part):
             return self.mark_deleted(row, key, info)
         if info.dlo_manifest and self.provider.KEEPS_DLO:
             self.remove_dlo_segments(row, info)
-        if swift_utils.config_true_value(md.decode_value(
-                info.metadata.get(md.SLO_KEY, ''))):
+        is_slo = swift_utils.config_true_value(md.decode_value(
+            info.metadata.get(md.SLO_KEY, '')))
+        if is_slo and not self.deletes_conditionally(info):
             # NOTE(cloudsync): the side object first, so that a failure in
             # between leaves an object whose next delete removes both.
             self.provider.delete_object(self.bucket,
                                         self.layout.manifest_key(row.name))
+            is_slo = False
         self.delete_read_copy(key, info)
+        if is_slo:
+            # NOTE(cloudsync): after the conditional delete of the object:
+            # a newer SLO another writer stored since the HEAD keeps its
+            # manifest. A failure in between leaves a side object without
+            # its object, which nothing reads.
+            self.provider.delete_object(self.bucket,
+                                        self.layout.manifest_key(row.name))
         self.stats.increment('deleted_objects')
         return Outcome.DELETED
+
+    def deletes_conditionally(self, info):
+        """Whether :meth:`delete_read_copy` deletes the copy ``info`` only
+        while the key holds it.
+        """
+        return bool(info.etag) and providers.deletes_if_match(self.provider)
 
     def delete_read_copy(self, key, info):
         """Delete the remote copy ``info`` just read under ``key``: on a
@@ -455,7 +470,7 @@ class Remover(part.Part):
 
         :raises RetryLater: the key holds another object now.
         """
-        if not info.etag or not providers.deletes_if_match(self.provider):
+        if not self.deletes_conditionally(info):
             self.provider.delete_object(self.bucket, key)
             return
         try:

@@ -2674,6 +2674,51 @@ def test_a_delete_never_removes_what_another_wrote_after_the_head(shared):
     assert shared.remote('a').data == b'newer, another writer'
 
 
+def test_a_delete_never_removes_the_manifest_of_another_writers_slo(
+        shared):
+    # NOTE: another writer stores a newer SLO (its own manifest side
+    # object too) between the HEAD and the DELETE: both stay.
+    shared.put('seg/1', b'a' * 10)
+    shared.swift.put_slo(ACCOUNT, CONTAINER, 'big',
+                         ['%s/seg/1' % CONTAINER])
+    shared.handle('big')
+    manifest_key = shared.layout.manifest_key('big')
+    shared.swift.delete(ACCOUNT, CONTAINER, 'big')
+    delete_row = shared.row('big')
+    newer = swift_utils.Timestamp(float(delete_row.timestamp) + 60)
+    head = shared.provider.head_object
+
+    def head_then_another_writes(bucket, key):
+        info = head(bucket, key)
+        shared.provider.head_object = head
+        shared.provider.put_raw(bucket, key, b'newer SLO', metadata={
+            md.TIMESTAMP_KEY: newer.internal})
+        shared.provider.put_raw(bucket, manifest_key, b'its manifest')
+        return info
+    shared.provider.head_object = head_then_another_writes
+    with pytest.raises(propagate.RetryLater):
+        fresh(shared, 'big', REMOVE, row=delete_row)
+    assert shared.remote('big').data == b'newer SLO'
+    assert shared.provider.buckets[BUCKET][manifest_key].data == \
+        b'its manifest'
+
+
+def test_a_conditional_delete_of_an_slo_removes_its_manifest_after(shared):
+    shared.put('seg/1', b'a' * 10)
+    shared.swift.put_slo(ACCOUNT, CONTAINER, 'big',
+                         ['%s/seg/1' % CONTAINER])
+    shared.handle('big')
+    shared.swift.delete(ACCOUNT, CONTAINER, 'big')
+    shared.provider.reset_calls()
+    assert fresh(shared, 'big', REMOVE) is Outcome.DELETED
+    deletes = [c for c in shared.provider.calls if c[0] == 'delete_object']
+    assert [c[1] for c in deletes] == [
+        shared.key('big'), shared.layout.manifest_key('big')]
+    assert shared.remote('big') is None
+    assert shared.layout.manifest_key('big') not in \
+        shared.provider.buckets[BUCKET]
+
+
 def test_a_delete_without_the_condition_is_plain(world):
     # NOTE: a provider that does not declare DELETE_IF_MATCH (a third
     # party's, written before it existed) is never passed if_match.
