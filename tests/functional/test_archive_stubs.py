@@ -76,6 +76,24 @@ def mappings_text(aio, bucket, containers, remote_options=()):
     return '\n'.join(text)
 
 
+def start_shunt(aio, name, conf_file):
+    """Start a proxy named ``name`` with the shunt of ``conf_file``."""
+    return aio.start_proxy(name, [('cloud_shunt', {
+        'use': 'egg:swift-cloudsync#cloud_shunt', 'conf_file': conf_file})])
+
+
+def production_container(aio, swift, prefix):
+    """A new bucket, and a new container of storage policy ``gold`` on
+    the production profile (objects encrypted at rest).
+    """
+    bucket = unique_name(prefix)
+    aio.s3_client().create_bucket(Bucket=bucket)
+    container = unique_name(prefix)
+    swift.put_container(container, headers={'X-Storage-Policy': 'gold'})
+    aio.ensure_container_replicas('AUTH_test', container)
+    return bucket, container
+
+
 def make_objects(swift, container):
     swift.put_container(container)
     objects = {
@@ -183,9 +201,7 @@ def env(aio):
                 ('legacy', legacy, {'archive_as': 'stub'}),
                 ('explicit', explicit, {'exclude_pattern': 'slo-segs/'})]))
         assert set(nodes.run_once().values()) == {0}
-        shunt_url = aio.start_proxy('stubshunt', [('cloud_shunt', {
-            'use': 'egg:swift-cloudsync#cloud_shunt',
-            'conf_file': nodes.confs[1]})])
+        shunt_url = start_shunt(aio, 'stubshunt', nodes.confs[1])
         try:
             yield {
                 'aio': aio, 'bucket': bucket, 'container': container,
@@ -452,9 +468,7 @@ def test_writes_racing_the_daemons_archive_are_never_lost(aio, tmp_path):
     base = urllib.parse.urlparse(url).path + '/' + container
     plain = Client(url, base, token)
     assert all(plain.request('GET', name)[2] == b'' for name in names)
-    shunt_url = aio.start_proxy('raceshunt', [('cloud_shunt', {
-        'use': 'egg:swift-cloudsync#cloud_shunt',
-        'conf_file': nodes.confs[1]})])
+    shunt_url = start_shunt(aio, 'raceshunt', nodes.confs[1])
     try:
         shunt = Client(shunt_url, base, token)
         for name in names:
@@ -661,9 +675,7 @@ def test_a_glacier_archive_is_restored_on_read(aio, tmp_path):
     plain = Client(url, urllib.parse.urlparse(url).path + '/' + container,
                    token)
     assert plain.request('GET', 'cold')[2] == b''
-    shunt_url = aio.start_proxy('glaciershunt', [('cloud_shunt', {
-        'use': 'egg:swift-cloudsync#cloud_shunt',
-        'conf_file': nodes.confs[1]})])
+    shunt_url = start_shunt(aio, 'glaciershunt', nodes.confs[1])
     try:
         shunt = Client(shunt_url, plain.base, token)
         # NOTE: moto's restore goes to in progress at the first look at
@@ -740,11 +752,7 @@ def test_encrypted_listing_is_unchanged_by_stubs(aio_production,
     aio = aio_production
     swift = aio.swift_client('test:tester', 'testing')
     with on_cluster(aio):
-        bucket = unique_name('pstubs')
-        aio.s3_client().create_bucket(Bucket=bucket)
-        container = unique_name('pstub')
-        swift.put_container(container, headers={'X-Storage-Policy': 'gold'})
-        aio.ensure_container_replicas('AUTH_test', container)
+        bucket, container = production_container(aio, swift, 'pstubs')
         data = {'a': b'encrypted archived object', 'z': os.urandom(2000),
                 'empty': b''}
         for name, body in data.items():
@@ -771,9 +779,7 @@ def test_encrypted_listing_is_unchanged_by_stubs(aio_production,
         for name in data:
             assert plain.request('GET', name)[2] == b'', name
         assert listings(plain) == before
-        shunt_url = aio.start_proxy('pstubshunt', [('cloud_shunt', {
-            'use': 'egg:swift-cloudsync#cloud_shunt',
-            'conf_file': nodes.confs[1]})])
+        shunt_url = start_shunt(aio, 'pstubshunt', nodes.confs[1])
         try:
             shunt = Client(shunt_url, plain.base, token)
             for name, body in data.items():
@@ -794,12 +800,8 @@ def test_the_expiry_of_a_stub_reaches_the_remote(aio_production,
     aio = aio_production
     swift = aio.swift_client('test:tester', 'testing')
     with on_cluster(aio):
-        bucket = unique_name('pexpire')
+        bucket, container = production_container(aio, swift, 'pexpire')
         s3 = aio.s3_client()
-        s3.create_bucket(Bucket=bucket)
-        container = unique_name('pexp')
-        swift.put_container(container, headers={'X-Storage-Policy': 'gold'})
-        aio.ensure_container_replicas('AUTH_test', container)
         delete_at = int(time.time()) + 30
         swift.put_object(container, 'expiring', b'short-lived archive',
                          headers={'X-Delete-At': str(delete_at)})
@@ -841,11 +843,7 @@ def test_an_encrypted_stub_writes_no_etag_in_the_clear(
     aio = aio_production
     swift = aio.swift_client('test:tester', 'testing')
     with on_cluster(aio):
-        bucket = unique_name('pstubetag')
-        aio.s3_client().create_bucket(Bucket=bucket)
-        container = unique_name('pstubetag')
-        swift.put_container(container, headers={'X-Storage-Policy': 'gold'})
-        aio.ensure_container_replicas('AUTH_test', container)
+        bucket, container = production_container(aio, swift, 'pstubetag')
         data = b'an object whose ETag is nobody\'s business' * 50
         etag = hashlib.md5(data).hexdigest()
         swift.put_object(container, 'secret', data, content_type='text/plain',
@@ -875,9 +873,7 @@ def test_an_encrypted_stub_writes_no_etag_in_the_clear(
         assert 'x-object-transient-sysmeta-crypto-meta' in \
             crypto_headers(raw_headers)
 
-        shunt_url = aio.start_proxy('pstubetag', [('cloud_shunt', {
-            'use': 'egg:swift-cloudsync#cloud_shunt',
-            'conf_file': nodes.confs[1]})])
+        shunt_url = start_shunt(aio, 'pstubetag', nodes.confs[1])
         try:
             shunt = Client(shunt_url, plain.base, token)
             status, headers, _ = shunt.request('HEAD', 'secret')
@@ -955,9 +951,7 @@ def test_a_client_cannot_forge_an_archive_stub(aio, tmp_path):
                      content_type='text/mine', headers=forged.sysmeta())
     url, token = swift.get_auth()
     base = urllib.parse.urlparse(url).path + '/' + container
-    shunt_url = aio.start_proxy('forgedshunt', [('cloud_shunt', {
-        'use': 'egg:swift-cloudsync#cloud_shunt',
-        'conf_file': nodes.confs[1]})])
+    shunt_url = start_shunt(aio, 'forgedshunt', nodes.confs[1])
     try:
         shunt = Client(shunt_url, base, token)
         status, headers, body = shunt.request('GET', 'mine')

@@ -2674,17 +2674,21 @@ def test_a_delete_never_removes_what_another_wrote_after_the_head(shared):
     assert shared.remote('a').data == b'newer, another writer'
 
 
+def synced_slo_deleted(world):
+    """An SLO ``big``, copied, then deleted in Swift: its delete row."""
+    world.put('seg/1', b'a' * 10)
+    world.swift.put_slo(ACCOUNT, CONTAINER, 'big', ['%s/seg/1' % CONTAINER])
+    world.handle('big')
+    world.swift.delete(ACCOUNT, CONTAINER, 'big')
+    return world.row('big')
+
+
 def test_a_delete_never_removes_the_manifest_of_another_writers_slo(
         shared):
     # NOTE: another writer stores a newer SLO (its own manifest side
     # object too) between the HEAD and the DELETE: both stay.
-    shared.put('seg/1', b'a' * 10)
-    shared.swift.put_slo(ACCOUNT, CONTAINER, 'big',
-                         ['%s/seg/1' % CONTAINER])
-    shared.handle('big')
+    delete_row = synced_slo_deleted(shared)
     manifest_key = shared.layout.manifest_key('big')
-    shared.swift.delete(ACCOUNT, CONTAINER, 'big')
-    delete_row = shared.row('big')
     newer = swift_utils.Timestamp(float(delete_row.timestamp) + 60)
     head = shared.provider.head_object
 
@@ -2704,11 +2708,7 @@ def test_a_delete_never_removes_the_manifest_of_another_writers_slo(
 
 
 def test_a_conditional_delete_of_an_slo_removes_its_manifest_after(shared):
-    shared.put('seg/1', b'a' * 10)
-    shared.swift.put_slo(ACCOUNT, CONTAINER, 'big',
-                         ['%s/seg/1' % CONTAINER])
-    shared.handle('big')
-    shared.swift.delete(ACCOUNT, CONTAINER, 'big')
+    synced_slo_deleted(shared)
     shared.provider.reset_calls()
     assert fresh(shared, 'big', REMOVE) is Outcome.DELETED
     deletes = [c for c in shared.provider.calls if c[0] == 'delete_object']
