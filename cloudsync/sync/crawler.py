@@ -90,6 +90,7 @@ from swift.container import backend
 from cloudsync import concurrency
 from cloudsync import local
 from cloudsync.sync import container_pass
+from cloudsync.sync import infocache
 from cloudsync.sync import propagate
 from cloudsync.sync import stats as stats_mod
 from cloudsync.sync import status as status_mod
@@ -155,7 +156,11 @@ class ContainerCrawler(object):
     @property
     def internal_client(self):
         if self._internal_client is None:
-            self._internal_client = local.make_internal_client(self.conf)
+            client = local.make_internal_client(self.conf)
+            # NOTE(cloudsync): so that reading an object costs the cluster
+            # one request, not a HEAD of its account and container too.
+            infocache.InfoCache.install(client)
+            self._internal_client = client
         return self._internal_client
 
     @property
