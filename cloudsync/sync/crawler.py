@@ -110,6 +110,19 @@ row_owner = container_pass.row_owner
 row_from_db = container_pass.row_from_db
 
 
+class LazyInternalClient(object):
+    """The crawler's internal client, made when a propagator first uses
+    it: a pass whose rows need no read of the local cluster (none of them
+    this node's, or nothing new) never loads Swift's proxy.
+    """
+
+    def __init__(self, crawler):
+        self._crawler = crawler
+
+    def __getattr__(self, name):
+        return getattr(self._crawler.internal_client, name)
+
+
 def default_propagator_factory(mapping, account, container, provider,
                                internal_client, stats, logger):
     return propagate.RowPropagator(mapping, account, container, provider,
@@ -178,9 +191,10 @@ class ContainerCrawler(object):
     def make_propagator(self, db):
         provider = db.mapping.remote.provider(
             max_connections=self.conf.workers)
+        client = self._internal_client or LazyInternalClient(self)
         return self.propagator_factory(
             db.mapping, db.account, db.container, provider,
-            self.internal_client, self.stats(db.mapping), LOG)
+            client, self.stats(db.mapping), LOG)
 
     def status_path(self, db):
         return status_mod.status_path(self.conf.status_dir, db.mapping.name,

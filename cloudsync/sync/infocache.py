@@ -34,7 +34,6 @@ import time
 from swift.common import http as swift_http
 from swift.common import swob
 from swift.common import utils as swift_utils
-from swift.proxy.controllers import base as proxy_base
 
 #: what Swift's proxy keeps account and container info for by default
 DEFAULT_RECHECK = 60.0
@@ -82,6 +81,9 @@ class InfoCache:
         """The cache keys of the account and container of a request, as
         the proxy names them (both None when the path names none).
         """
+        # NOTE(cloudsync): the proxy is loaded with the internal client
+        # this wraps, not with the daemon.
+        from swift.proxy.controllers import base as proxy_base
         try:
             _version, account, container, _obj = swift_utils.split_path(
                 env.get('PATH_INFO') or '', 2, 4, True)
