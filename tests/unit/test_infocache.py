@@ -191,3 +191,46 @@ def test_the_daemons_internal_client_keeps_container_info(tmp_path,
         request(client.app, 'GET', '/v1/AUTH_test/pics/o%d' % n)
     assert proxy.asked == [('HEAD', '/AUTH_test'),
                            ('HEAD', '/AUTH_test/pics')]
+
+
+class ProxyWithSwiftsInfoLookups(object):
+    """Looks up account and container info with Swift's own proxy
+    functions, which ask this app for them (HEADs) when the request's
+    ``swift.infocache`` does not hold them.
+    """
+
+    recheck_account_existence = 60
+    recheck_container_existence = 60
+
+    def __init__(self):
+        from swift.common import utils as swift_utils
+        self.logger = swift_utils.get_logger({}, log_route='test-proxy')
+        self.asked = []
+        self.policies = []
+
+    def __call__(self, env, start_response):
+        from swift.proxy.controllers import base as proxy_base
+        req = swob.Request(env)
+        _v, _a, container, obj = req.split_path(2, 4, True)
+        if obj is not None:
+            info = proxy_base.get_container_info(env, self)
+            self.policies.append(info['storage_policy'])
+            return swob.Response(body=b'data')(env, start_response)
+        self.asked.append((req.method, req.path))
+        headers = {'X-Backend-Recheck-Container-Existence': '60',
+                   'X-Backend-Recheck-Account-Existence': '60'}
+        if container is not None:
+            headers['X-Backend-Storage-Policy-Index'] = '1'
+        return swob.HTTPNoContent(headers=headers)(env, start_response)
+
+
+def test_swifts_info_lookups_find_what_was_kept():
+    proxy = ProxyWithSwiftsInfoLookups()
+    app = infocache.InfoCache(proxy, clock=FakeClock())
+    for name in ('o1', 'o2', 'caf%C3%A9'):
+        resp = swob.Request.blank(
+            '/v1/AUTH_a/caf%C3%A9/' + name).get_response(app)
+        assert resp.body == b'data'
+    assert proxy.asked == [('HEAD', '/v1/AUTH_a'),
+                           ('HEAD', '/v1/AUTH_a/caf%C3%A9')]
+    assert proxy.policies == [1, 1, 1]
