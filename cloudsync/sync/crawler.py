@@ -90,6 +90,7 @@ from swift.container import backend
 from cloudsync import concurrency
 from cloudsync import local
 from cloudsync.sync import container_pass
+from cloudsync.sync import infocache
 from cloudsync.sync import propagate
 from cloudsync.sync import stats as stats_mod
 from cloudsync.sync import status as status_mod
@@ -107,6 +108,19 @@ LocalDB = container_pass.LocalDB
 PassResult = container_pass.PassResult
 row_owner = container_pass.row_owner
 row_from_db = container_pass.row_from_db
+
+
+class LazyInternalClient(object):
+    """The crawler's internal client, made when a propagator first uses
+    it: a pass whose rows need no read of the local cluster (none of them
+    this node's, or nothing new) never loads Swift's proxy.
+    """
+
+    def __init__(self, crawler):
+        self._crawler = crawler
+
+    def __getattr__(self, name):
+        return getattr(self._crawler.internal_client, name)
 
 
 def default_propagator_factory(mapping, account, container, provider,
@@ -155,7 +169,11 @@ class ContainerCrawler(object):
     @property
     def internal_client(self):
         if self._internal_client is None:
-            self._internal_client = local.make_internal_client(self.conf)
+            client = local.make_internal_client(self.conf)
+            # NOTE(cloudsync): so that reading an object costs the cluster
+            # one request, not a HEAD of its account and container too.
+            infocache.InfoCache.install(client)
+            self._internal_client = client
         return self._internal_client
 
     @property
@@ -173,9 +191,10 @@ class ContainerCrawler(object):
     def make_propagator(self, db):
         provider = db.mapping.remote.provider(
             max_connections=self.conf.workers)
+        client = self._internal_client or LazyInternalClient(self)
         return self.propagator_factory(
             db.mapping, db.account, db.container, provider,
-            self.internal_client, self.stats(db.mapping), LOG)
+            client, self.stats(db.mapping), LOG)
 
     def status_path(self, db):
         return status_mod.status_path(self.conf.status_dir, db.mapping.name,

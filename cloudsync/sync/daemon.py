@@ -374,13 +374,21 @@ def install_signal_handlers(stop):
     signal.signal(signal.SIGINT, handler)
 
 
-def run(daemon, once, grace=STOP_GRACE):
-    """Run ``daemon`` in a green thread; bound the wait after a stop."""
+def run(daemon, once, grace=STOP_GRACE, check_interval=0.1):
+    """Run ``daemon`` in a green thread; bound the wait after a stop.
+
+    Returns as soon as the thread ends (``--once``: the pass is done);
+    meanwhile a stop is looked at every ``check_interval`` seconds.
+    """
     thread = concurrency.spawn(
         daemon.run_once if once else daemon.run_forever)
+    ended = concurrency.Event()
+    thread.link(lambda _thread: ended.ready() or ended.send())
     stopped_at = None
     while True:
-        if thread.dead:
+        if ended.ready() or thread.dead:
+            # NOTE(cloudsync): the thread's result is there before the
+            # link that set ``ended`` runs.
             return thread.wait()
         if daemon.stop.is_set():
             if stopped_at is None:
@@ -390,7 +398,7 @@ def run(daemon, once, grace=STOP_GRACE):
                             'them (they are retried on the next start)',
                             grace)
                 return EXIT_OK
-        concurrency.sleep(0.1)
+        ended.wait(check_interval)
 
 
 def node_problems(conf):

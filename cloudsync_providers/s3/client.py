@@ -18,11 +18,7 @@ import threading
 import time
 import urllib.parse
 
-import boto3
-from botocore import config as boto_config
 from botocore import exceptions as boto_exc
-from botocore import handlers as boto_handlers
-from botocore import utils as botocore_utils
 from oslo_config import cfg
 from oslo_log import log as logging
 
@@ -186,17 +182,25 @@ def _new_client(*args, **kwargs):
     Making a session loads botocore's data files; sharing one makes new
     providers cheap. Sessions are not thread-safe, hence the lock; the
     clients they make are.
+
+    NOTE: botocore (most of it: its configuration, handlers, session) is
+    imported here, when the first client is made, not with this module:
+    a daemon whose pass sends nothing to S3 never pays for it. boto3 is
+    not used: its session only adds resources and transfer methods that
+    cloudsync does not use, and the import of s3transfer.
     """
     global _session
     with _session_lock:
         if _session is None:
-            _session = boto3.session.Session()
+            from botocore import session as boto_session
+            session = boto_session.Session()
             # NOTE: botocore parses every listing timestamp with dateutil,
             # which takes about half the time of a listing page.
-            _session._session.get_component(
+            session.get_component(
                 'response_parser_factory').set_parser_defaults(
                     timestamp_parser=_parse_timestamp)
-        return _session.client(*args, **kwargs)
+            _session = session
+        return _session.create_client(*args, **kwargs)
 
 
 def _parse_timestamp(value):
@@ -211,6 +215,7 @@ def _parse_timestamp(value):
             if parsed.tzinfo is None:
                 parsed = parsed.replace(tzinfo=datetime.timezone.utc)
             return parsed
+    from botocore import utils as botocore_utils
     return botocore_utils.parse_timestamp(value)
 
 
@@ -326,6 +331,8 @@ class S3Client:
         )
 
     def _make_client(self):
+        from botocore import config as boto_config
+        from botocore import handlers as boto_handlers
         conf = self.conf
         # NOTE: None lets botocore use AWS_CA_BUNDLE or its own bundle.
         verify = conf.ca_bundle or (None if conf.verify_ssl else False)

@@ -808,3 +808,48 @@ def test_a_row_that_cannot_succeed_waits_the_longest_backoff(tmp_path):
     node.clock.now += 99
     node.crawl()
     assert node.handled_names() == ['a', 'long', 'c']   # not before
+
+
+def test_a_pass_without_reads_never_makes_the_internal_client(
+        tmp_path, monkeypatch):
+    from cloudsync import local
+    made = []
+    monkeypatch.setattr(local, 'make_internal_client',
+                        lambda conf: made.append(conf) or fakes.NoCluster())
+    node = fakes.Node(tmp_path)
+    node.crawler = node.make_crawler()
+    node.crawler._internal_client = None
+    node.put('a')
+    node.put('b')
+    result = node.crawl()
+    assert result.handled == 2
+    assert made == []
+
+
+def test_the_internal_client_is_made_once_a_propagator_uses_it(
+        tmp_path, monkeypatch):
+    from cloudsync import local
+    made = []
+
+    class Client(fakes.NoCluster):
+        def app(self, env, start_response):
+            raise AssertionError('unexpected request to the cluster')
+
+    monkeypatch.setattr(local, 'make_internal_client',
+                        lambda conf: made.append(conf) or Client())
+    node = fakes.Node(tmp_path)
+    node.put('a')
+    crawler = node.make_crawler()
+    crawler._internal_client = None
+    db, = crawler.find_dbs(node.mapping)
+    assert made == []
+    seen = []
+    crawler.propagator_factory = (
+        lambda mapping, account, container, provider, ic, stats, logger:
+        seen.append(ic.make_path(account, container)))
+    crawler.make_propagator(db)
+    crawler.make_propagator(db)
+    assert seen == ['/v1/%s/%s' % (fakes.ACCOUNT, fakes.CONTAINER)] * 2
+    assert len(made) == 1
+    assert isinstance(crawler.internal_client.app,
+                      crawler_mod.infocache.InfoCache)
