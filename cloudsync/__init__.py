@@ -11,7 +11,15 @@
 # under the License.
 """cloudsync: share data between OpenStack Swift and cloud object stores."""
 
-import pbr.version
 
-version_info = pbr.version.VersionInfo('swift-cloudsync')
-__version__ = version_info.version_string()
+def __getattr__(name):
+    # NOTE(cloudsync): the version is looked up when first asked for:
+    # pbr's lookup costs every process (daemons, the shunt's proxy
+    # workers, each command) tens of milliseconds of CPU at start-up.
+    if name in ('version_info', '__version__'):
+        import pbr.version
+        info = pbr.version.VersionInfo('swift-cloudsync')
+        globals()['version_info'] = info
+        globals()['__version__'] = info.version_string()
+        return globals()[name]
+    raise AttributeError('module %r has no attribute %r' % (__name__, name))

@@ -21,6 +21,8 @@ import configparser
 import importlib.metadata
 import pathlib
 import re
+import subprocess
+import sys
 import textwrap
 
 from paste import deploy
@@ -223,3 +225,16 @@ def test_every_shipped_egg_name_is_swift_or_this_distribution():
                 found.setdefault(name, []).append(
                     str(path.relative_to(ROOT)))
     assert found == {}
+
+
+def test_the_version_is_looked_up_only_when_asked_for():
+    # NOTE: pbr's lookup costs every process tens of milliseconds of CPU
+    # at start-up; the daemon never asks for the version.
+    code = ('import sys, cloudsync.cmd.sync\n'
+            'print("pbr" in sys.modules)\n'
+            'import cloudsync\n'
+            'print(cloudsync.__version__ == cloudsync.version_info.'
+            'version_string())\n')
+    out = subprocess.run([sys.executable, '-c', code], check=True,
+                         capture_output=True, text=True).stdout.split()
+    assert out == ['False', 'True']
