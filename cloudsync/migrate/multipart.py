@@ -38,6 +38,7 @@ import threading
 
 from cloudsync import exceptions
 from cloudsync import large_objects
+from cloudsync import providers
 
 _HEX_MD5 = re.compile('^[0-9a-f]{32}$')
 
@@ -48,6 +49,20 @@ MAX_BUFFERED_PART = 64 * 1024 * 1024
 
 class Mismatch(exceptions.ChecksumMismatch):
     """The parts copied do not make the source's multipart ETag."""
+
+
+def listed_info(entry):
+    """What a source listing entry tells of a multipart object, as the
+    :class:`~cloudsync.providers.ObjectInfo` its layout is asked with:
+    size, ETag and, from the ETag's ``-N``, the number of parts.
+    """
+    etag = entry.etag or ''
+    _, _, suffix = etag.rpartition('-')
+    return providers.ObjectInfo(
+        key=entry.key, size=entry.size, etag=etag,
+        last_modified=entry.last_modified,
+        parts_count=int(suffix) if '-' in etag and suffix.isdigit()
+        else None)
 
 
 def segment_name(key, etag, number):

@@ -45,6 +45,7 @@ import time
 import typing
 import urllib.parse
 
+from cloudsync import concurrency
 from cloudsync import exceptions
 from cloudsync import metadata as metadata_mod
 from cloudsync.migrate import links
@@ -371,14 +372,28 @@ class ObjectMigrator(object):
         :returns: ``(size, stamp)``, or None when the source cannot tell
             the object's parts.
         """
-        # NOTE(cloudsync): the GET answers for the HEAD it replaces.
-        body = self.source.get(bucket, entry.key)
-        info = body.info
         segments = container + SEGMENTS_SUFFIX
         copier = multipart.PartsCopy(self, bucket, container, entry,
                                      segments)
+        # NOTE(cloudsync): the part layout is asked for (from the listed
+        # size and ETag) while the GET is on its way rather than after
+        # it: a store may take as long to answer either (moto reads the
+        # whole object for each). The GET answers for the HEAD it
+        # replaces.
+        listed = multipart.listed_info(entry)
+        layout = concurrency.spawn(copier.layout, listed, True)
         try:
-            ranges = copier.layout(info, guess=True)
+            body = self.source.get(bucket, entry.key)
+        except BaseException:
+            _wait_quietly(layout)
+            raise
+        info = body.info
+        try:
+            ranges = layout.wait()
+            if (info.etag, info.size) != (listed.etag, listed.size):
+                # NOTE: changed since it was listed: the layout of the
+                # version the GET reads.
+                ranges = copier.layout(info, guess=True)
             if ranges:
                 self.ensure_container(None, segments)
         except BaseException:
@@ -518,6 +533,16 @@ class ObjectMigrator(object):
                 '%s/%s: Swift has %d bytes at %s (marks %s) after copying '
                 '%d bytes at %s' % (container, name, have, copy.timestamp,
                                     copy.migrated_timestamp, size, stamp))
+
+
+def _wait_quietly(thread):
+    """Wait for green thread ``thread``, whose answer is no longer
+    needed (a request on its way is not cut short).
+    """
+    try:
+        thread.wait()
+    except Exception:  # noqa: BLE001 - the caller has an error of its own
+        pass
 
 
 class ExpiredAtSource(target_mod.Refused):

@@ -22,6 +22,8 @@ import pytest
 from swift.common import swob
 from swift.proxy import server as proxy_server
 
+from cloudsync import concurrency
+from cloudsync import exceptions
 from cloudsync.migrate import multipart
 from cloudsync.migrate import target as target_mod
 from tests.unit.test_migrate import helpers
@@ -49,6 +51,31 @@ class GuessingSource(helpers.MultipartSource):
         return super().part_ranges(bucket, key, info)
 
 
+class SlowStore(GuessingSource):
+    """A store on which a GET and the part layout take as long: its GET
+    answers only once the layout has been asked for, or fails after a
+    while.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.layout_asked = concurrency.Event()
+        self.layouts_of = []
+
+    def guess_part_ranges(self, bucket, key, info):
+        self.layouts_of.append((info.etag, info.size, info.parts_count))
+        if not self.layout_asked.ready():
+            self.layout_asked.send(True)
+        return super().guess_part_ranges(bucket, key, info)
+
+    def get_object(self, bucket, key, **kwargs):
+        with concurrency.Timeout(2, False):
+            self.layout_asked.wait()
+        if not self.layout_asked.ready():
+            raise exceptions.Unavailable('the GET waited for the layout')
+        return super().get_object(bucket, key, **kwargs)
+
+
 def segments_of(setup, name='big'):
     manifest = setup.swift_object(name)
     return [(s['name'], s['bytes']) for s in json.loads(manifest.body)]
@@ -73,6 +100,37 @@ def test_parts_of_one_size_need_no_request_per_part(tmp_path, writers):
     assert body_of(setup) == b''.join(parts)
     assert source.count('get_object') == 1
     assert source.count('head_object') == 0
+
+
+def test_the_layout_is_asked_for_while_the_get_is_on_its_way(tmp_path):
+    source = SlowStore()
+    setup = helpers.Setup(tmp_path, provider=source, part_writers=2)
+    parts = [b'a' * 7, b'b' * 7, b'c' * 7, b'd' * 2]
+    source.put_parts('src', 'big', parts)
+    _, state = setup.run()
+    assert state.data['failures'] == []
+    assert body_of(setup) == b''.join(parts)
+    etag = source.buckets['src']['big'].etag
+    # from the listing: its size and ETag, whose -N is the part count
+    assert source.layouts_of == [(etag, 23, 4)]
+    assert source.count('get_object') == 1
+    assert source.count('head_object') == 0
+
+
+def test_an_object_changed_since_listed_is_cut_as_the_get_reads_it(
+        tmp_path):
+    source = GuessingSource()
+    setup = helpers.Setup(tmp_path, provider=source, part_writers=2)
+    source.put_parts('src', 'big', [b'a' * 7, b'b' * 7, b'c' * 2])
+    listed = setup.source.page('src').entries
+    newer = [b'x' * 5, b'y' * 5, b'z' * 5, b'w' * 1]
+    source.put_parts('src', 'big', newer)
+    setup.source.page = lambda bucket, marker=None, limit=1000: \
+        types.SimpleNamespace(entries=listed, truncated=False,
+                              next_marker=None)
+    setup.run()
+    assert [size for _name, size in segments_of(setup)] == [5, 5, 5, 1]
+    assert body_of(setup) == b''.join(newer)
 
 
 def test_a_wrong_guess_is_found_by_the_etag_and_the_exact_parts_copied(
