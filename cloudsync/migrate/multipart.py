@@ -24,6 +24,12 @@ on hashing what Swift hashes anyway. Up to ``part_writers`` parts are
 written to Swift at once while the next one is read, so at most
 ``part_writers + 1`` parts are in memory; parts larger than
 :data:`MAX_BUFFERED_PART` are streamed into Swift one at a time instead.
+A part's bytes are let go as soon as they are sent on to the object
+servers: Swift's answer (the object servers sync what they stored and
+update the container) is awaited without them, while the next parts are
+sent, up to ``part_writers`` more PUTs awaiting their answers. A segment
+whose PUT must be retried after that is read again from the source (a
+range request of that part, of the same version).
 
 The parts' MD5s must make the source's multipart ETag before the manifest
 is written: a wrong layout (a guess that did not hold) is then found, and
@@ -32,6 +38,7 @@ names; a changed or corrupted object fails the copy. Nothing is visible in
 the target container before the manifest is.
 """
 
+import functools
 import hashlib
 import re
 import threading
@@ -128,57 +135,91 @@ class _Slice(object):
 
 class _Part(object):
     """One part read whole: ``read(size)`` over its chunks (not joined:
-    no copy of the part), again from the start after ``seek(0)`` (the
-    internal client's retry).
+    no copy of the part).
+
+    Its bytes are let go as soon as the last one has been read (sent on
+    towards the object servers): :attr:`on_sent` is then called, and
+    Swift's answer is awaited without them. Should the part be read again
+    from the start (``seek(0)``, the internal client's retry), they come
+    again from ``reread()``: the part read from the source once more.
     """
 
-    def __init__(self, chunks):
+    def __init__(self, chunks, reread=None):
         self._chunks = chunks
+        self._reread = reread
         self.bytes = sum(len(chunk) for chunk in chunks)
-        self.seek(0)
+        #: called once, when the part's bytes are let go
+        self.on_sent = None
+        self._read = 0
+        self._stream = _Stream(chunks)
 
     def seek(self, pos):
         if pos != 0:
             raise ValueError('a part is only read again from its start')
+        if self._read == 0:
+            return
+        if self._chunks is None:
+            self._chunks = self._reread()
         self._stream = _Stream(self._chunks)
+        self._read = 0
 
     def read(self, size=-1):
         if size is None or size < 0:
             size = self.bytes
-        return b''.join(self._stream.read(size))
+        data = b''.join(self._stream.read(size))
+        self._read += len(data)
+        if self._read >= self.bytes and self._reread is not None:
+            self._let_go()
+        return data
+
+    def _let_go(self):
+        self._chunks = None
+        self._stream = _Stream([])
+        on_sent, self.on_sent = self.on_sent, None
+        if on_sent is not None:
+            on_sent()
 
     @property
     def md5(self):
+        chunks = self._chunks if self._chunks is not None else \
+            self._reread()
         md5 = hashlib.md5(usedforsecurity=False)
-        for chunk in self._chunks:
+        for chunk in chunks:
             md5.update(chunk)
         return md5.hexdigest()
 
     def close(self):
-        self._chunks = []
-        self._stream = _Stream([])
+        self._let_go()
 
 
 class _Writers(object):
-    """Up to ``count`` segments written at once; :meth:`submit` waits for
-    a free slot, so that at most ``count + 1`` parts are in memory.
+    """Segments written ``count`` at once, each in a thread of its own.
+
+    A segment counts as written from its PUT's start until its last byte
+    is sent on to the object servers; up to ``count`` more may be waiting
+    for Swift's answer meanwhile (the object servers store what they
+    received), without their bytes. :meth:`reserve` waits for a free
+    slot, so that at most ``count + 1`` parts are in memory: the ones
+    being sent and the one being read.
     """
 
     def __init__(self, count, write):
         self._write = write
         self._slots = threading.Semaphore(count + 1)
-        self._running = threading.Semaphore(count)
+        self._sending = threading.Semaphore(count)
+        self._requests = threading.Semaphore(2 * count)
         self._threads = []
         self._errors = []
 
     def reserve(self):
         """Wait for room for one more part (before reading it)."""
+        self._requests.acquire()
         self._slots.acquire()
         self.check()
 
     def submit(self, *args):
         """``write(*args)`` in a thread of its own; ``args[-1]`` is the
-        part, closed afterwards.
+        part (a :class:`_Part`), closed afterwards.
         """
         thread = threading.Thread(target=self._run, args=args,
                                   name='cloudsync-migrate-part',
@@ -188,14 +229,29 @@ class _Writers(object):
 
     def _run(self, *args):
         part = args[-1]
+        lock = threading.Lock()
+        held = {'slot': True, 'sending': False}
+
+        def let_go():
+            with lock:
+                if held['sending']:
+                    held['sending'] = False
+                    self._sending.release()
+                if held['slot']:
+                    held['slot'] = False
+                    self._slots.release()
         try:
-            with self._running:
-                self._write(*args)
+            self._sending.acquire()
+            with lock:
+                held['sending'] = True
+            part.on_sent = let_go
+            self._write(*args)
         except BaseException as exc:  # noqa: BLE001 - raised by join()
             self._errors.append(exc)
         finally:
             part.close()
-            self._slots.release()
+            let_go()
+            self._requests.release()
 
     def check(self):
         """Raise the first failure of a write, if any."""
@@ -261,7 +317,7 @@ class PartsCopy(object):
                      for number in range(1, len(ranges) + 1)]
             lengths = [length for _offset, length in ranges]
             if self.writers > 1 and max(lengths) <= MAX_BUFFERED_PART:
-                md5s = self._write_buffered(stream, names, lengths)
+                md5s = self._write_buffered(info, stream, names, ranges)
             else:
                 md5s = [self._write_streamed(name, _Slice(stream, length),
                                              length)
@@ -277,7 +333,7 @@ class PartsCopy(object):
                  'size_bytes': length}
                 for name, md5, length in zip(names, md5s, lengths)]
 
-    def _write_buffered(self, stream, names, lengths):
+    def _write_buffered(self, info, stream, names, ranges):
         md5s = [None] * len(names)
 
         def write(index, part):
@@ -285,9 +341,10 @@ class PartsCopy(object):
 
         writers = _Writers(self.writers, write)
         try:
-            for index, length in enumerate(lengths):
+            for index, (offset, length) in enumerate(ranges):
                 writers.reserve()
-                part = _Part(stream.read(length))
+                part = _Part(stream.read(length), reread=functools.partial(
+                    self._reread, info, index + 1, offset, length))
                 if part.bytes != length:
                     part.close()
                     raise exceptions.ChecksumMismatch(
@@ -298,6 +355,29 @@ class PartsCopy(object):
         finally:
             writers.join()
         return md5s
+
+    def _reread(self, info, number, offset, length):
+        """Part ``number`` of source object ``info`` (at ``offset``,
+        ``length`` bytes) read again from the source, to write its
+        segment again: chunks.
+        """
+        body = self.source.get(self.bucket, self.entry.key,
+                               range='bytes=%d-%d' % (offset,
+                                                      offset + length - 1))
+        try:
+            if body.info.etag != info.etag:
+                raise exceptions.PreconditionFailed(
+                    '%s/%s changed while it was read' % (self.bucket,
+                                                         self.entry.key))
+            chunks = [chunk for chunk in body if chunk]
+        finally:
+            body.close()
+        got = sum(len(chunk) for chunk in chunks)
+        if got != length:
+            raise exceptions.ChecksumMismatch(
+                '%s/%s: part %d read again is %d bytes, not %d' % (
+                    self.bucket, self.entry.key, number, got, length))
+        return chunks
 
     def _write_streamed(self, name, reader, length):
         return self._put(name, reader, length=length)

@@ -19,6 +19,7 @@ import threading
 import types
 
 import pytest
+from swift.common import internal_client
 from swift.common import swob
 from swift.proxy import server as proxy_server
 
@@ -205,6 +206,108 @@ def test_writers_overlap_and_parts_in_memory_are_bounded(tmp_path):
     setup.run()
     assert body_of(setup) == b''.join(parts)
     assert peak[0] == 2
+
+
+def test_answers_are_awaited_without_the_bytes_of_their_parts(
+        tmp_path, monkeypatch):
+    source = helpers.MultipartSource()
+    setup = helpers.Setup(tmp_path, provider=source, part_writers=2)
+    parts = [b'%d' % n * 7 for n in range(10)]
+    source.put_parts('src', 'big', parts)
+    lock = threading.Condition()
+    inflight, peak_inflight = [0], [0]
+    in_memory, peak_in_memory = [0], [0]
+
+    class CountedPart(multipart._Part):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            with lock:
+                in_memory[0] += 1
+                peak_in_memory[0] = max(peak_in_memory[0], in_memory[0])
+
+        def _let_go(self):
+            if self._chunks is not None:
+                with lock:
+                    in_memory[0] -= 1
+            super()._let_go()
+    monkeypatch.setattr(multipart, '_Part', CountedPart)
+    real_put = setup.target.put
+
+    def slow_answer(container, name, headers, body, **kwargs):
+        with lock:
+            inflight[0] += 1
+            peak_inflight[0] = max(peak_inflight[0], inflight[0])
+        try:
+            resp = real_put(container, name, headers, body, **kwargs)
+            # NOTE: Swift took every byte and answers late (fsync,
+            # container update): the next segments go on meanwhile.
+            if container == 'dest_segments':
+                with lock:
+                    lock.wait_for(lambda: inflight[0] >= 4, timeout=0.2)
+            return resp
+        finally:
+            with lock:
+                inflight[0] -= 1
+                lock.notify_all()
+    setup.target.put = slow_answer
+    _, state = setup.run()
+    assert state.data['failures'] == []
+    assert body_of(setup) == b''.join(parts)
+    # twice part_writers PUTs at once, half of them awaiting their answer
+    assert peak_inflight[0] == 4
+    # the parts being sent and the one being read
+    assert peak_in_memory[0] <= 3
+    assert source.count('get_object') == 1
+
+
+def test_a_part_sent_already_is_read_again_to_retry_its_segment(
+        tmp_path, monkeypatch):
+    monkeypatch.setattr(internal_client, 'sleep', lambda seconds: None)
+    source = helpers.MultipartSource()
+    setup = helpers.Setup(tmp_path, provider=source, part_writers=2)
+    setup.client.request_tries = 2
+    parts = [b'a' * 7, b'b' * 7, b'c' * 7, b'd' * 2]
+    source.put_parts('src', 'big', parts)
+    failed = []
+    real_put = setup.swift._object_PUT
+
+    def lose_part_3_once(req, account, container, obj, params):
+        if obj.endswith('/00000003') and not failed:
+            failed.append(req.body_file.read())
+            return swob.HTTPServiceUnavailable()
+        return real_put(req, account, container, obj, params)
+    monkeypatch.setattr(setup.swift, '_object_PUT', lose_part_3_once)
+    _, state = setup.run()
+    assert failed == [b'c' * 7]
+    assert state.data['failures'] == []
+    assert body_of(setup) == b''.join(parts)
+    # the one GET of the object, and part 3 again
+    assert source.count('get_object') == 2
+
+
+def test_a_part_read_again_from_a_changed_object_fails_the_copy(
+        tmp_path, monkeypatch):
+    monkeypatch.setattr(internal_client, 'sleep', lambda seconds: None)
+    source = helpers.MultipartSource()
+    setup = helpers.Setup(tmp_path, provider=source, part_writers=2)
+    setup.client.request_tries = 2
+    parts = [b'a' * 7, b'b' * 7, b'c' * 7, b'd' * 2]
+    source.put_parts('src', 'big', parts)
+    real_put = setup.swift._object_PUT
+
+    def overwrite_during_part_3(req, account, container, obj, params):
+        if obj.endswith('/00000003') and \
+                source.buckets['src']['big'].data[:1] == b'a':
+            req.body_file.read()
+            source.put_parts('src', 'big', [b'x' * 7, b'y' * 7, b'z' * 7,
+                                            b'w' * 2])
+            return swob.HTTPServiceUnavailable()
+        return real_put(req, account, container, obj, params)
+    monkeypatch.setattr(setup.swift, '_object_PUT', overwrite_during_part_3)
+    _, state = setup.run()
+    assert setup.swift_object('big') is None
+    failure, = state.data['failures']
+    assert 'changed while it was read' in failure['error']
 
 
 def test_stream_cuts_chunks_without_losing_bytes():
