@@ -45,7 +45,6 @@ import time
 import typing
 import urllib.parse
 
-from cloudsync import concurrency
 from cloudsync import exceptions
 from cloudsync import metadata as metadata_mod
 from cloudsync.migrate import links
@@ -375,34 +374,22 @@ class ObjectMigrator(object):
         segments = container + SEGMENTS_SUFFIX
         copier = multipart.PartsCopy(self, bucket, container, entry,
                                      segments)
-        # NOTE(cloudsync): the part layout is asked for (from the listed
-        # size and ETag) while the GET is on its way rather than after
-        # it: a store may take as long to answer either (moto reads the
-        # whole object for each). The GET answers for the HEAD it
-        # replaces.
-        listed = multipart.listed_info(entry)
-        layout = concurrency.spawn(copier.layout, listed, True)
-        try:
-            body = self.source.get(bucket, entry.key)
-        except BaseException:
-            _wait_quietly(layout)
-            raise
+        body, ranges, confirm = copier.begin()
         info = body.info
         try:
-            ranges = layout.wait()
-            if (info.etag, info.size) != (listed.etag, listed.size):
-                # NOTE: changed since it was listed: the layout of the
-                # version the GET reads.
-                ranges = copier.layout(info, guess=True)
             if ranges:
                 self.ensure_container(None, segments)
         except BaseException:
-            body.close()
+            copier.abandon(body, confirm)
             raise
         if not ranges:
             body.close()
             return None
-        manifest = copier.copy(info, ranges, body)
+        try:
+            manifest = copier.copy(info, ranges, body, confirm=confirm)
+        except multipart.Relayout:
+            # NOTE: the source cannot tell the parts after all.
+            return None
         stamp = self._stamp(entry, info)
         self.target.put_slo(container, entry.key,
                             self._headers(entry, info, stamp), manifest,
@@ -533,16 +520,6 @@ class ObjectMigrator(object):
                 '%s/%s: Swift has %d bytes at %s (marks %s) after copying '
                 '%d bytes at %s' % (container, name, have, copy.timestamp,
                                     copy.migrated_timestamp, size, stamp))
-
-
-def _wait_quietly(thread):
-    """Wait for green thread ``thread``, whose answer is no longer
-    needed (a request on its way is not cut short).
-    """
-    try:
-        thread.wait()
-    except Exception:  # noqa: BLE001 - the caller has an error of its own
-        pass
 
 
 class ExpiredAtSource(target_mod.Refused):

@@ -26,7 +26,9 @@ from swift.proxy import server as proxy_server
 from cloudsync import concurrency
 from cloudsync import exceptions
 from cloudsync.migrate import multipart
+from cloudsync.migrate import objects
 from cloudsync.migrate import target as target_mod
+from tests.unit import fakes
 from tests.unit.test_migrate import helpers
 
 
@@ -132,6 +134,76 @@ def test_an_object_changed_since_listed_is_cut_as_the_get_reads_it(
     setup.run()
     assert [size for _name, size in segments_of(setup)] == [5, 5, 5, 1]
     assert body_of(setup) == b''.join(newer)
+
+
+def test_a_likely_layout_is_written_before_the_source_tells_its_own(
+        tmp_path, monkeypatch):
+    monkeypatch.setattr(multipart, 'PART_SIZE_UNIT', 4)
+    segment_1_sent = threading.Event()
+    answered_after_segment_1 = []
+
+    class SlowLayout(helpers.MultipartSource):
+        def guess_part_ranges(self, bucket, key, info):
+            # NOTE: a slow answer that lets the other green threads run
+            for _tick in range(200):
+                if segment_1_sent.is_set():
+                    break
+                concurrency.sleep(0.01)
+            answered_after_segment_1.append(segment_1_sent.is_set())
+            return self.part_ranges(bucket, key, info)
+    source = SlowLayout()
+    setup = helpers.Setup(tmp_path, provider=source, part_writers=2)
+
+    def note_segment_1(req):
+        if req.method == 'PUT' and (req.obj or '').endswith('/00000001'):
+            segment_1_sent.set()
+    setup.swift.hooks.append(note_segment_1)
+    # 26 bytes in 4 parts: only parts of 8 (whole units of 4) fit
+    parts = [b'a' * 8, b'b' * 8, b'c' * 8, b'd' * 2]
+    source.put_parts('src', 'big', parts)
+    _, state = setup.run()
+    assert state.data['failures'] == []
+    assert answered_after_segment_1 == [True]
+    assert [size for _name, size in segments_of(setup)] == [8, 8, 8, 2]
+    assert body_of(setup) == b''.join(parts)
+    assert source.count('get_object') == 1
+
+
+def test_a_likely_layout_the_source_denies_is_dropped_after_one_part(
+        tmp_path, monkeypatch):
+    monkeypatch.setattr(multipart, 'PART_SIZE_UNIT', 4)
+    source = helpers.MultipartSource()
+    setup = helpers.Setup(tmp_path, provider=source, part_writers=2)
+    # parts of 8 are likely, but the first part is 6 bytes
+    parts = [b'a' * 6, b'b' * 8, b'c' * 8, b'd' * 4]
+    source.put_parts('src', 'big', parts)
+    _, state = setup.run()
+    assert state.data['failures'] == []
+    assert [size for _name, size in segments_of(setup)] == [6, 8, 8, 4]
+    assert body_of(setup) == b''.join(parts)
+    assert source.count('get_object') == 2
+    segment_puts = [r for r in setup.object_requests('PUT')
+                    if r.container == 'dest_segments']
+    assert len(segment_puts) == 1 + 4
+
+
+def test_a_likely_layout_of_a_source_without_parts_is_copied_whole(
+        tmp_path, monkeypatch):
+    monkeypatch.setattr(multipart, 'PART_SIZE_UNIT', 4)
+    source = fakes.FakeProvider()
+    setup = helpers.Setup(tmp_path, provider=source, part_writers=2)
+    parts = [b'a' * 8, b'b' * 8, b'c' * 8, b'd' * 2]
+    source.put_raw('src', 'big', b''.join(parts), etag=objects.multipart_etag(
+        [fakes.md5_hex(p) for p in parts]))
+    _, state = setup.run()
+    assert state.data['failures'] == []
+    copy = setup.swift_object('big')
+    assert copy.body == b''.join(parts)
+    assert 'x-static-large-object' not in {k.lower() for k in copy.headers}
+    # the one segment written before the source said it has no parts
+    assert [name for (_a, c, name) in setup.swift.objects
+            if c == 'dest_segments' and
+            setup.swift_object(name, 'dest_segments') is not None] == []
 
 
 def test_a_wrong_guess_is_found_by_the_etag_and_the_exact_parts_copied(
