@@ -100,7 +100,7 @@ def likely_ranges(size, count):
         0, first * (count - 1), first)] + [(first * (count - 1), last)]
 
 
-def _wait_quietly(thread):
+def wait_quietly(thread):
     """Wait for green thread ``thread``, whose answer is no longer
     needed (a request on its way is not cut short).
     """
@@ -133,7 +133,7 @@ class _Confirmation(object):
         """
         thread, self._thread = self._thread, None
         if thread is not None:
-            _wait_quietly(thread)
+            wait_quietly(thread)
 
 
 def listed_info(entry):
@@ -377,14 +377,14 @@ class PartsCopy(object):
         try:
             body = self.source.get(self.bucket, self.entry.key)
         except BaseException:
-            _wait_quietly(layout)
+            wait_quietly(layout)
             raise
         info = body.info
         try:
             if (info.etag, info.size) != (listed.etag, listed.size):
                 # NOTE: changed since it was listed: the layout of the
                 # version the GET reads.
-                _wait_quietly(layout)
+                wait_quietly(layout)
                 return body, self.layout(info, guess=True), None
             ranges = likely_ranges(listed.size, listed.parts_count)
             if ranges:
@@ -398,7 +398,7 @@ class PartsCopy(object):
         """Give up a copy :meth:`begin` started."""
         body.close()
         if confirm is not None:
-            _wait_quietly(confirm)
+            wait_quietly(confirm)
 
     def layout(self, info, guess):
         """The object's part ranges (see

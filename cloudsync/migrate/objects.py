@@ -45,6 +45,7 @@ import time
 import typing
 import urllib.parse
 
+from cloudsync import concurrency
 from cloudsync import exceptions
 from cloudsync import metadata as metadata_mod
 from cloudsync.migrate import links
@@ -374,9 +375,21 @@ class ObjectMigrator(object):
         segments = container + SEGMENTS_SUFFIX
         copier = multipart.PartsCopy(self, bucket, container, entry,
                                      segments)
-        body, ranges, confirm = copier.begin()
+        # NOTE(cloudsync): the segments container is made ready while the
+        # GET is on its way when the listing tells the object is in parts.
+        early = None
+        if (multipart.listed_info(entry).parts_count or 0) > 1:
+            early = concurrency.spawn(self.ensure_container, None, segments)
+        try:
+            body, ranges, confirm = copier.begin()
+        except BaseException:
+            if early is not None:
+                multipart.wait_quietly(early)
+            raise
         info = body.info
         try:
+            if early is not None:
+                early.wait()
             if ranges:
                 self.ensure_container(None, segments)
         except BaseException:

@@ -120,6 +120,31 @@ def test_the_layout_is_asked_for_while_the_get_is_on_its_way(tmp_path):
     assert source.count('head_object') == 0
 
 
+def test_the_segments_container_is_made_while_the_get_is_on_its_way(
+        tmp_path):
+    made_first = []
+
+    class SlowGet(helpers.MultipartSource):
+        def get_object(self, bucket, key, **kwargs):
+            # NOTE: a slow answer that lets the other green threads run
+            for _tick in range(200):
+                if setup.swift.containers.get(
+                        (helpers.ACCOUNT, 'dest_segments')) is not None:
+                    break
+                concurrency.sleep(0.01)
+            made_first.append(setup.swift.containers.get(
+                (helpers.ACCOUNT, 'dest_segments')) is not None)
+            return super().get_object(bucket, key, **kwargs)
+    source = SlowGet()
+    setup = helpers.Setup(tmp_path, provider=source, part_writers=2)
+    parts = [b'a' * 7, b'b' * 7, b'c' * 2]
+    source.put_parts('src', 'big', parts)
+    _, state = setup.run()
+    assert state.data['failures'] == []
+    assert made_first == [True]
+    assert body_of(setup) == b''.join(parts)
+
+
 def test_an_object_changed_since_listed_is_cut_as_the_get_reads_it(
         tmp_path):
     source = GuessingSource()
