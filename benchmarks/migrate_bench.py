@@ -27,12 +27,26 @@ nothing.
 
 ::
 
-    python benchmarks/migrate_bench.py [--quick] [--keep] [--json FILE]
+    python benchmarks/migrate_bench.py [--quick] [--memcache] [--keep]
+        [--json FILE]
+
+The migrators run from bytecode, as an installed package does: cloudsync's
+modules are compiled first (``compileall``), so that an environment with
+``PYTHONDONTWRITEBYTECODE`` set, or a checkout never imported, does not
+make every migrator compile them from source as it starts (about a fifth
+of its start-up). ``--no-compile`` leaves them as they are.
+
+With ``--memcache`` the all-in-one runs memcached (Debian's ``memcached``
+must be installed) and both its proxy server and the internal client the
+migrators write through cache account and container info, as production
+clusters do.
 """
 
 import argparse
+import compileall
 import dataclasses
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -71,6 +85,16 @@ class Result:
             return None, None
         return (workload.objects / self.seconds,
                 workload.bytes / common.MB / self.seconds)
+
+
+def compile_bytecode():
+    """Compile cloudsync's packages into their ``__pycache__``, as pip
+    does when it installs a package.
+    """
+    import cloudsync
+    import cloudsync_providers
+    for package in (cloudsync, cloudsync_providers):
+        compileall.compile_dir(os.path.dirname(package.__file__), quiet=1)
 
 
 def command(name):
@@ -238,6 +262,13 @@ def parse_args(argv):
                         default=common.DEFAULT_BASE_PORT)
     parser.add_argument('--timeout', type=float, default=1800.0)
     parser.add_argument('--keep', action='store_true')
+    parser.add_argument('--memcache', action='store_true',
+                        help='run memcached in the all-in-one and use it in '
+                             'the proxy and the migrators\' internal client '
+                             '(needs Debian\'s memcached)')
+    parser.add_argument('--no-compile', action='store_true',
+                        help='do not compile cloudsync\'s modules to '
+                             'bytecode first')
     parser.add_argument('--json', help='also write the results here')
     parser.add_argument('--workloads', default='small,large',
                         help='comma-separated: small, large')
@@ -252,6 +283,9 @@ def parse_args(argv):
     for name in args.contenders:
         if name not in CONTENDERS:
             parser.error('unknown contender %r' % name)
+    if args.memcache and not shutil.which('memcached'):
+        parser.error('--memcache needs memcached on PATH (Debian\'s '
+                     'memcached package)')
     return args
 
 
@@ -259,10 +293,14 @@ def main(argv=None):
     args = parse_args(argv)
     small = args.small or (300 if args.quick else 2000)
     large = (args.large_mib or (64 if args.quick else 512)) * common.MiB
+    machine = common.machine_info()
+    if not args.no_compile:
+        compile_bytecode()
     common.install_signal_handlers()
     children = common.Children()
     try:
-        with common.all_in_one(args.base_port, keep=args.keep) as cluster:
+        with common.all_in_one(args.base_port, keep=args.keep,
+                               memcache=args.memcache) as cluster:
             bench = MigrateBench(cluster, args, children)
             workloads = []
             if 'small' in args.workloads:
@@ -271,10 +309,18 @@ def main(argv=None):
                 workloads.append(bench.large(large))
             results = [bench.run(contender, wl) for wl in workloads
                        for contender in args.contenders]
+            print('cloudsync-migrate benchmark: %d CPUs, memcache %s, '
+                  'bytecode %s, load %s at start, %s at the end' % (
+                      machine['cpus'], 'on' if args.memcache else 'off',
+                      'not compiled' if args.no_compile else 'compiled',
+                      ' '.join('%.2f' % x
+                               for x in machine['loadavg_at_start']),
+                      ' '.join('%.2f' % x for x in os.getloadavg())))
             ratios = report(workloads, results, args.contenders)
             if args.json:
                 common.write_json(args.json, {
-                    'machine': common.machine_info(),
+                    'machine': machine, 'memcache': args.memcache,
+                    'compiled': not args.no_compile,
                     'results': [dataclasses.asdict(r) for r in results],
                     'ratios': ratios})
     finally:

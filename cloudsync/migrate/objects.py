@@ -45,6 +45,7 @@ import time
 import typing
 import urllib.parse
 
+from cloudsync import concurrency
 from cloudsync import exceptions
 from cloudsync import metadata as metadata_mod
 from cloudsync.migrate import links
@@ -371,23 +372,37 @@ class ObjectMigrator(object):
         :returns: ``(size, stamp)``, or None when the source cannot tell
             the object's parts.
         """
-        # NOTE(cloudsync): the GET answers for the HEAD it replaces.
-        body = self.source.get(bucket, entry.key)
-        info = body.info
         segments = container + SEGMENTS_SUFFIX
         copier = multipart.PartsCopy(self, bucket, container, entry,
                                      segments)
+        # NOTE(cloudsync): the segments container is made ready while the
+        # GET is on its way when the listing tells the object is in parts.
+        early = None
+        if (multipart.listed_info(entry).parts_count or 0) > 1:
+            early = concurrency.spawn(self.ensure_container, None, segments)
         try:
-            ranges = copier.layout(info, guess=True)
+            body, ranges, confirm = copier.begin()
+        except BaseException:
+            if early is not None:
+                multipart.wait_quietly(early)
+            raise
+        info = body.info
+        try:
+            if early is not None:
+                early.wait()
             if ranges:
                 self.ensure_container(None, segments)
         except BaseException:
-            body.close()
+            copier.abandon(body, confirm)
             raise
         if not ranges:
             body.close()
             return None
-        manifest = copier.copy(info, ranges, body)
+        try:
+            manifest = copier.copy(info, ranges, body, confirm=confirm)
+        except multipart.Relayout:
+            # NOTE: the source cannot tell the parts after all.
+            return None
         stamp = self._stamp(entry, info)
         self.target.put_slo(container, entry.key,
                             self._headers(entry, info, stamp), manifest,

@@ -145,10 +145,15 @@ def test_multipart_objects_keep_their_parts_of_one_or_several_sizes(
     """Parts of one size: the layout guessed from part 1 holds. Parts of
     several sizes (6, 5 and 3 MiB: a guess of 6, 6 and 2 MiB adds up
     too): the ETag check finds the guess wrong and the exact parts are
-    copied, before anything is visible.
+    copied, before anything is visible. 8 parts in 40 MiB: only parts of
+    5 MiB fit, and the copy starts with them before moto says so. 8 parts
+    of 5,300,000 bytes (the last one smaller): 5 MiB is as likely, and
+    moto's answer makes the copy start again after one segment.
     """
     layouts = {'same': [5 * MiB, 5 * MiB, 5 * MiB, 777],
-               'several': [6 * MiB, 5 * MiB, 3 * MiB]}
+               'several': [6 * MiB, 5 * MiB, 3 * MiB],
+               'likely': [5 * MiB] * 8,
+               'decimal': [5300000] * 7 + [1000000]}
     datas = {}
     for key, sizes in layouts.items():
         upload = s3.create_multipart_upload(Bucket=bucket, Key=key)
@@ -179,8 +184,8 @@ def test_multipart_objects_keep_their_parts_of_one_or_several_sizes(
             assert [s['name'] for s in manifest] == [
                 '/dest_segments/%s/%s/%08d' % (key, etag, n)
                 for n in range(1, len(sizes) + 1)]
-        # the wrong guess's segments were written over, none left behind
-        assert len(objects_of(client, 'dest_segments')) == 7
+        # the wrong guesses' segments were written over, none left behind
+        assert len(objects_of(client, 'dest_segments')) == 4 + 3 + 8 + 8
 
 
 def test_source_changes_arrive_and_swift_writes_win(
