@@ -23,6 +23,7 @@
 Benchmarks never assert on time: they print what they measured.
 """
 
+import compileall
 from concurrent import futures
 import contextlib
 import datetime
@@ -174,6 +175,26 @@ class Children(object):
                     self.stop(other)
                 return None
         return [p.returncode for p in procs]
+
+
+def compile_bytecode(checkout=None):
+    """Compile cloudsync's packages (those installed here, or those of
+    another ``checkout``) into their ``__pycache__``, as pip does when it
+    installs a package: the daemons a benchmark starts then run from
+    bytecode, even where ``PYTHONDONTWRITEBYTECODE`` is set or the
+    checkout was never imported (else each one compiles cloudsync from
+    source as it starts).
+    """
+    if checkout:
+        dirs = [os.path.join(checkout, name)
+                for name in ('cloudsync', 'cloudsync_providers')]
+    else:
+        import cloudsync
+        import cloudsync_providers
+        dirs = [os.path.dirname(package.__file__)
+                for package in (cloudsync, cloudsync_providers)]
+    for path in dirs:
+        compileall.compile_dir(path, quiet=1)
 
 
 def pool_map(func, items, workers):

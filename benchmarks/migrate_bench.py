@@ -43,7 +43,6 @@ clusters do.
 """
 
 import argparse
-import compileall
 import dataclasses
 import os
 import shutil
@@ -85,16 +84,6 @@ class Result:
             return None, None
         return (workload.objects / self.seconds,
                 workload.bytes / common.MB / self.seconds)
-
-
-def compile_bytecode():
-    """Compile cloudsync's packages into their ``__pycache__``, as pip
-    does when it installs a package.
-    """
-    import cloudsync
-    import cloudsync_providers
-    for package in (cloudsync, cloudsync_providers):
-        compileall.compile_dir(os.path.dirname(package.__file__), quiet=1)
 
 
 def command(name):
@@ -295,7 +284,7 @@ def main(argv=None):
     large = (args.large_mib or (64 if args.quick else 512)) * common.MiB
     machine = common.machine_info()
     if not args.no_compile:
-        compile_bytecode()
+        common.compile_bytecode()
     common.install_signal_handlers()
     children = common.Children()
     try:

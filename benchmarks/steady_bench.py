@@ -945,6 +945,10 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    # NOTE: the daemons run from bytecode, as an installed package does
+    common.compile_bytecode()
+    if args.baseline_checkout:
+        common.compile_bytecode(args.baseline_checkout)
     common.install_signal_handlers()
     args.rclone = args.rclone_version = None
     if 'incremental' in args.phases and not args.no_rclone:

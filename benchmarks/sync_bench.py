@@ -814,6 +814,8 @@ def main(argv=None):
         sizes['slo_mib'] = args.slo_mib
     contenders = [CONTENDER_ARGS[c] for c in args.contenders]
     machine = common.machine_info()
+    # NOTE: the daemons run from bytecode, as an installed package does
+    common.compile_bytecode()
     common.install_signal_handlers()
     children = common.Children()
     try:
