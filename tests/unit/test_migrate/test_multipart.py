@@ -357,14 +357,20 @@ def test_answers_are_awaited_without_the_bytes_of_their_parts(
     assert source.count('get_object') == 1
 
 
-def test_a_part_sent_already_is_read_again_to_retry_its_segment(
-        tmp_path, monkeypatch):
+def retrying_setup(tmp_path, monkeypatch):
+    """A multipart object of 4 parts, 2 part writers, a retry a PUT."""
     monkeypatch.setattr(internal_client, 'sleep', lambda seconds: None)
     source = helpers.MultipartSource()
     setup = helpers.Setup(tmp_path, provider=source, part_writers=2)
     setup.client.request_tries = 2
     parts = [b'a' * 7, b'b' * 7, b'c' * 7, b'd' * 2]
     source.put_parts('src', 'big', parts)
+    return source, setup, parts
+
+
+def test_a_part_sent_already_is_read_again_to_retry_its_segment(
+        tmp_path, monkeypatch):
+    source, setup, parts = retrying_setup(tmp_path, monkeypatch)
     failed = []
     real_put = setup.swift._object_PUT
 
@@ -384,12 +390,7 @@ def test_a_part_sent_already_is_read_again_to_retry_its_segment(
 
 def test_a_part_read_again_from_a_changed_object_fails_the_copy(
         tmp_path, monkeypatch):
-    monkeypatch.setattr(internal_client, 'sleep', lambda seconds: None)
-    source = helpers.MultipartSource()
-    setup = helpers.Setup(tmp_path, provider=source, part_writers=2)
-    setup.client.request_tries = 2
-    parts = [b'a' * 7, b'b' * 7, b'c' * 7, b'd' * 2]
-    source.put_parts('src', 'big', parts)
+    source, setup, parts = retrying_setup(tmp_path, monkeypatch)
     real_put = setup.swift._object_PUT
 
     def overwrite_during_part_3(req, account, container, obj, params):
