@@ -971,3 +971,81 @@ def test_a_client_cannot_forge_an_archive_stub(aio, tmp_path):
     finally:
         aio.stop_proxy('forgedshunt')
         swift.close()
+
+
+def test_hostile_input_on_stubs_through_the_real_proxy(aio, tmp_path):
+    # NOTE: the stubs stay; what their keys hold in the bucket is then
+    # replaced by the hostile kit's objects (control characters, response
+    # splitting, numbers that are not, garbage ETags), as anyone with the
+    # bucket's keys could. The shunt serves each stub with clean headers,
+    # the stub's own metadata and no traceback; users without rights get
+    # nothing, and change nothing in Swift or in the bucket.
+    from cloudsync import hostile
+    swift = aio.swift_client()
+    bucket = unique_name('hstub')
+    s3 = aio.s3_client()
+    s3.create_bucket(Bucket=bucket)
+    container = unique_name('hstub')
+    swift.put_container(container)
+    for case in hostile.CASES:
+        swift.put_object(container, case.name, case.body,
+                         content_type='text/original',
+                         headers={'X-Object-Meta-Color': 'blue'})
+    aio.ensure_container_replicas('AUTH_test', container)
+    nodes = daemon_helpers.DaemonNodes(aio, str(tmp_path), mappings_text(
+        aio, bucket, [('hstub', container, {'archive_as': 'stub'})]))
+    assert set(nodes.run_once().values()) == {0}
+    mapping = nodes.config(1).mapping_for('AUTH_test', container)
+    provider = mapping.remote.provider_cls(mapping.remote.name,
+                                           mapping.remote.conf)
+    layout = mapping.remote_layout(container)
+    for case in hostile.CASES:
+        hostile.write_case(provider, bucket, layout, case)
+    url, token = swift.get_auth()
+    base = urllib.parse.urlparse(url).path + '/' + container
+    assert Client(url, base, token).request('GET', case.name)[2] == b''
+    shunt_url = start_shunt(aio, 'hstubshunt', nodes.confs[1])
+    try:
+        shunt = Client(shunt_url, base, token)
+        for case in hostile.CASES:
+            for method in ('GET', 'HEAD'):
+                status, headers, body = shunt.request(method, case.name)
+                assert status == 200, (method, case.id)
+                assert hostile.header_problems(list(headers.items())) == \
+                    [], (method, case.id)
+                assert 'set-cookie' not in headers, (method, case.id)
+                # the stub's own metadata and content type, not the bucket's
+                assert headers['x-object-meta-color'] == 'blue', case.id
+                assert not [k for k in headers
+                            if k.startswith('x-object-meta-') and
+                            k != 'x-object-meta-color'], case.id
+                assert headers['content-type'] == 'text/original', case.id
+                if method == 'GET':
+                    assert body == case.body, case.id
+
+        held = {o['Key']: o['ETag'] for o in s3.list_objects_v2(
+            Bucket=bucket)['Contents']}
+        name = hostile.CASES[0].name
+        for user, key in (('test:reader', 'reading'),
+                          ('test2:tester2', 'testing2')):
+            other = Client(shunt_url, base,
+                           aio.swift_client(user, key).get_auth()[1])
+            for method in ('GET', 'HEAD', 'DELETE'):
+                status, _, body = other.request(method, name)
+                assert status == 403 and b'hostile' not in body, \
+                    (user, method)
+            assert other.request('POST', name, headers={
+                'X-Object-Meta-Color': 'red'})[0] == 403, user
+        anonymous = Client(shunt_url, base, None)
+        for method in ('GET', 'HEAD'):
+            status, _, body = anonymous.request(method, name)
+            assert status == 401 and b'hostile' not in body, method
+        assert shunt.request('HEAD', name)[1]['x-object-meta-color'] == \
+            'blue'
+        assert {o['Key']: o['ETag'] for o in s3.list_objects_v2(
+            Bucket=bucket)['Contents']} == held
+        with open(aio.log_path('hstubshunt'), errors='replace') as f:
+            assert 'Traceback' not in f.read()
+    finally:
+        aio.stop_proxy('hstubshunt')
+        swift.close()
