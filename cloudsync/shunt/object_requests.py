@@ -284,6 +284,8 @@ class ObjectRequests(object):
         if cold is not None:
             headers[shunt_object.RESTORE_STATE_HEADER] = \
                 shunt_object.restore_state(cold)
+        # NOTE(cloudsync): Swift's resolver copies every header before it
+        # looks at the request; most requests name no alternate ETag.
         resp = answers.response(req, headers, app_iter, (
             request_helpers.resolve_etag_is_at_header(req, headers)
             if 'X-Backend-Etag-Is-At' in req.headers else None) or
